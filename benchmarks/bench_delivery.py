@@ -1,0 +1,369 @@
+"""Issue 4 benchmarks: LMTP delivery and POP3 retrieval.
+
+* LMTP delivery of 10 KB messages over 8 concurrent connections into the ``sqlite:``
+  store (``twistd -n smsync-lmtp`` as a subprocess; each 250 means durably stored), side
+  by side with Dovecot's LMTP (``dovecot-lmtpd``, run in the foreground on a loopback
+  port with a temporary config, Maildir in a temporary directory, ``mail_fsync =
+  always`` so it is durable too). Target: >= 1,000 messages/s.
+* POP3: RETR of 1,000 messages of 10 KB in one session against ``twistd -n
+  smsync-pop3`` on the same kind of store. Target: >= 20 MB/s with a plain sequential
+  client (stdlib poplib; also the asyncio client one RETR at a time), pipelined shown
+  beside it.
+
+The load client is the same asyncio LMTP client for both servers; it pipelines
+MAIL/RCPT/DATA (RFC 2920) and waits for each message's answer before the next.
+
+Run: ``.venv/bin/python benchmarks/bench_delivery.py [--messages N] [--no-dovecot]
+[--only lmtp|pop3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TWISTD = str(Path(sys.executable).with_name("twistd"))
+USER = "bench@example.org"
+PASSWORD = "bench password"
+CONNECTIONS = 8
+SIZE = 10 * 1024
+
+
+def make_message(n: int, size: int = SIZE) -> bytes:
+    head = (f"From: load@example.net\r\nTo: {USER}\r\nSubject: bench {n}\r\n"
+            f"Message-ID: <bench{n}.{time.time_ns()}@example.net>\r\n\r\n").encode()
+    line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n"
+    return head + line * ((size - len(head)) // len(line) + 1)
+
+
+# -- servers --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_twistd(plugin: str, uri: str, cwd: Path) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(
+        [TWISTD, "-n", "--pidfile=", plugin, "--store", uri, "--listen",
+         "tcp:0:interface=127.0.0.1"],
+        cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    name = plugin.split("-")[1]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(name + r" listening on 127\.0\.0\.1:(\d+)", line)
+        if m:
+            # Keep draining the log so the server never blocks on a full pipe.
+            import threading
+
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+            return proc, int(m.group(1))
+    proc.kill()
+    raise RuntimeError(f"{plugin} did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def prepare_store(uri: str, bodies: list[bytes] = ()) -> None:
+    """Create the benchmark account (and put ``bodies`` in its Inbox), in a child
+    process so this one never runs a reactor."""
+    code = textwrap.dedent(f"""
+        import sys
+        from twisted.internet import defer, reactor, task
+        from smsync.auth import hash_password
+        from smsync.store.registry import open_store
+        bodies = [bytes.fromhex(l) for l in sys.stdin.read().split()]
+        async def main():
+            store = await open_store({uri!r})
+            await store.accounts.add({USER!r}, hash_password({PASSWORD!r}))
+            inbox = await (await store.mail({USER!r})).mailbox("INBOX")
+            for i in range(0, len(bodies), 200):
+                await defer.gatherResults([inbox.append(b) for b in bodies[i:i + 200]])
+            await store.close()
+        task.react(lambda _: defer.Deferred.fromCoroutine(main()))
+    """)
+    data = "\n".join(b.hex() for b in bodies)
+    subprocess.run([sys.executable, "-c", code], input=data, text=True, check=True,
+                   cwd=ROOT)
+
+
+DOVECOT_CONF = """\
+base_dir = {tmp}/run
+state_dir = {tmp}/state
+log_path = {tmp}/dovecot.log
+instance_name = smsync-bench-{port}
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+mail_location = maildir:{tmp}/mail/%u
+mail_fsync = always
+default_internal_user = {user}
+default_internal_group = {group}
+default_login_user = {user}
+first_valid_uid = 0
+lmtp_save_to_detail_mailbox = no
+passdb {{
+  driver = static
+  args = nopassword=y
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={tmp}/home/%u
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  unix_listener lmtp {{
+    mode = 0600
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  unix_listener stats-writer {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+def start_dovecot(tmp: Path) -> tuple[subprocess.Popen, int]:
+    dovecot = shutil.which("dovecot") or "/usr/sbin/dovecot"
+    if not os.path.exists("/usr/lib/dovecot/lmtp"):
+        raise RuntimeError("dovecot-lmtpd is not installed")
+    port = free_port()
+    me = pwd.getpwuid(os.getuid())
+    # Dovecot refuses to deliver as uid 0: as root, mail is owned by the "mail" user.
+    owner = pwd.getpwnam("mail") if me.pw_uid == 0 else me
+    for d in ("run", "state", "mail", "home"):
+        (tmp / d).mkdir(parents=True, exist_ok=True)
+    if me.pw_uid == 0:
+        for d in ("mail", "home"):
+            os.chown(tmp / d, owner.pw_uid, owner.pw_gid)
+        for parent in (tmp, *tmp.parents):
+            if str(parent) in ("/", "/tmp"):
+                break
+            os.chmod(parent, 0o755)
+    conf = tmp / "dovecot.conf"
+    conf.write_text(DOVECOT_CONF.format(tmp=tmp, port=port, user=me.pw_name,
+                                        group=me.pw_name if me.pw_uid else "root",
+                                        uid=owner.pw_uid, gid=owner.pw_gid))
+    proc = subprocess.Popen([dovecot, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    proc.kill()
+    log = (tmp / "dovecot.log").read_text() if (tmp / "dovecot.log").exists() else ""
+    raise RuntimeError("dovecot did not start: " + log[-500:])
+
+
+# -- load ---------------------------------------------------------------------------
+
+
+async def _reply(reader) -> bytes:
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("server closed the connection")
+        if line[3:4] != b"-":
+            return line
+
+
+async def _lmtp_worker(port: int, bodies: list[bytes], failures: list) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await _reply(reader)
+    writer.write(b"LHLO bench.example\r\n")
+    await _reply(reader)
+    envelope = f"MAIL FROM:<load@example.net>\r\nRCPT TO:<{USER}>\r\nDATA\r\n".encode()
+    for body in bodies:
+        writer.write(envelope)
+        for expected in (b"250", b"250", b"354"):
+            answer = await _reply(reader)
+            if not answer.startswith(expected):
+                raise RuntimeError(f"unexpected answer {answer!r}")
+        writer.write(body)
+        answer = await _reply(reader)
+        if not answer.startswith(b"250"):
+            failures.append(answer)
+    writer.write(b"QUIT\r\n")
+    await _reply(reader)
+    writer.close()
+
+
+async def lmtp_load(port: int, bodies: list[bytes]) -> float:
+    """Deliver ``bodies`` over ``CONNECTIONS`` connections; return messages/s."""
+    # Dot-stuffed and terminated before the clock starts: the client's own work is
+    # kept out of the figure (it shares the machine's cores with the server).
+    wire = [b.replace(b"\r\n.", b"\r\n..") + b".\r\n" for b in bodies]
+    share = [wire[i::CONNECTIONS] for i in range(CONNECTIONS)]
+    failures: list = []
+    start = time.perf_counter()
+    await asyncio.gather(*[_lmtp_worker(port, s, failures) for s in share])
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise RuntimeError(f"{len(failures)} deliveries failed, e.g. {failures[0]!r}")
+    return len(bodies) / elapsed
+
+
+async def pop3_retr(port: int, count: int, pipelined: bool) -> tuple[float, int]:
+    """RETR messages 1..count in one session; return (MB/s, bytes received)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+    await reader.readline()
+    writer.write(f"USER {USER}\r\nPASS {PASSWORD}\r\n".encode())
+    await reader.readline()
+    ok = await reader.readline()
+    if not ok.startswith(b"+OK"):
+        raise RuntimeError(f"login failed: {ok!r}")
+    total = 0
+    start = time.perf_counter()
+    if pipelined:
+        writer.write(b"".join(b"RETR %d\r\n" % i for i in range(1, count + 1)))
+    for i in range(1, count + 1):
+        if not pipelined:
+            writer.write(b"RETR %d\r\n" % i)
+        status = await reader.readline()
+        if not status.startswith(b"+OK"):
+            raise RuntimeError(f"RETR {i}: {status!r}")
+        data = await reader.readuntil(b"\r\n.\r\n")
+        total += len(data)
+    elapsed = time.perf_counter() - start
+    writer.write(b"QUIT\r\n")
+    await reader.readline()
+    writer.close()
+    return total / elapsed / 1e6, total
+
+
+def poplib_retr(port: int, count: int) -> tuple[float, int]:
+    """RETR messages 1..count with the standard library's poplib, one command at a
+    time (the plain sequential client of issue 4); return (MB/s, octets of text)."""
+    import poplib
+
+    client = poplib.POP3("127.0.0.1", port, timeout=60)
+    client.user(USER)
+    client.pass_(PASSWORD)
+    total = 0
+    start = time.perf_counter()
+    for i in range(1, count + 1):
+        total += client.retr(i)[2]
+    elapsed = time.perf_counter() - start
+    client.quit()
+    return total / elapsed / 1e6, total
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def bench_lmtp_smsync(tmp: Path, bodies: list[bytes]) -> float:
+    uri = f"sqlite:///{tmp}/lmtp-store"
+    prepare_store(uri)
+    proc, port = start_twistd("smsync-lmtp", uri, tmp)
+    try:
+        asyncio.run(lmtp_load(port, bodies[:200]))  # warm-up
+        return asyncio.run(lmtp_load(port, bodies))
+    finally:
+        stop(proc)
+
+
+def bench_lmtp_dovecot(tmp: Path, bodies: list[bytes]) -> float:
+    proc, port = start_dovecot(tmp / "dovecot")
+    try:
+        asyncio.run(lmtp_load(port, bodies[:200]))
+        return asyncio.run(lmtp_load(port, bodies))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def bench_pop3(tmp: Path, count: int, runs: int = 3) -> tuple[float, float, float]:
+    """Median of ``runs`` sessions each: poplib, the asyncio client one command at a
+    time, the asyncio client pipelining every RETR (MB/s of each)."""
+    uri = f"sqlite:///{tmp}/pop3-store"
+    prepare_store(uri, [make_message(i) for i in range(count)])
+    proc, port = start_twistd("smsync-pop3", uri, tmp)
+    try:
+        def median(fn):
+            return sorted(fn()[0] for _ in range(runs))[runs // 2]
+
+        lib = median(lambda: poplib_retr(port, count))
+        sequential = median(lambda: asyncio.run(pop3_retr(port, count, pipelined=False)))
+        pipelined = median(lambda: asyncio.run(pop3_retr(port, count, pipelined=True)))
+        return lib, sequential, pipelined
+    finally:
+        stop(proc)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=5000, help="LMTP messages (5000)")
+    parser.add_argument("--pop3-messages", type=int, default=1000, help="POP3 messages (1000)")
+    parser.add_argument("--no-dovecot", action="store_true", help="skip Dovecot's LMTP")
+    parser.add_argument("--only", choices=("lmtp", "pop3"), help="run one part only")
+    args = parser.parse_args()
+    bodies = [make_message(i) for i in range(args.messages)]
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
+    with tempfile.TemporaryDirectory(prefix="smsync-bench-") as tmp:
+        tmp = Path(tmp)
+        if args.only != "pop3":
+            bench_lmtp(tmp, bodies, not args.no_dovecot)
+        if args.only != "lmtp":
+            lib, seq, pipe = bench_pop3(tmp, args.pop3_messages)
+            print(f"POP3 RETR of {args.pop3_messages} x 10 KB in one session (median of 3): "
+                  f"{lib:.1f} MB/s poplib, {seq:.1f} MB/s asyncio one command at a time, "
+                  f"{pipe:.1f} MB/s pipelined (target >= 20 sequential)")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def bench_lmtp(tmp: Path, bodies: list[bytes], dovecot: bool) -> None:
+    rate = bench_lmtp_smsync(tmp, bodies)
+    print(f"LMTP delivery, 10 KB, {CONNECTIONS} connections, sqlite: (durable): "
+          f"{rate:,.0f} msgs/s (target >= 1,000)")
+    if dovecot:
+        try:
+            dove = bench_lmtp_dovecot(tmp, bodies)
+            print(f"LMTP delivery, 10 KB, {CONNECTIONS} connections, Dovecot "
+                  f"(maildir, mail_fsync=always): {dove:,.0f} msgs/s")
+        except Exception as e:
+            print(f"Dovecot LMTP: not measured ({e})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ``smsync`` admin command: one module per command group, dispatched by ``main``."""

@@ -1,0 +1,74 @@
+"""``smsync devices list|rename|delete USER [DEVICE] [NAME]``: the Synchronized Devices list."""
+
+from __future__ import annotations
+
+from smsync.cli.common import CliError, existing_account, opened_store, say
+from smsync.errors import NotFound
+
+
+def add_parser(subparsers, parents) -> None:
+    devices = subparsers.add_parser("devices", help="list, rename and delete synced devices",
+                                    parents=parents)
+    actions = devices.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    listing = actions.add_parser("list", help="the devices that synced an account", parents=parents)
+    listing.add_argument("user", metavar="USER@DOMAIN")
+    listing.set_defaults(func=cmd_list)
+    rename = actions.add_parser("rename", help="give a device a display name", parents=parents)
+    rename.add_argument("user", metavar="USER@DOMAIN")
+    rename.add_argument("device", metavar="DEVICE")
+    rename.add_argument("name", metavar="NAME")
+    rename.set_defaults(func=cmd_rename)
+    delete = actions.add_parser("delete", help="forget a device and its sync state "
+                                "(its next sync starts over)", parents=parents)
+    delete.add_argument("user", metavar="USER@DOMAIN")
+    delete.add_argument("device", metavar="DEVICE")
+    delete.set_defaults(func=cmd_delete)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "never"
+
+
+def format_devices(devices) -> list[str]:
+    """The table ``devices list`` prints: a header line, then one line per device."""
+    rows = [("DEVICE", "NAME", "PROTOCOL", "LAST SYNC", "FIRST SEEN", "CLIENT")]
+    for d in devices:
+        rows.append((d.device_id, d.name, d.protocol, _when(d.last_sync), _when(d.first_seen),
+                     d.user_agent or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+
+
+async def cmd_list(args, reactor) -> None:
+    async with opened_store(args) as store:
+        account = await existing_account(store, args.user)
+        devices = await store.devices.list(account)
+    if not devices:
+        say(f"no devices have synced {account} yet")
+        return
+    for line in format_devices(devices):
+        say(line.rstrip())
+
+
+async def cmd_rename(args, reactor) -> None:
+    if not args.name.strip():
+        raise CliError("the new name is empty", status=2)
+    async with opened_store(args) as store:
+        account = await existing_account(store, args.user)
+        try:
+            await store.devices.rename(account, args.device, args.name)
+        except NotFound:
+            raise CliError(f"{account} has no device {args.device!r}") from None
+    say(f"renamed {args.device} to {args.name!r}")
+
+
+async def cmd_delete(args, reactor) -> None:
+    async with opened_store(args) as store:
+        account = await existing_account(store, args.user)
+        try:
+            await store.devices.get(account, args.device)
+            await store.devices.remove(account, args.device)
+        except NotFound:
+            raise CliError(f"{account} has no device {args.device!r}") from None
+    say(f"deleted device {args.device} of {account}")

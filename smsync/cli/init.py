@@ -1,0 +1,111 @@
+"""``smsync init [--data DIR] [--demo] [--if-missing]``: a data directory ready to serve.
+
+It holds ``smsync.toml`` and the sqlite store at ``DIR/store`` (unless ``--store`` names
+another). ``--demo`` adds ``demo@example.test`` with a random password, printed, and
+kept in ``DIR/demo-password`` (mode 0600) so ``make run`` can show it again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+from twisted.internet.threads import deferToThread
+
+from smsync.auth import hash_password
+from smsync.cli import demo
+from smsync.cli.common import CliError, data_dir, one_line, say
+from smsync.config import CONFIG_NAME, SERVICE_NAMES, Config, StoreConfig, load_config, write_config
+from smsync.errors import AlreadyExists, SmsyncError
+from smsync.store.registry import open_store
+
+DEMO_PASSWORD_FILE = "demo-password"
+
+
+def add_parser(subparsers, parents) -> None:
+    p = subparsers.add_parser("init", parents=parents,
+                              help="create a data directory: config file and store")
+    p.add_argument("--demo", action="store_true",
+                   help=f"add the account {demo.DEMO_ACCOUNT} with demo mail and events")
+    p.add_argument("--if-missing", action="store_true",
+                   help="do nothing (successfully) if the data directory is already set up")
+    p.set_defaults(func=cmd_init)
+
+
+def default_store_uri(directory: Path) -> str:
+    return "sqlite://" + str((directory / "store").resolve())
+
+
+def describe_services(config: Config) -> list[str]:
+    """One line per configured service: what listens where."""
+    lines = []
+    for service in SERVICE_NAMES:
+        endpoints = config.services.endpoints(service)
+        if endpoints:
+            label = "HTTP (CalDAV, CardDAV, EAS, EWS, SyncML)" if service == "http" else service.upper()
+            lines.append(f"  {label}: {', '.join(endpoints)}")
+    return lines
+
+
+def _write_secret(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+
+
+def _already_initialised(args, directory: Path, config_path: Path) -> None:
+    if not args.if_missing:
+        raise CliError(f"{directory} is already initialised ({config_path} exists)")
+    say(f"{directory} is already initialised; leaving it as it is")
+    secret = directory / DEMO_PASSWORD_FILE
+    if args.demo and secret.exists():
+        say(f"demo account: {demo.DEMO_ACCOUNT}  password: {secret.read_text().strip()}")
+
+
+async def _add_demo(store, directory: Path) -> str:
+    password = demo.demo_password()
+    password_hash = await deferToThread(hash_password, password)
+    try:
+        await store.accounts.add(demo.DEMO_ACCOUNT, password_hash)
+    except AlreadyExists:
+        # A store kept from an earlier data dir: give the account the new password
+        # but do not seed its mail twice.
+        await store.accounts.set_password_hash(demo.DEMO_ACCOUNT, password_hash)
+    else:
+        await demo.seed(store)
+    await deferToThread(_write_secret, directory / DEMO_PASSWORD_FILE, password)
+    return password
+
+
+async def cmd_init(args, reactor) -> None:
+    directory = data_dir(args)
+    config_path = directory / CONFIG_NAME
+    if config_path.exists():
+        _already_initialised(args, directory, config_path)
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CliError(f"cannot create {directory}: {one_line(e)}") from None
+    config = Config(store=StoreConfig(uri=args.store or default_store_uri(directory)))
+    try:
+        store = await open_store(config.store.uri, create=True)
+    except (SmsyncError, OSError) as e:
+        raise CliError(f"cannot create store {config.store.uri}: {one_line(e)}") from None
+    password = None
+    try:
+        if args.demo:
+            password = await _add_demo(store, directory)
+    finally:
+        await store.close()
+    # The config is written last: its presence means "initialised", so a failed init
+    # can simply be run again.
+    write_config(config_path, attrs.evolve(config, path=config_path))
+    say(f"initialised {directory}: config {config_path}, store {config.store.uri}")
+    if password:
+        say(f"demo account: {demo.DEMO_ACCOUNT}  password: {password}")
+    say("services (edit the config to change them):")
+    for line in describe_services(load_config(config_path)):
+        say(line)
+    say(f"start the server with: smsync serve --data {directory}")

@@ -1,0 +1,271 @@
+"""The smsync configuration file: TOML, read with ``tomllib``, held in attrs types.
+
+::
+
+    [store]
+    uri = "sqlite:///srv/smsync/store"
+
+    [services]              # lists of Twisted server endpoint strings; [] turns one off
+    imap = ["tcp:1143:interface=127.0.0.1"]
+    pop3 = ["tcp:1110:interface=127.0.0.1"]
+    lmtp = ["tcp:2424:interface=127.0.0.1"]
+    smtp = ["tcp:2525:interface=127.0.0.1"]
+    http = ["tcp:8080:interface=127.0.0.1"]   # CalDAV, CardDAV, EAS, EWS, SyncML
+    submission = []         # port-587 style: AUTH required, relays through [delivery]
+
+    [limits]
+    max_message_size = 52428800   # bytes
+    max_item_size = 10485760       # bytes, one calendar object or vCard
+
+    [tls]                   # offered as STARTTLS/STLS by the mail protocols when set
+    certificate = ""        # PEM file: the certificate (chain)
+    private_key = ""        # PEM file: its key (default: the certificate file)
+
+    [delivery]
+    hostname = ""           # name in greetings and Received headers (default: FQDN)
+    smarthost = ""          # host:port submitted mail is relayed to
+    smarthost_user = ""     # AUTH at the smarthost (empty: none)
+    smarthost_password = ""
+    queue_dir = ""          # relay queue (default: queue/ beside the config file)
+    retry_initial = 60      # seconds before the first retry; doubles each time
+    retry_max = 3600        # longest wait between two attempts
+    max_queue_age = 432000  # seconds after which undeliverable mail is given up
+
+Every key is optional; a missing one takes the default above. Unknown sections or keys
+are errors (a typo must not silently do nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import attrs
+
+from smsync.errors import SmsyncError
+
+#: Name of the config file inside a data directory.
+CONFIG_NAME = "smsync.toml"
+
+#: Services a config lists endpoints for, in the order they are started.
+SERVICE_NAMES = ("imap", "pop3", "lmtp", "smtp", "http", "submission")
+
+DEFAULT_ENDPOINTS = {
+    "imap": ("tcp:1143:interface=127.0.0.1",),
+    "pop3": ("tcp:1110:interface=127.0.0.1",),
+    "lmtp": ("tcp:2424:interface=127.0.0.1",),
+    "smtp": ("tcp:2525:interface=127.0.0.1",),
+    "http": ("tcp:8080:interface=127.0.0.1",),
+    # Off unless configured: it relays mail out, which needs a smarthost.
+    "submission": (),
+}
+
+
+class ConfigError(SmsyncError):
+    """The configuration file is missing, unreadable or wrong; the message is one line
+    naming the file and what is wrong."""
+
+
+def _endpoints(value) -> tuple[str, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class StoreConfig:
+    uri: str = ""
+
+
+@attrs.frozen
+class ServicesConfig:
+    imap: tuple[str, ...] = attrs.field(default=DEFAULT_ENDPOINTS["imap"], converter=_endpoints)
+    pop3: tuple[str, ...] = attrs.field(default=DEFAULT_ENDPOINTS["pop3"], converter=_endpoints)
+    lmtp: tuple[str, ...] = attrs.field(default=DEFAULT_ENDPOINTS["lmtp"], converter=_endpoints)
+    smtp: tuple[str, ...] = attrs.field(default=DEFAULT_ENDPOINTS["smtp"], converter=_endpoints)
+    http: tuple[str, ...] = attrs.field(default=DEFAULT_ENDPOINTS["http"], converter=_endpoints)
+    submission: tuple[str, ...] = attrs.field(default=DEFAULT_ENDPOINTS["submission"],
+                                              converter=_endpoints)
+
+    def endpoints(self, service: str) -> tuple[str, ...]:
+        """The endpoint strings of ``service`` (one of ``SERVICE_NAMES``)."""
+        return getattr(self, service)
+
+
+@attrs.frozen
+class LimitsConfig:
+    max_message_size: int = 50 * 1024 * 1024
+    max_item_size: int = 10 * 1024 * 1024
+
+
+@attrs.frozen
+class TLSConfig:
+    """Certificate and key the mail protocols offer STARTTLS/STLS with (none: not offered)."""
+
+    certificate: str = ""
+    private_key: str = ""
+
+
+@attrs.frozen
+class DeliveryConfig:
+    """Mail delivery and submission: the name the server gives itself, and where and how
+    submitted mail is relayed (``smsync.protocols.delivery``)."""
+
+    hostname: str = ""
+    smarthost: str = ""
+    smarthost_user: str = ""
+    smarthost_password: str = ""
+    queue_dir: str = ""
+    retry_initial: int = 60
+    retry_max: int = 3600
+    max_queue_age: int = 5 * 24 * 3600
+
+
+@attrs.frozen
+class Config:
+    """A whole configuration. ``path`` is the file it was read from, if any."""
+
+    store: StoreConfig = StoreConfig()
+    services: ServicesConfig = ServicesConfig()
+    limits: LimitsConfig = LimitsConfig()
+    path: Path | None = None
+    tls: TLSConfig = TLSConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+
+
+_TYPE_NAMES = {int: "an integer", str: "a string"}
+
+_SECTIONS = {"store": StoreConfig, "services": ServicesConfig, "limits": LimitsConfig,
+             "tls": TLSConfig, "delivery": DeliveryConfig}
+
+
+def _check_endpoint(where: str, value: str) -> None:
+    # Parsing (not listening) catches typos like "tcp:port=x" when the file is read,
+    # not when the server has half started. No reactor is needed just to parse.
+    from twisted.internet.endpoints import serverFromString
+
+    try:
+        serverFromString(None, value)
+    except Exception as e:
+        raise ConfigError(f"{where}: bad endpoint {value!r}: {_one_line(e)}") from None
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text
+
+
+def _section(where: str, cls, table) -> object:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{cls.__name__}] must be a table")
+    fields = {f.name: f for f in attrs.fields(cls)}
+    kwargs = {}
+    for key, value in table.items():
+        if key not in fields:
+            known = ", ".join(fields)
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {known})")
+        default = fields[key].default
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: {key} must be a list of endpoint strings")
+            for v in value:
+                _check_endpoint(f"{where}: {key}", v)
+        elif isinstance(value, bool) or not isinstance(value, type(default)):
+            raise ConfigError(f"{where}: {key} must be {_TYPE_NAMES[type(default)]}")
+        elif isinstance(value, int) and value <= 0:
+            raise ConfigError(f"{where}: {key} must be positive")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def parse_config(text: str, path: Path | None = None) -> Config:
+    """Parse config ``text``; ``ConfigError`` (one line) if it is not valid TOML or has
+    unknown sections/keys or values of the wrong type."""
+    where = str(path) if path else "config"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where}: not valid TOML: {_one_line(e)}") from None
+    parts = {}
+    for name, table in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
+        parts[name] = _section(f"{where} [{name}]", _SECTIONS[name], table)
+    return Config(path=path, **parts)
+
+
+def load_config(path) -> Config:
+    """Read and parse the config file at ``path``; ``ConfigError`` (one line) on any
+    problem, including a missing or unreadable file."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {_one_line(e)}") from None
+    return parse_config(text, path)
+
+
+def _toml_string(value: str) -> str:
+    out = ['"']
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def render_config(config: Config) -> str:
+    """The TOML text of ``config``, with comments; ``parse_config`` reads it back equal."""
+    lines = [
+        "# smsync configuration. Reference: docs/configuration.md",
+        "",
+        "[store]",
+        "# sqlite:///DIR (embedded, the default), postgresql://..., memory: (tests only)",
+        f"uri = {_toml_string(config.store.uri)}",
+        "",
+        "[services]",
+        "# Twisted server endpoint strings; several per service are fine, [] turns one off.",
+        '# TLS: "ssl:1993:privateKey=key.pem:certKey=cert.pem"',
+    ]
+    for name in SERVICE_NAMES:
+        items = ", ".join(_toml_string(e) for e in config.services.endpoints(name))
+        note = "  # CalDAV, CardDAV, EAS, EWS, SyncML" if name == "http" else ""
+        lines.append(f"{name} = [{items}]{note}")
+    lines += [
+        "",
+        "[limits]",
+        f"max_message_size = {config.limits.max_message_size}  # bytes",
+        f"max_item_size = {config.limits.max_item_size}  # bytes, one event or contact",
+        "",
+    ]
+    if config.tls != TLSConfig():
+        lines += [
+            "[tls]",
+            f"certificate = {_toml_string(config.tls.certificate)}",
+            f"private_key = {_toml_string(config.tls.private_key)}",
+            "",
+        ]
+    if config.delivery != DeliveryConfig():
+        lines.append("[delivery]")
+        for field in attrs.fields(DeliveryConfig):
+            value = getattr(config.delivery, field.name)
+            text = _toml_string(value) if isinstance(value, str) else str(value)
+            lines.append(f"{field.name} = {text}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_config(path, config: Config) -> None:
+    """Write ``config`` to ``path`` atomically (a crash leaves the old file or the new)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(render_config(config))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,264 @@
+"""RFC 5545 / RFC 6350 content lines: the shared syntax of iCalendar and vCard.
+
+``parse_components`` turns bytes into a tree of ``Component`` objects holding
+``Property`` values exactly as written (values stay escaped, so serialising gives the
+same text back); ``serialize`` writes CRLF lines folded at 75 octets. Both iCalendar and
+vCard layers build on these.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from smsync.errors import InvalidData
+
+
+@attrs.define
+class Property:
+    """One content line: ``group.NAME;PARAM=a,b:value``. ``name`` is upper-case;
+    ``params`` keeps order, names upper-case, values unquoted; ``value`` is raw (still
+    escaped)."""
+
+    name: str
+    value: str
+    params: list[tuple[str, list[str]]] = attrs.field(factory=list)
+    group: str | None = None
+
+    def param(self, name: str) -> str | None:
+        """The first value of parameter ``name`` (case-insensitive), or None."""
+        name = name.upper()
+        for key, values in self.params:
+            if key == name:
+                return values[0] if values else ""
+        return None
+
+    def param_values(self, name: str) -> list[str]:
+        """Every value of every occurrence of parameter ``name``."""
+        name = name.upper()
+        out: list[str] = []
+        for key, values in self.params:
+            if key == name:
+                out.extend(values)
+        return out
+
+    def set_param(self, name: str, values: list[str] | None) -> None:
+        """Replace parameter ``name`` (None removes it)."""
+        name = name.upper()
+        self.params = [(k, v) for k, v in self.params if k != name]
+        if values is not None:
+            self.params.append((name, list(values)))
+
+
+@attrs.define
+class Component:
+    """``BEGIN:NAME`` ... ``END:NAME`` with its properties and sub-components in order."""
+
+    name: str
+    properties: list[Property] = attrs.field(factory=list)
+    components: list["Component"] = attrs.field(factory=list)
+
+    def get(self, name: str) -> Property | None:
+        name = name.upper()
+        for prop in self.properties:
+            if prop.name == name:
+                return prop
+        return None
+
+    def get_all(self, name: str) -> list[Property]:
+        name = name.upper()
+        return [p for p in self.properties if p.name == name]
+
+    def value(self, name: str) -> str | None:
+        prop = self.get(name)
+        return None if prop is None else prop.value
+
+
+def decode_text(data: bytes) -> str:
+    """Content as str: UTF-8 as RFC 5545/6350 require, Latin-1 for legacy data."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def unfold(text: str) -> list[str]:
+    """Logical lines of ``text``: folding (a line break then a space or tab) undone,
+    empty lines dropped. Bare LF and CR line ends are accepted."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] += line[1:]
+        elif line.strip():
+            lines.append(line)
+    return lines
+
+
+def parse_line(line: str) -> Property:
+    """Parse one unfolded content line; ``InvalidData`` if it has no ``name:``."""
+    n = len(line)
+    i = 0
+    while i < n and line[i] not in ";:":
+        i += 1
+    if i >= n:
+        raise InvalidData(f"content line without ':': {line[:60]!r}")
+    name = line[:i].strip()
+    group = None
+    if "." in name:
+        group, name = name.rsplit(".", 1)
+    if not name or any(not (c.isalnum() or c == "-") for c in name):
+        raise InvalidData(f"bad property name {name!r}")
+    params: list[tuple[str, list[str]]] = []
+    while i < n and line[i] == ";":
+        i += 1
+        start = i
+        while i < n and line[i] not in "=;:":
+            i += 1
+        pname = line[start:i].strip().upper()
+        values: list[str] = []
+        if i < n and line[i] == "=":
+            i += 1
+            while True:
+                if i < n and line[i] == '"':
+                    end = line.find('"', i + 1)
+                    if end < 0:
+                        raise InvalidData(f"unterminated quoted parameter in {line[:60]!r}")
+                    values.append(_caret_decode(line[i + 1 : end]))
+                    i = end + 1
+                else:
+                    start = i
+                    while i < n and line[i] not in ",;:":
+                        i += 1
+                    values.append(_caret_decode(line[start:i]))
+                if i < n and line[i] == ",":
+                    i += 1
+                    continue
+                break
+        elif pname:
+            # vCard 2.1 style bare parameter ("TEL;CELL:") means TYPE=CELL
+            values, pname = [pname], "TYPE"
+        if pname:
+            params.append((pname, values))
+    if i >= n or line[i] != ":":
+        raise InvalidData(f"content line without ':': {line[:60]!r}")
+    return Property(name.upper(), line[i + 1 :], params, group)
+
+
+def parse_components(data: bytes) -> list[Component]:
+    """Parse content lines into top-level components. ``InvalidData`` for unbalanced
+    BEGIN/END, property lines outside any component, or unreadable lines."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidData("calendar and contact data must be bytes")
+    roots: list[Component] = []
+    stack: list[Component] = []
+    for line in unfold(decode_text(bytes(data))):
+        prop = parse_line(line)
+        if prop.name == "BEGIN":
+            comp = Component(prop.value.strip().upper())
+            if not comp.name:
+                raise InvalidData("BEGIN without a component name")
+            (stack[-1].components if stack else roots).append(comp)
+            stack.append(comp)
+        elif prop.name == "END":
+            if not stack or stack[-1].name != prop.value.strip().upper():
+                raise InvalidData(f"unexpected END:{prop.value.strip()}")
+            stack.pop()
+        elif not stack:
+            raise InvalidData(f"property {prop.name} outside any component")
+        else:
+            stack[-1].properties.append(prop)
+    if stack:
+        raise InvalidData(f"missing END:{stack[-1].name}")
+    return roots
+
+
+def _param_value(value: str) -> str:
+    # RFC 6868 caret encoding keeps newlines and quotes inside parameter values
+    if any(c in value for c in "^\n\r\""):
+        value = value.replace("^", "^^").replace("\r\n", "^n").replace("\n", "^n").replace("\r", "^n").replace('"', "^'")
+    if any(c in value for c in ",;:"):
+        return f'"{value}"'
+    return value
+
+
+def _caret_decode(value: str) -> str:
+    """Undo RFC 6868 parameter value encoding (``^n``, ``^^``, ``^'``)."""
+    if "^" not in value:
+        return value
+    out = []
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "^" and i + 1 < n and value[i + 1] in "n^'":
+            out.append({"n": "\n", "^": "^", "'": '"'}[value[i + 1]])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def format_line(prop: Property) -> str:
+    """One unfolded content line for ``prop``."""
+    out = [prop.group + "." if prop.group else "", prop.name]
+    for name, values in prop.params:
+        out.append(";" + name)
+        if values:
+            out.append("=" + ",".join(_param_value(v) for v in values))
+    out.append(":" + prop.value)
+    return "".join(out)
+
+
+def fold(line: str, limit: int = 75) -> str:
+    """Fold a line into CRLF-terminated lines of at most ``limit`` octets, never
+    splitting a UTF-8 sequence."""
+    raw = line.encode("utf-8")
+    if len(raw) <= limit:
+        return line + "\r\n"
+    chunks = []
+    start = 0
+    width = limit
+    while start < len(raw):
+        end = min(start + width, len(raw))
+        while end < len(raw) and (raw[end] & 0xC0) == 0x80:
+            end -= 1
+        chunks.append(raw[start:end].decode("utf-8"))
+        start = end
+        width = limit - 1  # continuation lines start with a space
+    return "\r\n ".join(chunks) + "\r\n"
+
+
+def serialize(component: Component) -> bytes:
+    """The component as UTF-8 content lines (CRLF, folded)."""
+    out: list[str] = []
+
+    def emit(comp: Component) -> None:
+        out.append(fold("BEGIN:" + comp.name))
+        for prop in comp.properties:
+            out.append(fold(format_line(prop)))
+        for sub in comp.components:
+            emit(sub)
+        out.append(fold("END:" + comp.name))
+
+    emit(component)
+    return "".join(out).encode("utf-8")
+
+
+def unescape_text(value: str) -> str:
+    """Undo TEXT escaping (``\\n``, ``\\,``, ``\\;``, ``\\\\``)."""
+    if "\\" not in value:
+        return value
+    out = []
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "\\" and i + 1 < n:
+            nxt = value[i + 1]
+            out.append("\n" if nxt in "nN" else nxt)
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)

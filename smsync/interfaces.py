@@ -1,0 +1,386 @@
+"""The contract between protocols and stores.
+
+Protocols (``smsync.protocols.*``) talk to storage only through these interfaces; stores
+(``smsync.store.*`` and third-party backends) implement them. Value types come from
+``smsync.model``; errors from ``smsync.errors``.
+
+Rules every implementation keeps:
+
+* Every method that may touch storage returns a ``Deferred`` -- always, never "a value
+  or a Deferred". (``smsync._async.deferred`` turns an ``async def`` into one.)
+* Blocking work (SQLite, file I/O, password hashing) runs off the reactor thread.
+* One change log: each folder and each collection has one monotonic revision counter.
+  IMAP MODSEQ, CalDAV/CardDAV sync tokens, EAS SyncKeys, EWS SyncStates and SyncML
+  anchors are all derived from it. Every committed change raises it (one transaction =
+  one new revision shared by everything it touched) and is visible through every
+  interface as soon as the Deferred that made it fires.
+* Deletions leave tombstones so every protocol can report them.
+* After every committed change the store calls ``IChangeNotifier.notify``.
+* Errors a client can cause are raised as ``smsync.errors`` exceptions.
+* Account names are ``user@domain``, compared case-insensitively and stored lower-cased.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IStoreBackend(Interface):
+    """Makes stores from URIs of one scheme. Found through ``twisted.plugin.getPlugins``
+    over ``smsync.plugins``: a third party adds a backend by dropping a module providing
+    one into a ``smsync/plugins/`` directory on ``sys.path``."""
+
+    scheme = Attribute("URI scheme this backend handles, e.g. 'sqlite' (no colon).")
+    description = Attribute("One line saying what the backend is, for --help and docs.")
+
+    def open(uri, create=True):
+        """Open (and with ``create``, initialise or migrate) the store named by ``uri``.
+
+        Returns a Deferred firing with an ``IStore``. A malformed URI or one the backend
+        cannot reach fails with ``BadStoreURI`` (the message says why, in one line).
+        """
+
+
+class IStore(Interface):
+    """One opened store: every account's mail, collections, devices and change feed."""
+
+    accounts = Attribute("The IAccountStore of this store.")
+    devices = Attribute("The IDeviceRegistry of this store.")
+    notifier = Attribute("The IChangeNotifier every change in this store is announced on.")
+    uri = Attribute("The URI the store was opened with.")
+
+    def mail(account):
+        """Return a Deferred firing with the account's ``IMailStore``; ``NotFound`` if no
+        such account."""
+
+    def collections(account):
+        """Return a Deferred firing with the account's ``ICollectionStore``; ``NotFound``
+        if no such account."""
+
+    def close():
+        """Finish pending writes and release every resource. Returns a Deferred. Nothing
+        acknowledged before ``close`` is lost; the store is unusable after it."""
+
+
+class IAccountStore(Interface):
+    """Accounts and their password hashes. Hashing itself is ``smsync.auth``'s business:
+    the store keeps opaque strings."""
+
+    def add(account, password_hash):
+        """Create ``account`` (``user@domain``) with the default folders
+        (``smsync.model.DEFAULT_MAILBOXES``) and collections
+        (``smsync.model.DEFAULT_COLLECTIONS``). Fires with None; ``AlreadyExists`` if
+        taken, ``InvalidData`` if the name is not ``user@domain``."""
+
+    def set_password_hash(account, password_hash):
+        """Replace the account's password hash. ``NotFound`` if no such account."""
+
+    def password_hash(account):
+        """Fire with the account's password hash, or None if there is no such account."""
+
+    def remove(account):
+        """Delete the account and everything it owns: mail, collections, devices and
+        their sync state. ``NotFound`` if no such account."""
+
+    def list():
+        """Fire with the sorted list of account names."""
+
+
+class IMailStore(Interface):
+    """One account's mail folders. Folder names use ``/`` as the hierarchy separator;
+    ``INBOX`` is case-insensitive and always exists; other names are case-sensitive."""
+
+    account = Attribute("The account this mail store belongs to.")
+
+    def list_mailboxes():
+        """Fire with every folder as a list of ``MailboxEntry``, sorted by name."""
+
+    def mailbox(name):
+        """Fire with the ``IMailbox`` called ``name``; ``NotFound`` if none."""
+
+    def mailbox_by_id(folder_id):
+        """Fire with the ``IMailbox`` whose ``MailboxEntry.id`` is ``folder_id``;
+        ``NotFound`` if none."""
+
+    def mailbox_by_role(role):
+        """Fire with the ``IMailbox`` holding special-use ``role`` (a ``Role``);
+        ``NotFound`` if no folder has it."""
+
+    def create_mailbox(name, role=None):
+        """Create a folder (and any missing parents, as plain folders). Fire with its
+        ``MailboxEntry``. ``AlreadyExists`` if the name is taken; ``Conflict`` if ``role``
+        is already held by another folder; ``InvalidData`` for an empty name, empty
+        hierarchy level or a name with control characters. A new folder gets a new
+        UIDVALIDITY, never one used before in this account for that name."""
+
+    def rename_mailbox(old, new):
+        """Rename a folder and every folder below it, keeping ids, UIDVALIDITY, UIDs and
+        roles. ``NotFound``/``AlreadyExists`` as expected; renaming INBOX is ``Conflict``
+        (IMAP's move-INBOX-contents semantics belong to the protocol)."""
+
+    def delete_mailbox(name):
+        """Delete a folder and its messages (not its children, which stay). ``Conflict``
+        for INBOX."""
+
+    def subscribe(name, subscribed=True):
+        """Set the folder's subscription flag. ``NotFound`` if no such folder."""
+
+    def set_role(name, role):
+        """Give the folder special-use ``role`` (or None to clear it). ``Conflict`` if
+        another folder holds it."""
+
+
+class IMailbox(Interface):
+    """One folder's messages. The object is a handle: every method reads the current
+    state from the store, so two handles on one folder (in one process or several) see
+    each other's changes."""
+
+    id = Attribute("The folder's stable id (MailboxEntry.id).")
+    account = Attribute("The owning account.")
+
+    def info():
+        """Fire with the folder's current ``MailboxInfo`` (counts, UIDNEXT, HIGHESTMODSEQ).
+        Answered from indexes: fast on a folder of 100,000 messages."""
+
+    def uids():
+        """Fire with every UID in the folder, ascending, as a list of ints."""
+
+    def messages(uids=None):
+        """Fire with ``MessageInfo`` of the messages whose UIDs are in ``uids`` (a
+        ``UIDSet``; None means all), ascending by UID. UIDs that do not exist are skipped."""
+
+    def structures(uids):
+        """Fire with a dict UID -> ``smsync.formats.message.MessageStructure`` for the
+        given UIDs (an iterable of ints), as computed once when each message was stored."""
+
+    def read_body(uid, offset=0, length=None):
+        """Fire with ``length`` bytes (None: to the end) of the message's RFC 5322 text,
+        starting at ``offset``. Reading a large message in ranges never holds it whole in
+        memory. ``NotFound`` if the UID is not in the folder."""
+
+    def read_ranges(ranges):
+        """Read byte ranges of several messages at once (IMAP FETCH of many headers).
+
+        ``ranges``: a list of ``(uid, offset, length)`` tuples, ``length`` None meaning
+        to the end of the message; a UID may appear several times. Fire with a list of
+        the same length and order: for each range the bytes ``read_body(uid, offset,
+        length)`` would give, or None where the UID is not in the folder. One call
+        costs one round trip to storage in a backend that has round trips (one thread
+        hop, one query), whatever the number of ranges; the caller bounds how many
+        bytes it asks for at once. ``InvalidData`` for a negative offset or length."""
+
+    def append(body, flags=(), internal_date=None):
+        """Store a message. ``body`` is bytes or a binary file object positioned at the
+        start (read to its end; a 50 MB message is not copied whole into memory more than
+        once). ``flags``: an iterable of flag strings (system flags case-canonicalised);
+        ``internal_date``: an aware datetime, default now. The body and its metadata are
+        durable before the Deferred fires with an ``AppendResult``; if it fails, nothing of
+        the message is visible. The parsed structure is computed here, once."""
+
+    def copy(uids, dest):
+        """Copy the messages in ``uids`` (a ``UIDSet``) to folder ``dest`` (a name) keeping
+        flags and internal dates. Fire with a ``CopyResult`` (empty if none matched)."""
+
+    def move(uids, dest):
+        """Like ``copy`` then expunge the originals, atomically: a failure leaves both
+        folders unchanged. Fire with a ``CopyResult``."""
+
+    def store_flags(uids, mode, flags, unchanged_since=None):
+        """Change the flags of the messages in ``uids`` (a ``UIDSet``): ``mode`` is a
+        ``FlagMode``. With ``unchanged_since``, messages whose modseq is above it are left
+        alone and reported in ``modified``. Every message whose flags change gets the new
+        modseq. Fire with a ``StoreFlagsResult``."""
+
+    def expunge(uids=None):
+        """Remove the messages flagged ``\\Deleted`` (only those also in ``uids`` when it is
+        given, a ``UIDSet``). Fire with the sorted list of removed UIDs. Removed UIDs are
+        recorded with the new modseq for ``changes_since``; they are never reused."""
+
+    def remove(uids):
+        """Remove the messages in ``uids`` whatever their flags (POP3 DELE, EAS delete).
+        Fire with the sorted list of removed UIDs."""
+
+    def changes_since(modseq):
+        """Fire with a ``MailboxChanges``: messages whose modseq is above ``modseq`` and
+        UIDs expunged since. Answered from an index: fast whatever the folder's size."""
+
+
+class ICollectionStore(Interface):
+    """One account's collections: calendars, address books, task and note lists."""
+
+    account = Attribute("The account this collection store belongs to.")
+
+    def list_collections(kind=None):
+        """Fire with a list of ``CollectionInfo`` sorted by name, only of ``kind`` (a
+        ``CollectionKind``) when given."""
+
+    def collection(name):
+        """Fire with the ``ICollection`` called ``name``; ``NotFound`` if none."""
+
+    def collection_by_id(collection_id):
+        """Fire with the ``ICollection`` whose ``CollectionInfo.id`` is ``collection_id``."""
+
+    def create_collection(name, kind, components=None, properties=None):
+        """Create a collection. ``name`` is a path segment (no ``/``); ``components`` the
+        iCalendar component names it accepts (default ``DEFAULT_COMPONENTS[kind]``);
+        ``properties`` a dict as for ``ICollection.set_properties``. Fire with its
+        ``CollectionInfo``. ``AlreadyExists``/``InvalidData`` as expected."""
+
+    def rename_collection(old, new):
+        """Rename a collection, keeping its id, items, revision and tombstones."""
+
+    def delete_collection(name):
+        """Delete a collection and its items. ``NotFound`` if none."""
+
+
+class ICollection(Interface):
+    """One collection's items. Like ``IMailbox``, a handle reading current state."""
+
+    id = Attribute("The collection's stable id.")
+    account = Attribute("The owning account.")
+
+    def info():
+        """Fire with the collection's current ``CollectionInfo``."""
+
+    def set_properties(changes):
+        """Apply ``changes``, a dict property-name -> str value, or None to remove it.
+        Names are the ``smsync.model.PROP_*`` names or Clark-notation dead properties
+        (values kept verbatim). Fire with the new ``CollectionInfo``."""
+
+    def items():
+        """Fire with ``ItemInfo`` of every item, sorted by name."""
+
+    def get(names):
+        """Fire with the ``Item`` (info and content) of each of ``names`` that exists, in
+        the order asked; missing names are skipped."""
+
+    def get_by_uid(uid):
+        """Fire with the ``Item`` whose iCalendar/vCard UID is ``uid``; ``NotFound`` if none."""
+
+    def put(name, content, if_match=None, if_none_match=False):
+        """Store ``content`` (iCalendar or vCard bytes) as item ``name``.
+
+        The content is validated with ``smsync.formats``: ``InvalidData`` if it does not
+        parse or has no UID (or several), ``UnsupportedComponent`` if the collection does
+        not take its component. ``if_match``: the etag the item must have
+        (``PreconditionFailed`` otherwise, also if it does not exist); ``if_none_match``:
+        the item must not exist. ``UidConflict`` if another item of the collection has the
+        same UID. Content is stored as given. Fire with the new ``ItemInfo``; its etag
+        changes whenever the content does."""
+
+    def delete(name, if_match=None):
+        """Delete item ``name`` leaving a tombstone. ``NotFound`` if missing,
+        ``PreconditionFailed`` if ``if_match`` is given and differs. Fire with the new
+        revision."""
+
+    def changes_since(revision, limit=None):
+        """Fire with a ``CollectionChanges``: items changed and names deleted after
+        ``revision`` (0: every current item, no deletions). With ``limit``, at most that
+        many entries (changed + deleted) and ``truncated`` set when more remain.
+        ``SyncTokenInvalid`` if ``revision`` is above the current one. Answered from an
+        index: fast whatever the collection's size."""
+
+    def time_range(start, end, components=None):
+        """Fire with ``ItemInfo`` of the items that have an instance overlapping
+        ``[start, end)`` (aware datetimes; either may be None for open-ended), recurrence
+        expanded (RRULE, RDATE, EXDATE, RECURRENCE-ID overrides), floating times taken in
+        UTC, VTODO per RFC 4791 section 9.9. ``components`` limits the component types.
+        Answered from an index, not by parsing every item."""
+
+
+class IDeviceRegistry(Interface):
+    """The Synchronized Devices list: every client that synced an account, plus the
+    opaque per-device sync state protocols keep."""
+
+    def seen(account, device_id, protocol, user_agent=None, name=None, success=True):
+        """Record that a device synced now (creating its entry, named ``name`` or a name
+        made from the user agent, on first sight). ``success`` updates ``last_sync``.
+        Fire with the ``Device``."""
+
+    def get(account, device_id):
+        """Fire with the ``Device``; ``NotFound`` if unknown."""
+
+    def list(account):
+        """Fire with the account's ``Device`` entries, most recently synced first."""
+
+    def rename(account, device_id, name):
+        """Set the device's display name. ``NotFound`` if unknown."""
+
+    def set_conflict_policy(account, device_id, policy):
+        """Set the device's ``ConflictPolicy``. ``NotFound`` if unknown."""
+
+    def remove(account, device_id):
+        """Delete the device and all its sync state, so its next sync starts over."""
+
+    def log(account, device_id, message):
+        """Append a line to the device's log (the newest 200 are kept)."""
+
+    def get_log(account, device_id, limit=200):
+        """Fire with the newest ``limit`` ``DeviceLogEntry`` items, oldest first."""
+
+    def load_state(account, device_id, key):
+        """Fire with the bytes saved under ``key`` for this device, or None."""
+
+    def save_state(account, device_id, key, value):
+        """Save ``value`` (bytes, or None to delete) under ``key`` for this device. The
+        device entry must exist (``NotFound`` otherwise)."""
+
+    def save_states(account, device_id, values):
+        """Save several keys at once, atomically: ``values`` is a dict key -> bytes|None."""
+
+
+class ISubscription(Interface):
+    def cancel():
+        """Stop delivering events to this subscription's callback. Idempotent."""
+
+
+class IChangeNotifier(Interface):
+    """Push: wakes IMAP IDLE, EAS Ping, EWS notifications when something changes."""
+
+    def subscribe(account, callback):
+        """Call ``callback(ChangeEvent)`` on the reactor thread for every change to
+        ``account`` (whatever interface or process made it, where the backend can see
+        other processes) until the returned ``ISubscription`` is cancelled. A callback that
+        raises is logged and does not affect other subscribers."""
+
+    def notify(event):
+        """Announce a ``ChangeEvent``. Stores call this after each commit; it never blocks
+        and never raises."""
+
+
+class ISyncAdapter(Interface):
+    """The state-based sync engine EAS, EWS and SyncML share.
+
+    A *source* is a mail folder or a collection of an account, named by a
+    ``smsync.sync.SourceRef``. A *sync key* is an opaque string the adapter hands out;
+    presenting it again gets the changes after it. The adapter keeps its state in the
+    device registry, so removing a device resets it.
+    """
+
+    def sync(account, device_id, source, sync_key, client_changes=(), window=100):
+        """One sync round: apply the device's changes, then give it the server's.
+
+        ``client_changes``: ``smsync.sync.ClientChange`` values (add with a client id,
+        change or delete with a server id). Conflicts with server-side changes the device
+        has not yet seen are resolved by the device's ``ConflictPolicy``.
+
+        Fire with a ``smsync.sync.SyncResult``: per client change its status and server id
+        (for adds the client id -> server id map), at most ``window`` server adds,
+        changes and deletes the device has not seen since ``sync_key`` (``"0"``: every
+        item, as adds), a ``more_available`` flag and the new sync key. Changes the device
+        itself just made are not echoed back to it.
+
+        Presenting the previous sync key again with the same batch (the answer was lost)
+        applies nothing twice and fires with the same result again. ``SyncTokenInvalid``
+        for a key never issued to this device for this source (the device must start over
+        with ``"0"``)."""
+
+
+class IAccountAvatar(Interface):
+    """What a successful login through ``smsync.auth``'s portal yields: an account of an
+    open store. A protocol that wants an avatar of its own asks the portal for its own
+    interface and makes it from this one, either by registering a factory with
+    ``smsync.auth.register_avatar_factory(IMyAvatar, factory)`` or, without importing
+    ``smsync.auth``, by registering a zope adapter from ``IAccountAvatar`` to it
+    (``twisted.python.components.registerAdapter``)."""
+
+    account = Attribute("The normalised account name (lower-case user@domain).")
+    store = Attribute("The IStore the account lives in.")

@@ -1,0 +1,1 @@
+"""Protocol plugins: one package per protocol, each over the core interfaces only."""

@@ -1,0 +1,73 @@
+"""CalDAV (RFC 4791) on the WebDAV core: the calendar home, calendar properties,
+MKCALENDAR, calendar-query / calendar-multiget / free-busy-query. Calendars, task lists
+and note lists (VEVENT, VTODO, VJOURNAL collections) all live in the calendar home.
+
+``build_resources`` is the twistd builder (``smsync.tap.registry``); ``extension``
+gives the ``Extension`` to install into any ``DavApp``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from smsync.model import CollectionKind
+from smsync.protocols.caldav.mkcalendar import MkCalendar
+from smsync.protocols.caldav.properties import CALDAV_PROPERTIES, C, c
+from smsync.protocols.caldav.reports import CALDAV_REPORTS
+from smsync.protocols.dav import Extension, HomeSpec, WellKnown, app_for
+from smsync.protocols.dav.xml import register_prefix
+
+register_prefix("C", C)
+register_prefix("ICAL", "http://apple.com/ns/ical/")
+
+DEFAULT_MAX_RESOURCE_SIZE = 10 * 1024 * 1024
+
+
+def choose_kind(components: Optional[frozenset]) -> CollectionKind:
+    """Tasks-only and notes-only calendars are task and note lists in the store, so that
+    EAS and the other protocols see them as such."""
+    if components == frozenset({"VTODO"}):
+        return CollectionKind.TASKS
+    if components == frozenset({"VJOURNAL"}):
+        return CollectionKind.NOTES
+    return CollectionKind.CALENDAR
+
+
+def home_spec(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> HomeSpec:
+    return HomeSpec(
+        segment="calendars",
+        protocol="caldav",
+        kinds=frozenset({CollectionKind.CALENDAR, CollectionKind.TASKS, CollectionKind.NOTES}),
+        resourcetype=c("calendar"),
+        content_type="text/calendar; charset=utf-8",
+        media_types=frozenset({"text/calendar"}),
+        choose_kind=choose_kind,
+        conditions={
+            "valid_data": c("valid-calendar-data"),
+            "supported_component": c("supported-calendar-component"),
+            "uid_conflict": c("no-uid-conflict"),
+            "max_size": c("max-resource-size"),
+            "supported_data": c("supported-calendar-data"),
+        },
+        max_resource_size=max_resource_size,
+    )
+
+
+def extension(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> Extension:
+    """The CalDAV extension of the WebDAV core."""
+    return Extension(
+        name="caldav",
+        compliance=("calendar-access",),
+        homes=(home_spec(max_resource_size),),
+        properties=CALDAV_PROPERTIES,
+        reports=CALDAV_REPORTS,
+        methods=(MkCalendar(),),
+    )
+
+
+def build_resources(store, portal, config) -> dict:
+    """twistd builder: ``/dav/`` (shared with CardDAV) and ``/.well-known/caldav``."""
+    size = getattr(getattr(config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
+    app = app_for(store, portal, max_resource_size=size)
+    app.install(extension(size))
+    return {app.base: app.resource, "/.well-known/caldav": WellKnown(app.base)}

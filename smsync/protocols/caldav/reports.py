@@ -1,0 +1,162 @@
+"""CalDAV REPORTs (RFC 4791 7.8-7.10): calendar-query, calendar-multiget and
+free-busy-query. Candidates come from the store's indexes (``time_range``); contents
+are read in one batch and only when the filter or the properties asked need them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from smsync.errors import InvalidData
+from smsync.formats.contentlines import Component, Property, parse_components, serialize
+from smsync.formats.icalendar import expand_instances
+from smsync.protocols.caldav.filters import index_hint, matches, parse_filter, parse_time_range
+from smsync.protocols.caldav.properties import c
+from smsync.protocols.dav import Report
+from smsync.protocols.dav.errors import DavError
+from smsync.protocols.dav.multiget import multiget
+from smsync.protocols.dav.propfind import PropRequest, preload, responses_for
+from smsync.protocols.dav.resources import Kind
+from smsync.protocols.dav.response import Response, multistatus
+from smsync.protocols.dav.xml import children
+
+
+def _is_calendar(res) -> bool:
+    return res.home is not None and res.home.protocol == "caldav" and res.kind in (
+        Kind.COLLECTION, Kind.ITEM)
+
+
+async def _read_all(ctx, members) -> None:
+    pending = [m for m in members if m.content is None]
+    if not pending:
+        return
+    handle = await ctx.handle(pending[0])
+    by_name = {m.item_name: m for m in pending}
+    for item in await handle.get(list(by_name)):
+        by_name[item.info.name].content = item.content
+        by_name[item.info.name].item = item.info
+
+
+class CalendarQuery(Report):
+    name = c("calendar-query")
+
+    def applies(self, res):
+        return _is_calendar(res)
+
+    async def run(self, ctx, res, body):
+        top = parse_filter(next((k for k in children(body) if k.tag == c("filter")), None))
+        request = PropRequest.parse(body)
+        if res.is_item:
+            members = [res] if res.exists else []
+            simple = False
+        else:
+            component, tr, simple = index_hint(top)
+            handle = await ctx.handle(res)
+            if tr is not None:
+                infos = await handle.time_range(tr.start, tr.end, [component])
+            else:
+                infos = [i for i in await handle.items() if component is None or i.component == component]
+            members = [ctx.tree.item_resource(res, info) for info in infos]
+        if not simple:
+            await _read_all(ctx, members)
+            kept = []
+            for member in members:
+                if member.content is None:
+                    continue
+                try:
+                    root = parse_components(member.content)[0]
+                except (InvalidData, IndexError):
+                    continue
+                if matches(top, member.content, root):
+                    kept.append(member)
+            members = kept
+        await preload(ctx, members, request)
+        return multistatus(await responses_for(ctx, members, request))
+
+
+class CalendarMultiget(Report):
+    name = c("calendar-multiget")
+
+    def applies(self, res):
+        return _is_calendar(res)
+
+    async def run(self, ctx, res, body):
+        return await multiget(ctx, res, body)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _fb_text(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def busy_periods(data: bytes, start, end) -> list[tuple[str, datetime, datetime]]:
+    """``(fbtype, start, end)`` of the busy time of one event in ``[start, end)``.
+    Transparent and cancelled events are free time (RFC 4791 7.10)."""
+    cal = parse_components(data)[0]
+    events = [x for x in cal.components if x.name == "VEVENT"]
+    master = next((e for e in events if e.get("RECURRENCE-ID") is None), events[0] if events else None)
+    if master is None:
+        return []
+    if (master.value("TRANSP") or "").strip().upper() == "TRANSPARENT":
+        return []
+    status = (master.value("STATUS") or "").strip().upper()
+    if status == "CANCELLED":
+        return []
+    fbtype = "BUSY-TENTATIVE" if status == "TENTATIVE" else "BUSY"
+    out = []
+    for _, s, e in expand_instances(data, start, end):
+        if s is None or e is None:
+            continue
+        s, e = max(s, start), min(e, end)
+        if e > s:
+            out.append((fbtype, s, e))
+    return out
+
+
+def _merge(periods):
+    merged = []
+    for fbtype, s, e in sorted(periods, key=lambda p: (p[0], p[1])):
+        if merged and merged[-1][0] == fbtype and s <= merged[-1][2]:
+            merged[-1] = (fbtype, merged[-1][1], max(merged[-1][2], e))
+        else:
+            merged.append((fbtype, s, e))
+    return sorted(merged, key=lambda p: p[1])
+
+
+class FreeBusyQuery(Report):
+    name = c("free-busy-query")
+
+    def applies(self, res):
+        return _is_calendar(res) and res.kind is Kind.COLLECTION
+
+    async def run(self, ctx, res, body):
+        el = next((k for k in children(body) if k.tag == c("time-range")), None)
+        if el is None:
+            raise DavError(400, message="free-busy-query needs a time-range")
+        tr = parse_time_range(el)
+        start = tr.start or _EPOCH
+        end = tr.end or (start + timedelta(days=366))
+        handle = await ctx.handle(res)
+        infos = await handle.time_range(start, end, ["VEVENT"])
+        periods = []
+        if infos:
+            for item in await handle.get([i.name for i in infos]):
+                try:
+                    periods += busy_periods(item.content, start, end)
+                except InvalidData:
+                    continue
+        fb = Component("VFREEBUSY", [
+            Property("DTSTAMP", _fb_text(datetime.now(timezone.utc))),
+            Property("DTSTART", _fb_text(start)),
+            Property("DTEND", _fb_text(end)),
+        ])
+        for fbtype, s, e in _merge(periods):
+            fb.properties.append(Property("FREEBUSY", f"{_fb_text(s)}/{_fb_text(e)}",
+                                          [("FBTYPE", [fbtype])]))
+        cal = Component("VCALENDAR", [Property("VERSION", "2.0"),
+                                      Property("PRODID", "-//smsync//CalDAV//EN")], [fb])
+        return Response(200, serialize(cal), "text/calendar; charset=utf-8")
+
+
+CALDAV_REPORTS = (CalendarQuery(), CalendarMultiget(), FreeBusyQuery())

@@ -1,0 +1,16 @@
+"""The WebDAV core (RFC 4918, 3744 subset, 4331, 5397, 5689, 6578, 6764) on twisted.web
+and lxml. It imports nothing of CalDAV or CardDAV: those are ``Extension`` objects
+(homes, properties, reports, methods) installed into a ``DavApp``.
+
+Embedding::
+
+    app = DavApp(store, make_portal(store))
+    app.install(caldav.EXTENSION)
+    root.putChild(b"dav", app.resource)
+"""
+
+from smsync.protocols.dav.registry import ChangeSet, Extension, HomeSpec, Method, Property, Report
+from smsync.protocols.dav.server import DavApp, DavResource, WellKnown, app_for
+
+__all__ = ["ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "Method", "Property",
+           "Report", "WellKnown", "app_for"]

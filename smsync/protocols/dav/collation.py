@@ -1,0 +1,50 @@
+"""Text matching under RFC 4790 collations, as CalDAV's and CardDAV's text-match use it.
+Pure functions."""
+
+from __future__ import annotations
+
+import attrs
+
+#: Collations implemented (RFC 4790 names); ``i;unicode-casemap`` is RFC 5051.
+COLLATIONS = ("i;ascii-casemap", "i;octet", "i;unicode-casemap")
+MATCH_TYPES = ("equals", "contains", "starts-with", "ends-with")
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+@attrs.frozen
+class TextMatch:
+    """A text-match: ``text`` to find under ``collation``; ``match_type`` is CardDAV's
+    (CalDAV always means ``contains``); ``negate`` inverts the outcome."""
+
+    text: str
+    collation: str = "i;ascii-casemap"
+    negate: bool = False
+    match_type: str = "contains"
+
+    def matches(self, value: str) -> bool:
+        return match_text(self, value)
+
+
+def fold(text: str, collation: str) -> str:
+    """``text`` as ``collation`` compares it."""
+    if collation == "i;octet":
+        return text
+    if collation == "i;unicode-casemap":
+        return text.casefold()
+    # i;ascii-casemap folds ASCII letters only.
+    return text.translate(_ASCII_LOWER)
+
+
+def match_text(tm: TextMatch, value: str) -> bool:
+    """Whether ``value`` matches ``tm`` (negation applied)."""
+    needle, hay = fold(tm.text, tm.collation), fold(value, tm.collation)
+    if tm.match_type == "equals":
+        found = hay == needle
+    elif tm.match_type == "starts-with":
+        found = hay.startswith(needle)
+    elif tm.match_type == "ends-with":
+        found = hay.endswith(needle)
+    else:
+        found = needle in hay
+    return found != tm.negate

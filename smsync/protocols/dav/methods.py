@@ -1,0 +1,354 @@
+"""The core HTTP methods: OPTIONS, GET/HEAD, PUT, DELETE, MKCOL (RFC 5689 extended),
+COPY, MOVE and REPORT dispatch. PROPFIND/PROPPATCH live in ``propfind``, LOCK/UNLOCK in
+``locks``; extension methods (MKCALENDAR) are ``registry.Method`` classes."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from smsync import errors
+from smsync.protocols.dav.errors import DavError, from_store_error
+from smsync.protocols.dav.propfind import collect_changes, failure_propstats, instructions_of
+from smsync.protocols.dav.resources import Kind, path_of_url, split_path
+from smsync.protocols.dav.response import Response, xml_response
+from smsync.protocols.dav.xml import dav, href_element, root_element
+
+CORE_COMPLIANCE = ("1", "2", "3", "access-control", "extended-mkcol")
+
+
+# --- conditional headers
+
+
+def etag_list(header: Optional[str]) -> Optional[list[str]]:
+    """The entity tags of an If-Match / If-None-Match header (``["*"]`` for ``*``),
+    weak prefixes dropped; None when the header is absent."""
+    if header is None:
+        return None
+    header = header.strip()
+    if header == "*":
+        return ["*"]
+    tags, i, n = [], 0, len(header)
+    while i < n:
+        if header.startswith("W/", i):
+            i += 2
+        if i < n and header[i] == '"':
+            end = header.find('"', i + 1)
+            if end < 0:
+                break
+            tags.append(header[i:end + 1])
+            i = end + 1
+        else:
+            end = header.find(",", i)
+            token = header[i:end if end >= 0 else n].strip()
+            if token:
+                tags.append(f'"{token.strip(chr(34))}"')
+            i = end if end >= 0 else n
+        while i < n and header[i] in ", \t":
+            i += 1
+    return tags
+
+
+def _same(a: str, b: str) -> bool:
+    return a.strip('"') == b.strip('"')
+
+
+def check_preconditions(ctx, current_etag: Optional[str]) -> None:
+    """412 when If-Match / If-None-Match (RFC 7232) fail against ``current_etag``
+    (None: the resource does not exist). GET/HEAD get 304 for If-None-Match."""
+    match = etag_list(ctx.header("If-Match"))
+    if match is not None:
+        if current_etag is None or not (match == ["*"] or any(_same(t, current_etag) for t in match)):
+            raise DavError(412, message="If-Match failed")
+    none_match = etag_list(ctx.header("If-None-Match"))
+    if none_match is not None and current_etag is not None:
+        if none_match == ["*"] or any(_same(t, current_etag) for t in none_match):
+            if ctx.method in ("GET", "HEAD"):
+                raise DavError(304, headers={"ETag": current_etag})
+            raise DavError(412, message="If-None-Match failed")
+
+
+# --- methods
+
+
+async def options(ctx, res) -> Response:
+    return Response(200, headers={
+        "DAV": ", ".join(list(CORE_COMPLIANCE) + ctx.registry.compliance),
+        "Allow": ", ".join(ctx.app.allowed_methods()),
+    })
+
+
+async def get(ctx, res) -> Response:
+    if not res.exists:
+        raise DavError(404)
+    if res.is_item:
+        check_preconditions(ctx, res.item.etag)
+        content = await ctx.content(res)
+        if content is None:
+            raise DavError(404)
+        ctype = res.home.content_type
+        accept = ctx.header("Accept")
+        if accept and res.home.negotiate is not None:
+            content, ctype = res.home.negotiate(content, accept)
+        return Response(200, content, ctype, {"ETag": res.item.etag, "Vary": "Accept"})
+    # Collections have no body of their own; a short listing helps people with browsers.
+    lines = [res.href]
+    for child in await ctx.tree.children(ctx, res):
+        lines.append(child.href)
+    return Response(200, ("\n".join(lines) + "\n").encode("utf-8"), "text/plain; charset=utf-8")
+
+
+def _media_type(value: Optional[str]) -> Optional[str]:
+    if not value:
+        return None
+    return value.split(";", 1)[0].strip().lower()
+
+
+def store_error(exc: errors.SmsyncError, ctx, res) -> DavError:
+    """The answer to a store error while writing an item of ``res.home``."""
+    home = res.home
+    if isinstance(exc, errors.UidConflict):
+        href = ctx.tree.item_href(home, res.owner, res.collection_name, exc.existing_name)
+        return DavError(403, home.condition("uid_conflict"), str(exc), children=[href_element(href)])
+    if isinstance(exc, errors.UnsupportedComponent):
+        return DavError(403, home.condition("supported_component"), str(exc))
+    return from_store_error(exc, invalid_condition=home.condition("valid_data"))
+
+
+async def put(ctx, res) -> Response:
+    if res.kind is not Kind.ITEM:
+        raise DavError(405, message="PUT goes to an item inside a collection")
+    home = res.home
+    ctx.app.locks.check_write(ctx, res.href)
+    body = ctx.body()
+    if len(body) > home.max_resource_size:
+        raise DavError(403, home.condition("max_size"),
+                       f"larger than the {home.max_resource_size} bytes allowed")
+    media = _media_type(ctx.header("Content-Type"))
+    if media is not None and media not in home.media_types and media not in (
+            "application/octet-stream", "text/plain"):
+        raise DavError(403, home.condition("supported_data"), f"{media} is not accepted here")
+    match = etag_list(ctx.header("If-Match"))
+    none_match = etag_list(ctx.header("If-None-Match"))
+    if not res.loaded and ((match and match != ["*"] and len(match) > 1)
+                           or (none_match and none_match != ["*"])):
+        # Lists of etags are compared here, against what the item has now.
+        await ctx.tree.load_item(ctx, res)
+    handle = await ctx.handle(res)
+    try:
+        if res.loaded:
+            current = res.item.etag if res.exists and res.item is not None else None
+            check_preconditions(ctx, current)
+            # The store re-checks atomically: what was read above may be stale by now.
+            info = await handle.put(res.item_name, body,
+                                    if_match=current if current is not None else None,
+                                    if_none_match=current is None)
+            created = current is None
+        elif match:
+            info = await handle.put(res.item_name, body, if_match=match[0])
+            created = False
+        elif none_match == ["*"]:
+            info = await handle.put(res.item_name, body, if_none_match=True)
+            created = True
+        else:
+            # Unconditional: try creating; if the item exists, replace it.
+            try:
+                info = await handle.put(res.item_name, body, if_none_match=True)
+                created = True
+            except errors.PreconditionFailed:
+                info = await handle.put(res.item_name, body)
+                created = False
+    except errors.SmsyncError as e:
+        raise store_error(e, ctx, res) from None
+    return Response(201 if created else 204, headers={"ETag": info.etag})
+
+
+async def delete(ctx, res) -> Response:
+    if not res.exists:
+        raise DavError(404)
+    ctx.app.locks.check_write(ctx, res.href)
+    if res.is_item:
+        check_preconditions(ctx, res.item.etag)
+        handle = await ctx.handle(res)
+        match = etag_list(ctx.header("If-Match"))
+        try:
+            await handle.delete(res.item_name, if_match=res.item.etag if match else None)
+        except errors.SmsyncError as e:
+            raise from_store_error(e) from None
+        return Response(204)
+    if res.kind is Kind.COLLECTION:
+        cstore = await ctx.collections()
+        try:
+            await cstore.delete_collection(res.collection_name)
+        except errors.SmsyncError as e:
+            raise from_store_error(e) from None
+        return Response(204)
+    raise DavError(403, dav("need-privileges"), "principals and homes cannot be deleted")
+
+
+async def make_collection(ctx, res, body, response_tag: str,
+                          required_type: Optional[str] = None) -> Response:
+    """Create collection ``res`` from an (extended) MKCOL or MKCALENDAR ``body`` (None
+    for none). ``required_type``: the resourcetype the method implies (MKCALENDAR's
+    ``calendar``); a ``response_tag`` document reports refused properties."""
+    if res.kind is not Kind.COLLECTION:
+        if res.exists or res.kind is not Kind.ITEM:
+            raise DavError(405, message="there is already something here",
+                           headers={"Allow": ", ".join(ctx.app.allowed_methods())})
+        raise DavError(409 if res.kind is Kind.ITEM else 403,
+                       message="collections are made directly inside a home")
+    if res.exists:
+        raise DavError(405, message="collection exists",
+                       headers={"Allow": ", ".join(ctx.app.allowed_methods())})
+    home = res.home
+    instructions = instructions_of(body) if body is not None else []
+    changes, failures = collect_changes(ctx, res, instructions, creating=True)
+    types = changes.resourcetypes
+    if types is not None:
+        extra = set(types) - {dav("collection"), home.resourcetype}
+        if dav("collection") not in types or extra:
+            failures[dav("resourcetype")] = DavError(403, dav("valid-resourcetype"))
+    if required_type is not None and types is not None and required_type not in types:
+        failures[dav("resourcetype")] = DavError(403, dav("valid-resourcetype"))
+    if failures:
+        root = root_element(response_tag)
+        for ps in failure_propstats(instructions, failures):
+            root.append(ps)
+        return xml_response(root, 403)
+    cstore = await ctx.collections()
+    try:
+        kind = home.choose_kind(changes.components)
+        await cstore.create_collection(res.collection_name, kind, components=changes.components,
+                                       properties=changes.properties or None)
+    except errors.AlreadyExists:
+        raise DavError(405, message="collection exists") from None
+    except errors.SmsyncError as e:
+        raise from_store_error(e, invalid_status=403) from None
+    return Response(201, headers={"Cache-Control": "no-cache"})
+
+
+async def mkcol(ctx, res) -> Response:
+    body = ctx.xml()
+    if body is not None and body.tag != dav("mkcol"):
+        raise DavError(415, message="MKCOL body must be DAV:mkcol (RFC 5689)")
+    return await make_collection(ctx, res, body, dav("mkcol-response"))
+
+
+async def report(ctx, res) -> Response:
+    if not res.exists:
+        raise DavError(404)
+    body = ctx.xml()
+    if body is None:
+        raise DavError(400, message="REPORT needs a body")
+    handler = ctx.registry.reports.get(body.tag)
+    if handler is None or not handler.applies(res):
+        raise DavError(403, dav("supported-report"), f"{body.tag} is not supported here")
+    return await handler.run(ctx, res, body)
+
+
+# --- COPY and MOVE
+
+
+async def _destination(ctx, res):
+    header = ctx.header("Destination")
+    if not header:
+        raise DavError(400, message="Destination header missing")
+    try:
+        segments = split_path(path_of_url(header), ctx.tree.base)
+    except DavError:
+        raise DavError(502, message="the destination is not on this server") from None
+    dest = await ctx.tree.resolve(ctx, segments)
+    if dest.href == res.href:
+        raise DavError(403, message="source and destination are the same")
+    return dest
+
+
+def _overwrite(ctx) -> bool:
+    return (ctx.header("Overwrite") or "T").strip().upper() != "F"
+
+
+async def copy(ctx, res) -> Response:
+    return await _transfer(ctx, res, move=False)
+
+
+async def move(ctx, res) -> Response:
+    return await _transfer(ctx, res, move=True)
+
+
+async def _transfer(ctx, res, move: bool) -> Response:
+    if not res.exists:
+        raise DavError(404)
+    if move:
+        ctx.app.locks.check_write(ctx, res.href)
+    dest = await _destination(ctx, res)
+    ctx.app.locks.check_write(ctx, dest.href)
+    overwrite = _overwrite(ctx)
+    if dest.exists and not overwrite:
+        raise DavError(412, message="destination exists and Overwrite is F")
+    if res.is_item:
+        if dest.kind is not Kind.ITEM or dest.home is not res.home:
+            raise DavError(409, message="items go into a collection of the same kind")
+        return await _transfer_item(ctx, res, dest, move)
+    if res.kind is Kind.COLLECTION:
+        if dest.kind is not Kind.COLLECTION or dest.home is not res.home:
+            raise DavError(409, message="collections go directly into a home of the same kind")
+        return await _transfer_collection(ctx, res, dest, move)
+    raise DavError(403, message="principals and homes cannot be copied or moved")
+
+
+async def _transfer_item(ctx, res, dest, move: bool) -> Response:
+    content = await ctx.content(res)
+    source = await ctx.handle(res)
+    target = await ctx.handle(dest)
+    same = source.id == target.id
+    existed = dest.exists
+    try:
+        if move and same:
+            # A UID may be in a collection only once: free it before storing the copy.
+            await source.delete(res.item_name, if_match=res.item.etag)
+            try:
+                await target.put(dest.item_name, content)
+            except errors.SmsyncError:
+                await source.put(res.item_name, content)
+                raise
+        else:
+            await target.put(dest.item_name, content)
+            if move:
+                await source.delete(res.item_name)
+    except errors.SmsyncError as e:
+        raise store_error(e, ctx, dest) from None
+    return Response(204 if existed else 201)
+
+
+async def _transfer_collection(ctx, res, dest, move: bool) -> Response:
+    cstore = await ctx.collections()
+    existed = dest.exists
+    try:
+        if existed:
+            await cstore.delete_collection(dest.collection_name)
+        if move:
+            await cstore.rename_collection(res.collection_name, dest.collection_name)
+        else:
+            info = res.info
+            await cstore.create_collection(dest.collection_name, info.kind, info.components,
+                                           dict(info.properties))
+            source = await ctx.handle(res)
+            target = await cstore.collection(dest.collection_name)
+            names = [i.name for i in await source.items()]
+            for item in await source.get(names):
+                await target.put(item.info.name, item.content)
+    except errors.SmsyncError as e:
+        raise from_store_error(e) from None
+    return Response(204 if existed else 201)
+
+
+CORE_METHODS = {
+    "OPTIONS": options,
+    "GET": get,
+    "HEAD": get,
+    "PUT": put,
+    "DELETE": delete,
+    "MKCOL": mkcol,
+    "REPORT": report,
+    "COPY": copy,
+    "MOVE": move,
+}

@@ -1,0 +1,50 @@
+"""The multiget REPORTs' shared core (CalDAV 7.9, CardDAV 8.7): the properties of the
+items named by href, read from the store in one call."""
+
+from __future__ import annotations
+
+from smsync.protocols.dav.errors import DavError
+from smsync.protocols.dav.propfind import PropRequest, response_for
+from smsync.protocols.dav.resources import Kind, path_of_url, split_path
+from smsync.protocols.dav.response import Response, multistatus
+from smsync.protocols.dav.xml import children, dav, response_element, text_of
+
+
+async def multiget(ctx, res, body) -> Response:
+    """Answer a multiget ``body`` on collection (or item) ``res``: a response per href,
+    404 for hrefs that are not items of ``res``, 403 for another account's."""
+    request = PropRequest.parse(body)
+    hrefs = [text_of(k).strip() for k in children(body) if k.tag == dav("href")]
+    if not hrefs:
+        raise DavError(400, message="multiget needs at least one DAV:href")
+    wanted: dict[str, str] = {}
+    refused: list[tuple[str, int]] = []
+    for href in hrefs:
+        try:
+            segments = split_path(path_of_url(href), ctx.tree.base)
+        except DavError:
+            refused.append((href, 404))
+            continue
+        if len(segments) >= 2 and segments[0] == getattr(res.home, "segment", None) \
+                and segments[1].strip().lower() != ctx.account:
+            refused.append((href, 403))
+        elif res.kind is Kind.ITEM and href == res.href:
+            wanted[res.item_name] = href
+        elif (res.kind is Kind.COLLECTION and len(segments) == 4
+              and segments[0] == res.home.segment and segments[2] == res.collection_name):
+            wanted[segments[3]] = href
+        else:
+            refused.append((href, 404))
+    handle = await ctx.handle(res)
+    found = {i.info.name: i for i in await handle.get(list(wanted))} if wanted else {}
+    responses = []
+    for name, href in wanted.items():
+        item = found.get(name)
+        if item is None:
+            responses.append(response_element(href, status=404))
+            continue
+        member = ctx.tree.item_resource(res, item.info, item.content)
+        member.href = href
+        responses.append(await response_for(ctx, member, request))
+    responses += [response_element(href, status=status) for href, status in refused]
+    return multistatus(responses)

@@ -1,0 +1,254 @@
+"""The core's live properties (RFC 4918, 3744 subset, 4331, 5397, 6578, CalendarServer's
+getctag). Each is a registered ``Property`` class, found by its ``name``."""
+
+from __future__ import annotations
+
+from smsync.model import PROP_DISPLAYNAME
+from smsync.protocols.dav.registry import ImmediateProperty, Property
+from smsync.protocols.dav.resources import Kind
+from smsync.protocols.dav.synctoken import make_token
+from smsync.protocols.dav.xml import CS, clark, dav, element, href_element, sub, text_of, text_property
+
+
+def _collection(res) -> bool:
+    return res.kind is Kind.COLLECTION and res.exists and res.info is not None
+
+
+class ResourceType(Property):
+    name = dav("resourcetype")
+
+    async def value(self, ctx, res, asked=None):
+        el = element(self.name)
+        if res.is_collection:
+            sub(el, dav("collection"))
+        if res.kind is Kind.PRINCIPAL:
+            sub(el, dav("principal"))
+        if res.kind is Kind.COLLECTION and res.home is not None:
+            sub(el, res.home.resourcetype)
+        return el
+
+    def change(self, ctx, res, el, changes, creating):
+        # Only an (extended) MKCOL says what a new collection is; afterwards it is fixed.
+        if not creating or el is None:
+            super().change(ctx, res, el, changes, creating)
+        changes.resourcetypes = frozenset(c.tag for c in el if isinstance(c.tag, str))
+
+
+class DisplayName(Property):
+    name = dav("displayname")
+
+    async def value(self, ctx, res, asked=None):
+        if res.kind is Kind.PRINCIPAL:
+            return text_property(self.name, res.owner)
+        if _collection(res):
+            shown = res.info.properties.get(PROP_DISPLAYNAME)
+            return text_property(self.name, shown) if shown is not None else None
+        return None
+
+    def change(self, ctx, res, el, changes, creating):
+        if res.kind is not Kind.COLLECTION:
+            super().change(ctx, res, el, changes, creating)
+        changes.properties[PROP_DISPLAYNAME] = None if el is None else text_of(el)
+
+
+class GetETag(ImmediateProperty):
+    name = dav("getetag")
+
+    def applies(self, res):
+        return res.is_item
+
+    def value_now(self, ctx, res):
+        return text_property(self.name, res.item.etag) if res.item is not None else None
+
+
+class GetContentType(ImmediateProperty):
+    name = dav("getcontenttype")
+
+    def applies(self, res):
+        return res.is_item
+
+    def value_now(self, ctx, res):
+        return text_property(self.name, res.home.content_type) if res.home is not None else None
+
+
+class GetContentLength(ImmediateProperty):
+    name = dav("getcontentlength")
+
+    def applies(self, res):
+        return res.is_item
+
+    def value_now(self, ctx, res):
+        return text_property(self.name, str(res.item.size)) if res.item is not None else None
+
+
+class SyncToken(ImmediateProperty):
+    name = dav("sync-token")
+    in_allprop = False
+
+    def applies(self, res):
+        return res.kind is Kind.COLLECTION
+
+    def value_now(self, ctx, res):
+        if not _collection(res):
+            return None
+        return text_property(self.name, make_token(res.info.id, res.info.revision))
+
+
+class GetCTag(ImmediateProperty):
+    """CalendarServer's collection tag: changes whenever anything in the collection does."""
+
+    name = clark(CS, "getctag")
+
+    def applies(self, res):
+        return res.kind is Kind.COLLECTION
+
+    def value_now(self, ctx, res):
+        if not _collection(res):
+            return None
+        return text_property(self.name, make_token(res.info.id, res.info.revision))
+
+
+class CurrentUserPrincipal(Property):
+    name = dav("current-user-principal")
+
+    async def value(self, ctx, res, asked=None):
+        if ctx.account is None:
+            return element(self.name, children=[element(dav("unauthenticated"))])
+        return element(self.name, children=[href_element(ctx.tree.principal_href(ctx.account))])
+
+
+class PrincipalURL(Property):
+    name = dav("principal-URL")
+
+    def applies(self, res):
+        return res.kind is Kind.PRINCIPAL
+
+    async def value(self, ctx, res, asked=None):
+        return element(self.name, children=[href_element(ctx.tree.principal_href(res.owner))])
+
+
+class PrincipalCollectionSet(Property):
+    name = dav("principal-collection-set")
+    in_allprop = False
+
+    async def value(self, ctx, res, asked=None):
+        return element(self.name, children=[href_element(ctx.tree.href("principals"))])
+
+
+class Owner(Property):
+    name = dav("owner")
+
+    def applies(self, res):
+        return res.owner is not None
+
+    async def value(self, ctx, res, asked=None):
+        return element(self.name, children=[href_element(ctx.tree.principal_href(res.owner))])
+
+
+#: What the owner may do with their own resources (RFC 3744 3.1).
+_OWNER_PRIVILEGES = ("read", "write", "write-properties", "write-content", "bind", "unbind",
+                     "read-current-user-privilege-set")
+
+
+class CurrentUserPrivilegeSet(Property):
+    name = dav("current-user-privilege-set")
+    in_allprop = False
+
+    async def value(self, ctx, res, asked=None):
+        el = element(self.name)
+        owned = res.owner is not None and res.owner == ctx.account
+        writable = owned and res.kind in (Kind.HOME, Kind.COLLECTION, Kind.ITEM)
+        names = _OWNER_PRIVILEGES if writable else ("read", "read-current-user-privilege-set")
+        for name in names:
+            priv = sub(el, dav("privilege"))
+            sub(priv, dav(name))
+        return el
+
+
+class SupportedReportSet(Property):
+    name = dav("supported-report-set")
+    in_allprop = False
+
+    async def value(self, ctx, res, asked=None):
+        el = element(self.name)
+        for report in ctx.registry.reports.values():
+            if report.applies(res):
+                supported = sub(el, dav("supported-report"))
+                sub(sub(supported, dav("report")), report.name)
+        return el
+
+
+class SupportedLock(Property):
+    name = dav("supportedlock")
+
+    async def value(self, ctx, res, asked=None):
+        el = element(self.name)
+        entry = sub(el, dav("lockentry"))
+        sub(sub(entry, dav("lockscope")), dav("exclusive"))
+        sub(sub(entry, dav("locktype")), dav("write"))
+        return el
+
+
+class LockDiscovery(Property):
+    name = dav("lockdiscovery")
+
+    async def value(self, ctx, res, asked=None):
+        el = element(self.name)
+        lock = ctx.app.locks.get(res.href)
+        if lock is not None:
+            el.append(lock.active_element())
+        return el
+
+
+class QuotaUsedBytes(Property):
+    """RFC 4331: bytes used by a collection's items (computed: not in allprop)."""
+
+    name = dav("quota-used-bytes")
+    in_allprop = False
+
+    def applies(self, res):
+        return res.kind in (Kind.COLLECTION, Kind.HOME)
+
+    async def value(self, ctx, res, asked=None):
+        used = await _used_bytes(ctx, res)
+        return None if used is None else text_property(self.name, str(used))
+
+
+class QuotaAvailableBytes(Property):
+    """RFC 4331: what is left of the configured quota. Without a quota (``quota_bytes``
+    None) the property is absent, as the RFC asks of resources without one."""
+
+    name = dav("quota-available-bytes")
+    in_allprop = False
+
+    def applies(self, res):
+        return res.kind in (Kind.COLLECTION, Kind.HOME)
+
+    async def value(self, ctx, res, asked=None):
+        quota = ctx.app.quota_bytes
+        if quota is None:
+            return None
+        used = await _used_bytes(ctx, res)
+        return None if used is None else text_property(self.name, str(max(0, quota - used)))
+
+
+async def _used_bytes(ctx, res):
+    if res.kind is Kind.COLLECTION:
+        if not _collection(res):
+            return None
+        return sum(i.size for i in await (await ctx.handle(res)).items())
+    cstore = await ctx.collections()
+    total = 0
+    for info in await cstore.list_collections():
+        if info.kind in res.home.kinds:
+            handle = await cstore.collection(info.name)
+            total += sum(i.size for i in await handle.items())
+    return total
+
+
+CORE_PROPERTIES = (
+    ResourceType(), DisplayName(), GetETag(), GetContentType(), GetContentLength(),
+    SyncToken(), GetCTag(), CurrentUserPrincipal(), PrincipalURL(), PrincipalCollectionSet(),
+    Owner(), CurrentUserPrivilegeSet(), SupportedReportSet(), SupportedLock(), LockDiscovery(),
+    QuotaUsedBytes(), QuotaAvailableBytes(),
+)

@@ -1,0 +1,274 @@
+"""PROPFIND and PROPPATCH (RFC 4918 9.1, 9.2), and the property rendering every report
+shares (``PropRequest`` / ``render``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Optional
+
+import attrs
+
+from smsync import errors
+from smsync.protocols.dav.errors import DavError, from_store_error
+from smsync.protocols.dav.registry import ChangeSet
+from smsync.protocols.dav.resources import Kind
+from smsync.protocols.dav.response import Response, multistatus
+from smsync.protocols.dav.xml import (
+    children, dav, dead_store, dead_value, element, propstat, response_bytes, response_element,
+    text_property,
+)
+
+
+@attrs.frozen
+class PropRequest:
+    """Which properties to return: ``mode`` is ``prop``, ``allprop`` or ``propname``;
+    ``asked`` the requested elements in order (for ``prop``, and ``allprop``'s
+    ``include``)."""
+
+    mode: str
+    asked: tuple = ()
+
+    @classmethod
+    def parse(cls, parent) -> "PropRequest":
+        """From the element holding ``prop``/``allprop``/``propname`` (a ``propfind``,
+        a REPORT body...). No such child means ``allprop``."""
+        mode, asked = "allprop", ()
+        for child in children(parent):
+            if child.tag == dav("prop"):
+                mode, asked = "prop", tuple(children(child))
+            elif child.tag == dav("allprop"):
+                mode = "allprop"
+            elif child.tag == dav("propname"):
+                mode = "propname"
+        if mode == "allprop":
+            include = next((c for c in children(parent) if c.tag == dav("include")), None)
+            asked = tuple(children(include))
+        return cls(mode, asked)
+
+    @classmethod
+    def of(cls, *names: str) -> "PropRequest":
+        return cls("prop", tuple(element(n) for n in names))
+
+    def names(self) -> list[str]:
+        return [el.tag for el in self.asked]
+
+
+def _dead_props(res) -> dict:
+    if res.kind is Kind.COLLECTION and res.exists and res.info is not None:
+        return {k: v for k, v in res.info.properties.items() if k.startswith("{")}
+    return {}
+
+
+async def render(ctx, res, request: PropRequest) -> list:
+    """The propstats of ``res`` for ``request``: ``(status, [values])`` pairs whose
+    values are property elements or their bytes (see ``xml.response_bytes``)."""
+    registry = ctx.registry.properties
+    found, missing = [], []
+    dead = _dead_props(res)
+    if request.mode == "propname":
+        names = [n for n, p in registry.items() if p.applies(res)] + list(dead)
+        return [(200, [text_property(n) for n in names])]
+    if request.mode == "allprop":
+        wanted = [(n, None) for n, p in registry.items() if p.in_allprop and p.applies(res)]
+        wanted += [(n, None) for n in dead]
+        seen = {n for n, _ in wanted}
+        wanted += [(el.tag, el) for el in request.asked if el.tag not in seen]
+    else:
+        wanted = [(el.tag, el) for el in request.asked]
+    for name, asked in wanted:
+        prop = registry.get(name)
+        value = None
+        if prop is not None and prop.applies(res):
+            try:
+                # Plain properties answer without a coroutine: thousands per multistatus.
+                value = prop.value_now(ctx, res) if prop.immediate else await prop.value(ctx, res, asked)
+            except DavError as e:
+                if e.status == 404:
+                    value = None
+                else:
+                    raise
+        elif name in dead:
+            value = dead_value(dead[name], name)
+        if value is None:
+            missing.append(text_property(name))
+        else:
+            found.append(value)
+    out = []
+    if found or not missing:
+        out.append((200, found))
+    if missing and request.mode == "prop":
+        out.append((404, missing))
+    return out
+
+
+def needs_content(ctx, request: PropRequest) -> bool:
+    """Whether rendering ``request`` reads item content."""
+    registry = ctx.registry.properties
+    if request.mode == "propname":
+        return False
+    names = request.names()
+    if request.mode == "allprop":
+        names += [n for n, p in registry.items() if p.in_allprop]
+    return any(getattr(registry.get(n), "needs_content", False) for n in names)
+
+
+async def preload(ctx, resources, request: PropRequest) -> None:
+    """Read the content of the ITEM ``resources`` in one store call when ``request``
+    needs it (rather than one call per item)."""
+    pending = [r for r in resources if r.is_item and r.content is None and r.item is not None]
+    if not pending or not needs_content(ctx, request):
+        return
+    handle = await ctx.handle(pending[0])
+    by_name = {r.item_name: r for r in pending}
+    for item in await handle.get(list(by_name)):
+        res = by_name[item.info.name]
+        res.content = item.content
+        res.item = item.info
+
+
+def _immediate_plan(ctx, sample, request: PropRequest):
+    """``[(name, property or None)]`` when every property asked can be rendered with
+    ``value_now`` for members like ``sample`` (and none is a dead property); else None."""
+    if request.mode != "prop" or _dead_props(sample):
+        return None
+    registry = ctx.registry.properties
+    plan = []
+    for el in request.asked:
+        prop = registry.get(el.tag)
+        if prop is not None and not prop.applies(sample):
+            prop = None
+        if prop is not None and not prop.immediate:
+            return None
+        plan.append((el.tag, prop))
+    return plan
+
+
+async def responses_for(ctx, members, request: PropRequest) -> list:
+    """The ``DAV:response`` bytes of many ITEM members of one collection (Depth 1,
+    sync-collection, reports): simple property sets take a fast path without a
+    coroutine per member."""
+    if not members:
+        return []
+    plan = _immediate_plan(ctx, members[0], request)
+    if plan is None:
+        return [await response_for(ctx, m, request) for m in members]
+    out = []
+    missing_names = [text_property(name) for name, prop in plan if prop is None]
+    for member in members:
+        found, missing = [], list(missing_names)
+        for name, prop in plan:
+            if prop is None:
+                continue
+            value = prop.value_now(ctx, member)
+            if value is None:
+                missing.append(text_property(name))
+            else:
+                found.append(value)
+        propstats = [(200, found)] if found or not missing else []
+        if missing:
+            propstats.append((404, missing))
+        out.append(response_bytes(member.href, propstats))
+    return out
+
+
+async def response_for(ctx, res, request: PropRequest) -> bytes:
+    """The ``DAV:response`` (bytes) of ``res`` for ``request``."""
+    return response_bytes(res.href, await render(ctx, res, request))
+
+
+async def propfind(ctx, res) -> Response:
+    """PROPFIND with Depth 0 or 1 (infinity: 403 ``propfind-finite-depth``)."""
+    if not res.exists:
+        raise DavError(404)
+    depth = ctx.depth("1")
+    if depth == "infinity":
+        raise DavError(403, dav("propfind-finite-depth"), "Depth: infinity is not supported")
+    body = ctx.xml()
+    if body is not None and body.tag != dav("propfind"):
+        raise DavError(400, message="PROPFIND body must be DAV:propfind")
+    request = PropRequest.parse(body) if body is not None else PropRequest("allprop")
+    responses = [await response_for(ctx, res, request)]
+    if depth == "1":
+        members = await ctx.tree.children(ctx, res)
+        await preload(ctx, members, request)
+        if res.kind is Kind.COLLECTION:
+            responses += await responses_for(ctx, members, request)
+        else:
+            for child in members:
+                responses.append(await response_for(ctx, child, request))
+    return multistatus(responses)
+
+
+def collect_changes(ctx, res, instructions, creating: bool):
+    """Apply ``set``/``remove`` instructions (``(is_set, prop element)`` pairs, in
+    document order) to a ``ChangeSet``. Returns the change set and the per-property
+    failures (Clark name -> DavError)."""
+    changes = ChangeSet()
+    failures: dict = {}
+    registry = ctx.registry.properties
+    for is_set, el in instructions:
+        prop = registry.get(el.tag)
+        try:
+            if prop is not None:
+                prop.change(ctx, res, el if is_set else None, changes, creating)
+            elif res.kind is Kind.COLLECTION:
+                changes.properties[el.tag] = dead_store(el) if is_set else None
+            else:
+                raise DavError(403, dav("cannot-modify-protected-property"),
+                               "only collections keep dead properties")
+        except DavError as e:
+            failures[el.tag] = e
+    return changes, failures
+
+
+def instructions_of(update) -> list:
+    """The ``(is_set, prop element)`` pairs of a ``propertyupdate`` or ``mkcol`` body."""
+    out = []
+    for action in children(update):
+        if action.tag not in (dav("set"), dav("remove")):
+            continue
+        for prop in children(action):
+            if prop.tag != dav("prop"):
+                continue
+            out.extend((action.tag == dav("set"), el) for el in children(prop))
+    return out
+
+
+def failure_propstats(instructions, failures: dict) -> list:
+    """Propstats for a refused update: failed ones with their status, every other 424."""
+    by_status = defaultdict(list)
+    for _, el in instructions:
+        error = failures.get(el.tag)
+        key = (error.status, error.condition or "", error.message) if error is not None else (424, "", "")
+        by_status[key].append(element(el.tag))
+    return [propstat(status, props, message or None, condition or None)
+            for (status, condition, message), props in sorted(by_status.items())]
+
+
+async def proppatch(ctx, res) -> Response:
+    """PROPPATCH: all or nothing (RFC 4918 9.2). Collections keep dead properties."""
+    if not res.exists:
+        raise DavError(404)
+    body = ctx.xml()
+    if body is None or body.tag != dav("propertyupdate"):
+        raise DavError(400, message="PROPPATCH body must be DAV:propertyupdate")
+    instructions = instructions_of(body)
+    changes, failures = collect_changes(ctx, res, instructions, creating=False)
+    if failures:
+        return multistatus([response_element(res.href, propstats=failure_propstats(instructions, failures))])
+    if changes.properties:
+        handle = await ctx.handle(res)
+        try:
+            res.info = await handle.set_properties(changes.properties)
+        except errors.SmsyncError as e:
+            raise from_store_error(e, invalid_condition=None, invalid_status=409) from None
+    props = [element(el.tag) for _, el in instructions]
+    return multistatus([response_element(res.href, propstats=[propstat(200, props)])])
+
+
+def parse_resourcetypes(prop_elements) -> Optional[frozenset]:
+    """The resourcetype children named in a MKCOL ``set`` (None when not given)."""
+    for el in prop_elements:
+        if el.tag == dav("resourcetype"):
+            return frozenset(c.tag for c in children(el))
+    return None

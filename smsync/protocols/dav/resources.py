@@ -1,0 +1,244 @@
+"""The URL tree and the resources in it.
+
+Layout under the mount point (``/dav/``)::
+
+    /dav/                                   ROOT
+    /dav/principals/                        PRINCIPALS
+    /dav/principals/<user>/                 PRINCIPAL
+    /dav/<home-segment>/                    HOMES   (e.g. /dav/calendars/)
+    /dav/<home-segment>/<user>/             HOME
+    /dav/<home-segment>/<user>/<coll>/      COLLECTION (a store collection)
+    /dav/<home-segment>/<user>/<coll>/<n>   ITEM
+
+A user reaches only their own principal, homes, collections and items: anything of
+another account is 403 (``PermissionDenied`` from ``Context.check_owner``).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Optional
+from urllib.parse import quote, unquote
+
+import attrs
+
+from smsync import errors
+from smsync.protocols.dav.errors import DavError
+from smsync.protocols.dav.registry import HomeSpec
+
+
+class Kind(str, enum.Enum):
+    ROOT = "root"
+    PRINCIPALS = "principals"
+    PRINCIPAL = "principal"
+    HOMES = "homes"
+    HOME = "home"
+    COLLECTION = "collection"
+    ITEM = "item"
+
+
+_SAFE = "@:+$!,;=~'()*&"
+_PLAIN = re.compile(r"[A-Za-z0-9@:+$!,;=~'()*&._-]+")
+
+
+def quote_segment(segment: str) -> str:
+    """``segment`` percent-encoded for a path (most names need nothing: fast path)."""
+    if _PLAIN.fullmatch(segment):
+        return segment
+    return quote(segment, safe=_SAFE)
+
+
+@attrs.define(eq=False)
+class Resource:
+    """One resource of the tree, with what was loaded to find it.
+
+    ``exists`` is False for an unmapped URL where a PUT, MKCOL or MKCALENDAR may create
+    something (a missing item or collection in an existing parent).
+    """
+
+    kind: Kind
+    href: str
+    owner: Optional[str] = None
+    home: Optional[HomeSpec] = None
+    #: Collection name (COLLECTION, ITEM) and item name (ITEM).
+    collection_name: Optional[str] = None
+    item_name: Optional[str] = None
+    exists: bool = True
+    info: object = None  # CollectionInfo of a COLLECTION (or of an ITEM's collection)
+    handle: object = None  # ICollection of a COLLECTION or ITEM, once opened
+    item: object = None  # ItemInfo of an ITEM
+    content: Optional[bytes] = None  # an ITEM's content, once read
+    loaded: bool = True  # False: an ITEM resolved without reading it (exists unknown)
+
+    @property
+    def is_collection(self) -> bool:
+        return self.kind is not Kind.ITEM
+
+    @property
+    def is_item(self) -> bool:
+        return self.kind is Kind.ITEM
+
+
+def split_path(path: bytes, base: str) -> list[str]:
+    """The decoded segments of ``path`` below ``base`` (``/dav/``). ``DavError(404)``
+    outside it, ``DavError(400)`` for undecodable or dot segments."""
+    try:
+        text = path.decode("ascii")
+    except UnicodeDecodeError:
+        raise DavError(400, message="request paths are ASCII (percent-encoded)") from None
+    text = text.split("?", 1)[0]
+    if not (text + "/").startswith(base):
+        raise DavError(404)
+    rest = text[len(base):]
+    try:
+        segments = [unquote(s, errors="strict") for s in rest.split("/") if s]
+    except UnicodeDecodeError:
+        raise DavError(400, message="path segments are UTF-8") from None
+    if any(s in (".", "..") or "\x00" in s for s in segments):
+        raise DavError(400, message="dot segments are not allowed")
+    return segments
+
+
+def path_of_url(url: str) -> bytes:
+    """The path of an absolute or absolute-path URL (Destination headers, hrefs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    return (parts.path or "/").encode("ascii", "replace")
+
+
+class Tree:
+    """Builds hrefs and resolves paths to resources for one mount point."""
+
+    def __init__(self, base: str, registry):
+        self.base = base if base.endswith("/") else base + "/"
+        self.registry = registry
+
+    # --- hrefs
+
+    def href(self, *segments: str, collection: bool = True) -> str:
+        path = self.base + "/".join(quote_segment(s) for s in segments)
+        if collection and segments:
+            path += "/"
+        return path
+
+    def principal_href(self, account: str) -> str:
+        return self.href("principals", account)
+
+    def home_href(self, home: HomeSpec, account: str) -> str:
+        return self.href(home.segment, account)
+
+    def collection_href(self, home: HomeSpec, account: str, name: str) -> str:
+        return self.href(home.segment, account, name)
+
+    def item_href(self, home: HomeSpec, account: str, collection: str, name: str) -> str:
+        return self.href(home.segment, account, collection, name, collection=False)
+
+    # --- resolution
+
+    async def resolve(self, ctx, segments: list[str], load_item: bool = True) -> Resource:
+        """The resource at ``segments``; ``DavError`` 404 (no such thing, and no parent
+        where one could be made) or 403 (someone else's). Without ``load_item`` an ITEM
+        is not read (``loaded`` False, ``exists`` unknown): writes that let the store
+        check existence atomically save a round trip."""
+        n = len(segments)
+        if n == 0:
+            return Resource(Kind.ROOT, self.base)
+        head = segments[0]
+        if head == "principals":
+            if n == 1:
+                return Resource(Kind.PRINCIPALS, self.href("principals"))
+            if n == 2:
+                ctx.check_owner(segments[1])
+                return Resource(Kind.PRINCIPAL, self.principal_href(ctx.account), owner=ctx.account)
+            raise DavError(404)
+        home = self.registry.homes.get(head)
+        if home is None:
+            raise DavError(404)
+        if n == 1:
+            return Resource(Kind.HOMES, self.href(head), home=home)
+        ctx.check_owner(segments[1])
+        account = ctx.account
+        if n == 2:
+            return Resource(Kind.HOME, self.home_href(home, account), owner=account, home=home)
+        name = segments[2]
+        try:
+            handle, kind = await ctx.app.handles.collection(account, name)
+        except errors.NotFound:
+            if n == 3:
+                return Resource(Kind.COLLECTION, self.collection_href(home, account, name),
+                                owner=account, home=home, collection_name=name, exists=False)
+            raise DavError(404) from None
+        if kind not in home.kinds:
+            # Collections of another home are not reachable here (an address book under
+            # /calendars/ would confuse every client).
+            if n == 3:
+                raise DavError(409, message=f"{name} is a collection of another kind")
+            raise DavError(404)
+        if n > 4:
+            raise DavError(404)
+        if n == 3:
+            try:
+                info = await handle.info()
+            except errors.NotFound:
+                ctx.app.handles.forget(account, name)
+                raise DavError(404) from None
+            return Resource(Kind.COLLECTION, self.collection_href(home, account, name),
+                            owner=account, home=home, collection_name=name, info=info,
+                            handle=handle)
+        item_name = segments[3]
+        res = Resource(Kind.ITEM, self.item_href(home, account, name, item_name), owner=account,
+                       home=home, collection_name=name, item_name=item_name, handle=handle)
+        if load_item:
+            await self.load_item(ctx, res)
+        else:
+            res.loaded = False
+        return res
+
+    async def load_item(self, ctx, res: Resource) -> None:
+        """Read an ITEM resource's info and content (``exists`` says if it is there)."""
+        try:
+            found = await res.handle.get([res.item_name])
+        except errors.NotFound:
+            ctx.app.handles.forget(res.owner, res.collection_name)
+            raise DavError(404) from None
+        res.loaded = True
+        res.exists = bool(found)
+        if found:
+            res.item = found[0].info
+            res.content = found[0].content
+
+    async def children(self, ctx, res: Resource) -> list[Resource]:
+        """The members of collection ``res`` (for Depth: 1), as the user may see them."""
+        account = ctx.account
+        if res.kind is Kind.ROOT:
+            out = [Resource(Kind.PRINCIPALS, self.href("principals"))]
+            out += [Resource(Kind.HOMES, self.href(h.segment), home=h)
+                    for h in self.registry.homes.values()]
+            return out
+        if res.kind is Kind.PRINCIPALS:
+            return [Resource(Kind.PRINCIPAL, self.principal_href(account), owner=account)]
+        if res.kind is Kind.HOMES:
+            return [Resource(Kind.HOME, self.home_href(res.home, account), owner=account,
+                             home=res.home)]
+        if res.kind is Kind.HOME:
+            cstore = await ctx.collections()
+            infos = await cstore.list_collections()
+            return [
+                Resource(Kind.COLLECTION, self.collection_href(res.home, account, i.name),
+                         owner=account, home=res.home, collection_name=i.name, info=i)
+                for i in infos if i.kind in res.home.kinds
+            ]
+        if res.kind is Kind.COLLECTION and res.exists:
+            handle = await ctx.handle(res)
+            return [self.item_resource(res, info) for info in await handle.items()]
+        return []
+
+    def item_resource(self, parent: Resource, info, content: Optional[bytes] = None) -> Resource:
+        """The ITEM resource of ``info`` (an ``ItemInfo``) in collection ``parent``."""
+        prefix = parent.href if parent.kind is Kind.COLLECTION else parent.href.rsplit("/", 1)[0] + "/"
+        return Resource(Kind.ITEM, prefix + quote_segment(info.name),
+                        owner=parent.owner, home=parent.home,
+                        collection_name=parent.collection_name, item_name=info.name,
+                        info=parent.info, handle=parent.handle, item=info, content=content)

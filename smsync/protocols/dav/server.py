@@ -1,0 +1,237 @@
+"""The glue between twisted.web and the WebDAV core: one ``DavApp`` per store serves
+``/dav/`` for every installed extension; ``DavResource`` is its twisted.web face and
+``WellKnown`` the RFC 6764 redirect.
+
+A request goes: authenticate (Basic, through the portal) -> record the client in the
+device registry -> resolve the path -> run the method -> write the ``Response``. Errors
+clients cause become their HTTP answers; anything else is logged and answered 500.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import weakref
+from typing import Optional
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from smsync import errors
+from smsync.protocols.dav import locks as locks_module
+from smsync.protocols.dav.auth import BasicAuthenticator
+from smsync.protocols.dav.context import Context
+from smsync.protocols.dav.errors import DavError, from_store_error
+from smsync.protocols.dav.handles import HandleCache
+from smsync.protocols.dav.methods import CORE_METHODS
+from smsync.protocols.dav.properties import CORE_PROPERTIES
+from smsync.protocols.dav.propfind import propfind, proppatch
+from smsync.protocols.dav.registry import Extension, Registry
+from smsync.protocols.dav.resources import Tree, split_path
+from smsync.protocols.dav.response import Response, error_response
+from smsync.protocols.dav.sync import CORE_REPORTS
+
+log = Logger(namespace="smsync.dav")
+
+#: Largest request body read at all (items have their own, smaller, limit).
+MAX_BODY = 64 * 1024 * 1024
+#: A client is recorded in the device registry at most this often (seconds).
+SEEN_INTERVAL = 60.0
+
+CORE = Extension(name="webdav", properties=CORE_PROPERTIES, reports=CORE_REPORTS)
+
+#: Methods answered without credentials (clients probe capabilities first).
+_ANONYMOUS = frozenset({"OPTIONS"})
+
+
+def device_id_for(user_agent: Optional[str]) -> str:
+    """A stable device id for a client, from its User-Agent."""
+    agent = (user_agent or "unknown").encode("utf-8", "replace")
+    return "dav-" + hashlib.blake2b(agent, digest_size=8).hexdigest()
+
+
+class DavApp:
+    """The WebDAV server for one store: registry, URL tree, locks and authentication.
+
+    Args:
+        store: the ``IStore``.
+        portal: a portal answering ``IAccountAvatar`` logins.
+        base: the mount path (``/dav/``).
+        max_resource_size: item size limit, bytes (the config's ``max_item_size``).
+        sync_page_size: most members one sync-collection answer holds (None: no limit
+            beyond the client's).
+        quota_bytes: quota reported by RFC 4331 properties (None: none).
+    """
+
+    def __init__(self, store, portal, base: str = "/dav/", max_resource_size: int = 10 * 1024 * 1024,
+                 sync_page_size: Optional[int] = None, quota_bytes: Optional[int] = None):
+        self.store = store
+        self.portal = portal
+        self.registry = Registry()
+        self.registry.install(CORE)
+        self.tree = Tree(base, self.registry)
+        self.locks = locks_module.LockManager()
+        self.auth = BasicAuthenticator(portal)
+        self.handles = HandleCache(store)
+        self.max_resource_size = max_resource_size
+        self.sync_page_size = sync_page_size
+        self.quota_bytes = quota_bytes
+        self._seen: dict[tuple, float] = {}
+        self.resource = DavResource(self)
+
+    @property
+    def base(self) -> str:
+        return self.tree.base
+
+    def install(self, extension: Extension) -> None:
+        """Add an extension (CalDAV, CardDAV); installing one twice is a no-op."""
+        self.registry.install(extension)
+
+    def allowed_methods(self) -> list[str]:
+        core = ["OPTIONS", "GET", "HEAD", "PUT", "DELETE", "PROPFIND", "PROPPATCH", "MKCOL",
+                "COPY", "MOVE", "REPORT", "LOCK", "UNLOCK"]
+        return core + [m for m in self.registry.methods if m not in core]
+
+    def _method(self, name: str):
+        if name == "PROPFIND":
+            return propfind
+        if name == "PROPPATCH":
+            return proppatch
+        if name == "LOCK":
+            return self.locks.lock
+        if name == "UNLOCK":
+            return self.locks.unlock
+        handler = CORE_METHODS.get(name)
+        if handler is not None:
+            return handler
+        method = self.registry.methods.get(name)
+        return method.run if method is not None else None
+
+    # --- serving
+
+    async def handle(self, request) -> Response:
+        """Serve one request; always fires with a ``Response``."""
+        method = request.method.decode("ascii", "replace").upper()
+        try:
+            length = int(request.getHeader(b"content-length") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            return error_response(DavError(413, message="request body too large"))
+        account = await self.auth.authenticate(request.getHeader(b"authorization"))
+        if account is None and method not in _ANONYMOUS:
+            return error_response(DavError(401, message="authentication required", headers={
+                "WWW-Authenticate": 'Basic realm="smsync", charset="UTF-8"'}))
+        ctx = Context(self, request, account)
+        try:
+            segments = split_path(request.path, self.tree.base)
+            if method == "OPTIONS" and account is None:
+                return await CORE_METHODS["OPTIONS"](ctx, None)
+            self._record(ctx, segments)
+            handler = self._method(method)
+            if handler is None:
+                raise DavError(405, message=f"{method} is not supported",
+                               headers={"Allow": ", ".join(self.allowed_methods())})
+            # PUT lets the store check existence in its own transaction (one round trip).
+            res = await self.tree.resolve(ctx, segments, load_item=method != "PUT")
+            if method in ("PROPPATCH",) and res.exists:
+                self.locks.check_write(ctx, res.href)
+            return await handler(ctx, res)
+        except DavError as e:
+            return error_response(e)
+        except errors.SmsyncError as e:
+            return error_response(from_store_error(e))
+
+    def _record(self, ctx, segments) -> None:
+        """Note the client in the device registry (at most every ``SEEN_INTERVAL``)."""
+        home = self.registry.homes.get(segments[0]) if segments else None
+        if home is None:
+            return
+        agent = ctx.header("User-Agent")
+        device = device_id_for(agent)
+        key = (ctx.account, device, home.protocol)
+        now = time.monotonic()
+        if self._seen.get(key, -SEEN_INTERVAL) + SEEN_INTERVAL > now:
+            return
+        self._seen[key] = now
+        d = self.store.devices.seen(ctx.account, device, home.protocol, user_agent=agent)
+        # Recording is bookkeeping: a failure is logged, never the client's problem.
+        d.addErrback(lambda f: log.failure("could not record device {device}", f, device=device))
+
+
+def _write(request, response: Response) -> None:
+    if request.finished or getattr(request, "_disconnected", False):
+        return
+    request.setResponseCode(response.status)
+    for name, value in response.headers.items():
+        request.setHeader(name.encode("ascii"), str(value).encode("latin-1"))
+    if response.content_type:
+        request.setHeader(b"content-type", response.content_type.encode("ascii"))
+    body = response.body if response.status not in (204, 304) else b""
+    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    if body:
+        request.write(body)
+    request.finish()
+
+
+class DavResource(Resource):
+    """The twisted.web resource serving a ``DavApp`` (everything below its mount)."""
+
+    isLeaf = True
+
+    def __init__(self, app: DavApp):
+        super().__init__()
+        self.app = app
+
+    def render(self, request):
+        d = Deferred.fromCoroutine(self.app.handle(request))
+
+        def crashed(failure):
+            log.failure("DAV request {method} {path} failed", failure,
+                        method=request.method, path=request.path)
+            return error_response(DavError(500, message="internal server error"))
+
+        d.addErrback(crashed)
+        d.addCallback(lambda response: _write(request, response))
+        d.addErrback(lambda f: log.failure("writing a DAV answer failed", f))
+        return NOT_DONE_YET
+
+
+class WellKnown(Resource):
+    """``/.well-known/caldav`` and ``/.well-known/carddav`` (RFC 6764 5): a redirect to
+    the DAV root, whose PROPFIND names the user's principal."""
+
+    isLeaf = True
+
+    def __init__(self, target: str):
+        super().__init__()
+        self.target = target.encode("ascii")
+
+    def render(self, request):
+        request.setResponseCode(301)
+        request.setHeader(b"location", self.target)
+        request.setHeader(b"content-length", b"0")
+        return b""
+
+
+_APPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_APPS_BY_ID: dict[int, tuple] = {}
+
+
+def app_for(store, portal, **options) -> DavApp:
+    """The one ``DavApp`` of ``store`` (made on first use with ``options``), so that
+    CalDAV and CardDAV mounted on one site share ``/dav/``."""
+    try:
+        app = _APPS.get(store)
+    except TypeError:
+        entry = _APPS_BY_ID.get(id(store))
+        app = entry[1] if entry is not None and entry[0] is store else None
+    if app is None:
+        app = DavApp(store, portal, **options)
+        try:
+            _APPS[store] = app
+        except TypeError:
+            _APPS_BY_ID[id(store)] = (store, app)
+    return app

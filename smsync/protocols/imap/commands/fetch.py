@@ -1,0 +1,333 @@
+"""FETCH and UID FETCH: metadata, ENVELOPE/BODYSTRUCTURE from stored structures, body
+sections read by byte range (streamed for large ones), BINARY, CONDSTORE CHANGEDSINCE and
+QRESYNC VANISHED.
+
+Messages are fetched from the store in batches and written as they are encoded, waiting
+for the transport when its buffer is full, so ``UID FETCH 1:* (FLAGS)`` on a very large
+folder neither builds one huge answer nor blocks the reactor for long. Each response is
+first planned from the message's metadata and structure; the small sections of a group
+of messages (up to ``bodyreads.READ_BATCH_BYTES``) are then read with one
+``IMailbox.read_ranges`` call, and larger ones streamed by ``read_body`` ranges.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from smsync.errors import NotFound
+from smsync.model import FlagMode, UIDSet
+from smsync.protocols.imap import bodyreads, encode, sections
+from smsync.protocols.imap.commands import SELECTED, Reply, command
+from smsync.protocols.imap.syntax import FetchAtt, Section
+
+#: Larger sections are written in chunks of this size, read from the store one by one.
+STREAM_CHUNK = 256 * 1024
+
+_NEEDS_STRUCTURE = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT"})
+_SETS_SEEN = frozenset({"BODY", "BINARY", "RFC822", "RFC822.TEXT"})
+
+
+def _needs_structure(att: FetchAtt) -> bool:
+    if att.name in _NEEDS_STRUCTURE:
+        return True
+    if att.section is not None:
+        return bool(att.section.part or att.section.text)
+    return False
+
+
+def _sets_seen(att: FetchAtt) -> bool:
+    if att.name in ("BODY", "BINARY"):
+        return att.section is not None
+    return att.name in _SETS_SEEN
+
+
+@command("FETCH", SELECTED)
+async def fetch(conn, cmd):
+    session = conn.session
+    sel = session.selected
+    args = cmd.args
+    if args.changedsince is not None:
+        session.enabled.add("CONDSTORE")
+        sel.condstore = True
+    uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
+    atts = list(args.atts)
+    names = {a.name for a in atts}
+    if cmd.uid and "UID" not in names:
+        atts.insert(0, FetchAtt("UID"))
+    if sel.condstore and "MODSEQ" not in names and ("FLAGS" in names or args.changedsince is not None):
+        atts.append(FetchAtt("MODSEQ"))
+    if args.vanished:
+        await _report_vanished(conn, sel, args)
+    want_structure = any(_needs_structure(a) for a in atts)
+    mark_seen = not sel.readonly and any(_sets_seen(a) for a in atts)
+    if mark_seen and not any(a.name == "FLAGS" for a in atts):
+        atts.append(FetchAtt("FLAGS"))
+    batch = conn.config.fetch_batch if want_structure or any(a.section for a in atts) else conn.config.fetch_batch * 8
+    planner = _Planner(conn, atts)
+    vanished = False
+    for i in range(0, len(uids), batch):
+        chunk = uids[i : i + batch]
+        infos = await sel.mailbox.messages(UIDSet.of(chunk))
+        if args.changedsince is not None:
+            infos = [m for m in infos if m.modseq > args.changedsince]
+        if not infos:
+            continue
+        if mark_seen:
+            infos = await _mark_seen(sel, infos)
+        structures = await sel.mailbox.structures([m.uid for m in infos]) if want_structure else {}
+        planned = []
+        for info in infos:
+            seq = sel.seq_of(info.uid)
+            if seq is None:
+                continue
+            structure = structures.get(info.uid)
+            if want_structure and structure is None:
+                vanished = True  # expunged since messages() answered
+                continue
+            planned.append(planner.plan(seq, info, structure))
+        # The small sections of a group of messages come from the store in one call.
+        for group in bodyreads.plan_groups(planned, _read_cost):
+            try:
+                vanished |= await _send(conn, sel, group)
+            except BinaryError:
+                return Reply("NO", "unknown Content-Transfer-Encoding", "UNKNOWN-CTE")
+            if conn.closed:
+                return None
+    if vanished:
+        return Reply("NO", "some messages were expunged meanwhile", "EXPUNGEISSUED")
+    return None
+
+
+async def _report_vanished(conn, sel, args) -> None:
+    changes = await sel.mailbox.changes_since(args.changedsince)
+    top = max(changes.expunged[-1] if changes.expunged else 0, sel.uids[-1] if sel.uids else 0)
+    gone = [u for u in changes.expunged if args.seqset.contains(u, top)] if not args.seqset.saved else []
+    if gone:
+        conn.untagged(b"VANISHED (EARLIER) " + encode.seq_set(gone))
+
+
+async def _mark_seen(sel, infos):
+    unseen = [m.uid for m in infos if "\\Seen" not in m.flags]
+    if not unseen:
+        return infos
+    result = await sel.mailbox.store_flags(UIDSet.of(unseen), FlagMode.ADD, ("\\Seen",))
+    sel.note_own(result.changed)
+    updated = {m.uid: m for m in result.changed}
+    return [updated.get(m.uid, m) for m in infos]
+
+
+class _Range:
+    """A large section written straight from the store in chunks: ``length`` bytes of
+    message ``uid`` from ``start``."""
+
+    __slots__ = ("uid", "start", "length")
+
+    def __init__(self, uid: int, start: int, length: int):
+        self.uid, self.start, self.length = uid, start, length
+
+
+class _Read:
+    """A section read together with the other small sections of its group: ``length``
+    bytes of message ``uid`` from ``start``, which ``finish(data)`` turns into the
+    response item (it may raise ``BinaryError``)."""
+
+    __slots__ = ("uid", "start", "length", "finish", "data")
+
+    def __init__(self, uid: int, start: int, length: int, finish):
+        self.uid, self.start, self.length, self.finish = uid, start, length, finish
+        self.data = None
+
+
+def _read_cost(pieces: list) -> int:
+    return sum(p.length for p in pieces if isinstance(p, _Read))
+
+
+class _Planner:
+    """Plans the FETCH responses of one command: what each attribute gives for a
+    message, decided once per command rather than once per message and attribute."""
+
+    def __init__(self, conn, atts):
+        utf8 = conn.session.utf8
+        # Stores hand out shared flag-set objects: encode each distinct set once.
+        flag_lists: dict = {}
+
+        def flags(info, st):
+            text = flag_lists.get(info.flags)
+            if text is None:
+                text = flag_lists[info.flags] = b"FLAGS " + encode.flags(info.flags)
+            return text
+
+        makers = {
+            "UID": lambda info, st: b"UID %d" % info.uid,
+            "FLAGS": flags,
+            "MODSEQ": lambda info, st: b"MODSEQ (%d)" % info.modseq,
+            "INTERNALDATE": lambda info, st: b"INTERNALDATE " + encode.internal_date(info.internal_date),
+            "SAVEDATE": lambda info, st: b"SAVEDATE " + encode.internal_date(info.saved_date),
+            "RFC822.SIZE": lambda info, st: b"RFC822.SIZE %d" % info.size,
+            "ENVELOPE": lambda info, st: b"ENVELOPE " + encode.envelope(st.envelope, utf8),
+            "BODYSTRUCTURE": lambda info, st: b"BODYSTRUCTURE " + encode.body_structure(st.root, True, utf8),
+        }
+        self.items = []
+        for att in atts:
+            name = att.name
+            if name in makers:
+                self.items.append(makers[name])
+            elif name == "BODY" and att.section is None:
+                self.items.append(lambda info, st: b"BODY " + encode.body_structure(st.root, False, utf8))
+            elif name in _LEGACY:
+                self.items.append(_section_maker(*_LEGACY[name], None))
+            elif name in ("BODY", "BODY.PEEK"):
+                label = b"BODY[" + att.section.spec().encode() + b"]"
+                if att.partial is not None:
+                    label += b"<%d>" % att.partial[0]
+                self.items.append(_section_maker(label, att.section, att.partial))
+            else:  # BINARY, BINARY.PEEK, BINARY.SIZE
+                self.items.append(partial(_binary_item, att=att))
+
+    def plan(self, seq: int, info, structure) -> list:
+        """The FETCH response of one message as pieces: bytes ready to send, ``_Read``
+        sections to fill in from the store, ``_Range`` sections to stream."""
+        pieces: list = [b"* %d FETCH (" % seq]
+        for n, item in enumerate(self.items):
+            if n:
+                pieces.append(b" ")
+            got = item(info, structure)
+            if type(got) is list:
+                pieces += got
+            else:
+                pieces.append(got)
+        pieces.append(b")\r\n")
+        return pieces
+
+
+async def _send(conn, sel, group: list) -> bool:
+    """Read the ``_Read`` sections of a group of planned responses in one store call,
+    then write the responses, streaming ``_Range`` sections. Returns whether a message
+    had gone from the store meanwhile (its response is left out)."""
+    reads = [p for pieces in group for p in pieces if isinstance(p, _Read)]
+    if reads:
+        data = await bodyreads.read_ranges(sel.mailbox, [(r.uid, r.start, r.length) for r in reads])
+        for r, d in zip(reads, data):
+            r.data = d
+    vanished = False
+    out: list[bytes] = []
+    for n, pieces in enumerate(group):
+        if any(isinstance(p, _Read) and p.data is None for p in pieces):
+            vanished = True
+            continue
+        # Finished in full before anything of it is queued: a BINARY that cannot be
+        # decoded must not leave half a response behind.
+        try:
+            ready = [p.finish(p.data) if isinstance(p, _Read) else p for p in pieces]
+        except BinaryError:
+            conn.write(b"".join(out))
+            raise
+        for piece in ready:
+            if isinstance(piece, bytes):
+                out.append(piece)
+                continue
+            conn.write(b"".join(out))
+            out.clear()
+            await _stream(conn, sel, piece)
+        if len(out) > 256:
+            conn.write(b"".join(out))
+            out = []
+            await conn.drain()
+            if conn.closed:
+                return vanished
+    if out:
+        conn.write(b"".join(out))
+    await conn.drain()
+    return vanished
+
+
+_LEGACY = {
+    "RFC822": (b"RFC822", Section()),
+    "RFC822.HEADER": (b"RFC822.HEADER", Section((), "HEADER")),
+    "RFC822.TEXT": (b"RFC822.TEXT", Section((), "TEXT")),
+}
+
+
+async def _stream(conn, sel, rng: _Range) -> None:
+    pos, end = rng.start, rng.start + rng.length
+    while pos < end and not conn.closed:
+        n = min(STREAM_CHUNK, end - pos)
+        try:
+            data = await sel.mailbox.read_body(rng.uid, pos, n)
+        except NotFound:
+            # Expunged while we were sending it: the literal's length is on the wire.
+            data = b""
+        if len(data) < n:
+            # The store holds less than its structure promised: pad so the literal
+            # stays as long as announced and the client does not hang.
+            data += b" " * (n - len(data))
+        conn.write(data)
+        pos += n
+        await conn.drain()
+
+
+def _section_maker(label: bytes, section, spec):
+    """The item maker of a BODY[section]<partial> attribute (``spec`` the partial)."""
+    as_literal = lambda data: label + b" " + encode.literal(data)  # noqa: E731
+    nil = [label + b" NIL"]
+    empty = [as_literal(b"")]
+    if section.fields:
+        fields, exclude = section.fields, section.text.endswith(".NOT")
+
+        def filtered(raw):
+            return as_literal(sections.partial(sections.filter_header(raw, fields, exclude), spec))
+
+    def item(info, structure) -> list:
+        if structure is None:
+            # Only sections of the whole message get here (no part, no HEADER/TEXT).
+            loc = sections.Located(0, info.size)
+        else:
+            loc = sections.locate(structure, section)
+        if loc.missing:
+            return nil
+        if loc.fields:
+            return [_Read(info.uid, loc.start, loc.end - loc.start, filtered)]
+        start, end = loc.start, loc.end
+        if spec is not None:
+            start = min(start + spec[0], end)
+            end = min(start + spec[1], end)
+        length = end - start
+        if not length:
+            return empty
+        if length <= STREAM_CHUNK:
+            return [_Read(info.uid, start, length, as_literal)]
+        return [label + b" {%d}\r\n" % length, _Range(info.uid, start, length)]
+
+    return item
+
+
+def _binary_item(info, structure, att):
+    """The BINARY[section]<partial> or BINARY.SIZE item of one message."""
+    section = att.section or Section()
+    spec = ".".join(str(p) for p in section.part)
+    loc = sections.locate(structure, section, binary=True) if structure is not None else sections.Located(0, info.size)
+    size_only = att.name == "BINARY.SIZE"
+    label = (b"BINARY.SIZE[" if size_only else b"BINARY[") + spec.encode() + b"]"
+    if loc.missing:
+        return label + b" NIL"
+
+    def finish(raw):
+        try:
+            data = sections.decode_transfer(raw, loc.encoding or "binary")
+        except sections.UnknownEncoding:
+            raise BinaryError()
+        if size_only:
+            return label + b" %d" % len(data)
+        item = label
+        if att.partial is not None:
+            item += b"<%d>" % att.partial[0]
+            data = sections.partial(data, att.partial)
+        return item + b" " + encode.literal(data, binary=b"\x00" in data)
+
+    if loc.end > loc.start:
+        return _Read(info.uid, loc.start, loc.end - loc.start, finish)
+    return finish(b"")
+
+
+class BinaryError(Exception):
+    pass

@@ -1,0 +1,241 @@
+"""Folder commands: CREATE (CREATE-SPECIAL-USE), DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE,
+LIST (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE, CHILDREN), LSUB, STATUS (STATUS=SIZE)
+and the read-only QUOTA commands (RFC 9208)."""
+
+from __future__ import annotations
+
+import re
+
+from smsync.errors import NotFound
+from smsync.model import MAILBOX_SEPARATOR, Role, UIDSet
+from smsync.protocols.imap import encode
+from smsync.protocols.imap.commands import AUTH, CommandBad, Reply, command
+
+ROLE_ATTRS = {
+    Role.SENT: "\\Sent",
+    Role.DRAFTS: "\\Drafts",
+    Role.TRASH: "\\Trash",
+    Role.JUNK: "\\Junk",
+    Role.ARCHIVE: "\\Archive",
+}
+ATTR_ROLES = {v.lower(): k for k, v in ROLE_ATTRS.items()}
+_STATUS_ITEMS = frozenset(
+    {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE", "DELETED", "APPENDLIMIT"}
+)
+
+
+def _clean_name(conn, raw: bytes) -> str:
+    name = conn.session.decode_mailbox(raw)
+    # RFC 3501 6.3.3: a trailing separator only says the client means to create children.
+    return name.rstrip(MAILBOX_SEPARATOR) or name
+
+
+@command("CREATE", AUTH)
+async def create(conn, cmd):
+    name = _clean_name(conn, cmd.args.mailbox)
+    if name.upper() == "INBOX":
+        return Reply("NO", "INBOX always exists", "ALREADYEXISTS")
+    role = None
+    for use in cmd.args.special_use:
+        if use.lower() not in ATTR_ROLES or role is not None:
+            return Reply("NO", f"cannot create a folder for {use}", "USEATTR")
+        role = ATTR_ROLES[use.lower()]
+    await conn.session.mail.create_mailbox(name, role)
+
+
+@command("DELETE", AUTH)
+async def delete(conn, cmd):
+    name = _clean_name(conn, cmd.args.mailbox)
+    if name == "INBOX":
+        return Reply("NO", "INBOX cannot be deleted", "CANNOT")
+    sel = conn.session.selected
+    await conn.session.mail.delete_mailbox(name)
+    if sel is not None and sel.name == name:
+        conn.session.selected = None
+
+
+@command("RENAME", AUTH)
+async def rename(conn, cmd):
+    mail = conn.session.mail
+    old = _clean_name(conn, cmd.args.old)
+    new = _clean_name(conn, cmd.args.new)
+    if old == "INBOX":
+        # RFC 3501 6.3.5: renaming INBOX moves its messages to a new folder and leaves
+        # INBOX empty.
+        await mail.create_mailbox(new)
+        inbox = await mail.mailbox("INBOX")
+        await inbox.move(UIDSet.all(), new)
+        return None
+    await mail.rename_mailbox(old, new)
+    sel = conn.session.selected
+    if sel is not None and (sel.name == old or sel.name.startswith(old + MAILBOX_SEPARATOR)):
+        sel.name = new + sel.name[len(old):]
+
+
+@command("SUBSCRIBE", AUTH)
+async def subscribe(conn, cmd):
+    await conn.session.mail.subscribe(_clean_name(conn, cmd.args.mailbox), True)
+
+
+@command("UNSUBSCRIBE", AUTH)
+async def unsubscribe(conn, cmd):
+    try:
+        await conn.session.mail.subscribe(_clean_name(conn, cmd.args.mailbox), False)
+    except NotFound:
+        # Unsubscribing a folder that no longer exists is what clients do to clean up.
+        pass
+
+
+def pattern_regex(pattern: str) -> re.Pattern:
+    """A regex for a LIST pattern: ``*`` any characters, ``%`` any but the separator."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "%":
+            out.append("[^/]*")
+        else:
+            out.append(re.escape(ch))
+    text = "".join(out)
+    # INBOX is case-insensitive wherever the pattern spells it.
+    if pattern[:5].upper() == "INBOX":
+        text = "(?i:INBOX)" + "".join(out[5:])
+    return re.compile(text + r"\Z", re.DOTALL)
+
+
+def _matches(regexes, name: str) -> bool:
+    return any(r.match(name) for r in regexes)
+
+
+@command("LIST", AUTH)
+async def list_(conn, cmd):
+    return await _list(conn, cmd.args, lsub=False)
+
+
+@command("LSUB", AUTH)
+async def lsub(conn, cmd):
+    return await _list(conn, cmd.args, lsub=True)
+
+
+async def _list(conn, args, lsub: bool):
+    session = conn.session
+    sel_opts = set(args.select_opts)
+    ret_opts = set(args.return_opts)
+    unknown = sel_opts - {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
+    if unknown:
+        raise CommandBad(f"unknown LIST selection option {sorted(unknown)[0]}")
+    if "RECURSIVEMATCH" in sel_opts and not (sel_opts - {"RECURSIVEMATCH", "REMOTE"}):
+        raise CommandBad("RECURSIVEMATCH needs another selection option")
+    reference = session.decode_mailbox(args.reference) if args.reference else ""
+    patterns = [session.decode_mailbox(p) if p else "" for p in args.patterns]
+    kind = b"LSUB" if lsub else b"LIST"
+    if len(patterns) == 1 and patterns[0] == "" and not args.extended:
+        # The hierarchy separator query.
+        conn.untagged(kind + b' (\\Noselect) "/" ""')
+        return None
+    regexes = [pattern_regex(reference + p) for p in patterns if p or reference]
+    entries = await session.mail.list_mailboxes()
+    children = {}
+    subscribed_children = set()
+    for e in entries:
+        parts = e.name.split(MAILBOX_SEPARATOR)
+        for i in range(1, len(parts)):
+            parent = MAILBOX_SEPARATOR.join(parts[:i])
+            children[parent] = True
+            if e.subscribed:
+                subscribed_children.add(parent)
+    only_subscribed = lsub or "SUBSCRIBED" in sel_opts
+    show_subscribed = "SUBSCRIBED" in sel_opts or "SUBSCRIBED" in ret_opts
+    status_items = args.status_items if "STATUS" in ret_opts else ()
+    for e in entries:
+        if not _matches(regexes, e.name):
+            continue
+        child_info = None
+        if only_subscribed and not e.subscribed:
+            if "RECURSIVEMATCH" in sel_opts and e.name in subscribed_children:
+                child_info = b'("CHILDINFO" ("SUBSCRIBED"))'
+            else:
+                continue
+        if "SPECIAL-USE" in sel_opts and e.role not in ROLE_ATTRS:
+            continue
+        attrs = []
+        if not lsub:
+            attrs.append("\\HasChildren" if children.get(e.name) else "\\HasNoChildren")
+            if e.role in ROLE_ATTRS:
+                attrs.append(ROLE_ATTRS[e.role])
+        if show_subscribed and e.subscribed:
+            attrs.append("\\Subscribed")
+        conn.untagged(encode.mailbox_list_line(kind, attrs, session.encode_mailbox(e.name), child_info))
+        if status_items:
+            try:
+                mailbox = await session.mail.mailbox(e.name)
+                await _status_response(conn, mailbox, e.name, status_items)
+            except NotFound:
+                pass
+    return None
+
+
+@command("STATUS", AUTH)
+async def status(conn, cmd):
+    name = conn.session.decode_mailbox(cmd.args.mailbox)
+    bad = [i for i in cmd.args.items if i not in _STATUS_ITEMS]
+    if bad:
+        raise CommandBad(f"unknown STATUS item {bad[0]}")
+    mailbox = await conn.session.mail.mailbox(name)
+    await _status_response(conn, mailbox, name, cmd.args.items)
+
+
+async def _status_response(conn, mailbox, name: str, items) -> None:
+    info = await mailbox.info()
+    values = []
+    for item in items:
+        if item == "MESSAGES":
+            v = info.exists
+        elif item == "RECENT":
+            v = 0
+        elif item == "UIDNEXT":
+            v = info.uidnext
+        elif item == "UIDVALIDITY":
+            v = info.uidvalidity
+        elif item == "UNSEEN":
+            v = info.unseen
+        elif item == "HIGHESTMODSEQ":
+            v = info.highestmodseq
+        elif item == "SIZE":
+            v = info.size
+        elif item == "APPENDLIMIT":
+            v = conn.config.append_limit
+        else:  # DELETED
+            v = sum(1 for m in await mailbox.messages() if "\\Deleted" in m.flags)
+        values.append(f"{item} {v}".encode())
+    conn.untagged(b"STATUS " + conn.session.encode_mailbox(name) + b" (" + b" ".join(values) + b")")
+
+
+async def _quota(conn) -> bytes:
+    used = 0
+    for e in await conn.session.mail.list_mailboxes():
+        try:
+            used += (await (await conn.session.mail.mailbox(e.name)).info()).size
+        except NotFound:
+            continue
+    return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, conn.config.quota_storage_kb)
+
+
+@command("GETQUOTAROOT", AUTH)
+async def getquotaroot(conn, cmd):
+    name = conn.session.decode_mailbox(cmd.args.mailbox)
+    await conn.session.mail.mailbox(name)
+    encoded = conn.session.encode_mailbox(name)
+    if conn.config.quota_storage_kb is None:
+        conn.untagged(b"QUOTAROOT " + encoded)
+        return None
+    conn.untagged(b'QUOTAROOT ' + encoded + b' ""')
+    conn.untagged(await _quota(conn))
+
+
+@command("GETQUOTA", AUTH)
+async def getquota(conn, cmd):
+    if cmd.args.mailbox != b"" or conn.config.quota_storage_kb is None:
+        return Reply("NO", "no such quota root", "NONEXISTENT")
+    conn.untagged(await _quota(conn))
+

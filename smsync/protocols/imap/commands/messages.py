@@ -1,0 +1,148 @@
+"""Commands that change messages: APPEND (MULTIAPPEND, APPENDLIMIT), STORE (CONDSTORE
+UNCHANGEDSINCE), COPY and MOVE (UIDPLUS COPYUID), EXPUNGE and UID EXPUNGE."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from smsync.errors import NotFound, SmsyncError
+from smsync.model import FlagMode, UIDSet
+from smsync.protocols.imap import encode
+from smsync.protocols.imap.commands import AUTH, SELECTED, Reply, command
+
+_MODES = {"set": FlagMode.SET, "add": FlagMode.ADD, "remove": FlagMode.REMOVE}
+
+
+def _client_flags(flags) -> tuple[str, ...]:
+    # \Recent is the server's to set (and we keep none); clients may not store it.
+    return tuple(f for f in flags if f.lower() != "\\recent")
+
+
+@command("APPEND", AUTH)
+async def append(conn, cmd):
+    session = conn.session
+    name = session.decode_mailbox(cmd.args.mailbox)
+    try:
+        mailbox = await session.mail.mailbox(name)
+    except NotFound:
+        return Reply("NO", "no such mailbox", "TRYCREATE")
+    for msg in cmd.args.messages:
+        if len(msg.data) > conn.config.append_limit:
+            return Reply("NO", "message larger than APPENDLIMIT", "TOOBIG")
+    done = []
+    uidvalidity = None
+    try:
+        for msg in cmd.args.messages:
+            date = msg.date or datetime.now(timezone.utc)
+            result = await mailbox.append(msg.data, _client_flags(msg.flags), date)
+            done.append(result.uid)
+            uidvalidity = result.uidvalidity
+    except SmsyncError:
+        # MULTIAPPEND is all or nothing (RFC 3502).
+        if done:
+            await mailbox.remove(UIDSet.of(done))
+        raise
+    return Reply("OK", "APPEND completed", "APPENDUID %d %s" % (uidvalidity, encode.seq_set_ordered(done).decode()))
+
+
+def _fetch_line(sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
+    parts = []
+    if with_uid:
+        parts.append(b"UID %d" % info.uid)
+    if flags:
+        parts.append(b"FLAGS " + encode.flags(info.flags))
+    if sel.condstore:
+        parts.append(b"MODSEQ (%d)" % info.modseq)
+    return b"%d FETCH (" % seq + b" ".join(parts) + b")"
+
+
+@command("STORE", SELECTED)
+async def store(conn, cmd):
+    session = conn.session
+    sel = session.selected
+    args = cmd.args
+    if sel.readonly:
+        return Reply("NO", "mailbox is read-only", "READ-ONLY")
+    if args.unchangedsince is not None:
+        session.enabled.add("CONDSTORE")
+        sel.condstore = True
+    uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
+    if not uids:
+        return None
+    result = await sel.mailbox.store_flags(
+        UIDSet.of(uids), _MODES[args.mode], _client_flags(args.flags), args.unchangedsince
+    )
+    sel.note_own(result.changed)
+    for info in list(result.changed) + list(result.unchanged):
+        seq = sel.seq_of(info.uid)
+        if seq is None:
+            continue
+        if not args.silent:
+            conn.untagged(_fetch_line(sel, seq, info, cmd.uid))
+        elif args.unchangedsince is not None and info in result.changed:
+            # RFC 7162 3.1.3: MODSEQ of changed messages is reported even with .SILENT.
+            conn.untagged(_fetch_line(sel, seq, info, cmd.uid, flags=False))
+    if result.modified:
+        if cmd.uid:
+            ids = result.modified
+        else:
+            ids = [s for s in (sel.seq_of(u) for u in result.modified) if s is not None]
+        return Reply("OK", "conditional STORE failed for some", "MODIFIED " + encode.seq_set(ids).decode())
+    return None
+
+
+async def _copy(conn, cmd, move: bool):
+    session = conn.session
+    sel = session.selected
+    if move and sel.readonly:
+        return Reply("NO", "mailbox is read-only", "READ-ONLY")
+    dest = session.decode_mailbox(cmd.args.mailbox)
+    uids = sel.resolve(cmd.args.seqset, cmd.uid, session.saved_uids)
+    try:
+        await session.mail.mailbox(dest)
+    except NotFound:
+        return Reply("NO", "no such mailbox", "TRYCREATE")
+    if not uids:
+        return Reply("OK", "no messages matched")
+    op = sel.mailbox.move if move else sel.mailbox.copy
+    result = await op(UIDSet.of(uids), dest)
+    code = None
+    if result.source_uids:
+        code = "COPYUID %d %s %s" % (
+            result.uidvalidity,
+            encode.seq_set_ordered(result.source_uids).decode(),
+            encode.seq_set_ordered(result.dest_uids).decode(),
+        )
+    if move:
+        if code:
+            conn.untagged(f"OK [{code}] moved")
+            code = None
+        sel.forget(conn, list(result.source_uids), session.qresync)
+    return Reply("OK", "MOVE completed" if move else "COPY completed", code)
+
+
+@command("COPY", SELECTED)
+async def copy(conn, cmd):
+    return await _copy(conn, cmd, move=False)
+
+
+@command("MOVE", SELECTED)
+async def move(conn, cmd):
+    return await _copy(conn, cmd, move=True)
+
+
+@command("EXPUNGE", SELECTED)
+async def expunge(conn, cmd):
+    session = conn.session
+    sel = session.selected
+    if sel.readonly:
+        return Reply("NO", "mailbox is read-only", "READ-ONLY")
+    if cmd.uid:
+        uids = sel.resolve(cmd.args.seqset, True, session.saved_uids)
+        if not uids:
+            return None
+        removed = await sel.mailbox.expunge(UIDSet.of(uids))
+    else:
+        removed = await sel.mailbox.expunge()
+    sel.forget(conn, removed, session.qresync)
+    return None

@@ -1,0 +1,129 @@
+"""SEARCH (ESEARCH, SEARCHRES, CONDSTORE MODSEQ), SORT and THREAD commands."""
+
+from __future__ import annotations
+
+from smsync.protocols.imap import encode, sort_thread
+from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
+from smsync.protocols.imap.search import BadCharset, search
+
+_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+
+
+def _uses_modseq(key) -> bool:
+    if key.op == "MODSEQ":
+        return True
+    return key.op in ("AND", "OR", "NOT") and any(_uses_modseq(k) for k in key.args)
+
+
+async def _matching(conn, key, charset):
+    session = conn.session
+    try:
+        return await search(session.selected, key, charset, session.saved_uids)
+    except BadCharset:
+        raise _Refused(Reply("NO", "unsupported charset", "BADCHARSET (UTF-8 US-ASCII)"))
+
+
+class _Refused(Exception):
+    def __init__(self, reply):
+        self.reply = reply
+
+
+@command("SEARCH", SELECTED)
+async def search_(conn, cmd):
+    session = conn.session
+    sel = session.selected
+    args = cmd.args
+    ret = args.return_opts
+    if ret is not None:
+        bad = set(ret) - _RETURN_OPTS
+        if bad:
+            raise CommandBad(f"unknown SEARCH RETURN option {sorted(bad)[0]}")
+        if not ret:
+            ret = ("ALL",)
+    elif session.rev2:
+        # IMAP4rev2 answers every SEARCH with ESEARCH.
+        ret = ("ALL",)
+    try:
+        found = await _matching(conn, args.key, args.charset)
+    except _Refused as e:
+        return e.reply
+    uses_modseq = _uses_modseq(args.key)
+    if uses_modseq:
+        session.enabled.add("CONDSTORE")
+        sel.condstore = True
+    numbers = [uid if cmd.uid else seq for seq, uid in found]
+    highest = None
+    if uses_modseq and found:
+        infos = {m.uid: m.modseq for m in await sel.mailbox.messages(_uidset([u for _, u in found]))}
+        highest = max(infos.values()) if infos else None
+    if ret is None:
+        line = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
+        if highest is not None:
+            line += b" (MODSEQ %d)" % highest
+        conn.untagged(line)
+        return None
+    if "SAVE" in ret:
+        # SEARCHRES: $ names these messages (as UIDs, so they survive renumbering).
+        session.saved_uids = [uid for _, uid in found]
+        if set(ret) == {"SAVE"}:
+            return None
+    parts = [b"ESEARCH (TAG " + encode.string(cmd.tag) + b")"]
+    if cmd.uid:
+        parts.append(b"UID")
+    if numbers:
+        if "MIN" in ret:
+            parts.append(b"MIN %d" % min(numbers))
+        if "MAX" in ret:
+            parts.append(b"MAX %d" % max(numbers))
+        if "ALL" in ret:
+            parts.append(b"ALL " + encode.seq_set(numbers))
+    if "COUNT" in ret:
+        parts.append(b"COUNT %d" % len(numbers))
+    if highest is not None:
+        parts.append(b"MODSEQ %d" % highest)
+    conn.untagged(b" ".join(parts))
+    return None
+
+
+def _uidset(uids):
+    from smsync.model import UIDSet
+
+    return UIDSet.of(uids)
+
+
+async def _items(conn, found, uid_mode: bool):
+    """(number, MessageInfo, MessageStructure) for the matched messages."""
+    sel = conn.session.selected
+    uids = [u for _, u in found]
+    number = {u: (u if uid_mode else s) for s, u in found}
+    infos = await sel.mailbox.messages(_uidset(uids)) if uids else []
+    structures = await sel.mailbox.structures(uids) if uids else {}
+    return [(number[m.uid], m, structures.get(m.uid)) for m in infos]
+
+
+@command("SORT", SELECTED)
+async def sort(conn, cmd):
+    args = cmd.args
+    try:
+        found = await _matching(conn, args.key, args.charset)
+    except _Refused as e:
+        return e.reply
+    ordered = sort_thread.sort_messages(await _items(conn, found, cmd.uid), args.criteria)
+    conn.untagged(b"SORT" + b"".join(b" %d" % n for n in ordered))
+
+
+@command("THREAD", SELECTED)
+async def thread(conn, cmd):
+    args = cmd.args
+    if args.algorithm not in ("REFERENCES", "ORDEREDSUBJECT"):
+        return Reply("NO", f"unsupported threading algorithm {args.algorithm}", "CANNOT")
+    try:
+        found = await _matching(conn, args.key, args.charset)
+    except _Refused as e:
+        return e.reply
+    items = await _items(conn, found, cmd.uid)
+    if args.algorithm == "REFERENCES":
+        threads = sort_thread.thread_references(items)
+    else:
+        threads = sort_thread.thread_ordered_subject(items)
+    conn.untagged(b"THREAD " + sort_thread.format_threads(threads) if threads else b"THREAD")

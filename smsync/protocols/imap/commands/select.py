@@ -1,0 +1,90 @@
+"""SELECT and EXAMINE (with CONDSTORE and QRESYNC), CLOSE and UNSELECT."""
+
+from __future__ import annotations
+
+import bisect
+
+from smsync.model import SYSTEM_FLAGS
+from smsync.protocols.imap import encode
+from smsync.protocols.imap.commands import AUTH, SELECTED, CommandBad, Reply, command
+from smsync.protocols.imap.selected import SelectedMailbox
+
+
+@command("SELECT", AUTH, sync_after=False)
+async def select(conn, cmd):
+    return await _open(conn, cmd, readonly=False)
+
+
+@command("EXAMINE", AUTH, sync_after=False)
+async def examine(conn, cmd):
+    return await _open(conn, cmd, readonly=True)
+
+
+async def _open(conn, cmd, readonly: bool):
+    session = conn.session
+    args = cmd.args
+    if args.qresync is not None and not session.qresync:
+        raise CommandBad("QRESYNC parameter needs ENABLE QRESYNC first")
+    if session.selected is not None:
+        session.selected = None
+        if session.qresync:
+            conn.untagged("OK [CLOSED] previous mailbox closed")
+    name = session.decode_mailbox(args.mailbox)
+    mailbox = await session.mail.mailbox(name)
+    info = await mailbox.info()
+    uids = await mailbox.uids()
+    sel = SelectedMailbox(mailbox, info, uids, readonly)
+    if args.condstore or args.qresync is not None:
+        session.enabled.add("CONDSTORE")
+    sel.condstore = session.condstore
+    conn.untagged(b"FLAGS " + encode.flags(SYSTEM_FLAGS))
+    permanent = encode.flags(() if readonly else SYSTEM_FLAGS + ("\\*",))
+    conn.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] flags permitted")
+    conn.untagged(b"%d EXISTS" % sel.exists)
+    if not session.rev2:
+        conn.untagged(b"0 RECENT")
+        if info.first_unseen_uid is not None:
+            seq = bisect.bisect_left(sel.uids, info.first_unseen_uid) + 1
+            if seq <= sel.exists:
+                conn.untagged(b"OK [UNSEEN %d] first unseen" % seq)
+    conn.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
+    conn.untagged(b"OK [UIDNEXT %d] predicted next UID" % info.uidnext)
+    conn.untagged(b"OK [HIGHESTMODSEQ %d] highest modseq" % info.highestmodseq)
+    if args.qresync is not None and args.qresync.uidvalidity == info.uidvalidity:
+        await _qresync(conn, sel, args.qresync)
+    session.selected = sel
+    if readonly:
+        return Reply("OK", "EXAMINE completed", "READ-ONLY")
+    return Reply("OK", "SELECT completed", "READ-WRITE")
+
+
+async def _qresync(conn, sel: SelectedMailbox, params) -> None:
+    """RFC 7162 3.2.5.2: tell a reconnecting client what vanished and what changed."""
+    changes = await sel.mailbox.changes_since(params.modseq)
+    known = params.known_uids
+    top = sel.uids[-1] if sel.uids else 0
+    expunged = list(changes.expunged)
+    if known is not None:
+        expunged = [u for u in expunged if known.contains(u, max(top, u))]
+    if expunged:
+        conn.untagged(b"VANISHED (EARLIER) " + encode.seq_set(expunged))
+    for m in changes.changed:
+        if known is not None and not known.contains(m.uid, max(top, m.uid)):
+            continue
+        seq = sel.seq_of(m.uid)
+        if seq is not None:
+            conn.untagged(sel.flags_response(seq, m, with_uid=True))
+
+
+@command("CLOSE", SELECTED, sync_after=False)
+async def close(conn, cmd):
+    sel = conn.session.selected
+    conn.session.selected = None
+    if not sel.readonly:
+        # Silent expunge: CLOSE sends no EXPUNGE responses (RFC 3501 6.4.2).
+        await sel.mailbox.expunge()
+
+
+@command("UNSELECT", SELECTED, sync_after=False)
+async def unselect(conn, cmd):
+    conn.session.selected = None

@@ -1,0 +1,46 @@
+"""IDLE (RFC 2177): push the selected folder's changes as they happen.
+
+The session's change subscription calls ``session.wake`` while a client idles; each
+wake-up reports what changed (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS) right away.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from smsync.protocols.imap.commands import AUTH, Reply, command
+
+log = Logger()
+
+
+@command("IDLE", AUTH)
+async def idle(conn, cmd):
+    session = conn.session
+    conn.write_line(b"+ idling")
+    scheduled = []
+
+    def push():
+        scheduled.clear()
+        d = defer.Deferred.fromCoroutine(session.report_changes())
+        d.addErrback(lambda f: log.failure("IDLE push failed", failure=f))
+
+    def wake():
+        # Called from inside the store's notify: report on the next turn, not re-entrantly,
+        # and once for a burst of changes.
+        if not scheduled:
+            scheduled.append(conn.factory.clock.callLater(0, push))
+
+    # Listen before looking, so a change made while we look is not missed.
+    session.wake = wake
+    try:
+        await session.report_changes(force=True)
+        line = await conn.next_line()
+    finally:
+        session.wake = None
+        for call in scheduled:
+            if call.active():
+                call.cancel()
+    if line.strip().upper() != b"DONE":
+        return Reply("BAD", "expected DONE")
+    return None

@@ -1,0 +1,119 @@
+"""Body sections (RFC 3501 6.4.5, RFC 3516 BINARY) as byte ranges of the stored message.
+
+``locate`` turns a ``Section`` into a range of the message's bytes using the offsets the
+store recorded in its ``MessageStructure``, so ``BODY[1.2]<0.1024>`` reads 1024 bytes,
+not the whole message. Header filtering and transfer-decoding are pure functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+from typing import Optional
+
+import attrs
+
+_FIELD_START = re.compile(rb"([^\s:]+)[ \t]*:")
+
+
+@attrs.frozen
+class Located:
+    """Where a section's content is: ``start``/``end`` offsets into the message, and what
+    to do with those bytes (``fields``/``exclude`` for HEADER.FIELDS[.NOT]; ``decode``
+    with the part's transfer encoding for BINARY). ``missing``: no such part."""
+
+    start: int = 0
+    end: int = 0
+    fields: tuple[str, ...] = ()
+    exclude: bool = False
+    encoding: Optional[str] = None
+    missing: bool = False
+
+
+def locate(structure, section, binary: bool = False) -> Located:
+    """The byte range (and post-processing) that ``section`` names in a message."""
+    path = section.part if section is not None else ()
+    text = section.text if section is not None else None
+    try:
+        part = structure.part(path) if path else structure.root
+    except KeyError:
+        return Located(missing=True)
+    if text is None:
+        if not path:
+            return Located(0, structure.size)
+        if binary:
+            if part.children:
+                return Located(missing=True)
+            return Located(part.header_end, part.body_end, encoding=(part.encoding or "7bit").lower())
+        return Located(part.header_end, part.body_end)
+    if text == "MIME":
+        return Located(part.header_start, part.header_end)
+    if path:
+        # HEADER/TEXT of a part are those of the message it carries (message/rfc822).
+        if part.message is None:
+            return Located(missing=True)
+        part = part.message
+    if text == "HEADER":
+        return Located(part.header_start, part.header_end)
+    if text == "TEXT":
+        return Located(part.header_end, part.body_end)
+    return Located(part.header_start, part.header_end, section.fields, text.endswith(".NOT"))
+
+
+def filter_header(raw: bytes, names: tuple[str, ...], exclude: bool) -> bytes:
+    """The fields of header block ``raw`` whose names are (or, with ``exclude``, are not)
+    in ``names``, in their original form, followed by the blank line."""
+    wanted = {n.lower() for n in names}
+    out = []
+    keep = False
+    for line in raw.splitlines(keepends=True):
+        if line in (b"\r\n", b"\n"):
+            break
+        if line[:1] in (b" ", b"\t"):
+            if keep:
+                out.append(line)
+            continue
+        m = _FIELD_START.match(line)
+        if m is None:
+            keep = False
+            continue
+        name = m.group(1).decode("ascii", "replace").lower()
+        keep = (name in wanted) != exclude
+        if keep:
+            out.append(line if line.endswith(b"\n") else line + b"\r\n")
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+class UnknownEncoding(Exception):
+    """BINARY asked for a part whose Content-Transfer-Encoding we cannot undo."""
+
+
+def decode_transfer(data: bytes, encoding: str) -> bytes:
+    """Undo a Content-Transfer-Encoding (for BINARY and for SEARCH BODY/TEXT).
+
+    Raises:
+        UnknownEncoding: an encoding other than 7bit, 8bit, binary, base64, quoted-printable.
+    """
+    encoding = (encoding or "7bit").lower()
+    if encoding in ("7bit", "8bit", "binary"):
+        return data
+    if encoding == "base64":
+        cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        cleaned = cleaned[: len(cleaned) - len(cleaned) % 4] if len(cleaned) % 4 == 1 else cleaned
+        try:
+            return base64.b64decode(cleaned + b"=" * (-len(cleaned) % 4))
+        except (binascii.Error, ValueError):
+            return b""
+    if encoding == "quoted-printable":
+        return quopri.decodestring(data)
+    raise UnknownEncoding(encoding)
+
+
+def partial(data: bytes, spec: Optional[tuple[int, int]]) -> bytes:
+    if spec is None:
+        return data
+    start, length = spec
+    return data[start : start + length]

@@ -1,0 +1,140 @@
+"""The selected mailbox as one session sees it: message sequence numbers and what the
+client has been told.
+
+A session's view lags the store on purpose: RFC 3501 lets messages disappear from a
+client's numbering only at points it allows. ``sync`` catches the view up from the
+store's change log (``IMailbox.changes_since``) and says what changed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from typing import Iterable, Optional
+
+from smsync.protocols.imap import encode
+from smsync.protocols.imap.syntax import SeqSet
+
+
+class SelectedMailbox:
+    """UIDs in sequence order plus the modseq up to which the client knows the folder."""
+
+    def __init__(self, mailbox, info, uids: Iterable[int], readonly: bool):
+        self.mailbox = mailbox
+        self.id = info.id
+        self.name = info.name
+        self.uidvalidity = info.uidvalidity
+        self.readonly = readonly
+        # UIDs are 32-bit: an array costs 4 bytes a message where a list costs 8, which
+        # matters with thousands of idle sessions on big folders.
+        self.uids = array("I", uids)
+        self.modseq = info.highestmodseq
+        #: Expunged in the store but not yet announced: still numbered for the client.
+        self.pending_expunge: set[int] = set()
+        #: uid -> modseq of flag changes this session made and already reported.
+        self.own: dict[int, int] = {}
+        self.dirty = False
+        #: Untagged FETCH responses carry MODSEQ (CONDSTORE enabled for this mailbox).
+        self.condstore = False
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def seq_of(self, uid: int) -> Optional[int]:
+        i = bisect.bisect_left(self.uids, uid)
+        if i < len(self.uids) and self.uids[i] == uid:
+            return i + 1
+        return None
+
+    def resolve(self, seqset: SeqSet, uid_mode: bool, saved: list[int] = ()) -> list[int]:
+        """The UIDs, ascending, that ``seqset`` names (sequence numbers, or UIDs with
+        ``uid_mode``); names of messages that do not exist are left out."""
+        uids = self.uids
+        if seqset.saved:
+            present = set(uids)
+            return [u for u in saved if u in present]
+        if not uids:
+            return []
+        out: set[int] = set()
+        if uid_mode:
+            for lo, hi in seqset.resolve(uids[-1]):
+                a = bisect.bisect_left(uids, lo)
+                b = bisect.bisect_right(uids, hi)
+                out.update(uids[a:b])
+        else:
+            n = len(uids)
+            for lo, hi in seqset.resolve(n):
+                lo = max(lo, 1)
+                hi = min(hi, n)
+                if lo <= hi:
+                    out.update(uids[lo - 1 : hi])
+        return sorted(out)
+
+    def note_own(self, infos) -> None:
+        """Remember flag changes this session reported itself, so ``sync`` does not
+        announce them twice."""
+        if len(self.own) > 50_000:
+            self.own.clear()
+        for m in infos:
+            self.own[m.uid] = m.modseq
+
+    def forget(self, conn, gone: Iterable[int], qresync: bool) -> None:
+        """Drop UIDs from the numbering, telling the client (EXPUNGE or VANISHED)."""
+        gone = sorted(set(gone))
+        positions = [(self.seq_of(u), u) for u in gone]
+        positions = [(s, u) for s, u in positions if s is not None]
+        if not positions:
+            return
+        if qresync:
+            conn.untagged(b"VANISHED " + encode.seq_set(u for _, u in positions))
+        else:
+            # Highest first, so each number is still right when the client reads it.
+            for seq, _ in sorted(positions, reverse=True):
+                conn.untagged(b"%d EXPUNGE" % seq)
+        dead = {u for _, u in positions}
+        if len(dead) > 8:
+            self.uids = array("I", (u for u in self.uids if u not in dead))
+        else:
+            for u in dead:
+                i = bisect.bisect_left(self.uids, u)
+                del self.uids[i]
+        self.pending_expunge -= dead
+        for u in dead:
+            self.own.pop(u, None)
+
+    async def sync(self, conn, allow_expunge: bool, qresync: bool) -> None:
+        """Catch up with the store and tell the client what changed since last time:
+        expunges (when ``allow_expunge``), flag changes made elsewhere, new messages."""
+        self.dirty = False
+        changes = await self.mailbox.changes_since(self.modseq)
+        for uid in changes.expunged:
+            if self.seq_of(uid) is not None:
+                self.pending_expunge.add(uid)
+        if allow_expunge and self.pending_expunge:
+            self.forget(conn, sorted(self.pending_expunge), qresync)
+        last = self.uids[-1] if self.uids else 0
+        new = []
+        for m in changes.changed:
+            if m.uid > last:
+                new.append(m.uid)
+                continue
+            if m.uid in self.pending_expunge or self.own.get(m.uid) == m.modseq:
+                continue
+            seq = self.seq_of(m.uid)
+            if seq is None:
+                continue
+            conn.untagged(self.flags_response(seq, m, with_uid=True))
+        if new:
+            self.uids.extend(new)
+            conn.untagged(b"%d EXISTS" % len(self.uids))
+        self.modseq = max(self.modseq, changes.highestmodseq)
+
+    def flags_response(self, seq: int, info, with_uid: bool) -> bytes:
+        parts = []
+        if with_uid:
+            parts.append(b"UID %d" % info.uid)
+        parts.append(b"FLAGS " + encode.flags(info.flags))
+        if self.condstore:
+            parts.append(b"MODSEQ (%d)" % info.modseq)
+        return b"%d FETCH (" % seq + b" ".join(parts) + b")"

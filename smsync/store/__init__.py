@@ -1,0 +1,1 @@
+"""Store backends shipped with smsync, and the way to open any backend by URI."""

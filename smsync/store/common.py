@@ -1,0 +1,209 @@
+"""Rules every backend applies the same way: names, etags, flags.
+
+Backends (ours and third parties') call these so that validation is identical whatever
+stores the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Optional
+
+import attrs
+
+from smsync.errors import InvalidData, UnsupportedComponent
+from smsync.model import (
+    DEFAULT_COMPONENTS,
+    MAILBOX_SEPARATOR,
+    PROP_COLOR,
+    PROP_DESCRIPTION,
+    PROP_DISPLAYNAME,
+    PROP_ORDER,
+    PROP_TIMEZONE,
+    CollectionKind,
+    canonical_flag,
+)
+
+_ACCOUNT_RE = re.compile(r"^[a-z0-9!#$%&'*+\-/=?^_`{|}~.]+@[a-z0-9](?:[a-z0-9\-.]*[a-z0-9])?$")
+_FLAG_RE = re.compile(r"^\\?[!#$&'+\-.0-9:;<=>?@A-Z^_`a-z|~\x80-\U0010ffff]+$")
+
+
+def normalize_account(account: str) -> str:
+    """Lower-case ``account`` and check it is ``user@domain``; ``InvalidData`` if not."""
+    name = (account or "").strip().lower()
+    if len(name) > 254 or not _ACCOUNT_RE.match(name):
+        raise InvalidData(f"account names are user@domain, not {account!r}")
+    return name
+
+
+def normalize_mailbox_name(name: str) -> str:
+    """Check a folder name; return it with INBOX (and INBOX/...) in canonical case."""
+    if not name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise InvalidData(f"bad folder name {name!r}")
+    parts = name.split(MAILBOX_SEPARATOR)
+    if any(p == "" for p in parts):
+        raise InvalidData(f"empty hierarchy level in folder name {name!r}")
+    if parts[0].upper() == "INBOX":
+        parts[0] = "INBOX"
+    return MAILBOX_SEPARATOR.join(parts)
+
+
+def parent_names(name: str) -> list[str]:
+    """The ancestors of a folder name, outermost first ('a/b/c' -> ['a', 'a/b'])."""
+    parts = name.split(MAILBOX_SEPARATOR)
+    return [MAILBOX_SEPARATOR.join(parts[:i]) for i in range(1, len(parts))]
+
+
+def normalize_collection_name(name: str) -> str:
+    if not name or "/" in name or name in (".", "..") or any(ord(c) < 0x20 for c in name):
+        raise InvalidData(f"bad collection name {name!r}")
+    return name
+
+
+def normalize_item_name(name: str) -> str:
+    if not name or "/" in name or name in (".", "..") or any(ord(c) < 0x20 for c in name):
+        raise InvalidData(f"bad item name {name!r}")
+    return name
+
+
+def normalize_flags(flags) -> frozenset[str]:
+    """Canonicalise system flags; reject flags that are not IMAP atoms. Keywords keep
+    the case first given."""
+    out = {}
+    for flag in flags:
+        if not isinstance(flag, str) or not _FLAG_RE.match(flag):
+            raise InvalidData(f"bad flag {flag!r}")
+        canon = canonical_flag(flag)
+        out.setdefault(canon.lower(), canon)
+    return frozenset(out.values())
+
+
+def make_etag(content: bytes) -> str:
+    """A strong etag derived from the content: equal content, equal etag."""
+    return '"' + hashlib.blake2b(content, digest_size=16).hexdigest() + '"'
+
+
+def new_id() -> str:
+    """A fresh opaque id for a folder or collection."""
+    return uuid.uuid4().hex
+
+
+# ---------------------------------------------------------------------------------------
+# Collections: the same validation whatever stores the items.
+
+#: Property names ``ICollection.set_properties`` takes besides Clark-notation dead ones.
+KNOWN_PROPERTIES = frozenset(
+    {PROP_DISPLAYNAME, PROP_COLOR, PROP_DESCRIPTION, PROP_TIMEZONE, PROP_ORDER}
+)
+_CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
+
+
+def check_properties(changes) -> dict:
+    """Validate a property dict (``set_properties`` / ``create_collection``); return a copy.
+
+    Names are the ``smsync.model.PROP_*`` names or ``{namespace}local``; values are str,
+    or None for "remove".
+    """
+    if changes is None:
+        return {}
+    if not isinstance(changes, dict):
+        raise InvalidData("collection properties are a dict name -> str or None")
+    out = {}
+    for name, value in changes.items():
+        clark = isinstance(name, str) and name.startswith("{") and "}" in name[1:-1]
+        if not isinstance(name, str) or not (name in KNOWN_PROPERTIES or clark):
+            raise InvalidData(f"unknown property {name!r} (use Clark notation for others)")
+        if value is not None and not isinstance(value, str):
+            raise InvalidData(f"property {name!r} takes a string value")
+        out[name] = value
+    return out
+
+
+def collection_kind(kind) -> CollectionKind:
+    try:
+        return CollectionKind(kind)
+    except ValueError:
+        raise InvalidData(f"unknown collection kind {kind!r}") from None
+
+
+def collection_components(kind: CollectionKind, components) -> frozenset[str]:
+    """The component set a new collection of ``kind`` accepts (default or checked)."""
+    if components is None:
+        return DEFAULT_COMPONENTS[kind]
+    if isinstance(components, str):
+        components = [components]
+    if not all(isinstance(c, str) for c in components):
+        raise InvalidData("components are component names such as VEVENT")
+    chosen = frozenset(c.upper() for c in components)
+    allowed = {"VCARD"} if kind is CollectionKind.ADDRESSBOOK else _CALENDAR_COMPONENTS
+    if not chosen or not chosen <= allowed:
+        raise InvalidData(f"a {kind.value} collection takes components among {sorted(allowed)}")
+    return chosen
+
+
+def etag_matches(current: str | None, wanted: str) -> bool:
+    """If-Match semantics: ``*`` matches any existing item; otherwise the opaque parts are
+    compared, since clients echo etags with or without quotes (and some add ``W/``)."""
+    if current is None:
+        return False
+    wanted = wanted.strip()
+    if wanted == "*":
+        return True
+    return current.strip('"') == wanted.removeprefix("W/").strip('"')
+
+
+@attrs.frozen
+class ItemSummary:
+    """What a store keeps about an item besides its content. ``spans`` and
+    ``expanded_until`` as ``smsync.formats.icalendar.CalendarSummary`` has them (empty and
+    None for vCards)."""
+
+    uid: str
+    component: str
+    spans: tuple = ()
+    expanded_until: Optional[int] = None
+
+
+def summarize_item(content, components: frozenset[str] | None = None) -> ItemSummary:
+    """Validate iCalendar or vCard ``content`` for a collection taking ``components``.
+
+    Raises ``InvalidData`` for content that is not bytes or does not parse, and
+    ``UnsupportedComponent`` when the collection does not take its component.
+    """
+    if isinstance(content, (bytearray, memoryview)):
+        content = bytes(content)
+    if not isinstance(content, bytes):
+        raise InvalidData("item content is bytes")
+    # The formats pull in vobject and dateutil, which a mail-only process need not load.
+    from smsync.formats import icalendar, vcard
+
+    head = content[:256].lstrip(b"\xef\xbb\xbf \t\r\n").upper()
+    if head.startswith(b"BEGIN:VCARD"):
+        card = vcard.summarize_vcard(content)
+        summary = ItemSummary(card.uid, "VCARD")
+    else:
+        cal = icalendar.summarize_calendar(content)
+        summary = ItemSummary(cal.uid, cal.component, tuple(cal.spans), cal.expanded_until)
+    if components is not None and summary.component not in components:
+        raise UnsupportedComponent(f"this collection does not take {summary.component}")
+    return summary
+
+
+def epoch_bounds(start, end) -> tuple[int, int]:
+    """A time-range query's bounds in the epoch seconds spans use: open ends become
+    ``SPAN_MIN``/``SPAN_MAX``, the start is floored and the end rounded up; naive datetimes
+    are taken as UTC, as floating times are."""
+    from smsync.formats.icalendar import SPAN_MAX, SPAN_MIN
+
+    def seconds(moment):
+        if not isinstance(moment, datetime):
+            raise InvalidData("time-range bounds are datetimes")
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+    lo = SPAN_MIN if start is None else math.floor(seconds(start))
+    hi = SPAN_MAX if end is None else math.ceil(seconds(end))
+    return lo, hi

@@ -1,0 +1,238 @@
+"""The running server: opens the store at startup, starts the protocols, closes at shutdown.
+
+``makeService`` for every twistd plugin ends up in ``SmsyncService``: a MultiService that
+opens the store in ``startService`` (after twistd has daemonised, so no store thread or
+file handle crosses a fork), builds each planned protocol's service over the store and a
+portal, and closes the store after its children have stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import attrs
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred, succeed
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.logger import Logger
+
+from smsync.auth import make_portal
+from smsync.config import Config
+from smsync.store.registry import open_store
+from smsync.tap import registry
+from smsync.tap.http import HttpRoot, make_site
+
+log = Logger(namespace="smsync")
+
+#: Set when a service failed to start (store would not open, port would not bind); the
+#: ``smsync serve`` command exits non-zero when it is set after the reactor stops.
+startup_failures: list[str] = []
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _describe(port) -> str:
+    address = port.getHost()
+    host = getattr(address, "host", None)
+    if host is not None and getattr(address, "port", None) is not None:
+        return f"{host}:{address.port}"
+    return str(getattr(address, "name", address))
+
+
+class ListeningService(Service):
+    """Listens with one protocol factory on several endpoint strings, logging each bound
+    address; a port that cannot be bound stops the whole server (a server silently
+    missing its IMAP port is worse than one that does not start)."""
+
+    def __init__(self, label: str, endpoints: Sequence[str], factory, reactor=None,
+                 on_failure=None):
+        self.label = label
+        self.on_failure = on_failure
+        self.endpoints = list(endpoints)
+        self.factory = factory
+        self._reactor = reactor
+        self.ports: list = []
+        self.listening: Optional[Deferred] = None
+
+    def startService(self):
+        from twisted.internet.endpoints import serverFromString
+
+        super().startService()
+        reactor = self._reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        listens = []
+        for description in self.endpoints:
+            d = serverFromString(reactor, description).listen(self.factory)
+            d.addCallbacks(self._bound, self._failed, errbackArgs=(description, reactor))
+            listens.append(d)
+        self.listening = DeferredList(listens, consumeErrors=True)
+
+    def _bound(self, port):
+        self.ports.append(port)
+        log.info("{label} listening on {where}", label=self.label, where=_describe(port))
+        return port
+
+    def _failed(self, failure, description, reactor):
+        message = f"{self.label}: cannot listen on {description}: {_one_line(failure.value)}"
+        if self.on_failure is not None:
+            self.on_failure(message)
+            return
+        startup_failures.append(message)
+        log.error("smsync: error: {message}", message=message)
+        if reactor.running:
+            reactor.stop()
+
+    def stopService(self):
+        super().stopService()
+        ports, self.ports = self.ports, []
+        return DeferredList([maybeDeferred(p.stopListening) for p in ports])
+
+
+def as_service(label: str, built, endpoints: Sequence[str], reactor=None,
+               on_failure=None) -> IService:
+    """Turn what a stream builder returned into a service: an ``IService`` as it is, a
+    protocol factory listening on ``endpoints``."""
+    if IService.providedBy(built):
+        return built
+    if IProtocolFactory.providedBy(built):
+        return ListeningService(label, endpoints, built, reactor, on_failure)
+    raise TypeError(f"{label}: builder returned {built!r}, neither IService nor a factory")
+
+
+def http_service(root: HttpRoot, endpoints: Sequence[str], reactor=None,
+                 on_failure=None) -> IService:
+    """The shared site on ``endpoints``."""
+    return ListeningService("http", endpoints, make_site(root), reactor, on_failure)
+
+
+def mount_http(root: HttpRoot, protocol: str, store, portal, config: Config) -> None:
+    """Mount ``protocol``'s resources on ``root``."""
+    resources = registry.http_builder(protocol)(store, portal, config)
+    for path, resource in resources.items():
+        root.mount(path, resource)
+
+
+def build(protocol: str, store, portal, endpoints: Sequence[str], config: Config,
+          reactor=None, on_failure=None) -> IService:
+    """Build ``protocol``'s service over ``store`` and ``portal`` listening on
+    ``endpoints``; an HTTP protocol gets a site of its own. ``KeyError`` if the protocol
+    is not available."""
+    if not registry.is_available(protocol):
+        raise KeyError(protocol)
+    if protocol in registry.HTTP_PROTOCOLS:
+        root = HttpRoot()
+        mount_http(root, protocol, store, portal, config)
+        return http_service(root, endpoints, reactor, on_failure)
+    built = registry.stream_builder(protocol)(store, portal, list(endpoints), config)
+    return as_service(protocol, built, endpoints, reactor, on_failure)
+
+
+@attrs.frozen
+class Plan:
+    """What an ``SmsyncService`` runs: ``streams`` maps a stream protocol to its
+    endpoints; ``http`` lists the HTTP protocols sharing the site on ``http_endpoints``
+    (the site runs, answering 404, even when no HTTP protocol is available yet)."""
+
+    store_uri: str
+    config: Config
+    streams: dict = attrs.field(factory=dict)
+    http: tuple = ()
+    http_endpoints: tuple = ()
+    label: str = "smsync"
+
+
+class SmsyncService(MultiService):
+    """Opens the store, starts the planned protocols, and closes the store at shutdown.
+
+    ``ready`` fires once the store is open and every protocol has been started (or
+    failed: see ``startup_failures``). A failure to start stops the reactor when
+    ``stop_reactor_on_failure`` (a server missing its store or a port should not run on
+    half-started); embedders and tests turn that off and read ``failures``."""
+
+    def __init__(self, plan: Plan, reactor=None, stop_reactor_on_failure: bool = True):
+        super().__init__()
+        self.stop_reactor_on_failure = stop_reactor_on_failure
+        self.failures: list[str] = []
+        self.plan = plan
+        self.store = None
+        self.portal = None
+        self.http_root: Optional[HttpRoot] = None
+        self._reactor = reactor
+        self.ready: Deferred = succeed(None)
+
+    def _the_reactor(self):
+        if self._reactor is None:
+            from twisted.internet import reactor
+
+            return reactor
+        return self._reactor
+
+    def startService(self):
+        super().startService()
+        self.ready = Deferred.fromCoroutine(self._start())
+
+    async def _start(self) -> None:
+        plan = self.plan
+        try:
+            self.store = await open_store(plan.store_uri)
+        except Exception as e:
+            self._fail(f"cannot open store {plan.store_uri}: {_one_line(e)}")
+            return
+        log.info("{label}: store {uri} open", label=plan.label, uri=plan.store_uri)
+        self.portal = make_portal(self.store)
+        try:
+            for protocol, endpoints in plan.streams.items():
+                self._start_stream(protocol, endpoints)
+            if plan.http_endpoints:
+                self._start_http()
+        except Exception as e:
+            log.failure("{label}: a protocol failed to start", label=plan.label)
+            self._fail(_one_line(e))
+            return
+        listening = [s.listening for s in self if getattr(s, "listening", None) is not None]
+        await DeferredList(listening, consumeErrors=True)
+
+    def _start_stream(self, protocol: str, endpoints) -> None:
+        if not registry.is_available(protocol):
+            log.warn("{protocol}: not available yet", protocol=protocol)
+            return
+        service = build(protocol, self.store, self.portal, endpoints, self.plan.config,
+                        self._reactor, self._fail)
+        service.setServiceParent(self)
+
+    def _start_http(self) -> None:
+        self.http_root = HttpRoot()
+        for protocol in self.plan.http:
+            if registry.is_available(protocol):
+                mount_http(self.http_root, protocol, self.store, self.portal, self.plan.config)
+                log.info("{protocol}: mounted at {paths}", protocol=protocol,
+                         paths=" ".join(registry.HTTP_PATHS[protocol]))
+            else:
+                log.warn("{protocol}: not available yet", protocol=protocol)
+        http_service(self.http_root, self.plan.http_endpoints, self._reactor,
+                     self._fail).setServiceParent(self)
+
+    def _fail(self, message: str) -> None:
+        self.failures.append(message)
+        log.error("smsync: error: {message}", message=message)
+        if not self.stop_reactor_on_failure:
+            return
+        startup_failures.append(message)
+        reactor = self._the_reactor()
+        if reactor.running:
+            reactor.stop()
+
+    def stopService(self):
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        # Let a start in progress finish first so nothing is left half-open.
+        await self.ready
+        await maybeDeferred(MultiService.stopService, self)
+        store, self.store = self.store, None
+        if store is not None:
+            await store.close()
+            log.info("{label}: store closed", label=self.plan.label)

@@ -1,0 +1,175 @@
+"""Finer points of RFC 3501/9051 behaviour: when changes are reported, read-only
+mailboxes, INBOX renames, UTF-8 names, implicit TLS and the service builder."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest_twisted
+from imap_harness import PASSWORD, USER, in_thread, self_signed_pem, start_server, tls_options
+from twisted.internet import reactor
+
+from smsync.config import Config, TLSConfig
+from smsync.model import FlagMode, UIDSet
+from smsync.protocols.imap import build_service
+from smsync.protocols.imap.server import IMAPFactory
+
+MSG = b"Subject: s%d\r\nMessage-ID: <s%d@x>\r\n\r\nbody\r\n"
+
+
+def _login(raw):
+    assert raw.command(b"L", b"LOGIN " + USER.encode() + b' "' + PASSWORD.encode() + b'"')[-1].startswith(b"L OK")
+
+
+@pytest_twisted.ensureDeferred
+async def test_expunge_withheld_during_fetch_then_reported(server):
+    box = await server.mailbox()
+    for i in range(3):
+        await box.append(MSG % (i, i))
+
+    def select():
+        raw = server.raw()
+        _login(raw)
+        raw.command(b"s", b"SELECT INBOX")
+        return raw
+
+    raw = await in_thread(select)
+    await box.store_flags(UIDSet.of([1]), FlagMode.ADD, ("\\Deleted",))
+    await box.expunge()
+
+    def check():
+        lines = raw.command(b"f", b"FETCH 1:3 (UID)")
+        # No EXPUNGE during a sequence-number FETCH: numbers must stay valid.
+        assert not any(b"EXPUNGE" in l for l in lines)
+        assert [l for l in lines if b"FETCH (UID" in l] == [b"* 2 FETCH (UID 2)", b"* 3 FETCH (UID 3)"]
+        lines = raw.command(b"n", b"NOOP")
+        assert b"* 1 EXPUNGE" in lines
+        assert raw.command(b"g", b"FETCH 1 (UID)")[0] == b"* 1 FETCH (UID 2)"
+        raw.close()
+
+    await in_thread(check)
+
+
+@pytest_twisted.ensureDeferred
+async def test_flag_changes_from_another_connection_reach_idle(server):
+    box = await server.mailbox()
+    await box.append(MSG % (1, 1))
+
+    def start():
+        raw = server.raw()
+        _login(raw)
+        raw.command(b"s", b"SELECT INBOX")
+        raw.send(b"i IDLE\r\n")
+        assert raw.line() == b"+ idling"
+        other = server.imapclient()
+        other.select_folder("INBOX")
+        other.add_flags([1], [b"$Important"])
+        other.logout()
+        line = raw.line()
+        assert line.startswith(b"* 1 FETCH (UID 1 FLAGS (") and b"$Important" in line
+        raw.send(b"DONE\r\n")
+        assert raw.until(b"i")[-1] == b"i OK IDLE completed"
+        raw.close()
+
+    await in_thread(start)
+
+
+@pytest_twisted.ensureDeferred
+async def test_examine_is_read_only(server):
+    box = await server.mailbox()
+    await box.append(MSG % (1, 1))
+
+    def client():
+        raw = server.raw()
+        _login(raw)
+        assert raw.command(b"e", b"EXAMINE INBOX")[-1].startswith(b"e OK [READ-ONLY]")
+        raw.command(b"f", b"FETCH 1 (BODY[])")
+        assert raw.command(b"s", b"STORE 1 +FLAGS (\\Deleted)")[-1].startswith(b"s NO [READ-ONLY]")
+        assert raw.command(b"x", b"EXPUNGE")[-1].startswith(b"x NO")
+        raw.close()
+
+    await in_thread(client)
+    (info,) = await box.messages()
+    assert info.flags == frozenset()
+
+
+@pytest_twisted.ensureDeferred
+async def test_rename_inbox_moves_its_messages(server):
+    box = await server.mailbox()
+    await box.append(MSG % (1, 1))
+
+    def client():
+        c = server.imapclient()
+        c.rename_folder("INBOX", "Old Inbox")
+        assert c.select_folder("INBOX")[b"EXISTS"] == 0
+        assert c.select_folder("Old Inbox")[b"EXISTS"] == 1
+        c.logout()
+
+    await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_utf8_names_after_enable_and_recursivematch(server):
+    def client():
+        raw = server.raw()
+        _login(raw)
+        # Raw 8-bit names are taken as UTF-8 even before ENABLE, but answers use
+        # modified UTF-7 until the client enables UTF-8.
+        assert raw.command(b"c", "CREATE Entwürfe/Alt".encode())[-1].startswith(b"c OK")
+        assert raw.command(b"k", b'LIST "" Entw*')[0].endswith(b'"/" Entw&APw-rfe')
+        assert raw.command(b"d", b"CREATE &Zm")[-1].startswith(b"d BAD")
+        assert raw.command(b"e", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
+        lines = raw.command(b"l", b'LIST "" Entw*')
+        assert lines[0] == '* LIST (\\HasChildren) "/" "Entwürfe"'.encode()
+        raw.command(b"u", "UNSUBSCRIBE Entwürfe".encode())
+        lines = raw.command(b"r", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" %')
+        assert '* LIST (\\HasChildren) "/" "Entwürfe" ("CHILDINFO" ("SUBSCRIBED"))'.encode() in lines
+        raw.close()
+        c = server.imapclient()
+        assert "Entwürfe/Alt" in [f[2] for f in c.list_folders()]
+        c.logout()
+
+    await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_device_without_id_named_by_address(server):
+    def client():
+        c = server.imapclient()
+        c.select_folder("INBOX")
+        c.logout()
+
+    await in_thread(client)
+    (device,) = await server.store.devices.list(USER)
+    assert device.device_id == "imap-127.0.0.1" and USER in device.user_agent
+
+
+@pytest_twisted.ensureDeferred
+async def test_implicit_tls_endpoint_and_service_builder(tmp_path):
+    running = await start_server(require_tls_for_auth=True, tls=tls_options())
+    tls_port = reactor.listenSSL(0, running.factory, tls_options(), interface="127.0.0.1")
+    try:
+
+        def client():
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            from imapclient import IMAPClient
+
+            c = IMAPClient("127.0.0.1", tls_port.getHost().port, ssl=True, ssl_context=ctx, timeout=10)
+            caps = c.capabilities()
+            assert b"STARTTLS" not in caps and b"LOGINDISABLED" not in caps
+            c.login(USER, PASSWORD)
+            c.logout()
+
+        await in_thread(client)
+    finally:
+        await tls_port.stopListening()
+        await running.stop()
+    pem = tmp_path / "server.pem"
+    pem.write_bytes(self_signed_pem())
+    config = Config(tls=TLSConfig(certificate=str(pem)))
+    factory = build_service(running.store, running.factory.portal, ["tcp:0"], config)
+    assert isinstance(factory, IMAPFactory)
+    assert factory.config.tls is not None
+    assert factory.config.append_limit == config.limits.max_message_size
