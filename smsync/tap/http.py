@@ -6,9 +6,16 @@ answers 404, so the site can run before any HTTP protocol exists.
 
 from __future__ import annotations
 
+from twisted.logger import Logger
 from twisted.web.pages import notFound
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import Site
+from twisted.web.server import Request, Site
+
+log = Logger(namespace="smsync.http")
+
+#: The largest request body the site takes when no limit is given: the default message
+#: size limit (EWS sends a message base64-encoded, a third larger) plus room for markup.
+DEFAULT_MAX_BODY = 50 * 1024 * 1024 * 4 // 3 + 1024 * 1024
 
 
 class _Branch(Resource):
@@ -69,6 +76,65 @@ class HttpRoot(_Branch):
         self.mounts[key] = resource
 
 
-def make_site(root: HttpRoot) -> Site:
-    """A Site serving ``root``; request logging goes to the Twisted log."""
-    return Site(root)
+class _BoundedRequest(Request):
+    """A request whose body may not exceed the site's ``max_body``.
+
+    twisted.web buffers a whole body (to a temporary file when large) before a resource
+    sees it, so a client announcing or streaming 100 GB would fill the disk. The length
+    is checked when the headers announce it and again as chunks arrive; an oversized
+    request is answered 413 at once and the connection closed.
+    """
+
+    _refused = False
+    _received = 0
+
+    def gotLength(self, length):
+        if length is not None and length > self.channel.site.max_body:
+            self._refuse(length)
+        super().gotLength(0 if self._refused else length)
+
+    def handleContentChunk(self, data):
+        if self._refused:
+            return
+        self._received += len(data)
+        if self._received > self.channel.site.max_body:
+            self._refuse(None)
+            return
+        super().handleContentChunk(data)
+
+    def _refuse(self, length) -> None:
+        self._refused = True
+        peer = self.channel.transport.getPeer()
+        log.info("http: {peer}: {method} {uri}: body of {size} refused, larger than {limit} bytes",
+                 peer=getattr(peer, "host", peer), method=self.method, uri=self.uri,
+                 size=f"{length} bytes" if length is not None else "a chunked stream",
+                 limit=self.channel.site.max_body)
+        transport = self.channel.transport
+        transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n"
+                        b"Connection: close\r\n\r\n")
+        transport.loseConnection()
+
+
+class SmsyncSite(Site):
+    """The shared site: request logging goes to the Twisted log; bodies are bounded."""
+
+    requestFactory = _BoundedRequest
+
+    def __init__(self, root, max_body: int = DEFAULT_MAX_BODY):
+        super().__init__(root)
+        self.max_body = max_body
+
+
+def make_site(root: HttpRoot, max_body: int = DEFAULT_MAX_BODY) -> Site:
+    """A site serving ``root`` that refuses request bodies over ``max_body`` bytes."""
+    return SmsyncSite(root, max_body)
+
+
+def max_body_for(config) -> int:
+    """The body limit for ``config``: its message size limit, base64-inflated, or its
+    item size limit if larger, plus room for the request's own markup."""
+    limits = getattr(config, "limits", None)
+    if limits is None:
+        return DEFAULT_MAX_BODY
+    largest = max(limits.max_message_size * 4 // 3, limits.max_item_size)
+    return largest + 1024 * 1024

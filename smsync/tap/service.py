@@ -20,7 +20,7 @@ from smsync.auth import make_portal
 from smsync.config import Config
 from smsync.store.registry import open_store
 from smsync.tap import registry
-from smsync.tap.http import HttpRoot, make_site
+from smsync.tap.http import HttpRoot, make_site, max_body_for
 
 log = Logger(namespace="smsync")
 
@@ -103,9 +103,10 @@ def as_service(label: str, built, endpoints: Sequence[str], reactor=None,
 
 
 def http_service(root: HttpRoot, endpoints: Sequence[str], reactor=None,
-                 on_failure=None) -> IService:
-    """The shared site on ``endpoints``."""
-    return ListeningService("http", endpoints, make_site(root), reactor, on_failure)
+                 on_failure=None, config: Optional[Config] = None) -> IService:
+    """The shared site on ``endpoints``, its body limit taken from ``config``."""
+    site = make_site(root, max_body_for(config))
+    return ListeningService("http", endpoints, site, reactor, on_failure)
 
 
 def mount_http(root: HttpRoot, protocol: str, store, portal, config: Config) -> None:
@@ -125,7 +126,7 @@ def build(protocol: str, store, portal, endpoints: Sequence[str], config: Config
     if protocol in registry.HTTP_PROTOCOLS:
         root = HttpRoot()
         mount_http(root, protocol, store, portal, config)
-        return http_service(root, endpoints, reactor, on_failure)
+        return http_service(root, endpoints, reactor, on_failure, config)
     built = registry.stream_builder(protocol)(store, portal, list(endpoints), config)
     return as_service(protocol, built, endpoints, reactor, on_failure)
 
@@ -213,7 +214,7 @@ class SmsyncService(MultiService):
             else:
                 log.warn("{protocol}: not available yet", protocol=protocol)
         http_service(self.http_root, self.plan.http_endpoints, self._reactor,
-                     self._fail).setServiceParent(self)
+                     self._fail, self.plan.config).setServiceParent(self)
 
     def _fail(self, message: str) -> None:
         self.failures.append(message)

@@ -1,0 +1,255 @@
+"""Hostile input against the whole server, the way an Internet-facing one meets it.
+
+One ``smsync serve`` process (every protocol, the SQLite store, as `make run` starts it)
+is fed garbage, truncated commands, huge lines, absurd literal and length announcements
+and abrupt disconnects on every port. After each attack a real client must still get a
+normal session, and at the end the log must hold no unhandled error: every client-caused
+error is answered in the protocol and logged, never raised into Twisted.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import imaplib
+import poplib
+import random
+import re
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SMSYNC = str(Path(sys.executable).with_name("smsync"))
+USER = "demo@example.test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    init = subprocess.run([SMSYNC, "init", "--demo"], cwd=root, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert init.returncode == 0, init.stderr
+    password = re.search(r"password: (\S+)", init.stdout).group(1)
+    ports = {name: free_port() for name in ("imap", "pop3", "lmtp", "smtp", "http")}
+    config = root / "smsync-data" / "smsync.toml"
+    text = config.read_text()
+    for name, port in ports.items():
+        text = re.sub(rf'^{name} = \[.*\]', f'{name} = ["tcp:{port}:interface=127.0.0.1"]', text, flags=re.M)
+    config.write_text(text)
+    log = open(root / "server.log", "w+")
+    proc = subprocess.Popen([SMSYNC, "serve"], cwd=root, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    for port in ports.values():
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (root / "server.log").read_text()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+    yield ports, password, proc, root / "server.log"
+    proc.terminate()
+    proc.wait(30)
+    log.close()
+
+
+def attack(port: int, payload: bytes, *, read_first: bool = True, half_close: bool = True) -> bytes:
+    """Send ``payload`` and hang up (``half_close``: at once, else when the server has
+    answered and closed), returning what the server said meanwhile."""
+    said = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.settimeout(2)
+        if read_first:
+            try:
+                said += s.recv(4096)
+            except OSError:
+                pass
+        try:
+            s.sendall(payload)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                said += chunk
+        except OSError:
+            pass  # the server may close first on a protocol violation: that is its right
+    return said
+
+
+def noise(seed: int, size: int) -> bytes:
+    rnd = random.Random(seed)
+    return bytes(rnd.getrandbits(8) for _ in range(size))
+
+
+LINE_NOISE = [noise(i, n) for i, n in enumerate([1, 7, 100, 4096, 70000])]
+HUGE_LINE = b"A" * 2_000_000
+
+
+def check_imap(port, password):
+    c = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+    c.login(USER, password)
+    typ, data = c.select("INBOX")
+    assert typ == "OK"
+    assert c.fetch("1:*", "(FLAGS)")[0] == "OK"
+    c.logout()
+
+
+def check_pop3(port, password):
+    c = poplib.POP3("127.0.0.1", port, timeout=10)
+    c.user(USER)
+    c.pass_(password)
+    assert c.stat()[0] >= 1
+    c.quit()
+
+
+def check_lmtp(port, _password):
+    c = smtplib.LMTP("127.0.0.1", port, timeout=10)
+    c.sendmail("probe@example.org", [USER], b"Subject: probe\r\n\r\nstill alive\r\n")
+    c.quit()
+
+
+def check_smtp(port, _password):
+    c = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    assert c.ehlo()[0] == 250
+    c.quit()
+
+
+def check_http(port, password):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    c.request("PROPFIND", "/.well-known/caldav", headers={"Authorization": f"Basic {token}", "Depth": "0"})
+    r = c.getresponse()
+    r.read()
+    assert r.status in (207, 301, 302, 308), r.status
+    c.close()
+
+
+IMAP_ATTACKS = [
+    b"a LOGIN {4294967296}\r\n",
+    b"a LOGIN {99999999999999999999999}\r\n",
+    b"a LOGIN " + b"\"" * 5000 + b"\r\n",
+    b"a LOGIN x y\r\nb SELECT INBOX\r\nc FETCH 1:* BODY[]\r\n",
+    b"a AUTHENTICATE PLAIN\r\n" + b"!!!notbase64!!!\r\n",
+    b"a AUTHENTICATE PLAIN\r\n" + base64.b64encode(b"\0" * 3 + b"\xff" * 40) + b"\r\n",
+    b"a ID (" + b"\"k\" \"v\" " * 5000 + b")\r\n",
+    b"a " + b"(" * 10000 + b"\r\n",
+    b"\r\n" * 1000,
+    b"a NOOP\r\n" * 2000,
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + noise(99, 500),  # a TLS hello on the clear port
+]
+POP3_ATTACKS = [
+    b"USER \xff\xfe\x00\r\nPASS \x00\r\n",
+    b"RETR 99999999999999999999999999\r\nTOP -1 -1\r\nLIST 0\r\n",
+    b"AUTH PLAIN\r\n" + b"=" * 3000 + b"\r\n",
+    b"APOP x " + b"f" * 100000 + b"\r\n",
+    b"STAT\r\n" * 3000,
+]
+LMTP_ATTACKS = [
+    b"LHLO x\r\nMAIL FROM:<" + b"a" * 100000 + b">\r\n",
+    b"LHLO x\r\nMAIL FROM:<a@b> SIZE=99999999999999999999999\r\nRCPT TO:<" + USER.encode() + b">\r\nDATA\r\n",
+    b"LHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<" + USER.encode() + b">\r\nDATA\r\nSubject: cut\r\n\r\nno end",
+    b"LHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<\xff\xfe@\x00>\r\nRCPT TO:<@@@>\r\nDATA\r\n",
+    b"BDAT 99999999999\r\n",
+    b"LHLO x\r\n" + b"RSET\r\n" * 3000,
+]
+SMTP_ATTACKS = [
+    b"EHLO x\r\nAUTH LOGIN\r\n" + b"%%%\r\n" * 3,
+    b"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<nobody@nowhere.invalid>\r\nDATA\r\n.\r\n",
+    b"HELO \x00\r\nVRFY " + b"x" * 100000 + b"\r\n",
+    b"EHLO x\r\nSTARTTLS\r\n" + noise(5, 300),
+]
+
+
+def http_request(method: bytes, path: bytes, headers: list[bytes], body: bytes, password: str, auth=True) -> bytes:
+    lines = [method + b" " + path + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    if auth:
+        lines.append(b"Authorization: Basic " + base64.b64encode(f"{USER}:{password}".encode()))
+    lines += headers
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+                  + b"".join(b'<!ENTITY %c "&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;&%c;">'
+                             % ((ord("a") + i + 1,) + (ord("a") + i,) * 10) for i in range(8))
+                  + b']><propfind xmlns="DAV:"><prop><i>&i;</i></prop></propfind>')
+EXTERNAL_ENTITY = (b'<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                   b'<propfind xmlns="DAV:"><prop><x>&x;</x></prop></propfind>')
+
+
+def http_attacks(password):
+    home = f"/dav/calendars/{USER}/".encode()
+    return [
+        http_request(b"PROPFIND", home, [b"Depth: 1", b"Content-Type: application/xml",
+                                         b"Content-Length: %d" % len(BILLION_LAUGHS)], BILLION_LAUGHS, password),
+        http_request(b"PROPFIND", home, [b"Depth: 0", b"Content-Length: %d" % len(EXTERNAL_ENTITY)],
+                     EXTERNAL_ENTITY, password),
+        http_request(b"REPORT", home, [b"Content-Length: 30"], b"<not-xml" + noise(3, 22), password),
+        http_request(b"PUT", home + b"x/../../../etc/passwd", [b"Content-Length: 5"], b"hello", password),
+        http_request(b"PUT", home + b"calendar/e.ics", [b"Content-Length: 50"], noise(4, 50), password),
+        http_request(b"MKCALENDAR", home + b"%00%ff/", [b"Content-Length: 0"], b"", password),
+        http_request(b"PROPFIND", home, [b"Depth: infinity", b"Content-Length: -5"], b"", password),
+        http_request(b"PROPFIND", home, [b"Authorization: Basic !!!"], b"", password, auth=False),
+        http_request(b"PROPFIND", home, [b"Content-Length: 99999999999999"], b"<a/>", password),
+    ]
+
+
+PROTOCOLS = {
+    "imap": (IMAP_ATTACKS, check_imap),
+    "pop3": (POP3_ATTACKS, check_pop3),
+    "lmtp": (LMTP_ATTACKS, check_lmtp),
+    "smtp": (SMTP_ATTACKS, check_smtp),
+    "http": (None, check_http),
+}
+
+
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_hostile_input_leaves_the_service_working(server, name):
+    ports, password, proc, _log = server
+    port = ports[name]
+    crafted, check = PROTOCOLS[name]
+    if crafted is None:
+        crafted = http_attacks(password)
+    check(port, password)
+    for payload in crafted:
+        said = attack(port, payload, read_first=name != "http", half_close=name != "http")
+        if name == "http":
+            # Every crafted request is answered (not dropped), and with a client error.
+            assert re.match(rb"HTTP/1\.[01] [45]\d\d ", said), (payload[:80], said[:300])
+            assert b"root:" not in said  # no external entity was resolved
+        assert proc.poll() is None, "the server exited"
+        check(port, password)
+    # Noise, and lines longer than any limit: the server may answer or just hang up.
+    for payload in LINE_NOISE + [HUGE_LINE, b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n"]:
+        attack(port, payload, read_first=name != "http")
+        assert proc.poll() is None, "the server exited"
+        check(port, password)
+    # Half-open connections that send a little and go silent must not stop others.
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]
+    for s in idle:
+        s.sendall(b"a")
+    check(port, password)
+    for s in idle:
+        s.close()
+
+
+def test_no_unhandled_errors_logged(server):
+    *_, log = server
+    # Runs after the attacks (pytest keeps file order).
+    text = log.read_text(errors="replace")
+    assert "Unhandled" not in text and "Traceback" not in text, text[-5000:]
