@@ -13,8 +13,14 @@
 The load client is the same asyncio LMTP client for both servers; it pipelines
 MAIL/RCPT/DATA (RFC 2920) and waits for each message's answer before the next.
 
-Run: ``.venv/bin/python benchmarks/bench_delivery.py [--messages N] [--no-dovecot]
-[--only lmtp|pop3]``.
+Every figure is checked: after the LMTP runs the store (or Dovecot's Maildir) must hold
+exactly the messages acknowledged, and every RETR must answer the text stored. The LMTP
+figure is the median of ``--runs`` runs on one server, each run printed; the smsync
+server's CPU time per message (all its threads) is printed beside it, a figure two
+shared cores disturb less than wall time.
+
+Run: ``.venv/bin/python benchmarks/bench_delivery.py [--messages N] [--runs N]
+[--no-dovecot] [--only lmtp|pop3]``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).with_name("twistd"))
@@ -110,6 +117,34 @@ def prepare_store(uri: str, bodies: list[bytes] = ()) -> None:
     data = "\n".join(b.hex() for b in bodies)
     subprocess.run([sys.executable, "-c", code], input=data, text=True, check=True,
                    cwd=ROOT)
+
+
+def count_inbox(uri: str) -> int:
+    """How many messages the benchmark account's Inbox holds (child process, after
+    the server stopped): every 250 the load client counted must be there."""
+    code = textwrap.dedent(f"""
+        from twisted.internet import defer, task
+        from smsync.store.registry import open_store
+        async def main():
+            store = await open_store({uri!r})
+            inbox = await (await store.mail({USER!r})).mailbox("INBOX")
+            print((await inbox.info()).exists)
+            await store.close()
+        task.react(lambda _: defer.Deferred.fromCoroutine(main()))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return int(out.stdout.split()[-1])
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 DOVECOT_CONF = """\
@@ -240,8 +275,10 @@ async def lmtp_load(port: int, bodies: list[bytes]) -> float:
     return len(bodies) / elapsed
 
 
-async def pop3_retr(port: int, count: int, pipelined: bool) -> tuple[float, int]:
-    """RETR messages 1..count in one session; return (MB/s, bytes received)."""
+async def pop3_retr(port: int, count: int, pipelined: bool,
+                    expected: list[bytes]) -> tuple[float, int]:
+    """RETR messages 1..count in one session; return (MB/s, bytes received). What
+    arrived is compared with ``expected`` (after the clock stopped)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
     await reader.readline()
     writer.write(f"USER {USER}\r\nPASS {PASSWORD}\r\n".encode())
@@ -250,6 +287,7 @@ async def pop3_retr(port: int, count: int, pipelined: bool) -> tuple[float, int]
     if not ok.startswith(b"+OK"):
         raise RuntimeError(f"login failed: {ok!r}")
     total = 0
+    got = []
     start = time.perf_counter()
     if pipelined:
         writer.write(b"".join(b"RETR %d\r\n" % i for i in range(1, count + 1)))
@@ -261,14 +299,19 @@ async def pop3_retr(port: int, count: int, pipelined: bool) -> tuple[float, int]
             raise RuntimeError(f"RETR {i}: {status!r}")
         data = await reader.readuntil(b"\r\n.\r\n")
         total += len(data)
+        got.append(data)
     elapsed = time.perf_counter() - start
     writer.write(b"QUIT\r\n")
     await reader.readline()
     writer.close()
+    wanted = [b.replace(b"\r\n.", b"\r\n..") + b".\r\n" for b in expected]
+    if got != wanted:
+        bad = next(i for i, (g, w) in enumerate(zip(got, wanted)) if g != w)
+        raise RuntimeError(f"RETR {bad + 1} answered other text than was stored")
     return total / elapsed / 1e6, total
 
 
-def poplib_retr(port: int, count: int) -> tuple[float, int]:
+def poplib_retr(port: int, count: int, expected: list[bytes]) -> tuple[float, int]:
     """RETR messages 1..count with the standard library's poplib, one command at a
     time (the plain sequential client of issue 4); return (MB/s, octets of text)."""
     import poplib
@@ -277,54 +320,80 @@ def poplib_retr(port: int, count: int) -> tuple[float, int]:
     client.user(USER)
     client.pass_(PASSWORD)
     total = 0
+    got = []
     start = time.perf_counter()
     for i in range(1, count + 1):
-        total += client.retr(i)[2]
+        _, lines, octets = client.retr(i)
+        total += octets
+        got.append(lines)
     elapsed = time.perf_counter() - start
     client.quit()
+    if any(b"\r\n".join(g) + b"\r\n" != w for g, w in zip(got, expected)):
+        raise RuntimeError("poplib received other text than was stored")
     return total / elapsed / 1e6, total
 
 
 # -- main -----------------------------------------------------------------------------
 
 
-def bench_lmtp_smsync(tmp: Path, bodies: list[bytes]) -> float:
+def _lmtp_runs(port: int, bodies: list[bytes], runs: int, pid: Optional[int]):
+    """A warm-up, then ``runs`` deliveries of ``bodies``: (msgs/s of each run, server CPU
+    ms per message over all runs or None, messages acknowledged in all)."""
+    asyncio.run(lmtp_load(port, bodies[:200]))
+    cpu = cpu_seconds(pid) if pid else None
+    rates = [asyncio.run(lmtp_load(port, bodies)) for _ in range(runs)]
+    if pid:
+        cpu = (cpu_seconds(pid) - cpu) * 1000 / (runs * len(bodies))
+    return rates, cpu, 200 + runs * len(bodies)
+
+
+def bench_lmtp_smsync(tmp: Path, bodies: list[bytes], runs: int):
     uri = f"sqlite:///{tmp}/lmtp-store"
     prepare_store(uri)
     proc, port = start_twistd("smsync-lmtp", uri, tmp)
     try:
-        asyncio.run(lmtp_load(port, bodies[:200]))  # warm-up
-        return asyncio.run(lmtp_load(port, bodies))
+        rates, cpu, sent = _lmtp_runs(port, bodies, runs, proc.pid)
     finally:
         stop(proc)
+    stored = count_inbox(uri)
+    if stored != sent:
+        raise RuntimeError(f"{sent} messages acknowledged but {stored} stored")
+    return rates, cpu
 
 
-def bench_lmtp_dovecot(tmp: Path, bodies: list[bytes]) -> float:
+def bench_lmtp_dovecot(tmp: Path, bodies: list[bytes], runs: int):
     proc, port = start_dovecot(tmp / "dovecot")
     try:
-        asyncio.run(lmtp_load(port, bodies[:200]))
-        return asyncio.run(lmtp_load(port, bodies))
+        # The lmtp processes are Dovecot's children: its CPU time is not measured.
+        rates, _, sent = _lmtp_runs(port, bodies, runs, None)
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+    stored = len(list((tmp / "dovecot" / "mail" / USER).glob("[nc][eu][wr]/*")))
+    if stored != sent:
+        raise RuntimeError(f"Dovecot: {sent} messages acknowledged but {stored} stored")
+    return rates, None
 
 
 def bench_pop3(tmp: Path, count: int, runs: int = 3) -> tuple[float, float, float]:
     """Median of ``runs`` sessions each: poplib, the asyncio client one command at a
     time, the asyncio client pipelining every RETR (MB/s of each)."""
     uri = f"sqlite:///{tmp}/pop3-store"
-    prepare_store(uri, [make_message(i) for i in range(count)])
+    messages = [make_message(i) for i in range(count)]
+    prepare_store(uri, messages)
     proc, port = start_twistd("smsync-pop3", uri, tmp)
     try:
         def median(fn):
             return sorted(fn()[0] for _ in range(runs))[runs // 2]
 
-        lib = median(lambda: poplib_retr(port, count))
-        sequential = median(lambda: asyncio.run(pop3_retr(port, count, pipelined=False)))
-        pipelined = median(lambda: asyncio.run(pop3_retr(port, count, pipelined=True)))
+        lib = median(lambda: poplib_retr(port, count, messages))
+        sequential = median(lambda: asyncio.run(
+            pop3_retr(port, count, pipelined=False, expected=messages)))
+        pipelined = median(lambda: asyncio.run(
+            pop3_retr(port, count, pipelined=True, expected=messages)))
         return lib, sequential, pipelined
     finally:
         stop(proc)
@@ -336,31 +405,35 @@ def main() -> None:
     parser.add_argument("--pop3-messages", type=int, default=1000, help="POP3 messages (1000)")
     parser.add_argument("--no-dovecot", action="store_true", help="skip Dovecot's LMTP")
     parser.add_argument("--only", choices=("lmtp", "pop3"), help="run one part only")
+    parser.add_argument("--runs", type=int, default=3, help="LMTP runs per server (3)")
     args = parser.parse_args()
     bodies = [make_message(i) for i in range(args.messages)]
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          f"on {os.cpu_count()} cores")
+    print(f"load average before: {load()} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="smsync-bench-") as tmp:
         tmp = Path(tmp)
         if args.only != "pop3":
-            bench_lmtp(tmp, bodies, not args.no_dovecot)
+            bench_lmtp(tmp, bodies, not args.no_dovecot, args.runs)
         if args.only != "lmtp":
             lib, seq, pipe = bench_pop3(tmp, args.pop3_messages)
             print(f"POP3 RETR of {args.pop3_messages} x 10 KB in one session (median of 3): "
                   f"{lib:.1f} MB/s poplib, {seq:.1f} MB/s asyncio one command at a time, "
-                  f"{pipe:.1f} MB/s pipelined (target >= 20 sequential)")
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+                  f"{pipe:.1f} MB/s pipelined (target >= 20 sequential) [load average {load()}]")
+    print(f"load average after: {load()}")
 
 
-def bench_lmtp(tmp: Path, bodies: list[bytes], dovecot: bool) -> None:
-    rate = bench_lmtp_smsync(tmp, bodies)
-    print(f"LMTP delivery, 10 KB, {CONNECTIONS} connections, sqlite: (durable): "
-          f"{rate:,.0f} msgs/s (target >= 1,000)")
+def bench_lmtp(tmp: Path, bodies: list[bytes], dovecot: bool, runs: int) -> None:
+    def show(name, rates, cpu):
+        each = ", ".join(f"{r:,.0f}" for r in rates)
+        extra = f"; server CPU {cpu:.2f} ms/message" if cpu is not None else ""
+        print(f"LMTP delivery, 10 KB, {CONNECTIONS} connections, {name}: "
+              f"{sorted(rates)[len(rates) // 2]:,.0f} msgs/s median of {len(rates)} "
+              f"runs of {len(bodies)} ({each}){extra} [load average {load()}]", flush=True)
+
+    rates, cpu = bench_lmtp_smsync(tmp, bodies, runs)
+    show("smsync sqlite: (durable; target >= 1,000)", rates, cpu)
     if dovecot:
         try:
-            dove = bench_lmtp_dovecot(tmp, bodies)
-            print(f"LMTP delivery, 10 KB, {CONNECTIONS} connections, Dovecot "
-                  f"(maildir, mail_fsync=always): {dove:,.0f} msgs/s")
+            show("Dovecot (maildir, mail_fsync=always)", *bench_lmtp_dovecot(tmp, bodies, runs))
         except Exception as e:
             print(f"Dovecot LMTP: not measured ({e})")
 

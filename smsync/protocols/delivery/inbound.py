@@ -7,10 +7,14 @@ once per recipient after DATA; SMTP once per message.
 
 from __future__ import annotations
 
-from smsync._async import deferred
-from smsync.protocols.delivery.core import DeliveryCore, Reply
+from twisted.internet.defer import DeferredSemaphore, gatherResults
+
+from smsync.protocols.delivery.core import DeliveryCore
 from smsync.protocols.delivery.envelope import received_header
 from smsync.protocols.delivery.server import MailFactory, ServerConfig, queue_id
+
+#: Bytes of message text the appends of one multi-recipient transaction may hold at once.
+APPEND_BYTES_IN_FLIGHT = 8 * 1024 * 1024
 
 
 class DeliveryFactory(MailFactory):
@@ -32,17 +36,18 @@ class DeliveryFactory(MailFactory):
             return self.core.deliver(account, spool, envelope.sender.address,
                                      self._received(session, qid, address)).addCallback(
                                          lambda reply: [reply])
-        return self._finish_each(session, envelope, spool, qid)
-
-    @deferred
-    async def _finish_each(self, session, envelope, spool, qid) -> list[Reply]:
+        # Several recipients' appends in flight at once: the store makes them durable
+        # in shared rounds, so N recipients cost about one round, not N in a row. Each
+        # append may hold its own copy of the text, so only as many run at once as fit
+        # in APPEND_BYTES_IN_FLIGHT (a large message goes to one recipient after the
+        # other). Two addresses of one account may get their copies' UIDs in either
+        # order. ``deliver`` never fails, and the replies come back in RCPT order.
         sender = envelope.sender.address
-        replies = []
-        # One after the other: a spool on disk is one file read by each append.
-        for address, account in envelope.recipients:
-            replies.append(await self.core.deliver(
-                account, spool, sender, self._received(session, qid, address)))
-        return replies
+        limit = DeferredSemaphore(max(1, APPEND_BYTES_IN_FLIGHT // max(spool.size, 1)))
+        return gatherResults([
+            limit.run(self.core.deliver, account, spool, sender,
+                      self._received(session, qid, address))
+            for address, account in envelope.recipients])
 
     def _received(self, session, qid: str, address: str) -> bytes:
         return received_header(

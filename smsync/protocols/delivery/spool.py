@@ -6,6 +6,7 @@ Writes to the file happen on a worker thread, in order; the reactor only queues 
 
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import Optional
 
@@ -18,26 +19,38 @@ MEMORY_MAX = 1024 * 1024
 
 class PrefixedFile:
     """A binary file object that reads ``prefix`` then the whole of ``file`` (from its
-    start). ``IMailbox.append`` reads it (on the store's thread)."""
+    start). ``IMailbox.append`` reads it (on the store's thread).
+
+    It reads with ``pread`` at a position of its own, never moving the shared file's
+    offset, so the appends of one spool to several recipients can run at once."""
 
     def __init__(self, prefix: bytes, file):
         self._prefix = prefix
-        self._file = file
-        self._started = False
+        self._fd = file.fileno()
+        self._pos = 0
+
+    def _read_file(self, size: int) -> bytes:
+        out = []
+        while size:
+            chunk = os.pread(self._fd, size, self._pos)
+            if not chunk:
+                break
+            self._pos += len(chunk)
+            size -= len(chunk)
+            out.append(chunk)
+        return b"".join(out)
 
     def read(self, size: int = -1) -> bytes:
-        if not self._started:
-            self._started = True
-            self._file.seek(0)
         if size is None or size < 0:
-            out, self._prefix = self._prefix + self._file.read(), b""
+            rest = max(os.fstat(self._fd).st_size - self._pos, 0)
+            out, self._prefix = self._prefix + self._read_file(rest), b""
             return out
         if self._prefix:
             out, self._prefix = self._prefix[:size], self._prefix[size:]
             if len(out) < size:
-                out += self._file.read(size - len(out))
+                out += self._read_file(size - len(out))
             return out
-        return self._file.read(size)
+        return self._read_file(size)
 
 
 class Spool:
@@ -101,6 +114,8 @@ class Spool:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="smsync-spool-")
         self._file.writelines(batch)
+        # Readers use pread on the descriptor: nothing may wait in Python's buffer.
+        self._file.flush()
 
     def _failed(self, failure) -> None:
         self._error = failure.value
@@ -127,8 +142,8 @@ class Spool:
 
     def body(self, prefix: bytes = b""):
         """What ``IMailbox.append`` takes: bytes for a message in memory, else a file
-        object reading ``prefix`` then the spooled text. Call after ``finish`` fired;
-        appends of a file-backed spool must not run at the same time."""
+        object reading ``prefix`` then the spooled text. Call after ``finish`` fired; each
+        call gives an independent reader, so several appends may read at once."""
         if self._file is None:
             return prefix + b"".join(self._chunks)
         return PrefixedFile(prefix, self._file)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from hypothesis import given, settings
+from twisted.internet.defer import maybeDeferred
 from hypothesis import strategies as st
 
 from smsync.protocols.delivery.envelope import (
@@ -150,6 +151,32 @@ async def test_spool_memory_then_file(sizes):
     else:
         assert sum(sizes) > 1000
         assert body.read(3) + body.read(5) + body.read() == whole
+    spool.discard()
+
+
+@given(data=st.binary(min_size=1, max_size=3000), prefixes=st.lists(
+    st.binary(max_size=40), min_size=1, max_size=4), reads=st.lists(
+    st.integers(min_value=0, max_value=700), max_size=8))
+@settings(max_examples=60, deadline=None)
+def test_spooled_readers_are_independent(data, prefixes, reads):
+    # Several appends of one spooled message (one per recipient) read it at once,
+    # interleaved: each reader gets its own prefix and the whole text. The file work
+    # runs inline here, so everything has happened when ``finish`` returns.
+    spool = Spool(limit=10**9, memory_max=0, run=maybeDeferred)
+    spool.write(data[:len(data) // 2])
+    spool.write(data[len(data) // 2:])
+    finished = []
+    spool.finish().addCallback(finished.append)
+    assert finished == [None] and not spool.in_memory
+    readers = [spool.body(p) for p in prefixes]
+    got = [b""] * len(readers)
+    for step, size in enumerate(reads):
+        i = step % len(readers)
+        got[i] += readers[i].read(size)
+    for i, reader in enumerate(readers):
+        got[i] += reader.read()
+        assert got[i] == prefixes[i] + data
+        assert reader.read() == b"" and reader.read(10) == b""
     spool.discard()
 
 

@@ -191,3 +191,53 @@ async def test_protocol_errors_are_answered(mx):
     codes = [int(l[:3]) for l in out]
     assert codes == [500, 503, 501, 250, 503, 503, 501, 555, 250, 503, 501, 501, 503, 500,
                      500, 250, 250, 252, 221]
+
+
+def _lmtp_session(port: int, recipients: list[str], text: bytes) -> list[bytes]:
+    """One pipelined LMTP transaction; the answers after the text, one per recipient."""
+    raw = Raw(port)
+    raw.send(b"LHLO relay.example.net\r\n")
+    raw.reply()
+    raw.send(b"MAIL FROM:<s@example.net>\r\n"
+             + b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in recipients) + b"DATA\r\n")
+    envelope = [raw.reply() for _ in range(len(recipients) + 2)]
+    assert all(r.startswith(b"250") for r in envelope[:-1]) and envelope[-1][:3] == b"354"
+    raw.send(text.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+    return [raw.reply() for _ in recipients]
+
+
+@pytest_twisted.ensureDeferred
+async def test_lmtp_many_recipients_share_store_rounds(sqlite_mx):
+    # 20 recipients: their appends are in flight together, so the store makes them
+    # durable in shared transactions rather than in 20 rounds one after the other.
+    users = [f"user{i}@example.org" for i in range(20)]
+    for user in users:
+        await sqlite_mx.store.accounts.add(user, "x")
+    text = message(7, 5000)
+    before = sqlite_mx.store.db.commits
+    answers = await in_thread(_lmtp_session, sqlite_mx.port("lmtp"), users, text)
+    rounds = sqlite_mx.store.db.commits - before
+    assert [a.split()[2] for a in answers] == [f"<{u}>".encode() for u in users]
+    assert all(a.startswith(b"250 2.0.0") for a in answers)
+    assert rounds < len(users), f"{rounds} store rounds for {len(users)} recipients"
+    for user in users:
+        [stored] = await sqlite_mx.bodies(user)
+        assert stored_part(stored) == text
+        assert b"for <" + user.encode() + b">" in stored
+
+
+@pytest_twisted.ensureDeferred
+async def test_lmtp_spooled_message_to_several_recipients(sqlite_mx):
+    # Larger than what stays in memory: every recipient's append reads the one spool
+    # file, at once, and each stores the whole text under its own trace fields.
+    text = message(8, 1536 * 1024)
+    answers = await in_thread(_lmtp_session, sqlite_mx.port("lmtp"),
+                              [USER, "alice+copy@example.org", OTHER], text)
+    assert all(a.startswith(b"250 2.0.0") for a in answers)
+    alice = await sqlite_mx.bodies(USER)
+    assert len(alice) == 2 and all(stored_part(s) == text for s in alice)
+    # The two copies were appended at once: either may have the lower UID.
+    assert sorted(s.split(b"for <", 1)[1].split(b">", 1)[0] for s in alice) == [
+        b"alice+copy@example.org", USER.encode()]
+    [bob] = await sqlite_mx.bodies(OTHER)
+    assert stored_part(bob) == text
