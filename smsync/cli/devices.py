@@ -1,4 +1,5 @@
-"""``smsync devices list|rename|delete USER [DEVICE] [NAME]``: the Synchronized Devices list."""
+"""``smsync devices list|log|rename|delete USER [DEVICE] [NAME]``: the Synchronized Devices
+list."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ def add_parser(subparsers, parents) -> None:
     listing = actions.add_parser("list", help="the devices that synced an account", parents=parents)
     listing.add_argument("user", metavar="USER@DOMAIN")
     listing.set_defaults(func=cmd_list)
+    show_log = actions.add_parser("log", help="a device's recent sync log, oldest first",
+                                  parents=parents)
+    show_log.add_argument("user", metavar="USER@DOMAIN")
+    show_log.add_argument("device", metavar="DEVICE")
+    show_log.add_argument("--limit", type=int, default=50, metavar="N",
+                          help="show the newest N lines (default 50, at most 200 are kept)")
+    show_log.set_defaults(func=cmd_log)
     rename = actions.add_parser("rename", help="give a device a display name", parents=parents)
     rename.add_argument("user", metavar="USER@DOMAIN")
     rename.add_argument("device", metavar="DEVICE")
@@ -49,6 +57,23 @@ async def cmd_list(args, reactor) -> None:
         return
     for line in format_devices(devices):
         say(line.rstrip())
+
+
+async def cmd_log(args, reactor) -> None:
+    if args.limit < 1:
+        raise CliError("--limit must be at least 1", status=2)
+    async with opened_store(args) as store:
+        account = await existing_account(store, args.user)
+        try:
+            await store.devices.get(account, args.device)
+            entries = await store.devices.get_log(account, args.device, args.limit)
+        except NotFound:
+            raise CliError(f"{account} has no device {args.device!r}") from None
+    if not entries:
+        say(f"device {args.device} of {account} has nothing in its log")
+        return
+    for entry in entries:
+        say(f"{entry.time:%Y-%m-%d %H:%M:%S}  {entry.message}")
 
 
 async def cmd_rename(args, reactor) -> None:

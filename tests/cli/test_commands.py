@@ -100,6 +100,8 @@ BAD = [
     (["devices", "list", "ghost@example.org"], 1, "no such account: ghost@example.org"),
     (["devices", "rename", "alice@example.org", "nodev", "Phone"], 1, "alice@example.org has no device 'nodev'"),
     (["devices", "delete", "alice@example.org", "nodev"], 1, "alice@example.org has no device 'nodev'"),
+    (["devices", "log", "alice@example.org", "nodev"], 1, "alice@example.org has no device 'nodev'"),
+    (["devices", "log", "alice@example.org", "nodev", "--limit", "0"], 2, "--limit must be at least 1"),
     (["--store", "bogus:x", "user", "list"], 1, "cannot open store bogus:x: no store backend for scheme 'bogus'"),
     (["--store", "sqlite:///nonexistent/smsync", "user", "list"], 1, "cannot open store sqlite:///nonexistent/smsync"),
     (["--store", "nocolon", "user", "list"], 1, "not a store URI"),
@@ -234,11 +236,15 @@ async def test_devices_commands(site):
     async def add_device(store):
         await store.devices.seen("alice@example.org", "ANDROID123", "eas",
                                  user_agent="Android-Mail/1.0")
+        for i in range(5):
+            await store.devices.log("alice@example.org", "ANDROID123", f"sync {i}: 3 changes sent")
 
     await with_store(site, add_device)
     listing = ok("devices", "list", "alice@example.org", cwd=site).out.splitlines()
     assert listing[0].split()[:3] == ["DEVICE", "NAME", "PROTOCOL"]
     assert listing[1].startswith("ANDROID123") and "eas" in listing[1] and "Android-Mail/1.0" in listing[1]
+    log = ok("devices", "log", "alice@example.org", "ANDROID123", "--limit", "2", cwd=site).out.splitlines()
+    assert [line.split("  ", 1)[1] for line in log] == ["sync 3: 3 changes sent", "sync 4: 3 changes sent"]
     ok("devices", "rename", "alice@example.org", "ANDROID123", "Work phone", cwd=site)
     assert "Work phone" in ok("devices", "list", "alice@example.org", cwd=site).out
     ok("devices", "delete", "alice@example.org", "ANDROID123", cwd=site)
