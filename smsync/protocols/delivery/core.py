@@ -131,7 +131,17 @@ class DeliveryCore:
             return self._deliver_opening(account, spool, sender, received)
         # The usual case: the Inbox handle is cached, one append and its callbacks.
         self._inboxes.move_to_end(account)
-        return self._append(inbox, account, spool, sender, received)
+        return self._append(inbox, spool, sender, received).addCallbacks(
+            _delivered, self._stale_or_failed, callbackArgs=(account,),
+            errbackArgs=(account, spool, sender, received))
+
+    def _stale_or_failed(self, failure: Failure, account, spool, sender, received):
+        if failure.check(NotFound):
+            # The cached handle may name an Inbox that went with an account since
+            # removed and created again: ask the store afresh before answering 550.
+            self._inboxes.pop(account, None)
+            return self._deliver_opening(account, spool, sender, received)
+        return self._failed(failure, account)
 
     @deferred
     async def _deliver_opening(self, account, spool, sender, received) -> Reply:
@@ -139,15 +149,14 @@ class DeliveryCore:
             inbox = await self._inbox(account)
         except Exception:
             return self._failed(Failure(), account)
-        return await self._append(inbox, account, spool, sender, received)
+        return await self._append(inbox, spool, sender, received).addCallbacks(
+            _delivered, self._failed, callbackArgs=(account,), errbackArgs=(account,))
 
-    def _append(self, inbox, account, spool, sender, received) -> Deferred:
+    def _append(self, inbox, spool, sender, received) -> Deferred:
         try:
-            d = inbox.append(spool.body(return_path_header(sender) + received))
+            return inbox.append(spool.body(return_path_header(sender) + received))
         except Exception:
-            d = fail()
-        return d.addCallbacks(_delivered, self._failed, callbackArgs=(account,),
-                              errbackArgs=(account,))
+            return fail()
 
     def _failed(self, failure: Failure, account: str) -> Reply:
         if failure.check(NotFound):

@@ -48,6 +48,22 @@ async def test_cached_account_removed_before_delivery_gets_550(mx):
     assert stored_part(stored) == b"Subject: x\r\n\r\nhello\r\n"
 
 
+@pytest_twisted.ensureDeferred
+async def test_account_removed_and_created_again_gets_its_mail(sqlite_mx):
+    # The core keeps Inbox handles; one naming the Inbox of a removed account must not
+    # turn the first message for the account created again into a 550 (a bounce).
+    port = sqlite_mx.port("lmtp")
+    await in_thread(_lmtp, port, [USER], message(1))
+    await sqlite_mx.store.accounts.remove(USER)
+    await sqlite_mx.store.accounts.add(USER, "x")
+    refused = await in_thread(_lmtp, port, [USER], message(2))
+    assert refused == {}
+    [stored] = await sqlite_mx.bodies(USER)
+    assert stored_part(stored) == message(2)
+    await in_thread(_lmtp, port, [USER], message(3))
+    assert [stored_part(b) for b in await sqlite_mx.bodies(USER)] == [message(2), message(3)]
+
+
 def test_received_date_is_now_and_explicit_dates_are_kept():
     before = datetime.now(timezone.utc).replace(microsecond=0)
     header = received_header(helo="h", peer="1.2.3.4", by="mx", protocol="LMTP",
