@@ -9,6 +9,9 @@
   smsync-pop3`` on the same kind of store. Target: >= 20 MB/s with a plain sequential
   client (stdlib poplib; also the asyncio client one RETR at a time), pipelined shown
   beside it.
+* The LMTP protocol code alone: reactor CPU per message with the store replaced by a
+  stand-in that acknowledges at once (in-process, no sockets), to set beside
+  ``bench_store.py``'s durable append and see which side a delivery's time goes to.
 
 The load client is the same asyncio LMTP client for both servers; it pipelines
 MAIL/RCPT/DATA (RFC 2920) and waits for each message's answer before the next.
@@ -20,7 +23,7 @@ server's CPU time per message (all its threads) is printed beside it, a figure t
 shared cores disturb less than wall time.
 
 Run: ``.venv/bin/python benchmarks/bench_delivery.py [--messages N] [--runs N]
-[--no-dovecot] [--only lmtp|pop3]``.
+[--no-dovecot] [--only lmtp|pop3|protocol]``.
 """
 
 from __future__ import annotations
@@ -333,6 +336,64 @@ def poplib_retr(port: int, count: int, expected: list[bytes]) -> tuple[float, in
     return total / elapsed / 1e6, total
 
 
+def protocol_cost(count: int) -> float:
+    """Reactor-thread CPU microseconds per LMTP message spent in the protocol code alone:
+    one connection driven in-process (no sockets) through LHLO, then ``count`` times
+    MAIL/RCPT/DATA and a 10 KB text, over a stand-in store whose append acknowledges
+    at once. What the real store costs is what ``bench_store.py`` measures; the two
+    together say where the time of a delivery goes."""
+    from twisted.internet import defer
+    from twisted.internet.testing import StringTransport
+
+    from smsync.model import AppendResult
+    from smsync.protocols.delivery.inbound import DeliveryFactory
+    from smsync.protocols.delivery.server import ServerConfig
+
+    appended = []
+
+    class Inbox:
+        def append(self, body, flags=(), internal_date=None):
+            appended.append(len(body))
+            return defer.succeed(AppendResult(1, len(appended), len(appended)))
+
+    class Mail:
+        def mailbox(self, name):
+            return defer.succeed(Inbox())
+
+    class Accounts:
+        def password_hash(self, account):
+            return defer.succeed("x" if account == USER else None)
+
+    class Store:
+        accounts = Accounts()
+
+        def mail(self, account):
+            return defer.succeed(Mail())
+
+    factory = DeliveryFactory(Store(), None, ServerConfig(mode="lmtp", hostname="bench"))
+    proto = factory.buildProtocol(None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    proto.dataReceived(b"LHLO bench.example\r\n")
+    envelope = f"MAIL FROM:<load@example.net>\r\nRCPT TO:<{USER}>\r\nDATA\r\n".encode()
+    wire = [b.replace(b"\r\n.", b"\r\n..") + b".\r\n" for b in
+            (make_message(i) for i in range(100))]
+
+    def run(n):
+        for i in range(n):
+            proto.dataReceived(envelope)
+            proto.dataReceived(wire[i % 100])
+        out = transport.value()
+        transport.clear()
+        if out.count(b"\r\n250 2.0.0 <") + out.startswith(b"250 2.0.0 <") != n:
+            raise RuntimeError("the protocol did not deliver every message")
+
+    run(500)
+    start = time.process_time()
+    run(count)
+    return (time.process_time() - start) / count * 1e6
+
+
 # -- main -----------------------------------------------------------------------------
 
 
@@ -404,16 +465,28 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000, help="LMTP messages (5000)")
     parser.add_argument("--pop3-messages", type=int, default=1000, help="POP3 messages (1000)")
     parser.add_argument("--no-dovecot", action="store_true", help="skip Dovecot's LMTP")
-    parser.add_argument("--only", choices=("lmtp", "pop3"), help="run one part only")
+    parser.add_argument("--only", choices=("lmtp", "pop3", "protocol"),
+                        help="run one part only")
+    parser.add_argument("--protocol-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=3, help="LMTP runs per server (3)")
     args = parser.parse_args()
+    if args.protocol_child:
+        print(f"{protocol_cost(args.protocol_child):.1f}")
+        return
     bodies = [make_message(i) for i in range(args.messages)]
     print(f"load average before: {load()} on {os.cpu_count()} cores", flush=True)
     with tempfile.TemporaryDirectory(prefix="smsync-bench-") as tmp:
         tmp = Path(tmp)
-        if args.only != "pop3":
+        if args.only in (None, "protocol"):
+            # In a child: this process never imports a Twisted reactor.
+            out = subprocess.run([sys.executable, __file__, "--protocol-child", "20000"],
+                                 capture_output=True, text=True, check=True)
+            print(f"LMTP protocol code alone (store replaced by an instant stand-in): "
+                  f"{float(out.stdout):.0f} us CPU/message [load average {load()}]",
+                  flush=True)
+        if args.only in (None, "lmtp"):
             bench_lmtp(tmp, bodies, not args.no_dovecot, args.runs)
-        if args.only != "lmtp":
+        if args.only in (None, "pop3"):
             lib, seq, pipe = bench_pop3(tmp, args.pop3_messages)
             print(f"POP3 RETR of {args.pop3_messages} x 10 KB in one session (median of 3): "
                   f"{lib:.1f} MB/s poplib, {seq:.1f} MB/s asyncio one command at a time, "
