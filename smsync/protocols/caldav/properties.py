@@ -12,7 +12,9 @@ from smsync.protocols.dav import Property
 from smsync.protocols.dav.collation import COLLATIONS
 from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.resources import Kind
-from smsync.protocols.dav.xml import children, clark, element, href_element, sub, text_of, text_property
+from smsync.protocols.dav.xml import (
+    children, clark, element, escape_utf8, href_element, qname, sub, text_of, text_property,
+)
 
 C = "urn:ietf:params:xml:ns:caldav"
 APPLE = "http://apple.com/ns/ical/"
@@ -257,6 +259,20 @@ class CalendarData(Property):
         data = render(content, parse_data_request(asked)) if asked is not None and (
             len(asked) or asked.get("content-type")) else content
         return text_property(self.name, data.decode("utf-8", "replace"))
+
+    def item_renderer(self, ctx, parent, asked):
+        # Whole items, as stored, are the common case (multiget, sync): no parsing.
+        if asked is not None and (len(asked) or asked.get("content-type")):
+            return None
+        tag = qname(self.name)
+        if tag is None:
+            return None
+        head, tail = f"<{tag}>".encode(), f"</{tag}>".encode()
+
+        def rendered(info, content):
+            return None if content is None else b"".join((head, escape_utf8(content), tail))
+
+        return rendered
 
 
 CALDAV_PROPERTIES = (

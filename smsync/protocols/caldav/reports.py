@@ -14,7 +14,7 @@ from smsync.protocols.caldav.properties import c
 from smsync.protocols.dav import Report
 from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.multiget import multiget
-from smsync.protocols.dav.propfind import PropRequest, preload, responses_for
+from smsync.protocols.dav.propfind import PropRequest, item_responses, preload, responses_for
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.response import Response, multistatus
 from smsync.protocols.dav.xml import children
@@ -47,7 +47,6 @@ class CalendarQuery(Report):
         request = PropRequest.parse(body)
         if res.is_item:
             members = [res] if res.exists else []
-            simple = False
         else:
             component, tr, simple = index_hint(top)
             handle = await ctx.handle(res)
@@ -55,22 +54,28 @@ class CalendarQuery(Report):
                 infos = await handle.time_range(tr.start, tr.end, [component])
             else:
                 infos = [i for i in await handle.items() if component is None or i.component == component]
+            if simple:
+                # The index answered the whole filter: render straight from the infos.
+                return multistatus(await item_responses(ctx, res, infos, request))
             members = [ctx.tree.item_resource(res, info) for info in infos]
-        if not simple:
-            await _read_all(ctx, members)
-            kept = []
-            for member in members:
-                if member.content is None:
-                    continue
-                try:
-                    root = parse_components(member.content)[0]
-                except (InvalidData, IndexError):
-                    continue
-                if matches(top, member.content, root):
-                    kept.append(member)
-            members = kept
-        await preload(ctx, members, request)
-        return multistatus(await responses_for(ctx, members, request))
+        await _read_all(ctx, members)
+        kept = []
+        for member in members:
+            if member.content is None:
+                continue
+            try:
+                root = parse_components(member.content)[0]
+            except (InvalidData, IndexError):
+                continue
+            if matches(top, member.content, root):
+                kept.append(member)
+        members = kept
+        if res.is_item:
+            await preload(ctx, members, request)
+            return multistatus(await responses_for(ctx, members, request))
+        contents = {m.item_name: m.content for m in members if m.content is not None}
+        return multistatus(await item_responses(ctx, res, [m.item for m in members], request,
+                                                contents=contents or None))
 
 
 class CalendarMultiget(Report):

@@ -17,6 +17,8 @@ from typing import Optional
 
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from smsync.interfaces import IAccountAvatar
 
@@ -48,6 +50,10 @@ class BasicAuthenticator:
         self._key = os.urandom(32)
         self._cache: dict[bytes, tuple[str, float]] = {}
         self._max = max_entries
+        # Checks under way, by fingerprint: a client opening 8 connections at once
+        # sends 8 identical credentials before the first check ends; one argon2 run
+        # answers them all.
+        self._pending: dict[bytes, list[Deferred]] = {}
 
     def _fingerprint(self, user: bytes, password: bytes) -> bytes:
         return hmac.new(self._key, user + b"\0" + password, hashlib.sha256).digest()
@@ -63,6 +69,24 @@ class BasicAuthenticator:
         cached = self._cache.get(key)
         if cached is not None and cached[1] > now:
             return cached[0]
+        waiters = self._pending.get(key)
+        if waiters is not None:
+            waiter = Deferred()
+            waiters.append(waiter)
+            return await waiter
+        self._pending[key] = waiters = []
+        try:
+            account = await self._check(key, user, password)
+        except BaseException:
+            failure = Failure()
+            for waiter in self._pending.pop(key, []):
+                waiter.errback(failure)
+            raise
+        for waiter in self._pending.pop(key, []):
+            waiter.callback(account)
+        return account
+
+    async def _check(self, key: bytes, user: bytes, password: bytes) -> Optional[str]:
         try:
             _, avatar, logout = await self.portal.login(UsernamePassword(user, password), None,
                                                         IAccountAvatar)
@@ -72,5 +96,5 @@ class BasicAuthenticator:
         logout()
         if len(self._cache) >= self._max:
             self._cache.clear()
-        self._cache[key] = (account, now + self.ttl)
+        self._cache[key] = (account, self._clock() + self.ttl)
         return account

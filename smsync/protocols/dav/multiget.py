@@ -3,8 +3,10 @@ items named by href, read from the store in one call."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from smsync.protocols.dav.errors import DavError
-from smsync.protocols.dav.propfind import PropRequest, response_for
+from smsync.protocols.dav.propfind import PropRequest, item_responses
 from smsync.protocols.dav.resources import Kind, path_of_url, split_path
 from smsync.protocols.dav.response import Response, multistatus
 from smsync.protocols.dav.xml import children, dav, response_element, text_of
@@ -19,7 +21,19 @@ async def multiget(ctx, res, body) -> Response:
         raise DavError(400, message="multiget needs at least one DAV:href")
     wanted: dict[str, str] = {}
     refused: list[tuple[str, int]] = []
+    prefix = res.href if res.kind is Kind.COLLECTION else None
     for href in hrefs:
+        if prefix is not None and href.startswith(prefix):
+            # The usual href, as the server wrote it: a member's path, no URL parsing.
+            rest = href[len(prefix):]
+            if rest and "/" not in rest and "?" not in rest and "#" not in rest:
+                try:
+                    name = unquote(rest, errors="strict")
+                except UnicodeDecodeError:
+                    name = None
+                if name and name not in (".", "..") and "\x00" not in name:
+                    wanted[name] = href
+                    continue
         try:
             segments = split_path(path_of_url(href), ctx.tree.base)
         except DavError:
@@ -37,14 +51,11 @@ async def multiget(ctx, res, body) -> Response:
             refused.append((href, 404))
     handle = await ctx.handle(res)
     found = {i.info.name: i for i in await handle.get(list(wanted))} if wanted else {}
-    responses = []
-    for name, href in wanted.items():
-        item = found.get(name)
-        if item is None:
-            responses.append(response_element(href, status=404))
-            continue
-        member = ctx.tree.item_resource(res, item.info, item.content)
-        member.href = href
-        responses.append(await response_for(ctx, member, request))
+    infos = [found[name].info for name in wanted if name in found]
+    responses = await item_responses(ctx, res, infos, request,
+                                     contents={n: i.content for n, i in found.items()},
+                                     hrefs=wanted)
+    responses += [response_element(href, status=404) for name, href in wanted.items()
+                  if name not in found]
     responses += [response_element(href, status=status) for href, status in refused]
     return multistatus(responses)

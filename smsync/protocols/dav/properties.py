@@ -60,6 +60,10 @@ class GetETag(ImmediateProperty):
     def value_now(self, ctx, res):
         return text_property(self.name, res.item.etag) if res.item is not None else None
 
+    def item_renderer(self, ctx, parent, asked):
+        name = self.name
+        return lambda info, content: text_property(name, info.etag)
+
 
 class GetContentType(ImmediateProperty):
     name = dav("getcontenttype")
@@ -70,6 +74,12 @@ class GetContentType(ImmediateProperty):
     def value_now(self, ctx, res):
         return text_property(self.name, res.home.content_type) if res.home is not None else None
 
+    def item_renderer(self, ctx, parent, asked):
+        if parent.home is None:
+            return None
+        value = text_property(self.name, parent.home.content_type)
+        return lambda info, content: value
+
 
 class GetContentLength(ImmediateProperty):
     name = dav("getcontentlength")
@@ -79,6 +89,10 @@ class GetContentLength(ImmediateProperty):
 
     def value_now(self, ctx, res):
         return text_property(self.name, str(res.item.size)) if res.item is not None else None
+
+    def item_renderer(self, ctx, parent, asked):
+        name = self.name
+        return lambda info, content: text_property(name, str(info.size))
 
 
 class SyncToken(ImmediateProperty):

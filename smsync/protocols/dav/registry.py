@@ -88,6 +88,14 @@ class Property:
     def value_now(self, ctx, res):
         raise NotImplementedError
 
+    def item_renderer(self, ctx, parent, asked) -> Optional[Callable]:
+        """For rendering many items of collection ``parent`` at once: a function
+        ``(ItemInfo, content or None) -> bytes or None`` giving this property's element
+        for ``asked`` (None: the item lacks it), or None when the property must go
+        through ``value`` for each item. Properties with ``needs_content`` get the
+        content; the others get None. Default: None."""
+        return None
+
     def applies(self, res) -> bool:
         return True
 

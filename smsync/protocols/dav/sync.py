@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from smsync import errors
 from smsync.protocols.dav.errors import DavError, from_store_error
-from smsync.protocols.dav.propfind import PropRequest, preload, responses_for
+from smsync.protocols.dav.propfind import PropRequest, item_responses
 from smsync.protocols.dav.registry import Report
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.response import multistatus
@@ -51,9 +51,7 @@ class SyncCollection(Report):
             raise DavError(403, dav("valid-sync-token"), "sync token from the future") from None
         except errors.SmsyncError as e:
             raise from_store_error(e) from None
-        members = [ctx.tree.item_resource(res, info) for info in changes.changed]
-        await preload(ctx, members, request)
-        responses = await responses_for(ctx, members, request)
+        responses = await item_responses(ctx, res, changes.changed, request)
         for name in changes.deleted:
             href = ctx.tree.item_href(res.home, res.owner, res.collection_name, name)
             responses.append(response_element(href, status=404))

@@ -154,6 +154,25 @@ def escape_text(text: str) -> str:
     return _escape(text, _ENTITIES)
 
 
+# The same test over UTF-8 bytes; U+FFFE/U+FFFF are EF BF BE/BF.
+_SPECIAL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+
+
+def escape_utf8(data: bytes) -> bytes:
+    """UTF-8 ``data`` as XML character data, like ``escape_text`` but without a round
+    trip through str (item bodies are rendered thousands at a time). Input that is not
+    valid UTF-8 is decoded with replacement characters, as ``escape_text`` callers do."""
+    if _SPECIAL_BYTES.search(data) is None:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return (data.replace(b"&", b"&amp;").replace(b"<", b"&lt;")
+                    .replace(b">", b"&gt;").replace(b"\r", b"&#13;"))
+    return escape_text(data.decode("utf-8", "replace")).encode("utf-8")
+
+
 @functools.lru_cache(maxsize=1024)
 def qname(name: str) -> Optional[str]:
     """``prefix:local`` for a Clark name whose namespace has a registered prefix."""
@@ -183,7 +202,8 @@ def fragment(value) -> bytes:
 
 
 @functools.lru_cache(maxsize=None)
-def _status_bytes(code: int) -> bytes:
+def status_bytes(code: int) -> bytes:
+    """``<D:status>`` of HTTP status ``code``, as bytes."""
     return f"<D:status>{status_line(code)}</D:status>".encode()
 
 
@@ -195,15 +215,15 @@ def response_bytes(href: str, propstats=(), status: Optional[int] = None) -> byt
         return b"".join((b"<D:response><D:href>", escape_text(href).encode("utf-8"),
                          b"</D:href><D:propstat><D:prop>",
                          *[v if v.__class__ is bytes else fragment(v) for v in values],
-                         b"</D:prop>", _status_bytes(code), b"</D:propstat></D:response>"))
+                         b"</D:prop>", status_bytes(code), b"</D:propstat></D:response>"))
     parts = [b"<D:response><D:href>", escape_text(href).encode("utf-8"), b"</D:href>"]
     if status is not None:
-        parts.append(_status_bytes(status))
+        parts.append(status_bytes(status))
     for code, values in propstats:
         parts.append(b"<D:propstat><D:prop>")
         parts.extend(fragment(v) for v in values)
         parts.append(b"</D:prop>")
-        parts.append(_status_bytes(code))
+        parts.append(status_bytes(code))
         parts.append(b"</D:propstat>")
     parts.append(b"</D:response>")
     return b"".join(parts)

@@ -114,3 +114,21 @@ def test_collations():
     assert not match_text(TextMatch("ÄB", "i;ascii-casemap"), "xäbx")
     assert match_text(TextMatch("AB", "i;ascii-casemap"), "xabx")
     assert not match_text(TextMatch("AB", "i;octet"), "xabx")
+
+
+@given(st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace")))
+def test_escape_utf8_agrees_with_escape_text(text):
+    from smsync.protocols.dav.xml import escape_text, escape_utf8
+
+    assert escape_utf8(text.encode("utf-8")) == escape_text(text).encode("utf-8")
+
+
+@given(st.binary(max_size=200))
+def test_escape_utf8_of_any_bytes_is_well_formed_xml(data):
+    from lxml import etree
+
+    from smsync.protocols.dav.xml import escape_utf8
+
+    doc = etree.fromstring(b"<x>" + escape_utf8(data) + b"</x>")
+    assert doc.text in (None, data.decode("utf-8", "replace").replace("\ufffe", "").replace("\uffff", "")
+                        .translate({c: None for c in range(32) if c not in (9, 10, 13)}))

@@ -333,3 +333,93 @@ async def test_odd_requests_get_proper_answers(server):
     assert [i.uid for i in await coll.items()] == ["e1"]
     # Nothing of the store leaked into an error body, nothing crashed.
     assert (await server.call("PROPFIND", CAL, "\xff\xfe garbage", headers={"Depth": "0"})).status == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_devices_list_command_tells_clients_apart(sqlite_server, tmp_path):
+    """``smsync devices list USER`` (the real command, another process, the same sqlite
+    store) shows a phone and a desktop that synced over DAV as two devices."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dav_harness import in_thread
+
+    phone, desktop = "DAVx5/4.4.3-ose (2024/10/01; dav4jvm; okhttp/4.12.0) Android/14", "Thunderbird/128.3.0"
+    for agent in (phone, desktop, phone):
+        r = await sqlite_server.call("PROPFIND", CAL, propfind("D:getetag"),
+                                     headers={"Depth": "1", "User-Agent": agent})
+        assert r.status == 207
+    # Recording is asynchronous bookkeeping: wait (generously) until both are stored.
+    from twisted.internet import reactor, task
+    for _ in range(200):
+        if len(await sqlite_server.store.devices.list(USER)) >= 2:
+            break
+        await task.deferLater(reactor, 0.05)
+    smsync = str(Path(sys.executable).with_name("smsync"))
+    result = await in_thread(subprocess.run, [smsync, "devices", "list", USER, "--store",
+                                              f"sqlite:///{tmp_path}/store"],
+                             capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].split()[0] == "DEVICE"
+    rows = [line for line in lines[1:] if "caldav" in line.split()]
+    assert len(rows) == 2, result.stdout
+    assert sum(phone in row for row in rows) == 1 and sum(desktop in row for row in rows) == 1
+    assert len({row.split()[0] for row in rows}) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_member_listings_agree_with_get(server):
+    """PROPFIND Depth 1, sync-collection, calendar-query and multiget render many items
+    at once: hrefs that need escaping, properties a member lacks (404) and item bodies
+    with markup characters come out as a GET of each item says."""
+    from lxml import etree
+
+    names = {"plain.ics": event("p", "Plain"), "a&b c.ics": event("amp", "Tom & Jerry <3"),
+             "ünï.ics": event("uni", "Café\r\n folded")}
+    from urllib.parse import quote
+    for name, body in names.items():
+        assert (await put(server, CAL + quote(name), body)).status == 201
+    gets = {}
+    for name in names:
+        r = await server.call("GET", CAL + quote(name))
+        gets[CAL + quote(name, safe="@:+$!,;=~'()*&")] = (r.header("etag"), r.body.decode())
+    wanted = "<D:prop><D:getetag/><C:calendar-data/><X:nothing/><D:getcontentlength/></D:prop>"
+    ns = f'xmlns:D="DAV:" xmlns:C="{NS["C"]}" xmlns:X="{NS["X"]}"'
+    multiget = "".join(f"<D:href>{etree_escape(h)}</D:href>" for h in gets)
+    bodies = {
+        "propfind": ("PROPFIND", f'<D:propfind {ns}>{wanted}</D:propfind>'),
+        "sync": ("REPORT", f'<D:sync-collection {ns}><D:sync-token/><D:sync-level>1</D:sync-level>'
+                           f'{wanted}</D:sync-collection>'),
+        "query": ("REPORT", f'<C:calendar-query {ns}>{wanted}<C:filter><C:comp-filter name="VCALENDAR">'
+                            '<C:comp-filter name="VEVENT"><C:time-range start="20260201T000000Z" '
+                            'end="20260401T000000Z"/></C:comp-filter></C:comp-filter></C:filter>'
+                            '</C:calendar-query>'),
+        "multiget": ("REPORT", f'<C:calendar-multiget {ns}>{wanted}{multiget}</C:calendar-multiget>'),
+    }
+    for label, (method, body) in bodies.items():
+        r = await server.call(method, CAL, body, headers={"Depth": "1"})
+        assert r.status == 207, (label, r)
+        doc = etree.fromstring(r.body)
+        seen = {}
+        for resp in doc.findall("D:response", NS):
+            href = resp.findtext("D:href", namespaces=NS)
+            if href == CAL:
+                continue
+            ok = [ps for ps in resp.findall("D:propstat", NS) if " 200 " in ps.findtext("D:status", namespaces=NS)]
+            lost = [ps for ps in resp.findall("D:propstat", NS) if " 404 " in ps.findtext("D:status", namespaces=NS)]
+            assert len(ok) == 1 and len(lost) == 1, (label, etree.tostring(resp))
+            assert [el.tag for el in lost[0].find("D:prop", NS)] == ["{http://example.org/ns/}nothing"]
+            seen[href] = (ok[0].findtext(".//D:getetag", namespaces=NS),
+                          ok[0].findtext(".//C:calendar-data", namespaces=NS),
+                          ok[0].findtext(".//D:getcontentlength", namespaces=NS))
+        assert set(seen) == set(gets), (label, sorted(seen))
+        for href, (etag, data, length) in seen.items():
+            assert etag == gets[href][0], label
+            assert data == gets[href][1], label
+            assert int(length) == len(gets[href][1].encode()), label
+
+
+def etree_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;")
