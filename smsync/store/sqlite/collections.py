@@ -10,6 +10,9 @@ only items whose recurrence was not expanded as far as the asked range are parse
 from __future__ import annotations
 
 import json
+import threading
+import weakref
+from collections import OrderedDict
 from datetime import datetime
 
 from twisted.internet.defer import Deferred
@@ -71,6 +74,65 @@ def collection_info(row) -> CollectionInfo:
 
 
 _COLL_COLS = "cid, name, kind, components, properties, revision, n_items"
+
+
+class ListingCache:
+    """Whole listings of the largest collections read lately, per database.
+
+    A DAV or EAS client lists a calendar of thousands of items at every full sync and
+    PROPFIND; reading and building those rows again is most of the answer's cost. A
+    listing is valid exactly while its collection's revision is the one it was read at
+    (every write bumps it in the same transaction, in this process or another), so a
+    reader compares revisions inside its own read transaction and never sees a stale
+    listing. Keyed by row id *and* collection id: a row id can be reused after a
+    collection is deleted.
+    """
+
+    #: Smaller collections are read from SQLite every time (it is quick for them).
+    MIN_ITEMS = 256
+    #: Most items kept over all listings of one database.
+    MAX_ITEMS = 200_000
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: OrderedDict = OrderedDict()
+        self._size = 0
+
+    def get(self, key, revision):
+        """``[by name, by revision]`` listings of ``key`` at ``revision``, or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != revision:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key, revision, by_name: tuple) -> list:
+        lists = [by_name, None]
+        if len(by_name) < self.MIN_ITEMS:
+            return lists
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= len(old[1][0])
+            self._entries[key] = (revision, lists)
+            self._size += len(by_name)
+            while self._size > self.MAX_ITEMS and len(self._entries) > 1:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._size -= len(dropped[0])
+        return lists
+
+
+_LISTINGS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LISTINGS_LOCK = threading.Lock()
+
+
+def listing_cache(db) -> ListingCache:
+    with _LISTINGS_LOCK:
+        cache = _LISTINGS.get(db)
+        if cache is None:
+            cache = _LISTINGS[db] = ListingCache()
+        return cache
 
 
 def create_collection_row(conn, account_id, name, kind, components, properties) -> CollectionInfo:
@@ -251,14 +313,24 @@ class SQLiteCollection:
         return await self._db.read(self._items)
 
     def _items(self, conn):
-        self._row(conn)
-        return [
-            item_info(r)
-            for r in conn.execute(
-                f"SELECT {_ITEM_COLS} FROM items WHERE collection_id = ? ORDER BY name",
-                (self._pk,),
+        return list(self._listing(conn)[0])
+
+    def _listing(self, conn) -> list:
+        """``[items by name, items by (revision, name) or None]`` as of this read
+        transaction, from the listing cache when the revision still matches."""
+        revision = self._row(conn)[2]
+        cache = listing_cache(self._db)
+        lists = cache.get((self._pk, self.id), revision)
+        if lists is None:
+            by_name = tuple(
+                item_info(r)
+                for r in conn.execute(
+                    f"SELECT {_ITEM_COLS} FROM items WHERE collection_id = ? ORDER BY name",
+                    (self._pk,),
+                )
             )
-        ]
+            lists = cache.put((self._pk, self.id), revision, by_name)
+        return lists
 
     @deferred
     async def get(self, names):
@@ -402,6 +474,12 @@ class SQLiteCollection:
         _, _, current, _ = self._row(conn)
         if since > current or since < 0:
             raise SyncTokenInvalid(f"revision {since} is not one of this collection's")
+        if since == 0 and limit is None:
+            # Everything there is (a first sync): the listing, in change-log order.
+            lists = self._listing(conn)
+            if lists[1] is None:
+                lists[1] = tuple(sorted(lists[0], key=lambda i: (i.revision, i.name)))
+            return CollectionChanges(current, lists[1], (), False)
         cap = "" if limit is None else f" LIMIT {int(limit) + 1}"
         entries = [
             (r[3], r[0], item_info(r))

@@ -103,3 +103,58 @@ async def test_bad_tokens_are_refused(server):
         assert r.status == 403 and b"valid-sync-token" in r.body, token
     r = await server.call("REPORT", f"/dav/calendars/{USER}/", sync_body())
     assert r.status == 403 and b"supported-report" in r.body
+
+
+@pytest_twisted.ensureDeferred
+async def test_large_listings_follow_every_write(sqlite_server, tmp_path):
+    """Listings of big collections are kept between requests; a write through this
+    server, through another store on the same files (another process's view), or a
+    collection deleted and made again under the same name all show at once."""
+    from smsync.store.registry import open_store
+
+    from dav_harness import USER as user
+
+    server = sqlite_server
+    cstore = await server.collections()
+    coll = await cstore.collection("calendar")
+    for i in range(300):
+        await coll.put(f"e{i}.ics", event(f"e{i}"))
+
+    async def listing():
+        r = await server.call("PROPFIND", CAL, '<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/>'
+                              "</D:prop></D:propfind>", headers={"Depth": "1"})
+        assert r.status == 207
+        return {resp.findtext("D:href", namespaces=NS).rsplit("/", 1)[-1]:
+                resp.findtext(".//D:getetag", namespaces=NS) for resp in r.xml().findall("D:response", NS)
+                if resp.findtext("D:href", namespaces=NS) != CAL}
+
+    first = await listing()
+    assert len(first) == 300 and await listing() == first
+    changed, _, _, _ = await sync(server)
+    assert len(changed) == 300
+
+    await coll.put("e7.ics", event("e7", "changed"))
+    second = await listing()
+    assert second["e7.ics"] != first["e7.ics"] and len(second) == 300
+    changed, _, _, _ = await sync(server)
+    assert changed["e7.ics"][0] == second["e7.ics"]
+
+    other = await open_store(f"sqlite:///{tmp_path}/store")
+    try:
+        theirs = await (await other.collections(user)).collection("calendar")
+        await theirs.delete("e8.ics")
+        await theirs.put("x.ics", event("x"))
+    finally:
+        await other.close()
+    third = await listing()
+    assert "e8.ics" not in third and "x.ics" in third and len(third) == 300
+    changed, _, _, _ = await sync(server)
+    assert set(changed) == set(third)
+
+    await cstore.delete_collection("calendar")
+    await cstore.create_collection("calendar", "calendar")
+    fresh = await cstore.collection("calendar")
+    for i in range(300):
+        await fresh.put(f"n{i}.ics", event(f"n{i}"))
+    fourth = await listing()
+    assert sorted(fourth) == sorted(f"n{i}.ics" for i in range(300))
