@@ -103,7 +103,8 @@ async def timed(fn, *args, repeat: int = 5):
 
 
 def _bulk_messages(conn, ctx, store, pk, count, body):
-    """BULK FIXTURE: ``count`` rows sharing one body, inserted directly."""
+    """BULK FIXTURE: ``count`` rows sharing one body, inserted directly, each with its
+    own dates, subject and sender (the columns an append fills)."""
     from smsync.formats.message import parse_message, structure_to_bytes
 
     path, directory = store.bodies.write(body)
@@ -118,11 +119,16 @@ def _bulk_messages(conn, ctx, store, pk, count, body):
     now = time.time()
     conn.executemany(
         "INSERT INTO messages (folder_id, uid, body_id, flags, seen, deleted, internal_date,"
-        " internal_tz, saved_date, size, modseq) VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?)",
+        " internal_tz, saved_date, size, modseq, hdr_date, subject, from_addr)"
+        " VALUES (?, ?, ?, ?, ?, 0, ?, 0, ?, ?, ?, ?, ?, ?)",
         (
-            (pk, uidnext + i, body_id, "\\Seen" if i % 3 else "", i % 3 != 0, now, now,
-             len(body), modseq + 1 + i // 100)
+            (pk, uidnext + i, body_id, "\\Seen" if i % 3 else "", i % 3 != 0, when,
+             when + 0.25, len(body), modseq + 1 + i // 100, when - 5,
+             f"benchmark message {i}", f"Sender {i} <sender{i}@example.com>")
             for i in range(count)
+            # Dates a message apart, as deliveries one by one have: the listing shares no
+            # datetime between neighbours here (its worst case).
+            for when in (now - (count - i) * 37.000123,)
         ),
     )
     conn.execute(

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import pytest_twisted
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet import defer
 
 from smsync.errors import NotFound
-from smsync.model import FlagMode, UIDSet
+from smsync.model import FlagMode, MessageInfo, UIDSet
 from smsync.store.registry import open_store
+from smsync.store.sqlite import bodies as bodies_module
 from smsync.store.sqlite import listing
 from smsync.store.sqlite.listing import Listings
 from smsync.testing import (
@@ -211,3 +216,160 @@ class TestCachedListingFolders(_CachedListings, FolderConformance):
 
 class TestCachedListingStateful(_CachedListings, StatefulConformance):
     pass
+
+
+@pytest_twisted.ensureDeferred
+async def test_close_finishes_appends_in_flight(tmp_path):
+    """32 appends called just before close(): each is acknowledged (none hangs or is
+    dropped), and the reopened store holds them in call order."""
+    store = await fresh(tmp_path)
+    inbox = await (await store.mail(ACCOUNT)).mailbox("INBOX")
+    bodies = [samples.message(f"c{n}", body="y" * 70 + "\r\n" * (n * 50)) for n in range(32)]
+    ds = [inbox.append(body) for body in bodies]
+    closing = store.close()
+    results = await defer.gatherResults(ds)
+    await closing
+    assert [r.uid for r in results] == list(range(1, 33))
+    again = await open_store(f"sqlite://{tmp_path}", create=False)
+    try:
+        box = await (await again.mail(ACCOUNT)).mailbox("INBOX")
+        assert await box.uids() == list(range(1, 33))
+        for uid, body in enumerate(bodies, 1):
+            assert await box.read_body(uid) == body
+        assert again.orphans_removed == 0
+    finally:
+        await again.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_handles_appending_to_one_folder(tmp_path):
+    """Two stores on one directory (as two processes would be), 32 concurrent appends
+    each into one folder: UIDs and MODSEQs are distinct, and each handle's UIDs follow
+    its own call order."""
+    first = await fresh(tmp_path)
+    second = await open_store(f"sqlite://{tmp_path}", create=False)
+    try:
+        boxes = [await (await s.mail(ACCOUNT)).mailbox("INBOX") for s in (first, second)]
+        calls = {0: [], 1: []}
+        ds = []
+        for n in range(64):
+            which = n % 2
+            body = samples.message(f"h{which}-{n}", body="z" * 70 + "\r\n" * ((n % 7) * 400))
+            calls[which].append(body)
+            ds.append(boxes[which].append(body))
+        results = await defer.gatherResults(ds)
+        mine = {0: results[0::2], 1: results[1::2]}
+        assert sorted(r.uid for r in results) == list(range(1, 65))
+        assert len({r.modseq for r in results}) == 64
+        for which in (0, 1):
+            uids = [r.uid for r in mine[which]]
+            assert uids == sorted(uids), "a handle's UIDs are not in its call order"
+            for res, body in zip(mine[which], calls[which]):
+                assert await boxes[1 - which].read_body(res.uid) == body
+    finally:
+        await second.close()
+        await first.close()
+
+
+class _FsyncMode:
+    """The pipeline where ``syncfs`` is missing: each body fsynced, then its directory."""
+
+    @pytest.fixture(autouse=True)
+    def no_syncfs(self, monkeypatch):
+        monkeypatch.setattr(bodies_module, "_syncfs", None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_fsync_mode_syncs_bodies_before_their_rows(tmp_path, monkeypatch):
+    """Without syncfs: when a round commits an append's rows, that body file and its
+    directory have been fsynced; UIDs still follow call order."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc to name the files fsync is called on")
+    monkeypatch.setattr(bodies_module, "_syncfs", None)
+    store = await fresh(tmp_path)
+    assert not store.bodies.group_sync
+    lock = threading.Lock()
+    synced, violations, committed = set(), [], []
+    real_fsync, real_fsync_dir = os.fsync, bodies_module.fsync_dir
+    real_run_batch = store.db._run_batch
+
+    def fsync(fd):
+        real_fsync(fd)
+        with lock:
+            synced.add(os.readlink(f"/proc/self/fd/{fd}"))
+
+    def fsync_dir(path):
+        real_fsync_dir(path)
+        with lock:
+            synced.add(os.path.realpath(path) + "/")
+
+    def run_batch(batch):
+        with lock:
+            for job in batch:
+                for entry in job.entries or ():
+                    full = os.path.join(root, entry.value.body.path)
+                    committed.append(full)
+                    if full not in synced or os.path.dirname(full) + "/" not in synced:
+                        violations.append(full)
+        return real_run_batch(batch)
+
+    root = os.path.realpath(store.bodies.root)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(bodies_module, "fsync_dir", fsync_dir)
+    store.db._run_batch = run_batch
+    try:
+        inbox = await (await store.mail(ACCOUNT)).mailbox("INBOX")
+        bodies = [samples.message(f"f{n}", body="w" * 70 + "\r\n" * ((n % 5) * 2000))
+                  for n in range(32)]
+        results = await defer.gatherResults([inbox.append(b) for b in bodies])
+        assert [r.uid for r in results] == list(range(1, 33))
+        assert len(committed) == 32 and not violations, violations[:3]
+        for res, body in zip(results, bodies):
+            assert await inbox.read_body(res.uid) == body
+    finally:
+        await store.close()
+
+
+class TestFsyncModeMail(_FsyncMode, MailConformance):
+    reopen_supported = True
+
+    @pytest.fixture
+    def store_uri(self, tmp_path):
+        return f"sqlite://{tmp_path / 'store'}"
+
+
+_flag_words = st.sampled_from(["\\Seen", "\\Deleted", "\\Flagged", "$Junk", "work"])
+_rows = st.lists(
+    st.tuples(
+        st.lists(_flag_words, unique=True).map(" ".join),
+        st.floats(min_value=0, max_value=4e9, allow_nan=False),
+        st.sampled_from([0, 3600, -18000, 19800]),
+        # Few distinct saved dates, so that neighbours often share one (as the messages
+        # of one commit do) and often do not.
+        st.sampled_from([1.5e9, 1.5e9 + 0.25, 1.7e9 + 123.456789]),
+        st.integers(min_value=0, max_value=1 << 40),
+        st.integers(min_value=1, max_value=1 << 62),
+    ),
+    max_size=40,
+)
+
+
+@given(_rows)
+def test_message_infos_match_the_plain_construction(rows):
+    rows = [(uid, *rest) for uid, rest in enumerate(rows, 1)]
+    want = [
+        MessageInfo(
+            uid,
+            frozenset(flags.split()),
+            datetime.fromtimestamp(idate, timezone(timedelta(seconds=itz))),
+            datetime.fromtimestamp(sdate, timezone.utc),
+            size,
+            modseq,
+        )
+        for uid, flags, idate, itz, sdate, size, modseq in rows
+    ]
+    got = listing.message_infos(iter(rows))
+    assert got == want
+    assert [i.internal_date.utcoffset() for i in got] == [
+        timedelta(seconds=r[3]) for r in rows
+    ]
