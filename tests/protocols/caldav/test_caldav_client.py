@@ -156,3 +156,34 @@ async def test_stale_etag_gets_412(server):
     assert gone.status == 412
     current = await server.call("GET", path)
     assert b"Dentist 2" in current.body
+
+
+@pytest_twisted.ensureDeferred
+async def test_caldav_library_gets_412_for_its_stale_copy(server):
+    """Two clients hold the same event; the second one's save, made from the copy it
+    read before the first one saved, is refused with 412 (the library sends the ETag it
+    cached as If-Match and raises ETagMismatchError) and the first one's change stays."""
+    import pytest
+    from caldav.lib.error import ETagMismatchError
+
+    def run():
+        phone = server.caldav_client().principal().calendar(cal_id="calendar")
+        desktop = server.caldav_client().principal().calendar(cal_id="calendar")
+        phone.save_event(SINGLE)
+        mine = phone.event_by_uid("dentist")
+        theirs = desktop.event_by_uid("dentist")
+        mine.icalendar_component["summary"] = "Dentist (phone)"
+        mine.save(precondition="etag")
+        theirs.icalendar_component["summary"] = "Dentist (desktop)"
+        with pytest.raises(ETagMismatchError):
+            theirs.save(precondition="etag")
+        # Still refused on a second try; the desktop sees the phone's version on reading.
+        with pytest.raises(ETagMismatchError):
+            theirs.save(precondition="etag")
+        fresh = desktop.event_by_uid("dentist")
+        return fresh.data
+
+    data = await in_thread(run)
+    assert "Dentist (phone)" in data
+    item = await (await (await server.collections()).collection("calendar")).get_by_uid("dentist")
+    assert b"Dentist (phone)" in item.content and b"desktop" not in item.content
