@@ -423,3 +423,38 @@ async def test_member_listings_agree_with_get(server):
 
 def etree_escape(text):
     return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
+@pytest_twisted.ensureDeferred
+async def test_quota_available_bytes_when_a_quota_is_set(server):
+    """RFC 4331 with a quota (an embedding option of ``DavApp``): available is the quota
+    less what the home uses; without one the property is absent (404)."""
+    from twisted.internet import reactor
+
+    from dav_harness import Running
+    from smsync.auth import make_portal
+    from smsync.protocols import caldav
+    from smsync.protocols.dav.server import DavApp
+    from smsync.tap.http import HttpRoot, make_site
+
+    await put(server, CAL + "e1.ics", event())
+    await put(server, CAL + "e2.ics", event("e2"))
+    used = 2 * len(event())
+    none = await server.call("PROPFIND", HOME, propfind("D:quota-available-bytes", "D:quota-used-bytes"),
+                             headers={"Depth": "0"})
+    assert (404, ["{DAV:}quota-available-bytes"]) in statuses(none)[HOME]
+    app = DavApp(server.store, make_portal(server.store), quota_bytes=100_000)
+    app.install(caldav.extension())
+    root = HttpRoot()
+    root.mount(app.base, app.resource)
+    port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")
+    try:
+        other = Running(server.store, root, port)
+        for path in (HOME, CAL):
+            r = await other.call("PROPFIND", path, propfind("D:quota-available-bytes", "D:quota-used-bytes"),
+                                 headers={"Depth": "0"})
+            doc = r.xml()
+            assert doc.findtext(".//D:quota-used-bytes", namespaces=NS) == str(used)
+            assert doc.findtext(".//D:quota-available-bytes", namespaces=NS) == str(100_000 - used)
+    finally:
+        await port.stopListening()
