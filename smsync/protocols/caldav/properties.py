@@ -13,7 +13,7 @@ from smsync.protocols.dav.collation import COLLATIONS
 from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.xml import (
-    children, clark, element, escape_utf8, href_element, qname, sub, text_of, text_property,
+    children, clark, element, element_tags, escape_utf8, href_element, sub, text_of, text_property,
 )
 
 C = "urn:ietf:params:xml:ns:caldav"
@@ -264,10 +264,7 @@ class CalendarData(Property):
         # Whole items, as stored, are the common case (multiget, sync): no parsing.
         if asked is not None and (len(asked) or asked.get("content-type")):
             return None
-        tag = qname(self.name)
-        if tag is None:
-            return None
-        head, tail = f"<{tag}>".encode(), f"</{tag}>".encode()
+        head, tail = element_tags(self.name)
 
         def rendered(info, content):
             return None if content is None else b"".join((head, escape_utf8(content), tail))

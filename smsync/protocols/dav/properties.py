@@ -7,7 +7,9 @@ from smsync.model import PROP_DISPLAYNAME
 from smsync.protocols.dav.registry import ImmediateProperty, Property
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.synctoken import make_token
-from smsync.protocols.dav.xml import CS, clark, dav, element, href_element, sub, text_of, text_property
+from smsync.protocols.dav.xml import (
+    CS, clark, dav, element, element_tags, escape_text, href_element, sub, text_of, text_property,
+)
 
 
 def _collection(res) -> bool:
@@ -61,8 +63,8 @@ class GetETag(ImmediateProperty):
         return text_property(self.name, res.item.etag) if res.item is not None else None
 
     def item_renderer(self, ctx, parent, asked):
-        name = self.name
-        return lambda info, content: text_property(name, info.etag)
+        head, tail = element_tags(self.name)
+        return lambda info, content: b"".join((head, escape_text(info.etag).encode(), tail))
 
 
 class GetContentType(ImmediateProperty):
@@ -91,8 +93,8 @@ class GetContentLength(ImmediateProperty):
         return text_property(self.name, str(res.item.size)) if res.item is not None else None
 
     def item_renderer(self, ctx, parent, asked):
-        name = self.name
-        return lambda info, content: text_property(name, str(info.size))
+        head, tail = element_tags(self.name)
+        return lambda info, content: b"".join((head, str(info.size).encode(), tail))
 
 
 class SyncToken(ImmediateProperty):

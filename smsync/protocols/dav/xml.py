@@ -183,6 +183,15 @@ def qname(name: str) -> Optional[str]:
     return f"{prefix}:{local}" if prefix else None
 
 
+def element_tags(name: str) -> tuple[bytes, bytes]:
+    """The start and end tags of element ``name`` (Clark), for writing its content
+    between them; ``name``'s namespace must have a registered prefix."""
+    q = qname(name)
+    if q is None:
+        raise ValueError(f"{name} has no registered prefix")
+    return f"<{q}>".encode(), f"</{q}>".encode()
+
+
 def text_property(name: str, text: Optional[str] = None):
     """Property ``name`` holding ``text``: bytes when its namespace has a prefix,
     else an lxml element (both are accepted wherever property values go)."""
