@@ -122,7 +122,7 @@ class DavApp:
             return error_response(DavError(413, message="request body too large"))
         account = await self.auth.authenticate(request.getHeader(b"authorization"))
         if account is None and method not in _ANONYMOUS:
-            return error_response(DavError(401, message="authentication required", headers={
+            return self._refuse(request, method, DavError(401, message="authentication required", headers={
                 "WWW-Authenticate": 'Basic realm="smsync", charset="UTF-8"'}))
         ctx = Context(self, request, account)
         try:
@@ -140,9 +140,17 @@ class DavApp:
                 self.locks.check_write(ctx, res.href)
             return await handler(ctx, res)
         except DavError as e:
-            return error_response(e)
+            return self._refuse(request, method, e, account)
         except errors.SmsyncError as e:
-            return error_response(from_store_error(e))
+            return self._refuse(request, method, from_store_error(e), account)
+
+    def _refuse(self, request, method: str, error: DavError, account: Optional[str] = None) -> Response:
+        """The error answer to a request, with the log line saying why (304 is no error)."""
+        if error.status >= 400:
+            log.info("DAV {method} {path} by {account}: {status} {condition} {message}", method=method,
+                     path=request.path.decode("ascii", "replace"), account=account or "-",
+                     status=error.status, condition=error.condition or "", message=error.message or "")
+        return error_response(error)
 
     def _record(self, ctx, segments) -> None:
         """Note the client in the device registry (at most every ``SEEN_INTERVAL``)."""

@@ -458,3 +458,30 @@ async def test_quota_available_bytes_when_a_quota_is_set(server):
             assert doc.findtext(".//D:quota-available-bytes", namespaces=NS) == str(100_000 - used)
     finally:
         await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_refusals_are_logged(server):
+    """Every error answer a client causes leaves a log line naming the request and why."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    lines = []
+
+    def observe(event):
+        if event.get("log_namespace") == "smsync.dav":
+            lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        bad = await put(server, CAL + "bad.ics", "BEGIN:VCALENDAR\r\nnot a calendar\r\n")
+        assert bad.status == 403
+        assert (await server.call("PROPFIND", BOB_CAL, headers={"Depth": "0"})).status == 403
+        assert (await server.call("PROPFIND", CAL, user=None)).status == 401
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert any("PUT" in line and "bad.ics" in line and "403" in line and "valid-calendar-data" in line
+               for line in lines), lines
+    assert any("PROPFIND" in line and OTHER in line and "403" in line for line in lines), lines
+    assert any("401" in line for line in lines), lines
+    coll = await (await server.collections()).collection("calendar")
+    assert await coll.items() == []
