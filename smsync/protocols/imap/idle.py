@@ -18,6 +18,7 @@ log = Logger()
 async def idle(conn, cmd):
     session = conn.session
     conn.write_line(b"+ idling")
+    conn.flush()
     scheduled = []
 
     def push():

@@ -204,6 +204,7 @@ class Session:
             # Another session deleted the folder under us: nothing sensible remains.
             self.selected = None
             self.conn.untagged("BYE selected mailbox was deleted")
+            self.conn.flush()
             self.conn.transport.loseConnection()
         finally:
             self._report_lock.release()

@@ -29,8 +29,10 @@ from smsync.store.sqlite.mailbox import _slot_set as slot_setters
 from smsync.store.sqlite.mailbox import _flag_sets as flag_sets
 from smsync.store.sqlite.mailbox import flags_of, zone
 
-#: Folders with fewer messages are read whole each time: that is fast enough.
-MIN_CACHED = 2_000
+#: Folders with fewer messages are read whole each time: that is fast enough. Kept
+#: low: a busy INBOX of 1,000 messages read whole on every FETCH and SEARCH was most
+#: of the CPU of 50 IMAP clients (issue 3 benchmark).
+MIN_CACHED = 100
 #: Most messages kept over all cached listings (each costs about 250 bytes).
 MAX_CACHED = 250_000
 _MAX_UID = (1 << 32) - 1
