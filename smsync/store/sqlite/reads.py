@@ -47,8 +47,8 @@ def check_ranges(ranges) -> list[tuple[int, int, Optional[int]]]:
     return out
 
 
-def _valid_uid(uid) -> bool:
-    return isinstance(uid, int) and not isinstance(uid, bool) and 0 < uid <= _MAX_UID
+def _valid_uid(uid, _int=int) -> bool:
+    return type(uid) is _int and 0 < uid <= _MAX_UID
 
 
 def _check_folder(conn, pk: int) -> None:
@@ -183,6 +183,21 @@ class StructureCache:
             self._entries.move_to_end(key)
             return entry[0]
 
+    def get_many(self, keys) -> list:
+        """``get`` of each of ``keys`` (None where absent) under one lock acquisition:
+        a SEARCH asks for hundreds at a time."""
+        entries = self._entries
+        out = []
+        with self._lock:
+            for key in keys:
+                entry = entries.get(key)
+                if entry is None:
+                    out.append(None)
+                else:
+                    entries.move_to_end(key)
+                    out.append(entry[0])
+        return out
+
     def put(self, key, structure, size: int) -> None:
         with self._lock:
             if key in self._entries or size > self.budget:
@@ -205,26 +220,30 @@ structure_cache = StructureCache(4 << 20)
 def structures(conn, root: str, pk: int, uids: list[int]) -> dict:
     """``uid -> MessageStructure`` for those of ``uids`` in folder ``pk`` (``NotFound``
     if the folder is gone), decoded blobs coming from ``structure_cache`` when there.
-    Blocking, like ``read_ranges``."""
+    Blocking, like ``read_ranges``.
+
+    A SEARCH asks for hundreds of structures per command, nearly all cached: the work per
+    message is kept to a row, a cache probe (one lock for all) and a dict entry."""
     from smsync.formats.message import structure_from_bytes
 
     _check_folder(conn, pk)
-    wanted = sorted({u for u in uids if _valid_uid(u)})
+    wanted = [u for u in set(uids) if _valid_uid(u)]
     out: dict = {}
     missing: dict[int, list] = {}
     for i in range(0, len(wanted), _CHUNK):
         chunk = wanted[i : i + _CHUNK]
         marks = ",".join("?" * len(chunk))
-        for uid, body_id, path in conn.execute(
+        rows = conn.execute(
             "SELECT m.uid, b.id, b.path FROM messages m JOIN bodies b ON b.id = m.body_id"
             f" WHERE m.folder_id = ? AND m.uid IN ({marks})",
             (pk, *chunk),
-        ):
-            structure = structure_cache.get((root, path))
+        ).fetchall()
+        cached = structure_cache.get_many([(root, row[2]) for row in rows])
+        for row, structure in zip(rows, cached):
             if structure is None:
-                missing.setdefault(body_id, [path]).append(uid)
+                missing.setdefault(row[1], [row[2]]).append(row[0])
             else:
-                out[uid] = structure
+                out[row[0]] = structure
     ids = list(missing)
     for i in range(0, len(ids), _CHUNK):
         chunk = ids[i : i + _CHUNK]
