@@ -154,7 +154,8 @@ async def search(sel, key: SearchKey, charset: Optional[str], saved: list[int]) 
                        saved=set(saved), now=datetime.now(timezone.utc))
     match = compiler(key)
     # Pre-filters: the key with what is not loaded yet relaxed to "could match".
-    without_structure = compiler(_relax(key, True, _STRUCT_KEYS | _TEXT_KEYS))
+    metadata_key = _relax(key, True, _STRUCT_KEYS | _TEXT_KEYS)
+    without_structure = compiler(metadata_key)
     without_text = compiler(_relax(key, True, _TEXT_KEYS))
     # Sequence numbers only for the keys that look at them; else for the matches only.
     seq_of = sel.seq_of if uses_seq(key) else (lambda uid: 0)
@@ -163,9 +164,9 @@ async def search(sel, key: SearchKey, charset: Optional[str], saved: list[int]) 
         batch = uids[i : i + _BATCH]
         infos = await sel.mailbox.messages(UIDSet.of(batch))
         if not needs:
-            found += [m.uid for m in infos if match(seq_of(m.uid), m, None, None)]
+            found += [m.uid for m in _filter(infos, match, key, seq_of)]
             continue
-        infos = [m for m in infos if without_structure(seq_of(m.uid), m, None, None)]
+        infos = _filter(infos, without_structure, metadata_key, seq_of)
         structures = await sel.mailbox.structures([m.uid for m in infos]) if infos else {}
         candidates = []
         for m in infos:
@@ -183,6 +184,32 @@ async def search(sel, key: SearchKey, charset: Optional[str], saved: list[int]) 
     found = [(sel.seq_of(uid), uid) for uid in found]
     found.sort()
     return found
+
+
+def _flags_only(key: SearchKey) -> bool:
+    """Whether ``key`` looks at nothing but a message's flags."""
+    if key.op in ("AND", "OR", "NOT"):
+        return all(_flags_only(k) for k in key.args)
+    return key.op in ("FLAG", "ALL", "NONE")
+
+
+def _filter(infos: list, predicate, key: SearchKey, seq_of) -> list:
+    """Those of ``infos`` that ``predicate`` (compiled from ``key``, given no structure
+    or text) holds for, in order."""
+    if not _flags_only(key):
+        return [m for m in infos if predicate(seq_of(m.uid), m, None, None)]
+    # UNSEEN, FLAGGED...: decided once per distinct flag set rather than per message
+    # (a folder has few distinct sets, and stores share the set objects).
+    verdicts: dict = {}
+    out = []
+    for m in infos:
+        flags = m.flags
+        verdict = verdicts.get(flags)
+        if verdict is None:
+            verdict = verdicts[flags] = predicate(0, m, None, None)
+        if verdict:
+            out.append(m)
+    return out
 
 
 def _relax(key: SearchKey, positive: bool, ops: frozenset) -> SearchKey:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
 
+import attrs
 import pytest_twisted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsync.model import MessageInfo
 from smsync.protocols.imap import bodyreads
-from smsync.protocols.imap.search import _relax
+from smsync.protocols.imap.search import _filter, _relax
 from smsync.protocols.imap.searchkeys import SearchKey
 from smsync.protocols.imap.searchmatch import compile_key, uses_seq
 from smsync.protocols.imap.syntax import SeqSet
@@ -147,6 +148,23 @@ def test_relaxed_keys_are_safe_prefilters(key, m, seq, s, doc, saved):
     if full:
         assert without_text(seq, m, s, None)
         assert without_structure(seq, m, None, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(keys, st.lists(messages, max_size=12), st.sets(st.integers(1, 12)))
+def test_metadata_filter_agrees_with_reference(key, ms, saved):
+    """``_filter`` (which decides flag-only keys once per flag set) keeps exactly the
+    messages the key matches, in order, with nothing but metadata loaded."""
+    # Message n has UID n and sequence number n. Equal flag sets are one shared object
+    # for some messages (as stores hand them out) and copies for others.
+    shared: dict = {}
+    ms = [
+        attrs.evolve(m, uid=n, flags=shared.setdefault(m.flags, m.flags) if n % 2 else frozenset(m.flags))
+        for n, m in enumerate(ms, 1)
+    ]
+    match = compile_key(key, 10, 12, saved, NOW)
+    kept = _filter(ms, match, key, lambda uid: uid)
+    assert kept == [m for m in ms if reference(key, m.uid, m, None, None, 10, 12, saved)]
 
 
 @given(st.lists(st.integers(0, 50)), st.integers(1, 60))

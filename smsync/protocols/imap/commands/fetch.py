@@ -138,8 +138,20 @@ class _Read:
         self.data = None
 
 
-def _read_cost(pieces: list) -> int:
-    return sum(p.length for p in pieces if isinstance(p, _Read))
+class _Planned:
+    """One message's FETCH response as ``pieces``: bytes ready to send (adjacent ones
+    joined), ``_Read`` sections to fill in from the store (also listed in ``reads``,
+    whose lengths add up to ``cost``), ``_Range`` sections to stream (``streams``)."""
+
+    __slots__ = ("pieces", "reads", "cost", "streams")
+
+    def __init__(self, pieces: list, reads: list, streams: bool):
+        self.pieces, self.reads, self.streams = pieces, reads, streams
+        self.cost = sum(r.length for r in reads)
+
+
+def _read_cost(planned: _Planned) -> int:
+    return planned.cost
 
 
 class _Planner:
@@ -184,51 +196,68 @@ class _Planner:
             else:  # BINARY, BINARY.PEEK, BINARY.SIZE
                 self.items.append(partial(_binary_item, att=att))
 
-    def plan(self, seq: int, info, structure) -> list:
-        """The FETCH response of one message as pieces: bytes ready to send, ``_Read``
-        sections to fill in from the store, ``_Range`` sections to stream."""
-        pieces: list = [b"* %d FETCH (" % seq]
+    def plan(self, seq: int, info, structure) -> _Planned:
+        """The FETCH response of one message (see ``_Planned``)."""
+        # Every piece is looked at again when the group is sent: joining the bytes
+        # between sections here leaves a header FETCH three pieces a message, not eight.
+        pieces: list = []
+        reads: list = []
+        streams = False
+        text: list = [b"* %d FETCH (" % seq]
         for n, item in enumerate(self.items):
             if n:
-                pieces.append(b" ")
+                text.append(b" ")
             got = item(info, structure)
-            if type(got) is list:
-                pieces += got
-            else:
-                pieces.append(got)
-        pieces.append(b")\r\n")
-        return pieces
+            for piece in got if type(got) is list else (got,):
+                if type(piece) is bytes:
+                    text.append(piece)
+                    continue
+                pieces.append(b"".join(text))
+                text = []
+                pieces.append(piece)
+                if type(piece) is _Read:
+                    reads.append(piece)
+                else:
+                    streams = True
+        text.append(b")\r\n")
+        pieces.append(b"".join(text))
+        return _Planned(pieces, reads, streams)
 
 
 async def _send(conn, sel, group: list) -> bool:
     """Read the ``_Read`` sections of a group of planned responses in one store call,
     then write the responses, streaming ``_Range`` sections. Returns whether a message
     had gone from the store meanwhile (its response is left out)."""
-    reads = [p for pieces in group for p in pieces if isinstance(p, _Read)]
+    reads = [r for planned in group for r in planned.reads]
     if reads:
         data = await bodyreads.read_ranges(sel.mailbox, [(r.uid, r.start, r.length) for r in reads])
         for r, d in zip(reads, data):
             r.data = d
     vanished = False
     out: list[bytes] = []
-    for n, pieces in enumerate(group):
-        if any(isinstance(p, _Read) and p.data is None for p in pieces):
-            vanished = True
-            continue
-        # Finished in full before anything of it is queued: a BINARY that cannot be
-        # decoded must not leave half a response behind.
-        try:
-            ready = [p.finish(p.data) if isinstance(p, _Read) else p for p in pieces]
-        except BinaryError:
-            conn.write(b"".join(out))
-            raise
-        for piece in ready:
-            if isinstance(piece, bytes):
-                out.append(piece)
+    for planned in group:
+        pieces = planned.pieces
+        if planned.reads:
+            if any(r.data is None for r in planned.reads):
+                vanished = True
                 continue
-            conn.write(b"".join(out))
-            out.clear()
-            await _stream(conn, sel, piece)
+            # Finished in full before anything of it is queued: a BINARY that cannot be
+            # decoded must not leave half a response behind.
+            try:
+                pieces = [p.finish(p.data) if type(p) is _Read else p for p in pieces]
+            except BinaryError:
+                conn.write(b"".join(out))
+                raise
+        if not planned.streams:
+            out += pieces
+        else:
+            for piece in pieces:
+                if type(piece) is bytes:
+                    out.append(piece)
+                    continue
+                conn.write(b"".join(out))
+                out.clear()
+                await _stream(conn, sel, piece)
         if len(out) > 256:
             conn.write(b"".join(out))
             out = []
