@@ -134,3 +134,35 @@ async def test_writes_and_reads_survive_killed_connections(pg_database):
         assert await inbox.read_body(second.uid) == samples.message("after")
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_writer_commits_durably_where_the_database_says_otherwise():
+    """A database configured with synchronous_commit = off: the writer's session (and the
+    one it reconnects with) still waits for the WAL flush before an append is answered."""
+    require_postgresql()
+    name = "smsync_test_" + uuid.uuid4().hex[:12]
+    admin_sql(f'CREATE DATABASE "{name}"')
+    admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    store = await open_store(database_uri(name), create=True)
+    try:
+        db = store.db
+        await store.accounts.add("a@example.com", "x")
+        inbox = await (await store.mail("a@example.com")).mailbox("INBOX")
+        await inbox.append(samples.message("one"))
+        assert db._writer_conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        admin_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND application_name = 'smsync'",
+            (name,),
+        )
+        await inbox.append(samples.message("two"))
+        assert db._writer_conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"
+        # The premise: any other session of that database does not wait.
+        import psycopg
+
+        with psycopg.connect(database_uri(name)) as other:
+            assert other.execute("SHOW synchronous_commit").fetchone()[0] == "off"
+    finally:
+        await store.close()
+        admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

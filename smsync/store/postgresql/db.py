@@ -76,6 +76,21 @@ def connect(target, autocommit=True) -> psycopg.Connection:
     return conn
 
 
+def connect_writer(target) -> psycopg.Connection:
+    """``connect`` for the writer: its commits must be durable when they return.
+
+    A database or role configured with ``synchronous_commit = off`` would acknowledge
+    appends the server can still lose, so the writer turns it back on for its own
+    session. Any other setting (``local``, ``on``, ``remote_write``, ``remote_apply``)
+    already flushes the local WAL before COMMIT returns and is kept."""
+    conn = connect(target)
+    if conn.execute("SHOW synchronous_commit").fetchone()[0] == "off":
+        log.warn("synchronous_commit is off for {db}: the smsync writer sets it on for "
+                 "its own connection (acknowledged writes must be durable)", db=target.dbname)
+        conn.execute("SET synchronous_commit = on")
+    return conn
+
+
 def ensure_database(target) -> None:
     """Create the target's database if it does not exist (for ``smsync init``). Blocking."""
     try:
@@ -230,7 +245,7 @@ class Database:
         if create:
             ensure_database(target)
         db = cls(target, reactor)
-        db._writer_conn = connect(target)
+        db._writer_conn = connect_writer(target)
         try:
             migrate(db._writer_conn, target.schema, create)
         except psycopg.Error as e:
@@ -312,7 +327,7 @@ class Database:
             if conn is not None:
                 conn.close()
             self._writer_conn = None
-            self._writer_conn = conn = connect(self.target)
+            self._writer_conn = conn = connect_writer(self.target)
         return conn
 
     def _run_jobs(self, conn, batch: list[_Job], careful: bool) -> list:
