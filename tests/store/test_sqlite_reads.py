@@ -1,12 +1,19 @@
-"""The read path of the ``sqlite:`` store (smsync/store/sqlite/reads.py): the structure
-cache that FETCH and SEARCH lean on."""
+"""The read path of the ``sqlite:`` store that IMAP leans on: the structure cache
+(smsync/store/sqlite/reads.py) and UIDs answered from cached listings."""
 
 from __future__ import annotations
 
+import pytest_twisted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smsync.model import FlagMode, UIDSet
+from smsync.store.registry import open_store
+from smsync.store.sqlite.listing import Listings
 from smsync.store.sqlite.reads import StructureCache
+from smsync.testing import samples
+
+ACCOUNT = "reader@example.org"
 
 # Operations on a small key space so that hits, misses and evictions all happen.
 _keys = st.integers(0, 12)
@@ -58,3 +65,35 @@ def test_structure_cache_is_an_lru_within_budget(budget, ops):
             assert cache.get_many(op[1]) == [model.get(k) for k in op[1]]
         assert len(cache) == len(model.entries)
         assert sum(s for _, s in model.entries.values()) <= budget
+
+
+@pytest_twisted.ensureDeferred
+async def test_uids_come_from_the_cached_listing_and_follow_changes(tmp_path):
+    """``uids()`` (IMAP SELECT) is answered from the folder's cached listing once there
+    is one, brought up to date with changes made through another store handle."""
+    uri = f"sqlite://{tmp_path}"
+    first = await open_store(uri)
+    await first.accounts.add(ACCOUNT, "!")
+    first.listings = Listings(min_cached=1)
+    second = await open_store(uri, create=False)
+    try:
+        mine = await (await first.mail(ACCOUNT)).mailbox("INBOX")
+        theirs = await (await second.mail(ACCOUNT)).mailbox("INBOX")
+        for n in range(10):
+            await theirs.append(samples.message(f"u{n}"))
+        # No listing yet: read from the table, and none is built for it.
+        assert await mine.uids() == list(range(1, 11))
+        assert first.listings.full_reads == 0
+        await mine.messages()
+        patches = first.listings.patches
+        await theirs.store_flags(UIDSet.of([2, 5]), FlagMode.ADD, ["\\Deleted"])
+        await theirs.expunge()
+        await theirs.append(samples.message("late"))
+        assert await mine.uids() == await theirs.uids() == [1, 3, 4, 6, 7, 8, 9, 10, 11]
+        assert first.listings.patches > patches and first.listings.full_reads == 1
+        # The caller owns the list it gets.
+        (await mine.uids()).clear()
+        assert len(await mine.uids()) == 9
+    finally:
+        await second.close()
+        await first.close()

@@ -107,6 +107,22 @@ class Listings:
             return list(listing.infos)
         return _select(listing, uids)
 
+    def cached_uids(self, conn, pk: int):
+        """The UIDs of folder ``pk``, ascending, from its listing brought up to date, or
+        None when no listing of it is cached (reading the UIDs alone is then cheaper than
+        building one). ``NotFound`` if the folder is gone."""
+        row = conn.execute(
+            "SELECT fid, modseq, n_exists FROM folders WHERE id = ?", (pk,)
+        ).fetchone()
+        if row is None:
+            raise NotFound("folder no longer exists")
+        fid, modseq, exists = row
+        with self._lock:
+            if fid not in self._cached:
+                return None
+        # IMAP asks for the UIDs on every SELECT: a copy of a list, not a 1,000-row read.
+        return list(self._current(conn, pk, fid, modseq, exists).uids)
+
     def _current(self, conn, pk, fid, modseq, exists) -> _Listing:
         with self._lock:
             cached = self._cached.get(fid)

@@ -287,6 +287,9 @@ class SQLiteMailbox:
         return await self._db.read(self._uids)
 
     def _uids(self, conn):
+        uids = self._store.listings.cached_uids(conn, self._pk)
+        if uids is not None:
+            return uids
         folder_row(conn, self._pk)
         return [
             r[0]
