@@ -1,7 +1,7 @@
 """CalDAV benchmark: smsync beside Radicale and Xandikos (from PyPI) with the same load.
 
     .venv/bin/python benchmarks/bench_dav.py [--events 10000] [--store sqlite|memory]
-        [--peers-venv DIR] [--no-peers] [--repeat 5]
+        [--peers-venv DIR] [--no-peers] [--repeat 5] [--save-peers FILE | --peers-from FILE]
 
 Figures (issue 5), for one calendar of ``--events`` events:
 
@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import json
+import os
 import re
 import shutil
 import socket
@@ -376,12 +378,24 @@ def main(argv=None):
     parser.add_argument("--peers-venv", default="/tmp/smsync-bench-peers")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--save-peers", metavar="FILE",
+                        help="write the peers' figures (JSON) for --peers-from")
+    parser.add_argument("--peers-from", metavar="FILE",
+                        help="compare with the peers' figures of an earlier run instead of "
+                             "running them again (their 10-minute PUT windows hold the shared "
+                             "benchmark lock for half an hour; their figures do not depend on smsync)")
     args = parser.parse_args(argv)
 
     results = {}
+    load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dav-"))
     servers = [Smsync(tmp / "smsync", args.store)]
-    if not args.no_peers and ensure_peers(Path(args.peers_venv)):
+    saved_peers = {}
+    if args.peers_from:
+        saved = json.loads(Path(args.peers_from).read_text())
+        saved_peers = saved["results"]
+        print(f"peers' figures from {args.peers_from}: {saved['note']}", flush=True)
+    elif not args.no_peers and ensure_peers(Path(args.peers_venv)):
         servers += [Radicale(tmp / "radicale", Path(args.peers_venv)),
                     Xandikos(tmp / "xandikos", Path(args.peers_venv))]
     def run(server, n):
@@ -397,6 +411,12 @@ def main(argv=None):
         for server in servers:
             results[server.name] = run(server, args.events)
             print(f"{server.name}: {results[server.name]}", flush=True)
+        results.update(saved_peers)
+        if args.save_peers:
+            peers_only = {n: r for n, r in results.items() if n != "smsync"}
+            note = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.events} events asked, "
+                    f"load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+            Path(args.save_peers).write_text(json.dumps({"note": note, "results": peers_only}, indent=1))
         # A peer that took fewer events is compared with smsync at that size.
         for size in sorted({r["stored"] for n, r in results.items() if n != "smsync"}):
             if size < results["smsync"]["stored"]:
@@ -408,7 +428,8 @@ def main(argv=None):
 
     names = list(results)
     print()
-    print(f"smsync over {servers[0].note}; {args.repeat} runs a read figure (median).")
+    print(f"smsync over {servers[0].note}; {args.repeat} runs a read figure (median); load average "
+          f"{load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after.")
     print("| Measure | " + " | ".join(f"{n} ({results[n]['stored']} events)" for n in names) + " |")
     print("|---|" + "---|" * len(names))
     for key, label, fmt in ROWS:

@@ -154,17 +154,19 @@ def escape_text(text: str) -> str:
     return _escape(text, _ENTITIES)
 
 
-# The same test over UTF-8 bytes; U+FFFE/U+FFFF are EF BF BE/BF.
-_SPECIAL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+# The control characters XML cannot carry, as bytes (U+FFFE/U+FFFF are EF BF BE/BF).
+_CONTROL_BYTES = bytes(c for c in range(32) if c not in (9, 10, 13))
 
 
 def escape_utf8(data: bytes) -> bytes:
     """UTF-8 ``data`` as XML character data, like ``escape_text`` but without a round
     trip through str (item bodies are rendered thousands at a time). Input that is not
     valid UTF-8 is decoded with replacement characters, as ``escape_text`` callers do."""
-    if _SPECIAL_BYTES.search(data) is None:
+    # translate() and find() run in C: far quicker than a regex over a whole body.
+    if len(data.translate(None, _CONTROL_BYTES)) == len(data) and (
+            data.isascii() or b"\xef\xbf" not in data):
         try:
-            data.decode("utf-8")
+            data.isascii() or data.decode("utf-8")
         except UnicodeDecodeError:
             pass
         else:
