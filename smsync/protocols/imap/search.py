@@ -91,9 +91,12 @@ def _doc_ranges(uid: int, st, want_text: bool) -> list[tuple[int, int, int]]:
 
 def _make_doc(st, header: bytes, texts: list[bytes]) -> _Doc:
     """The searchable document of a message from the bytes ``_doc_ranges`` named."""
-    from smsync.formats.headers import decode_text, parse_header_fields
+    from smsync.formats.headers import decode_text, decode_words, parse_header_fields
 
     fields = parse_header_fields(header)
+    # HEADER matches a field's value as sent and with its RFC 2047 encoded words decoded
+    # (a client searching Subject for "café" finds "=?utf-8?q?caf=C3=A9?=").
+    fields += [(n, decoded) for n, v in fields if "=?" in v and (decoded := decode_words(v)) != v]
     decoded = []
     for part, raw in zip(_text_parts(st), texts):
         try:

@@ -173,3 +173,28 @@ async def test_implicit_tls_endpoint_and_service_builder(tmp_path):
     assert isinstance(factory, IMAPFactory)
     assert factory.config.tls is not None
     assert factory.config.append_limit == config.limits.max_message_size
+
+
+@pytest_twisted.ensureDeferred
+async def test_search_header_matches_rfc2047_encoded_values(server):
+    box = await server.mailbox()
+    await box.append(
+        b"From: dan@example.org\r\nSubject: =?utf-8?q?Caf=C3=A9_menu?=\r\n"
+        b"X-Note: =?iso-8859-1?b?cOJ0ZQ==?= and more\r\n\r\nplain body\r\n"
+    )
+    await box.append(b"From: dan@example.org\r\nSubject: plain menu\r\nX-Note: none\r\n\r\nbody\r\n")
+
+    def client():
+        c = server.imapclient()
+        c.select_folder("INBOX")
+        found = {
+            "decoded": c.search(["HEADER", "Subject", "café"], charset="UTF-8"),
+            "latin1": c.search(["HEADER", "X-Note", "PÂTE AND"], charset="UTF-8"),
+            "raw": c.search(["HEADER", "Subject", "=?utf-8?q?Caf"]),
+            "both": c.search(["HEADER", "Subject", "menu"]),
+        }
+        c.logout()
+        return found
+
+    found = await in_thread(client)
+    assert found == {"decoded": [1], "latin1": [1], "raw": [1], "both": [1, 2]}
