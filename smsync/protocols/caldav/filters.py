@@ -18,9 +18,10 @@ from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, unescape_text
 from smsync.formats.icalendar import overlaps
 from smsync.formats.icaltime import parse_duration, prop_time, zones_of
-from smsync.protocols.dav.collation import COLLATIONS, MATCH_TYPES, TextMatch
+from smsync.protocols.dav.collation import TextMatch
+from smsync.protocols.dav.collation import parse_text_match as text_match_of
 from smsync.protocols.dav.errors import DavError
-from smsync.protocols.dav.xml import children, text_of
+from smsync.protocols.dav.xml import children
 
 C = "urn:ietf:params:xml:ns:caldav"
 VALID_FILTER = f"{{{C}}}valid-filter"
@@ -93,14 +94,7 @@ def parse_time_range(el) -> TimeRange:
 
 def parse_text_match(el, default_collation: str = "i;ascii-casemap",
                      condition: str = SUPPORTED_COLLATION) -> TextMatch:
-    collation = el.get("collation") or default_collation
-    if collation not in COLLATIONS:
-        raise DavError(403, condition, f"collation {collation} is not supported")
-    negate = (el.get("negate-condition") or "no").strip().lower() == "yes"
-    match_type = (el.get("match-type") or "contains").strip().lower()
-    if match_type not in MATCH_TYPES:
-        raise DavError(400, message=f"bad match-type {match_type!r}")
-    return TextMatch(text_of(el), collation, negate, match_type)
+    return text_match_of(el, default_collation, condition)
 
 
 def _param_filter(el) -> ParamFilter:

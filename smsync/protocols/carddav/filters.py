@@ -8,9 +8,10 @@ from typing import Optional
 import attrs
 
 from smsync.formats.contentlines import Component, unescape_text
-from smsync.protocols.dav.collation import COLLATIONS, MATCH_TYPES, TextMatch
+from smsync.protocols.dav.collation import TextMatch
+from smsync.protocols.dav.collation import parse_text_match as text_match_of
 from smsync.protocols.dav.errors import DavError
-from smsync.protocols.dav.xml import children, text_of
+from smsync.protocols.dav.xml import children
 
 CARD = "urn:ietf:params:xml:ns:carddav"
 SUPPORTED_COLLATION = f"{{{CARD}}}supported-collation"
@@ -45,14 +46,7 @@ class Filter:
 
 def parse_text_match(el) -> TextMatch:
     # RFC 6352 10.5.4: i;unicode-casemap is CardDAV's default collation.
-    collation = el.get("collation") or "i;unicode-casemap"
-    if collation not in COLLATIONS:
-        raise DavError(403, SUPPORTED_COLLATION, f"collation {collation} is not supported")
-    match_type = (el.get("match-type") or "contains").strip().lower()
-    if match_type not in MATCH_TYPES:
-        raise DavError(400, message=f"bad match-type {match_type!r}")
-    negate = (el.get("negate-condition") or "no").strip().lower() == "yes"
-    return TextMatch(text_of(el), collation, negate, match_type)
+    return text_match_of(el, "i;unicode-casemap", SUPPORTED_COLLATION)
 
 
 def _test(el) -> bool:

@@ -48,3 +48,20 @@ def match_text(tm: TextMatch, value: str) -> bool:
     else:
         found = needle in hay
     return found != tm.negate
+
+
+def parse_text_match(el, default_collation: str, unsupported: str) -> TextMatch:
+    """The CalDAV or CardDAV ``text-match`` element ``el``: a collation this server lacks
+    is 403 with the protocol's ``unsupported`` precondition (its supported-collation),
+    an unknown match-type 400."""
+    from smsync.protocols.dav.errors import DavError
+    from smsync.protocols.dav.xml import text_of
+
+    collation = el.get("collation") or default_collation
+    if collation not in COLLATIONS:
+        raise DavError(403, unsupported, f"collation {collation} is not supported")
+    negate = (el.get("negate-condition") or "no").strip().lower() == "yes"
+    match_type = (el.get("match-type") or "contains").strip().lower()
+    if match_type not in MATCH_TYPES:
+        raise DavError(400, message=f"bad match-type {match_type!r}")
+    return TextMatch(text_of(el), collation, negate, match_type)
