@@ -313,3 +313,27 @@ async def test_large_message_streams_by_range(server):
         c.logout()
 
     await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_lsub_percent_shows_unsubscribed_parents_as_noselect(server):
+    def client():
+        c = server.imaplib()
+        _ok(c.create("Work/Reports/2024"))
+        _ok(c.subscribe("Work/Reports/2024"))
+        for name in ("Work", "Work/Reports"):
+            c.unsubscribe(name)
+        top = _ok(c.lsub('""', "%"))
+        middle = _ok(c.lsub('""', "Work/%"))
+        everything = _ok(c.lsub('""', "*"))
+        c.logout()
+        return top, middle, everything
+
+    top, middle, everything = await in_thread(client)
+    # RFC 3501 6.3.9: "%" stops at the hierarchy level; the parent stands in, \Noselect.
+    assert b'(\\Noselect) "/" Work' in top
+    assert not any(b"Reports" in line for line in top)
+    assert b'(\\Noselect) "/" Work/Reports' in middle
+    # "*" reaches the subscribed folder itself: no stand-ins.
+    assert any(line.endswith(b"Work/Reports/2024") and b"Noselect" not in line for line in everything)
+    assert not any(b"Noselect" in line for line in everything)

@@ -172,7 +172,30 @@ async def _list(conn, args, lsub: bool):
                 await _status_response(conn, mailbox, e.name, status_items)
             except NotFound:
                 pass
+    if lsub:
+        for name in _lsub_noselect_parents(entries, regexes):
+            line = encode.mailbox_list_line(kind, ["\\Noselect"], session.encode_mailbox(name), None)
+            conn.untagged(line)
     return None
+
+
+def _lsub_noselect_parents(entries, regexes) -> list[str]:
+    """RFC 3501 6.3.9: with "foo/bar" subscribed and "foo" not, LSUB "" "%" answers
+    "foo" flagged \\Noselect. The unsubscribed ancestors that the patterns match of
+    every subscribed folder they do not match, each once, in order."""
+    subscribed = {e.name for e in entries if e.subscribed}
+    out: list[str] = []
+    seen: set[str] = set()
+    for e in entries:
+        if not e.subscribed or _matches(regexes, e.name):
+            continue
+        parts = e.name.split(MAILBOX_SEPARATOR)
+        for i in range(1, len(parts)):
+            parent = MAILBOX_SEPARATOR.join(parts[:i])
+            if parent not in subscribed and parent not in seen and _matches(regexes, parent):
+                seen.add(parent)
+                out.append(parent)
+    return out
 
 
 @command("STATUS", AUTH)
