@@ -96,12 +96,7 @@ class Listings:
         folder is gone."""
         if uids is not None and not isinstance(uids, UIDSet):
             raise InvalidData("UID sets must be smsync.model.UIDSet values")
-        row = conn.execute(
-            "SELECT fid, modseq, n_exists FROM folders WHERE id = ?", (pk,)
-        ).fetchone()
-        if row is None:
-            raise NotFound("folder no longer exists")
-        fid, modseq, exists = row
+        fid, modseq, exists = _folder(conn, pk)
         listing = self._current(conn, pk, fid, modseq, exists)
         if uids is None:
             return list(listing.infos)
@@ -111,12 +106,7 @@ class Listings:
         """The UIDs of folder ``pk``, ascending, from its listing brought up to date, or
         None when no listing of it is cached (reading the UIDs alone is then cheaper than
         building one). ``NotFound`` if the folder is gone."""
-        row = conn.execute(
-            "SELECT fid, modseq, n_exists FROM folders WHERE id = ?", (pk,)
-        ).fetchone()
-        if row is None:
-            raise NotFound("folder no longer exists")
-        fid, modseq, exists = row
+        fid, modseq, exists = _folder(conn, pk)
         with self._lock:
             if fid not in self._cached:
                 return None
@@ -166,6 +156,14 @@ class Listings:
             old = self._cached.pop(fid, None)
             if old is not None:
                 self._size -= len(old.uids)
+
+
+def _folder(conn, pk: int) -> tuple:
+    """``(fid, modseq, n_exists)`` of folder ``pk``; ``NotFound`` if it is gone."""
+    row = conn.execute("SELECT fid, modseq, n_exists FROM folders WHERE id = ?", (pk,)).fetchone()
+    if row is None:
+        raise NotFound("folder no longer exists")
+    return row
 
 
 def _patched(conn, pk: int, cached: _Listing, modseq: int, exists: int):
