@@ -139,6 +139,15 @@ class IMAPConnection(Protocol):
         # Arriving on an ssl: endpoint is implicit TLS (imaps).
         self.tls_active = self.tls_active or ISSLTransport.providedBy(self.transport)
         self.factory.connections.add(self)
+        # A command's answer leaves in one write already (see HOLD_BYTES): Nagle would
+        # only hold the next one back until the client ACKs, up to its delayed-ACK
+        # timer, for clients that pipeline (mbsync) and for IDLE pushes.
+        set_nodelay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_nodelay is not None:
+            try:
+                set_nodelay(True)
+            except OSError:
+                pass
         self.transport.registerProducer(self, True)
         caps = " ".join(commands.capabilities(self))
         self.write_line(f"* OK [CAPABILITY {caps}] {self.config.server_name} IMAP ready".encode())

@@ -5,6 +5,8 @@ streamed."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest_twisted
 from imap_harness import in_thread
 
@@ -108,4 +110,16 @@ async def test_continuations_are_not_held(sqlite_server):
     lines = await in_thread(idle_and_append)
     assert lines[-1].startswith(b"f OK")
     assert len(await box.uids()) == 2
+    raw.sock.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_connections_do_not_wait_for_acks(server):
+    """Nagle off: an answer is never held back until the client acknowledges the
+    previous one (pipelining clients would wait out their delayed-ACK timer)."""
+    raw = await in_thread(server.raw)
+    await eventually(lambda: len(server.factory.connections) == 1)
+    (conn,) = server.factory.connections
+    sock = conn.transport.getHandle()
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     raw.sock.close()
