@@ -20,16 +20,29 @@ _FWD_WRAP = re.compile(r"^\[fwd:\s*(.*)\]$", re.I | re.S)
 def base_subject(subject: Optional[str]) -> str:
     """The RFC 5256 section 2.1 base subject: no Re:/Fwd: leaders, [blob]s or (fwd)
     trailers, whitespace collapsed, upper-cased for comparison."""
+    return _extract_subject(subject)[0]
+
+
+def is_reply_or_forward(subject: Optional[str]) -> bool:
+    """Whether extracting the base subject removed a Re:/Fwd: leader, a (fwd) trailer or
+    a [fwd: ...] wrapper (RFC 5256 section 2.1, used by REFERENCES step 5)."""
+    return _extract_subject(subject)[1]
+
+
+def _extract_subject(subject: Optional[str]) -> tuple[str, bool]:
     s = " ".join((subject or "").split())
+    reply = False
     while True:
         while True:
             t = _TRAILER.sub("", s)
             if t == s:
                 break
-            s = t
+            s, reply = t, True
         while True:
             t = _LEADER.sub("", s, count=1)
-            if t == s:
+            if t != s:
+                reply = True
+            else:
                 m = _BLOB_PREFIX.match(s)
                 if m and s[m.end():].strip():
                     t = s[m.end():]
@@ -38,10 +51,10 @@ def base_subject(subject: Optional[str]) -> str:
             s = t.strip()
         m = _FWD_WRAP.match(s)
         if m:
-            s = m.group(1).strip()
+            s, reply = m.group(1).strip(), True
             continue
         break
-    return s.upper()
+    return s.upper(), reply
 
 
 def _first(addresses, display: bool) -> str:
@@ -159,32 +172,68 @@ def thread_references(items) -> list:
                 _link(prev, node)
     roots = [n for n in nodes.values() if n.parent is None]
     roots = [r for r in (_prune(r) for r in roots) for r in r]
-    # Group roots by base subject (step 5, simplified): a reply whose parent we never
-    # saw joins the thread of the same subject.
-    by_subject: dict[str, _Node] = {}
-    merged = []
-    for root in sorted(roots, key=lambda r: r.first_date()):
-        subj = base_subject(_subject(root))
-        if subj and subj in by_subject:
-            holder = by_subject[subj]
-            holder.children.append(root)
-            root.parent = holder
-            continue
-        if subj:
-            by_subject[subj] = root
-        merged.append(root)
-    return [_tree(r) for r in merged]
+    roots.sort(key=lambda r: r.first_date())
+    return [_tree(r) for r in sorted(_gather_by_subject(roots), key=lambda r: r.first_date())]
 
 
-def _subject(node: _Node) -> str:
+def _item_subject(node: _Node) -> str:
+    st = node.item[2]
+    return (st.subject if st is not None else "") or ""
+
+
+def _thread_subject(node: _Node) -> str:
+    """The subject a thread is gathered by: its top message's, else its first child's."""
     if node.item is not None:
-        st = node.item[2]
-        return st.subject if st is not None else ""
-    for c in node.children:
-        s = _subject(c)
-        if s:
-            return s
-    return ""
+        return base_subject(_item_subject(node))
+    kids = sorted(node.children, key=lambda c: c.first_date())
+    return _thread_subject(kids[0]) if kids else ""
+
+
+def _gather_by_subject(roots: list) -> list:
+    """RFC 5256 REFERENCES step 5: threads of the same base subject whose references do
+    not link them (a reply whose parent never arrived, several messages with one
+    subject) are merged; returns the new root set."""
+    subjects = {id(r): _thread_subject(r) for r in roots}
+
+    def reply(node: _Node) -> bool:
+        return node.item is not None and is_reply_or_forward(_item_subject(node))
+
+    # (C) Which thread of each subject the others gather under: a dummy over a message,
+    # a message that is not a reply over one that is.
+    table: dict = {}
+    for root in roots:
+        subject = subjects[id(root)]
+        if not subject:
+            continue
+        held = table.get(subject)
+        if held is None or (held.item is not None and (root.item is None or (reply(held) and not reply(root)))):
+            table[subject] = root
+    # (D) Merge.
+    out = list(roots)
+    gone: set = set()
+    for root in roots:
+        subject = subjects[id(root)]
+        held = table.get(subject) if subject else None
+        if held is None or held is root:
+            continue
+        if held.item is None and root.item is None:
+            # Two dummies: their children become siblings.
+            for child in root.children:
+                child.parent = held
+                held.children.append(child)
+            root.children = []
+            gone.add(id(root))
+        elif held.item is None or (reply(root) and not reply(held)):
+            root.parent = held
+            held.children.append(root)
+        else:
+            dummy = _Node("")
+            for node in (held, root):
+                node.parent = dummy
+                dummy.children.append(node)
+            table[subject] = dummy
+            out.append(dummy)
+    return [r for r in out if r.parent is None and id(r) not in gone]
 
 
 def _prune(node: _Node) -> list[_Node]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsync.formats.message import parse_message
@@ -105,6 +105,43 @@ def _item(n, subject, msgid, refs=(), day=1):
     st_ = parse_message((data + "\r\nx\r\n").encode())
     now = datetime(2024, 1, day, tzinfo=timezone.utc)
     return (n, MessageInfo(n, frozenset(), now, now, 10 * n, 1), st_)
+
+
+def test_thread_references_gathers_by_subject_as_rfc5256_step5():
+    fmt = lambda items: sort_thread.format_threads(sort_thread.thread_references(items))  # noqa: E731
+    # Same subject, neither a reply, no references: siblings under a dummy.
+    assert fmt([_item(1, "plan", "1@x", day=1), _item(2, "plan", "2@x", day=2)]) == b"((1)(2))"
+    # A reply arriving before its original (no References): the original is the parent.
+    assert fmt([_item(1, "Re: plan", "1@x", day=1), _item(2, "plan", "2@x", day=2)]) == b"(2 1)"
+    # Two dummies (replies to two lost messages) of one subject: one set of siblings.
+    lost = [
+        _item(1, "Re: x", "1@x", ("lost1@x",), day=1),
+        _item(2, "Re: x", "2@x", ("lost1@x",), day=3),
+        _item(3, "Re: x", "3@x", ("lost2@x",), day=2),
+        _item(4, "Re: x", "4@x", ("lost2@x",), day=4),
+    ]
+    assert fmt(lost) == b"((1)(3)(2)(4))"
+    # A message joins the dummy thread of its subject as one more child.
+    assert fmt(lost[:2] + [_item(5, "x", "5@x", day=5)]) == b"((1)(2)(5))"
+    assert sort_thread.is_reply_or_forward("[list] Re: x") and sort_thread.is_reply_or_forward("x (fwd)")
+    assert not sort_thread.is_reply_or_forward("[list] x")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "Re: a", "b", "Fwd: b", ""]),
+                          st.lists(st.integers(1, 8), max_size=3), st.integers(1, 28)), max_size=8))
+def test_thread_references_lists_every_message_once(specs):
+    items = [
+        _item(n, subject, f"{n}@x", tuple(f"{r}@x" for r in refs if r != n), day=day)
+        for n, (subject, refs, day) in enumerate(specs, 1)
+    ]
+
+    def numbers(thread):
+        number, kids = thread
+        return ([number] if number is not None else []) + [n for k in kids for n in numbers(k)]
+
+    listed = [n for t in sort_thread.thread_references(items) for n in numbers(t)]
+    assert sorted(listed) == list(range(1, len(items) + 1))
 
 
 def test_thread_references_and_ordered_subject():
