@@ -256,6 +256,9 @@ async def test_another_users_collections_are_forbidden(server):
     bob = await (await server.collections(OTHER)).collection("calendar")
     await bob.put("secret.ics", event("secret", "Bob's secret").encode())
     before = await bob.changes_since(0)
+    book = await (await server.collections(OTHER)).collection("contacts")
+    await book.put("card.vcf", b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:card\r\nFN:Bob secret\r\nEND:VCARD\r\n")
+    book_before = await book.changes_since(0)
     for method, path, body in [
         ("PROPFIND", BOB_CAL, ""), ("GET", BOB_CAL + "secret.ics", ""),
         ("PUT", BOB_CAL + "mine.ics", event("mine")), ("DELETE", BOB_CAL + "secret.ics", ""),
@@ -264,6 +267,13 @@ async def test_another_users_collections_are_forbidden(server):
                                'x</D:displayname></D:prop></D:set></D:propertyupdate>'),
         ("REPORT", BOB_CAL, '<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1'
                             '</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>'),
+        ("PROPFIND", f"/dav/addressbooks/{OTHER}/contacts/", ""),
+        ("GET", f"/dav/addressbooks/{OTHER}/contacts/card.vcf", ""),
+        ("PUT", f"/dav/addressbooks/{OTHER}/contacts/mine.vcf",
+         "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:mine\r\nFN:Mine\r\nEND:VCARD\r\n"),
+        ("REPORT", f"/dav/addressbooks/{OTHER}/contacts/",
+         '<CR:addressbook-query xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">'
+         '<D:prop><CR:address-data/></D:prop><CR:filter/></CR:addressbook-query>'),
     ]:
         r = await server.call(method, path, body, headers={"Depth": "0", "Content-Type": "text/calendar"})
         assert r.status == 403, (method, path, r)
@@ -280,6 +290,7 @@ async def test_another_users_collections_are_forbidden(server):
         BOB_CAL.encode() + b"secret.ics", b"")
     after = await bob.changes_since(0)
     assert after == before
+    assert await book.changes_since(0) == book_before
 
 
 @pytest_twisted.ensureDeferred
