@@ -225,6 +225,11 @@ async def test_valid_data_preconditions(server):
     assert big.status == 403 and b"max-resource-size" in big.body
     wrong_type = await server.call("PUT", CAL + "x.ics", LUNCH, headers={"Content-Type": "image/png"})
     assert wrong_type.status == 403 and b"supported-calendar-data" in wrong_type.body
+    # A bad body over an existing event is refused and loses nothing of it.
+    before = (await coll.get(["lunch.ics"]))[0]
+    over = await put(server, "lunch.ics", "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert over.status == 403 and b"valid-calendar-data" in over.body
+    assert (await coll.get(["lunch.ics"]))[0] == before
     assert [i.name for i in await coll.items()] == ["lunch.ics"]
 
 
