@@ -493,7 +493,14 @@ def main() -> None:
         return
     rows: dict[str, dict] = {}
     args.load_before = os.getloadavg()
-    have_dovecot = os.path.exists("/usr/sbin/dovecot") and os.geteuid() == 0 and not args.no_dovecot
+    # dovecot-core alone (pulled in by dovecot-lmtpd) has /usr/sbin/dovecot but no IMAP
+    # service: Dovecot then refuses to start. Both are needed.
+    have_dovecot = (
+        os.path.exists("/usr/sbin/dovecot") and os.path.exists("/usr/lib/dovecot/imap")
+        and os.geteuid() == 0 and not args.no_dovecot
+    )
+    if not have_dovecot and not args.no_dovecot:
+        print("Dovecot left out: needs root and Debian's dovecot-imapd (apt-get install dovecot-imapd)")
     servers = [("smsync", lambda: Smsync(args.store, args.big))]
     if have_dovecot:
         servers.append(("dovecot", lambda: Dovecot(args.big)))
