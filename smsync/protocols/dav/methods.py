@@ -8,6 +8,7 @@ from typing import Optional
 
 from smsync import errors
 from smsync.protocols.dav.errors import DavError, from_store_error
+from smsync.protocols.dav.properties import home_used_bytes
 from smsync.protocols.dav.propfind import collect_changes, failure_propstats, instructions_of
 from smsync.protocols.dav.resources import Kind, path_of_url, split_path
 from smsync.protocols.dav.response import Response, xml_response
@@ -130,9 +131,12 @@ async def put(ctx, res) -> Response:
     match = etag_list(ctx.header("If-Match"))
     none_match = etag_list(ctx.header("If-None-Match"))
     if not res.loaded and ((match and match != ["*"] and len(match) > 1)
-                           or (none_match and none_match != ["*"])):
+                           or (none_match and none_match != ["*"])
+                           or ctx.app.quota_bytes is not None):
         # Lists of etags are compared here, against what the item has now.
         await ctx.tree.load_item(ctx, res)
+    if ctx.app.quota_bytes is not None:
+        await check_quota(ctx, res, len(body))
     handle = await ctx.handle(res)
     try:
         if res.loaded:
@@ -160,6 +164,17 @@ async def put(ctx, res) -> Response:
     except errors.SmsyncError as e:
         raise store_error(e, ctx, res) from None
     return Response(201 if created else 204, headers={"ETag": info.etag})
+
+
+async def check_quota(ctx, res, size: int) -> None:
+    """507 ``quota-not-exceeded`` (RFC 4331 6) when storing ``size`` bytes as item
+    ``res`` (loaded) would take the home past the quota. A soft limit: two writes at
+    the same moment may both pass."""
+    replaced = res.item.size if res.exists and res.item is not None else 0
+    used = await home_used_bytes(ctx, res.home)
+    if used - replaced + size > ctx.app.quota_bytes:
+        raise DavError(507, dav("quota-not-exceeded"),
+                       f"{used} of {ctx.app.quota_bytes} bytes are used; this needs {size}")
 
 
 async def delete(ctx, res) -> Response:
@@ -297,6 +312,8 @@ async def _transfer(ctx, res, move: bool) -> Response:
 
 async def _transfer_item(ctx, res, dest, move: bool) -> Response:
     content = await ctx.content(res)
+    if ctx.app.quota_bytes is not None and not move:
+        await check_quota(ctx, dest, len(content or b""))
     source = await ctx.handle(res)
     target = await ctx.handle(dest)
     same = source.id == target.id

@@ -253,10 +253,16 @@ async def _used_bytes(ctx, res):
         if not _collection(res):
             return None
         return sum(i.size for i in await (await ctx.handle(res)).items())
+    return await home_used_bytes(ctx, res.home)
+
+
+async def home_used_bytes(ctx, home) -> int:
+    """Bytes the items of the account's collections in ``home`` take (the quota of
+    RFC 4331 is counted per home: calendars and address books each have it)."""
     cstore = await ctx.collections()
     total = 0
     for info in await cstore.list_collections():
-        if info.kind in res.home.kinds:
+        if info.kind in home.kinds:
             handle = await cstore.collection(info.name)
             total += sum(i.size for i in await handle.items())
     return total

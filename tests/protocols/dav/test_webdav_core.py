@@ -467,6 +467,26 @@ async def test_quota_available_bytes_when_a_quota_is_set(server):
             doc = r.xml()
             assert doc.findtext(".//D:quota-used-bytes", namespaces=NS) == str(used)
             assert doc.findtext(".//D:quota-available-bytes", namespaces=NS) == str(100_000 - used)
+        # RFC 4331 6: what would go past the quota is refused (507), and nothing is stored.
+        big = event("big", "x" * (100_000 - used))
+        refused = await other.call("PUT", CAL + "big.ics", big, headers={"Content-Type": "text/calendar"})
+        assert refused.status == 507 and b"quota-not-exceeded" in refused.body
+        await (await server.collections()).create_collection("second", "calendar")
+        copied = await other.call("COPY", CAL + "e1.ics", headers={"Destination": HOME + "second/e1.ics"})
+        assert copied.status == 201
+        used += len(event())
+        # Replacing an item counts only the difference: the home is full to the byte.
+        fits = event("e2", "x" * (100_000 - used + len("Meeting")))
+        replaced = await other.call("PUT", CAL + "e2.ics", fits, headers={"Content-Type": "text/calendar"})
+        assert replaced.status == 204, replaced
+        again = await other.call("COPY", CAL + "e2.ics", headers={"Destination": HOME + "second/e2.ics"})
+        assert again.status == 507 and b"quota-not-exceeded" in again.body
+        cstore = await server.collections()
+        first, second = await cstore.collection("calendar"), await cstore.collection("second")
+        assert sorted(i.name for i in await first.items()) == ["e1.ics", "e2.ics"]
+        assert [i.name for i in await second.items()] == ["e1.ics"]
+        sizes = [i.size for i in await first.items()] + [i.size for i in await second.items()]
+        assert sum(sizes) == 100_000
     finally:
         await port.stopListening()
 
