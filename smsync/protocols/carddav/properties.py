@@ -10,7 +10,9 @@ from smsync.protocols.dav import Property
 from smsync.protocols.dav.collation import COLLATIONS
 from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.resources import Kind
-from smsync.protocols.dav.xml import children, clark, element, href_element, sub, text_of, text_property
+from smsync.protocols.dav.xml import (
+    children, clark, element, element_tags, escape_utf8, href_element, sub, text_of, text_property,
+)
 
 #: vCard versions served, the default first.
 VERSIONS = ("3.0", "4.0")
@@ -153,6 +155,26 @@ class AddressData(Property):
         except (InvalidData, ValueError) as e:
             raise DavError(403, card("supported-address-data-conversion"), str(e)) from None
         return text_property(self.name, content.decode("utf-8", "replace"))
+
+    def item_renderer(self, ctx, parent, asked):
+        # Whole cards, as stored or converted to the version asked; a selection of
+        # properties goes through ``value``.
+        if asked is not None and any(k.tag == card("prop") for k in children(asked)):
+            return None
+        version = requested_version(asked)
+        head, tail = element_tags(self.name)
+
+        def rendered(info, content):
+            if content is None:
+                return None
+            if version is not None:
+                try:
+                    content = to_version(content, version)
+                except (InvalidData, ValueError) as e:
+                    raise DavError(403, card("supported-address-data-conversion"), str(e)) from None
+            return b"".join((head, escape_utf8(content), tail))
+
+        return rendered
 
 
 CARDDAV_PROPERTIES = (

@@ -9,7 +9,7 @@ from smsync.protocols.carddav.properties import card
 from smsync.protocols.dav import Report
 from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.multiget import multiget
-from smsync.protocols.dav.propfind import PropRequest, responses_for
+from smsync.protocols.dav.propfind import PropRequest, item_responses, responses_for
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.response import multistatus
 from smsync.protocols.dav.xml import children, dav, element, response_element, text_of
@@ -56,7 +56,12 @@ class AddressbookQuery(Report):
             if roots and matches(flt, roots[0]):
                 kept.append(member)
         truncated = limit is not None and len(kept) > limit
-        responses = await responses_for(ctx, kept[:limit], request)
+        kept = kept[:limit]
+        if res.is_item:
+            responses = await responses_for(ctx, kept, request)
+        else:
+            responses = await item_responses(ctx, res, [m.item for m in kept], request,
+                                             contents={m.item_name: m.content for m in kept})
         if truncated:
             # RFC 6352 8.6.1: a 507 for the collection says the answer was cut.
             error = element(dav("error"), children=[element(dav("number-of-matches-within-limits"))])

@@ -161,3 +161,31 @@ async def test_vdirsyncer_contacts(server, tmp_path):
 @pytest_twisted.ensureDeferred
 async def test_vdirsyncer_contacts_sqlite(sqlite_server, tmp_path):
     await contacts_two_way(sqlite_server, tmp_path)
+
+
+@pytest_twisted.ensureDeferred
+async def test_listings_agree_with_get(server):
+    """Cards in sync-collection, addressbook-query and multiget answers, as stored or in
+    the version asked, are what a GET (with that version in Accept) gives, markup
+    characters included."""
+    tricky = V3.replace("Ada Lovelace", "Ada <Countess> & Lovelace")
+    for name, body in (("ada.vcf", tricky), ("grace.vcf", V4)):
+        assert (await server.call("PUT", BOOK + name, body, headers={"Content-Type": "text/vcard"})).status == 201
+    hrefs = "".join(f"<D:href>{BOOK}{n}</D:href>" for n in ("ada.vcf", "grace.vcf"))
+    for version in (None, "3.0", "4.0"):
+        attrs = f' version="{version}"' if version else ""
+        prop = f"<D:prop><D:getetag/><CR:address-data{attrs}/></D:prop>"
+        ns = 'xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"'
+        expected = {}
+        for name in ("ada.vcf", "grace.vcf"):
+            accept = {"Accept": f"text/vcard; version={version}"} if version else {}
+            expected[name] = (await server.call("GET", BOOK + name, headers=accept)).body.decode()
+        assert "Ada <Countess> & Lovelace" in expected["ada.vcf"]
+        for label, body in (
+                ("sync", f"<D:sync-collection {ns}><D:sync-token/><D:sync-level>1</D:sync-level>{prop}"
+                         "</D:sync-collection>"),
+                ("query", f"<CR:addressbook-query {ns}>{prop}<CR:filter/></CR:addressbook-query>"),
+                ("multiget", f"<CR:addressbook-multiget {ns}>{prop}{hrefs}</CR:addressbook-multiget>")):
+            r = await server.call("REPORT", BOOK, body, headers={"Depth": "1"})
+            assert r.status == 207, (label, r)
+            assert cards(r) == expected, (label, version)
