@@ -126,6 +126,15 @@ def scenario(server):
 
 @pytest_twisted.ensureDeferred
 async def test_caldav_library_end_to_end(server):
+    await end_to_end(server)
+
+
+@pytest_twisted.ensureDeferred
+async def test_caldav_library_end_to_end_sqlite(sqlite_server):
+    await end_to_end(sqlite_server)
+
+
+async def end_to_end(server):
     cal, token = await in_thread(scenario, server)
     # What the client wrote is visible through the store interface.
     coll = await (await server.collections()).collection("work")
