@@ -145,9 +145,9 @@ class _Planned:
 
     __slots__ = ("pieces", "reads", "cost", "streams")
 
-    def __init__(self, pieces: list, reads: list, streams: bool):
+    def __init__(self, pieces, reads: tuple = (), streams: bool = False):
         self.pieces, self.reads, self.streams = pieces, reads, streams
-        self.cost = sum(r.length for r in reads)
+        self.cost = sum(r.length for r in reads) if reads else 0
 
 
 def _read_cost(planned: _Planned) -> int:
@@ -200,28 +200,32 @@ class _Planner:
         """The FETCH response of one message (see ``_Planned``)."""
         # Every piece is looked at again when the group is sent: joining the bytes
         # between sections here leaves a header FETCH three pieces a message, not eight.
-        pieces: list = []
-        reads: list = []
-        streams = False
+        # Runs once per message of a FETCH 1:* of 100,000: the common all-bytes case
+        # takes the shortest path.
         text: list = [b"* %d FETCH (" % seq]
+        pieces = None
         for n, item in enumerate(self.items):
             if n:
                 text.append(b" ")
             got = item(info, structure)
+            if type(got) is bytes:
+                text.append(got)
+                continue
             for piece in got if type(got) is list else (got,):
                 if type(piece) is bytes:
                     text.append(piece)
                     continue
+                if pieces is None:
+                    pieces = []
                 pieces.append(b"".join(text))
-                text = []
                 pieces.append(piece)
-                if type(piece) is _Read:
-                    reads.append(piece)
-                else:
-                    streams = True
+                text = []
         text.append(b")\r\n")
+        if pieces is None:
+            return _Planned((b"".join(text),))
         pieces.append(b"".join(text))
-        return _Planned(pieces, reads, streams)
+        reads = tuple(p for p in pieces if type(p) is _Read)
+        return _Planned(pieces, reads, any(type(p) is _Range for p in pieces))
 
 
 async def _send(conn, sel, group: list) -> bool:
