@@ -60,6 +60,12 @@ def _admin(server: str, sql: str, params=()):
         return cur.fetchall() if cur.description else []
 
 
+def _load() -> str:
+    """The 1-minute load average, printed beside each figure (figures taken above 2.5 on
+    the 2-core machine are not to be trusted)."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
 def _db_uri(server: str, name: str) -> str:
     parts = urlsplit(server)
     return urlunsplit(("postgresql", parts.netloc, "/" + name, parts.query, ""))
@@ -173,7 +179,7 @@ async def run(args):
         batches = store.db.commits - commits
         print(f"[postgresql] durable append {args.appends:,} x 10 KB, one process, "
               f"{args.concurrency} concurrent: {one:,.0f} msgs/s (target >= 1,500; "
-              f"{args.appends / max(batches, 1):.1f} appends per commit)")
+              f"{args.appends / max(batches, 1):.1f} appends per commit); {_load()}")
 
         # 1b. two processes, same folder
         start_at = time.time() + 3.0
@@ -184,7 +190,7 @@ async def run(args):
         each = ", ".join(f"{r['count'] / (r['end'] - r['start']):,.0f}" for r in results)
         print(f"[postgresql] durable append {total:,} x 10 KB, two processes into one folder, "
               f"{args.concurrency} concurrent each: {total / wall:,.0f} msgs/s together "
-              f"({each} each)")
+              f"({each} each); {_load()}")
         uids = await inbox.uids()
         assert len(uids) == len(set(uids)) == 1 + args.appends + 2 + total, len(uids)
 
@@ -208,7 +214,8 @@ async def run(args):
             times.append((time.perf_counter() - t) * 1000)
         assert len(changes.changed) == 10, changes
         print(f"[postgresql] changes_since after 10 changes, {args.big:,}-message folder: "
-              f"median {statistics.median(times):.2f} ms, best {min(times):.2f} ms (target < 5)")
+              f"median {statistics.median(times):.2f} ms, best {min(times):.2f} ms (target < 5);"
+              f" {_load()}")
         t = time.perf_counter()
         info = await big.info()
         print(f"[postgresql] info() on it: {(time.perf_counter() - t) * 1000:.1f} ms "
@@ -237,7 +244,7 @@ async def run(args):
               f" ({len(missing)} not heard): from B's ack p50 {pct(from_ack, .5):.1f} ms,"
               f" p99 {pct(from_ack, .99):.1f} ms, max {from_ack[-1]:.1f} ms;"
               f" from B's append call p50 {pct(from_call, .5):.1f} ms,"
-              f" p99 {pct(from_call, .99):.1f} ms (target p99 < 200)")
+              f" p99 {pct(from_call, .99):.1f} ms (target p99 < 200); {_load()}")
     finally:
         await store.close()
         if not args.keep:
