@@ -9,14 +9,17 @@ from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.propfind import PropRequest, item_responses
 from smsync.protocols.dav.resources import Kind, path_of_url, split_path
 from smsync.protocols.dav.response import Response, multistatus
-from smsync.protocols.dav.xml import children, dav, response_element, text_of
+from smsync.protocols.dav.xml import dav, response_element, text_of
 
 
 async def multiget(ctx, res, body) -> Response:
     """Answer a multiget ``body`` on collection (or item) ``res``: a response per href,
     404 for hrefs that are not items of ``res``, 403 for another account's."""
     request = PropRequest.parse(body)
-    hrefs = [text_of(k).strip() for k in children(body) if k.tag == dav("href")]
+    # A multiget names hundreds of hrefs: plain text elements, read without itertext.
+    href_tag = dav("href")
+    hrefs = [(k.text or "").strip() if not len(k) else text_of(k).strip()
+             for k in body.iterchildren(href_tag)]
     if not hrefs:
         raise DavError(400, message="multiget needs at least one DAV:href")
     wanted: dict[str, str] = {}

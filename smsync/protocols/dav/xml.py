@@ -163,15 +163,17 @@ def escape_utf8(data: bytes) -> bytes:
     trip through str (item bodies are rendered thousands at a time). Input that is not
     valid UTF-8 is decoded with replacement characters, as ``escape_text`` callers do."""
     # translate() and find() run in C: far quicker than a regex over a whole body.
-    if len(data.translate(None, _CONTROL_BYTES)) == len(data) and (
-            data.isascii() or b"\xef\xbf" not in data):
+    plain = len(data.translate(None, _CONTROL_BYTES)) == len(data)
+    if plain and not data.isascii():
         try:
-            data.isascii() or data.decode("utf-8")
+            data.decode("utf-8")
         except UnicodeDecodeError:
-            pass
+            plain = False
         else:
-            return (data.replace(b"&", b"&amp;").replace(b"<", b"&lt;")
-                    .replace(b">", b"&gt;").replace(b"\r", b"&#13;"))
+            plain = b"\xef\xbf" not in data
+    if plain:
+        return (data.replace(b"&", b"&amp;").replace(b"<", b"&lt;")
+                .replace(b">", b"&gt;").replace(b"\r", b"&#13;"))
     return escape_text(data.decode("utf-8", "replace")).encode("utf-8")
 
 
