@@ -22,6 +22,7 @@ Design notes:
 from __future__ import annotations
 
 from smsync.errors import BadStoreURI
+from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and add a step to ``MIGRATIONS`` to change the schema.
 SCHEMA_VERSION = 1
@@ -150,9 +151,6 @@ _V1 = [
 #: version -> statements that bring a store from version-1 to version.
 MIGRATIONS: dict[int, list[str]] = {1: _V1}
 
-#: Spans longer than this (seconds) are "long" and scanned per collection; shorter ones
-#: are found by an index range on their start.
-SHORT_SPAN = 8 * 86400
 
 #: Advisory lock namespace for migrations (any constant; with the schema name hashed in).
 _LOCK_CLASS = 0x736D73  # "sms"

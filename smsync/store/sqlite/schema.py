@@ -12,6 +12,7 @@ import sqlite3
 import time
 
 from smsync.errors import BadStoreURI
+from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and append a step to ``MIGRATIONS`` to change the schema.
 SCHEMA_VERSION = 1
@@ -180,8 +181,6 @@ _V1 = [
 #: version -> statements that bring a store from version-1 to version.
 MIGRATIONS: dict[int, list[str]] = {1: _V1}
 
-#: Window within which short spans are looked up by start: spans longer than this are "long".
-SHORT_SPAN = 8 * 86400
 
 
 def schema_version(conn: sqlite3.Connection) -> int:

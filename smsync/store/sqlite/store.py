@@ -9,13 +9,10 @@ import time
 
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
-from zope.interface import implementer
 
-from smsync._async import deferred
-from smsync.errors import BadStoreURI, InvalidData, NotFound
-from smsync.interfaces import IStore
-from smsync.store.common import normalize_account
-from smsync.store.sqlite.accounts import SQLiteAccountStore, account_id
+from smsync.errors import BadStoreURI
+from smsync.store.sql.store import SQLStore
+from smsync.store.sqlite.accounts import SQLiteAccountStore
 from smsync.store.sqlite.bodies import BodyFiles
 from smsync.store.sqlite.collections import SQLiteCollectionStore
 from smsync.store.sqlite.db import DB_NAME, Database
@@ -103,62 +100,25 @@ def open_store(uri: str, directory: str, create: bool) -> Deferred:
     return d.addCallback(started)
 
 
-@implementer(IStore)
-class SQLiteStore:
+class SQLiteStore(SQLStore):
     """An opened ``sqlite:`` store. ``orphans_removed`` says how many orphaned body files
     opening it cleaned up (0 unless a crash left some)."""
 
+    account_store_class = SQLiteAccountStore
+    device_registry_class = SQLiteDeviceRegistry
+    mail_store_class = SQLiteMailStore
+    collection_store_class = SQLiteCollectionStore
+
     def __init__(self, uri, db: Database, bodies: BodyFiles, lock_fd, reactor, orphans_removed=0):
-        self.uri = uri
-        self.db = db
         self.bodies = bodies
         self.orphans_removed = orphans_removed
         self._lock_fd = lock_fd
-        self.notifier = SQLiteNotifier(db, reactor)
         #: This process's cache of big folders' listings (IMailbox.messages).
         self.listings = Listings()
-        db.on_events = self.notifier.notify
-        self.accounts = SQLiteAccountStore(self)
-        self.devices = SQLiteDeviceRegistry(self)
-        self._closing: Deferred | None = None
+        super().__init__(uri, db, SQLiteNotifier(db, reactor))
 
     def __repr__(self):
         return f"<SQLiteStore {self.uri}>"
 
-    async def _account(self, account):
-        try:
-            name = normalize_account(account)
-        except InvalidData:
-            raise NotFound(f"no account {account!r}") from None
-        aid = await self.db.read(account_id, name)
-        if aid is None:
-            raise NotFound(f"no account {name}")
-        return name, aid
-
-    @deferred
-    async def mail(self, account):
-        return SQLiteMailStore(self, *await self._account(account))
-
-    @deferred
-    async def collections(self, account):
-        return SQLiteCollectionStore(self, *await self._account(account))
-
-    @deferred
-    async def close(self):
-        if self._closing is None:
-            self._closing = Deferred()
-            self.notifier.close()
-            # Drain the append pipeline stage by stage: I/O threads hand bodies to the
-            # writer, which makes them durable, then commits their rows.
-            await deferToThread(self.db.iopool.stop)
-            await self.db.close()
-            os.close(self._lock_fd)
-            self._closing.callback(None)
-        else:
-            await _chain(self._closing)
-
-
-def _chain(d: Deferred) -> Deferred:
-    out = Deferred()
-    d.addBoth(lambda r: (out.callback(None), r)[1])
-    return out
+    def _closed(self):
+        os.close(self._lock_fd)

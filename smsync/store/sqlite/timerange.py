@@ -1,82 +1,57 @@
-"""The indexed time-range query over calendar instances (``spans``).
-
-A span ``[s, e)`` overlaps the asked ``[S, E)`` when ``s < E`` and either ``e > S`` or the
-instance starts inside the range (``s >= S``, which also covers zero-length instances
-such as an event with only a DTSTART, per RFC 4791 9.9). Short spans (at most
-``SHORT_SPAN`` long) are found by an index range on their start, ``[S - SHORT_SPAN, E)``;
-long spans are few and scanned per collection. Items whose recurrence was expanded only
-up to some instant before ``E`` are checked with the exact ``icalendar.overlaps``.
-"""
+"""The time-range query over SQLite's ``spans``: its three queries for the shared
+``smsync.store.sql.timerange.matching_items``."""
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, timezone
+from smsync.store.sql import timerange
+from smsync.store.sql.timerange import ITEM_COLS
 
-from smsync.store.sqlite.schema import SHORT_SPAN
-
-#: Open ends of a range, as epoch seconds (well inside SQLite's 64-bit integers).
-OPEN_START = -(1 << 60)
-OPEN_END = 1 << 60
-
-_ITEM_COLS = "name, uid, etag, revision, size, component"
+#: Ids per ``IN (...)``: well under SQLite's limit on bound parameters.
+_CHUNK = 500
 
 
-def _epoch(value: datetime | None, default: int, rounding) -> int:
-    if value is None:
-        return default
-    if value.tzinfo is None:
-        # Floating times are taken in UTC, as the items' own floating times are.
-        value = value.replace(tzinfo=timezone.utc)
-    return rounding(value.timestamp())
+class _Queries:
+    @staticmethod
+    def span_ids(conn, pk, s, e, lo):
+        ids = {
+            r[0]
+            for r in conn.execute(
+                "SELECT item_id FROM spans WHERE collection_id = ? AND long = 0"
+                " AND start >= ? AND start < ? AND (end > ? OR start >= ?)",
+                (pk, lo, e, s, s),
+            )
+        }
+        ids.update(
+            r[0]
+            for r in conn.execute(
+                "SELECT item_id FROM spans WHERE collection_id = ? AND long = 1"
+                " AND start < ? AND (end > ? OR start >= ?)",
+                (pk, e, s, s),
+            )
+        )
+        return ids
+
+    @staticmethod
+    def open_ended(conn, pk, e, ids):
+        return conn.execute(
+            "SELECT id, content FROM items WHERE collection_id = ?"
+            " AND expanded_until IS NOT NULL AND expanded_until < ?",
+            (pk, e),
+        ).fetchall()
+
+    @staticmethod
+    def item_rows(conn, ids):
+        rows = []
+        id_list = list(ids)
+        for i in range(0, len(id_list), _CHUNK):
+            chunk = id_list[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                conn.execute(f"SELECT {ITEM_COLS} FROM items WHERE id IN ({marks})", chunk).fetchall()
+            )
+        return rows
 
 
 def matching_items(conn, pk: int, start, end, components=None) -> list:
-    """Rows (name, uid, etag, revision, size, component) of collection ``pk`` with an
-    instance overlapping ``[start, end)``, sorted by name. Blocking."""
-    s = _epoch(start, OPEN_START, math.floor)
-    e = _epoch(end, OPEN_END, math.ceil)
-    ids = {
-        r[0]
-        for r in conn.execute(
-            "SELECT item_id FROM spans WHERE collection_id = ? AND long = 0"
-            " AND start >= ? AND start < ? AND (end > ? OR start >= ?)",
-            (pk, s - SHORT_SPAN, e, s, s),
-        )
-    }
-    ids.update(
-        r[0]
-        for r in conn.execute(
-            "SELECT item_id FROM spans WHERE collection_id = ? AND long = 1"
-            " AND start < ? AND (end > ? OR start >= ?)",
-            (pk, e, s, s),
-        )
-    )
-    # Items expanded only up to before the range's end may have later instances.
-    open_ended = conn.execute(
-        "SELECT id, content FROM items WHERE collection_id = ?"
-        " AND expanded_until IS NOT NULL AND expanded_until < ?",
-        (pk, e),
-    ).fetchall()
-    if open_ended:
-        from smsync.formats.icalendar import overlaps
-
-        for item_id, content in open_ended:
-            if item_id not in ids and overlaps(content, start, end):
-                ids.add(item_id)
-    if not ids:
-        return []
-    rows = []
-    id_list = list(ids)
-    for i in range(0, len(id_list), 500):
-        chunk = id_list[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        rows.extend(
-            conn.execute(
-                f"SELECT {_ITEM_COLS} FROM items WHERE id IN ({marks})", chunk
-            ).fetchall()
-        )
-    if components is not None:
-        rows = [r for r in rows if r[5] in components]
-    rows.sort(key=lambda r: r[0])
-    return rows
+    """See ``smsync.store.sql.timerange.matching_items``. Blocking."""
+    return timerange.matching_items(conn, _Queries, pk, start, end, components)
