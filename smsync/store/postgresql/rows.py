@@ -7,43 +7,23 @@ one stored), an internal date keeping its UTC offset in seconds beside it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Optional
-
-import attrs
+from typing import Optional
 
 from smsync.errors import InvalidData
 from smsync.model import MessageInfo, UIDSet
+from smsync.store.sql.rows import (  # noqa: F401 (flags_text re-exported)
+    MESSAGE_INFO_SLOTS,
+    flags_of,
+    flags_text,
+    new_message_info,
+    zone,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MAX_UID = (1 << 32) - 1
 
 #: Columns of ``messages`` that ``message_info`` takes, in its order.
 MSG_COLS = "uid, flags, internal_us, internal_tz, saved_us, size, modseq"
-
-_flag_sets: dict[str, frozenset] = {}
-_zones: dict[int, timezone] = {}
-
-
-def flags_of(text: str) -> frozenset:
-    """The flag set stored as ``text`` (space-separated); shared objects for common sets."""
-    flags = _flag_sets.get(text)
-    if flags is None:
-        flags = frozenset(text.split())
-        if len(_flag_sets) < 4096:
-            _flag_sets[text] = flags
-    return flags
-
-
-def flags_text(flags: Iterable[str]) -> str:
-    return " ".join(sorted(flags))
-
-
-def zone(offset: int) -> timezone:
-    tz = _zones.get(offset)
-    if tz is None:
-        tz = _zones[offset] = timezone.utc if offset == 0 else timezone(timedelta(seconds=offset))
-    return tz
-
 
 def to_us(value: datetime) -> int:
     """Microseconds since the epoch of an aware datetime, exactly."""
@@ -58,21 +38,11 @@ def from_us(us: Optional[int], tz: timezone = timezone.utc) -> Optional[datetime
     return value if tz is timezone.utc else value.astimezone(tz)
 
 
-# MessageInfo is a frozen slotted attrs class without validators or converters; its
-# generated __init__ costs more than the rest of building one, which matters when a
-# 100,000-message folder is listed. Filling the slots directly gives an equal object.
-_new = object.__new__
-_slot_set = tuple(MessageInfo.__dict__[f.name].__set__ for f in attrs.fields(MessageInfo))
-assert [f.name for f in attrs.fields(MessageInfo)] == [
-    "uid", "flags", "internal_date", "saved_date", "size", "modseq"
-]
-
-
 def message_info(row) -> MessageInfo:
     """The MessageInfo of a row in ``MSG_COLS`` order."""
     uid, flags, idate, itz, sdate, size, modseq = row
-    set_uid, set_flags, set_idate, set_sdate, set_size, set_modseq = _slot_set
-    info = _new(MessageInfo)
+    set_uid, set_flags, set_idate, set_sdate, set_size, set_modseq = MESSAGE_INFO_SLOTS
+    info = new_message_info(MessageInfo)
     set_uid(info, uid)
     set_flags(info, flags_of(flags))
     set_idate(info, from_us(idate, zone(itz)))

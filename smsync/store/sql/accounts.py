@@ -84,7 +84,7 @@ class SQLAccountStore:
 
     @deferred
     async def set_password_hash(self, account, password_hash):
-        account = _lookup(account)
+        account = lookup_account(account)
         return await self._db.write(self._set_hash, account, password_hash)
 
     def _set_hash(self, conn, ctx, account, password_hash):
@@ -103,7 +103,7 @@ class SQLAccountStore:
 
     @deferred
     async def remove(self, account):
-        account = _lookup(account)
+        account = lookup_account(account)
         return await self._db.write(self._remove, account)
 
     def _remove(self, conn, ctx, account):
@@ -124,7 +124,7 @@ class SQLAccountStore:
         return await self._db.read(lambda conn: [r[0] for r in conn.execute(self._sql_list)])
 
 
-def _lookup(account: str) -> str:
+def lookup_account(account: str) -> str:
     """Normalise an account being looked up: a malformed name is simply not there."""
     try:
         return normalize_account(account)

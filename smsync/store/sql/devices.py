@@ -16,6 +16,7 @@ from smsync.errors import InvalidData, NotFound
 from smsync.interfaces import IDeviceRegistry
 from smsync.model import ConflictPolicy, Device, DeviceLogEntry
 from smsync.store.common import normalize_account
+from smsync.store.sql.accounts import lookup_account as _lookup
 from smsync.store.sql.dialect import Dialect
 
 #: Log lines kept per device.
@@ -52,13 +53,6 @@ def _state_value(key, value):
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     raise InvalidData(f"device state {key!r} must be bytes or None")
-
-
-def _lookup(account) -> str:
-    try:
-        return normalize_account(account)
-    except InvalidData:
-        raise NotFound(f"no account {account!r}") from None
 
 
 @implementer(IDeviceRegistry)
