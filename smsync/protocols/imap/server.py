@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from smsync.clientlog import ClientErrors, peer_of
 from smsync.errors import SmsyncError
 from smsync.protocols.imap import commands
 from smsync.protocols.imap.commands import ClientGone, CommandBad, Reply
@@ -130,6 +131,8 @@ class IMAPConnection(Protocol):
         self.tls_active = self.config.implicit_tls
         self.after_reply = None
         self.peer_host = "unknown"
+        # Made on the first client error: most connections never have one.
+        self._errors: Optional[ClientErrors] = None
 
     # -- connection life -------------------------------------------------------------
 
@@ -168,6 +171,20 @@ class IMAPConnection(Protocol):
             d, self._write_paused = self._write_paused, None
             d.callback(None)
         self.session.closed()
+        if self._errors is not None:
+            self._errors.closed()
+
+    def client_errors(self) -> ClientErrors:
+        """This connection's client-error log (``smsync.clientlog``)."""
+        if self._errors is None:
+            self._errors = ClientErrors("imap", peer_of(self.transport))
+        self._errors.account = self.session.account
+        return self._errors
+
+    def _log_error(self, tag, name, answer: bytes) -> None:
+        # Only the tag and command name: the rest may be a password.
+        what = " ".join(x for x in (tag if isinstance(tag, str) else None, name) if x) or "(unparsed)"
+        self.client_errors()(what, answer)
 
     @property
     def closed(self) -> bool:
@@ -346,9 +363,9 @@ class IMAPConnection(Protocol):
                 self._parts = []
                 self._parts_size = 0
                 if name == "APPEND":
-                    self._refuse(tag, b"NO [TOOBIG] message larger than APPENDLIMIT")
+                    self._refuse(tag, b"NO [TOOBIG] message larger than APPENDLIMIT", name)
                 else:
-                    self._refuse(tag, b"BAD [TOOBIG] literal too large")
+                    self._refuse(tag, b"BAD [TOOBIG] literal too large", name)
                 if marker.nonsync:
                     self._discard_left = marker.size
                     self._skipping = True
@@ -359,15 +376,16 @@ class IMAPConnection(Protocol):
             if not marker.nonsync:
                 self.write_line(b"+ Ready for literal data")
 
-    def _refuse(self, tag: Optional[str], text: bytes) -> None:
+    def _refuse(self, tag: Optional[str], text: bytes, name: Optional[str] = None) -> None:
         t = tag.encode("ascii", "replace") if tag and tag != "+" else b"*"
         self.write_line(t + b" " + text)
+        self._log_error(tag, name, text)
 
     def _abandon(self, why: bytes, first: bytes) -> None:
         self._parts = []
         self._parts_size = 0
-        tag, _, _ = peek_tag_and_name(first[:200])
-        self._refuse(tag, b"BAD " + why)
+        tag, name, _ = peek_tag_and_name(first[:200])
+        self._refuse(tag, b"BAD " + why, name)
 
     def _deliver(self, item: bytes) -> None:
         if self._waiter is not None:
@@ -424,7 +442,10 @@ class IMAPConnection(Protocol):
             cmd = parse_command(item)
         except ParseError as e:
             tag = (e.tag or "*").encode("ascii", "replace")
-            self.write_line(tag + b" BAD " + str(e).encode("utf-8", "replace"))
+            answer = b"BAD " + str(e).encode("utf-8", "replace")
+            self.write_line(tag + b" " + answer)
+            _, name, _ = peek_tag_and_name(item[:200])
+            self._log_error(e.tag, name, answer)
             return
         # An APPEND's command bytes hold the whole message: let them go before the
         # store copies the literal, so a big message is in memory once, not twice.
@@ -434,6 +455,7 @@ class IMAPConnection(Protocol):
         refusal = commands.refusal(self, spec, cmd)
         if refusal is not None:
             self.write_line(tag + b" BAD " + refusal.encode())
+            self._log_error(cmd.tag, cmd.name, b"BAD " + refusal.encode())
             return
         self.session.before_command(cmd)
         try:
@@ -455,6 +477,8 @@ class IMAPConnection(Protocol):
             await self.session.report_changes(allow_expunge=commands.may_expunge(cmd))
         code = f"[{reply.code}] " if reply.code else ""
         self.write_line(tag + f" {reply.status} {code}{reply.text}".encode("utf-8"))
+        if reply.status != "OK" and reply.code != "AUTHENTICATIONFAILED":  # that has its own line
+            self._log_error(cmd.tag, cmd.name, f"{reply.status} {code}{reply.text}".encode("utf-8"))
         # The completion must leave before the hook: in the clear before STARTTLS,
         # uncompressed before COMPRESS, at all before LOGOUT's close.
         self._holding = False

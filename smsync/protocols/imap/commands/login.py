@@ -26,6 +26,7 @@ async def _login(conn, user: bytes, password: bytes):
     try:
         _iface, avatar, logout = await portal.login(UsernamePassword(user, password), None, IAccountAvatar)
     except (UnauthorizedLogin, LoginFailed):
+        conn.client_errors().auth_failed(user.decode("utf-8", "replace"))
         delay = conn.factory.login_failed(conn.peer_host)
         if delay > 0:
             await deferLater(conn.factory.clock, delay, lambda: None)
