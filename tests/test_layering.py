@@ -1,7 +1,7 @@
 """The layering of DESIGN.md, enforced by reading every module's imports (no importing).
 
 * A protocol (``smsync/protocols/<name>/``) imports only the core it is allowed --
-  interfaces, model, errors, formats, sync, auth, _async, notify -- plus the stdlib,
+  interfaces, model, errors, formats, sync, auth, _async, notify, clientlog -- plus the stdlib,
   Twisted and third-party libraries; never a store and never another protocol (except
   the shared WebDAV core ``dav`` that ``caldav`` and ``carddav`` are built on).
 * ``smsync.store`` never imports ``smsync.protocols``.
@@ -32,6 +32,7 @@ PROTOCOL_MAY_IMPORT = (
     "smsync.auth",
     "smsync._async",
     "smsync.notify",
+    "smsync.clientlog",
 )
 
 #: Protocols built on another one's shared core, as DESIGN.md describes for WebDAV.
