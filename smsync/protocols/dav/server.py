@@ -20,8 +20,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from smsync import errors
+from smsync.clientlog import ClientErrors, peer_of
 from smsync.protocols.dav import locks as locks_module
-from smsync.protocols.dav.auth import BasicAuthenticator
+from smsync.protocols.dav.auth import BasicAuthenticator, parse_basic
 from smsync.protocols.dav.context import Context
 from smsync.protocols.dav.errors import DavError, from_store_error
 from smsync.protocols.dav.handles import HandleCache
@@ -120,7 +121,12 @@ class DavApp:
             length = 0
         if length > MAX_BODY:
             return error_response(DavError(413, message="request body too large"))
-        account = await self.auth.authenticate(request.getHeader(b"authorization"))
+        authorization = request.getHeader(b"authorization")
+        account = await self.auth.authenticate(authorization)
+        if account is None and authorization:
+            creds = parse_basic(authorization)
+            user = creds[0].decode("utf-8", "replace") if creds else "(unreadable Authorization)"
+            ClientErrors("dav", peer_of(request.transport)).auth_failed(user)
         if account is None and method not in _ANONYMOUS:
             return self._refuse(request, method, DavError(401, message="authentication required", headers={
                 "WWW-Authenticate": 'Basic realm="smsync", charset="UTF-8"'}))

@@ -516,3 +516,22 @@ async def test_refusals_are_logged(server):
     assert any("401" in line for line in lines), lines
     coll = await (await server.collections()).collection("calendar")
     assert await coll.items() == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_failed_logins_are_logged_for_fail2ban(server):
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    lines = []
+
+    def observe(event):
+        if event.get("log_namespace") == "smsync.client":
+            lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    try:
+        assert (await server.call("PROPFIND", CAL, password="wrong-guess-77")).status == 401
+        assert (await server.call("PROPFIND", CAL, headers={"Depth": "0"})).status == 207
+    finally:
+        globalLogPublisher.removeObserver(observe)
+    assert lines == [f"smsync: dav: authentication failed for {USER} from 127.0.0.1"], lines
