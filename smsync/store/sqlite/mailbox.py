@@ -8,8 +8,8 @@ touched with the new value.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Optional
+from datetime import datetime, timezone
+from typing import Optional
 
 from functools import partial
 
@@ -33,6 +33,14 @@ from smsync.model import (
     UIDSet,
 )
 from smsync.store.common import normalize_flags, normalize_mailbox_name
+from smsync.store.sql.rows import (  # noqa: F401 (flags_text, zone re-exported)
+    MESSAGE_INFO_SLOTS,
+    _flag_sets as FLAG_SETS,
+    flags_of,
+    flags_text,
+    new_message_info,
+    zone,
+)
 from smsync.store.sqlite import reads
 
 _MSG_COLS = "uid, flags, internal_date, internal_tz, saved_date, size, modseq"
@@ -40,41 +48,10 @@ _MAX_UID = (1 << 32) - 1
 #: Above this many ranges a UIDSet is answered by one range scan filtered in Python.
 _MAX_RANGE_QUERIES = 16
 
-_flag_sets: dict[str, frozenset] = {}
-_zones: dict[int, timezone] = {}
-
-
-def flags_of(text: str) -> frozenset:
-    """The flag set stored as ``text`` (space-separated); shared objects for common sets."""
-    flags = _flag_sets.get(text)
-    if flags is None:
-        flags = frozenset(text.split())
-        if len(_flag_sets) < 4096:
-            _flag_sets[text] = flags
-    return flags
-
-
-def flags_text(flags: Iterable[str]) -> str:
-    return " ".join(sorted(flags))
-
-
-def zone(offset: int) -> timezone:
-    tz = _zones.get(offset)
-    if tz is None:
-        tz = _zones[offset] = timezone.utc if offset == 0 else timezone(timedelta(seconds=offset))
-    return tz
-
-
-# MessageInfo is a frozen slotted attrs class without validators or converters; its
-# generated __init__ costs more than the rest of building one, which matters when a
-# 100,000-message folder is listed. Filling the slots directly gives an equal object.
-_new = object.__new__
-_slot_set = tuple(
-    MessageInfo.__dict__[f.name].__set__ for f in attrs.fields(MessageInfo)
-)
-assert [f.name for f in attrs.fields(MessageInfo)] == [
-    "uid", "flags", "internal_date", "saved_date", "size", "modseq"
-]
+# Shared with the PostgreSQL store; re-exported for listing.py and reads.py.
+_flag_sets = FLAG_SETS
+_new = new_message_info
+_slot_set = MESSAGE_INFO_SLOTS
 
 
 def message_info(row, _utc=timezone.utc, _ts=datetime.fromtimestamp) -> MessageInfo:
