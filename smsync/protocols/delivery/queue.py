@@ -208,6 +208,9 @@ class Relayer(Service):
         self.reactor = reactor
         self._timers: dict[str, object] = {}
         self._sending: set[str] = set()
+        # Attempts under way: their Deferreds, and their connections to the smarthost.
+        self._inflight: dict[str, defer.Deferred] = {}
+        self._connectors: dict[str, object] = {}
         self.ready: defer.Deferred = defer.succeed(None)
 
     def startService(self):
@@ -224,11 +227,18 @@ class Relayer(Service):
             self.schedule(entry)
 
     def stopService(self):
+        """Stop scheduling; cut attempts under way (their mail stays queued, to be
+        retried by the next start) and fire when they have ended. Left running, an
+        attempt could deliver a message that the next start sends again."""
         super().stopService()
         for timer in self._timers.values():
             if timer.active():
                 timer.cancel()
         self._timers.clear()
+        for connector in list(self._connectors.values()):
+            connector.disconnect()
+        pending = list(self._inflight.values())
+        return defer.DeferredList(pending, consumeErrors=True) if pending else defer.succeed(None)
 
     def schedule(self, entry: QueueEntry) -> None:
         """Attempt ``entry`` when it is due (now if overdue)."""
@@ -247,7 +257,13 @@ class Relayer(Service):
         self._sending.add(entry.id)
         d = Deferred_from(self._send(entry))
         d.addErrback(lambda f: log.failure("relay of {id} failed", f, id=entry.id))
-        d.addBoth(lambda _: self._sending.discard(entry.id))
+        self._inflight[entry.id] = d
+
+        def ended(_):
+            self._sending.discard(entry.id)
+            self._inflight.pop(entry.id, None)
+
+        d.addBoth(ended)
 
     @deferred
     async def flush(self) -> None:
@@ -309,8 +325,15 @@ class Relayer(Service):
         factory.noisy = False
         # connectTCP (not an endpoint): the factory hears of lost connections and fails
         # its Deferred, so an attempt always ends.
-        self.reactor.connectTCP(host.host, host.port, factory, timeout=self.timeout)
-        return d
+        connector = self.reactor.connectTCP(host.host, host.port, factory, timeout=self.timeout)
+        self._connectors[entry.id] = connector
+
+        def forget(result):
+            if self._connectors.get(entry.id) is connector:
+                del self._connectors[entry.id]
+            return result
+
+        return d.addBoth(forget)
 
     async def _retry(self, entry: QueueEntry, error: str) -> None:
         now = self._clock()
