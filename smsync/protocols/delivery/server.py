@@ -23,6 +23,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
+from smsync.clientlog import ClientErrors, peer_of
 from smsync.errors import SmsyncError
 from smsync.interfaces import IAccountAvatar
 from smsync.protocols.delivery.core import Rejected, Reply
@@ -126,6 +127,9 @@ class MailServer(Protocol, TimeoutMixin):
         self.failed_logins = 0
         self.envelope = Envelope()
         self.peer = "unknown"
+        # The verb being answered, for the client-error log (never its arguments).
+        self._verb = "-"
+        self._errors: Optional[ClientErrors] = None
 
     @property
     def config(self) -> ServerConfig:
@@ -157,6 +161,8 @@ class MailServer(Protocol, TimeoutMixin):
         if self._data is not None:
             self._data[1].discard()
             self._data = None
+        if self._errors is not None:
+            self._errors.closed()
 
     def timeoutConnection(self):
         self.reply(421, "4.4.2 idle for too long, closing connection")
@@ -167,9 +173,26 @@ class MailServer(Protocol, TimeoutMixin):
         lines = [text, *more]
         out = [f"{code}-{l}\r\n" for l in lines[:-1]] + [f"{code} {lines[-1]}\r\n"]
         self.transport.write("".join(out).encode("utf-8"))
+        if code >= 400:
+            self._log_error(code, text)
 
     def send(self, reply: Reply) -> None:
         self.transport.write(reply.line())
+        if reply.code >= 400:
+            self._log_error(reply.code, f"{reply.enhanced} {reply.text}")
+
+    def client_errors(self) -> ClientErrors:
+        """This connection's client-error log (``smsync.clientlog``)."""
+        if self._errors is None:
+            self._errors = ClientErrors(self.config.mode, peer_of(self.transport))
+        self._errors.account = self.authenticated
+        return self._errors
+
+    def _log_error(self, code: int, text: str) -> None:
+        # A failed AUTH has its own line; a crash (421 4.3.0) was logged as a failure.
+        if code == 535 or text.startswith("4.3.0 internal error"):
+            return
+        self.client_errors()(self._verb, f"{code} {text}")
 
     # -- reading -------------------------------------------------------------------
 
@@ -219,14 +242,17 @@ class MailServer(Protocol, TimeoutMixin):
     async def _line(self, line: bytes) -> None:
         if self._sasl is not None:
             step, self._sasl = self._sasl, None
+            self._verb = "AUTH"
             await step(line)
             return
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
+            self._verb = "-"
             self.reply(500, "5.5.2 command is not UTF-8")
             return
         verb, _, arg = text.partition(" ")
+        self._verb = verb[:12].upper() if verb.isalpha() else "-"
         handler = getattr(self, "do_" + verb.upper(), None) if verb.isalpha() else None
         if handler is None:
             self.reply(500, "5.5.1 command not recognised")
@@ -368,6 +394,8 @@ class MailServer(Protocol, TimeoutMixin):
             return
         parts = raw.split(b"\0")
         if len(parts) != 3 or (parts[0] and parts[0].lower() != parts[1].lower()):
+            user = parts[1] if len(parts) == 3 else b"(malformed PLAIN response)"
+            self.client_errors().auth_failed(user.decode("utf-8", "replace"))
             await self._auth_failed()
             return
         await self._authenticate(parts[1], parts[2])
@@ -390,6 +418,7 @@ class MailServer(Protocol, TimeoutMixin):
             _, avatar, _ = await self.factory.portal.login(
                 UsernamePassword(user, password), None, IAccountAvatar)
         except UnauthorizedLogin:
+            self.client_errors().auth_failed(user.decode("utf-8", "replace"))
             await self._auth_failed()
             return
         self.authenticated = avatar.account

@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
+from smsync.clientlog import ClientErrors, peer_of
 from smsync.errors import NotFound, SmsyncError
 from smsync.interfaces import IAccountAvatar
 from smsync.protocols.pop3.codec import (
@@ -94,10 +95,12 @@ class POP3Factory(Factory):
 class _Reply(Exception):
     """Raised inside a command handler to answer ``-ERR`` with ``text``."""
 
-    def __init__(self, text: str, close: bool = False):
+    def __init__(self, text: str, close: bool = False, logged: bool = True):
         super().__init__(text)
         self.text = text
         self.close = close
+        #: False where a more telling line was logged already (a failed login).
+        self.logged = logged
 
 
 @implementer(interfaces.IPushProducer)
@@ -115,6 +118,9 @@ class POP3Server(Protocol, TimeoutMixin):
         self.tls_active = False
         self.user: Optional[str] = None
         self.account: Optional[str] = None
+        # The verb being answered, for the client-error log (never its arguments).
+        self._verb = "-"
+        self._errors: Optional[ClientErrors] = None
         self.maildrop: Optional[Maildrop] = None
         self.failed_logins = 0
         self._sasl_pending = False
@@ -143,6 +149,8 @@ class POP3Server(Protocol, TimeoutMixin):
 
     def connectionLost(self, reason):
         self._closed = True
+        if self._errors is not None:
+            self._errors.closed()
         self.setTimeout(None)
         self.factory.connections.discard(self)
         # A dropped connection never reaches UPDATE: nothing marked is deleted.
@@ -166,8 +174,17 @@ class POP3Server(Protocol, TimeoutMixin):
     def send_ok(self, text: str = "") -> None:
         self.transport.write(b"+OK " + text.encode("utf-8") + b"\r\n" if text else b"+OK\r\n")
 
-    def send_err(self, text: str) -> None:
+    def send_err(self, text: str, logged: bool = True) -> None:
         self.transport.write(b"-ERR " + text.encode("utf-8") + b"\r\n")
+        if logged:
+            self.client_errors()(self._verb, "-ERR " + text)
+
+    def client_errors(self) -> ClientErrors:
+        """This connection's client-error log (``smsync.clientlog``)."""
+        if self._errors is None:
+            self._errors = ClientErrors("pop3", peer_of(self.transport))
+        self._errors.account = self.account
+        return self._errors
 
     def send_multiline(self, first: str, lines) -> None:
         out = [b"+OK " + first.encode("utf-8")]
@@ -263,20 +280,22 @@ class POP3Server(Protocol, TimeoutMixin):
     def _crashed(self, failure):
         log.failure("POP3 session failed", failure)
         if not self._closed:
-            self.send_err("[SYS/TEMP] internal server error")
+            self.send_err("[SYS/TEMP] internal server error", logged=False)
             self.transport.loseConnection()
 
     async def _line(self, line: bytes) -> None:
         if self._sasl_pending:
             self._sasl_pending = False
+            self._verb = "AUTH"
             await self._sasl_response(line)
             return
         try:
             command = parse_command(line)
         except CommandError as e:
+            self._verb = line[:12].split(b" ", 1)[0].decode("ascii", "replace").upper() or "-"
             self.send_err(str(e))
             return
-        verb = command.verb
+        verb = self._verb = command.verb
         handler = getattr(self, "do_" + verb, None)
         if handler is None:
             self.send_err("unknown command")
@@ -287,7 +306,7 @@ class POP3Server(Protocol, TimeoutMixin):
         try:
             await handler(command)
         except _Reply as reply:
-            self.send_err(reply.text)
+            self.send_err(reply.text, logged=reply.logged)
             if reply.close:
                 self.transport.loseConnection()
                 self._closed = True
@@ -391,6 +410,7 @@ class POP3Server(Protocol, TimeoutMixin):
             self.send_err(f"[AUTH] {e}")
             return
         if authzid and authzid.lower() != authcid.lower():
+            self.client_errors().auth_failed(authcid)
             await self._failed_login()
             return
         await self._login(authcid, password)
@@ -401,6 +421,7 @@ class POP3Server(Protocol, TimeoutMixin):
                 UsernamePassword(user.encode("utf-8"), password.encode("utf-8")),
                 None, IAccountAvatar)
         except UnauthorizedLogin:
+            self.client_errors().auth_failed(user)
             await self._failed_login()
             return
         account = avatar.account
@@ -432,7 +453,7 @@ class POP3Server(Protocol, TimeoutMixin):
         self.factory.reactor.callLater(self.config.failed_login_delay, d.callback, None)
         await d
         close = self.failed_logins >= self.config.max_failed_logins
-        raise _Reply("[AUTH] invalid user name or password", close=close)
+        raise _Reply("[AUTH] invalid user name or password", close=close, logged=False)
 
     async def _record_device(self) -> None:
         peer = self.transport.getPeer()
