@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/bench_imap.py [--seconds 20] [--clients 50]
         [--idle 10000] [--big 100000] [--store sqlite|memory] [--no-dovecot]
+        [--loop-only] [--readers N] [--switch-interval S]
+
+``--loop-only`` runs figure 1 alone (seconds, not minutes: for A/B rounds), and
+``--readers``/``--switch-interval`` set the server's SQLite reader threads and
+``sys.setswitchinterval`` for such comparisons.
 
 Figures (issue 3):
 
@@ -72,6 +77,13 @@ def serve(port_file: str, store_kind: str, big: int) -> None:
     from smsync.auth import SmsyncRealm
     from smsync.protocols.imap.server import IMAPConfig, IMAPFactory
     from smsync.store.registry import open_store
+    from smsync.store.sqlite import db as sqlite_db
+
+    # A/B knobs (--readers, --switch-interval), passed through the environment.
+    if os.environ.get("BENCH_READERS"):
+        sqlite_db.READERS = int(os.environ["BENCH_READERS"])
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 
     class Control(LineReceiver):
         delimiter = b"\n"
@@ -486,11 +498,22 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=100000)
     ap.add_argument("--store", choices=("memory", "sqlite"), default="sqlite")
     ap.add_argument("--no-dovecot", action="store_true")
+    ap.add_argument("--loop-only", action="store_true",
+                    help="only the client loop (no push, big folder or IDLE figures): for A/B runs")
+    ap.add_argument("--readers", type=int, help="SQLite reader threads in the server (A/B)")
+    ap.add_argument("--switch-interval", type=float, help="sys.setswitchinterval in the server (A/B)")
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
         serve(args.serve[0], args.serve[1], int(args.serve[2]))
         return
+    if args.loop_only:
+        args.big = args.idle = 0
+    # The server process inherits these (see serve()).
+    if args.readers:
+        os.environ["BENCH_READERS"] = str(args.readers)
+    if args.switch_interval:
+        os.environ["BENCH_SWITCH_INTERVAL"] = str(args.switch_interval)
     rows: dict[str, dict] = {}
     args.load_before = os.getloadavg()
     # dovecot-core alone (pulled in by dovecot-lmtpd) has /usr/sbin/dovecot but no IMAP
@@ -516,6 +539,8 @@ def main() -> None:
                 # CPU per operation depends far less on what else the machine runs than
                 # operations per second do.
                 row["cpu_ms_per_op"] = (_cpu_seconds(srv.proc.pid) - cpu) * 1000 / max(row["loop"]["ops"], 1)
+            if args.loop_only:
+                continue
             conn, append = imap_appender(srv.port)
             row["push_append_p99_ms"] = push_latency(srv.port, append)
             conn.logout()

@@ -97,3 +97,29 @@ async def test_uids_come_from_the_cached_listing_and_follow_changes(tmp_path):
     finally:
         await second.close()
         await first.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_info_and_uids_is_one_consistent_snapshot(tmp_path):
+    """``info_and_uids()`` (IMAP SELECT's single read job) answers what ``info()`` and
+    ``uids()`` answer, with or without a cached listing, and its EXISTS count is the
+    length of its UID list."""
+    uri = f"sqlite://{tmp_path}"
+    store = await open_store(uri)
+    await store.accounts.add(ACCOUNT, "!")
+    store.listings = Listings(min_cached=1)
+    try:
+        box = await (await store.mail(ACCOUNT)).mailbox("INBOX")
+        info, uids = await box.info_and_uids()
+        assert (info, uids) == (await box.info(), await box.uids()) and uids == []
+        for n in range(6):
+            await box.append(samples.message(f"s{n}"), flags=["\\Seen"] if n < 2 else [])
+        await box.messages()  # builds the cached listing
+        await box.store_flags(UIDSet.of([4]), FlagMode.ADD, ["\\Deleted"])
+        await box.expunge()
+        info, uids = await box.info_and_uids()
+        assert (info, uids) == (await box.info(), await box.uids())
+        assert uids == [1, 2, 3, 5, 6] and info.exists == len(uids)
+        assert info.first_unseen_uid == 3
+    finally:
+        await store.close()

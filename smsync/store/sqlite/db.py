@@ -34,8 +34,8 @@ Threads:
   commits, makes the round durable, and only then fires each caller's Deferred on the
   reactor (``callFromThread``), followed by the round's change events. It also serves
   "tell me when this body is durable" requests, answered by the same round's sync;
-* a small pool of reader threads, each with its own connection (WAL lets them read while
-  the writer writes);
+* a reader thread (``READERS``), with its own connection (WAL lets it read while the
+  writer writes);
 * a few preparer threads for the append pipeline, and a pool for other blocking file work.
 """
 
@@ -69,6 +69,12 @@ MAX_BATCH = 1000
 #: Threads preparing appends. Parsing holds the GIL, so more threads would only contend
 #: for it; two keep one parsing while the other is in a write(2).
 PREPARERS = 2
+
+#: Reader threads. One: the reads are short and mostly hold the GIL, and with three the
+#: server's CPU per IMAP operation doubled whenever the machine had a core to spare for
+#: them (GIL hand-offs across cores, we think; docs/performance.md, issue 3).
+#: A long read (a 100,000-message listing) does make the others wait behind it.
+READERS = 1
 
 #: Events other processes may still need to see are kept this long (seconds).
 EVENT_RETENTION = 600.0
@@ -188,7 +194,7 @@ class Database:
         self._releasable: set = set()
         self._prep_queue: queue.SimpleQueue = queue.SimpleQueue()
         self._preparers_left = 0
-        self.readpool = ThreadPool(minthreads=1, maxthreads=3, name="smsync-sqlite-read")
+        self.readpool = ThreadPool(minthreads=1, maxthreads=READERS, name="smsync-sqlite-read")
         # Few I/O threads: they mostly parse (holding the GIL) and write page cache.
         self.iopool = ThreadPool(minthreads=1, maxthreads=4, name="smsync-sqlite-io")
 

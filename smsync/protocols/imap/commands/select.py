@@ -31,8 +31,13 @@ async def _open(conn, cmd, readonly: bool):
             conn.untagged("OK [CLOSED] previous mailbox closed")
     name = session.decode_mailbox(args.mailbox)
     mailbox = await session.mail.mailbox(name)
-    info = await mailbox.info()
-    uids = await mailbox.uids()
+    both = getattr(mailbox, "info_and_uids", None)
+    if both is not None:
+        # Optional store method: one job (and one snapshot) instead of two.
+        info, uids = await both()
+    else:
+        info = await mailbox.info()
+        uids = await mailbox.uids()
     sel = SelectedMailbox(mailbox, info, uids, readonly)
     if args.condstore or args.qresync is not None:
         session.enabled.add("CONDSTORE")
