@@ -65,8 +65,18 @@ async def test_announced_oversized_body_is_refused_at_once(port):
             s.sendall(b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n")
             return s.recv(1000)
 
-    answer = await threads.deferToThread(announce)
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        answer = await threads.deferToThread(announce)
+    finally:
+        globalLogPublisher.removeObserver(events.append)
     assert answer.startswith(b"HTTP/1.1 413 ")
+    lines = [formatEvent(e) for e in events if e.get("log_namespace") == "smsync.http"]
+    assert lines == ["http: 127.0.0.1: PUT /echo: body of 99999999999999 bytes refused, "
+                     "larger than 1000 bytes"], lines
 
 
 @pytest_twisted.ensureDeferred

@@ -105,8 +105,13 @@ class _BoundedRequest(Request):
     def _refuse(self, length) -> None:
         self._refused = True
         peer = self.channel.transport.getPeer()
+        # The request line is only copied onto the request once its body is in: the
+        # channel still holds it.
+        method = getattr(self.channel, "_command", self.method)
+        uri = getattr(self.channel, "_path", self.uri)
         log.info("http: {peer}: {method} {uri}: body of {size} refused, larger than {limit} bytes",
-                 peer=getattr(peer, "host", peer), method=self.method, uri=self.uri,
+                 peer=getattr(peer, "host", peer), method=method.decode("ascii", "replace"),
+                 uri=uri[:200].decode("ascii", "replace"),
                  size=f"{length} bytes" if length is not None else "a chunked stream",
                  limit=self.channel.site.max_body)
         transport = self.channel.transport
