@@ -56,3 +56,21 @@ def test_account_and_failed_login_lines():
     v4 = type("T", (), {"getPeer": lambda s: IPv4Address("TCP", "10.0.0.1", 99)})()
     assert peer_of(v4) == "10.0.0.1:99"
     assert peer_of(object()) == "?"
+
+
+def test_the_documented_fail2ban_filter_matches_failed_logins():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "running.md").read_text("utf-8")
+    failregex = re.search(r"^\s*failregex = (.+)$", doc, re.M).group(1)
+    # fail2ban's <HOST> tag, as it expands it for an address.
+    pattern = re.compile(failregex.replace("<HOST>", r"(?P<host>[\w.:\[\]-]+)"))
+    for protocol, peer, host in [("imap", "192.0.2.7:51544", "192.0.2.7"),
+                                 ("dav", "[2001:db8::1]:443", "2001:db8::1")]:
+        with Captured() as events:
+            ClientErrors(protocol, peer).auth_failed("mallory@example.org")
+            ClientErrors(protocol, peer)("a1 LOGIN", "NO something else")
+        lines = events.lines()
+        matched = [m.group("host") for m in map(pattern.search, lines) if m]
+        assert matched == [host], lines
