@@ -35,32 +35,37 @@ def quote(data) -> str:
     return text + ("..." if cut else "")
 
 
-def peer_of(transport) -> str:
-    """``host:port`` (``[v6]:port``) of a transport's peer, or ``?`` when it has none."""
-    try:
-        peer = transport.getPeer()
-    except Exception:
-        return "?"
-    host, port = getattr(peer, "host", None), getattr(peer, "port", None)
-    if host is None:
-        return str(peer)
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{port}" if port is not None else host
-
-
 @attrs.define
 class ClientErrors:
-    """The client-error log of one connection of ``protocol`` from ``peer``.
+    """The client-error log of one connection of ``protocol`` from ``host`` (and
+    ``port``, None when the transport has none).
 
     Set ``account`` once the client has logged in so lines name it.
     """
 
     protocol: str
-    peer: str
+    host: str
+    port: Optional[int] = None
     limit: int = 20
     account: Optional[str] = None
     count: int = 0
+
+    @classmethod
+    def of(cls, protocol: str, transport) -> "ClientErrors":
+        """The log of a connection on ``transport`` (its peer's address; ``?`` for a
+        transport without one, as in tests and pipes)."""
+        try:
+            peer = transport.getPeer()
+        except Exception:
+            return cls(protocol, "?")
+        host = getattr(peer, "host", None)
+        return cls(protocol, str(peer) if host is None else host, getattr(peer, "port", None))
+
+    @property
+    def peer(self) -> str:
+        """``host:port``, ``[v6]:port`` for IPv6."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
 
     def __call__(self, command, answer) -> None:
         """Log that the client's ``command`` (bytes or text, quoted safely) got the
@@ -76,9 +81,8 @@ class ClientErrors:
 
     def auth_failed(self, user) -> None:
         """Log a failed login attempt for ``user`` (always: every attempt counts)."""
-        host = self.peer.rsplit(":", 1)[0].strip("[]") if self.peer.endswith(tuple("0123456789")) else self.peer
         log.warn("smsync: {protocol}: authentication failed for {user!s} from {host}",
-                 protocol=self.protocol, user=quote(user if user is not None else ""), host=host)
+                 protocol=self.protocol, user=quote(user if user is not None else ""), host=self.host)
 
     def closed(self) -> None:
         """Call when the connection ends: says how many errors went unlogged."""

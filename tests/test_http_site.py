@@ -58,23 +58,16 @@ async def test_body_within_the_limit_is_served(port):
 
 
 @pytest_twisted.ensureDeferred
-async def test_announced_oversized_body_is_refused_at_once(port):
+async def test_announced_oversized_body_is_refused_at_once(port, log_capture):
     # The client announces a huge body and sends none of it: the answer must not wait.
     def announce():
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n")
             return s.recv(1000)
 
-    from twisted.logger import formatEvent, globalLogPublisher
-
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    try:
-        answer = await threads.deferToThread(announce)
-    finally:
-        globalLogPublisher.removeObserver(events.append)
+    answer = await threads.deferToThread(announce)
     assert answer.startswith(b"HTTP/1.1 413 ")
-    lines = [formatEvent(e) for e in events if e.get("log_namespace") == "smsync.http"]
+    lines = log_capture.lines("smsync.http")
     assert lines == ["http: 127.0.0.1: PUT /echo: body of 99999999999999 bytes refused, "
                      "larger than 1000 bytes"], lines
 

@@ -25,6 +25,7 @@ from smsync.model import (
     PROP_ORDER,
     PROP_TIMEZONE,
     CollectionKind,
+    Role,
     canonical_flag,
 )
 
@@ -56,6 +57,17 @@ def parent_names(name: str) -> list[str]:
     """The ancestors of a folder name, outermost first ('a/b/c' -> ['a', 'a/b'])."""
     parts = name.split(MAILBOX_SEPARATOR)
     return [MAILBOX_SEPARATOR.join(parts[:i]) for i in range(1, len(parts))]
+
+
+def as_role(role) -> Optional[Role]:
+    """``role`` (a ``Role``, its value, or None) as a ``Role`` or None; ``InvalidData``
+    for anything else."""
+    if role is None:
+        return None
+    try:
+        return Role(role)
+    except ValueError:
+        raise InvalidData(f"unknown folder role {role!r}") from None
 
 
 def normalize_collection_name(name: str) -> str:

@@ -25,7 +25,7 @@ from smsync.model import (
     StoreFlagsResult,
     UIDSet,
 )
-from smsync.store.common import normalize_flags, normalize_mailbox_name, parent_names
+from smsync.store.common import as_role, normalize_flags, normalize_mailbox_name, parent_names
 
 from .files import (
     MAILDIR_LETTERS,
@@ -40,13 +40,6 @@ from .files import (
 )
 from .folders import FolderState, MaildirTree, MessageRecord
 from .worker import on_disk
-
-
-def _role(role) -> Role | None:
-    try:
-        return None if role is None else Role(role)
-    except ValueError:
-        raise InvalidData(f"unknown folder role {role!r}") from None
 
 
 @implementer(IMailStore)
@@ -79,7 +72,7 @@ class MailStore:
 
     @on_disk
     def mailbox_by_role(self, role):
-        role = _role(role)
+        role = as_role(role)
         for path, state in self._tree.folders():
             if state.role == role.value:
                 return self._handle(path, state)
@@ -92,7 +85,7 @@ class MailStore:
 
     @on_disk
     def create_mailbox(self, name, role=None):
-        name, role = normalize_mailbox_name(name), _role(role)
+        name, role = normalize_mailbox_name(name), as_role(role)
         if self._tree.find(name) is not None:
             raise AlreadyExists(f"folder {name!r} exists")
         self._check_role_free(role)
@@ -148,7 +141,7 @@ class MailStore:
 
     @on_disk
     def set_role(self, name, role):
-        role = _role(role)
+        role = as_role(role)
         path, state = self._tree.get(normalize_mailbox_name(name))
         self._check_role_free(role, except_id=state.id)
         state.role = role.value if role else None

@@ -20,7 +20,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from smsync import errors
-from smsync.clientlog import ClientErrors, peer_of
+from smsync.clientlog import ClientErrors
 from smsync.protocols.dav import locks as locks_module
 from smsync.protocols.dav.auth import BasicAuthenticator, parse_basic
 from smsync.protocols.dav.context import Context
@@ -126,7 +126,7 @@ class DavApp:
         if account is None and authorization:
             creds = parse_basic(authorization)
             user = creds[0].decode("utf-8", "replace") if creds else "(unreadable Authorization)"
-            ClientErrors("dav", peer_of(request.transport)).auth_failed(user)
+            ClientErrors.of("dav", request.transport).auth_failed(user)
         if account is None and method not in _ANONYMOUS:
             return self._refuse(request, method, DavError(401, message="authentication required", headers={
                 "WWW-Authenticate": 'Basic realm="smsync", charset="UTF-8"'}))

@@ -23,7 +23,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
-from smsync.clientlog import ClientErrors, peer_of
+from smsync.clientlog import ClientErrors
 from smsync.errors import SmsyncError
 from smsync.interfaces import IAccountAvatar
 from smsync.protocols.delivery.core import Rejected, Reply
@@ -168,12 +168,14 @@ class MailServer(Protocol, TimeoutMixin):
         self.reply(421, "4.4.2 idle for too long, closing connection")
         self.transport.loseConnection()
 
-    def reply(self, code: int, text: str, more: tuple = ()) -> None:
-        """Send a reply; ``more`` lines make it a multi-line one (``text`` first)."""
+    def reply(self, code: int, text: str, more: tuple = (), logged: bool = True) -> None:
+        """Send a reply; ``more`` lines make it a multi-line one (``text`` first). An
+        error reply is logged as the client's unless ``logged`` is False (where a more
+        telling line is logged already)."""
         lines = [text, *more]
         out = [f"{code}-{l}\r\n" for l in lines[:-1]] + [f"{code} {lines[-1]}\r\n"]
         self.transport.write("".join(out).encode("utf-8"))
-        if code >= 400:
+        if code >= 400 and logged:
             self._log_error(code, text)
 
     def send(self, reply: Reply) -> None:
@@ -184,14 +186,11 @@ class MailServer(Protocol, TimeoutMixin):
     def client_errors(self) -> ClientErrors:
         """This connection's client-error log (``smsync.clientlog``)."""
         if self._errors is None:
-            self._errors = ClientErrors(self.config.mode, peer_of(self.transport))
+            self._errors = ClientErrors.of(self.config.mode, self.transport)
         self._errors.account = self.authenticated
         return self._errors
 
     def _log_error(self, code: int, text: str) -> None:
-        # A failed AUTH has its own line; a crash (421 4.3.0) was logged as a failure.
-        if code == 535 or text.startswith("4.3.0 internal error"):
-            return
         self.client_errors()(self._verb, f"{code} {text}")
 
     # -- reading -------------------------------------------------------------------
@@ -212,7 +211,7 @@ class MailServer(Protocol, TimeoutMixin):
     def _crashed(self, failure):
         log.failure("{mode} session failed", failure, mode=self.config.mode)
         if not self._closed:
-            self.reply(421, "4.3.0 internal error, closing connection")
+            self.reply(421, "4.3.0 internal error, closing connection", logged=False)  # a failure already
             self.transport.loseConnection()
             self._closed = True
 
@@ -394,9 +393,7 @@ class MailServer(Protocol, TimeoutMixin):
             return
         parts = raw.split(b"\0")
         if len(parts) != 3 or (parts[0] and parts[0].lower() != parts[1].lower()):
-            user = parts[1] if len(parts) == 3 else b"(malformed PLAIN response)"
-            self.client_errors().auth_failed(user.decode("utf-8", "replace"))
-            await self._auth_failed()
+            await self._auth_failed(parts[1] if len(parts) == 3 else b"(malformed PLAIN response)")
             return
         await self._authenticate(parts[1], parts[2])
 
@@ -418,18 +415,18 @@ class MailServer(Protocol, TimeoutMixin):
             _, avatar, _ = await self.factory.portal.login(
                 UsernamePassword(user, password), None, IAccountAvatar)
         except UnauthorizedLogin:
-            self.client_errors().auth_failed(user.decode("utf-8", "replace"))
-            await self._auth_failed()
+            await self._auth_failed(user)
             return
         self.authenticated = avatar.account
         self.reply(235, "2.7.0 authentication succeeded")
 
-    async def _auth_failed(self) -> None:
+    async def _auth_failed(self, user: bytes) -> None:
+        self.client_errors().auth_failed(user.decode("utf-8", "replace"))
         self.failed_logins += 1
         d = defer.Deferred()
         self.factory.reactor.callLater(self.config.failed_login_delay, d.callback, None)
         await d
-        self.reply(535, "5.7.8 authentication credentials invalid")
+        self.reply(535, "5.7.8 authentication credentials invalid", logged=False)  # logged above
         if self.failed_logins >= self.config.max_failed_logins:
             self._closed = True
             self.transport.loseConnection()

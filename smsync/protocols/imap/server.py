@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from smsync.clientlog import ClientErrors, peer_of
+from smsync.clientlog import ClientErrors
 from smsync.errors import SmsyncError
 from smsync.protocols.imap import commands
 from smsync.protocols.imap.commands import ClientGone, CommandBad, Reply
@@ -177,7 +177,7 @@ class IMAPConnection(Protocol):
     def client_errors(self) -> ClientErrors:
         """This connection's client-error log (``smsync.clientlog``)."""
         if self._errors is None:
-            self._errors = ClientErrors("imap", peer_of(self.transport))
+            self._errors = ClientErrors.of("imap", self.transport)
         self._errors.account = self.session.account
         return self._errors
 

@@ -24,7 +24,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
-from smsync.clientlog import ClientErrors, peer_of
+from smsync.clientlog import ClientErrors
 from smsync.errors import NotFound, SmsyncError
 from smsync.interfaces import IAccountAvatar
 from smsync.protocols.pop3.codec import (
@@ -182,7 +182,7 @@ class POP3Server(Protocol, TimeoutMixin):
     def client_errors(self) -> ClientErrors:
         """This connection's client-error log (``smsync.clientlog``)."""
         if self._errors is None:
-            self._errors = ClientErrors("pop3", peer_of(self.transport))
+            self._errors = ClientErrors.of("pop3", self.transport)
         self._errors.account = self.account
         return self._errors
 
@@ -410,8 +410,7 @@ class POP3Server(Protocol, TimeoutMixin):
             self.send_err(f"[AUTH] {e}")
             return
         if authzid and authzid.lower() != authcid.lower():
-            self.client_errors().auth_failed(authcid)
-            await self._failed_login()
+            await self._failed_login(authcid)
             return
         await self._login(authcid, password)
 
@@ -421,8 +420,7 @@ class POP3Server(Protocol, TimeoutMixin):
                 UsernamePassword(user.encode("utf-8"), password.encode("utf-8")),
                 None, IAccountAvatar)
         except UnauthorizedLogin:
-            self.client_errors().auth_failed(user)
-            await self._failed_login()
+            await self._failed_login(user)
             return
         account = avatar.account
         if not self.factory.locks.acquire(account, self):
@@ -447,7 +445,8 @@ class POP3Server(Protocol, TimeoutMixin):
         count, size = self.maildrop.stat()
         self.send_ok(f"maildrop has {count} messages ({size} octets)")
 
-    async def _failed_login(self) -> None:
+    async def _failed_login(self, user: str) -> None:
+        self.client_errors().auth_failed(user)
         self.failed_logins += 1
         d = defer.Deferred()
         self.factory.reactor.callLater(self.config.failed_login_delay, d.callback, None)

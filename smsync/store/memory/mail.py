@@ -28,11 +28,10 @@ from smsync.model import (
     MailboxEntry,
     MailboxInfo,
     MessageInfo,
-    Role,
     StoreFlagsResult,
     UIDSet,
 )
-from smsync.store.common import new_id, normalize_flags, normalize_mailbox_name, parent_names
+from smsync.store.common import as_role, new_id, normalize_flags, normalize_mailbox_name, parent_names
 from smsync.store.memory.folder import DELETED, FolderState
 
 if TYPE_CHECKING:
@@ -40,15 +39,6 @@ if TYPE_CHECKING:
     from smsync.store.memory.backend import MemoryStore
 
 INBOX = "INBOX"
-
-
-def _role(role) -> Optional[Role]:
-    if role is None:
-        return None
-    try:
-        return Role(role)
-    except ValueError:
-        raise InvalidData(f"unknown folder role {role!r}") from None
 
 
 def _entry(folder: FolderState) -> MailboxEntry:
@@ -98,7 +88,7 @@ class MemoryMailStore:
 
     @deferred
     async def mailbox_by_role(self, role) -> "MemoryMailbox":
-        folder = self._data().folder_with_role(_role(role))
+        folder = self._data().folder_with_role(as_role(role))
         if folder is None:
             raise NotFound(f"no folder has role {role!r}")
         return self._handle(folder)
@@ -107,7 +97,7 @@ class MemoryMailStore:
     async def create_mailbox(self, name: str, role=None) -> MailboxEntry:
         data = self._data()
         name = normalize_mailbox_name(name)
-        role = _role(role)
+        role = as_role(role)
         if name in data.folders:
             raise AlreadyExists(f"folder {name!r} already exists")
         if role is not None and data.folder_with_role(role) is not None:
@@ -173,7 +163,7 @@ class MemoryMailStore:
     async def set_role(self, name: str, role) -> None:
         data = self._data()
         folder = self._folder(name)
-        role = _role(role)
+        role = as_role(role)
         if role is not None:
             holder = data.folder_with_role(role)
             if holder is not None and holder is not folder:

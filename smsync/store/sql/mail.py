@@ -13,19 +13,10 @@ from smsync._async import deferred
 from smsync.errors import AlreadyExists, Conflict, InvalidData, NotFound
 from smsync.interfaces import IMailStore
 from smsync.model import MAILBOX_SEPARATOR, ChangeKind, MailboxEntry, Role
-from smsync.store.common import new_id, normalize_mailbox_name, parent_names
+from smsync.store.common import as_role, new_id, normalize_mailbox_name, parent_names
 from smsync.store.sql.dialect import Dialect
 
 UIDVALIDITY_MAX = (1 << 32) - 1
-
-
-def as_role(role):
-    if role is None:
-        return None
-    try:
-        return Role(role)
-    except ValueError:
-        raise InvalidData(f"unknown folder role {role!r}") from None
 
 
 def insert_folder(conn, dialect: Dialect, uidvalidity: int, account_id: int, name: str, role=None) -> str:

@@ -492,24 +492,13 @@ async def test_quota_available_bytes_when_a_quota_is_set(server):
 
 
 @pytest_twisted.ensureDeferred
-async def test_refusals_are_logged(server):
+async def test_refusals_are_logged(server, log_capture):
     """Every error answer a client causes leaves a log line naming the request and why."""
-    from twisted.logger import formatEvent, globalLogPublisher
-
-    lines = []
-
-    def observe(event):
-        if event.get("log_namespace") == "smsync.dav":
-            lines.append(formatEvent(event))
-
-    globalLogPublisher.addObserver(observe)
-    try:
-        bad = await put(server, CAL + "bad.ics", "BEGIN:VCALENDAR\r\nnot a calendar\r\n")
-        assert bad.status == 403
-        assert (await server.call("PROPFIND", BOB_CAL, headers={"Depth": "0"})).status == 403
-        assert (await server.call("PROPFIND", CAL, user=None)).status == 401
-    finally:
-        globalLogPublisher.removeObserver(observe)
+    bad = await put(server, CAL + "bad.ics", "BEGIN:VCALENDAR\r\nnot a calendar\r\n")
+    assert bad.status == 403
+    assert (await server.call("PROPFIND", BOB_CAL, headers={"Depth": "0"})).status == 403
+    assert (await server.call("PROPFIND", CAL, user=None)).status == 401
+    lines = log_capture.lines("smsync.dav")
     assert any("PUT" in line and "bad.ics" in line and "403" in line and "valid-calendar-data" in line
                for line in lines), lines
     assert any("PROPFIND" in line and OTHER in line and "403" in line for line in lines), lines
@@ -519,19 +508,8 @@ async def test_refusals_are_logged(server):
 
 
 @pytest_twisted.ensureDeferred
-async def test_failed_logins_are_logged_for_fail2ban(server):
-    from twisted.logger import formatEvent, globalLogPublisher
-
-    lines = []
-
-    def observe(event):
-        if event.get("log_namespace") == "smsync.client":
-            lines.append(formatEvent(event))
-
-    globalLogPublisher.addObserver(observe)
-    try:
-        assert (await server.call("PROPFIND", CAL, password="wrong-guess-77")).status == 401
-        assert (await server.call("PROPFIND", CAL, headers={"Depth": "0"})).status == 207
-    finally:
-        globalLogPublisher.removeObserver(observe)
+async def test_failed_logins_are_logged_for_fail2ban(server, log_capture):
+    assert (await server.call("PROPFIND", CAL, password="wrong-guess-77")).status == 401
+    assert (await server.call("PROPFIND", CAL, headers={"Depth": "0"})).status == 207
+    lines = log_capture.lines("smsync.client")
     assert lines == [f"smsync: dav: authentication failed for {USER} from 127.0.0.1"], lines

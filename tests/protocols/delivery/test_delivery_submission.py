@@ -163,7 +163,7 @@ async def test_permanent_refusal_bounces_to_sender(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_auth_required_and_sender_checked(tmp_path):
+async def test_auth_required_and_sender_checked(tmp_path, log_capture):
     setup = await Setup(tmp_path, 9).start()
     try:
         def session():
@@ -181,18 +181,11 @@ async def test_auth_required_and_sender_checked(tmp_path):
             c.quit()
             return auth, no_auth, spoofed, plus
 
-        from twisted.logger import formatEvent, globalLogPublisher
-
-        events = []
-        globalLogPublisher.addObserver(events.append)
-        try:
-            auth, no_auth, spoofed, plus = await in_thread(session)
-        finally:
-            globalLogPublisher.removeObserver(events.append)
+        auth, no_auth, spoofed, plus = await in_thread(session)
         assert "PLAIN" in auth and "LOGIN" in auth
         assert no_auth[0] == 530 and spoofed[0] == 553 and plus[0] == 250
         assert setup.queued() == []
-        logged = "\n".join(formatEvent(e) for e in events if e.get("log_namespace") == "smsync.client")
+        logged = "\n".join(log_capture.lines("smsync.client"))
         assert f"smsync: submission: authentication failed for {USER} from 127.0.0.1" in logged
         assert ": MAIL -> 530 " in logged and f"({USER}): MAIL -> 553 " in logged
         assert "wrong" not in logged and PASSWORD not in logged

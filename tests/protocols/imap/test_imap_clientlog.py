@@ -7,23 +7,10 @@ import imaplib
 import pytest
 import pytest_twisted
 from imap_harness import PASSWORD, USER, in_thread
-from twisted.logger import formatEvent, globalLogPublisher
-
-
-@pytest.fixture
-def captured():
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
-
-
-def lines(events):
-    return [formatEvent(e) for e in events if e.get("log_namespace") == "smsync.client"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_errors_and_failed_logins_are_logged(server, captured):
+async def test_errors_and_failed_logins_are_logged(server, log_capture):
     def session():
         c = server.imaplib(login=False)
         with pytest.raises(imaplib.IMAP4.error):
@@ -37,7 +24,7 @@ async def test_errors_and_failed_logins_are_logged(server, captured):
         raw.close()
 
     await in_thread(session)
-    text = "\n".join(lines(captured))
+    text = "\n".join(log_capture.lines("smsync.client"))
     assert f"imap: authentication failed for {USER} from 127.0.0.1" in text
     assert "guessed-secret-1" not in text and PASSWORD not in text
     assert f"({USER}): " in text and " SELECT -> NO " in text
@@ -45,7 +32,7 @@ async def test_errors_and_failed_logins_are_logged(server, captured):
 
 
 @pytest_twisted.ensureDeferred
-async def test_garbage_is_logged_a_bounded_number_of_times(server, captured):
+async def test_garbage_is_logged_a_bounded_number_of_times(server, log_capture):
     def flood():
         raw = server.raw()
         for i in range(100):
@@ -54,7 +41,7 @@ async def test_garbage_is_logged_a_bounded_number_of_times(server, captured):
         raw.close()
 
     await in_thread(flood)
-    text = lines(captured)
+    text = log_capture.lines("smsync.client")
     errors = [line for line in text if "NOSUCHCOMMAND -> BAD" in line]
     assert len(errors) == 20
     assert any("further client errors on this connection are not logged" in line for line in text)

@@ -7,19 +7,10 @@ import poplib
 import pytest
 import pytest_twisted
 from pop3_harness import PASSWORD, USER, in_thread
-from twisted.logger import formatEvent, globalLogPublisher
-
-
-@pytest.fixture
-def captured():
-    events = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 @pytest_twisted.ensureDeferred
-async def test_errors_and_failed_logins_are_logged(server, captured):
+async def test_errors_and_failed_logins_are_logged(server, log_capture):
     await server.deliver(b"Subject: one\r\n\r\nbody\r\n")
 
     def session():
@@ -36,7 +27,7 @@ async def test_errors_and_failed_logins_are_logged(server, captured):
         c.quit()
 
     await in_thread(session)
-    lines = [formatEvent(e) for e in captured if e.get("log_namespace") == "smsync.client"]
+    lines = log_capture.lines("smsync.client")
     text = "\n".join(lines)
     assert f"smsync: pop3: authentication failed for {USER} from 127.0.0.1" in text
     assert "guessed-secret-2" not in text and PASSWORD not in text and "secret-arg" not in text
