@@ -77,11 +77,11 @@ def serve(port_file: str, store_kind: str, big: int) -> None:
     from smsync.auth import SmsyncRealm
     from smsync.protocols.imap.server import IMAPConfig, IMAPFactory
     from smsync.store.registry import open_store
-    from smsync.store.sqlite import db as sqlite_db
+    from smsync.store.sqlite import reader as sqlite_reader
 
     # A/B knobs (--readers, --switch-interval), passed through the environment.
     if os.environ.get("BENCH_READERS"):
-        sqlite_db.READERS = int(os.environ["BENCH_READERS"])
+        sqlite_reader.READERS = int(os.environ["BENCH_READERS"])
     if os.environ.get("BENCH_SWITCH_INTERVAL"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 

@@ -8,7 +8,7 @@ its body; orphans are removed by ``clean_orphans`` when a process opens the stor
 is one more journalled metadata operation per message.)
 
 Group sync: on Linux, bodies written at the same time are made durable together by the
-database writer's per-round ``syncfs(2)`` (see ``smsync.store.sqlite.db``) instead of an
+database writer's per-round ``syncfs(2)`` (see ``smsync.store.sqlite.writer``) instead of an
 fsync per file plus one per directory. On ext4 (and most journalling file systems) each
 fsync costs a journal commit, so per-file fsyncs cap concurrent delivery at a few
 hundred messages a second, while a syncfs costs about what a single fsync does. Where
@@ -30,7 +30,7 @@ import time
 import uuid
 
 from smsync.errors import NotFound
-from smsync.store.sqlite.db import fsync_dir
+from smsync.store.sqlite.connection import fsync_dir
 
 _TMP_PREFIX = ".tmp-"
 _CHUNK = 1 << 20
