@@ -60,6 +60,59 @@ class IStore(Interface):
         acknowledged before ``close`` is lost; the store is unusable after it."""
 
 
+class IStoreTransactions(Interface):
+    """An optional ability of an ``IStore``: write transactions spanning folders,
+    collections and the device registry of one account, all or nothing across a crash.
+
+    The sync engine runs each sync round in one (the device's batch, its id maps and its
+    new sync state commit together), as Dovecot's storage transactions do. A store
+    without this ability still works: the engine then applies a round's writes one by
+    one, and a crash in the middle of a round can apply part of a device's batch again
+    when the device retries. Declare it with ``@implementer(IStoreTransactions)`` beside
+    ``IStore``.
+    """
+
+    def transaction():
+        """Begin a write transaction. Fire with an ``IStoreTransaction``.
+
+        While it is open, writes made outside it may wait for it (a store with one
+        writer, such as SQLite, serialises them behind it), so hold it briefly and always
+        end it with ``commit`` or ``rollback``. A transaction left idle for too long is
+        rolled back by the store, and every later call on it fails.
+        """
+
+
+class IStoreTransaction(Interface):
+    """One open write transaction (see ``IStoreTransactions``).
+
+    ``mail``, ``collections`` and ``devices`` give handles of the same interfaces as the
+    store's own (``IMailStore``, ``ICollectionStore``, ``IDeviceRegistry``): reads through
+    them see the transaction's own writes; its writes are seen by nobody else, and
+    announced to nobody (``IChangeNotifier``), until ``commit`` fires. A write through
+    them that fails (``PreconditionFailed``, ``UidConflict``...) undoes only itself; the
+    transaction stays usable.
+    """
+
+    devices = Attribute("The IDeviceRegistry seen through this transaction.")
+
+    def mail(account):
+        """Fire with the account's ``IMailStore`` seen through this transaction;
+        ``NotFound`` if no such account."""
+
+    def collections(account):
+        """Fire with the account's ``ICollectionStore`` seen through this transaction;
+        ``NotFound`` if no such account."""
+
+    def commit():
+        """Make every write of the transaction durable and visible at once, then announce
+        its changes. Fire with None once durable; if it fails, nothing of the
+        transaction is visible. The transaction and its handles are unusable after."""
+
+    def rollback():
+        """Undo every write of the transaction. Fire with None. Idempotent, and harmless
+        after a failed ``commit``; the handles are unusable after."""
+
+
 class IAccountStore(Interface):
     """Accounts and their password hashes. Hashing itself is ``smsync.auth``'s business:
     the store keeps opaque strings."""

@@ -32,9 +32,17 @@ server changed since the device last got it:
   flag changes are deltas, so client-wins and keep-both both merge them into the
   server's flags and send the result.
 
-If the process dies between 2 and 4 the device's retry applies its batch again: stores
-offer no transaction spanning a folder and the device registry. Rounds are serialised
-per (device, source) within one process only.
+A round is one store transaction (``IStoreTransactions``) where the store offers them,
+as both SQL stores do: steps 2 to 4 -- the device's batch, the id maps and the new state
+-- commit together or not at all, so a process killed anywhere in a round has applied
+none of it, and the device's retry (same key, same batch) applies it exactly once. A
+crash after the commit loses only the answer: the retry is recognised in step 1 and gets
+it again. Over a store without transactions the writes go one by one, and a crash
+between 2 and 4 can apply part of the batch again when the device retries.
+
+Rounds are serialised per (device, source) within one process; across processes (several
+frontends on one PostgreSQL store) the transaction makes a round all or nothing but two
+rounds of one device racing in two processes can still both start from the same state.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import hashlib
 import json
 
 from twisted.internet.defer import DeferredLock
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from smsync._async import deferred
@@ -56,7 +65,7 @@ from smsync.errors import (
     SyncTokenInvalid,
     UidConflict,
 )
-from smsync.interfaces import ISyncAdapter
+from smsync.interfaces import IStoreTransactions, ISyncAdapter
 from smsync.model import ConflictPolicy
 from smsync.sync.sources import CollectionSource, Entry, MailSource
 from smsync.sync.state import Cursor, Retry, SyncState, state_key
@@ -72,6 +81,8 @@ from smsync.sync.types import (
     SyncResult,
     SyncStatus,
 )
+
+log = Logger()
 
 #: How often a change is retried when another writer changes the item between the
 #: conflict check and the write (its if_match then fails).
@@ -167,23 +178,42 @@ class SyncAdapter:
         lock = self._locks.setdefault((account, device_id, source), DeferredLock())
         async with lock:
             try:
-                return await self._sync(account, device, source, sync_key, client_changes,
-                                        window, deletes_as_moves)
+                return await self._atomically(account, device, source, sync_key,
+                                              client_changes, window, deletes_as_moves)
             finally:
                 if not lock.waiting:
                     self._locks.pop((account, device_id, source), None)
 
-    async def _open(self, account, source: SourceRef, deletes_as_moves: bool):
+    async def _atomically(self, *round_args) -> SyncResult:
+        """Run one round in a store transaction when the store has them."""
+        if not IStoreTransactions.providedBy(self._store):
+            return await self._sync(self._store, *round_args)
+        txn = await self._store.transaction()
+        try:
+            answer = await self._sync(txn, *round_args)
+        except BaseException:
+            try:
+                await txn.rollback()
+            except Exception:
+                log.failure("rolling back a failed sync round failed")
+            raise
+        await txn.commit()
+        return answer
+
+    @staticmethod
+    async def _open(view, account, source: SourceRef, deletes_as_moves: bool):
         if source.kind == MAIL:
-            mail = await self._store.mail(account)
+            mail = await view.mail(account)
             return await MailSource.open(mail, source.id, deletes_as_moves)
-        collections = await self._store.collections(account)
+        collections = await view.collections(account)
         return await CollectionSource.open(collections, source.id)
 
-    async def _sync(self, account, device, source, sync_key, client_changes, window,
+    async def _sync(self, view, account, device, source, sync_key, client_changes, window,
                     deletes_as_moves) -> SyncResult:
-        devices = self._store.devices
-        src = await self._open(account, source, deletes_as_moves)
+        """The round itself, reading and writing through ``view``: the store, or an open
+        ``IStoreTransaction`` of it."""
+        devices = view.devices
+        src = await self._open(view, account, source, deletes_as_moves)
         key = state_key(source.kind, source.id)
         raw = await devices.load_state(account, device.device_id, key)
         state = SyncState.from_bytes(raw) if raw else None

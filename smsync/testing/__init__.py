@@ -28,7 +28,7 @@ pytest and pytest-twisted (installed with smsync's ``test`` extra)::
 Pick parts with the mixins (``AccountConformance``, ``FolderConformance``,
 ``MailConformance``, ``MailChangesConformance``, ``CollectionConformance``,
 ``TimeRangeConformance``, ``DeviceConformance``, ``NotifyConformance``,
-``PersistenceConformance``, ``StatefulConformance``) instead of the whole
+``PersistenceConformance``, ``TransactionConformance``, ``StatefulConformance``) instead of the whole
 ``StoreConformance``, or deselect with ``-k``. A slow backend may override
 ``stateful_settings`` (a ``hypothesis.settings``) to run fewer examples.
 
@@ -47,6 +47,7 @@ from smsync.testing.conformance_mail_changes import MailChangesConformance
 from smsync.testing.conformance_notify import NotifyConformance
 from smsync.testing.conformance_persistence import PersistenceConformance
 from smsync.testing.conformance_timerange import TimeRangeConformance
+from smsync.testing.conformance_transactions import TransactionConformance
 from smsync.testing.stateful import CollectionMachine, MailboxMachine, StatefulConformance
 
 
@@ -60,6 +61,7 @@ class StoreConformance(
     DeviceConformance,
     NotifyConformance,
     PersistenceConformance,
+    TransactionConformance,
     StatefulConformance,
 ):
     """The whole suite. Subclass it, define a ``store_uri`` fixture, and set
@@ -70,5 +72,5 @@ __all__ = [
     "AccountConformance", "CollectionConformance", "CollectionMachine", "DeviceConformance",
     "FolderConformance", "MailChangesConformance", "MailConformance", "MailboxMachine",
     "NotifyConformance", "PersistenceConformance", "StatefulConformance", "StoreConformance",
-    "StoreHarness", "TimeRangeConformance", "call",
+    "StoreHarness", "TimeRangeConformance", "TransactionConformance", "call",
 ]

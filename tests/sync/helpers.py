@@ -3,27 +3,47 @@ backend), an account, a device, and a device model that replays answers."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import uuid
 
 from twisted.internet.defer import ensureDeferred
 from twisted.python.failure import Failure
 
 from smsync.store.registry import backends, open_store
 from smsync.sync import ADD, CHANGE, DELETE, SyncStatus
+from tests.store.pg_support import admin_sql, database_uri, fresh_schema_uri, require_postgresql
 
 ACCOUNT = "user@example.org"
 DEVICE = "phone1"
 
 #: Backends the sync tests run over (those installed; sqlite once it exists).
-SCHEMES = [s for s in ("memory", "sqlite") if s in backends()]
+SCHEMES = [s for s in ("memory", "sqlite", "postgresql") if s in backends()]
 
 _uids = itertools.count(1)
+
+
+_pg_database: list = []
 
 
 def store_uri(scheme: str, tmp_path) -> str:
     if scheme == "memory":
         return "memory:"
+    if scheme == "postgresql":
+        return fresh_schema_uri(pg_database())
     return f"sqlite://{tmp_path / 'store'}"
+
+
+def pg_database() -> str:
+    """One throw-away PostgreSQL database for this test process (each store gets a fresh
+    schema in it), dropped when the process exits."""
+    require_postgresql()
+    if not _pg_database:
+        name = "smsync_test_sync_" + uuid.uuid4().hex[:12]
+        admin_sql(f'CREATE DATABASE "{name}"')
+        atexit.register(admin_sql, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _pg_database.append(database_uri(name))
+    return _pg_database[0]
 
 
 async def open_env(scheme: str, tmp_path):

@@ -57,6 +57,9 @@ MAX_PAYLOAD = 7000
 #: Reader threads (= read connections) per process.
 READERS = 4
 
+#: Connections of ended store transactions kept for the next ones.
+SPARE_SESSIONS = 4
+
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
@@ -200,6 +203,52 @@ class _Job:
         self.group = group
 
 
+class _SessionHooks:
+    """How a store transaction runs on PostgreSQL (see ``smsync.store.sql.transaction``):
+    events go out with ``pg_notify`` inside it, errors are mapped as the writer's are,
+    and the connection is kept for the next transaction."""
+
+    def __init__(self, db: "Database"):
+        from smsync.store.sql.transaction import SessionHooks
+
+        self.db = db
+        self._base = SessionHooks()
+
+    def __getattr__(self, name):
+        return getattr(self._base, name)
+
+    def context(self, conn):
+        return TxContext(conn)
+
+    def before_commit(self, conn, contexts, session) -> None:
+        events = [e for ctx in contexts for e in ctx.events]
+        if events:
+            conn.execute(
+                "SELECT pg_notify(%s, p) FROM unnest(%s::text[]) AS p",
+                (self.db.channel, payloads(self.db.origin, events)),
+            )
+
+    def rollback(self, conn) -> None:
+        self.db._rollback(conn)
+
+    def failure(self, exc) -> Failure:
+        return _failure(exc)
+
+    def unavailable(self, session, exc) -> None:
+        session.abandon(_failure(exc))
+
+    def finished(self, conn, committed: bool) -> None:
+        db = self.db
+        if conn.closed or conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.close()
+            return
+        with db._readers_lock:
+            if not db._closed and len(db._spare) < SPARE_SESSIONS:
+                db._spare.append(conn)
+                return
+        conn.close()
+
+
 class _Retry(Exception):
     """The whole batch must run again (lost a race or the connection before COMMIT)."""
 
@@ -223,6 +272,8 @@ class Database:
         self._writer_conn: psycopg.Connection | None = None
         self._readers: list[psycopg.Connection] = []
         self._readers_lock = threading.Lock()
+        #: Connections of ended store transactions, for the next ones (under the lock).
+        self._spare: list[psycopg.Connection] = []
         self._local = threading.local()
         self._closed = False
         self._stopped: Deferred | None = None
@@ -460,6 +511,32 @@ class Database:
             else:
                 job.deferred.errback(value)
 
+    # -- transactions -----------------------------------------------------------------
+
+    def begin_session(self):
+        """Open a store transaction (``smsync.store.sql.transaction.Session``) on a
+        connection and thread of its own, so it holds up no other writer; its row locks
+        serialise it with them as any writer's do. Call on the reactor thread."""
+        from smsync.store.sql.transaction import Session
+
+        if self._closed:
+            raise RuntimeError("store is closed")
+        session = Session(_SessionHooks(self), self.reactor, self.on_events)
+        threading.Thread(target=self._serve_session, args=(session,),
+                         name="smsync-pg-transaction", daemon=True).start()
+        return session
+
+    def _serve_session(self, session) -> None:
+        try:
+            with self._readers_lock:
+                conn = self._spare.pop() if self._spare else None
+            if conn is None or conn.closed or conn.broken:
+                conn = connect_writer(self.target)
+        except Exception as e:
+            session.hooks.unavailable(session, e)
+            return
+        session.serve(conn)
+
     # -- reads ----------------------------------------------------------------------
 
     def read(self, fn, *args) -> Deferred:
@@ -533,7 +610,9 @@ class Database:
 
     def _shutdown_blocking(self) -> None:
         self._stop_pools()
-        for conn in [self._writer_conn, *self._readers]:
+        with self._readers_lock:
+            spare, self._spare = self._spare, []
+        for conn in [self._writer_conn, *self._readers, *spare]:
             if conn is not None:
                 try:
                     conn.close()

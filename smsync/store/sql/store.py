@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.threads import deferToThread
 from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IStore
+from smsync.interfaces import IStore, IStoreTransactions
 from smsync.store.common import normalize_account
 
 
-@implementer(IStore)
+@implementer(IStore, IStoreTransactions)
 class SQLStore:
     """An opened SQL store, for a backend that names its four store classes.
 
@@ -51,6 +51,21 @@ class SQLStore:
     @deferred
     async def collections(self, account):
         return self.collection_store_class(self, *await self._account(account))
+
+    def transaction(self):
+        """See ``IStoreTransactions.transaction``: a session on the backend's database
+        (``db.begin_session``) seen through a ``TransactionView``."""
+        from smsync.store.sql.transaction import TransactionView
+
+        if self._closing is not None:
+            raise RuntimeError("store is closed")
+        view = TransactionView(self, self.db.begin_session())
+        self.transaction_view(view)
+        return succeed(view)
+
+    def transaction_view(self, view) -> None:
+        """Give ``view`` (a new transaction's) fresh copies of whatever per-store cache
+        its handles use, so uncommitted data never reaches the store's own."""
 
     def _closed(self) -> None:
         """Release what the backend holds beyond its database, once it is closed."""

@@ -120,5 +120,11 @@ class SQLiteStore(SQLStore):
     def __repr__(self):
         return f"<SQLiteStore {self.uri}>"
 
+    def transaction_view(self, view) -> None:
+        # Listings are cached by folder revision: a listing read inside a transaction
+        # that then rolls back would be of a revision that never happened, so the
+        # transaction's listings are its own and go with it.
+        view.listings = Listings()
+
     def _closed(self):
         os.close(self._lock_fd)

@@ -122,6 +122,65 @@ class _BodyWait:
         self.done = done
 
 
+class _Pinned:
+    """A store transaction waiting for the writer: once it reaches the front, the writer
+    thread serves it alone until it ends (SQLite has one write connection)."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session):
+        self.session = session
+
+
+class _SessionHooks:
+    """How a store transaction runs on the writer connection (see
+    ``smsync.store.sql.transaction``): bodies its appends wrote become durable before the
+    COMMIT, its events are written to the events table as a round's are, and freed body
+    files are unlinked once it is durable."""
+
+    def __init__(self, writer: "Writer"):
+        from smsync.store.sql.transaction import SessionHooks
+
+        self.writer = writer
+        self._base = SessionHooks()
+
+    def __getattr__(self, name):
+        return getattr(self._base, name)
+
+    def begin(self, conn) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def context(self, conn):
+        return TxContext(conn, self.writer.origin)
+
+    def before_commit(self, conn, contexts, session) -> None:
+        writer = self.writer
+        if session.pending:
+            if writer.bodies.group_sync:
+                writer.bodies.sync_all()
+            else:
+                writer.bodies.sync_batch({d for _, d, _ in session.pending if d is not None})
+        writer._record_events(conn, [e for ctx in contexts for e in ctx.events])
+
+    def after_commit(self, contexts) -> None:
+        self.writer.commits += 1
+        self.writer.committed_jobs += len(contexts)
+        for ctx in contexts:
+            for action in ctx.after_commit:
+                try:
+                    action()
+                except Exception:
+                    log.failure("post-commit action failed")
+
+    def after_rollback(self, session) -> None:
+        for value, _, discard in session.pending:
+            try:
+                discard(value)
+            except Exception:
+                log.failure("discarding a rolled-back write failed")
+        session.pending.clear()
+
+
 _STOP = object()
 
 
@@ -238,6 +297,18 @@ class Writer:
             # Every entry is with the writer now: it may finish once it has them all.
             self._queue.put(_STOP)
 
+    def begin_session(self):
+        """Open a store transaction (``smsync.store.sql.transaction.Session``): it waits
+        for the writes queued before it, then has the writer thread to itself until it
+        ends; writes queued meanwhile wait for it. Call on the reactor thread."""
+        from smsync.store.sql.transaction import Session
+
+        if self._closed:
+            raise RuntimeError("store is closed")
+        session = Session(_SessionHooks(self), self._reactor, self.on_events)
+        self._queue.put(_Pinned(session))
+        return session
+
     def when_body_durable(self, directory: str, done) -> None:
         """Thread-safe: call ``done(None)`` (or ``done(failure)``) on the writer thread once
         every body written into ``directory`` so far is durable."""
@@ -259,9 +330,14 @@ class Writer:
                     break
                 item = None
             jobs, waits, arrived = [], [], []
+            pinned = None
             while item is not None:
                 if item is _STOP:
                     stop = True
+                elif isinstance(item, _Pinned):
+                    # Everything queued before the transaction commits first.
+                    pinned = item
+                    break
                 elif isinstance(item, _Entry):
                     arrived.append(item)
                 elif isinstance(item, _BodyWait):
@@ -278,6 +354,8 @@ class Writer:
                 self._round(jobs, waits, arrived)
             except BaseException:  # pragma: no cover - a bug here must not kill the thread
                 log.failure("sqlite writer round crashed")
+            if pinned is not None:
+                pinned.session.serve(self._writer_conn)
         self._abandon_lanes()
         self._reactor.callFromThread(self._stopped.callback, None)
 
@@ -425,20 +503,7 @@ class Writer:
                     conn.execute("ROLLBACK")
                     conn.execute("BEGIN IMMEDIATE")
                     outcomes = self._run_jobs(conn, batch, careful=True)
-            now = time.time()
-            conn.executemany(
-                "INSERT INTO events (origin, time, account, kind, name, revision, folder_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (self.origin, now, e.account, e.kind.value, e.name, e.revision, e.folder_id)
-                    for _, ok, _, ctx in outcomes
-                    if ok
-                    for e in ctx.events
-                ],
-            )
-            if now - self._last_prune > 60:
-                self._last_prune = now
-                conn.execute("DELETE FROM events WHERE time < ?", (now - EVENT_RETENTION,))
+            self._record_events(conn, [e for _, ok, _, ctx in outcomes if ok for e in ctx.events])
             conn.execute("COMMIT")
             self.commits += 1
             self.committed_jobs += len(batch)
@@ -450,6 +515,19 @@ class Writer:
                 pass
             return [(j, False, failure, None) for j in batch]
         return outcomes
+
+    def _record_events(self, conn, events) -> None:
+        """Write a transaction's events for other processes to poll; prune old ones."""
+        now = time.time()
+        conn.executemany(
+            "INSERT INTO events (origin, time, account, kind, name, revision, folder_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(self.origin, now, e.account, e.kind.value, e.name, e.revision, e.folder_id)
+             for e in events],
+        )
+        if now - self._last_prune > 60:
+            self._last_prune = now
+            conn.execute("DELETE FROM events WHERE time < ?", (now - EVENT_RETENTION,))
 
     def _deliver(self, outcomes, dropped=()) -> None:
         events = []
