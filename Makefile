@@ -10,7 +10,8 @@ DATA ?= smsync-data
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -c 'import smsync.plugincache as p; p.refresh()'
 	touch $(STAMP)
 
 venv: $(STAMP)

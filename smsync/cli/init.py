@@ -18,6 +18,7 @@ from smsync.cli import demo
 from smsync.cli.common import CliError, data_dir, one_line, say
 from smsync.config import CONFIG_NAME, SERVICE_NAMES, Config, StoreConfig, load_config, write_config
 from smsync.errors import AlreadyExists, SmsyncError
+from smsync.plugincache import refresh as refresh_plugin_caches
 from smsync.store.registry import open_store
 
 DEMO_PASSWORD_FILE = "demo-password"
@@ -89,6 +90,7 @@ async def cmd_init(args, reactor) -> None:
     except OSError as e:
         raise CliError(f"cannot create {directory}: {one_line(e)}") from None
     config = Config(store=StoreConfig(uri=args.store or default_store_uri(directory)))
+    refresh_plugin_caches()
     try:
         store = await open_store(config.store.uri, create=True)
     except (SmsyncError, OSError) as e:
