@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from twisted.logger import formatEvent, globalLogPublisher
 
+# The throw-away PostgreSQL cluster of the run (unless SMSYNC_TEST_PG names a server).
+pytest_plugins = ["tests.pg_cluster"]
+
 
 class LogCapture:
     """The Twisted log events emitted while a test runs."""

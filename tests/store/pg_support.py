@@ -1,9 +1,10 @@
 """What the PostgreSQL tests share: finding the server and a throw-away database.
 
-The server is ``SMSYNC_TEST_PG`` (a libpq URI of a role that may create databases),
-by default ``postgresql://postgres@127.0.0.1:5432/postgres``. Without a reachable server
-the tests are skipped with the reason -- except under ``CI=true``, where that is a
-failure: CI must not go green by testing nothing.
+The server is ``SMSYNC_TEST_PG`` (a libpq URI of a role that may create databases): the
+one the user names, or else the throw-away cluster the test run starts
+(``tests/pg_cluster.py``). Without a reachable server the tests are skipped with the
+reason -- except under ``CI=true``, where that is a failure: CI must not go green by
+testing nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ ADMIN_URI = os.environ.get("SMSYNC_TEST_PG", "postgresql://postgres@127.0.0.1:54
 
 def _unavailable() -> str | None:
     """Why PostgreSQL cannot be used for the tests, or None if it can."""
+    if not os.environ.get("SMSYNC_TEST_PG") and os.environ.get("SMSYNC_TEST_PG_UNAVAILABLE"):
+        return os.environ["SMSYNC_TEST_PG_UNAVAILABLE"]
     try:
         import psycopg
     except ImportError:
