@@ -8,6 +8,11 @@ an ``IAccountAvatar`` (or into a protocol's own avatar, see ``register_avatar_fa
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import os
+import time
+from collections import OrderedDict
 from typing import Callable, Optional
 
 import attrs
@@ -17,7 +22,8 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.threads import deferToThread
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
@@ -28,15 +34,45 @@ from smsync.store.common import normalize_account
 
 log = Logger()
 
-# argon2-cffi's defaults are the RFC 9106 "low memory" profile (argon2id, 64 MiB, t=3):
-# about 0.1 s per hash, which is the point of a password hash.
-_hasher = PasswordHasher()
+#: argon2id parameters: the first choice of the OWASP Password Storage Cheat Sheet
+#: (19 MiB, 2 passes, 1 lane), about 20 ms a check on one 2020s server core. argon2-cffi's
+#: default (RFC 9106's "low memory" profile, 64 MiB and 3 passes) costs ~190 ms and
+#: 64 MiB a check: 40 parallel wrong logins then took a server to 700 MB and a real
+#: user's login to 11 s, so the defence became the attack. What keeps a guesser slow is
+#: the login limiter (per address and account), not a hash so slow that the server
+#: cannot afford it; hashes made with other parameters are redone at the next good login.
+TIME_COST = 2
+MEMORY_COST_KIB = 19 * 1024
+PARALLELISM = 1
+
+_hasher = PasswordHasher(time_cost=TIME_COST, memory_cost=MEMORY_COST_KIB,
+                         parallelism=PARALLELISM)
+
+#: Threads checking passwords at once: each holds MEMORY_COST_KIB while it hashes, and
+#: hashing is all CPU, so more threads than cores only add memory.
+CHECKERS = max(1, min(4, os.cpu_count() or 1))
+
+#: Checks that may wait for a thread; beyond it a login is answered "try again later" at
+#: once instead of queueing (a flood of guesses must not make a real user wait seconds).
+MAX_WAITING_CHECKS = 64
+
+#: How long a verified user name and password are remembered, so that clients logging in
+#: every few seconds (POP3 pollers, IMAP clients opening connections) pay the hash once.
+VERIFIED_TTL = 3600.0
+
+#: Most verified credentials remembered (the oldest go first).
+VERIFIED_MAX = 10000
+
+
+class LoginBusy(UnauthorizedLogin):
+    """Too many password checks are under way: the login was not checked. Protocols
+    answer with their "temporary failure, try again later" reply."""
 
 
 def hash_password(password: str) -> str:
     """Return an argon2id hash of ``password`` (a PHC string, salt included).
 
-    Blocking (~0.1 s): call it off the reactor thread (``deferToThread``).
+    Blocking (~20 ms of CPU): call it off the reactor thread (``check_pool.run``).
     """
     return _hasher.hash(password)
 
@@ -82,19 +118,98 @@ def _check(password_hash: Optional[str], password: str) -> bool:
     return ok and password_hash is not None
 
 
+class CheckPool:
+    """The bounded pool password checks run in: ``CHECKERS`` threads, and at most
+    ``MAX_WAITING_CHECKS`` checks waiting for one (``LoginBusy`` beyond that)."""
+
+    def __init__(self, threads: int = CHECKERS, max_waiting: int = MAX_WAITING_CHECKS,
+                 reactor=None):
+        self.threads = threads
+        self.max_waiting = max_waiting
+        self._reactor = reactor
+        self._pool: Optional[ThreadPool] = None
+        #: Checks submitted and not finished (running or waiting).
+        self.pending = 0
+
+    def _started(self) -> ThreadPool:
+        if self._pool is None:
+            reactor = self._reactor
+            if reactor is None:
+                from twisted.internet import reactor
+            self._reactor = reactor
+            self._pool = ThreadPool(minthreads=0, maxthreads=self.threads,
+                                    name="smsync-password-check")
+            self._pool.start()
+            reactor.addSystemEventTrigger("during", "shutdown", self._pool.stop)
+        return self._pool
+
+    async def run(self, fn, *args):
+        """``fn(*args)`` on a check thread; ``LoginBusy`` at once when too many wait."""
+        pool = self._started()
+        if self.pending >= self.threads + self.max_waiting:
+            raise LoginBusy("too many logins are being checked; try again later")
+        self.pending += 1
+        try:
+            return await deferToThreadPool(self._reactor, pool, fn, *args)
+        finally:
+            self.pending -= 1
+
+
+#: The pool every ``StoreChecker`` shares unless given its own.
+check_pool = CheckPool()
+
+
+class VerifiedCache:
+    """User names and passwords verified lately, by a keyed hash of the account, the
+    password and the stored hash together: a changed password (a new stored hash) or a
+    different password misses. Nothing here can give back a password."""
+
+    def __init__(self, ttl: float = VERIFIED_TTL, max_entries: int = VERIFIED_MAX,
+                 clock=time.monotonic):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._key = os.urandom(32)
+        self._entries: OrderedDict[bytes, float] = OrderedDict()
+
+    def _fingerprint(self, account: str, stored: str, password: str) -> bytes:
+        text = "\0".join((account, stored, password)).encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, text, hashlib.sha256).digest()
+
+    def __contains__(self, item) -> bool:
+        key = self._fingerprint(*item)
+        expires = self._entries.get(key)
+        if expires is None:
+            return False
+        if expires < self._clock():
+            del self._entries[key]
+            return False
+        self._entries.move_to_end(key)
+        return True
+
+    def add(self, account: str, stored: str, password: str) -> None:
+        self._entries[self._fingerprint(account, stored, password)] = self._clock() + self.ttl
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
 @implementer(ICredentialsChecker)
 class StoreChecker:
     """Checks ``IUsernamePassword`` credentials against the store's password hashes.
 
     Fires with the normalised account name (lower-case user@domain) as avatar id, or
     fails with ``UnauthorizedLogin`` -- the same error, after about the same time, for an
-    unknown user, a malformed name and a wrong password.
+    unknown user, a malformed name and a wrong password -- or ``LoginBusy`` (a subclass)
+    when too many checks are under way to take this one. A user name and password
+    verified in the last ``VERIFIED_TTL`` seconds are not hashed again.
     """
 
     credentialInterfaces = (IUsernamePassword,)
 
-    def __init__(self, store):
+    def __init__(self, store, pool: Optional[CheckPool] = None):
         self.store = store
+        self.pool = pool or check_pool
+        self.verified = VerifiedCache()
 
     @deferred
     async def requestAvatarId(self, credentials):
@@ -113,19 +228,24 @@ class StoreChecker:
         if password is None:
             password = ""
             stored = None
-        if not await deferToThread(_check, stored, password):
+        if stored is not None and (account, stored, password) in self.verified:
+            return account
+        if not await self.pool.run(_check, stored, password):
             raise failed
         if needs_rehash(stored):
-            await self._rehash(account, password)
+            stored = await self._rehash(account, password) or stored
+        self.verified.add(account, stored, password)
         return account
 
     async def _rehash(self, account: str, password: str) -> None:
         # Upgrading is best effort: a failure must not refuse a correct password.
         try:
-            new_hash = await deferToThread(hash_password, password)
+            new_hash = await self.pool.run(hash_password, password)
             await self.store.accounts.set_password_hash(account, new_hash)
+            return new_hash
         except Exception:
             log.failure("could not upgrade the password hash of {account}", account=account)
+            return None
 
 
 @implementer(IAccountAvatar)

@@ -178,3 +178,111 @@ def test_realm_refuses_unknown_interfaces(store):
 
     with pytest.raises(NotImplementedError):
         SmsyncRealm(store).requestAvatar("alice@example.org", None, INothing)
+
+
+# -- issue 11, item 2: hashing that is not the bottleneck or the attack ------------------
+
+
+def test_hashes_use_the_stated_parameters():
+    stored = hash_password("x")
+    assert f"$m={auth.MEMORY_COST_KIB},t={auth.TIME_COST},p={auth.PARALLELISM}$" in stored
+    assert auth.MEMORY_COST_KIB == 19456 and auth.TIME_COST == 2  # OWASP's first choice
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_old_hash_is_redone_at_the_next_good_login(store):
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("rabbit")
+    await store.accounts.add("dora@example.org", old)
+    assert await _login(StoreChecker(store), b"dora@example.org", b"rabbit") == "dora@example.org"
+    new = await store.accounts.password_hash("dora@example.org")
+    assert new != old and not auth.needs_rehash(new) and verify_password(new, "rabbit")
+    assert await _login(StoreChecker(store), b"dora@example.org", b"rabbit") == "dora@example.org"
+
+
+@pytest_twisted.ensureDeferred
+async def test_verified_credentials_are_not_hashed_again(store, monkeypatch):
+    checks = []
+    real = auth._check
+    monkeypatch.setattr(auth, "_check", lambda stored, pw: checks.append(pw) or real(stored, pw))
+    checker = StoreChecker(store)
+    await store.accounts.add("erin@example.org", hash_password("one"))
+    for _ in range(3):
+        assert await _login(checker, b"erin@example.org", b"one") == "erin@example.org"
+    assert checks == ["one"]
+    # A wrong password is always checked (and refused), never answered from the cache.
+    for _ in range(2):
+        with pytest.raises(UnauthorizedLogin):
+            await _login(checker, b"erin@example.org", b"two")
+    assert checks == ["one", "two", "two"]
+    # A changed password makes the remembered one useless at once.
+    await store.accounts.set_password_hash("erin@example.org", hash_password("two"))
+    with pytest.raises(UnauthorizedLogin):
+        await _login(checker, b"erin@example.org", b"one")
+    assert await _login(checker, b"erin@example.org", b"two") == "erin@example.org"
+
+
+def test_verified_cache_expires_and_is_bounded():
+    now = [0.0]
+    cache = auth.VerifiedCache(ttl=10, max_entries=2, clock=lambda: now[0])
+    cache.add("a@x", "h", "p")
+    assert ("a@x", "h", "p") in cache and ("a@x", "h", "q") not in cache
+    assert ("a@x", "h2", "p") not in cache
+    now[0] = 11
+    assert ("a@x", "h", "p") not in cache
+    for name in ("b@x", "c@x", "d@x"):
+        cache.add(name, "h", "p")
+    assert ("b@x", "h", "p") not in cache and ("d@x", "h", "p") in cache
+
+
+@pytest_twisted.ensureDeferred
+async def test_checks_run_in_a_bounded_pool_and_overflow_is_refused_at_once():
+    pool = auth.CheckPool(threads=1, max_waiting=2)
+    gate = threading.Event()
+    running = []
+
+    def slow():
+        running.append(threading.current_thread())
+        gate.wait(10)
+        return "done"
+
+    from twisted.internet.defer import ensureDeferred
+
+    held = [ensureDeferred(pool.run(slow)) for _ in range(3)]
+    start = time.perf_counter()
+    with pytest.raises(auth.LoginBusy):
+        await pool.run(slow)
+    assert time.perf_counter() - start < 0.5
+    assert issubclass(auth.LoginBusy, UnauthorizedLogin)
+    gate.set()
+    for d in held:
+        assert await d == "done"
+    assert pool.pending == 0
+    assert len(set(running)) == 1  # one thread did all three
+
+
+@pytest_twisted.ensureDeferred
+async def test_parallel_wrong_logins_never_hash_more_than_checkers_at_once(store, monkeypatch):
+    active, peak = [0], [0]
+    lock = threading.Lock()
+    real = auth._check
+
+    def counting(stored, password):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            return real(stored, password)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(auth, "_check", counting)
+    checker = StoreChecker(store, auth.CheckPool(threads=2, max_waiting=100))
+    from twisted.internet.defer import DeferredList
+
+    results = await DeferredList([_login(checker, b"alice@example.org", f"guess{i}".encode())
+                                  for i in range(20)], consumeErrors=True)
+    assert all(not ok for ok, _ in results)
+    assert peak[0] <= 2
