@@ -20,6 +20,10 @@
     [tls]                   # offered as STARTTLS/STLS by the mail protocols when set
     certificate = ""        # PEM file: the certificate (chain)
     private_key = ""        # PEM file: its key (default: the certificate file)
+    allow_cleartext_passwords = false   # passwords over unencrypted non-loopback links
+
+An endpoint ``tls:PORT[:options]`` in ``[services]`` is implicit TLS (RFC 8314) with the
+``[tls]`` certificate: it stands for ``ssl:PORT[:options]:privateKey=...:certKey=...``.
 
     [delivery]
     hostname = ""           # name in greetings and Received headers (default: FQDN)
@@ -99,10 +103,28 @@ class LimitsConfig:
 
 @attrs.frozen
 class TLSConfig:
-    """Certificate and key the mail protocols offer STARTTLS/STLS with (none: not offered)."""
+    """Certificate and key of the implicit-TLS listeners (``tls:`` endpoints) and of
+    STARTTLS/STLS (none: not offered), and whether passwords may cross an unencrypted
+    connection from another host."""
 
     certificate: str = ""
     private_key: str = ""
+    allow_cleartext_passwords: bool = False
+
+
+def expand_endpoint(value: str, tls: TLSConfig) -> str:
+    """``value`` with the ``tls:PORT[:options]`` shorthand made a Twisted ``ssl:`` endpoint
+    with ``tls``'s certificate and key; any other endpoint as it is. ``ConfigError`` for a
+    ``tls:`` endpoint without a ``[tls] certificate``."""
+    if not value.lower().startswith("tls:"):
+        return value
+    if not tls.certificate:
+        raise ConfigError(f"endpoint {value!r} needs a certificate: set [tls] certificate")
+    from twisted.internet.endpoints import quoteStringArgument
+
+    key = tls.private_key or tls.certificate
+    return (f"ssl:{value[4:]}:privateKey={quoteStringArgument(key)}"
+            f":certKey={quoteStringArgument(tls.certificate)}")
 
 
 @attrs.frozen
@@ -131,8 +153,13 @@ class Config:
     tls: TLSConfig = TLSConfig()
     delivery: DeliveryConfig = DeliveryConfig()
 
+    def listen_on(self, service: str) -> tuple[str, ...]:
+        """The Twisted endpoint strings ``service`` listens on, ``tls:`` shorthands made
+        ``ssl:`` endpoints with the ``[tls]`` certificate."""
+        return tuple(expand_endpoint(e, self.tls) for e in self.services.endpoints(service))
 
-_TYPE_NAMES = {int: "an integer", str: "a string"}
+
+_TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false"}
 
 _SECTIONS = {"store": StoreConfig, "services": ServicesConfig, "limits": LimitsConfig,
              "tls": TLSConfig, "delivery": DeliveryConfig}
@@ -168,7 +195,11 @@ def _section(where: str, cls, table) -> object:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: {key} must be a list of endpoint strings")
             for v in value:
-                _check_endpoint(f"{where}: {key}", v)
+                if not v.lower().startswith("tls:"):  # checked once [tls] is read
+                    _check_endpoint(f"{where}: {key}", v)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be true or false")
         elif isinstance(value, bool) or not isinstance(value, type(default)):
             raise ConfigError(f"{where}: {key} must be {_TYPE_NAMES[type(default)]}")
         elif isinstance(value, int) and value <= 0:
@@ -190,7 +221,17 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         if name not in _SECTIONS:
             raise ConfigError(f"{where}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
         parts[name] = _section(f"{where} [{name}]", _SECTIONS[name], table)
-    return Config(path=path, **parts)
+    config = Config(path=path, **parts)
+    for service in SERVICE_NAMES:
+        for value in config.services.endpoints(service):
+            if value.lower().startswith("tls:"):
+                label = f"{where} [services]: {service}"
+                try:
+                    expanded = expand_endpoint(value, config.tls)
+                except ConfigError as e:
+                    raise ConfigError(f"{label}: {e}") from None
+                _check_endpoint(label, expanded)
+    return config
 
 
 def load_config(path) -> Config:
@@ -230,7 +271,8 @@ def render_config(config: Config) -> str:
         "",
         "[services]",
         "# Twisted server endpoint strings; several per service are fine, [] turns one off.",
-        '# TLS: "ssl:1993:privateKey=key.pem:certKey=cert.pem"',
+        '# "tls:1993:interface=..." is implicit TLS with the [tls] certificate (or spell it',
+        '# out: "ssl:1993:privateKey=key.pem:certKey=cert.pem").',
     ]
     for name in SERVICE_NAMES:
         items = ", ".join(_toml_string(e) for e in config.services.endpoints(name))
@@ -246,8 +288,11 @@ def render_config(config: Config) -> str:
     if config.tls != TLSConfig():
         lines += [
             "[tls]",
+            "# PEM files: the certificate (chain) and its key, for tls: endpoints and STARTTLS.",
             f"certificate = {_toml_string(config.tls.certificate)}",
             f"private_key = {_toml_string(config.tls.private_key)}",
+            "# Accept passwords over unencrypted connections from other hosts (RFC 8314 says no).",
+            f"allow_cleartext_passwords = {'true' if config.tls.allow_cleartext_passwords else 'false'}",
             "",
         ]
     if config.delivery != DeliveryConfig():

@@ -16,7 +16,9 @@ from twisted.internet.threads import deferToThread
 from smsync.auth import hash_password
 from smsync.cli import demo
 from smsync.cli.common import CliError, data_dir, one_line, say
-from smsync.config import CONFIG_NAME, SERVICE_NAMES, Config, StoreConfig, load_config, write_config
+from smsync.cli.certificate import make_self_signed
+from smsync.config import (CONFIG_NAME, SERVICE_NAMES, Config, ServicesConfig, StoreConfig,
+                           TLSConfig, load_config, write_config)
 from smsync.errors import AlreadyExists, SmsyncError
 from smsync.plugincache import refresh as refresh_plugin_caches
 from smsync.store.registry import open_store
@@ -31,11 +33,47 @@ def add_parser(subparsers, parents) -> None:
                    help=f"add the account {demo.DEMO_ACCOUNT} with demo mail and events")
     p.add_argument("--if-missing", action="store_true",
                    help="do nothing (successfully) if the data directory is already set up")
+    p.add_argument("--tls-certificate", metavar="PEM",
+                   help="certificate (chain) for TLS, e.g. certbot's fullchain.pem "
+                        "(default: make a self-signed one in DIR/tls)")
+    p.add_argument("--tls-key", metavar="PEM",
+                   help="its private key, e.g. certbot's privkey.pem (default: in the "
+                        "certificate file)")
+    p.add_argument("--hostname", help="the name clients use for this server, for the "
+                   "self-signed certificate (default: this machine's FQDN)")
     p.set_defaults(func=cmd_init)
 
 
 def default_store_uri(directory: Path) -> str:
     return "sqlite://" + str((directory / "store").resolve())
+
+
+#: The listeners ``smsync init`` writes: each mail service plain (with STARTTLS) and with
+#: implicit TLS beside it (RFC 8314), on unprivileged ports so that a first start needs no
+#: root; an administrator moves them to 993, 995, 443 and opens them to the network.
+INIT_ENDPOINTS = {
+    "imap": ("tcp:1143:interface=127.0.0.1", "tls:1993:interface=127.0.0.1"),
+    "pop3": ("tcp:1110:interface=127.0.0.1", "tls:1995:interface=127.0.0.1"),
+    "http": ("tcp:8080:interface=127.0.0.1", "tls:8443:interface=127.0.0.1"),
+}
+
+
+def _tls_config(args, directory: Path) -> TLSConfig:
+    """The ``[tls]`` section: the given files, else a self-signed pair made now."""
+    if args.tls_certificate:
+        cert = Path(args.tls_certificate).resolve()
+        key = Path(args.tls_key).resolve() if args.tls_key else cert
+        for path in {cert, key}:
+            if not path.is_file():
+                raise CliError(f"no such file: {path}")
+        return TLSConfig(certificate=str(cert), private_key=str(key))
+    if args.tls_key:
+        raise CliError("--tls-key needs --tls-certificate")
+    cert, key = directory / "tls" / "certificate.pem", directory / "tls" / "private-key.pem"
+    make_self_signed(cert, key, args.hostname)
+    say(f"made a self-signed TLS certificate: {cert} (replace it with a real one: "
+        "see docs/configuration.md, [tls])")
+    return TLSConfig(certificate=str(cert.resolve()), private_key=str(key.resolve()))
 
 
 def describe_services(config: Config) -> list[str]:
@@ -89,7 +127,10 @@ async def cmd_init(args, reactor) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CliError(f"cannot create {directory}: {one_line(e)}") from None
-    config = Config(store=StoreConfig(uri=args.store or default_store_uri(directory)))
+    tls = await deferToThread(_tls_config, args, directory)
+    services = attrs.evolve(ServicesConfig(), **INIT_ENDPOINTS)
+    config = Config(store=StoreConfig(uri=args.store or default_store_uri(directory)),
+                    services=services, tls=tls)
     refresh_plugin_caches()
     try:
         store = await open_store(config.store.uri, create=True)

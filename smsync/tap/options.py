@@ -55,6 +55,16 @@ def _check_endpoints(label: str, endpoints) -> None:
                                f"{' '.join(str(e).split()) or type(e).__name__}") from None
 
 
+def _expanded(endpoints, config) -> list:
+    """Command-line endpoints with ``tls:`` shorthands made ``ssl:`` ones."""
+    from smsync.config import ConfigError, expand_endpoint
+
+    try:
+        return [expand_endpoint(e, config.tls) for e in endpoints]
+    except ConfigError as e:
+        raise StartupError(f"error: {e}") from None
+
+
 def resolve_config(config_file, data_dir, store_uri) -> Config:
     """The config a plugin runs with: ``--config FILE``, else ``DATA/smsync.toml`` (the
     default data dir only if it has one), else built-in defaults. ``--store`` overrides
@@ -150,7 +160,8 @@ def _protocol_plan(protocol: str, options):
     from smsync.tap.service import Plan
 
     config = resolve_config(options["config"], None, options["store"])
-    endpoints = list(options["listen"]) or list(config.services.endpoints(registry.service_of(protocol)))
+    endpoints = _expanded(list(options["listen"]), config) or list(
+        config.listen_on(registry.service_of(protocol)))
     if not endpoints:
         raise StartupError("error: nothing to listen on: give --listen ENDPOINT")
     _check_endpoints("error", endpoints)
@@ -171,8 +182,8 @@ def _all_in_one_plan(options):
     chosen = {}
     for service in SERVICE_NAMES:
         given = options["endpoints"].get(service)
-        endpoints = list(config.services.endpoints(service)) if given is None else given
-        endpoints = [e for e in endpoints if e.lower() not in ("none", "off")]
+        endpoints = list(config.listen_on(service)) if given is None else given
+        endpoints = _expanded([e for e in endpoints if e.lower() not in ("none", "off")], config)
         _check_endpoints(f"error: {service}", endpoints)
         chosen[service] = endpoints
     streams = {p: chosen[p] for p in ("imap", "pop3", "lmtp", "smtp", "submission") if chosen[p]}
