@@ -2,20 +2,16 @@
 (``sqlite_server``). The caldav and carddav test directories use these too."""
 
 import pytest
-import pytest_twisted
 from dav_harness import start_server
-from twisted.internet.defer import Deferred
+
+from smsync.testing.servers import SQLITE, serving
 
 
 @pytest.fixture
 def server():
-    running = pytest_twisted.blockon(Deferred.fromCoroutine(start_server()))
-    yield running
-    pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
+    yield from serving(start_server())
 
 
 @pytest.fixture
-def sqlite_server(tmp_path):
-    running = pytest_twisted.blockon(Deferred.fromCoroutine(start_server(f"sqlite:///{tmp_path}/store")))
-    yield running
-    pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
+def sqlite_server():
+    yield from serving(start_server(SQLITE))
