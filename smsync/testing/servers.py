@@ -76,6 +76,19 @@ def in_thread(fn, *args, **kwargs) -> Deferred:
     return threads.deferToThread(fn, *args, **kwargs)
 
 
+def numbered_message(n: int, size: int = 0, to: str = USER) -> bytes:
+    """A small RFC 5322 message to ``to``, told apart by ``n`` (subject, Message-ID),
+    whose body has a line starting with a dot (so the dot-stuffing of POP3, SMTP and LMTP
+    is exercised) and is padded with 72-byte lines to at least ``size`` bytes."""
+    head = (f"From: sender@example.net\r\nTo: {to}\r\nSubject: message {n}\r\n"
+            f"Message-ID: <m{n}@example.net>\r\n\r\n").encode()
+    body = f"Body of message {n}.\r\n.a line starting with a dot\r\n".encode()
+    missing = size - len(head) - len(body)
+    if missing > 0:
+        body += (b"x" * 70 + b"\r\n") * (-(-missing // 72))
+    return head + body
+
+
 def self_signed_pem(common_name: str = "localhost") -> bytes:
     """A throwaway private key and a self-signed certificate for ``common_name``, valid
     from yesterday to tomorrow, as one PEM blob (key first), the form
@@ -407,6 +420,26 @@ def serving(starting):
         yield running
     finally:
         pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
+
+
+def store_fixtures(start, names: tuple[str, str] = ("server", "sqlite_server")):
+    """Two pytest fixtures serving ``start(store_uri)`` (a coroutine function such as
+    ``functools.partial(RunningServers.start, "imap")``): the first over ``memory:``, the
+    second over a fresh SQLite store, each stopped after its test. In a ``conftest.py``::
+
+        server, sqlite_server = store_fixtures(start_imap)
+    """
+    import pytest
+
+    @pytest.fixture(name=names[0])
+    def over_memory():
+        yield from serving(start("memory:"))
+
+    @pytest.fixture(name=names[1])
+    def over_sqlite():
+        yield from serving(start(SQLITE))
+
+    return over_memory, over_sqlite
 
 
 def _plan(protocols: tuple[str, ...], store_uri: str, directory: Path, tls: bool,

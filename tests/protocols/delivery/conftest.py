@@ -1,16 +1,9 @@
 """Fixtures: LMTP + SMTP (+ POP3) listeners over ``memory:`` (``mx``) or ``sqlite:`` (``sqlite_mx``)."""
 
-import pytest
+import functools
+
 from delivery_harness import start
 
-from smsync.testing.servers import SQLITE, serving
+from smsync.testing.servers import store_fixtures
 
-
-@pytest.fixture
-def mx():
-    yield from serving(start(pop3=True))
-
-
-@pytest.fixture
-def sqlite_mx():
-    yield from serving(start(SQLITE, pop3=True))
+mx, sqlite_mx = store_fixtures(functools.partial(start, pop3=True), names=("mx", "sqlite_mx"))

@@ -9,21 +9,12 @@ from twisted.mail import smtp
 from zope.interface import implementer
 
 from smsync.testing.lineclient import LineClient
-from smsync.testing.servers import (OTHER, PASSWORD, USER, RunningServers, config_with,  # noqa: F401
-                                    in_thread, password_hash)
+from smsync.testing.servers import OTHER, PASSWORD, USER, RunningServers  # noqa: F401
+from smsync.testing.servers import config_with, in_thread, password_hash  # noqa: F401
+from smsync.testing.servers import numbered_message as message  # noqa: F401
 
 #: The name the listeners give themselves in greetings and Received fields.
 HOSTNAME = "mx.example.org"
-
-
-def message(n: int, size: int = 0, to: str = USER) -> bytes:
-    head = (f"From: sender@example.net\r\nTo: {to}\r\nSubject: message {n}\r\n"
-            f"Message-ID: <m{n}@example.net>\r\n\r\n").encode()
-    body = f"Body of message {n}.\r\n.a line starting with a dot\r\n".encode()
-    missing = size - len(head) - len(body)
-    if missing > 0:
-        body += (b"y" * 70 + b"\r\n") * (-(-missing // 72))
-    return head + body
 
 
 def stored_part(stored: bytes) -> bytes:

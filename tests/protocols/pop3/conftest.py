@@ -1,16 +1,7 @@
 """Fixtures: a real POP3 server over ``memory:`` (``server``) or ``sqlite:`` (``sqlite_server``)."""
 
-import pytest
 from pop3_harness import start_server
 
-from smsync.testing.servers import SQLITE, serving
+from smsync.testing.servers import store_fixtures
 
-
-@pytest.fixture
-def server():
-    yield from serving(start_server())
-
-
-@pytest.fixture
-def sqlite_server():
-    yield from serving(start_server(SQLITE))
+server, sqlite_server = store_fixtures(start_server)

@@ -8,19 +8,9 @@ from __future__ import annotations
 import poplib
 
 from smsync.testing.lineclient import LineClient
-from smsync.testing.servers import (OTHER, PASSWORD, USER, RunningServers, in_thread,  # noqa: F401
-                                    password_hash)
-
-
-def message(n: int, size: int = 0) -> bytes:
-    """A small RFC 5322 message numbered ``n``, padded with body lines to about ``size``."""
-    head = (f"From: sender@example.net\r\nTo: {USER}\r\nSubject: message {n}\r\n"
-            f"Message-ID: <m{n}@example.net>\r\n\r\n").encode()
-    body = f"Body of message {n}.\r\n.a line starting with a dot\r\n".encode()
-    missing = size - len(head) - len(body)
-    if missing > 0:
-        body += (b"x" * 70 + b"\r\n") * (-(-missing // 72))
-    return head + body
+from smsync.testing.servers import OTHER, PASSWORD, USER, RunningServers  # noqa: F401
+from smsync.testing.servers import in_thread, password_hash  # noqa: F401
+from smsync.testing.servers import numbered_message as message  # noqa: F401
 
 
 class Running(RunningServers):
