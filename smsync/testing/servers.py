@@ -26,8 +26,9 @@ its service from a ``smsync.config.Config``, and stopping closes the listeners a
 the store. So what a test sees is what a deployment gets.
 
 Clients block (imaplib, poplib, smtplib, http.client, the caldav library); run them in a
-thread with ``in_thread`` while the reactor serves them. Requires pytest-twisted (or any
-running reactor) and, for ``tls=True``, the ``cryptography`` package.
+thread with ``in_thread`` while the reactor serves them. Needs a running reactor (pytest
+with pytest-twisted, smsync's ``test`` extra); ``tls=True`` makes its certificate with
+``cryptography``, which ``twisted[tls]`` installs.
 """
 
 from __future__ import annotations
@@ -116,14 +117,6 @@ def self_signed_pem(common_name: str = "localhost") -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ) + cert.public_bytes(serialization.Encoding.PEM)
-
-
-def server_tls_options(pem: Optional[bytes] = None):
-    """A Twisted server TLS context factory from ``pem`` (default: a fresh
-    ``self_signed_pem()``), for a listener a test builds by hand."""
-    from twisted.internet import ssl
-
-    return ssl.PrivateCertificate.loadPEM(pem or self_signed_pem()).options()
 
 
 def client_tls_context():
