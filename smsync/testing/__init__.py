@@ -35,6 +35,11 @@ Pick parts with the mixins (``AccountConformance``, ``FolderConformance``,
 Every interface method is called through ``smsync.testing.base.call``, which fails the
 test when a method does not return a Deferred, so "always a Deferred" is checked
 everywhere, failures included.
+
+To test a protocol (or a backend under the real protocols) end to end,
+``smsync.testing.servers.RunningServers`` starts any protocols over any store URI on
+ephemeral ports of 127.0.0.1, with or without TLS, through smsync's own start-up path;
+``smsync.testing.lineclient.LineClient`` talks raw CRLF lines to them.
 """
 
 from smsync.testing.base import StoreHarness, call

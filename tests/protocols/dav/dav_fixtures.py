@@ -1,21 +1,8 @@
 """Fixtures: a real CalDAV/CardDAV server over ``memory:`` (``server``) or ``sqlite:``
 (``sqlite_server``). The caldav and carddav test directories use these too."""
 
-import pytest
-import pytest_twisted
 from dav_harness import start_server
-from twisted.internet.defer import Deferred
 
+from smsync.testing.servers import store_fixtures
 
-@pytest.fixture
-def server():
-    running = pytest_twisted.blockon(Deferred.fromCoroutine(start_server()))
-    yield running
-    pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
-
-
-@pytest.fixture
-def sqlite_server(tmp_path):
-    running = pytest_twisted.blockon(Deferred.fromCoroutine(start_server(f"sqlite:///{tmp_path}/store")))
-    yield running
-    pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
+server, sqlite_server = store_fixtures(start_server)

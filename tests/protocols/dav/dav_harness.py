@@ -1,5 +1,6 @@
-"""A real CalDAV + CardDAV server on 127.0.0.1 (ephemeral port) over a real store, for
-the dav, caldav and carddav tests.
+"""The DAV tests' view of the shared harness (``smsync.testing.servers``): a real CalDAV +
+CardDAV server on 127.0.0.1 over a real store, for the dav, caldav and carddav tests,
+with a plain HTTP client.
 
 Clients (the caldav library, vdirsyncer, urllib) block, so tests run them in a thread
 (``in_thread``) while the reactor serves them.
@@ -8,31 +9,10 @@ Clients (the caldav library, vdirsyncer, urllib) block, so tests run them in a t
 from __future__ import annotations
 
 import base64
-import functools
 import http.client
 
-from twisted.internet import reactor, threads
-
-from smsync.auth import hash_password, make_portal
-from smsync.config import Config
-from smsync.store.registry import open_store
-from smsync.tap.http import HttpRoot, make_site
-from smsync.tap.service import mount_http
-
-USER = "alice@example.org"
-OTHER = "bob@example.org"
-PASSWORD = "correct horse"
-
-
-@functools.cache
-def password_hash() -> str:
-    # argon2 costs ~0.1 s a hash: every test account shares one.
-    return hash_password(PASSWORD)
-
-
-def in_thread(fn, *args, **kwargs):
-    """Run a blocking client function off the reactor thread (a Deferred)."""
-    return threads.deferToThread(fn, *args, **kwargs)
+from smsync.testing.servers import (OTHER, PASSWORD, USER, RunningServers, in_thread,  # noqa: F401
+                                    password_hash)
 
 
 class Reply:
@@ -53,16 +33,18 @@ class Reply:
         return f"<Reply {self.status} {self.body[:300]!r}>"
 
 
-class Running:
-    """A listening server and the store under it."""
+class DavClient:
+    """Plain HTTP requests with Basic auth to the site at ``host:portno``."""
 
-    def __init__(self, store, root, port):
+    host = "127.0.0.1"
+
+    def __init__(self, store, portno: int):
         self.store = store
-        self.root = root
-        self.port = port
-        self.host = "127.0.0.1"
-        self.portno = port.getHost().port
-        self.url = f"http://{self.host}:{self.portno}"
+        self.portno = portno
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.portno}"
 
     def request(self, method: str, path: str, body: bytes | str = b"", user: str | None = USER,
                 password: str = PASSWORD, headers: dict | None = None) -> Reply:
@@ -94,18 +76,10 @@ class Running:
     async def collections(self, user: str = USER):
         return await self.store.collections(user)
 
-    async def stop(self):
-        await self.port.stopListening()
-        await self.store.close()
+
+class Running(RunningServers, DavClient):
+    """CalDAV and CardDAV listening on one site, the store under them, and the client."""
 
 
 async def start_server(uri: str = "memory:") -> Running:
-    store = await open_store(uri)
-    for account in (USER, OTHER):
-        await store.accounts.add(account, password_hash())
-    root = HttpRoot()
-    portal = make_portal(store)
-    for protocol in ("caldav", "carddav"):
-        mount_http(root, protocol, store, portal, Config())
-    port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")
-    return Running(store, root, port)
+    return await Running.start(("caldav", "carddav"), uri)

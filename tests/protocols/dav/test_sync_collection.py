@@ -106,7 +106,7 @@ async def test_bad_tokens_are_refused(server):
 
 
 @pytest_twisted.ensureDeferred
-async def test_large_listings_follow_every_write(sqlite_server, tmp_path):
+async def test_large_listings_follow_every_write(sqlite_server):
     """Listings of big collections are kept between requests; a write through this
     server, through another store on the same files (another process's view), or a
     collection deleted and made again under the same name all show at once."""
@@ -139,7 +139,7 @@ async def test_large_listings_follow_every_write(sqlite_server, tmp_path):
     changed, _, _, _ = await sync(server)
     assert changed["e7.ics"][0] == second["e7.ics"]
 
-    other = await open_store(f"sqlite:///{tmp_path}/store")
+    other = await open_store(sqlite_server.store_uri)
     try:
         theirs = await (await other.collections(user)).collection("calendar")
         await theirs.delete("e8.ics")

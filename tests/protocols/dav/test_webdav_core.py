@@ -347,7 +347,7 @@ async def test_odd_requests_get_proper_answers(server):
 
 
 @pytest_twisted.ensureDeferred
-async def test_devices_list_command_tells_clients_apart(sqlite_server, tmp_path):
+async def test_devices_list_command_tells_clients_apart(sqlite_server):
     """``smsync devices list USER`` (the real command, another process, the same sqlite
     store) shows a phone and a desktop that synced over DAV as two devices."""
     import subprocess
@@ -369,7 +369,7 @@ async def test_devices_list_command_tells_clients_apart(sqlite_server, tmp_path)
         await task.deferLater(reactor, 0.05)
     smsync = str(Path(sys.executable).with_name("smsync"))
     result = await in_thread(subprocess.run, [smsync, "devices", "list", USER, "--store",
-                                              f"sqlite:///{tmp_path}/store"],
+                                              sqlite_server.store_uri],
                              capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -442,7 +442,7 @@ async def test_quota_available_bytes_when_a_quota_is_set(server):
     less what the home uses; without one the property is absent (404)."""
     from twisted.internet import reactor
 
-    from dav_harness import Running
+    from dav_harness import DavClient
     from smsync.auth import make_portal
     from smsync.protocols import caldav
     from smsync.protocols.dav.server import DavApp
@@ -460,7 +460,7 @@ async def test_quota_available_bytes_when_a_quota_is_set(server):
     root.mount(app.base, app.resource)
     port = reactor.listenTCP(0, make_site(root), interface="127.0.0.1")
     try:
-        other = Running(server.store, root, port)
+        other = DavClient(server.store, port.getHost().port)
         for path in (HOME, CAL):
             r = await other.call("PROPFIND", path, propfind("D:quota-available-bytes", "D:quota-used-bytes"),
                                  headers={"Depth": "0"})

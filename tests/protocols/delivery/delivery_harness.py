@@ -4,39 +4,17 @@ tiny SMTP sink (twisted.mail.smtp) standing in for the smarthost."""
 
 from __future__ import annotations
 
-import functools
-
-from twisted.internet import defer, reactor, threads
+from twisted.internet import defer, reactor
 from twisted.mail import smtp
 from zope.interface import implementer
 
-from smsync.auth import hash_password, make_portal
-from smsync.protocols.delivery.inbound import DeliveryFactory
-from smsync.protocols.delivery.server import ServerConfig
-from smsync.store.registry import open_store
+from smsync.testing.lineclient import LineClient
+from smsync.testing.servers import OTHER, PASSWORD, USER, RunningServers  # noqa: F401
+from smsync.testing.servers import config_with, in_thread, password_hash  # noqa: F401
+from smsync.testing.servers import numbered_message as message  # noqa: F401
 
-USER = "alice@example.org"
-OTHER = "bob@example.org"
-PASSWORD = "correct horse"
-
-
-@functools.cache
-def password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-def in_thread(fn, *args, **kwargs):
-    return threads.deferToThread(fn, *args, **kwargs)
-
-
-def message(n: int, size: int = 0, to: str = USER) -> bytes:
-    head = (f"From: sender@example.net\r\nTo: {to}\r\nSubject: message {n}\r\n"
-            f"Message-ID: <m{n}@example.net>\r\n\r\n").encode()
-    body = f"Body of message {n}.\r\n.a line starting with a dot\r\n".encode()
-    missing = size - len(head) - len(body)
-    if missing > 0:
-        body += (b"y" * 70 + b"\r\n") * (-(-missing // 72))
-    return head + body
+#: The name the listeners give themselves in greetings and Received fields.
+HOSTNAME = "mx.example.org"
 
 
 def stored_part(stored: bytes) -> bytes:
@@ -49,51 +27,32 @@ def stored_part(stored: bytes) -> bytes:
     return b"\r\n".join(lines[i:])
 
 
-class Running:
-    def __init__(self, store, listeners):
-        self.store = store
-        self.listeners = listeners  # name -> (factory, port)
-        self.host = "127.0.0.1"
-
-    def port(self, name: str) -> int:
-        return self.listeners[name][1].getHost().port
-
-    def factory(self, name: str):
-        return self.listeners[name][0]
-
-    async def inbox(self, user: str = USER):
-        mail = await self.store.mail(user)
-        return await mail.mailbox("INBOX")
-
-    async def bodies(self, user: str = USER, folder: str = "INBOX") -> list[bytes]:
-        mail = await self.store.mail(user)
-        box = await mail.mailbox(folder)
-        return [await box.read_body(uid) for uid in await box.uids()]
-
-    async def stop(self):
-        for factory, port in self.listeners.values():
-            for conn in list(factory.connections):
-                conn.transport.abortConnection()
-            await port.stopListening()
-        await self.store.close()
+async def start(uri: str = "memory:", pop3: bool = False, **limits) -> RunningServers:
+    """LMTP and SMTP (and POP3, to read back what arrived) over ``uri``; ``limits`` are
+    ``[limits]`` keys (``max_message_size``)."""
+    config = config_with(delivery={"hostname": HOSTNAME}, limits=limits)
+    protocols = ("lmtp", "smtp") + (("pop3",) if pop3 else ())
+    knobs = {"pop3": {"failed_login_delay": 0.05}} if pop3 else {}
+    return await RunningServers.start(protocols, uri, config=config, knobs=knobs)
 
 
-async def start(uri: str = "memory:", pop3: bool = False, **config) -> Running:
-    store = await open_store(uri)
-    for account in (USER, OTHER):
-        await store.accounts.add(account, password_hash())
-    portal = make_portal(store)
-    listeners = {}
-    for mode in ("lmtp", "smtp"):
-        cfg = ServerConfig(mode=mode, hostname="mx.example.org", **config)
-        factory = DeliveryFactory(store, portal, cfg)
-        listeners[mode] = (factory, reactor.listenTCP(0, factory, interface="127.0.0.1"))
-    if pop3:
-        from smsync.protocols.pop3.server import POP3Config, POP3Factory
+class Raw(LineClient):
+    """A line-level SMTP/LMTP client, for pipelining and what smtplib will not send."""
 
-        factory = POP3Factory(store, portal, POP3Config(failed_login_delay=0.05))
-        listeners["pop3"] = (factory, reactor.listenTCP(0, factory, interface="127.0.0.1"))
-    return Running(store, listeners)
+    def __init__(self, port: int, timeout: float = 15.0):
+        super().__init__("127.0.0.1", port, timeout)
+
+    def reply(self) -> bytes:
+        """A whole (possibly multi-line) reply; the last line."""
+        while True:
+            line = self.line()
+            if line[3:4] != b"-":
+                return line
+
+    def command(self, line: bytes) -> bytes:
+        """Send ``line`` (CRLF added) and return the last line of the reply."""
+        self.send(line + b"\r\n")
+        return self.reply()
 
 
 @implementer(smtp.IMessage)

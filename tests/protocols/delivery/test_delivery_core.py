@@ -8,10 +8,9 @@ from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest_twisted
-from delivery_harness import OTHER, USER, in_thread, message, stored_part
+from delivery_harness import OTHER, USER, Raw, in_thread, message, stored_part
 from hypothesis import given
 from hypothesis import strategies as st
-from test_delivery_inbound import Raw
 
 from smsync.protocols.delivery.envelope import _clean, received_header
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest_twisted
-from delivery_harness import USER, in_thread, message, password_hash, stored_part
+from delivery_harness import USER, Raw, in_thread, message, password_hash, stored_part
 
 from smsync.store.registry import open_store
 
@@ -39,27 +38,10 @@ def _start(uri: str, cwd: Path) -> tuple[subprocess.Popen, int]:
     raise AssertionError("server did not start:\n" + "".join(lines))
 
 
-class Lmtp:
+class Lmtp(Raw):
     def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
-        self.reply()
+        super().__init__(port, timeout=30)
         self.command(b"LHLO crash.test")
-
-    def reply(self) -> bytes:
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("closed")
-                self.buf += chunk
-            line, _, self.buf = self.buf.partition(b"\r\n")
-            if line[3:4] != b"-":
-                return line
-
-    def command(self, line: bytes) -> bytes:
-        self.sock.sendall(line + b"\r\n")
-        return self.reply()
 
     def start_message(self, body: bytes) -> None:
         assert self.command(b"MAIL FROM:<s@example.net>").startswith(b"250")

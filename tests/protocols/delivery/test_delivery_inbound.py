@@ -5,39 +5,12 @@ from __future__ import annotations
 
 import poplib
 import smtplib
-import socket
 
 import pytest
 import pytest_twisted
-from delivery_harness import OTHER, PASSWORD, USER, in_thread, message, stored_part
+from delivery_harness import OTHER, PASSWORD, USER, Raw, in_thread, message, stored_part
 
 from smsync.model import ChangeKind
-
-
-class Raw:
-    def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=15)
-        self.buf = b""
-        self.greeting = self.line()
-
-    def line(self) -> bytes:
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def reply(self) -> bytes:
-        """A whole (possibly multi-line) reply; the last line."""
-        while True:
-            line = self.line()
-            if line[3:4] != b"-":
-                return line
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
 
 
 @pytest_twisted.ensureDeferred

@@ -5,57 +5,33 @@ the smarthost -- including a retry after the sink was down, and a restart."""
 from __future__ import annotations
 
 import smtplib
-import ssl
 
 import pytest
 import pytest_twisted
-from delivery_harness import OTHER, PASSWORD, USER, Sink, in_thread, message, password_hash
+from delivery_harness import HOSTNAME, OTHER, PASSWORD, USER, Sink, in_thread, message
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
-from smsync.auth import make_portal
-from smsync.protocols.delivery.queue import Relayer, RelayQueue, Smarthost
-from smsync.protocols.delivery.server import ServerConfig
-from smsync.protocols.delivery.submission import SubmissionFactory, Submitter, bouncer
-from smsync.store.registry import open_store
+from smsync.testing.servers import SQLITE, RunningServers, client_tls_context, config_with
 
 
-class Setup:
-    """A store, a relay queue in ``tmp_path``, a relayer and a submission listener."""
+async def start_submission(tmp_path, smarthost_port: int, tls: bool = False,
+                           accounts=(USER, OTHER)) -> RunningServers:
+    """Submission over a SQLite store in ``tmp_path``, its relay queue in
+    ``tmp_path/queue`` relaying to ``127.0.0.1:smarthost_port`` with short retries."""
+    config = config_with(delivery={
+        "hostname": HOSTNAME, "smarthost": f"127.0.0.1:{smarthost_port}",
+        "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
+    running = await RunningServers.start(
+        "submission", SQLITE, tls=tls, config=config, directory=tmp_path, accounts=accounts,
+        knobs={"submission": {"failed_login_delay": 0.05}})
+    # A smarthost that hangs should fail a test in seconds, not minutes.
+    running.service_of("submission").relayer.timeout = 10
+    return running
 
-    def __init__(self, tmp_path, smarthost_port: int, tls=None):
-        self.tmp_path = tmp_path
-        self.smarthost_port = smarthost_port
-        self.tls = tls
 
-    async def start(self, store=None):
-        if store is None:
-            store = await open_store("memory:")
-            for account in (USER, OTHER):
-                await store.accounts.add(account, password_hash())
-        self.store = store
-        self.queue = RelayQueue(self.tmp_path / "queue")
-        self.relayer = Relayer(self.queue, Smarthost("127.0.0.1", self.smarthost_port),
-                               retry_initial=0.2, retry_max=0.4, timeout=10,
-                               bounce=bouncer(store, "mx.example.org"))
-        self.relayer.startService()
-        await self.relayer.ready
-        config = ServerConfig(mode="submission", hostname="mx.example.org", tls=self.tls,
-                              failed_login_delay=0.05)
-        self.factory = SubmissionFactory(store, make_portal(store), config,
-                                         Submitter(store, self.queue, self.relayer))
-        self.port = reactor.listenTCP(0, self.factory, interface="127.0.0.1")
-        self.portno = self.port.getHost().port
-        return self
-
-    async def stop_listening(self):
-        await self.relayer.stopService()
-        for conn in list(self.factory.connections):
-            conn.transport.abortConnection()
-        await self.port.stopListening()
-
-    def queued(self) -> list:
-        return sorted(p.name for p in (self.tmp_path / "queue" / "msg").iterdir())
+def queued(tmp_path) -> list:
+    return sorted(p.name for p in (tmp_path / "queue" / "msg").iterdir())
 
 
 async def wait_for(predicate, timeout: float = 10.0):
@@ -71,9 +47,7 @@ def submit(port: int, body: bytes, rcpts, user=USER, password=PASSWORD, sender=U
     c = smtplib.SMTP("127.0.0.1", port, timeout=15)
     c.ehlo("laptop.example")
     if starttls:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = client_tls_context()
         c.starttls(context=ctx)
         c.ehlo("laptop.example")
     c.login(user, password)
@@ -88,7 +62,7 @@ async def test_submit_relay_with_retry_after_sink_was_down(tmp_path):
     sink.listen()
     portno = sink.portno
     await sink.stop()  # the smarthost is down
-    setup = await Setup(tmp_path, portno).start()
+    setup = await start_submission(tmp_path, portno)
     try:
         body = message(1, 2000, to="friend@remote.example")
         refused = await in_thread(submit, setup.portno, body, ["friend@remote.example",
@@ -100,11 +74,11 @@ async def test_submit_relay_with_retry_after_sink_was_down(tmp_path):
         [info] = await sent.messages()
         assert "\\Seen" in info.flags and await sent.read_body(info.uid) == body
         # The sink is down: the message waits in the queue, attempts failing.
-        await wait_for(lambda: any(e.attempts >= 2 for e in setup.queue.entries()))
-        assert len(setup.queued()) == 2
+        await wait_for(lambda: any(e.attempts >= 2 for e in setup.service_of("submission").relayer.queue.entries()))
+        assert len(queued(tmp_path)) == 2
         sink.listen(portno)  # back up: the next retry delivers
         await wait_for(lambda: len(sink.received) == 2)
-        await wait_for(lambda: setup.queued() == [])
+        await wait_for(lambda: queued(tmp_path) == [])
         assert sorted(r for _, r, _ in sink.received) == ["friend@remote.example",
                                                           "other@remote.example"]
         for sender, _, text in sink.received:
@@ -112,7 +86,7 @@ async def test_submit_relay_with_retry_after_sink_was_down(tmp_path):
             assert text.startswith(b"Received: from laptop.example")
             assert b"with ESMTPA" in text and text.endswith(body)
     finally:
-        await setup.stop_listening()
+        await setup.stop()
         await sink.stop()
 
 
@@ -122,23 +96,22 @@ async def test_queue_survives_restart(tmp_path):
     sink.listen()
     portno = sink.portno
     await sink.stop()
-    setup = await Setup(tmp_path, portno).start()
-    store = setup.store
+    setup = await start_submission(tmp_path, portno)
     await in_thread(submit, setup.portno, message(2), ["far@remote.example"])
-    await setup.stop_listening()  # "crash": the relayer goes away with mail queued
-    assert len(setup.queued()) == 2
+    await setup.stop()  # "crash": the relayer goes away with mail queued
+    assert len(queued(tmp_path)) == 2
     # Debris an interrupted enqueue would leave: text without metadata, a temp file.
     (tmp_path / "queue" / "msg" / "orphan.eml").write_bytes(b"half")
     (tmp_path / "queue" / "tmp" / "x.json.tmp").write_bytes(b"{")
     sink.listen(portno)
-    again = await Setup(tmp_path, portno).start(store)
+    again = await start_submission(tmp_path, portno, accounts=())
     try:
         await wait_for(lambda: len(sink.received) >= 1)
-        await wait_for(lambda: again.queued() == [])
+        await wait_for(lambda: queued(tmp_path) == [])
         assert [r for _, r, _ in sink.received] == ["far@remote.example"]  # once
         assert not list((tmp_path / "queue" / "tmp").iterdir())
     finally:
-        await again.stop_listening()
+        await again.stop()
         await sink.stop()
 
 
@@ -147,24 +120,24 @@ async def test_permanent_refusal_bounces_to_sender(tmp_path):
     sink = Sink()
     sink.listen()
     sink.refuse.add("nobody@remote.example")
-    setup = await Setup(tmp_path, sink.portno).start()
+    setup = await start_submission(tmp_path, sink.portno)
     try:
         await in_thread(submit, setup.portno, message(3), ["nobody@remote.example",
                                                            "friend@remote.example"])
-        await wait_for(lambda: setup.queued() == [])
+        await wait_for(lambda: queued(tmp_path) == [])
         assert [r for _, r, _ in sink.received] == ["friend@remote.example"]
         inbox = await (await setup.store.mail(USER)).mailbox("INBOX")
         [uid] = await inbox.uids()
         bounce = await inbox.read_body(uid)
         assert b"Undelivered Mail" in bounce and b"<nobody@remote.example>" in bounce
     finally:
-        await setup.stop_listening()
+        await setup.stop()
         await sink.stop()
 
 
 @pytest_twisted.ensureDeferred
 async def test_auth_required_and_sender_checked(tmp_path, log_capture):
-    setup = await Setup(tmp_path, 9).start()
+    setup = await start_submission(tmp_path, 9)
     try:
         def session():
             c = smtplib.SMTP("127.0.0.1", setup.portno, timeout=15)
@@ -184,24 +157,20 @@ async def test_auth_required_and_sender_checked(tmp_path, log_capture):
         auth, no_auth, spoofed, plus = await in_thread(session)
         assert "PLAIN" in auth and "LOGIN" in auth
         assert no_auth[0] == 530 and spoofed[0] == 553 and plus[0] == 250
-        assert setup.queued() == []
+        assert queued(tmp_path) == []
         logged = "\n".join(log_capture.lines("smsync.client"))
         assert f"smsync: submission: authentication failed for {USER} from 127.0.0.1" in logged
         assert ": MAIL -> 530 " in logged and f"({USER}): MAIL -> 553 " in logged
         assert "wrong" not in logged and PASSWORD not in logged
     finally:
-        await setup.stop_listening()
+        await setup.stop()
 
 
 @pytest_twisted.ensureDeferred
 async def test_starttls_required_before_auth(tmp_path):
-    from twisted.internet import ssl as tssl
-
-    key = tssl.KeyPair.generate(size=2048)
-    context = key.selfSignedCert(1, commonName="localhost").options()
     sink = Sink()
     sink.listen()
-    setup = await Setup(tmp_path, sink.portno, tls=context).start()
+    setup = await start_submission(tmp_path, sink.portno, tls=True)
     try:
         def before_tls():
             c = smtplib.SMTP("127.0.0.1", setup.portno, timeout=15)
@@ -218,5 +187,5 @@ async def test_starttls_required_before_auth(tmp_path):
         await wait_for(lambda: len(sink.received) == 1)
         assert b"with ESMTPSA" in sink.received[0][2]
     finally:
-        await setup.stop_listening()
+        await setup.stop()
         await sink.stop()

@@ -9,11 +9,11 @@ import re
 import pytest
 import pytest_twisted
 from imap_harness import USER, in_thread, start_server
-from twisted.internet.defer import Deferred
 
 from smsync.protocols.imap import bodyreads, session
 from smsync.testing.base import sleep
 from smsync.protocols.imap.commands import fetch
+from smsync.testing.servers import SQLITE, serving
 
 WORDS = ["apple", "banana", "cherry", "damson", "elder"]
 
@@ -60,12 +60,9 @@ def fields(msg: bytes, *names: str) -> bytes:
     return b"".join(kept) + b"\r\n"
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def any_server(request, tmp_path):
-    uri = "memory:" if request.param == "memory" else f"sqlite:///{tmp_path}/store"
-    running = pytest_twisted.blockon(Deferred.fromCoroutine(start_server(uri)))
-    yield running
-    pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
+@pytest.fixture(params=["memory:", SQLITE])
+def any_server(request):
+    yield from serving(start_server(request.param))
 
 
 @pytest.mark.parametrize("budget", [1 << 20, 700])

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import base64
 import imaplib
-import ssl
 import time
 import zlib
 
 import pytest_twisted
-from imap_harness import OTHER, PASSWORD, USER, in_thread, start_server, tls_options
+from imap_harness import OTHER, PASSWORD, USER, in_thread, start_server
 
 from smsync.model import FlagMode, UIDSet
+from smsync.testing.servers import client_tls_context
 
 MSG = (
     b"From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: %s\r\n"
@@ -229,15 +229,13 @@ async def test_literal_plus_sasl_ir_auth_login(server):
 
 @pytest_twisted.ensureDeferred
 async def test_starttls_then_login():
-    running = await start_server(tls=tls_options(), require_tls_for_auth=True)
+    running = await start_server(tls=True, require_tls_for_auth=True)
     try:
 
         def client():
             c = running.imapclient(login=False)
             assert b"LOGINDISABLED" in c.capabilities() and b"STARTTLS" in c.capabilities()
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+            ctx = client_tls_context()
             c.starttls(ctx)
             c.login(USER, PASSWORD)
             assert c.select_folder("INBOX")[b"EXISTS"] == 0

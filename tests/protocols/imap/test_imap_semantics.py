@@ -3,16 +3,15 @@ mailboxes, INBOX renames, UTF-8 names, implicit TLS and the service builder."""
 
 from __future__ import annotations
 
-import ssl
 
 import pytest_twisted
-from imap_harness import PASSWORD, USER, in_thread, self_signed_pem, start_server, tls_options
-from twisted.internet import reactor
+from imap_harness import PASSWORD, USER, in_thread, self_signed_pem, start_server
 
 from smsync.config import Config, TLSConfig
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import build_service
 from smsync.protocols.imap.server import IMAPFactory
+from smsync.testing.servers import client_tls_context
 
 MSG = b"Subject: s%d\r\nMessage-ID: <s%d@x>\r\n\r\nbody\r\n"
 
@@ -146,17 +145,14 @@ async def test_device_without_id_named_by_address(server):
 
 @pytest_twisted.ensureDeferred
 async def test_implicit_tls_endpoint_and_service_builder(tmp_path):
-    running = await start_server(require_tls_for_auth=True, tls=tls_options())
-    tls_port = reactor.listenSSL(0, running.factory, tls_options(), interface="127.0.0.1")
+    running = await start_server(tls=True, require_tls_for_auth=True)
     try:
 
         def client():
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
             from imapclient import IMAPClient
 
-            c = IMAPClient("127.0.0.1", tls_port.getHost().port, ssl=True, ssl_context=ctx, timeout=10)
+            c = IMAPClient("127.0.0.1", running.port("imap", tls=True), ssl=True,
+                           ssl_context=client_tls_context(), timeout=10)
             caps = c.capabilities()
             assert b"STARTTLS" not in caps and b"LOGINDISABLED" not in caps
             c.login(USER, PASSWORD)
@@ -164,12 +160,11 @@ async def test_implicit_tls_endpoint_and_service_builder(tmp_path):
 
         await in_thread(client)
     finally:
-        await tls_port.stopListening()
         await running.stop()
     pem = tmp_path / "server.pem"
     pem.write_bytes(self_signed_pem())
     config = Config(tls=TLSConfig(certificate=str(pem)))
-    factory = build_service(running.store, running.factory.portal, ["tcp:0"], config)
+    factory = build_service(running.store, running.portal, ["tcp:0"], config)
     assert isinstance(factory, IMAPFactory)
     assert factory.config.tls is not None
     assert factory.config.append_limit == config.limits.max_message_size

@@ -1,21 +1,7 @@
 """Fixtures: a real POP3 server over ``memory:`` (``server``) or ``sqlite:`` (``sqlite_server``)."""
 
-import pytest
-import pytest_twisted
 from pop3_harness import start_server
-from twisted.internet.defer import Deferred
 
+from smsync.testing.servers import store_fixtures
 
-@pytest.fixture
-def server():
-    running = pytest_twisted.blockon(Deferred.fromCoroutine(start_server()))
-    yield running
-    pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
-
-
-@pytest.fixture
-def sqlite_server(tmp_path):
-    running = pytest_twisted.blockon(
-        Deferred.fromCoroutine(start_server(f"sqlite:///{tmp_path}/store")))
-    yield running
-    pytest_twisted.blockon(Deferred.fromCoroutine(running.stop()))
+server, sqlite_server = store_fixtures(start_server)

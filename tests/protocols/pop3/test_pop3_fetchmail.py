@@ -19,6 +19,7 @@ import pytest_twisted
 from pop3_harness import PASSWORD, USER, in_thread, message, start_server
 
 from smsync.protocols.pop3.server import POP3Server
+from smsync.testing.servers import SQLITE
 
 FETCHMAIL = shutil.which("fetchmail")
 
@@ -58,11 +59,11 @@ def _fetched(home: Path) -> list[bytes]:
 
 @pytest_twisted.ensureDeferred
 async def test_fetchmail_keep_then_delete(tmp_path):
-    running = await start_server(f"sqlite:///{tmp_path}/store")
+    running = await start_server(SQLITE)
     try:
         bodies = [message(i, 2000 * i) for i in range(1, 4)]
         await running.deliver(*bodies)
-        inbox = await running.inbox()
+        inbox = await running.mailbox()
         # Watch the sessions: at each DELE and at QUIT, what the store holds.
         observed = []
 

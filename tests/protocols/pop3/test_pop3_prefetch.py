@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import poplib
 import socket
-import ssl
 
 import pytest
 import pytest_twisted
@@ -17,6 +16,7 @@ from smsync.model import UIDSet
 from smsync.protocols.pop3.codec import unstuff
 from smsync.protocols.pop3.maildrop import Maildrop
 from smsync.protocols.pop3.prefetch import Prefetcher
+from smsync.testing.servers import SQLITE, client_tls_context
 
 
 def _whole(lines: list[bytes]) -> bytes:
@@ -52,8 +52,8 @@ class CountingMailbox:
 
 
 @pytest_twisted.ensureDeferred
-async def test_in_order_retrieval_reads_each_small_message_once(tmp_path):
-    running = await start_server(f"sqlite:///{tmp_path}/store", chunk_size=8 * 1024)
+async def test_in_order_retrieval_reads_each_small_message_once():
+    running = await start_server(SQLITE, chunk_size=8 * 1024)
     try:
         # Mixed sizes: most are read ahead whole, the big ones stream in ranges.
         bodies = [message(i, 20_000 if i % 7 == 0 else 300 + 97 * i) for i in range(1, 61)]
@@ -81,7 +81,7 @@ async def test_in_order_retrieval_reads_each_small_message_once(tmp_path):
 async def test_window_stays_within_budget_and_skips_are_dropped(sqlite_server):
     bodies = [message(i, 10_000) for i in range(1, 41)]
     uids = await sqlite_server.deliver(*bodies)
-    maildrop = await Maildrop.open(await sqlite_server.inbox())
+    maildrop = await Maildrop.open(await sqlite_server.mailbox())
     window = Prefetcher(maildrop, max_message=16_000, budget=35_000, batch=8)
 
     assert window.take(uids[0]) is None  # nothing read ahead before the first RETR
@@ -107,7 +107,7 @@ async def test_window_stays_within_budget_and_skips_are_dropped(sqlite_server):
 @pytest_twisted.ensureDeferred
 async def test_message_gone_before_read_ahead_answers_err(sqlite_server):
     uids = await sqlite_server.deliver(*[message(i, 2000) for i in range(1, 6)])
-    inbox = await sqlite_server.inbox()
+    inbox = await sqlite_server.mailbox()
 
     c = await in_thread(sqlite_server.poplib)
     await inbox.remove(UIDSet.of([uids[2]]))
@@ -175,21 +175,15 @@ async def test_client_that_does_not_read_is_not_queued_for(server):
 
 
 @pytest_twisted.ensureDeferred
-async def test_retrieval_after_stls(tmp_path):
-    from twisted.internet import ssl as tssl
-
-    key = tssl.KeyPair.generate(size=2048)
-    context = key.selfSignedCert(1, commonName="localhost").options()
-    running = await start_server(f"sqlite:///{tmp_path}/store", tls=context)
+async def test_retrieval_after_stls():
+    running = await start_server(SQLITE, tls=True)
     try:
         bodies = [message(i, 4000 + 1000 * i) for i in range(1, 31)]
         await running.deliver(*bodies)
 
         def client():
             c = running.poplib(login=False)
-            tls = ssl.create_default_context()
-            tls.check_hostname = False
-            tls.verify_mode = ssl.CERT_NONE
+            tls = client_tls_context()
             c.stls(tls)
             c.user(USER)
             c.pass_(PASSWORD)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import base64
 import poplib
-import ssl
 
 import pytest
 import pytest_twisted
 from pop3_harness import OTHER, PASSWORD, USER, in_thread, message, start_server
-from twisted.internet.defer import Deferred
 
 from smsync.model import UIDSet
+from smsync.testing.servers import SQLITE, client_tls_context
 
 
 def _whole(lines: list[bytes]) -> bytes:
@@ -23,7 +22,7 @@ def _whole(lines: list[bytes]) -> bytes:
 async def test_stat_list_uidl_retr_top(server):
     bodies = [message(1), message(2, 5000), message(3)]
     uids = await server.deliver(*bodies)
-    info = await (await server.inbox()).info()
+    info = await (await server.mailbox()).info()
 
     def client():
         c = server.poplib()
@@ -50,7 +49,7 @@ async def test_stat_list_uidl_retr_top(server):
 @pytest_twisted.ensureDeferred
 async def test_dele_takes_effect_only_at_quit(server):
     uids = await server.deliver(message(1), message(2), message(3))
-    inbox = await server.inbox()
+    inbox = await server.mailbox()
 
     def dele_then_drop():
         c = server.poplib()
@@ -224,7 +223,7 @@ async def test_pipelined_commands_answered_in_order(server):
     assert out["list"] == [b"%d %d" % (i, len(bodies[i - 1])) for i in range(1, 5)]
     assert out["noop"] == b"+OK" and out["bogus"].startswith(b"-ERR")
     assert out["quit"].startswith(b"+OK")
-    assert len(await (await server.inbox()).uids()) == 4
+    assert len(await (await server.mailbox()).uids()) == 4
 
 
 @pytest_twisted.ensureDeferred
@@ -261,7 +260,7 @@ async def test_records_device(server):
 @pytest_twisted.ensureDeferred
 async def test_deleted_elsewhere_during_session(server):
     uids = await server.deliver(message(1), message(2))
-    inbox = await server.inbox()
+    inbox = await server.mailbox()
 
     c = await in_thread(server.poplib)
     await inbox.remove(UIDSet.of([uids[0]]))
@@ -274,12 +273,12 @@ async def test_deleted_elsewhere_during_session(server):
 
 
 @pytest_twisted.ensureDeferred
-async def test_large_message_streams_in_ranges(tmp_path):
-    running = await start_server(f"sqlite:///{tmp_path}/store", chunk_size=64 * 1024)
+async def test_large_message_streams_in_ranges():
+    running = await start_server(SQLITE, chunk_size=64 * 1024)
     try:
         big = message(1, 3 * 1024 * 1024 + 17)
         await running.deliver(big)
-        inbox = await running.inbox()
+        inbox = await running.mailbox()
         calls = []
         real = inbox.read_body
 
@@ -309,13 +308,8 @@ async def test_large_message_streams_in_ranges(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_stls(tmp_path):
-    from twisted.internet import ssl as tssl
-
-    key = tssl.KeyPair.generate(size=2048)
-    cert = key.selfSignedCert(1, commonName="localhost")
-    context = cert.options()
-    running = await start_server("memory:", tls=context, require_tls_for_auth=True)
+async def test_stls():
+    running = await start_server("memory:", tls=True, require_tls_for_auth=True)
     try:
         await running.deliver(message(1))
 
@@ -328,9 +322,7 @@ async def test_stls(tmp_path):
                 c.user(USER)
             except poplib.error_proto as e:
                 raw_err = e.args[0]
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
+            ctx = client_tls_context()
             c.stls(ctx)
             after = c.capa()
             c.user(USER)
