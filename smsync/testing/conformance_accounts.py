@@ -176,3 +176,17 @@ class AccountConformance(StoreHarness):
             await call(store.devices.get, self.ACCOUNT, "dev1")
         await call(store.devices.seen, self.ACCOUNT, "dev1", "eas", "Phone/1.0")
         assert await call(store.devices.load_state, self.ACCOUNT, "dev1", "k") is None
+
+    @pytest_twisted.ensureDeferred
+    async def test_calls_after_close_fail_instead_of_hanging(self, store, store_box):
+        from twisted.internet import defer, reactor
+
+        mail = await call(store.mail, self.ACCOUNT)
+        await store_box.close()
+        for method, args in ((store.accounts.list, ()), (mail.list_mailboxes, ()),
+                             (store.devices.list, (self.ACCOUNT,))):
+            d = call(method, *args)
+            d.addTimeout(5, reactor)
+            with pytest.raises(Exception) as info:
+                await d
+            assert not isinstance(info.value, defer.TimeoutError), f"{method} never answered"

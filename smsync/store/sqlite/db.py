@@ -69,7 +69,10 @@ class Database(Writer, Readers):
         self._start_writer()
 
     def io(self, fn, *args) -> Deferred:
-        """Run blocking ``fn(*args)`` (file work, parsing) on the I/O pool."""
+        """Run blocking ``fn(*args)`` (file work, parsing) on the I/O pool.
+        ``RuntimeError`` once the store is closed."""
+        if self._closed:
+            raise RuntimeError("store is closed")
         return deferToThreadPool(self._reactor, self.iopool, fn, *args)
 
     # -- shutdown -------------------------------------------------------------------

@@ -49,7 +49,10 @@ class Readers:
     # -- reads ----------------------------------------------------------------------
 
     def read(self, fn, *args) -> Deferred:
-        """Run ``fn(conn, *args)`` in one read transaction on a reader thread."""
+        """Run ``fn(conn, *args)`` in one read transaction on a reader thread.
+        ``RuntimeError`` once the store is closed (its pool would never run it)."""
+        if self._closed:
+            raise RuntimeError("store is closed")
         return deferToThreadPool(self._reactor, self.readpool, self._read_in_thread, fn, args)
 
     def _read_in_thread(self, fn, args):
