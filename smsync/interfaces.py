@@ -273,8 +273,9 @@ class ICollection(Interface):
 
     def changes_since(revision, limit=None):
         """Fire with a ``CollectionChanges``: items changed and names deleted after
-        ``revision`` (0: every current item, no deletions). With ``limit``, at most that
-        many entries (changed + deleted) and ``truncated`` set when more remain.
+        ``revision`` (0: every current item, no deletions). With ``limit`` (a positive
+        ``int``; anything else, a bool included, is ``InvalidData``), at most that many
+        entries (changed + deleted) and ``truncated`` set when more remain.
         ``SyncTokenInvalid`` if ``revision`` is above the current one. Answered from an
         index: fast whatever the collection's size."""
 

@@ -24,7 +24,6 @@ from zope.interface import implementer
 
 from smsync.errors import (
     AlreadyExists,
-    InvalidData,
     NotFound,
     PreconditionFailed,
     SyncTokenInvalid,
@@ -42,6 +41,7 @@ from smsync.model import (
     ItemInfo,
 )
 from smsync.store.common import (
+    check_change_limit,
     check_properties,
     collection_components,
     collection_kind,
@@ -347,8 +347,7 @@ class Collection:
         _, state = self._open()
         if not isinstance(revision, int) or revision < 0 or revision > state.revision:
             raise SyncTokenInvalid(f"revision {revision!r} is not one this collection issued")
-        if limit is not None and limit < 1:
-            raise InvalidData("limit must be positive")
+        check_change_limit(limit)
         # One list of (revision, name, ItemInfo or None for a deletion) in change order,
         # so a limit cuts at one place. Revision 0 asks for every item and no deletions.
         entries = [
