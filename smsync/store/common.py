@@ -154,7 +154,7 @@ def check_range(offset, length) -> None:
 
 
 def check_ranges(ranges) -> list[tuple[int, int, Optional[int]]]:
-    """``ranges`` (of ``IMailbox.read_ranges``) as a list of ``(uid, offset, length)``
+    """``ranges`` (of ``IMailboxRangeReads.read_ranges``) as a list of ``(uid, offset, length)``
     tuples; ``InvalidData`` if one is not of that shape or has a negative offset or
     length."""
     out = []

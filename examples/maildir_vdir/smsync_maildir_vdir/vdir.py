@@ -40,6 +40,7 @@ from smsync.model import (
     Item,
     ItemInfo,
 )
+from smsync.store.base import CollectionBase, CollectionStoreBase
 from smsync.store.common import (
     check_change_limit,
     check_properties,
@@ -154,7 +155,7 @@ class _Vdir:
 
 
 @implementer(ICollectionStore)
-class CollectionStore:
+class CollectionStore(CollectionStoreBase):
     """One account's collections, one directory each."""
 
     def __init__(self, disk, account: str, root: str):
@@ -177,10 +178,6 @@ class CollectionStore:
     @on_disk
     def collection(self, name):
         return self._handle(*self._vdir.get(name))
-
-    @on_disk
-    def collection_by_id(self, collection_id):
-        return self._handle(*self._vdir.get_by_id(collection_id))
 
     @on_disk
     def create_collection(self, name, kind, components=None, properties=None):
@@ -225,7 +222,7 @@ class CollectionStore:
 
 
 @implementer(ICollection)
-class Collection:
+class Collection(CollectionBase):
     """A handle on one collection, found by id on every call so it survives renames.
     Every change bumps the collection's revision once and is announced as
     ``ChangeKind.COLLECTION``."""
@@ -284,14 +281,6 @@ class Collection:
             for name in names
             if name in state.items
         ]
-
-    @on_disk
-    def get_by_uid(self, uid):
-        path, state = self._open()
-        for name, rec in state.items.items():
-            if rec.uid == uid:
-                return Item(rec.info(name), self._read(path, rec))
-        raise NotFound(f"no item with UID {uid!r}")
 
     @on_disk
     def put(self, name, content, if_match=None, if_none_match=False):

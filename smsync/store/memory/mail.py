@@ -16,7 +16,7 @@ from zope.interface import implementer
 from smsync._async import deferred
 from smsync.errors import AlreadyExists, Conflict, InvalidData, NotFound
 from smsync.formats.message import parse_message
-from smsync.interfaces import IMailbox, IMailStore
+from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailStore
 from smsync.model import (
     MAILBOX_SEPARATOR,
     AppendResult,
@@ -183,7 +183,7 @@ class MemoryMailStore:
             self._hierarchy_changed()
 
 
-@implementer(IMailbox)
+@implementer(IMailbox, IMailboxRangeReads)
 class MemoryMailbox:
     """A handle on one folder, found by id on every call."""
 

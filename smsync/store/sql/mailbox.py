@@ -20,7 +20,7 @@ from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IMailbox
+from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxSelect
 from smsync.model import (
     ChangeKind,
     FlagMode,
@@ -79,7 +79,7 @@ def new_flags(mode: FlagMode, wanted: dict, current: dict) -> dict:
     return {k: v for k, v in current.items() if k not in wanted}
 
 
-@implementer(IMailbox)
+@implementer(IMailbox, IMailboxRangeReads, IMailboxSelect)
 class SQLMailbox(RowHandle):
     """Handle on one folder (see the module docstring).
 
