@@ -362,3 +362,13 @@ class CollectionConformance(StoreHarness):
                 await call(calendar.changes_since, 0, bad)
         one = await call(calendar.changes_since, 0, 1)
         assert len(one.changed) == 1 and one.truncated
+
+    @pytest_twisted.ensureDeferred
+    async def test_count_follows_puts_and_deletes(self, calendar):
+        start = (await call(calendar.info)).count
+        await call(calendar.put, "a.ics", samples.event("a"))
+        await call(calendar.put, "b.ics", samples.event("b"))
+        await call(calendar.put, "a.ics", samples.event("a", summary="again"))
+        assert (await call(calendar.info)).count == start + 2
+        await call(calendar.delete, "a.ics")
+        assert (await call(calendar.info)).count == start + 1

@@ -16,6 +16,7 @@ from smsync.store.sql.dialect import POSTGRESQL
 
 class PGCollection(SQLCollection):
     dialect = POSTGRESQL
+    counts_items = True
 
     def _insert_spans(self, conn, item_id, spans):
         # One statement however many instances.
@@ -23,11 +24,6 @@ class PGCollection(SQLCollection):
             "INSERT INTO spans (collection_id, is_long, s_start, s_end, item_id)"
             " SELECT %s, (e - s) > %s, s, e, %s FROM unnest(%s::bigint[], %s::bigint[]) AS t(s, e)",
             (self._pk, SHORT_SPAN, item_id, [s for s, _ in spans], [e for _, e in spans]),
-        )
-
-    def _count_items(self, conn, delta):
-        conn.execute(
-            "UPDATE collections SET n_items = n_items + %s WHERE id = %s", (delta, self._pk)
         )
 
     def _matching_items(self, conn, start, end, components):

@@ -202,8 +202,8 @@ class SQLCollectionStore(AccountPart):
 class SQLCollection(RowHandle):
     """Handle on one collection; every method reads the current state.
 
-    A backend sets ``dialect`` and fills in the hooks (``_insert_spans``,
-    ``_count_items``, ``_matching_items``); it may override ``_items``, ``_named_items``
+    A backend sets ``dialect`` and ``counts_items`` and fills in the hooks
+    (``_insert_spans``, ``_matching_items``); it may override ``_items``, ``_named_items``
     and ``_first_sync`` where it has a faster way.
     """
 
@@ -211,11 +211,6 @@ class SQLCollection(RowHandle):
 
     def _insert_spans(self, conn, item_id: int, spans) -> None:
         """Insert the ``(start, end)`` epoch-second instances of item ``item_id``."""
-        raise NotImplementedError
-
-    def _count_items(self, conn, delta: int) -> None:
-        """Keep ``collections.n_items`` right after ``delta`` items were added (or
-        removed); nothing where the schema's triggers do it."""
         raise NotImplementedError
 
     def _matching_items(self, conn, start, end, components) -> list:
@@ -341,6 +336,13 @@ class SQLCollection(RowHandle):
 
     # Writes.
 
+    def _bump(self, conn, revision: int, added: int) -> None:
+        """Give the collection ``revision`` after ``added`` items came (or went)."""
+        conn.execute(
+            self._q("UPDATE collections SET revision = ?, n_items = n_items + ? WHERE id = ?"),
+            (revision, added if self.counts_items else 0, self._pk),
+        )
+
     @deferred
     async def put(self, name, content, if_match=None, if_none_match=False):
         name = normalize_item_name(name)
@@ -383,7 +385,7 @@ class SQLCollection(RowHandle):
             raise UidConflict(summary.uid, other[0])
         revision += 1
         etag = make_etag(content)
-        conn.execute(q("UPDATE collections SET revision = ? WHERE id = ?"), (revision, self._pk))
+        self._bump(conn, revision, 0 if existing is not None else 1)
         values = (
             summary.uid, etag, revision, len(content), summary.component, content,
             summary.expanded_until,
@@ -406,7 +408,6 @@ class SQLCollection(RowHandle):
                 ),
                 (self._pk, name, *values),
             ).fetchone()
-            self._count_items(conn, 1)
             conn.execute(
                 q("DELETE FROM tombstones WHERE collection_id = ? AND name = ?"), (self._pk, name)
             )
@@ -432,8 +433,7 @@ class SQLCollection(RowHandle):
         if if_match is not None and not etag_matches(row[1], if_match):
             raise PreconditionFailed("etag does not match", row[1])
         revision += 1
-        conn.execute(q("UPDATE collections SET revision = ? WHERE id = ?"), (revision, self._pk))
-        self._count_items(conn, -1)
+        self._bump(conn, revision, -1)
         conn.execute(q("DELETE FROM spans WHERE item_id = ?"), (row[0],))
         conn.execute(q("DELETE FROM items WHERE id = ?"), (row[0],))
         conn.execute(
