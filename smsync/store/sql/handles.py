@@ -1,9 +1,12 @@
 """What the SQL stores' handles have in common: where they find the database, and how
 they look up and lock the rows they stand for.
 
-A handle takes the opened store object and keeps ``store.db``; it calls only ``read``,
-``write``, ``submit``, ``io``, ``pipeline``, ``iopool`` and ``reactor`` on it (and the
-PostgreSQL mailbox ``submit_grouped``), so a stand-in with those can carry it.
+A handle takes the opened store object and keeps ``store.db``. On it the handles use
+only ``read`` and ``write`` (every handle), ``submit``, ``iopool`` and ``reactor``
+(``put`` of a collection, and the PostgreSQL ``append``), ``pipeline`` (the SQLite
+``append``) and ``submit_grouped`` (the PostgreSQL ``append``); the SQLite collection
+also keys its listing cache by the db object (weakly). A stand-in db with those can
+carry a handle.
 """
 
 from __future__ import annotations
