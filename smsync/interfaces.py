@@ -209,17 +209,6 @@ class IMailbox(Interface):
         starting at ``offset``. Reading a large message in ranges never holds it whole in
         memory. ``NotFound`` if the UID is not in the folder."""
 
-    def read_ranges(ranges):
-        """Read byte ranges of several messages at once (IMAP FETCH of many headers).
-
-        ``ranges``: a list of ``(uid, offset, length)`` tuples, ``length`` None meaning
-        to the end of the message; a UID may appear several times. Fire with a list of
-        the same length and order: for each range the bytes ``read_body(uid, offset,
-        length)`` would give, or None where the UID is not in the folder. One call
-        costs one round trip to storage in a backend that has round trips (one thread
-        hop, one query), whatever the number of ranges; the caller bounds how many
-        bytes it asks for at once. ``InvalidData`` for a negative offset or length."""
-
     def append(body, flags=(), internal_date=None):
         """Store a message. ``body`` is bytes or a binary file object positioned at the
         start (read to its end; a 50 MB message is not copied whole into memory more than
@@ -254,6 +243,38 @@ class IMailbox(Interface):
     def changes_since(modseq):
         """Fire with a ``MailboxChanges``: messages whose modseq is above ``modseq`` and
         UIDs expunged since. Answered from an index: fast whatever the folder's size."""
+
+
+class IMailboxRangeReads(Interface):
+    """Optional fast path of an ``IMailbox``: many byte ranges in one round trip.
+
+    A mailbox that provides it is asked for the ranges of many messages at once (IMAP
+    FETCH of many headers, SEARCH of text, POP3 prefetch); one that does not is asked
+    with one ``read_body`` per range instead, which is as correct and, for a backend
+    without round trips to storage, as fast.
+    """
+
+    def read_ranges(ranges):
+        """Read byte ranges of several messages at once (IMAP FETCH of many headers).
+
+        ``ranges``: a list of ``(uid, offset, length)`` tuples, ``length`` None meaning
+        to the end of the message; a UID may appear several times. Fire with a list of
+        the same length and order: for each range the bytes ``read_body(uid, offset,
+        length)`` would give, or None where the UID is not in the folder. One call
+        costs one round trip to storage in a backend that has round trips (one thread
+        hop, one query), whatever the number of ranges; the caller bounds how many
+        bytes it asks for at once. ``InvalidData`` for a negative offset or length."""
+
+
+class IMailboxSelect(Interface):
+    """Optional fast path of an ``IMailbox``: what IMAP SELECT needs in one round trip.
+
+    Without it SELECT calls ``info()`` and then ``uids()``."""
+
+    def info_and_uids():
+        """Fire with ``(info(), uids())`` read from one snapshot: the UIDs agree with the
+        counts of the ``MailboxInfo``, and a backend with round trips to storage makes
+        one instead of two."""
 
 
 class ICollectionStore(Interface):
@@ -326,8 +347,9 @@ class ICollection(Interface):
 
     def changes_since(revision, limit=None):
         """Fire with a ``CollectionChanges``: items changed and names deleted after
-        ``revision`` (0: every current item, no deletions). With ``limit``, at most that
-        many entries (changed + deleted) and ``truncated`` set when more remain.
+        ``revision`` (0: every current item, no deletions). With ``limit`` (a positive
+        ``int``; anything else, a bool included, is ``InvalidData``), at most that many
+        entries (changed + deleted) and ``truncated`` set when more remain.
         ``SyncTokenInvalid`` if ``revision`` is above the current one. Answered from an
         index: fast whatever the collection's size."""
 

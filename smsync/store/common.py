@@ -114,6 +114,67 @@ KNOWN_PROPERTIES = frozenset(
 _CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
 
 
+def internal_date_of(when: Optional[datetime], now: Optional[datetime] = None) -> datetime:
+    """The internal date of a message being appended (of ``IMailbox.append``): ``when``,
+    a naive time taken as UTC, or ``now`` (default: the current time) when None."""
+    if when is None:
+        return now if now is not None else datetime.now(timezone.utc)
+    if not isinstance(when, datetime):
+        raise InvalidData("internal_date must be a datetime")
+    # A naive time is taken as UTC rather than refused: it is what a caller most likely meant.
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+
+
+def body_bytes(body) -> bytes:
+    """The message bytes of ``body`` (of ``IMailbox.append``: bytes-like or a binary file
+    object); ``InvalidData`` otherwise."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    read = getattr(body, "read", None)
+    if read is None:
+        raise InvalidData("a message body is bytes or a binary file object")
+    # One read() to the end: the file object sizes its buffer once, so a large message
+    # is copied into memory once (chunk-and-join would hold it twice).
+    data = read()
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise InvalidData("a message body file must be opened in binary mode")
+    return data
+
+
+def check_range(offset, length) -> None:
+    """Raise ``InvalidData`` unless ``offset``/``length`` make a readable range."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidData("offset must be a non-negative integer")
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 0):
+        raise InvalidData("length must be None or a non-negative integer")
+
+
+def check_ranges(ranges) -> list[tuple[int, int, Optional[int]]]:
+    """``ranges`` (of ``IMailboxRangeReads.read_ranges``) as a list of ``(uid, offset, length)``
+    tuples; ``InvalidData`` if one is not of that shape or has a negative offset or
+    length."""
+    out = []
+    for item in ranges:
+        try:
+            uid, offset, length = item
+        except (TypeError, ValueError):
+            raise InvalidData(f"a range is (uid, offset, length), not {item!r}") from None
+        check_range(offset, length)
+        out.append((uid, offset, length))
+    return out
+
+
+def check_change_limit(limit) -> None:
+    """``InvalidData`` unless ``limit`` (of ``ICollection.changes_since``) is None or a
+    positive integer; a bool is not a count."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidData(f"limit must be a positive integer, not {limit!r}")
+
+
 def check_properties(changes) -> dict:
     """Validate a property dict (``set_properties`` / ``create_collection``); return a copy.
 

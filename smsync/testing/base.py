@@ -55,12 +55,13 @@ class _StoreBox:
     """Holds the current store of a test so ``reopen`` can swap it and teardown closes
     whichever one is open at the end."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, opener=open_store):
         self.uri = uri
+        self.opener = opener
         self.store = None
 
     async def open(self, create: bool = True):
-        self.store = await call(open_store, self.uri, create=create)
+        self.store = await call(self.opener, self.uri, create=create)
         return self.store
 
     async def close(self):
@@ -88,9 +89,15 @@ class StoreHarness:
     def store_uri(self):
         pytest.fail("a StoreConformance subclass must define a 'store_uri' fixture")
 
+    def open_store(self, uri: str, create: bool = True) -> Deferred:
+        """Open the store under test: by default with the backend installed for the URI's
+        scheme (``smsync.store.registry.open_store``). Override it to test a backend that
+        is not installed as a plugin."""
+        return open_store(uri, create=create)
+
     @pytest.fixture
     def store_box(self, store_uri):
-        box = _StoreBox(store_uri)
+        box = _StoreBox(store_uri, self.open_store)
         yield box
         pytest_twisted.blockon(Deferred.fromCoroutine(box.close()))
 

@@ -35,6 +35,10 @@ class AccountConformance(StoreHarness):
         assert mail.account == self.ACCOUNT
         inbox = await call(mail.mailbox, "INBOX")
         assert verifyObject(I.IMailbox, inbox)
+        # The optional fast paths a mailbox declares must be there in full.
+        for optional in (I.IMailboxRangeReads, I.IMailboxSelect):
+            if optional.providedBy(inbox):
+                assert verifyObject(optional, inbox)
         assert inbox.account == self.ACCOUNT
         cols = await call(store.collections, self.ACCOUNT)
         assert verifyObject(I.ICollectionStore, cols)

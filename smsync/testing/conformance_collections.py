@@ -350,3 +350,25 @@ class CollectionConformance(StoreHarness):
         whole = await call(calendar.changes_since, token, 100)
         assert not whole.truncated
         assert {i.name for i in whole.changed} == expected_changed
+
+    @pytest_twisted.ensureDeferred
+    async def test_changes_since_limit_is_a_positive_count(self, calendar):
+        # ``limit`` is a number of entries: a bool is not one, even though Python counts
+        # True as 1, and neither is anything below 1.
+        await call(calendar.put, "a.ics", samples.event("a"))
+        await call(calendar.put, "b.ics", samples.event("b"))
+        for bad in (True, False, 0, -1, 1.0, "1"):
+            with pytest.raises(InvalidData):
+                await call(calendar.changes_since, 0, bad)
+        one = await call(calendar.changes_since, 0, 1)
+        assert len(one.changed) == 1 and one.truncated
+
+    @pytest_twisted.ensureDeferred
+    async def test_count_follows_puts_and_deletes(self, calendar):
+        start = (await call(calendar.info)).count
+        await call(calendar.put, "a.ics", samples.event("a"))
+        await call(calendar.put, "b.ics", samples.event("b"))
+        await call(calendar.put, "a.ics", samples.event("a", summary="again"))
+        assert (await call(calendar.info)).count == start + 2
+        await call(calendar.delete, "a.ics")
+        assert (await call(calendar.info)).count == start + 1

@@ -10,6 +10,7 @@ import pytest
 import pytest_twisted
 
 from smsync.errors import InvalidData, NotFound
+from smsync.interfaces import IMailboxRangeReads, IMailboxSelect
 from smsync.model import AppendResult, FlagMode, MailboxInfo, MessageInfo, UIDSet
 from smsync.testing import samples
 from smsync.testing.base import StoreHarness, call
@@ -19,6 +20,13 @@ class MailConformance(StoreHarness):
     @pytest.fixture
     def inbox(self, mail):
         return pytest_twisted.blockon(call(mail.mailbox, "INBOX"))
+
+    @pytest.fixture
+    def ranges_inbox(self, inbox):
+        """The INBOX, for the tests of the optional ``IMailboxRangeReads``."""
+        if not IMailboxRangeReads.providedBy(inbox):
+            pytest.skip("the backend's mailboxes do not provide IMailboxRangeReads")
+        return inbox
 
     @pytest_twisted.ensureDeferred
     async def test_append_bytes(self, inbox):
@@ -111,7 +119,8 @@ class MailConformance(StoreHarness):
             await call(drafts.read_body, r.uid)
 
     @pytest_twisted.ensureDeferred
-    async def test_read_ranges(self, inbox):
+    async def test_read_ranges(self, ranges_inbox):
+        inbox = ranges_inbox
         plain = samples.message("ranges one", size=3000)
         multi = samples.multipart_message("ranges two")
         u1 = (await call(inbox.append, plain)).uid
@@ -141,7 +150,8 @@ class MailConformance(StoreHarness):
         assert await call(inbox.read_ranges, []) == []
 
     @pytest_twisted.ensureDeferred
-    async def test_read_ranges_of_other_folders_and_expunged_uids(self, mail, inbox):
+    async def test_read_ranges_of_other_folders_and_expunged_uids(self, mail, ranges_inbox):
+        inbox = ranges_inbox
         kept = (await call(inbox.append, samples.message("kept"))).uid
         gone = (await call(inbox.append, samples.message("gone"), ["\\Deleted"])).uid
         big = samples.message("big", size=300_000)
@@ -152,9 +162,21 @@ class MailConformance(StoreHarness):
         drafts = await call(mail.mailbox, "Drafts")
         assert await call(drafts.read_ranges, [(kept, 0, 4), (large, 0, 4)]) == [None, None]
 
+    @pytest_twisted.ensureDeferred
+    async def test_info_and_uids(self, inbox):
+        if not IMailboxSelect.providedBy(inbox):
+            pytest.skip("the backend's mailboxes do not provide IMailboxSelect")
+        for n in range(3):
+            await call(inbox.append, samples.message(f"select {n}"), ["\\Seen"] if n else [])
+        info, uids = await call(inbox.info_and_uids)
+        assert info == await call(inbox.info)
+        assert uids == await call(inbox.uids)
+        assert len(uids) == info.exists == 3 and info.first_unseen_uid == uids[0]
+
     @pytest.mark.parametrize("bad", [(1, -1, 10), (1, 0, -1)])
     @pytest_twisted.ensureDeferred
-    async def test_read_ranges_refuses_negative_ranges(self, inbox, bad):
+    async def test_read_ranges_refuses_negative_ranges(self, ranges_inbox, bad):
+        inbox = ranges_inbox
         uid = (await call(inbox.append, samples.message())).uid
         with pytest.raises(InvalidData):
             await call(inbox.read_ranges, [(uid, 0, 4), (uid, bad[1], bad[2])])

@@ -14,6 +14,7 @@ from zope.interface import implementer
 from smsync.errors import InvalidData, NotFound
 from smsync.interfaces import IDeviceRegistry
 from smsync.model import ConflictPolicy, Device, DeviceLogEntry
+from smsync.store.base import DeviceRegistryBase
 from smsync.store.common import normalize_account
 
 from .files import from_iso, read_json, to_iso, utcnow, write_json
@@ -36,7 +37,7 @@ def _device(account: str, device_id: str, entry: dict) -> Device:
 
 
 @implementer(IDeviceRegistry)
-class DeviceRegistry:
+class DeviceRegistry(DeviceRegistryBase):
     def __init__(self, disk, account_dir):
         self._disk = disk
         #: account name -> its directory, or None when there is no such account.
@@ -155,14 +156,8 @@ class DeviceRegistry:
         return None if value is None else base64.b64decode(value)
 
     @on_disk
-    def save_state(self, account, device_id, key, value):
-        self._save_states(account, device_id, {key: value})
-
-    @on_disk
     def save_states(self, account, device_id, values):
-        self._save_states(account, device_id, values)
-
-    def _save_states(self, account, device_id, values) -> None:
+        # One rewrite of the devices file: the keys are saved together or not at all.
         for key, value in values.items():
             if not isinstance(key, str) or not (value is None or isinstance(value, bytes)):
                 raise InvalidData(f"device state is str -> bytes or None, not {key!r}")

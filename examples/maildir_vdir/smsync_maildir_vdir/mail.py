@@ -10,7 +10,6 @@ from datetime import timezone
 from zope.interface import implementer
 
 from smsync.errors import AlreadyExists, Conflict, InvalidData, NotFound
-from smsync.formats.message import parse_message
 from smsync.interfaces import IMailbox, IMailStore
 from smsync.model import (
     AppendResult,
@@ -25,6 +24,7 @@ from smsync.model import (
     StoreFlagsResult,
     UIDSet,
 )
+from smsync.store.base import MailboxBase, MailStoreBase
 from smsync.store.common import as_role, normalize_flags, normalize_mailbox_name, parent_names
 
 from .files import (
@@ -43,7 +43,7 @@ from .worker import on_disk
 
 
 @implementer(IMailStore)
-class MailStore:
+class MailStore(MailStoreBase):
     """One account's folder tree. Folder methods check names with
     ``smsync.store.common`` and announce every change as ``ChangeKind.HIERARCHY``."""
 
@@ -65,18 +65,6 @@ class MailStore:
     @on_disk
     def mailbox(self, name):
         return self._handle(*self._tree.get(normalize_mailbox_name(name)))
-
-    @on_disk
-    def mailbox_by_id(self, folder_id):
-        return self._handle(*self._tree.get_by_id(folder_id))
-
-    @on_disk
-    def mailbox_by_role(self, role):
-        role = as_role(role)
-        for path, state in self._tree.folders():
-            if state.role == role.value:
-                return self._handle(path, state)
-        raise NotFound(f"no folder has role {role.value!r}")
 
     def _check_role_free(self, role: Role | None, except_id: str | None = None) -> None:
         for _, state in self._tree.folders():
@@ -196,7 +184,7 @@ def _keywords(flags) -> list:
 
 
 @implementer(IMailbox)
-class Mailbox:
+class Mailbox(MailboxBase):
     """A handle on one folder, found by id on every call so it survives renames. Every
     change bumps the folder's MODSEQ once and is announced as ``ChangeKind.MAIL``."""
 
@@ -246,18 +234,6 @@ class Mailbox:
         return [_message_info(uid, state.messages[uid]) for uid in _select(state, uids)]
 
     @on_disk
-    def structures(self, uids):
-        # Parsed on demand: the result is the one parse_message gave at append time,
-        # since message files never change. A faster backend would cache the blob
-        # from smsync.formats.message.structure_to_bytes.
-        path, state = self._open()
-        out = {}
-        for uid in _select(state, list(uids)):
-            with open(os.path.join(path, "cur", state.messages[uid].file), "rb") as f:
-                out[uid] = parse_message(f.read())
-        return out
-
-    @on_disk
     def read_body(self, uid, offset=0, length=None):
         if offset < 0 or (length is not None and length < 0):
             raise InvalidData("negative offset or length")
@@ -267,30 +243,6 @@ class Mailbox:
         with open(os.path.join(path, "cur", state.messages[uid].file), "rb") as f:
             f.seek(offset)
             return f.read() if length is None else f.read(length)
-
-    @on_disk
-    def read_ranges(self, ranges):
-        checked = []
-        for item in ranges:
-            try:
-                uid, offset, length = item
-            except (TypeError, ValueError):
-                raise InvalidData(f"a range is (uid, offset, length), not {item!r}") from None
-            if offset < 0 or (length is not None and length < 0):
-                raise InvalidData("negative offset or length")
-            checked.append((uid, offset, length))
-        # One trip to the worker thread and one state-file read for all the ranges.
-        path, state = self._open()
-        out = []
-        for uid, offset, length in checked:
-            record = state.messages.get(uid)
-            if record is None:
-                out.append(None)
-                continue
-            with open(os.path.join(path, "cur", record.file), "rb") as f:
-                f.seek(offset)
-                out.append(f.read() if length is None else f.read(length))
-        return out
 
     @on_disk
     def append(self, body, flags=(), internal_date=None):

@@ -24,7 +24,6 @@ from zope.interface import implementer
 
 from smsync.errors import (
     AlreadyExists,
-    InvalidData,
     NotFound,
     PreconditionFailed,
     SyncTokenInvalid,
@@ -41,7 +40,9 @@ from smsync.model import (
     Item,
     ItemInfo,
 )
+from smsync.store.base import CollectionBase, CollectionStoreBase
 from smsync.store.common import (
+    check_change_limit,
     check_properties,
     collection_components,
     collection_kind,
@@ -154,7 +155,7 @@ class _Vdir:
 
 
 @implementer(ICollectionStore)
-class CollectionStore:
+class CollectionStore(CollectionStoreBase):
     """One account's collections, one directory each."""
 
     def __init__(self, disk, account: str, root: str):
@@ -177,10 +178,6 @@ class CollectionStore:
     @on_disk
     def collection(self, name):
         return self._handle(*self._vdir.get(name))
-
-    @on_disk
-    def collection_by_id(self, collection_id):
-        return self._handle(*self._vdir.get_by_id(collection_id))
 
     @on_disk
     def create_collection(self, name, kind, components=None, properties=None):
@@ -225,7 +222,7 @@ class CollectionStore:
 
 
 @implementer(ICollection)
-class Collection:
+class Collection(CollectionBase):
     """A handle on one collection, found by id on every call so it survives renames.
     Every change bumps the collection's revision once and is announced as
     ``ChangeKind.COLLECTION``."""
@@ -286,14 +283,6 @@ class Collection:
         ]
 
     @on_disk
-    def get_by_uid(self, uid):
-        path, state = self._open()
-        for name, rec in state.items.items():
-            if rec.uid == uid:
-                return Item(rec.info(name), self._read(path, rec))
-        raise NotFound(f"no item with UID {uid!r}")
-
-    @on_disk
     def put(self, name, content, if_match=None, if_none_match=False):
         name = normalize_item_name(name)
         path, state = self._open()
@@ -347,8 +336,7 @@ class Collection:
         _, state = self._open()
         if not isinstance(revision, int) or revision < 0 or revision > state.revision:
             raise SyncTokenInvalid(f"revision {revision!r} is not one this collection issued")
-        if limit is not None and limit < 1:
-            raise InvalidData("limit must be positive")
+        check_change_limit(limit)
         # One list of (revision, name, ItemInfo or None for a deletion) in change order,
         # so a limit cuts at one place. Revision 0 asks for every item and no deletions.
         entries = [

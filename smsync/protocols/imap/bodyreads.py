@@ -1,8 +1,8 @@
 """Reading the message bytes a FETCH or SEARCH needs in few store round trips.
 
 Commands collect the byte ranges their messages need (header blocks, small sections,
-text parts) and read them with ``IMailbox.read_ranges``, a group of messages at a time,
-so that a FETCH of 100 headers is one trip to storage rather than 100. ``plan_groups``
+text parts) and read them with ``IMailboxRangeReads.read_ranges``, a group of messages
+at a time, so that a FETCH of 100 headers is one trip to storage rather than 100. ``plan_groups``
 cuts the messages into groups whose reads stay under a byte budget, so a command never
 holds much more than that in memory; sections too big for a group are streamed by the
 FETCH code with ``read_body`` instead.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
 from smsync.errors import NotFound
+from smsync.interfaces import IMailboxRangeReads
 
 #: Bytes asked of the store in one ``read_ranges`` call (a group may exceed it only
 #: when a single message's reads do).
@@ -44,14 +45,13 @@ async def read_ranges(mailbox, ranges: list[tuple[int, int, Optional[int]]]) -> 
     """``mailbox.read_ranges(ranges)``: for each ``(uid, offset, length)`` the bytes, or
     None where the message is gone.
 
-    A store backend written before ``IMailbox.read_ranges`` existed is still served, one
-    ``read_body`` per range.
+    A mailbox without the ``IMailboxRangeReads`` fast path is served one ``read_body``
+    per range.
     """
     if not ranges:
         return []
-    batch = getattr(mailbox, "read_ranges", None)
-    if batch is not None:
-        return await batch(ranges)
+    if IMailboxRangeReads.providedBy(mailbox):
+        return await mailbox.read_ranges(ranges)
     out: list[Optional[bytes]] = []
     for uid, offset, length in ranges:
         try:

@@ -5,7 +5,7 @@ wait for each answer before sending the next command. Reading each body from the
 only when its RETR arrives puts a storage round trip (thread hops, SQL, a file read) on
 every exchange; that, not the socket, bounded retrieval at ~13 MB/s. ``Prefetcher``
 instead keeps a window of the next small messages read ahead, fetched in batches (one
-``IMailbox.read_ranges`` call per batch where the store has it, else concurrent
+``IMailboxRangeReads.read_ranges`` call per batch where the store has it, else concurrent
 ``read_body`` calls), so a RETR usually finds its body already in memory.
 
 Memory is bounded: at most ``budget`` bytes are held or in flight, only messages of at
@@ -27,6 +27,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smsync.errors import NotFound
+from smsync.interfaces import IMailboxRangeReads
 
 log = Logger(namespace="smsync.pop3")
 
@@ -206,9 +207,8 @@ def read_bodies(mailbox, uids: list[int]) -> defer.Deferred:
     """Fire with the whole text of each of ``uids`` (None for one the store no longer
     has), in order: one ``read_ranges`` call when ``mailbox`` offers it, else one
     ``read_body`` per message, all in flight at once."""
-    read_ranges = getattr(mailbox, "read_ranges", None)
-    if read_ranges is not None:
-        return read_ranges([(uid, 0, None) for uid in uids])
+    if IMailboxRangeReads.providedBy(mailbox):
+        return mailbox.read_ranges([(uid, 0, None) for uid in uids])
     return defer.gatherResults([_body_or_none(mailbox, uid) for uid in uids],
                                consumeErrors=True).addErrback(_first_error)
 

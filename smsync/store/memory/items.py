@@ -21,6 +21,7 @@ from typing import Optional
 
 from smsync.errors import SyncTokenInvalid
 from smsync.model import CollectionChanges, CollectionInfo, CollectionKind, Item, ItemInfo
+from smsync.store.common import check_change_limit
 from smsync.store.memory.timeindex import SpanIndex
 
 
@@ -149,6 +150,7 @@ class CollectionState:
 
     def changes_since(self, revision: int, limit: Optional[int] = None) -> CollectionChanges:
         """See ``ICollection.changes_since``."""
+        check_change_limit(limit)
         if not isinstance(revision, int) or revision < 0 or revision > self.revision:
             raise SyncTokenInvalid(
                 f"revision {revision!r} is not one of this collection (now {self.revision})"

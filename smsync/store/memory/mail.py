@@ -16,7 +16,7 @@ from zope.interface import implementer
 from smsync._async import deferred
 from smsync.errors import AlreadyExists, Conflict, InvalidData, NotFound
 from smsync.formats.message import parse_message
-from smsync.interfaces import IMailbox, IMailStore
+from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailStore
 from smsync.model import (
     MAILBOX_SEPARATOR,
     AppendResult,
@@ -31,7 +31,17 @@ from smsync.model import (
     StoreFlagsResult,
     UIDSet,
 )
-from smsync.store.common import as_role, new_id, normalize_flags, normalize_mailbox_name, parent_names
+from smsync.store.common import (
+    as_role,
+    body_bytes,
+    check_range,
+    check_ranges,
+    internal_date_of,
+    new_id,
+    normalize_flags,
+    normalize_mailbox_name,
+    parent_names,
+)
 from smsync.store.memory.folder import DELETED, FolderState
 
 if TYPE_CHECKING:
@@ -173,7 +183,7 @@ class MemoryMailStore:
             self._hierarchy_changed()
 
 
-@implementer(IMailbox)
+@implementer(IMailbox, IMailboxRangeReads)
 class MemoryMailbox:
     """A handle on one folder, found by id on every call."""
 
@@ -242,23 +252,17 @@ class MemoryMailbox:
         stored = self._folder().messages.get(uid)
         if stored is None:
             raise NotFound(f"no message with UID {uid}")
-        if offset < 0 or (length is not None and length < 0):
-            raise InvalidData("offset and length must not be negative")
+        check_range(offset, length)
         end = None if length is None else offset + length
         # A memoryview slice copies only the bytes asked for, not the whole body.
         return bytes(memoryview(stored.body)[offset:end])
 
     @deferred
     async def read_ranges(self, ranges) -> list[Optional[bytes]]:
-        checked = []
-        for item in ranges:
-            try:
-                uid, offset, length = item
-            except (TypeError, ValueError):
-                raise InvalidData(f"a range is (uid, offset, length), not {item!r}") from None
-            if offset < 0 or (length is not None and length < 0):
-                raise InvalidData("offset and length must not be negative")
-            checked.append((uid, offset, None if length is None else offset + length))
+        checked = [
+            (uid, offset, None if length is None else offset + length)
+            for uid, offset, length in check_ranges(ranges)
+        ]
         messages = self._folder().messages
         out: list[Optional[bytes]] = []
         for uid, offset, end in checked:
@@ -269,10 +273,10 @@ class MemoryMailbox:
     @deferred
     async def append(self, body, flags=(), internal_date: Optional[datetime] = None):
         folder = self._folder()
-        data = _read_body(body)
+        data = body_bytes(body)
         flags = normalize_flags(flags)
         now = datetime.now(timezone.utc)
-        internal_date = _aware(internal_date) if internal_date is not None else now
+        internal_date = internal_date_of(internal_date, now)
         try:
             structure = parse_message(data)
         except Exception as e:  # parse_message promises not to raise; guard the store anyway
@@ -400,29 +404,3 @@ def _combine(current: frozenset[str], mode: FlagMode, given: dict[str, str]):
     if new.keys() == have.keys():
         return None
     return frozenset(new.values())
-
-
-def _aware(when: datetime) -> datetime:
-    if not isinstance(when, datetime):
-        raise InvalidData("internal_date must be a datetime")
-    # A naive time is taken as UTC rather than refused: it is what a caller most likely meant.
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
-
-
-def _read_body(body) -> bytes:
-    """The message bytes from ``body`` (bytes-like or a binary file object)."""
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
-    read = getattr(body, "read", None)
-    if read is None:
-        raise InvalidData("a message body is bytes or a binary file object")
-    # One read() to the end: the file object sizes its buffer once, so a large message
-    # is copied into memory once (chunk-and-join would hold it twice).
-    data = read()
-    if isinstance(data, (bytearray, memoryview)):
-        data = bytes(data)
-    if not isinstance(data, bytes):
-        raise InvalidData("a message body file must be opened in binary mode")
-    return data

@@ -6,7 +6,6 @@ import json
 
 from smsync.model import DEFAULT_COLLECTIONS, DEFAULT_COMPONENTS, PROP_DISPLAYNAME
 from smsync.store.common import new_id
-from smsync.store.postgresql.collections import delete_collection_rows
 from smsync.store.postgresql.mail import create_folder, delete_folder_rows
 from smsync.store.sql.accounts import SQLAccountStore
 from smsync.store.sql.dialect import POSTGRESQL
@@ -36,6 +35,3 @@ class PGAccountStore(SQLAccountStore):
 
     def _delete_folder(self, conn, ctx, pk):
         delete_folder_rows(conn, pk)
-
-    def _delete_collection(self, conn, pk):
-        delete_collection_rows(conn, pk)

@@ -1,4 +1,4 @@
-"""``IMailbox`` over PostgreSQL: one folder's messages.
+"""``IMailbox`` over PostgreSQL: the shared SQL mailbox with bodies in the database.
 
 Every method reads the folder's current state (the handle only remembers the folder's
 row id), so handles in several processes see each other's changes. Every write locks
@@ -10,50 +10,27 @@ processes, UIDs and MODSEQs are handed out atomically and in commit order, and a
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
 from smsync._async import deferred
-from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IMailbox
-from smsync.model import (
-    AppendResult,
-    ChangeKind,
-    CopyResult,
-    FlagMode,
-    MailboxChanges,
-    MailboxInfo,
-    Role,
-    StoreFlagsResult,
+from smsync.errors import NotFound
+from smsync.model import AppendResult, ChangeKind, CopyResult
+from smsync.store.common import (
+    body_bytes,
+    check_range,
+    check_ranges,
+    internal_date_of,
+    normalize_flags,
 )
-from smsync.store.common import normalize_flags, normalize_mailbox_name
-from smsync.store.postgresql.rows import (
-    MSG_COLS,
-    flags_of,
-    flags_text,
-    message_info,
-    select_uids,
-    to_us,
-)
+from smsync.store.postgresql import rows as pg_rows
+from smsync.store.postgresql.rows import select_uids, to_us
+from smsync.store.sql.dialect import POSTGRESQL
+from smsync.store.sql.mailbox import SQLMailbox
+from smsync.store.sql.rows import flags_text
 
 _INT_MAX = (1 << 31) - 1
-
-
-def folder_row(conn, pk: int, lock: bool = False):
-    """``(name, uidvalidity, uidnext, modseq, fid, account)`` of folder ``pk``; NotFound.
-    ``lock`` takes the folder's row lock (for writes)."""
-    row = conn.execute(
-        "SELECT f.name, f.uidvalidity, f.uidnext, f.modseq, f.fid, a.name"
-        " FROM folders f JOIN accounts a ON a.id = f.account_id WHERE f.id = %s"
-        + (" FOR UPDATE OF f" if lock else ""),
-        (pk,),
-    ).fetchone()
-    if row is None:
-        raise NotFound("folder no longer exists")
-    return row
 
 
 def release_bodies(conn, body_ids: list[int]) -> None:
@@ -93,23 +70,11 @@ def remove_rows(conn, pk: int, uids: list[int], modseq: int) -> None:
     release_bodies(conn, [r[2] for r in rows])
 
 
-def read_body_data(body) -> bytes:
-    if hasattr(body, "read"):
-        data = body.read()
-    elif isinstance(body, (bytearray, memoryview)):
-        data = bytes(body)
-    else:
-        data = body
-    if not isinstance(data, bytes):
-        raise InvalidData("a message body must be bytes or a binary file")
-    return data
-
-
 def prepare_body(body):
     """``(data, structure blob)`` of a body being appended: read and parsed. Blocking."""
     from smsync.formats.message import parse_message, structure_to_bytes
 
-    data = read_body_data(body)
+    data = body_bytes(body)
     return data, structure_to_bytes(parse_message(data))
 
 
@@ -136,74 +101,18 @@ _APPEND = (
 )
 
 
-@implementer(IMailbox)
-class PGMailbox:
+class PGMailbox(SQLMailbox):
     """Handle on one folder (see the module docstring)."""
 
-    def __init__(self, store, account: str, pk: int, fid: str):
-        self._store = store
-        self._db = store.db
-        self._pk = pk
-        self.id = fid
-        self.account = account
-
-    def __repr__(self):
-        return f"<PGMailbox {self.account} {self.id}>"
+    dialect = POSTGRESQL
+    rows = pg_rows
 
     # -- reads ----------------------------------------------------------------------
-
-    @deferred
-    async def info(self):
-        return await self._db.read(self._info)
-
-    def _info(self, conn):
-        row = conn.execute(
-            "SELECT fid, name, role, uidvalidity, uidnext, modseq, n_exists, n_unseen, n_size,"
-            " (SELECT MIN(uid) FROM messages WHERE folder_id = %s AND NOT seen)"
-            " FROM folders WHERE id = %s",
-            (self._pk, self._pk),
-        ).fetchone()
-        if row is None:
-            raise NotFound("folder no longer exists")
-        fid, name, role, uidvalidity, uidnext, modseq, exists, unseen, size, first = row
-        return MailboxInfo(
-            fid, name, Role(role) if role else None, uidvalidity, uidnext, modseq,
-            exists, unseen, size, first,
-        )
-
-    @deferred
-    async def uids(self):
-        return await self._db.read(self._uids)
-
-    def _uids(self, conn):
-        folder_row(conn, self._pk)
-        return [
-            r[0]
-            for r in conn.execute(
-                "SELECT uid FROM messages WHERE folder_id = %s ORDER BY uid", (self._pk,)
-            )
-        ]
-
-    @deferred
-    async def messages(self, uids=None):
-        return await self._db.read(self._messages, uids)
-
-    def _messages(self, conn, uids):
-        folder_row(conn, self._pk)
-        return [message_info(r) for r in select_uids(conn, self._pk, uids, MSG_COLS)]
-
-    @deferred
-    async def structures(self, uids):
-        try:
-            wanted = [int(u) for u in uids]
-        except (TypeError, ValueError):
-            raise InvalidData("UIDs are integers") from None
-        return await self._db.read(self._structures, wanted)
 
     def _structures(self, conn, uids):
         from smsync.formats.message import structure_from_bytes
 
-        folder_row(conn, self._pk)
+        self._folder_row(conn)
         uids = [u for u in uids if 0 < u < (1 << 63)]
         return {
             uid: structure_from_bytes(blob)
@@ -216,8 +125,7 @@ class PGMailbox:
 
     @deferred
     async def read_body(self, uid, offset=0, length=None):
-        if offset < 0 or (length is not None and length < 0):
-            raise InvalidData("offset and length must not be negative")
+        check_range(offset, length)
         if not isinstance(uid, int) or not 0 < uid < (1 << 63):
             raise NotFound(f"no message with UID {uid}")
         row = await self._db.read(self._read_body, uid, offset, length)
@@ -226,7 +134,7 @@ class PGMailbox:
         return row[0]
 
     def _read_body(self, conn, uid, offset, length):
-        folder_row(conn, self._pk)
+        self._folder_row(conn)
         if length == 0 or offset >= _INT_MAX:
             sql, args = "SELECT ''::bytea", ()
         elif length is None:
@@ -243,13 +151,7 @@ class PGMailbox:
     @deferred
     async def read_ranges(self, ranges):
         uids, starts, lengths = [], [], []
-        for item in ranges:
-            try:
-                uid, offset, length = item
-            except (TypeError, ValueError):
-                raise InvalidData(f"a range is (uid, offset, length), not {item!r}") from None
-            if offset < 0 or (length is not None and length < 0):
-                raise InvalidData("offset and length must not be negative")
+        for uid, offset, length in check_ranges(ranges):
             # A UID no folder can hold matches no row (and still gets its None).
             uids.append(uid if isinstance(uid, int) and 0 < uid < (1 << 63) else 0)
             if offset >= _INT_MAX:
@@ -264,7 +166,7 @@ class PGMailbox:
         return [found.get(i) for i in range(1, len(uids) + 1)]
 
     def _read_ranges(self, conn, uids, starts, lengths):
-        folder_row(conn, self._pk)
+        self._folder_row(conn)
         # One statement for every range: only the TOAST chunks each range covers are read.
         return dict(
             conn.execute(
@@ -278,39 +180,12 @@ class PGMailbox:
             ).fetchall()
         )
 
-    @deferred
-    async def changes_since(self, modseq):
-        if isinstance(modseq, bool) or not isinstance(modseq, int):
-            raise InvalidData(f"not a MODSEQ: {modseq!r}")
-        modseq = max(min(modseq, (1 << 63) - 1), -(1 << 63))
-        return await self._db.read(self._changes_since, modseq)
-
-    def _changes_since(self, conn, modseq):
-        highest = folder_row(conn, self._pk)[3]
-        changed = conn.execute(
-            f"SELECT {MSG_COLS} FROM messages WHERE folder_id = %s AND modseq > %s ORDER BY uid",
-            (self._pk, modseq),
-        ).fetchall()
-        expunged = [
-            r[0]
-            for r in conn.execute(
-                "SELECT uid FROM expunged WHERE folder_id = %s AND modseq > %s ORDER BY uid",
-                (self._pk, modseq),
-            )
-        ]
-        return MailboxChanges(highest, tuple(message_info(r) for r in changed), tuple(expunged))
-
     # -- writes ---------------------------------------------------------------------
 
     @deferred
     async def append(self, body, flags=(), internal_date=None):
         flagset = normalize_flags(flags)
-        if internal_date is None:
-            internal_date = datetime.now(timezone.utc)
-        elif not isinstance(internal_date, datetime):
-            raise InvalidData("internal_date must be a datetime")
-        elif internal_date.tzinfo is None:
-            internal_date = internal_date.replace(tzinfo=timezone.utc)
+        internal_date = internal_date_of(internal_date)
         # A pipeline without a reactor round trip in between: an I/O thread reads and
         # parses the body, then queues the row for the writer's next group commit.
         d = Deferred()
@@ -357,19 +232,7 @@ class PGMailbox:
             results.append(AppendResult(uidvalidity, uid0 + i, modseq0 + i + 1))
         return results
 
-    @deferred
-    async def copy(self, uids, dest):
-        return await self._db.write(self._copy, uids, dest, False)
-
-    @deferred
-    async def move(self, uids, dest):
-        return await self._db.write(self._copy, uids, dest, True)
-
     def _copy(self, conn, ctx, uids, dest, move):
-        try:
-            dest = normalize_mailbox_name(dest)
-        except InvalidData:
-            raise NotFound(f"no folder {dest!r}") from None
         # Lock source and destination in id order: two copies in opposite directions
         # cannot deadlock.
         locked = conn.execute(
@@ -434,89 +297,18 @@ class PGMailbox:
             ctx.event(account, ChangeKind.MAIL, sname, smodseq, sfid)
         return CopyResult(uidvalidity, tuple(source_uids), tuple(new_uids))
 
-    @deferred
-    async def store_flags(self, uids, mode, flags, unchanged_since=None):
-        mode = FlagMode(mode)
-        flagset = normalize_flags(flags)
-        if unchanged_since is not None and (
-            isinstance(unchanged_since, bool) or not isinstance(unchanged_since, int)
-        ):
-            raise InvalidData(f"not a MODSEQ: {unchanged_since!r}")
-        return await self._db.write(self._store_flags, uids, mode, flagset, unchanged_since)
+    def _write_flags(self, conn, modseq, updates, unseen_delta):
+        conn.execute(
+            "UPDATE folders SET modseq = %s, n_unseen = n_unseen + %s WHERE id = %s",
+            (modseq, unseen_delta, self._pk),
+        )
+        uids, texts, seen, deleted = (list(c) for c in zip(*updates))
+        conn.execute(
+            "UPDATE messages m SET flags = u.flags, seen = u.seen, deleted = u.deleted,"
+            " modseq = %s FROM unnest(%s::bigint[], %s::text[], %s::bool[], %s::bool[])"
+            " AS u(uid, flags, seen, deleted) WHERE m.folder_id = %s AND m.uid = u.uid",
+            (modseq, uids, texts, seen, deleted, self._pk),
+        )
 
-    def _store_flags(self, conn, ctx, uids, mode, flags, unchanged_since):
-        name, _, _, modseq, fid, account = folder_row(conn, self._pk, lock=True)
-        rows = select_uids(conn, self._pk, uids, MSG_COLS)
-        modseq += 1
-        wanted = {f.lower(): f for f in flags}
-        changed, modified, unchanged = [], [], []
-        up_uids, up_flags, up_seen, up_deleted = [], [], [], []
-        unseen_delta = 0
-        for row in rows:
-            uid, text, _, _, _, _, mseq = row
-            if unchanged_since is not None and mseq > unchanged_since:
-                modified.append(uid)
-                continue
-            current = {f.lower(): f for f in flags_of(text)}
-            if mode is FlagMode.SET:
-                new = dict(wanted)
-                for key in new.keys() & current.keys():
-                    new[key] = current[key]  # a keyword keeps the case it was first given
-            elif mode is FlagMode.ADD:
-                new = {**wanted, **current}
-            else:
-                new = {k: v for k, v in current.items() if k not in wanted}
-            if new.keys() == current.keys():
-                unchanged.append(message_info(row))
-                continue
-            values = frozenset(new.values())
-            text_new = flags_text(values)
-            seen = "\\Seen" in values
-            unseen_delta += ("\\seen" in current) - seen
-            up_uids.append(uid)
-            up_flags.append(text_new)
-            up_seen.append(seen)
-            up_deleted.append("\\Deleted" in values)
-            changed.append(message_info((uid, text_new, *row[2:6], modseq)))
-        if up_uids:
-            conn.execute(
-                "UPDATE folders SET modseq = %s, n_unseen = n_unseen + %s WHERE id = %s",
-                (modseq, unseen_delta, self._pk),
-            )
-            conn.execute(
-                "UPDATE messages m SET flags = u.flags, seen = u.seen, deleted = u.deleted,"
-                " modseq = %s FROM unnest(%s::bigint[], %s::text[], %s::bool[], %s::bool[])"
-                " AS u(uid, flags, seen, deleted) WHERE m.folder_id = %s AND m.uid = u.uid",
-                (modseq, up_uids, up_flags, up_seen, up_deleted, self._pk),
-            )
-            ctx.event(account, ChangeKind.MAIL, name, modseq, fid)
-        return StoreFlagsResult(tuple(changed), tuple(modified), tuple(unchanged))
-
-    @deferred
-    async def expunge(self, uids=None):
-        return await self._db.write(self._remove, uids, True)
-
-    @deferred
-    async def remove(self, uids):
-        return await self._db.write(self._remove, uids, False)
-
-    def _remove(self, conn, ctx, uids, only_deleted):
-        name, _, _, modseq, fid, account = folder_row(conn, self._pk, lock=True)
-        if only_deleted and uids is None:
-            gone = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT uid FROM messages WHERE folder_id = %s AND deleted ORDER BY uid",
-                    (self._pk,),
-                )
-            ]
-        elif only_deleted:
-            gone = [r[0] for r in select_uids(conn, self._pk, uids, "uid, deleted") if r[1]]
-        else:
-            gone = [r[0] for r in select_uids(conn, self._pk, uids, "uid")]
-        if not gone:
-            return []
-        modseq += 1
-        remove_rows(conn, self._pk, gone, modseq)
-        ctx.event(account, ChangeKind.MAIL, name, modseq, fid)
-        return gone
+    def _remove_rows(self, conn, ctx, uids, modseq):
+        remove_rows(conn, self._pk, uids, modseq)

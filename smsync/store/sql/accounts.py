@@ -9,6 +9,7 @@ from smsync.errors import AlreadyExists, InvalidData, NotFound
 from smsync.interfaces import IAccountStore
 from smsync.model import DEFAULT_MAILBOXES, ChangeKind
 from smsync.store.common import normalize_account
+from smsync.store.sql.collections import delete_collection_rows
 from smsync.store.sql.dialect import Dialect
 
 
@@ -60,7 +61,7 @@ class SQLAccountStore:
         raise NotImplementedError
 
     def _delete_collection(self, conn, pk: int) -> None:
-        raise NotImplementedError
+        delete_collection_rows(conn, self.dialect, pk)
 
     def account_id(self, conn, account: str):
         """The row id of ``account`` (already normalised), or None. Blocking."""

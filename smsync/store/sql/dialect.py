@@ -33,6 +33,10 @@ class Dialect:
         share_lock: appended to a ``SELECT`` whose rows must not be removed by another
             process before commit ("" where one writer at a time already ensures it).
         update_lock: likewise, for rows this transaction is about to change or delete.
+        update_lock_of: ``update_lock`` for a join, locking only the rows of the table
+            whose alias is put in for ``{}``.
+        unseen: the condition on ``messages`` of an unseen message, as the database's
+            partial indexes spell it.
         binary_order: appended to ``ORDER BY`` a text column to order by code point
             whatever the database's collation.
         next_sync_order: an SQL expression giving the next device sync order.
@@ -42,6 +46,8 @@ class Dialect:
     q: object
     share_lock: str
     update_lock: str
+    update_lock_of: str
+    unseen: str
     binary_order: str
     next_sync_order: str
 
@@ -53,6 +59,8 @@ SQLITE = Dialect(
     q=_qmark_style,
     share_lock="",
     update_lock="",
+    update_lock_of="",
+    unseen="seen = 0",
     binary_order="",
     next_sync_order="(SELECT COALESCE(MAX(sync_order), 0) + 1 FROM devices)",
 )
@@ -63,6 +71,8 @@ POSTGRESQL = Dialect(
     q=_format_style,
     share_lock=" FOR SHARE",
     update_lock=" FOR UPDATE",
+    update_lock_of=" FOR UPDATE OF {}",
+    unseen="NOT seen",
     binary_order=' COLLATE "C"',
     next_sync_order="nextval('device_sync_order')",
 )

@@ -15,6 +15,7 @@ from smsync.interfaces import IMailStore
 from smsync.model import MAILBOX_SEPARATOR, ChangeKind, MailboxEntry, Role
 from smsync.store.common import as_role, new_id, normalize_mailbox_name, parent_names
 from smsync.store.sql.dialect import Dialect
+from smsync.store.sql.handles import AccountPart
 
 UIDVALIDITY_MAX = (1 << 32) - 1
 
@@ -40,7 +41,7 @@ def _lookup_name(name: str) -> str:
 
 
 @implementer(IMailStore)
-class SQLMailStore:
+class SQLMailStore(AccountPart):
     """One account's folders; ``account_id`` is the account's row id.
 
     A backend sets ``dialect`` and ``mailbox_class`` and fills in the hooks below, which
@@ -48,12 +49,6 @@ class SQLMailStore:
 
     dialect: Dialect
     mailbox_class: type
-
-    def __init__(self, store, account: str, account_id: int):
-        self._store = store
-        self._db = store.db
-        self._aid = account_id
-        self.account = account
 
     # Hooks.
 
@@ -67,15 +62,6 @@ class SQLMailStore:
 
     def _delete_folder_rows(self, conn, ctx, pk: int) -> None:
         raise NotImplementedError
-
-    def _q(self, sql: str) -> str:
-        return self.dialect.q(sql)
-
-    def _check_account(self, conn, lock=False):
-        # Writers take the account's row lock: it serialises hierarchy changes.
-        sql = "SELECT 1 FROM accounts WHERE id = ?" + (self.dialect.update_lock if lock else "")
-        if conn.execute(self._q(sql), (self._aid,)).fetchone() is None:
-            raise NotFound(f"account {self.account} no longer exists")
 
     def _exists(self, conn, name) -> bool:
         return conn.execute(
@@ -107,15 +93,10 @@ class SQLMailStore:
         ]
 
     async def _find(self, column, value, what):
-        row = await self._db.read(
-            lambda conn: conn.execute(
-                self._q(f"SELECT id, fid FROM folders WHERE account_id = ? AND {column} = ?"),
-                (self._aid, value),
-            ).fetchone()
+        return await super()._find(
+            f"SELECT id, fid FROM folders WHERE account_id = ? AND {column} = ?",
+            value, f"no folder {what}", self.mailbox_class,
         )
-        if row is None:
-            raise NotFound(f"no folder {what}")
-        return self.mailbox_class(self._store, self.account, *row)
 
     @deferred
     async def mailbox(self, name):

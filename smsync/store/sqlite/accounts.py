@@ -5,7 +5,7 @@ from __future__ import annotations
 from smsync.model import DEFAULT_COLLECTIONS, DEFAULT_COMPONENTS, PROP_DISPLAYNAME
 from smsync.store.sql.accounts import SQLAccountStore
 from smsync.store.sql.dialect import SQLITE
-from smsync.store.sqlite.collections import create_collection_row, delete_collection_rows
+from smsync.store.sqlite.collections import create_collection_row
 from smsync.store.sqlite.mail import create_folder, delete_folder_rows
 
 
@@ -23,6 +23,3 @@ class SQLiteAccountStore(SQLAccountStore):
 
     def _delete_folder(self, conn, ctx, pk):
         delete_folder_rows(conn, ctx, self._store.bodies, pk)
-
-    def _delete_collection(self, conn, pk):
-        delete_collection_rows(conn, pk)

@@ -24,10 +24,8 @@ from datetime import datetime, timezone
 
 from smsync.errors import InvalidData, NotFound
 from smsync.model import MessageInfo, UIDSet
-from smsync.store.sqlite.mailbox import _MSG_COLS as MSG_COLS
-from smsync.store.sqlite.mailbox import _slot_set as slot_setters
-from smsync.store.sqlite.mailbox import _flag_sets as flag_sets
-from smsync.store.sqlite.mailbox import flags_of, zone
+from smsync.store.sql.rows import MESSAGE_INFO_SLOTS as slot_setters
+from smsync.store.sqlite.rows import MSG_COLS, flag_sets, flags_of, zone
 
 #: Folders with fewer messages are read whole each time: that is fast enough. Kept
 #: low: a busy INBOX of 1,000 messages read whole on every FETCH and SEARCH was most

@@ -17,34 +17,12 @@ import threading
 from collections import OrderedDict
 from typing import Optional
 
-from smsync.errors import InvalidData, NotFound
+from smsync.errors import NotFound
 
 #: UIDs are 32-bit (RFC 3501); anything else cannot be in a folder.
 _MAX_UID = (1 << 32) - 1
 #: UIDs looked up per statement (well under SQLite's bound-variable limit).
 _CHUNK = 500
-
-
-def check_range(offset, length) -> None:
-    """Raise ``InvalidData`` unless ``offset``/``length`` make a readable range."""
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidData("offset must be a non-negative integer")
-    if length is not None and (not isinstance(length, int) or isinstance(length, bool) or length < 0):
-        raise InvalidData("length must be None or a non-negative integer")
-
-
-def check_ranges(ranges) -> list[tuple[int, int, Optional[int]]]:
-    """``ranges`` as a list of ``(uid, offset, length)`` tuples; ``InvalidData`` if one
-    is not of that shape or has a negative offset or length."""
-    out = []
-    for item in ranges:
-        try:
-            uid, offset, length = item
-        except (TypeError, ValueError):
-            raise InvalidData(f"a range is (uid, offset, length), not {item!r}") from None
-        check_range(offset, length)
-        out.append((uid, offset, length))
-    return out
 
 
 def _valid_uid(uid, _int=int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 
+from smsync.interfaces import IMailboxSelect
 from smsync.model import SYSTEM_FLAGS
 from smsync.protocols.imap import encode
 from smsync.protocols.imap.commands import AUTH, SELECTED, CommandBad, Reply, command
@@ -31,10 +32,9 @@ async def _open(conn, cmd, readonly: bool):
             conn.untagged("OK [CLOSED] previous mailbox closed")
     name = session.decode_mailbox(args.mailbox)
     mailbox = await session.mail.mailbox(name)
-    both = getattr(mailbox, "info_and_uids", None)
-    if both is not None:
-        # Optional store method: one job (and one snapshot) instead of two.
-        info, uids = await both()
+    if IMailboxSelect.providedBy(mailbox):
+        # Optional fast path: one job (and one snapshot) instead of two.
+        info, uids = await mailbox.info_and_uids()
     else:
         info = await mailbox.info()
         uids = await mailbox.uids()
