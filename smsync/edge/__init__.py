@@ -5,7 +5,15 @@
   cache (``basic``), SASL PLAIN/LOGIN decoding (``sasl``);
 * ``tls`` -- the server TLS context from the config, for every listener;
 * ``devices`` -- naming a client (``Client``) and recording it (``Devices.record``);
+* ``outbound`` -- the ``Submitter`` and relay queue, run once per server;
 * ``policy`` -- which protocols an account may use.
 
-The edge imports only the core: never a protocol, never a concrete store.
+A protocol's builder receives one ``Edge`` carrying them with the store, portal and
+config (``smsync.tap`` makes it once per server); a protocol factory embedded on its
+own makes one from its store and portal (``edge_for``). The edge imports only the
+core: never a protocol, never a concrete store.
 """
+
+from smsync.edge.services import Edge, edge_for, make_edge
+
+__all__ = ["Edge", "edge_for", "make_edge"]

@@ -14,9 +14,9 @@ from twisted.internet import reactor
 from twisted.internet.task import deferLater
 
 from smsync.auth import make_portal
-from smsync.protocols.delivery.queue import Relayer, RelayQueue, Smarthost
+from smsync.edge.outbound import Relayer, RelayQueue, Smarthost, Submitter, bouncer
 from smsync.protocols.delivery.server import ServerConfig
-from smsync.protocols.delivery.submission import SubmissionFactory, Submitter, bouncer
+from smsync.protocols.delivery.submission import SubmissionFactory
 from smsync.store.registry import open_store
 
 
