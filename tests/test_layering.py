@@ -167,6 +167,13 @@ def test_example_backend_uses_only_public_smsync():
     assert found == []
 
 
+def test_example_protocol_imports_what_protocols_may():
+    # The example is the one new protocols copy: it must keep the rule they will keep.
+    path = ROOT / "examples" / "mailcount_protocol" / "mailcount.py"
+    module = "smsync.protocols.mailcount.mailcount"
+    assert protocol_violations(module, imported_modules(path.read_text("utf-8"), module, False)) == []
+
+
 # The checks above pass vacuously on an empty tree; these make sure they can fail.
 
 
