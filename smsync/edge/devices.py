@@ -92,11 +92,11 @@ class Devices:
 
     @deferred
     async def record(self, account: str, protocol: str, client: Client, success: bool = True,
-                     min_interval: float = 0.0):
+                     min_interval: float = 0.0, note: Optional[str] = None):
         """Note that ``client`` synced ``account`` over ``protocol`` now (``success``
-        updates its last sync). Fires with the ``Device``, or None when skipped
-        (recorded less than ``min_interval`` ago) or when the registry failed (logged).
-        Never fails."""
+        updates its last sync), and ``note`` (say, what a sync round did) in the
+        device's log. Fires with the ``Device``, or None when skipped (recorded less
+        than ``min_interval`` ago) or when the registry failed (logged). Never fails."""
         if min_interval > 0:
             key = (account, client.device_id, protocol)
             now = self._clock()
@@ -115,17 +115,19 @@ class Devices:
                         protocol=protocol, device=client.device_id, account=account)
             return None
         if success and device.first_seen is not None and device.first_seen == device.last_sync:
-            await self._first_sight(account, protocol, client)
+            where = f" from {client.host}" if client.host else ""
+            agent = f" ({client.user_agent})" if client.user_agent else ""
+            log.info("{protocol}: new device {device} of {account}{agent}{where}",
+                     protocol=protocol, device=client.device_id, account=account, agent=agent,
+                     where=where)
+            await self._log(account, protocol, client, f"first synced over {protocol}{where}{agent}")
+        if note:
+            await self._log(account, protocol, client, note)
         return device
 
-    async def _first_sight(self, account: str, protocol: str, client: Client) -> None:
-        where = f" from {client.host}" if client.host else ""
-        agent = f" ({client.user_agent})" if client.user_agent else ""
-        log.info("{protocol}: new device {device} of {account}{agent}{where}", protocol=protocol,
-                 device=client.device_id, account=account, agent=agent, where=where)
+    async def _log(self, account: str, protocol: str, client: Client, line: str) -> None:
         try:
-            await self.store.devices.log(account, client.device_id,
-                                         f"first synced over {protocol}{where}{agent}")
+            await self.store.devices.log(account, client.device_id, line)
         except Exception:
             log.failure("{protocol}: could not log device {device} of {account}",
                         protocol=protocol, device=client.device_id, account=account)

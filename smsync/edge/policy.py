@@ -14,7 +14,7 @@ server within that time and a client logging in every few seconds costs no reads
 from __future__ import annotations
 
 import time
-from typing import Iterable, Optional
+from typing import Optional
 
 from smsync.errors import InvalidData
 from smsync.interfaces import IProtocolPolicy
@@ -108,6 +108,6 @@ class Policy:
         rule = await self.allowed(account)
         return rule is None or protocol in rule
 
-    def forget(self, subjects: Iterable[str] = ()) -> None:
-        """Drop remembered answers (all of them): after this process changed a rule."""
+    def forget(self) -> None:
+        """Drop every remembered answer: after this process changed a rule."""
         self._cache.clear()

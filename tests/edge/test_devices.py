@@ -49,6 +49,17 @@ async def test_record_makes_the_entry_and_logs_first_sight_once(store, log_captu
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_note_goes_to_the_device_log(store):
+    devices = Devices(store)
+    client = Client.eas("PHONE1", "iPhone", host="192.0.2.5")
+    await devices.record(USER, "eas", client, note="sync Inbox: 3 added")
+    await devices.record(USER, "eas", client, success=False, note="sync Inbox: refused")
+    log = [e.message for e in await store.devices.get_log(USER, client.device_id)]
+    assert log == ["first synced over eas from 192.0.2.5 (iPhone)", "sync Inbox: 3 added",
+                   "sync Inbox: refused"]
+
+
+@pytest_twisted.ensureDeferred
 async def test_min_interval_skips_repeats(store):
     now = [100.0]
     devices = Devices(store, clock=lambda: now[0])

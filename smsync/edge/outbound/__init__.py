@@ -30,7 +30,9 @@ class Outbound(MultiService):
         super().__init__()
         self.store = store
         self.config = config
-        self.hostname = hostname or hostname_of(config)
+        # Bounces name the server; looked up only once something sends (getfqdn may
+        # ask the DNS, and most edges never send).
+        self.hostname = hostname
         self._submitter: Optional[Submitter] = None
         self.relayer: Optional[Relayer] = None
 
@@ -48,7 +50,7 @@ class Outbound(MultiService):
             queue = RelayQueue(queue_dir_of(self.config))
             relayer = Relayer(queue, smarthost, retry_initial=delivery.retry_initial,
                               retry_max=delivery.retry_max, max_age=delivery.max_queue_age,
-                              bounce=bouncer(self.store, self.hostname))
+                              bounce=bouncer(self.store, self.hostname or hostname_of(self.config)))
             # A child added to a running service starts at once; otherwise with us.
             relayer.setServiceParent(self)
             self.relayer = relayer
