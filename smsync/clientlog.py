@@ -6,8 +6,8 @@ tell a misconfigured phone from a broken server. A client that sends garbage in 
 must not flood the log, though: each connection logs its first ``limit`` errors, then
 says once that it stops, and at the end how many it did not log.
 
-Failed logins are always logged, one line each, with the peer address, in a fixed form
-that fail2ban-style tools can match::
+Failed logins are always logged (by ``smsync.edge.logins``), one line each, with the
+peer address, in a fixed form that fail2ban-style tools can match::
 
     smsync: imap: authentication failed for user@example.org from 192.0.2.7
 """
@@ -80,9 +80,11 @@ class ClientErrors:
                      protocol=self.protocol, peer=self.peer, who=self._who())
 
     def auth_failed(self, user) -> None:
-        """Log a failed login attempt for ``user`` (always: every attempt counts)."""
-        log.warn("smsync: {protocol}: authentication failed for {user!s} from {host}",
-                 protocol=self.protocol, user=quote(user if user is not None else ""), host=self.host)
+        """Log a failed login attempt for ``user`` (always: every attempt counts), in the
+        one format of ``smsync.edge.logins.log_failed_login``."""
+        from smsync.edge.logins import log_failed_login
+
+        log_failed_login(self.protocol, user, self.host)
 
     def closed(self) -> None:
         """Call when the connection ends: says how many errors went unlogged."""

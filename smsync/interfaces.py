@@ -402,6 +402,30 @@ class IDeviceRegistry(Interface):
         """Save several keys at once, atomically: ``values`` is a dict key -> bytes|None."""
 
 
+class IProtocolPolicy(Interface):
+    """Optional part of an ``IStore``, as its ``policy`` attribute: which protocols each
+    account may use, shared by every process on the store.
+
+    A rule's subject is a domain (``example.org``) or an account (``alice@example.org``),
+    lower-case; its value is the set of protocol names allowed (the names of
+    ``smsync.edge.policy.PROTOCOLS``). Callers combine them (the account's rule, else its
+    domain's, else everything); a store only keeps them. A store without this part
+    allows every protocol to every account.
+    """
+
+    def get(subject):
+        """Fire with the ``frozenset`` of protocol names ``subject``'s rule allows, or
+        None when ``subject`` has no rule of its own."""
+
+    def set(subject, protocols):
+        """Make ``subject``'s rule allow exactly ``protocols`` (an iterable of names; an
+        empty one allows nothing). ``None`` removes the rule. Fires with None once the
+        rule is stored (every process reads it from then on)."""
+
+    def list():
+        """Fire with every rule as ``(subject, frozenset)`` pairs, ordered by subject."""
+
+
 class ISubscription(Interface):
     def cancel():
         """Stop delivering events to this subscription's callback. Idempotent."""

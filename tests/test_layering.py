@@ -1,9 +1,12 @@
 """The layering of DESIGN.md, enforced by reading every module's imports (no importing).
 
 * A protocol (``smsync/protocols/<name>/``) imports only the core it is allowed --
-  interfaces, model, errors, formats, sync, auth, _async, notify, clientlog -- plus the stdlib,
+  interfaces, model, errors, formats, sync, auth, _async, notify, clientlog and the front
+  door ``edge`` -- plus the stdlib,
   Twisted and third-party libraries; never a store and never another protocol (except
   the shared WebDAV core ``dav`` that ``caldav`` and ``carddav`` are built on).
+* ``smsync.edge`` (the front door) imports only the core: never a protocol, a concrete
+  store, the server assembly (``smsync.tap``) or the CLI.
 * ``smsync.store`` never imports ``smsync.protocols``.
 * ``smsync.formats`` imports no store, protocol or sync code.
 * ``smsync.sync`` works on any backend: no protocol, no concrete store.
@@ -33,7 +36,13 @@ PROTOCOL_MAY_IMPORT = (
     "smsync._async",
     "smsync.notify",
     "smsync.clientlog",
+    "smsync.edge",
 )
+
+#: What the front door may not import: protocols, concrete stores, and what assembles
+#: or drives servers (they import the edge, not the other way round).
+EDGE_MAY_NOT_IMPORT = ("smsync.protocols", "smsync.store", "smsync.tap", "smsync.cli",
+                       "smsync.testing", "smsync.plugins")
 
 #: Protocols built on another one's shared core, as DESIGN.md describes for WebDAV.
 PROTOCOL_MAY_BUILD_ON = {"caldav": {"dav"}, "carddav": {"dav"}}
@@ -96,6 +105,13 @@ def protocol_violations(module: str, imports: set[str]) -> list[str]:
     return bad
 
 
+def edge_violations(module: str, imports: set[str]) -> list[str]:
+    """What a front-door module ``smsync.edge...`` imports that it must not."""
+    return [f"{module} imports {name} (the edge stands on the core only)"
+            for name in sorted(imports)
+            if any(within(name, prefix) for prefix in EDGE_MAY_NOT_IMPORT)]
+
+
 def forbidden(imports_by_module, prefixes, why: str) -> list[str]:
     return [
         f"{module} imports {name} ({why})"
@@ -112,6 +128,13 @@ def test_protocols_import_only_the_core():
     bad = []
     for module, imports in modules_under(PACKAGE / "protocols"):
         bad += protocol_violations(module, imports)
+    assert bad == []
+
+
+def test_edge_imports_only_the_core():
+    bad = []
+    for module, imports in modules_under(PACKAGE / "edge"):
+        bad += edge_violations(module, imports)
     assert bad == []
 
 
@@ -144,11 +167,18 @@ def test_example_backend_uses_only_public_smsync():
     assert found == []
 
 
+def test_example_protocol_imports_what_protocols_may():
+    # The example is the one new protocols copy: it must keep the rule they will keep.
+    path = ROOT / "examples" / "mailcount_protocol" / "mailcount.py"
+    module = "smsync.protocols.mailcount.mailcount"
+    assert protocol_violations(module, imported_modules(path.read_text("utf-8"), module, False)) == []
+
+
 # The checks above pass vacuously on an empty tree; these make sure they can fail.
 
 
 def test_the_layers_checked_exist():
-    for layer in ("store", "formats"):
+    for layer in ("store", "formats", "edge"):
         assert any(True for _ in modules_under(PACKAGE / layer)), layer
     assert any(True for _ in modules_under(ROOT / "examples" / "maildir_vdir"))
 
@@ -170,11 +200,34 @@ def test_the_layers_checked_exist():
         ("smsync.protocols.caldav.report", "from smsync.protocols.dav import core", False),
         ("smsync.protocols.caldav.report", "from ..dav.core import Resource", False),
         ("smsync.protocols.dav.core", "from smsync.protocols.caldav import x", True),
+        ("smsync.protocols.imap.server", "from smsync.edge import logins", False),
+        ("smsync.protocols.pop3.server", "from smsync.edge.devices import Client", False),
+        ("smsync.protocols.pop3.server", "def f():\n    from ...edge import sasl", False),
     ],
 )
 def test_protocol_rule_catches_violations(module, source, violates):
     imports = imported_modules(source, module, is_package=False)
     assert bool(protocol_violations(module, imports)) == violates, imports
+
+
+@pytest.mark.parametrize(
+    "module, source, violates",
+    [
+        ("smsync.edge.logins", "from smsync.protocols.imap import server", True),
+        ("smsync.edge.devices", "def f():\n    from ..protocols.dav import server", True),
+        ("smsync.edge.outbound.queue", "from smsync.store.sqlite import backend", True),
+        ("smsync.edge.outbound", "import smsync.store.memory", True),
+        ("smsync.edge.services", "from smsync.tap import service", True),
+        ("smsync.edge.policy", "from smsync.cli.common import say", True),
+        ("smsync.edge.logins", "from smsync.interfaces import IAccountAvatar", False),
+        ("smsync.edge.services", "from smsync.config import Config", False),
+        ("smsync.edge.outbound", "from .queue import Relayer\nfrom .. import tls", False),
+    ],
+)
+def test_edge_rule_catches_violations(module, source, violates):
+    imports = imported_modules(source, module, is_package=module.count(".") == 2
+                               and module.endswith("outbound"))
+    assert bool(edge_violations(module, imports)) == violates, imports
 
 
 def test_forbidden_sees_relative_and_lazy_imports():

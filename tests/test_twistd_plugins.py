@@ -151,13 +151,13 @@ def fake_protocols(monkeypatch):
     when built, are put back afterwards)."""
     calls = []
 
-    def build_stream(store, portal, endpoints, config):
-        calls.append((store, portal, endpoints, config))
+    def build_stream(edge, endpoints):
+        calls.append((edge.store, edge.portal, endpoints, edge.config))
         factory = protocol.Factory.forProtocol(Greeter)
-        factory.greeting = b"hello from " + store.uri.encode()
+        factory.greeting = b"hello from " + edge.store.uri.encode()
         return factory
 
-    def build_http(store, portal, config):
+    def build_http(edge):
         return {"/dav/": Leaf(b"dav here", "text/plain"),
                 "/EWS/Exchange.asmx": Leaf(b"ews here", "text/plain")}
 

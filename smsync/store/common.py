@@ -280,3 +280,11 @@ def epoch_bounds(start, end) -> tuple[int, int]:
     lo = SPAN_MIN if start is None else math.floor(seconds(start))
     hi = SPAN_MAX if end is None else math.ceil(seconds(end))
     return lo, hi
+
+
+def policy_subject(subject) -> str:
+    """A protocol-policy rule's subject (``IProtocolPolicy``) as stores keep it:
+    stripped and lower-case. ``InvalidData`` for an empty or non-text subject."""
+    if not isinstance(subject, str) or not subject.strip():
+        raise InvalidData("a policy subject is a domain or user@domain")
+    return subject.strip().lower()

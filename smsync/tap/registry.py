@@ -5,16 +5,23 @@ builder as ``"module:function"``. The module is imported only when the protocol 
 started, so ``twistd --help`` stays fast and a protocol with an import problem does not
 break the others.
 
+Every builder receives ONE object, the server's ``smsync.edge.Edge`` (made once per
+server by ``smsync.tap.service``): ``edge.store``, ``edge.portal``, ``edge.config``, and
+the front door's services -- ``edge.logins`` (SASL/Basic logins with the policy check
+and the failed-login line), ``edge.tls`` (the TLS context, or None), ``edge.devices``
+(naming and recording clients), ``edge.outbound`` (the submitter and relay queue, whose
+relayer the server runs once) and ``edge.policy``.
+
 Stream protocols (``_STREAM``: imap, pop3, lmtp, smtp, submission)::
 
-    def build_service(store, portal, endpoints, config):
-        # endpoints: list of Twisted endpoint strings; config: smsync.config.Config
+    def build_service(edge, endpoints):
+        # endpoints: list of Twisted endpoint strings
         return IService  # or an IProtocolFactory: smsync listens on the endpoints for you
 
 HTTP protocols (``_HTTP``: caldav, carddav, eas, ews, syncml) share one twisted.web
 Site (the ``http`` endpoints)::
 
-    def build_resources(store, portal, config):
+    def build_resources(edge):
         return {"/dav/": resource, "/.well-known/caldav": other}   # path -> IResource
 
 A protocol named in ``PROTOCOLS`` but absent from both tables is "not available yet".
@@ -96,13 +103,13 @@ def _resolve(builder: Builder) -> Callable:
 
 
 def stream_builder(protocol: str) -> Optional[Callable]:
-    """``build_service(store, portal, endpoints, config)`` of a stream protocol, or None
+    """``build_service(edge, endpoints)`` of a stream protocol, or None
     if it is not available. Import errors of the protocol's module propagate."""
     builder = _STREAM.get(protocol)
     return None if builder is None else _resolve(builder)
 
 
 def http_builder(protocol: str) -> Optional[Callable]:
-    """``build_resources(store, portal, config)`` of an HTTP protocol, or None."""
+    """``build_resources(edge)`` of an HTTP protocol, or None."""
     builder = _HTTP.get(protocol)
     return None if builder is None else _resolve(builder)

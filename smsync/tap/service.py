@@ -18,6 +18,7 @@ from twisted.logger import Logger
 
 from smsync.auth import make_portal
 from smsync.config import Config
+from smsync.edge import Edge, make_edge
 from smsync.store.registry import open_store
 from smsync.tap import registry
 from smsync.tap.http import HttpRoot, make_site, max_body_for
@@ -109,26 +110,45 @@ def http_service(root: HttpRoot, endpoints: Sequence[str], reactor=None,
     return ListeningService("http", endpoints, site, reactor, on_failure)
 
 
-def mount_http(root: HttpRoot, protocol: str, store, portal, config: Config) -> None:
-    """Mount ``protocol``'s resources on ``root``."""
-    resources = registry.http_builder(protocol)(store, portal, config)
+def mount_http(root: HttpRoot, protocol: str, store, portal, config: Config,
+               edge: Optional[Edge] = None) -> None:
+    """Mount ``protocol``'s resources on ``root`` (built over ``edge``, or over a new
+    edge from ``store``, ``portal`` and ``config``)."""
+    if edge is None:
+        edge = make_edge(store, portal, config)
+    resources = registry.http_builder(protocol)(edge)
     for path, resource in resources.items():
         root.mount(path, resource)
 
 
 def build(protocol: str, store, portal, endpoints: Sequence[str], config: Config,
-          reactor=None, on_failure=None) -> IService:
+          reactor=None, on_failure=None, edge: Optional[Edge] = None) -> IService:
     """Build ``protocol``'s service over ``store`` and ``portal`` listening on
     ``endpoints``; an HTTP protocol gets a site of its own. ``KeyError`` if the protocol
-    is not available."""
+    is not available.
+
+    ``edge`` is the server's front door (``SmsyncService`` passes its one); without it a
+    new one is made, and its service (a relay queue, if the protocol sends mail) then
+    runs inside the returned service."""
     if not registry.is_available(protocol):
         raise KeyError(protocol)
+    own_edge = edge is None
+    if own_edge:
+        edge = make_edge(store, portal, config)
     if protocol in registry.HTTP_PROTOCOLS:
         root = HttpRoot()
-        mount_http(root, protocol, store, portal, config)
-        return http_service(root, endpoints, reactor, on_failure, config)
-    built = registry.stream_builder(protocol)(store, portal, list(endpoints), config)
-    return as_service(protocol, built, endpoints, reactor, on_failure)
+        mount_http(root, protocol, store, portal, config, edge)
+        service = http_service(root, endpoints, reactor, on_failure, config)
+    else:
+        built = registry.stream_builder(protocol)(edge, list(endpoints))
+        service = as_service(protocol, built, endpoints, reactor, on_failure)
+    if own_edge and edge.outbound.in_use:
+        if not isinstance(service, MultiService):
+            holder = MultiService()
+            service.setServiceParent(holder)
+            service = holder
+        edge.service.setServiceParent(service)
+    return service
 
 
 @attrs.frozen
@@ -160,7 +180,12 @@ class SmsyncService(MultiService):
         self.plan = plan
         self.store = None
         self.portal = None
+        #: The front door every protocol of this server shares (made once the store is open).
+        self.edge: Optional[Edge] = None
         self.http_root: Optional[HttpRoot] = None
+        #: The service listening for each started stream protocol, and for ``"http"``
+        #: the shared site's (for embedders and tests that need its ports).
+        self.listeners: dict = {}
         self._reactor = reactor
         self.ready: Deferred = succeed(None)
 
@@ -185,6 +210,10 @@ class SmsyncService(MultiService):
         log.info("{label}: store {uri} open", label=plan.label, uri=plan.store_uri)
         self.portal = make_portal(self.store)
         try:
+            self.edge = make_edge(self.store, self.portal, plan.config)
+            # Started before the protocols and stopped after them: a protocol that sends
+            # mail finds the relayer running, and no relay attempt outlives the server.
+            self.edge.service.setServiceParent(self)
             for protocol, endpoints in plan.streams.items():
                 self._start_stream(protocol, endpoints)
             if plan.http_endpoints:
@@ -201,20 +230,24 @@ class SmsyncService(MultiService):
             log.warn("{protocol}: not available yet", protocol=protocol)
             return
         service = build(protocol, self.store, self.portal, endpoints, self.plan.config,
-                        self._reactor, self._fail)
+                        self._reactor, self._fail, edge=self.edge)
         service.setServiceParent(self)
+        self.listeners[protocol] = service
 
     def _start_http(self) -> None:
         self.http_root = HttpRoot()
         for protocol in self.plan.http:
             if registry.is_available(protocol):
-                mount_http(self.http_root, protocol, self.store, self.portal, self.plan.config)
+                mount_http(self.http_root, protocol, self.store, self.portal, self.plan.config,
+                           self.edge)
                 log.info("{protocol}: mounted at {paths}", protocol=protocol,
                          paths=" ".join(registry.HTTP_PATHS[protocol]))
             else:
                 log.warn("{protocol}: not available yet", protocol=protocol)
-        http_service(self.http_root, self.plan.http_endpoints, self._reactor,
-                     self._fail, self.plan.config).setServiceParent(self)
+        site = http_service(self.http_root, self.plan.http_endpoints, self._reactor,
+                            self._fail, self.plan.config)
+        site.setServiceParent(self)
+        self.listeners["http"] = site
 
     def _fail(self, message: str) -> None:
         self.failures.append(message)

@@ -296,11 +296,7 @@ class RunningServers:
         return running
 
     async def _find_listeners(self) -> None:
-        plan = self.service.plan
-        labels = list(plan.streams) + (["http"] if plan.http_endpoints else [])
-        children = list(self.service)
-        assert len(children) == len(labels), (labels, children)
-        for label, child in zip(labels, children):
+        for label, child in self.service.listeners.items():
             ports = await _listening_ports(child)
             self._listeners[label] = _Listener(
                 service=child, factory=getattr(child, "factory", None),
@@ -344,7 +340,8 @@ class RunningServers:
 
     def service_of(self, protocol: Optional[str] = None):
         """The service ``protocol``'s builder made (the main protocol's by default), as
-        it runs under ``service``: e.g. submission's, holding its ``relayer``."""
+        it runs under ``service``. (The relay queue every sending protocol shares is the
+        server's: ``service.edge.outbound``.)"""
         return self._listener(protocol).service
 
     @property

@@ -55,6 +55,22 @@ async def test_own_front_end_snippet(capsys):
 
 
 @pytest_twisted.ensureDeferred
+async def test_front_door_snippet(capsys):
+    store = await open_store("memory:")
+    try:
+        await store.accounts.add("alice@example.com", hash_password("secret"))
+        source = listing("from smsync.edge import make_edge")
+        namespace = {}
+        exec("async def snippet(store, portal):\n" + textwrap.indent(source, "    "), namespace)
+        await Deferred.fromCoroutine(namespace["snippet"](store, make_portal(store)))
+        assert capsys.readouterr().out.splitlines() == ["alice@example.com"]
+        [device] = await store.devices.list("alice@example.com")
+        assert device.device_id == "imap-192.0.2.7" and device.last_sync is not None
+    finally:
+        await store.close()
+
+
+@pytest_twisted.ensureDeferred
 async def test_tac_listing_builds_a_working_service(tmp_path):
     source = listing("smsync.tac")
     source = source.replace("sqlite:///srv/smsync/store", f"sqlite://{tmp_path}/store")

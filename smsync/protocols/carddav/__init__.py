@@ -77,9 +77,10 @@ def extension(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> Extension:
     )
 
 
-def build_resources(store, portal, config) -> dict:
-    """twistd builder: ``/dav/`` (shared with CalDAV) and ``/.well-known/carddav``."""
-    size = getattr(getattr(config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
-    app = app_for(store, portal, max_resource_size=size)
+def build_resources(edge) -> dict:
+    """twistd builder: ``/dav/`` (shared with CalDAV) and ``/.well-known/carddav``, over
+    the server's ``smsync.edge.Edge``."""
+    size = getattr(getattr(edge.config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
+    app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge)
     app.install(extension(size))
     return {app.base: app.resource, "/.well-known/carddav": WellKnown(app.base)}

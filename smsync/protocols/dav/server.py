@@ -9,8 +9,6 @@ clients cause become their HTTP answers; anything else is logged and answered 50
 
 from __future__ import annotations
 
-import hashlib
-import time
 import weakref
 from typing import Optional
 
@@ -20,9 +18,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
 from smsync import errors
-from smsync.clientlog import ClientErrors
+from smsync.edge import Edge, edge_for
+from smsync.edge.devices import Client
+from smsync.edge.logins import BadCredentials, ProtocolNotAllowed
 from smsync.protocols.dav import locks as locks_module
-from smsync.protocols.dav.auth import BasicAuthenticator, parse_basic
 from smsync.protocols.dav.context import Context
 from smsync.protocols.dav.errors import DavError, from_store_error
 from smsync.protocols.dav.handles import HandleCache
@@ -47,12 +46,6 @@ CORE = Extension(name="webdav", properties=CORE_PROPERTIES, reports=CORE_REPORTS
 _ANONYMOUS = frozenset({"OPTIONS"})
 
 
-def device_id_for(user_agent: Optional[str]) -> str:
-    """A stable device id for a client, from its User-Agent."""
-    agent = (user_agent or "unknown").encode("utf-8", "replace")
-    return "dav-" + hashlib.blake2b(agent, digest_size=8).hexdigest()
-
-
 class DavApp:
     """The WebDAV server for one store: registry, URL tree, locks and authentication.
 
@@ -64,22 +57,24 @@ class DavApp:
         sync_page_size: most members one sync-collection answer holds (None: no limit
             beyond the client's).
         quota_bytes: quota reported by RFC 4331 properties (None: none).
+        edge: the server's ``smsync.edge.Edge`` (logins, policy, devices); None: one of
+            our own over ``store`` and ``portal``.
     """
 
     def __init__(self, store, portal, base: str = "/dav/", max_resource_size: int = 10 * 1024 * 1024,
-                 sync_page_size: Optional[int] = None, quota_bytes: Optional[int] = None):
+                 sync_page_size: Optional[int] = None, quota_bytes: Optional[int] = None,
+                 edge: Optional[Edge] = None):
         self.store = store
         self.portal = portal
+        self.edge = edge_for(store, portal, edge)
         self.registry = Registry()
         self.registry.install(CORE)
         self.tree = Tree(base, self.registry)
         self.locks = locks_module.LockManager()
-        self.auth = BasicAuthenticator(portal)
         self.handles = HandleCache(store)
         self.max_resource_size = max_resource_size
         self.sync_page_size = sync_page_size
         self.quota_bytes = quota_bytes
-        self._seen: dict[tuple, float] = {}
         self.resource = DavResource(self)
 
     @property
@@ -122,11 +117,13 @@ class DavApp:
         if length > MAX_BODY:
             return error_response(DavError(413, message="request body too large"))
         authorization = request.getHeader(b"authorization")
-        account = await self.auth.authenticate(authorization)
-        if account is None and authorization:
-            creds = parse_basic(authorization)
-            user = creds[0].decode("utf-8", "replace") if creds else "(unreadable Authorization)"
-            ClientErrors.of("dav", request.transport).auth_failed(user)
+        try:
+            account = await self.edge.logins.basic("dav", authorization, _host(request))
+        except BadCredentials:
+            account = None
+        except ProtocolNotAllowed:
+            return self._refuse(request, method, DavError(
+                403, message="CalDAV and CardDAV are not enabled for this account"))
         if account is None and method not in _ANONYMOUS:
             return self._refuse(request, method, DavError(401, message="authentication required", headers={
                 "WWW-Authenticate": 'Basic realm="smsync", charset="UTF-8"'}))
@@ -163,16 +160,13 @@ class DavApp:
         home = self.registry.homes.get(segments[0]) if segments else None
         if home is None:
             return
-        agent = ctx.header("User-Agent")
-        device = device_id_for(agent)
-        key = (ctx.account, device, home.protocol)
-        now = time.monotonic()
-        if self._seen.get(key, -SEEN_INTERVAL) + SEEN_INTERVAL > now:
-            return
-        self._seen[key] = now
-        d = self.store.devices.seen(ctx.account, device, home.protocol, user_agent=agent)
-        # Recording is bookkeeping: a failure is logged, never the client's problem.
-        d.addErrback(lambda f: log.failure("could not record device {device}", f, device=device))
+        client = Client.http("dav", ctx.header("User-Agent"), _host(ctx.request))
+        self.edge.devices.record(ctx.account, home.protocol, client, min_interval=SEEN_INTERVAL)
+
+
+def _host(request) -> str:
+    peer = request.transport.getPeer() if request.transport is not None else None
+    return str(getattr(peer, "host", "unknown"))
 
 
 def _write(request, response: Response) -> None:

@@ -21,8 +21,8 @@ class DeliveryFactory(MailFactory):
     """The LMTP or SMTP listener (``config.mode`` "lmtp" or "smtp") over ``store``."""
 
     def __init__(self, store, portal, config: ServerConfig, core: DeliveryCore = None,
-                 reactor=None):
-        super().__init__(store, portal, config, reactor)
+                 reactor=None, edge=None):
+        super().__init__(store, portal, config, reactor, edge=edge)
         self.core = core or DeliveryCore(store, config.hostname, config.max_message_size)
 
     def check_recipient(self, session, address: str):

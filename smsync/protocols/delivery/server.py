@@ -10,22 +10,20 @@ reader, so a message line is never taken for a command.
 from __future__ import annotations
 
 import base64
-import binascii
 import itertools
 import uuid
 from typing import Optional
 
 import attrs
-from twisted.cred.credentials import UsernamePassword
-from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, interfaces
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
 from smsync.clientlog import ClientErrors
+from smsync.edge import Edge, edge_for, sasl
+from smsync.edge.logins import BadCredentials, ProtocolNotAllowed
 from smsync.errors import SmsyncError
-from smsync.interfaces import IAccountAvatar
 from smsync.protocols.delivery.core import Rejected, Reply
 from smsync.protocols.delivery.envelope import (
     DataDecoder,
@@ -75,9 +73,12 @@ class MailFactory(Factory):
 
     protocol_name = "SMTP"
 
-    def __init__(self, store, portal, config: ServerConfig, reactor=None):
+    def __init__(self, store, portal, config: ServerConfig, reactor=None,
+                 edge: Optional[Edge] = None):
         self.store = store
         self.portal = portal
+        #: The front door (logins, policy, outbound): a server's shared one, or our own.
+        self.edge = edge_for(store, portal, edge)
         self.config = config
         self.connections: set = set()
         if reactor is None:
@@ -369,33 +370,36 @@ class MailServer(Protocol, TimeoutMixin):
         elif mechanism == "LOGIN":
             if initial is None:
                 self._sasl = self._login_user
-                self.reply(334, base64.b64encode(b"Username:").decode())
+                self.reply(334, base64.b64encode(sasl.LOGIN_USER_CHALLENGE).decode())
             else:
                 await self._login_user(initial.encode("ascii", "replace"))
         else:
             self.reply(504, "5.5.4 unrecognised authentication mechanism")
 
     def _decode(self, line: bytes) -> Optional[bytes]:
-        if line.strip() == b"*":
-            self.reply(501, "5.0.0 authentication cancelled")
-            return None
-        if line.strip() == b"=":
-            return b""
         try:
-            return base64.b64decode(line.strip(), validate=True)
-        except (binascii.Error, ValueError):
+            return sasl.decode_response(line)
+        except sasl.SaslCancelled:
+            self.reply(501, "5.0.0 authentication cancelled")
+        except sasl.SaslMalformed:
             self.reply(501, "5.5.2 cannot decode the response")
-            return None
+        return None
 
     async def _plain_response(self, line: bytes) -> None:
         raw = self._decode(line)
         if raw is None:
             return
-        parts = raw.split(b"\0")
-        if len(parts) != 3 or (parts[0] and parts[0].lower() != parts[1].lower()):
-            await self._auth_failed(parts[1] if len(parts) == 3 else b"(malformed PLAIN response)")
+        try:
+            plain = sasl.parse_plain(raw)
+        except sasl.SaslMalformed:
+            self.factory.edge.logins.failed("submission", "(malformed PLAIN response)", self.peer)
+            await self._auth_failed()
             return
-        await self._authenticate(parts[1], parts[2])
+        if plain.acts_as_other:
+            self.factory.edge.logins.failed("submission", plain.authcid, self.peer)
+            await self._auth_failed()
+            return
+        await self._authenticate(plain.authcid, plain.password)
 
     async def _login_user(self, line: bytes) -> None:
         user = self._decode(line)
@@ -408,20 +412,22 @@ class MailServer(Protocol, TimeoutMixin):
                 await self._authenticate(user, password)
 
         self._sasl = password_step
-        self.reply(334, base64.b64encode(b"Password:").decode())
+        self.reply(334, base64.b64encode(sasl.LOGIN_PASSWORD_CHALLENGE).decode())
 
     async def _authenticate(self, user: bytes, password: bytes) -> None:
         try:
-            _, avatar, _ = await self.factory.portal.login(
-                UsernamePassword(user, password), None, IAccountAvatar)
-        except UnauthorizedLogin:
-            await self._auth_failed(user)
+            done = await self.factory.edge.logins.login("submission", user, password, self.peer)
+        except BadCredentials:
+            await self._auth_failed()
             return
-        self.authenticated = avatar.account
+        except ProtocolNotAllowed:
+            self.reply(535, "5.7.8 sending mail is not enabled for this account", logged=False)
+            return
+        done.logout()
+        self.authenticated = done.account
         self.reply(235, "2.7.0 authentication succeeded")
 
-    async def _auth_failed(self, user: bytes) -> None:
-        self.client_errors().auth_failed(user.decode("utf-8", "replace"))
+    async def _auth_failed(self) -> None:
         self.failed_logins += 1
         d = defer.Deferred()
         self.factory.reactor.callLater(self.config.failed_login_delay, d.callback, None)

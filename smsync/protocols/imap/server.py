@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from smsync.clientlog import ClientErrors
+from smsync.edge import Edge, edge_for
 from smsync.errors import SmsyncError
 from smsync.protocols.imap import commands
 from smsync.protocols.imap.commands import ClientGone, CommandBad, Reply
@@ -67,13 +68,17 @@ class IMAPConfig:
 
 
 class IMAPFactory(ServerFactory):
-    """Makes ``IMAPConnection`` objects over one store and one ``twisted.cred`` portal."""
+    """Makes ``IMAPConnection`` objects over one store and one ``twisted.cred`` portal
+    (and the server's ``smsync.edge.Edge`` when given: its logins, policy and devices)."""
 
-    def __init__(self, store, portal, config: Optional[IMAPConfig] = None, clock=None):
+    def __init__(self, store, portal, config: Optional[IMAPConfig] = None, clock=None,
+                 edge: Optional[Edge] = None):
         from twisted.internet import reactor
 
         self.store = store
         self.portal = portal
+        #: The front door (logins, policy, devices): a server's shared one, or our own.
+        self.edge = edge_for(store, portal, edge)
         self.config = config or IMAPConfig()
         self.clock = clock or reactor
         self._failures: dict[str, tuple[int, float]] = {}

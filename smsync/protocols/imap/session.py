@@ -7,13 +7,13 @@ reports it before its tagged completion.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Callable, Optional
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from smsync.edge.devices import Client
 from smsync.model import ChangeKind
 from smsync.protocols.imap import mutf7
 from smsync.protocols.imap.selected import SelectedMailbox
@@ -121,29 +121,16 @@ class Session:
         if self.authenticated and self._device_id is None and cmd.name not in _BEFORE_DEVICE:
             self._record_device()
 
-    def device_identity(self) -> tuple[str, str]:
-        """(device_id, user_agent) for the device registry: from ID when the client sent
+    def device_identity(self) -> Client:
+        """The client as the device registry names it: from ID when the client sent
         one, else from the login and the client's address."""
-        host = self.conn.peer_host
-        cid = self.client_id or {}
-        name = cid.get("name")
-        if name:
-            version = cid.get("version") or ""
-            agent = f"{name}/{version}" if version else name
-            digest = hashlib.sha1(f"{name}\0{host}".encode("utf-8", "replace")).hexdigest()[:12]
-            return f"imap-{digest}", agent
-        return f"imap-{host}", f"IMAP {self.account} from {host}"
+        return Client.imap(self.client_id, self.conn.peer_host, self.account)
 
     def _record_device(self, success: bool = True) -> defer.Deferred:
-        device_id, agent = self.device_identity()
-        self._device_id = device_id
+        client = self.device_identity()
+        self._device_id = client.device_id
         self._device_recorded_at = time.monotonic()
-        try:
-            d = self.store.devices.seen(self.account, device_id, "imap", agent, None, success)
-        except Exception:
-            log.failure("device registry refused {account}", account=self.account)
-            return defer.succeed(None)
-        d.addErrback(lambda f: log.failure("device registry failed", failure=f))
+        d = self.conn.factory.edge.devices.record(self.account, "imap", client, success)
         self._device_writes += 1
         d.addBoth(self._device_written)
         return self._device_flushed()

@@ -1,4 +1,5 @@
-"""Pure POP3 wire codecs: command lines, multi-line responses, TOP, SASL PLAIN.
+"""Pure POP3 wire codecs: command lines, multi-line responses, TOP (SASL PLAIN is
+read by ``smsync.edge.sasl``).
 
 Nothing here touches the network or the store, so every function is property-tested
 (``tests/protocols/pop3/test_pop3_codec.py``).
@@ -6,8 +7,6 @@ Nothing here touches the network or the store, so every function is property-tes
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Optional
 
@@ -207,25 +206,3 @@ class TopFilter:
                 self.done = True
                 return bytes(out)
         return bytes(out)
-
-
-def decode_sasl_plain(response: str) -> tuple[str, str, str]:
-    """Decode an RFC 4616 PLAIN response (base64): ``(authzid, authcid, password)``.
-
-    Raises:
-        CommandError: not base64, not UTF-8 or not three NUL-separated parts.
-    """
-    try:
-        raw = base64.b64decode(response.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise CommandError("not base64") from None
-    parts = raw.split(b"\0")
-    if len(parts) != 3:
-        raise CommandError("malformed PLAIN response")
-    try:
-        authzid, authcid, password = (p.decode("utf-8") for p in parts)
-    except UnicodeDecodeError:
-        raise CommandError("PLAIN response is not UTF-8") from None
-    if not authcid:
-        raise CommandError("empty user name")
-    return authzid, authcid, password

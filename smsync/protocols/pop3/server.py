@@ -16,8 +16,6 @@ import collections
 from typing import Optional
 
 import attrs
-from twisted.cred.credentials import UsernamePassword
-from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, interfaces
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
@@ -25,14 +23,15 @@ from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
 from smsync.clientlog import ClientErrors
+from smsync.edge import Edge, edge_for, sasl
+from smsync.edge.devices import Client
+from smsync.edge.logins import BadCredentials, ProtocolNotAllowed
 from smsync.errors import NotFound, SmsyncError
-from smsync.interfaces import IAccountAvatar
 from smsync.protocols.pop3.codec import (
     MAX_LINE,
     CommandError,
     DotStuffer,
     TopFilter,
-    decode_sasl_plain,
     parse_command,
     parse_number,
     stuff_message,
@@ -76,9 +75,12 @@ class POP3Factory(Factory):
     over the same store object shares one maildrop lock table."""
 
     def __init__(self, store, portal, config: Optional[POP3Config] = None,
-                 locks: Optional[MaildropLocks] = None, reactor=None):
+                 locks: Optional[MaildropLocks] = None, reactor=None,
+                 edge: Optional[Edge] = None):
         self.store = store
         self.portal = portal
+        #: The front door (logins, policy, devices): a server's shared one, or our own.
+        self.edge = edge_for(store, portal, edge)
         self.config = config or POP3Config()
         self.locks = locks if locks is not None else locks_for(store)
         self.connections: set = set()
@@ -398,31 +400,32 @@ class POP3Server(Protocol, TimeoutMixin):
             self.transport.write(b"+ \r\n")
 
     async def _sasl_response(self, line: bytes) -> None:
-        text = line.decode("ascii", "replace").strip()
-        if text == "*":
+        try:
+            plain = sasl.decode_plain(line)
+        except sasl.SaslCancelled:
             self.send_err("[AUTH] authentication cancelled")
             return
-        if text == "=":
-            text = ""
-        try:
-            authzid, authcid, password = decode_sasl_plain(text)
-        except CommandError as e:
+        except sasl.SaslMalformed as e:
             self.send_err(f"[AUTH] {e}")
             return
-        if authzid and authzid.lower() != authcid.lower():
-            await self._failed_login(authcid)
+        if plain.acts_as_other:
+            self.factory.edge.logins.failed("pop3", plain.authcid, self._host())
+            await self._failed_login()
             return
-        await self._login(authcid, password)
+        await self._login(plain.authcid, plain.password)
 
-    async def _login(self, user: str, password: str) -> None:
+    def _host(self) -> str:
+        return getattr(self.transport.getPeer(), "host", "unknown")
+
+    async def _login(self, user, password) -> None:
         try:
-            _, avatar, logout = await self.factory.portal.login(
-                UsernamePassword(user.encode("utf-8"), password.encode("utf-8")),
-                None, IAccountAvatar)
-        except UnauthorizedLogin:
-            await self._failed_login(user)
+            done = await self.factory.edge.logins.login("pop3", user, password, self._host())
+        except BadCredentials:
+            await self._failed_login()
             return
-        account = avatar.account
+        except ProtocolNotAllowed:
+            raise _Reply("[AUTH] POP3 is not enabled for this account", logged=False) from None
+        account = done.account
         if not self.factory.locks.acquire(account, self):
             raise _Reply("[IN-USE] maildrop already locked by another POP3 session")
         self.account = account
@@ -445,8 +448,7 @@ class POP3Server(Protocol, TimeoutMixin):
         count, size = self.maildrop.stat()
         self.send_ok(f"maildrop has {count} messages ({size} octets)")
 
-    async def _failed_login(self, user: str) -> None:
-        self.client_errors().auth_failed(user)
+    async def _failed_login(self) -> None:
         self.failed_logins += 1
         d = defer.Deferred()
         self.factory.reactor.callLater(self.config.failed_login_delay, d.callback, None)
@@ -455,15 +457,8 @@ class POP3Server(Protocol, TimeoutMixin):
         raise _Reply("[AUTH] invalid user name or password", close=close, logged=False)
 
     async def _record_device(self) -> None:
-        peer = self.transport.getPeer()
-        host = getattr(peer, "host", "unknown")
-        try:
-            await self.factory.store.devices.seen(
-                self.account, f"pop3-{host}", "pop3", user_agent=None,
-                name=f"POP3 client at {host}")
-        except Exception:
-            # The registry is bookkeeping: failing it must not fail the session.
-            log.failure("POP3: could not record the device of {account}", account=self.account)
+        await self.factory.edge.devices.record(self.account, "pop3",
+                                               Client.address("pop3", self._host()))
 
     # -- TRANSACTION -------------------------------------------------------------
 

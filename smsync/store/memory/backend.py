@@ -31,6 +31,7 @@ from smsync.store.common import normalize_account
 from smsync.store.memory.accounts import AccountData, MemoryAccountStore
 from smsync.store.memory.collections import MemoryCollectionStore
 from smsync.store.memory.devices import MemoryDeviceRegistry
+from smsync.store.memory.policy import MemoryProtocolPolicy
 from smsync.store.memory.mail import MemoryMailStore
 
 SCHEME = "memory"
@@ -52,6 +53,7 @@ class MemoryStore:
         self.notifier = LocalNotifier()
         self.accounts = MemoryAccountStore(self)
         self.devices = MemoryDeviceRegistry(self)
+        self.policy = MemoryProtocolPolicy()
         self._accounts: dict[str, AccountData] = {}
         self._closed = False
         self._users = 1

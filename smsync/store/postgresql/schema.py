@@ -25,7 +25,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and add a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value bigint NOT NULL)""",
@@ -148,8 +148,15 @@ _V1 = [
         PRIMARY KEY (account_id, device_id, key))""",
 ]
 
+#: Version 2: the protocol policy (``IProtocolPolicy``), one rule per domain or account.
+_V2 = [
+    """CREATE TABLE IF NOT EXISTS protocol_policy (
+        subject text PRIMARY KEY,
+        protocols text NOT NULL)""",
+]
+
 #: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
 
 
 #: Advisory lock namespace for migrations (any constant; with the schema name hashed in).

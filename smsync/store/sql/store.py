@@ -10,6 +10,7 @@ from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
 from smsync.interfaces import IStore, IStoreTransactions
 from smsync.store.common import normalize_account
+from smsync.store.sql.policy import SQLProtocolPolicy
 
 
 @implementer(IStore, IStoreTransactions)
@@ -32,6 +33,7 @@ class SQLStore:
         db.on_events = notifier.notify
         self.accounts = self.account_store_class(self)
         self.devices = self.device_registry_class(self)
+        self.policy = SQLProtocolPolicy(self, self.account_store_class.dialect)
         self._closing: Deferred | None = None
 
     async def _account(self, account):

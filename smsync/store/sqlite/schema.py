@@ -15,7 +15,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and append a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS schema_version (
@@ -178,8 +178,15 @@ _V1 = [
     """CREATE INDEX IF NOT EXISTS events_time ON events(time)""",
 ]
 
+#: Version 2: the protocol policy (``IProtocolPolicy``), one rule per domain or account.
+_V2 = [
+    """CREATE TABLE IF NOT EXISTS protocol_policy (
+        subject TEXT PRIMARY KEY,
+        protocols TEXT NOT NULL)""",
+]
+
 #: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
 
 
 

@@ -18,7 +18,7 @@ from smsync.protocols.delivery.envelope import (
     return_path_header,
     size_param,
 )
-from smsync.protocols.delivery.queue import Smarthost, classify, retry_delay
+from smsync.edge.outbound.queue import Smarthost, classify, retry_delay
 from smsync.protocols.delivery.spool import Spool
 
 line = st.lists(st.sampled_from([b"a", b".", b"..", b" ", b"\r", b"\n", b"x" * 7]), max_size=8).map(

@@ -26,7 +26,7 @@ async def start_submission(tmp_path, smarthost_port: int, tls: bool = False,
         "submission", SQLITE, tls=tls, config=config, directory=tmp_path, accounts=accounts,
         knobs={"submission": {"failed_login_delay": 0.05}})
     # A smarthost that hangs should fail a test in seconds, not minutes.
-    running.service_of("submission").relayer.timeout = 10
+    running.service.edge.outbound.relayer.timeout = 10
     return running
 
 
@@ -74,7 +74,7 @@ async def test_submit_relay_with_retry_after_sink_was_down(tmp_path):
         [info] = await sent.messages()
         assert "\\Seen" in info.flags and await sent.read_body(info.uid) == body
         # The sink is down: the message waits in the queue, attempts failing.
-        await wait_for(lambda: any(e.attempts >= 2 for e in setup.service_of("submission").relayer.queue.entries()))
+        await wait_for(lambda: any(e.attempts >= 2 for e in setup.service.edge.outbound.relayer.queue.entries()))
         assert len(queued(tmp_path)) == 2
         sink.listen(portno)  # back up: the next retry delivers
         await wait_for(lambda: len(sink.received) == 2)

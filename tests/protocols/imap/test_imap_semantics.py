@@ -8,6 +8,7 @@ import pytest_twisted
 from imap_harness import PASSWORD, USER, in_thread, self_signed_pem, start_server
 
 from smsync.config import Config, TLSConfig
+from smsync.edge import make_edge
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import build_service
 from smsync.protocols.imap.server import IMAPFactory
@@ -164,7 +165,8 @@ async def test_implicit_tls_endpoint_and_service_builder(tmp_path):
     pem = tmp_path / "server.pem"
     pem.write_bytes(self_signed_pem())
     config = Config(tls=TLSConfig(certificate=str(pem)))
-    factory = build_service(running.store, running.portal, ["tcp:0"], config)
+    edge = make_edge(running.store, running.portal, config)
+    factory = build_service(edge, ["tcp:0"])
     assert isinstance(factory, IMAPFactory)
     assert factory.config.tls is not None
     assert factory.config.append_limit == config.limits.max_message_size

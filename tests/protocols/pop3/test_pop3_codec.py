@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +11,6 @@ from smsync.protocols.pop3.codec import (
     CommandError,
     DotStuffer,
     TopFilter,
-    decode_sasl_plain,
     parse_command,
     parse_number,
     stuff_message,
@@ -122,21 +120,6 @@ def test_uidl_is_printable_and_short(uidvalidity, uid):
     assert 1 <= len(uidl) <= 70 and all(0x21 <= ord(c) <= 0x7E for c in uidl)
 
 
-@given(st.text(max_size=20), st.text(min_size=1, max_size=20).filter(lambda s: "\0" not in s),
-       st.text(max_size=20))
-def test_sasl_plain_round_trip(authz, authc, password):
-    if "\0" in authz or "\0" in password:
-        return
-    token = base64.b64encode(f"{authz}\0{authc}\0{password}".encode()).decode()
-    assert decode_sasl_plain(token) == (authz, authc, password)
-
-
-@pytest.mark.parametrize("bad", ["!!!", base64.b64encode(b"a\0b").decode(),
-                                 base64.b64encode(b"\0\0pw").decode(),
-                                 base64.b64encode(b"\0\xff\0pw").decode()])
-def test_sasl_plain_rejects(bad):
-    with pytest.raises(CommandError):
-        decode_sasl_plain(bad)
 
 
 @given(text)

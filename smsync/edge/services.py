@@ -1,0 +1,72 @@
+"""The one object every protocol's builder receives: the front door's services over one
+store, portal and config, built once per server."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+
+from smsync.edge.devices import Devices
+from smsync.edge.logins import Logins
+from smsync.edge.outbound import Outbound
+from smsync.edge.policy import Policy
+from smsync.edge.tls import server_context
+
+
+@attrs.define
+class Edge:
+    """What a protocol needs at its edge.
+
+    Attributes:
+        store: the opened ``IStore``.
+        portal: the ``twisted.cred`` portal over its accounts.
+        config: the ``smsync.config.Config`` (or None: defaults everywhere).
+        tls: the server TLS context from ``[tls]``, or None (then no TLS is offered).
+        logins: ``Logins`` -- SASL/Basic logins, policy check, failed-login lines.
+        policy: ``Policy`` -- which protocols an account may use.
+        devices: ``Devices`` -- naming and recording clients.
+        outbound: ``Outbound`` -- the submitter and relay queue; also the service the
+            server runs once for all protocols (``service``).
+    """
+
+    store: object
+    portal: object
+    config: object
+    tls: object
+    logins: Logins
+    policy: Policy
+    devices: Devices
+    outbound: Outbound
+
+    @property
+    def service(self):
+        """The edge's own ``IService`` (the relayer, once something sends): the server
+        starts it before the protocols and stops it after them."""
+        return self.outbound
+
+
+def make_edge(store, portal, config=None, tls: Optional[object] = None) -> Edge:
+    """The edge over ``store`` and ``portal`` as ``config`` sets it up; ``tls`` overrides
+    the context ``config``'s ``[tls]`` would give (TLS files are read here, once)."""
+    if config is None:
+        from smsync.config import Config
+
+        config = Config()
+    policy = Policy(store)
+    return Edge(
+        store=store,
+        portal=portal,
+        config=config,
+        tls=tls if tls is not None else server_context(config),
+        logins=Logins(portal, policy),
+        policy=policy,
+        devices=Devices(store),
+        outbound=Outbound(store, config),
+    )
+
+
+def edge_for(store, portal, edge: Optional[Edge] = None) -> Edge:
+    """``edge`` if given, else a new one over ``store`` and ``portal`` with a default
+    config -- what a protocol factory embedded on its own uses."""
+    return edge if edge is not None else make_edge(store, portal)
