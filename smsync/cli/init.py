@@ -16,7 +16,7 @@ from twisted.internet.threads import deferToThread
 from smsync.auth import hash_password
 from smsync.cli import demo
 from smsync.cli.common import CliError, data_dir, one_line, say
-from smsync.cli.certificate import make_self_signed
+from smsync.certificates import make_self_signed
 from smsync.config import (CONFIG_NAME, SERVICE_NAMES, Config, ServicesConfig, StoreConfig,
                            TLSConfig, load_config, write_config)
 from smsync.errors import AlreadyExists, SmsyncError

@@ -91,32 +91,13 @@ def numbered_message(n: int, size: int = 0, to: str = USER) -> bytes:
 
 
 def self_signed_pem(common_name: str = "localhost") -> bytes:
-    """A throwaway private key and a self-signed certificate for ``common_name``, valid
-    from yesterday to tomorrow, as one PEM blob (key first), the form
+    """A throwaway private key and a self-signed certificate for ``common_name`` (and
+    ``localhost`` and the loopback addresses), as one PEM blob (key first), the form
     ``[tls] certificate`` and Twisted's ``PrivateCertificate.loadPEM`` read."""
-    from datetime import datetime, timedelta, timezone
+    from smsync.certificates import self_signed
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ) + cert.public_bytes(serialization.Encoding.PEM)
+    key_pem, cert_pem = self_signed(common_name, days=2)
+    return key_pem + cert_pem
 
 
 def client_tls_context():

@@ -14,7 +14,7 @@ import pytest_twisted
 from twisted.internet.threads import deferToThread
 
 from smsync.auth import hash_password
-from smsync.cli.certificate import make_self_signed
+from smsync.certificates import make_self_signed
 from smsync.config import ConfigError, expand_endpoint, load_config, parse_config
 from smsync.tap.service import Plan, SmsyncService
 
