@@ -16,6 +16,9 @@
     [limits]
     max_message_size = 52428800   # bytes
     max_item_size = 10485760       # bytes, one calendar object or vCard
+    max_unauthenticated_per_address = 50   # connections not logged in, per address
+    max_unauthenticated = 1000             # ... and in all
+    login_timeout = 60             # seconds a connection may take to log in
 
     [tls]                   # offered as STARTTLS/STLS by the mail protocols when set
     certificate = ""        # PEM file: the certificate (chain)
@@ -24,6 +27,14 @@
 
 An endpoint ``tls:PORT[:options]`` in ``[services]`` is implicit TLS (RFC 8314) with the
 ``[tls]`` certificate: it stands for ``ssl:PORT[:options]:privateKey=...:certKey=...``.
+
+    [logins]                # the login limiter, per client address and per account
+    initial_delay_ms = 500  # wait after the first failure; doubles with each one
+    max_delay_ms = 15000
+    max_failures = 10       # then refused unchecked for lockout_seconds
+    lockout_seconds = 900
+    forget_after_seconds = 900
+    exempt = []             # addresses never limited (a webmail proxy)
 
     [delivery]
     hostname = ""           # name in greetings and Received headers (default: FQDN)
@@ -99,6 +110,11 @@ class ServicesConfig:
 class LimitsConfig:
     max_message_size: int = 50 * 1024 * 1024
     max_item_size: int = 10 * 1024 * 1024
+    #: Connections that have not logged in yet, from one address and in all.
+    max_unauthenticated_per_address: int = 50
+    max_unauthenticated: int = 1000
+    #: Seconds a connection may take to log in.
+    login_timeout: int = 60
 
 
 @attrs.frozen
@@ -128,6 +144,20 @@ def expand_endpoint(value: str, tls: TLSConfig) -> str:
 
 
 @attrs.frozen
+class LoginsConfig:
+    """The login limiter (``smsync.edge.limiter``): failed logins per address and per
+    account, across connections and protocols."""
+
+    initial_delay_ms: int = 500
+    max_delay_ms: int = 15000
+    max_failures: int = 10
+    lockout_seconds: int = 900
+    forget_after_seconds: int = 900
+    exempt: tuple[str, ...] = attrs.field(default=(), converter=tuple,
+                                          metadata={"kind": "addresses"})
+
+
+@attrs.frozen
 class DeliveryConfig:
     """Mail delivery and submission: the name the server gives itself, and where and how
     submitted mail is relayed (``smsync.protocols.delivery``)."""
@@ -152,6 +182,7 @@ class Config:
     path: Path | None = None
     tls: TLSConfig = TLSConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    logins: LoginsConfig = LoginsConfig()
 
     def listen_on(self, service: str) -> tuple[str, ...]:
         """The Twisted endpoint strings ``service`` listens on, ``tls:`` shorthands made
@@ -162,7 +193,7 @@ class Config:
 _TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false"}
 
 _SECTIONS = {"store": StoreConfig, "services": ServicesConfig, "limits": LimitsConfig,
-             "tls": TLSConfig, "delivery": DeliveryConfig}
+             "tls": TLSConfig, "delivery": DeliveryConfig, "logins": LoginsConfig}
 
 
 def _check_endpoint(where: str, value: str) -> None:
@@ -191,7 +222,10 @@ def _section(where: str, cls, table) -> object:
             known = ", ".join(fields)
             raise ConfigError(f"{where}: unknown key {key!r} (known: {known})")
         default = fields[key].default
-        if isinstance(default, tuple):
+        if fields[key].metadata.get("kind") == "addresses":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: {key} must be a list of addresses")
+        elif isinstance(default, tuple):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{where}: {key} must be a list of endpoint strings")
             for v in value:
@@ -283,6 +317,11 @@ def render_config(config: Config) -> str:
         "[limits]",
         f"max_message_size = {config.limits.max_message_size}  # bytes",
         f"max_item_size = {config.limits.max_item_size}  # bytes, one event or contact",
+        "# Connections not logged in yet, per client address and in all; and how long",
+        "# one may take to log in (seconds).",
+        f"max_unauthenticated_per_address = {config.limits.max_unauthenticated_per_address}",
+        f"max_unauthenticated = {config.limits.max_unauthenticated}",
+        f"login_timeout = {config.limits.login_timeout}",
         "",
     ]
     if config.tls != TLSConfig():
@@ -295,6 +334,16 @@ def render_config(config: Config) -> str:
             f"allow_cleartext_passwords = {'true' if config.tls.allow_cleartext_passwords else 'false'}",
             "",
         ]
+    if config.logins != LoginsConfig():
+        lines.append("[logins]")
+        for field in attrs.fields(LoginsConfig):
+            value = getattr(config.logins, field.name)
+            if isinstance(value, tuple):
+                text = "[" + ", ".join(_toml_string(v) for v in value) + "]"
+            else:
+                text = str(value)
+            lines.append(f"{field.name} = {text}")
+        lines.append("")
     if config.delivery != DeliveryConfig():
         lines.append("[delivery]")
         for field in attrs.fields(DeliveryConfig):

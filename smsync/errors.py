@@ -62,5 +62,14 @@ class SyncTokenInvalid(SmsyncError):
     """A sync token / revision / sync key the store cannot answer from (too old, or never issued)."""
 
 
+class StorageUnavailable(SmsyncError):
+    """The store cannot write now: its disk is full (``full``), read-only, or failing.
+    Nothing was changed; reads may still work. Protocols answer "try again later"."""
+
+    def __init__(self, message="storage unavailable", full: bool = False):
+        super().__init__(message)
+        self.full = full
+
+
 class BadStoreURI(SmsyncError):
     """A store URI names no known backend or is malformed."""

@@ -249,3 +249,95 @@ def test_hostile_input_leaves_the_service_working(server, name):
     # Every error the attacks caused was answered and logged, none raised into Twisted.
     text = log.read_text(errors="replace")
     assert "Unhandled" not in text and "Traceback" not in text, text[-5000:]
+
+
+# -- limits before login (issue 11, item 4) ----------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_big_literals_before_login_are_not_held(server):
+    """Twelve strangers each announcing a 50 MB APPEND and sending 4 MB of it: the
+    server refuses the literal before login and keeps none of it (it used to hold every
+    byte: 12 connections took it from 109 to 639 MB)."""
+    ports, password, proc, _log = server
+    before = rss_kb(proc.pid)
+    chunk = b"x" * (4 << 20)
+    socks, answers = [], []
+    for _ in range(12):
+        s = socket.create_connection(("127.0.0.1", ports["imap"]), timeout=10)
+        s.recv(4096)
+        try:
+            s.sendall(b"a APPEND INBOX {50000000+}\r\n" + chunk)
+        except OSError:
+            pass  # the server may hang up on a stranger's flood
+        socks.append(s)
+    time.sleep(1.0)
+    grown = rss_kb(proc.pid) - before
+    for s in socks:
+        s.settimeout(0.5)
+        try:
+            answers.append(s.recv(4096))
+        except OSError:
+            answers.append(b"")
+        s.close()
+    assert grown < 20 * 1024, f"server grew by {grown} KB holding strangers' literals"
+    assert any(b"TOOBIG" in a for a in answers), answers[:3]
+    check_imap(ports["imap"], password)
+
+
+def _login_from(port: int, source: str, password: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10,
+                                  source_address=(source, 0)) as s:
+        greeting = s.recv(4096)
+        if not greeting.startswith(b"* OK"):
+            return greeting
+        s.sendall(f'a LOGIN {USER} "{password}"\r\n'.encode())
+        said = b""
+        while b"a OK" not in said and b"a NO" not in said:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            said += chunk
+        return said
+
+
+def test_connections_before_login_are_capped_per_address(server):
+    ports, password, proc, _log = server
+    before = rss_kb(proc.pid)
+    idle = []
+    try:
+        for _ in range(50):
+            s = socket.create_connection(("127.0.0.1", ports["imap"]), timeout=10)
+            assert s.recv(4096).startswith(b"* OK")
+            idle.append(s)
+        with socket.create_connection(("127.0.0.1", ports["imap"]), timeout=10) as s:
+            assert s.recv(4096).startswith(b"* BYE [UNAVAILABLE]")
+        # Another address is not held up by them.
+        assert b"a OK" in _login_from(ports["imap"], "127.0.0.2", password)
+        assert rss_kb(proc.pid) - before < 20 * 1024
+    finally:
+        for s in idle:
+            s.close()
+    time.sleep(0.5)
+    check_imap(ports["imap"], password)
+
+
+def test_http_bodies_without_credentials_are_small(server):
+    ports, password, proc, _log = server
+    body = b"<x/>" * (256 * 1024)  # 1 MB
+    said = attack(ports["http"], http_request(
+        b"PROPFIND", b"/dav/", [b"Content-Length: %d" % len(body)], body, password, auth=False),
+        read_first=False, half_close=False)
+    assert said.startswith(b"HTTP/1.1 413"), said[:200]
+    # With credentials the same size is taken (and answered as a bad PROPFIND body).
+    said = attack(ports["http"], http_request(
+        b"PROPFIND", b"/dav/", [b"Content-Length: %d" % len(body)], body, password),
+        read_first=False, half_close=False)
+    assert re.match(rb"HTTP/1\.[01] (207|4[0-9][0-9]) ", said) and not said.startswith(b"HTTP/1.1 413"), said[:200]

@@ -18,6 +18,7 @@ import attrs
 from twisted.logger import Logger
 
 from smsync._async import deferred
+from smsync.errors import StorageUnavailable
 
 log = Logger(namespace="smsync.devices")
 
@@ -110,6 +111,8 @@ class Devices:
             device = await registry.seen(account, client.device_id, protocol,
                                          user_agent=client.user_agent, name=client.name,
                                          success=success)
+        except StorageUnavailable:
+            return None  # the store has said so in its own line
         except Exception:
             log.failure("{protocol}: could not record device {device} of {account}",
                         protocol=protocol, device=client.device_id, account=account)
@@ -128,6 +131,8 @@ class Devices:
     async def _log(self, account: str, protocol: str, client: Client, line: str) -> None:
         try:
             await self.store.devices.log(account, client.device_id, line)
+        except StorageUnavailable:
+            pass
         except Exception:
             log.failure("{protocol}: could not log device {device} of {account}",
                         protocol=protocol, device=client.device_id, account=account)

@@ -8,7 +8,10 @@ exceptions into its own answers:
 * ``BadCredentials`` -- wrong user or password (IMAP ``NO [AUTHENTICATIONFAILED]``,
   POP3 ``-ERR [AUTH]``, SMTP 535, HTTP 401);
 * ``ProtocolNotAllowed`` -- right password, but the account's policy does not allow this
-  protocol (IMAP ``NO [CONTACTADMIN]``, POP3 ``-ERR [AUTH]``, SMTP 535 5.7.8, HTTP 403).
+  protocol (IMAP ``NO [CONTACTADMIN]``, POP3 ``-ERR [AUTH]``, SMTP 535 5.7.8, HTTP 403);
+* ``LoginUnavailable`` -- not checked now: the login limiter locked the address or the
+  account out, or too many password checks are under way (``smsync.auth.LoginBusy``)
+  (IMAP ``NO [UNAVAILABLE]``, POP3 ``-ERR [SYS/TEMP]``, SMTP 454 4.7.0, HTTP 503).
 
 Both are logged here, one line each, so the lines are the same in every protocol::
 
@@ -31,6 +34,7 @@ from twisted.cred.error import LoginFailed, UnauthorizedLogin
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
+from smsync.auth import LoginBusy
 from smsync.clientlog import quote
 from smsync.edge.basic import VerifiedCache, parse_basic
 from smsync.edge.policy import Policy
@@ -42,6 +46,12 @@ log = Logger(namespace="smsync.client")
 def log_failed_login(protocol: str, user, host: str) -> None:
     """The one failed-login line (fail2ban's filter in docs/running.md matches it)."""
     log.warn("smsync: {protocol}: authentication failed for {user!s} from {host}",
+             protocol=protocol, user=quote(user if user is not None else ""), host=host)
+
+
+def log_busy_login(protocol: str, user, host: str) -> None:
+    """The line for a login not checked because too many checks are under way."""
+    log.warn("smsync: {protocol}: login not checked (server busy) for {user!s} from {host}",
              protocol=protocol, user=quote(user if user is not None else ""), host=host)
 
 
@@ -57,6 +67,11 @@ class LoginRefused(Exception):
 
 class BadCredentials(LoginRefused):
     """Unknown user, wrong password, or unreadable credentials."""
+
+
+class LoginUnavailable(LoginRefused):
+    """The credentials were not checked this time (lock-out, or the server too busy
+    checking others): the client should try again later."""
 
 
 class ProtocolNotAllowed(LoginRefused):
@@ -105,6 +120,19 @@ class LoggedIn:
     logout: Callable[[], None]
 
 
+def is_loopback(host: str) -> bool:
+    """True for an address of the loopback interface (127/8, ::1, IPv4-mapped) and for
+    non-IP peers (UNIX sockets, in-process transports)."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return not any(c.isdigit() for c in str(host)) or str(host) in ("", "?")
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
 def _text(value) -> str:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")
@@ -126,11 +154,20 @@ class Logins:
     """
 
     def __init__(self, portal, policy: Policy, limiter=None, basic_ttl: float = 300.0,
-                 clock=time.monotonic):
+                 clock=time.monotonic, allow_cleartext: bool = False):
         self.portal = portal
         self.policy = policy
+        #: ``[tls] allow_cleartext_passwords``: see ``cleartext_allowed``.
+        self.allow_cleartext = allow_cleartext
         self.limiter = limiter if limiter is not None else NoLimit()
         self.verified = VerifiedCache(ttl=basic_ttl, clock=clock)
+
+    def cleartext_allowed(self, host: str) -> bool:
+        """Whether a client at ``host`` may send a password over an unencrypted
+        connection: from the loopback interface always, from elsewhere only where the
+        configuration allows it (RFC 8314 says it should not). Protocols ask this before
+        offering or taking a plaintext login on a connection without TLS."""
+        return self.allow_cleartext or is_loopback(host)
 
     async def login(self, protocol: str, user, password, host: str,
                     interface=IAccountAvatar) -> LoggedIn:
@@ -146,6 +183,9 @@ class Logins:
         try:
             _iface, avatar, logout = await self.portal.login(
                 UsernamePassword(_bytes(user), _bytes(password)), None, interface)
+        except LoginBusy:
+            log_busy_login(protocol, _text(user), host)
+            raise LoginUnavailable("too many logins are being checked; try again later") from None
         except (UnauthorizedLogin, LoginFailed):
             self.failed(protocol, user, host)
             raise BadCredentials() from None
@@ -202,6 +242,8 @@ class Logins:
         try:
             _, avatar, logout = await self.portal.login(UsernamePassword(user, password), None,
                                                         IAccountAvatar)
+        except LoginBusy:
+            raise LoginUnavailable("too many logins are being checked; try again later") from None
         except (UnauthorizedLogin, LoginFailed):
             return None
         logout()

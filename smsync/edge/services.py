@@ -8,6 +8,8 @@ from typing import Optional
 import attrs
 
 from smsync.edge.devices import Devices
+from smsync.edge.gate import Gate, GateSettings
+from smsync.edge.limiter import LimiterSettings, LoginLimiter
 from smsync.edge.logins import Logins
 from smsync.edge.outbound import Outbound
 from smsync.edge.policy import Policy
@@ -28,6 +30,7 @@ class Edge:
         devices: ``Devices`` -- naming and recording clients.
         outbound: ``Outbound`` -- the submitter and relay queue; also the service the
             server runs once for all protocols (``service``).
+        gate: ``Gate`` -- how many connections may wait before logging in.
     """
 
     store: object
@@ -38,6 +41,7 @@ class Edge:
     policy: Policy
     devices: Devices
     outbound: Outbound
+    gate: Gate = attrs.field(factory=Gate)
 
     @property
     def service(self):
@@ -59,10 +63,12 @@ def make_edge(store, portal, config=None, tls: Optional[object] = None) -> Edge:
         portal=portal,
         config=config,
         tls=tls if tls is not None else server_context(config),
-        logins=Logins(portal, policy),
+        logins=Logins(portal, policy, LoginLimiter(LimiterSettings.from_config(config)),
+                      allow_cleartext=config.tls.allow_cleartext_passwords),
         policy=policy,
         devices=Devices(store),
         outbound=Outbound(store, config),
+        gate=Gate(GateSettings.from_config(config)),
     )
 
 

@@ -87,9 +87,20 @@ class _BoundedRequest(Request):
 
     _refused = False
     _received = 0
+    _limit = None
+
+    def _body_limit(self) -> int:
+        # A request without credentials can only be one of the few anonymous ones
+        # (OPTIONS, a well-known redirect, a 401 challenge): a stranger's body is not
+        # buffered beyond a small size before anyone knows who sends it.
+        if self._limit is None:
+            site = self.channel.site
+            authorised = self.requestHeaders.hasHeader(b"authorization")
+            self._limit = site.max_body if authorised else min(site.max_body, site.max_anonymous_body)
+        return self._limit
 
     def gotLength(self, length):
-        if length is not None and length > self.channel.site.max_body:
+        if length is not None and length > self._body_limit():
             self._refuse(length)
         super().gotLength(0 if self._refused else length)
 
@@ -97,7 +108,7 @@ class _BoundedRequest(Request):
         if self._refused:
             return
         self._received += len(data)
-        if self._received > self.channel.site.max_body:
+        if self._received > self._body_limit():
             self._refuse(None)
             return
         super().handleContentChunk(data)
@@ -113,21 +124,28 @@ class _BoundedRequest(Request):
                  peer=getattr(peer, "host", peer), method=method.decode("ascii", "replace"),
                  uri=uri[:200].decode("ascii", "replace"),
                  size=f"{length} bytes" if length is not None else "a chunked stream",
-                 limit=self.channel.site.max_body)
+                 limit=self._body_limit())
         transport = self.channel.transport
         transport.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n"
                         b"Connection: close\r\n\r\n")
         transport.loseConnection()
 
 
+#: The largest body of a request that carries no credentials.
+MAX_ANONYMOUS_BODY = 64 * 1024
+
+
 class SmsyncSite(Site):
-    """The shared site: request logging goes to the Twisted log; bodies are bounded."""
+    """The shared site: request logging goes to the Twisted log; bodies are bounded
+    (``max_body``; ``max_anonymous_body`` for a request without credentials)."""
 
     requestFactory = _BoundedRequest
 
-    def __init__(self, root, max_body: int = DEFAULT_MAX_BODY):
+    def __init__(self, root, max_body: int = DEFAULT_MAX_BODY,
+                 max_anonymous_body: int = MAX_ANONYMOUS_BODY):
         super().__init__(root)
         self.max_body = max_body
+        self.max_anonymous_body = max_anonymous_body
 
 
 def make_site(root: HttpRoot, max_body: int = DEFAULT_MAX_BODY) -> Site:

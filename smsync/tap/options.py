@@ -18,6 +18,7 @@ from twisted.python import usage
 from smsync.config import CONFIG_NAME, SERVICE_NAMES, Config, ConfigError, load_config
 from smsync.errors import BadStoreURI
 from smsync.tap import registry
+from smsync.tap.ports import taken
 
 #: The data directory used when neither --store, --config nor --data is given.
 DEFAULT_DATA_DIR = "smsync-data"
@@ -205,4 +206,7 @@ def make_service(protocol: str, options):
         plan = _all_in_one_plan(options) if protocol == "smsync" else _protocol_plan(protocol, options)
     except StartupError as e:
         fail(prog, str(e))
+    problem = taken([*plan.http_endpoints, *(e for es in plan.streams.values() for e in es)])
+    if problem:
+        fail(prog, f"error: {problem}")
     return SmsyncService(plan)

@@ -22,6 +22,7 @@ from smsync.edge import Edge, make_edge
 from smsync.store.registry import open_store
 from smsync.tap import registry
 from smsync.tap.http import HttpRoot, make_site, max_body_for
+from smsync.tap.ports import with_backlog
 
 log = Logger(namespace="smsync")
 
@@ -66,7 +67,7 @@ class ListeningService(Service):
             from twisted.internet import reactor
         listens = []
         for description in self.endpoints:
-            d = serverFromString(reactor, description).listen(self.factory)
+            d = serverFromString(reactor, with_backlog(description)).listen(self.factory)
             d.addCallbacks(self._bound, self._failed, errbackArgs=(description, reactor))
             listens.append(d)
         self.listening = DeferredList(listens, consumeErrors=True)

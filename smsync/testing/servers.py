@@ -44,7 +44,7 @@ from twisted.internet import threads
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import quoteStringArgument
 
-from smsync.config import Config, TLSConfig
+from smsync.config import Config, LoginsConfig
 from smsync.tap import registry
 from smsync.tap.service import ListeningService, Plan, SmsyncService
 
@@ -111,11 +111,20 @@ def client_tls_context():
     return context
 
 
+def default_config() -> Config:
+    """The configuration servers get by default: smsync's defaults, except that the login
+    limiter leaves the loopback addresses alone -- tests make many failed logins from
+    127.0.0.1 and would lock each other out. A test of the limiter passes a config with
+    ``logins`` of its own (and connects from 127.0.0.2 and beyond, all loopback)."""
+    return Config(logins=LoginsConfig(exempt=("127.0.0.1", "::1")))
+
+
 def config_with(config: Optional[Config] = None, **sections: Mapping) -> Config:
-    """``config`` (default: the defaults) with some keys of some sections replaced, e.g.
-    ``config_with(limits={"max_message_size": 20000}, delivery={"hostname": "mx.test"})``.
-    An unknown section or key is a ``TypeError``/``AttributeError``, as a typo should be."""
-    config = config if config is not None else Config()
+    """``config`` (default: ``default_config()``) with some keys of some sections
+    replaced, e.g. ``config_with(limits={"max_message_size": 20000}, delivery={"hostname":
+    "mx.test"})``. An unknown section or key is a ``TypeError``/``AttributeError``, as a
+    typo should be."""
+    config = config if config is not None else default_config()
     changes = {}
     for section, values in sections.items():
         current = getattr(config, section)
@@ -215,9 +224,11 @@ class RunningServers:
     async def start(cls, protocols: Union[str, Iterable[str]], store_uri: str = "memory:", *,
                     tls: bool = False, config: Optional[Config] = None,
                     knobs: Optional[Mapping[str, Mapping]] = None,
-                    accounts: Iterable[str] = (USER, OTHER), directory=None):
+                    accounts: Iterable[str] = (USER, OTHER), directory=None,
+                    interface: str = HOST):
         """Start ``protocols`` over the store at ``store_uri`` and fire with the running
-        servers once every one listens.
+        servers once every one listens (on ``interface``: 127.0.0.1 by default,
+        ``"0.0.0.0"`` for clients connecting to another address of the machine).
 
         Args:
             protocols: a protocol name or several (``registry.available()``: imap, pop3,
@@ -230,8 +241,8 @@ class RunningServers:
                 as ``[tls]`` (so STARTTLS/STLS is offered on the plain ports), and every
                 protocol also listens on an implicit-TLS (``ssl:``) port:
                 ``port(protocol, tls=True)``, ``https_url``.
-            config: the configuration the protocols are built from (default: the
-                defaults; see ``config_with``). Its ``[services]`` and ``[store]`` are
+            config: the configuration the protocols are built from (default:
+                ``default_config()``; see ``config_with``). Its ``[services]`` and ``[store]`` are
                 not used: the harness picks ephemeral endpoints and ``store_uri``.
                 Submission without ``[delivery] queue_dir`` gets a queue in
                 ``directory``.
@@ -255,7 +266,8 @@ class RunningServers:
         directory = Path(tempfile.mkdtemp(prefix="smsync-servers-") if own else directory)
         try:
             service = SmsyncService(
-                _plan(names, store_uri, directory, tls, config), stop_reactor_on_failure=False)
+                _plan(names, store_uri, directory, tls, config, interface),
+                stop_reactor_on_failure=False)
             service.startService()
             await service.ready
             if service.failures:
@@ -414,17 +426,17 @@ def store_fixtures(start, names: tuple[str, str] = ("server", "sqlite_server")):
 
 
 def _plan(protocols: tuple[str, ...], store_uri: str, directory: Path, tls: bool,
-          config: Optional[Config]) -> Plan:
-    config = config if config is not None else Config()
+          config: Optional[Config], interface: str = HOST) -> Plan:
+    config = config if config is not None else default_config()
     if store_uri == SQLITE:
         store_uri = f"sqlite:///{directory}/store"
-    endpoints = [f"tcp:0:interface={HOST}"]
+    endpoints = [f"tcp:0:interface={interface}"]
     if tls:
         pem = directory / "server.pem"
         pem.write_bytes(self_signed_pem())
-        config = attrs.evolve(config, tls=TLSConfig(certificate=str(pem)))
+        config = attrs.evolve(config, tls=attrs.evolve(config.tls, certificate=str(pem)))
         quoted = quoteStringArgument(str(pem))
-        endpoints.append(f"ssl:0:interface={HOST}:privateKey={quoted}:certKey={quoted}")
+        endpoints.append(f"ssl:0:interface={interface}:privateKey={quoted}:certKey={quoted}")
     if "submission" in protocols and not config.delivery.queue_dir:
         config = config_with(config, delivery={"queue_dir": str(directory / "queue")})
     http = tuple(p for p in protocols if p in registry.HTTP_PROTOCOLS)

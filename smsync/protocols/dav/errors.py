@@ -36,6 +36,12 @@ def from_store_error(exc: errors.SmsyncError, *, invalid_condition: Optional[str
         return DavError(403, "{DAV:}need-privileges", text)
     if isinstance(exc, errors.QuotaExceeded):
         return DavError(507, "{DAV:}quota-not-exceeded", text)
+    if isinstance(exc, errors.StorageUnavailable):
+        # RFC 4918 11.5: 507 when the server is out of space; 503 when it cannot write.
+        if exc.full:
+            return DavError(507, message="the server is out of storage; try again later")
+        return DavError(503, message="the server cannot store now; try again later",
+                        headers={"Retry-After": "60"})
     if isinstance(exc, errors.SyncTokenInvalid):
         return DavError(403, "{DAV:}valid-sync-token", text)
     if isinstance(exc, errors.InvalidData):

@@ -20,7 +20,7 @@ from twisted.web.server import NOT_DONE_YET
 from smsync import errors
 from smsync.edge import Edge, edge_for
 from smsync.edge.devices import Client
-from smsync.edge.logins import BadCredentials, ProtocolNotAllowed
+from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
 from smsync.protocols.dav import locks as locks_module
 from smsync.protocols.dav.context import Context
 from smsync.protocols.dav.errors import DavError, from_store_error
@@ -117,6 +117,12 @@ class DavApp:
         if length > MAX_BODY:
             return error_response(DavError(413, message="request body too large"))
         authorization = request.getHeader(b"authorization")
+        if (authorization and not request.isSecure()
+                and not self.edge.logins.cleartext_allowed(_host(request))):
+            # RFC 8314: the password already crossed the network in clear; say so rather
+            # than use it, so the client is set up with HTTPS.
+            return self._refuse(request, method, DavError(
+                403, message="passwords are accepted over HTTPS only; use https://"))
         try:
             account = await self.edge.logins.basic("dav", authorization, _host(request))
         except BadCredentials:
@@ -124,6 +130,9 @@ class DavApp:
         except ProtocolNotAllowed:
             return self._refuse(request, method, DavError(
                 403, message="CalDAV and CardDAV are not enabled for this account"))
+        except LoginUnavailable as e:
+            return self._refuse(request, method, DavError(
+                503, message=str(e), headers={"Retry-After": "30"}))
         if account is None and method not in _ANONYMOUS:
             return self._refuse(request, method, DavError(401, message="authentication required", headers={
                 "WWW-Authenticate": 'Basic realm="smsync", charset="UTF-8"'}))

@@ -19,7 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smsync._async import deferred
-from smsync.errors import InvalidData, NotFound, QuotaExceeded, SmsyncError
+from smsync.errors import InvalidData, NotFound, QuotaExceeded, SmsyncError, StorageUnavailable
 from smsync.protocols.delivery.envelope import account_of, return_path_header, split_address
 
 log = Logger(namespace="smsync.delivery")
@@ -166,6 +166,11 @@ class DeliveryCore:
             return Reply(552, "5.2.2", "mailbox full")
         if failure.check(InvalidData):
             return Reply(554, "5.6.0", f"message refused: {failure.value}")
+        if failure.check(StorageUnavailable):
+            # RFC 3463 4.3.1 "mail system full"; the store logged what is wrong.
+            if failure.value.full:
+                return Reply(452, "4.3.1", "insufficient system storage, try again later")
+            return Reply(451, "4.3.0", "cannot store now, try again later")
         if failure.check(SmsyncError):
             log.warn("delivery to {account} failed: {error}", account=account,
                      error=failure.value)

@@ -22,7 +22,8 @@ from twisted.protocols.policies import TimeoutMixin
 
 from smsync.clientlog import ClientErrors
 from smsync.edge import Edge, edge_for, sasl
-from smsync.edge.logins import BadCredentials, ProtocolNotAllowed
+from smsync.edge.gate import admit
+from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
 from smsync.errors import SmsyncError
 from smsync.protocols.delivery.core import Rejected, Reply
 from smsync.protocols.delivery.envelope import (
@@ -131,6 +132,8 @@ class MailServer(Protocol, TimeoutMixin):
         # The verb being answered, for the client-error log (never its arguments).
         self._verb = "-"
         self._errors: Optional[ClientErrors] = None
+        #: Submission: this connection's place among those not logged in.
+        self.ticket = None
 
     @property
     def config(self) -> ServerConfig:
@@ -143,8 +146,17 @@ class MailServer(Protocol, TimeoutMixin):
     # -- connection ----------------------------------------------------------------
 
     def connectionMade(self):
-        self.factory.connections.add(self)
         self.peer = getattr(self.transport.getPeer(), "host", "unknown")
+        if self.config.mode == "submission":
+            # Only submission logs in; LMTP and SMTP in serve the MTA and the world.
+            self.ticket = admit(self.factory.edge.gate, "submission", self.peer)
+            if self.ticket is None:
+                self._closed = True
+                self.transport.write(b"421 4.7.0 too many connections from your address; "
+                                     b"try again later\r\n")
+                self.transport.loseConnection()
+                return
+        self.factory.connections.add(self)
         # Replies are small writes answered by the client's next command: without
         # NODELAY, Nagle and delayed ACKs add ~40 ms to each exchange.
         no_delay = getattr(self.transport, "setTcpNoDelay", None)
@@ -157,6 +169,8 @@ class MailServer(Protocol, TimeoutMixin):
 
     def connectionLost(self, reason):
         self._closed = True
+        if self.ticket is not None:
+            self.ticket.release()
         self.setTimeout(None)
         self.factory.connections.discard(self)
         if self._data is not None:
@@ -343,7 +357,12 @@ class MailServer(Protocol, TimeoutMixin):
     # -- AUTH (submission) -----------------------------------------------------------
 
     def _auth_allowed(self) -> bool:
-        return self.tls_active or not (self.config.require_tls_for_auth and self.config.tls)
+        if self.tls_active:
+            return True
+        if self.config.require_tls_for_auth and self.config.tls:
+            return False
+        # RFC 8314: no passwords in clear from other hosts unless the config allows it.
+        return self.factory.edge.logins.cleartext_allowed(self.peer)
 
     async def do_AUTH(self, arg: str) -> None:
         if not self.factory.auth_offered():
@@ -423,8 +442,14 @@ class MailServer(Protocol, TimeoutMixin):
         except ProtocolNotAllowed:
             self.reply(535, "5.7.8 sending mail is not enabled for this account", logged=False)
             return
+        except LoginUnavailable as e:
+            # RFC 4954: 454, a temporary authentication failure.
+            self.reply(454, f"4.7.0 {e}", logged=False)
+            return
         done.logout()
         self.authenticated = done.account
+        if self.ticket is not None:
+            self.ticket.release()
         self.reply(235, "2.7.0 authentication succeeded")
 
     async def _auth_failed(self) -> None:

@@ -22,6 +22,8 @@ def build_service(edge, endpoints):
     limits = getattr(edge.config, "limits", None)
     if limits is not None and getattr(limits, "max_message_size", None):
         imap_config.append_limit = limits.max_message_size
+    if limits is not None:
+        imap_config.unauth_timeout = float(limits.login_timeout)
     return IMAPFactory(edge.store, edge.portal, imap_config, edge=edge)
 
 

@@ -10,7 +10,6 @@ to the selected mailbox before each tagged completion.
 from __future__ import annotations
 
 import collections
-import time
 import zlib
 from typing import Optional
 
@@ -24,6 +23,7 @@ from zope.interface import implementer
 
 from smsync.clientlog import ClientErrors
 from smsync.edge import Edge, edge_for
+from smsync.edge.gate import admit
 from smsync.errors import SmsyncError
 from smsync.protocols.imap import commands
 from smsync.protocols.imap.commands import ClientGone, CommandBad, Reply
@@ -46,14 +46,16 @@ class IMAPConfig:
     max_line: int = 64 * 1024
     #: Largest literal accepted in anything but APPEND (a search string, a password...).
     max_literal: int = 1024 * 1024
+    #: Before login, the longest line and the largest literal taken (a LOGIN with a long
+    #: password fits; a 50 MB APPEND literal from a stranger is not held in memory).
+    max_unauth_line: int = 8 * 1024
+    max_unauth_literal: int = 4 * 1024
     unauth_timeout: float = 60.0
     #: RFC 3501 5.4: at least 30 minutes for an authenticated client, IDLE included.
     auth_timeout: float = 30 * 60.0
-    #: Failed logins from one address wait ``failed_login_delay * 2**(n-1)`` before NO.
+    #: Seconds a failed login waits before its NO. (Repeated failures are slowed and
+    #: locked out across connections and protocols by the edge's login limiter.)
     failed_login_delay: float = 1.0
-    failed_login_max_delay: float = 16.0
-    #: Forget an address's failures after this long without one.
-    failed_login_window: float = 15 * 60.0
     #: A ``twisted.internet.ssl`` context factory: enables STARTTLS when set.
     tls: object = None
     #: The listener is already TLS (imaps): no STARTTLS, plaintext auth allowed.
@@ -81,7 +83,6 @@ class IMAPFactory(ServerFactory):
         self.edge = edge_for(store, portal, edge)
         self.config = config or IMAPConfig()
         self.clock = clock or reactor
-        self._failures: dict[str, tuple[int, float]] = {}
         self.connections: set = set()
 
     def buildProtocol(self, addr):
@@ -89,21 +90,6 @@ class IMAPFactory(ServerFactory):
         return proto
 
     # Failed-login bookkeeping is per client address, shared by its connections.
-    def login_failed(self, host: str) -> float:
-        """Count a failure from ``host``; return how long to wait before answering."""
-        now = time.monotonic()
-        count, last = self._failures.get(host, (0, now))
-        if now - last > self.config.failed_login_window:
-            count = 0
-        count += 1
-        self._failures[host] = (count, now)
-        if len(self._failures) > 100_000:
-            self._failures.clear()
-        return min(self.config.failed_login_delay * 2 ** (count - 1), self.config.failed_login_max_delay)
-
-    def login_succeeded(self, host: str) -> None:
-        self._failures.pop(host, None)
-
 
 @implementer(IPushProducer)
 class IMAPConnection(Protocol):
@@ -136,6 +122,8 @@ class IMAPConnection(Protocol):
         self.tls_active = self.config.implicit_tls
         self.after_reply = None
         self.peer_host = "unknown"
+        #: This connection's place among those not logged in (``smsync.edge.gate``).
+        self.ticket = None
         # Made on the first client error: most connections never have one.
         self._errors: Optional[ClientErrors] = None
 
@@ -146,6 +134,13 @@ class IMAPConnection(Protocol):
         self.peer_host = getattr(peer, "host", "unknown")
         # Arriving on an ssl: endpoint is implicit TLS (imaps).
         self.tls_active = self.tls_active or ISSLTransport.providedBy(self.transport)
+        self.ticket = admit(self.factory.edge.gate, "imap", self.peer_host)
+        if self.ticket is None:
+            self._closed = True
+            self.transport.write(b"* BYE [UNAVAILABLE] too many connections from your "
+                                 b"address; try again later\r\n")
+            self.transport.loseConnection()
+            return
         self.factory.connections.add(self)
         # A command's answer leaves in one write already (see HOLD_BYTES): Nagle would
         # only hold the next one back until the client ACKs, up to its delayed-ACK
@@ -163,6 +158,8 @@ class IMAPConnection(Protocol):
 
     def connectionLost(self, reason=None):
         self._closed = True
+        if self.ticket is not None:
+            self.ticket.release()
         self._held = []
         self._held_size = 0
         self.factory.connections.discard(self)
@@ -329,8 +326,10 @@ class IMAPConnection(Protocol):
                 self._literal_left -= n
                 continue
             i = buf.find(b"\n")
+            max_line = (self.config.max_line if self.session.authenticated
+                        else min(self.config.max_line, self.config.max_unauth_line))
             if i < 0:
-                if len(buf) > self.config.max_line:
+                if len(buf) > max_line:
                     # Keep only enough to find the end of the line; answer once it ends.
                     if not self._overlong:
                         self._overlong = self._parts[0] if self._parts else bytes(buf[:200])
@@ -344,7 +343,7 @@ class IMAPConnection(Protocol):
                 first, self._overlong = self._overlong, None
                 self._abandon(b"line too long", first=first)
                 continue
-            if len(line) > self.config.max_line:
+            if len(line) > max_line:
                 self._abandon(b"line too long", first=self._parts[0] if self._parts else line)
                 continue
             marker = literal_at_end(line)
@@ -364,6 +363,8 @@ class IMAPConnection(Protocol):
             first = self._parts[0] if self._parts else line
             tag, name, _uid = peek_tag_and_name(first)
             limit = self.config.append_limit if name == "APPEND" else self.config.max_literal
+            if not self.session.authenticated:
+                limit = min(limit, self.config.max_unauth_literal)
             if marker.size > limit or self._parts_size + marker.size > limit * 4:
                 self._parts = []
                 self._parts_size = 0

@@ -18,6 +18,9 @@ def build_service(edge, endpoints):
     delivery = getattr(edge.config, "delivery", None)
     if delivery is not None and delivery.hostname:
         pop3_config.hostname = delivery.hostname
+    limits = getattr(edge.config, "limits", None)
+    if limits is not None:
+        pop3_config.login_timeout = float(limits.login_timeout)
     return POP3Factory(edge.store, edge.portal, pop3_config, edge=edge)
 
 

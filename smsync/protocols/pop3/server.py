@@ -25,7 +25,8 @@ from zope.interface import implementer
 from smsync.clientlog import ClientErrors
 from smsync.edge import Edge, edge_for, sasl
 from smsync.edge.devices import Client
-from smsync.edge.logins import BadCredentials, ProtocolNotAllowed
+from smsync.edge.gate import admit
+from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
 from smsync.errors import NotFound, SmsyncError
 from smsync.protocols.pop3.codec import (
     MAX_LINE,
@@ -62,6 +63,8 @@ class POP3Config:
     prefetch_bytes: int = 1 << 20
     #: Seconds of silence before the autologout timer ends a session (RFC 1939: >= 600).
     idle_timeout: float = 600.0
+    #: Seconds a connection may take to log in (``[limits] login_timeout``).
+    login_timeout: float = 60.0
     #: Seconds a failed login waits before its answer (slows password guessing).
     failed_login_delay: float = 1.0
     #: Failed logins after which the connection is closed.
@@ -123,6 +126,8 @@ class POP3Server(Protocol, TimeoutMixin):
         # The verb being answered, for the client-error log (never its arguments).
         self._verb = "-"
         self._errors: Optional[ClientErrors] = None
+        #: This connection's place among those not logged in (``smsync.edge.gate``).
+        self.ticket = None
         self.maildrop: Optional[Maildrop] = None
         self.failed_logins = 0
         self._sasl_pending = False
@@ -137,6 +142,13 @@ class POP3Server(Protocol, TimeoutMixin):
         return self.factory.config
 
     def connectionMade(self):
+        self.ticket = admit(self.factory.edge.gate, "pop3", self._host())
+        if self.ticket is None:
+            self._closed = True
+            self.transport.write(b"-ERR [SYS/TEMP] too many connections from your address; "
+                                 b"try again later\r\n")
+            self.transport.loseConnection()
+            return
         self.factory.connections.add(self)
         # Replies are small writes answered by the client's next command: without
         # NODELAY, Nagle and delayed ACKs add ~40 ms to each exchange.
@@ -146,11 +158,13 @@ class POP3Server(Protocol, TimeoutMixin):
         # An ssl: endpoint (pop3s) hands us a TLS transport: implicit TLS.
         self.tls_active = self.config.implicit_tls or interfaces.ISSLTransport.providedBy(
             self.transport)
-        self.setTimeout(self.config.idle_timeout)
+        self.setTimeout(self.config.login_timeout)
         self.send_ok(f"{self.config.hostname} POP3 server ready")
 
     def connectionLost(self, reason):
         self._closed = True
+        if self.ticket is not None:
+            self.ticket.release()
         if self._errors is not None:
             self._errors.closed()
         self.setTimeout(None)
@@ -353,7 +367,12 @@ class POP3Server(Protocol, TimeoutMixin):
     # -- AUTHORIZATION -----------------------------------------------------------
 
     def auth_allowed(self) -> bool:
-        return self.tls_active or not (self.config.require_tls_for_auth and self.config.tls)
+        if self.tls_active:
+            return True
+        if self.config.require_tls_for_auth and self.config.tls:
+            return False
+        # RFC 8314: no passwords in clear from other hosts unless the config allows it.
+        return self.factory.edge.logins.cleartext_allowed(self._host())
 
     def _check_auth_allowed(self) -> None:
         if not self.auth_allowed():
@@ -425,6 +444,8 @@ class POP3Server(Protocol, TimeoutMixin):
             return
         except ProtocolNotAllowed:
             raise _Reply("[AUTH] POP3 is not enabled for this account", logged=False) from None
+        except LoginUnavailable as e:
+            raise _Reply(f"[SYS/TEMP] {e}", logged=False) from None
         account = done.account
         if not self.factory.locks.acquire(account, self):
             raise _Reply("[IN-USE] maildrop already locked by another POP3 session")
@@ -440,6 +461,9 @@ class POP3Server(Protocol, TimeoutMixin):
                 log.failure("POP3: cannot open the Inbox of {account}", account=account)
             raise _Reply("[SYS/TEMP] cannot open the maildrop") from None
         await self._record_device()
+        if self.ticket is not None:
+            self.ticket.release()
+        self.setTimeout(self.config.idle_timeout)
         self._prefetch = Prefetcher(self.maildrop, self.config.chunk_size,
                                     self.config.prefetch_bytes)
         # Registered for the rest of the session: every answer waits while the socket's

@@ -40,6 +40,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from smsync.errors import AlreadyExists, BadStoreURI, Conflict, InvalidData, SmsyncError
+from smsync.store.failures import storage_error
 from smsync.model import ChangeEvent, ChangeKind
 
 log = Logger()
@@ -125,6 +126,9 @@ def translate(exc: BaseException) -> BaseException:
     """
     if isinstance(exc, SmsyncError):
         return exc
+    storage = storage_error(exc)
+    if storage is not None:
+        return storage
     if isinstance(exc, psycopg.errors.UniqueViolation):
         return AlreadyExists("already exists (created concurrently)")
     if isinstance(exc, psycopg.IntegrityError):

@@ -93,7 +93,9 @@ class SessionHooks:
     def failure(self, exc: BaseException) -> Failure:
         """The failure a job's exception is reported as (a backend maps its driver's
         errors to smsync's here)."""
-        return Failure()
+        from smsync.store.failures import translated
+
+        return translated(Failure())
 
     def finished(self, conn, committed: bool) -> None:
         """The session is over (on its thread): give the connection back."""

@@ -50,6 +50,7 @@ from twisted.python.failure import Failure
 
 from smsync.errors import SmsyncError
 from smsync.model import ChangeEvent, ChangeKind
+from smsync.store.failures import translated
 
 log = Logger()
 
@@ -537,16 +538,16 @@ class Writer:
                     events.extend(ctx.events)
                     job.deferred.callback(value)
                 else:
-                    job.deferred.errback(value)
+                    job.deferred.errback(translated(value))
             elif ok:
                 events.extend(ctx.events)
                 for entry, result in zip(job.entries, value):
                     entry.deferred.callback(result)
             else:
                 for entry in job.entries:
-                    entry.deferred.errback(value)
+                    entry.deferred.errback(translated(value))
         for entry in dropped:
-            entry.deferred.errback(entry.failure)
+            entry.deferred.errback(translated(entry.failure))
         if self.on_events is not None:
             for ev in events:
                 self.on_events(ev)

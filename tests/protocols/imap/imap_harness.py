@@ -13,7 +13,7 @@ from smsync.testing.servers import (OTHER, PASSWORD, USER, RunningServers, in_th
                                     password_hash, self_signed_pem)
 
 #: Short login delays so tests of failed logins do not wait seconds.
-FAST_LOGIN_FAILURES = {"failed_login_delay": 0.05, "failed_login_max_delay": 0.4}
+FAST_LOGIN_FAILURES = {"failed_login_delay": 0.05}
 
 
 class Running(RunningServers):

@@ -95,6 +95,9 @@ def error_reply(e: errors.SmsyncError) -> Reply:
         return Reply("NO", text, "NOPERM")
     if isinstance(e, errors.QuotaExceeded):
         return Reply("NO", text, "OVERQUOTA")
+    if isinstance(e, errors.StorageUnavailable):
+        # RFC 5530: a subsystem is down; the client keeps its data and retries later.
+        return Reply("NO", "cannot store now, try again later", "UNAVAILABLE")
     if isinstance(e, errors.PreconditionFailed):
         return Reply("NO", text, "MODIFIED")
     if isinstance(e, errors.InvalidData):
@@ -104,6 +107,18 @@ def error_reply(e: errors.SmsyncError) -> Reply:
     return Reply("NO", text)
 
 
+def plaintext_refused(conn) -> bool:
+    """Whether LOGIN and AUTHENTICATE are refused on this connection until STARTTLS: no
+    TLS yet, and either the config asks for it or the client is not on the loopback
+    interface and ``[tls] allow_cleartext_passwords`` is off (RFC 8314)."""
+    if conn.tls_active:
+        return False
+    cfg = conn.config
+    if cfg.require_tls_for_auth and cfg.tls is not None:
+        return True
+    return not conn.factory.edge.logins.cleartext_allowed(conn.peer_host)
+
+
 def capabilities(conn) -> list[str]:
     """What CAPABILITY (and the greeting and LOGIN's OK) announce right now."""
     cfg = conn.config
@@ -111,7 +126,7 @@ def capabilities(conn) -> list[str]:
     if cfg.tls is not None and not conn.tls_active:
         caps.append("STARTTLS")
     if not conn.session.authenticated:
-        if cfg.require_tls_for_auth and cfg.tls is not None and not conn.tls_active:
+        if plaintext_refused(conn):
             caps.append("LOGINDISABLED")
         else:
             caps += ["AUTH=PLAIN", "AUTH=LOGIN"]

@@ -13,13 +13,17 @@ import base64
 from twisted.internet.task import deferLater
 
 from smsync.edge import sasl
-from smsync.edge.logins import BadCredentials, ProtocolNotAllowed
-from smsync.protocols.imap.commands import NOT_AUTH, ClientGone, Reply, capabilities, command
+from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
+from smsync.protocols.imap.commands import (NOT_AUTH, ClientGone, Reply, capabilities, command,
+                                            plaintext_refused)
 
 
 async def _login(conn, user: bytes, password: bytes):
-    cfg = conn.config
-    if cfg.require_tls_for_auth and cfg.tls is not None and not conn.tls_active:
+    if plaintext_refused(conn):
+        if conn.config.tls is None:
+            return Reply("NO", "passwords are not accepted over unencrypted connections "
+                         "from other hosts, and this server offers no TLS here",
+                         "PRIVACYREQUIRED")
         return Reply("NO", "use STARTTLS first", "PRIVACYREQUIRED")
     try:
         done = await conn.factory.edge.logins.login("imap", user, password, conn.peer_host)
@@ -27,15 +31,18 @@ async def _login(conn, user: bytes, password: bytes):
         return await _failed(conn)
     except ProtocolNotAllowed:
         return Reply("NO", "IMAP is not enabled for this account", "CONTACTADMIN")
-    conn.factory.login_succeeded(conn.peer_host)
+    except LoginUnavailable as e:
+        return Reply("NO", str(e), "UNAVAILABLE")
     store = getattr(done.avatar, "store", None) or conn.factory.store
     mail = await store.mail(done.account)
     conn.session.logged_in(done.account, store, mail, done.logout)
+    if conn.ticket is not None:
+        conn.ticket.release()
     return Reply("OK", "logged in", "CAPABILITY " + " ".join(capabilities(conn)))
 
 
 async def _failed(conn):
-    delay = conn.factory.login_failed(conn.peer_host)
+    delay = conn.config.failed_login_delay
     if delay > 0:
         await deferLater(conn.factory.clock, delay, lambda: None)
     return Reply("NO", "invalid credentials", "AUTHENTICATIONFAILED")
