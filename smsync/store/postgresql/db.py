@@ -41,6 +41,7 @@ from twisted.python.threadpool import ThreadPool
 
 from smsync.errors import AlreadyExists, BadStoreURI, Conflict, InvalidData, SmsyncError
 from smsync.store.failures import storage_error
+from smsync.store.sql.database import SQLDatabase
 from smsync.model import ChangeEvent, ChangeKind
 
 log = Logger()
@@ -260,7 +261,7 @@ class _Retry(Exception):
 _STOP = object()
 
 
-class Database:
+class Database(SQLDatabase):
     """The opened database; see the module docstring for the threading model.
 
     Build it with ``Database.open`` (blocking: call it from a thread), then ``start()``
@@ -282,7 +283,6 @@ class Database:
         self._closed = False
         self._stopped: Deferred | None = None
         self._closing: Deferred | None = None
-        self._shutdown_trigger = None
         #: Write transactions committed so far, jobs they carried, batches run again.
         self.commits = 0
         self.committed_jobs = 0
@@ -311,38 +311,15 @@ class Database:
             raise
         return db
 
+    job_class = _Job
+
     def start(self) -> None:
         """Start the writer thread and the pools. Call on the reactor thread."""
-        self.readpool.start()
-        self.iopool.start()
-        # Pool threads are not daemons: a store left open must not hang interpreter exit.
-        self._shutdown_trigger = self.reactor.addSystemEventTrigger(
-            "during", "shutdown", self._stop_pools
-        )
+        self._start_pools()
         self._thread = threading.Thread(target=self._writer_loop, name="smsync-pg-writer", daemon=True)
         self._thread.start()
 
     # -- writes ---------------------------------------------------------------------
-
-    def write(self, fn, *args) -> Deferred:
-        """Run ``fn(conn, ctx, *args)`` in the next write transaction.
-
-        The returned Deferred fires with ``fn``'s result only after that transaction is
-        durably committed, or fails with ``fn``'s exception (its changes rolled back,
-        other jobs of the batch unaffected) or the commit's. ``fn`` may be run more than
-        once (a batch lost a race and is run again): it must depend only on the database
-        and its arguments.
-        """
-        if self._closed:
-            raise RuntimeError("store is closed")
-        d = Deferred()
-        self._queue.put(_Job(fn, args, d))
-        return d
-
-    def submit(self, fn, args, d: Deferred) -> None:
-        """``write`` for pipelines: callable from any thread; ``d`` (made on the reactor
-        thread) fires as ``write``'s Deferred would."""
-        self._queue.put(_Job(fn, args, d))
 
     def submit_grouped(self, group, fn, args, d: Deferred) -> None:
         """``submit`` for jobs that can run many at once with one statement (appends to
@@ -580,16 +557,7 @@ class Database:
                     raise
                 raise mapped from None
 
-    def io(self, fn, *args) -> Deferred:
-        """Run blocking ``fn(*args)`` (parsing) on the I/O pool."""
-        return deferToThreadPool(self.reactor, self.iopool, fn, *args)
-
     # -- shutdown -------------------------------------------------------------------
-
-    def _stop_pools(self) -> None:
-        for pool in (self.readpool, self.iopool):
-            if pool.started:
-                pool.stop()
 
     def close(self) -> Deferred:
         """Finish every queued write, then stop the threads and close the connections.
@@ -607,8 +575,7 @@ class Database:
         from twisted.internet.threads import deferToThread
 
         await self._stopped
-        if self._shutdown_trigger is not None:
-            self.reactor.removeSystemEventTrigger(self._shutdown_trigger)
+        self._forget_shutdown_trigger()
         # Joining the pools' threads blocks: not on the reactor thread.
         await deferToThread(self._shutdown_blocking)
 

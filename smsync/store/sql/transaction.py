@@ -33,9 +33,9 @@ from twisted.python.failure import Failure
 from twisted.python.threadable import isInIOThread
 from zope.interface import implementer
 
-from smsync._async import deferred
 from smsync.errors import SmsyncError
 from smsync.interfaces import IStoreTransaction
+from smsync.store.sql.store import SQLStore
 
 log = Logger()
 
@@ -344,18 +344,10 @@ class TransactionView:
     def __getattr__(self, name):
         return getattr(self._store, name)
 
-    async def _account(self, account):
-        from smsync.store.sql.store import SQLStore
-
-        return await SQLStore._account(self, account)
-
-    @deferred
-    async def mail(self, account):
-        return self.mail_store_class(self, *await self._account(account))
-
-    @deferred
-    async def collections(self, account):
-        return self.collection_store_class(self, *await self._account(account))
+    # The store's own: they build the handle classes over ``self.db``, the session's.
+    _account = SQLStore._account
+    mail = SQLStore.mail
+    collections = SQLStore.collections
 
     def commit(self) -> Deferred:
         return self.session.commit()

@@ -19,18 +19,18 @@ import sqlite3
 import uuid
 
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
+from smsync.store.sql.database import SQLDatabase
 from smsync.store.sqlite.connection import connect
 from smsync.store.sqlite.reader import Readers
 from smsync.store.sqlite.schema import migrate
-from smsync.store.sqlite.writer import Writer
+from smsync.store.sqlite.writer import Writer, _Job
 
 DB_NAME = "smsync.sqlite3"
 
 
-class Database(Writer, Readers):
+class Database(SQLDatabase, Writer, Readers):
     """The opened database; see the module docstrings for the threading model.
 
     Build it with ``Database.open`` (blocking: call it from a thread), then ``start()``
@@ -58,29 +58,14 @@ class Database(Writer, Readers):
         migrate(db._writer_conn)
         return db
 
+    job_class = _Job
+
     def start(self) -> None:
         """Start the writer thread and the pools. Call on the reactor thread."""
-        self.readpool.start()
-        self.iopool.start()
-        # Pool threads are not daemons: a store left open must not hang interpreter exit.
-        self._shutdown_trigger = self._reactor.addSystemEventTrigger(
-            "during", "shutdown", self._stop_pools
-        )
+        self._start_pools()
         self._start_writer()
 
-    def io(self, fn, *args) -> Deferred:
-        """Run blocking ``fn(*args)`` (file work, parsing) on the I/O pool.
-        ``RuntimeError`` once the store is closed."""
-        if self._closed:
-            raise RuntimeError("store is closed")
-        return deferToThreadPool(self._reactor, self.iopool, fn, *args)
-
     # -- shutdown -------------------------------------------------------------------
-
-    def _stop_pools(self) -> None:
-        for pool in (self.readpool, self.iopool):
-            if pool.started:
-                pool.stop()
 
     def close(self) -> Deferred:
         """Finish every queued write, then stop the threads and close the connections."""
@@ -91,7 +76,7 @@ class Database(Writer, Readers):
         done = self._closing = Deferred()
 
         def finish(_):
-            self._reactor.removeSystemEventTrigger(self._shutdown_trigger)
+            self._forget_shutdown_trigger()
             self._stop_pools()
             for conn in [self._writer_conn, *self._reader_connections()]:
                 if conn is not None:

@@ -236,24 +236,6 @@ class Writer:
 
     # -- writes ---------------------------------------------------------------------
 
-    def write(self, fn, *args) -> Deferred:
-        """Run ``fn(conn, ctx, *args)`` in the next write transaction.
-
-        The returned Deferred fires with ``fn``'s result only after that transaction is
-        durably committed, or fails with ``fn``'s exception (its changes rolled back, other
-        jobs of the batch unaffected) or the commit's.
-        """
-        if self._closed:
-            raise RuntimeError("store is closed")
-        d = Deferred()
-        self._queue.put(_Job(fn, args, d))
-        return d
-
-    def submit(self, fn, args, d: Deferred) -> None:
-        """``write`` for pipelines: callable from any thread; ``d`` (made on the reactor
-        thread) fires as ``write``'s Deferred would."""
-        self._queue.put(_Job(fn, args, d))
-
     def pipeline(self, lane, prepare, commit, discard) -> Deferred:
         """Prepare on a preparer thread, make durable what that wrote, then commit, with
         commits in call order within ``lane``. Call on the reactor thread.
