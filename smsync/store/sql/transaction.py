@@ -27,7 +27,7 @@ import queue
 import threading
 from typing import Optional
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadable import isInIOThread
@@ -115,11 +115,12 @@ class Session:
     """One open transaction: requests are queued from the reactor (or a pool thread) and
     served in order by ``serve`` on the session's thread."""
 
-    def __init__(self, hooks: SessionHooks, reactor, on_events=None, idle_limit: float = IDLE_LIMIT):
+    def __init__(self, hooks: SessionHooks, reactor, on_events=None,
+                 idle_limit: Optional[float] = None):
         self.hooks = hooks
         self.reactor = reactor
         self.on_events = on_events
-        self.idle_limit = idle_limit
+        self.idle_limit = IDLE_LIMIT if idle_limit is None else idle_limit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         # Guards ``_ended`` with the queue, so no request slips in after the last drain.
         self._lock = threading.Lock()
@@ -165,7 +166,7 @@ class Session:
 
     def rollback(self) -> Deferred:
         if self._ended:
-            return Deferred.fromCoroutine(_nothing())
+            return succeed(None)
         return self._put("rollback", None, ())
 
     # -- the session's thread ------------------------------------------------------------
@@ -184,8 +185,10 @@ class Session:
             self.abandon(hooks.failure(e))
             hooks.finished(conn, False)
             return
+        op = None
         try:
             while True:
+                op = None
                 try:
                     op = self._queue.get(timeout=self.idle_limit)
                 except queue.Empty:
@@ -208,11 +211,13 @@ class Session:
                     except Exception as e:
                         failure = hooks.failure(e)
                         hooks.undo(conn)
-                        self._reply(op.deferred, False, failure)
+                        done, op = op, None
+                        self._reply(done.deferred, False, failure)
                     else:
                         hooks.release(conn)
                         contexts.append(ctx)
-                        self._reply(op.deferred, True, result)
+                        done, op = op, None
+                        self._reply(done.deferred, True, result)
                 elif op.kind == "commit":
                     try:
                         hooks.before_commit(conn, contexts, self)
@@ -236,10 +241,16 @@ class Session:
                     self._reply(op.deferred, True, None)
                     self.abandon(Failure(TransactionEnded("the transaction has ended")))
                     return
-        except BaseException:  # pragma: no cover - a bug here must not hang the caller
-            log.failure("store transaction session crashed")
+        except BaseException:
+            # The connection broke under a savepoint, or a bug: the whole transaction is
+            # lost, and every caller, the one whose request was running first, hears so.
+            failure = Failure()
+            log.failure("store transaction failed; rolled back", failure)
+            if op is not None:
+                self._reply(op.deferred, False, failure)
             hooks.rollback(conn)
-            self.abandon(Failure())
+            hooks.after_rollback(self)
+            self.abandon(failure)
         finally:
             hooks.finished(conn, committed)
 
@@ -261,10 +272,6 @@ class Session:
             for event in events:
                 self.on_events(event)
         d.callback(None)
-
-
-async def _nothing() -> None:
-    return None
 
 
 class SessionDatabase:
