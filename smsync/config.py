@@ -310,7 +310,7 @@ def render_config(config: Config) -> str:
     ]
     for name in SERVICE_NAMES:
         items = ", ".join(_toml_string(e) for e in config.services.endpoints(name))
-        note = "  # CalDAV, CardDAV, EAS, EWS, SyncML" if name == "http" else ""
+        note = "  # the one site of the HTTP protocols (CalDAV, CardDAV, ...)" if name == "http" else ""
         lines.append(f"{name} = [{items}]{note}")
     lines += [
         "",

@@ -76,13 +76,24 @@ def _tls_config(args, directory: Path) -> TLSConfig:
     return TLSConfig(certificate=str(cert.resolve()), private_key=str(key.resolve()))
 
 
+def http_protocols() -> str:
+    """The HTTP protocols this installation serves, as a user reads them."""
+    from smsync.tap import registry
+
+    names = {"caldav": "CalDAV", "carddav": "CardDAV", "eas": "Exchange ActiveSync",
+             "ews": "EWS", "syncml": "SyncML"}
+    served = [names.get(p, p) for p in registry.PROTOCOLS
+              if p in registry.HTTP_PROTOCOLS and registry.is_available(p)]
+    return ", ".join(served) or "nothing yet"
+
+
 def describe_services(config: Config) -> list[str]:
     """One line per configured service: what listens where."""
     lines = []
     for service in SERVICE_NAMES:
         endpoints = config.services.endpoints(service)
         if endpoints:
-            label = "HTTP (CalDAV, CardDAV, EAS, EWS, SyncML)" if service == "http" else service.upper()
+            label = f"HTTP ({http_protocols()})" if service == "http" else service.upper()
             lines.append(f"  {label}: {', '.join(endpoints)}")
     return lines
 
