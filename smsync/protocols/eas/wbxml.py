@@ -1,0 +1,378 @@
+"""WBXML 1.3 as Exchange ActiveSync speaks it (MS-ASWBXML): pure functions over bytes.
+
+A document is a tree of ``Element`` values, each a tag of one code page holding child
+elements, a text or opaque bytes -- never a mix: EAS has no mixed content and no
+attributes. The tree is an attrs value type rather than lxml elements so that opaque
+data (MIME, ConversationId) stays bytes and trees compare with ``==``.
+
+``decode`` is built for hostile input: every malformed document raises ``WBXMLError``
+(a ``ValueError``), lengths are checked against the bytes actually there before anything
+is allocated, and the tree is walked with an explicit stack, so neither a huge length
+nor a deep nesting can exhaust memory or the Python stack.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import attrs
+from lxml import etree
+
+from smsync.protocols.eas.codepages import BY_NAMESPACE, PAGES
+
+#: The deepest nesting accepted (EAS documents stay under 15 levels).
+MAX_DEPTH = 64
+
+# Global tokens (WBXML 1.3 section 7.1).
+SWITCH_PAGE, END, ENTITY, STR_I = 0x00, 0x01, 0x02, 0x03
+STR_T, OPAQUE = 0x83, 0xC3
+_CONTENT, _ATTRIBUTES = 0x40, 0x80
+_UTF8 = 106
+_GLOBAL_NAMES = {
+    0x04: "LITERAL", 0x40: "EXT_I_0", 0x41: "EXT_I_1", 0x42: "EXT_I_2", 0x43: "PI",
+    0x44: "LITERAL_C", 0x80: "EXT_T_0", 0x81: "EXT_T_1", 0x82: "EXT_T_2",
+    0x84: "LITERAL_A", 0xC0: "EXT_0", 0xC1: "EXT_1", 0xC2: "EXT_2", 0xC4: "LITERAL_AC",
+}
+
+
+class WBXMLError(ValueError):
+    """A document that is not well-formed EAS WBXML (or a tree that cannot be one)."""
+
+
+def _text(value: str | None) -> str | None:
+    return value or None
+
+
+@attrs.frozen
+class Element:
+    """One EAS element.
+
+    Attributes:
+        namespace: the code page's XML namespace, e.g. ``"AirSync:"``.
+        tag: the tag name within that page, e.g. ``"SyncKey"``.
+        children: the child elements, in order.
+        text: the text content (None when there is none; ``""`` becomes None).
+        opaque: the content as opaque bytes (WBXML OPAQUE), or None.
+    """
+
+    namespace: str
+    tag: str
+    children: tuple[Element, ...] = attrs.field(default=(), converter=tuple)
+    text: str | None = attrs.field(default=None, converter=_text)
+    opaque: bytes | None = None
+
+    def __attrs_post_init__(self):
+        if sum(bool(x) for x in (self.children, self.text, self.opaque is not None)) > 1:
+            raise ValueError(f"{self.tag}: children, text and opaque exclude each other")
+
+    def find(self, namespace: str, tag: str) -> Element | None:
+        """The first child with this namespace and tag, or None."""
+        for child in self.children:
+            if child.tag == tag and child.namespace == namespace:
+                return child
+        return None
+
+
+# -- encoding ------------------------------------------------------------------------
+
+
+def _mb_u_int32(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def encode(element: Element) -> bytes:
+    """The WBXML bytes of a document: version 1.3, public id 1, UTF-8, no string table.
+
+    Raises:
+        WBXMLError: a tag not in its code page, a text that cannot be carried (NUL, lone
+            surrogates), or nesting deeper than MAX_DEPTH.
+    """
+    out = bytearray(b"\x03\x01\x6a\x00")
+    page = 0
+    # Iterators over the children still to write; the bottom one holds the root, every
+    # other one belongs to an open element whose END follows its last child.
+    stack: list = [iter((element,))]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            if stack:
+                out.append(END)
+            continue
+        if len(stack) > MAX_DEPTH:
+            raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
+        codepage = BY_NAMESPACE.get(node.namespace)
+        token = codepage.tokens.get(node.tag) if codepage else None
+        if token is None:
+            raise WBXMLError(f"no token for {node.namespace}{node.tag}")
+        if codepage.number != page:
+            page = codepage.number
+            out += bytes((SWITCH_PAGE, page))
+        if node.text is not None:
+            if "\0" in node.text:
+                raise WBXMLError(f"{node.tag}: a text cannot hold NUL")
+            try:
+                raw = node.text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise WBXMLError(f"{node.tag}: text is not encodable as UTF-8: {e}") from None
+            out += bytes((token | _CONTENT, STR_I)) + raw + bytes((0, END))
+        elif node.opaque is not None:
+            out += bytes((token | _CONTENT, OPAQUE)) + _mb_u_int32(len(node.opaque))
+            out += node.opaque + bytes((END,))
+        elif node.children:
+            out.append(token | _CONTENT)
+            stack.append(iter(node.children))
+        else:
+            out.append(token)
+    return bytes(out)
+
+
+# -- decoding ------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise WBXMLError(f"truncated at byte {self.pos}")
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def mb_u_int32(self) -> int:
+        value = 0
+        for _ in range(5):
+            b = self.byte()
+            value = (value << 7) | (b & 0x7F)
+            if not b & 0x80:
+                if value >= 1 << 32:
+                    break
+                return value
+        raise WBXMLError(f"bad mb_u_int32 ending at byte {self.pos}")
+
+    def take(self, length: int) -> bytes:
+        if length > len(self.data) - self.pos:
+            raise WBXMLError(
+                f"length {length} at byte {self.pos} exceeds the "
+                f"{len(self.data) - self.pos} bytes left"
+            )
+        self.pos += length
+        return self.data[self.pos - length : self.pos]
+
+    def cstring(self) -> str:
+        end = self.data.find(b"\0", self.pos)
+        if end < 0:
+            raise WBXMLError(f"unterminated inline string at byte {self.pos}")
+        raw, self.pos = self.data[self.pos : end], end + 1
+        return _utf8(raw, self.pos)
+
+
+def _utf8(raw: bytes, where: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise WBXMLError(f"bad UTF-8 in the string before byte {where}: {e.reason}") from None
+
+
+def _table_string(table: bytes, offset: int) -> str:
+    end = table.find(b"\0", offset) if offset < len(table) else -1
+    if end < 0:
+        raise WBXMLError(f"string table reference {offset} is outside the table")
+    return _utf8(table[offset:end], offset)
+
+
+@attrs.define
+class _Open:
+    namespace: str
+    tag: str
+    children: list = attrs.Factory(list)
+    text: list = attrs.Factory(list)
+    opaque: list = attrs.Factory(list)
+
+    def close(self) -> Element:
+        text = "".join(self.text)
+        if sum((bool(self.children), bool(text), bool(self.opaque))) > 1:
+            raise WBXMLError(f"{self.tag}: mixed content (EAS has none)")
+        opaque = b"".join(self.opaque) if self.opaque else None
+        return Element(self.namespace, self.tag, self.children, text, opaque)
+
+
+def decode(data: bytes) -> Element:
+    """The document a WBXML body holds.
+
+    Accepts WBXML 1.0-1.3 with any public id, UTF-8 (or unknown) charset, a string
+    table and STR_T references, SWITCH_PAGE, STR_I, ENTITY and OPAQUE.
+
+    Raises:
+        WBXMLError: for anything else -- truncation, a bad mb_u_int32, an unknown code
+            page or token, attributes, literals, extensions, bad UTF-8, a length beyond
+            the input, nesting deeper than MAX_DEPTH, mixed content or trailing bytes.
+    """
+    r = _Reader(bytes(data))
+    version = r.byte()
+    if version > 0x03:
+        raise WBXMLError(f"unsupported WBXML version 0x{version:02x}")
+    if r.mb_u_int32() == 0:
+        r.mb_u_int32()  # the public id is a string table reference: ignored
+    charset = r.mb_u_int32()
+    if charset not in (0, _UTF8):
+        raise WBXMLError(f"unsupported charset {charset} (only UTF-8, 106)")
+    table = r.take(r.mb_u_int32())
+    page = 0
+    root: Element | None = None
+    stack: list[_Open] = []
+    while root is None:
+        at = r.pos
+        b = r.byte()
+        if b == SWITCH_PAGE:
+            page = r.byte()
+            if page not in PAGES:
+                raise WBXMLError(f"unknown code page {page} at byte {at}")
+            continue
+        if b in (END, STR_I, STR_T, ENTITY, OPAQUE) and not stack:
+            raise WBXMLError(f"byte {at}: 0x{b:02x} outside any element")
+        if b == END:
+            done = stack.pop().close()
+            if stack:
+                stack[-1].children.append(done)
+            else:
+                root = done
+        elif b == STR_I:
+            stack[-1].text.append(r.cstring())
+        elif b == STR_T:
+            stack[-1].text.append(_table_string(table, r.mb_u_int32()))
+        elif b == ENTITY:
+            code = r.mb_u_int32()
+            if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                raise WBXMLError(f"byte {at}: bad character entity {code}")
+            stack[-1].text.append(chr(code))
+        elif b == OPAQUE:
+            stack[-1].opaque.append(r.take(r.mb_u_int32()))
+        elif b in _GLOBAL_NAMES:
+            raise WBXMLError(f"byte {at}: {_GLOBAL_NAMES[b]} is not used by EAS")
+        elif b & _ATTRIBUTES:
+            raise WBXMLError(f"byte {at}: attributes are not used by EAS")
+        else:
+            codepage = PAGES[page]
+            tag = codepage.tags.get(b & 0x3F)
+            if tag is None:
+                raise WBXMLError(f"byte {at}: unknown token 0x{b & 0x3F:02x} in {codepage.name}")
+            if len(stack) >= MAX_DEPTH:
+                raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
+            if b & _CONTENT:
+                stack.append(_Open(codepage.namespace, tag))
+            elif stack:
+                stack[-1].children.append(Element(codepage.namespace, tag))
+            else:
+                root = Element(codepage.namespace, tag)
+    if r.pos != len(r.data):
+        raise WBXMLError(f"{len(r.data) - r.pos} bytes after the document")
+    return root
+
+
+# -- XML, for logs and tests ---------------------------------------------------------
+
+#: Marks an element whose content is opaque bytes (base64 in the XML); EAS itself uses
+#: no attributes, so the marker cannot clash with one.
+OPAQUE_ATTRIBUTE = "opaque"
+
+
+def to_xml(element: Element) -> str:
+    """The document as XML text with EAS namespaces (opaque content in base64).
+
+    Raises:
+        WBXMLError: a text XML cannot carry (control characters) or an unknown page.
+    """
+    namespaces: dict[str, None] = {}
+    todo = [element]
+    while todo:
+        node = todo.pop()
+        if node.namespace not in BY_NAMESPACE:
+            raise WBXMLError(f"unknown namespace {node.namespace!r}")
+        namespaces[node.namespace] = None
+        todo.extend(node.children)
+    nsmap = {
+        (None if ns == element.namespace else BY_NAMESPACE[ns].name.lower()): ns
+        for ns in namespaces
+    }
+    try:
+        root = etree.Element(_qname(element), nsmap=nsmap)
+        todo = [(root, element)]
+        while todo:
+            xml, node = todo.pop()
+            if node.opaque is not None:
+                xml.set(OPAQUE_ATTRIBUTE, "base64")
+                xml.text = base64.b64encode(node.opaque).decode("ascii")
+            else:
+                xml.text = node.text
+            for child in node.children:
+                todo.append((etree.SubElement(xml, _qname(child)), child))
+    except ValueError as e:
+        raise WBXMLError(f"not representable as XML: {e}") from None
+    return etree.tostring(root, encoding="unicode")
+
+
+def _qname(node: Element) -> str:
+    return f"{{{node.namespace}}}{node.tag}"
+
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True,
+                          remove_pis=True)
+
+
+def from_xml(text: str) -> Element:
+    """The document an XML text (as ``to_xml`` writes it) holds.
+
+    Whitespace between child elements is ignored; a leaf's text is kept as is.
+
+    Raises:
+        WBXMLError: not XML, an element outside the code pages, attributes (other than
+            the opaque marker), mixed content, or bad base64.
+    """
+    try:
+        root = etree.fromstring(text.encode("utf-8"), _PARSER)
+    except (etree.XMLSyntaxError, ValueError) as e:
+        raise WBXMLError(f"not XML: {e}") from None
+    # Post-order without recursion: a node is built once all its children are.
+    built: dict = {}
+    todo = [(root, False)]
+    while todo:
+        xml, expanded = todo.pop()
+        if not expanded:
+            todo.append((xml, True))
+            todo.extend((child, False) for child in reversed(xml))
+            continue
+        built[xml] = _from_xml_node(xml, [built.pop(child) for child in xml])
+    return built[root]
+
+
+def _from_xml_node(xml, children: list[Element]) -> Element:
+    qname = etree.QName(xml)
+    codepage = BY_NAMESPACE.get(qname.namespace)
+    if codepage is None or qname.localname not in codepage.tokens:
+        raise WBXMLError(f"unknown element {xml.tag}")
+    attributes = dict(xml.attrib)
+    opaque = attributes.pop(OPAQUE_ATTRIBUTE, None)
+    if attributes or opaque not in (None, "base64"):
+        raise WBXMLError(f"{qname.localname}: EAS elements have no attributes")
+    text = xml.text or ""
+    if children:
+        if text.strip() or any((c.tail or "").strip() for c in xml):
+            raise WBXMLError(f"{qname.localname}: mixed content (EAS has none)")
+        text = ""
+    if opaque is not None:
+        if children:
+            raise WBXMLError(f"{qname.localname}: opaque content with children")
+        try:
+            data = base64.b64decode(text, validate=True)
+        except ValueError as e:
+            raise WBXMLError(f"{qname.localname}: bad base64: {e}") from None
+        return Element(codepage.namespace, qname.localname, opaque=data)
+    return Element(codepage.namespace, qname.localname, children, text)
