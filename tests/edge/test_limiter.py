@@ -153,8 +153,8 @@ def port(service, name):
     return service.listeners[name].ports[0].getHost().port
 
 
-class IMAPFrom(imaplib.IMAP4):
-    """imaplib connecting from a given loopback address."""
+class _FromSource:
+    """A stdlib client connecting from a chosen loopback address."""
 
     def __init__(self, port_no, source):
         self.source = source
@@ -165,14 +165,12 @@ class IMAPFrom(imaplib.IMAP4):
                                         source_address=(self.source, 0))
 
 
-class POP3From(poplib.POP3):
-    def __init__(self, port_no, source):
-        self.source = source
-        super().__init__("127.0.0.1", port_no, timeout=30)
+class IMAPFrom(_FromSource, imaplib.IMAP4):
+    pass
 
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=(self.source, 0))
+
+class POP3From(_FromSource, poplib.POP3):
+    pass
 
 
 def imap_try(port_no, user, password, source):
