@@ -1,7 +1,17 @@
 """Exchange ActiveSync (MS-AS*): phones' mail, calendar, contacts, tasks and notes.
 
-Not served yet: only its first stones are laid, as pure codecs -- WBXML (``wbxml``) with
-the MS-ASWBXML code pages (``codepages``), the MS-ASHTTP request line (``request``) and
-mobile Autodiscover (``autodiscover``); the HTTP endpoint and the commands come later
-(issue 12), so the protocol is not registered in ``smsync.tap.registry``.
+Not served by default yet: the codecs -- WBXML (``wbxml``) with the MS-ASWBXML code
+pages (``codepages``), the MS-ASHTTP request line (``request``), mobile Autodiscover
+(``autodiscover``) -- and the endpoint (``server``) with its first commands (Provision,
+FolderSync: ``commands``) exist; Sync, Ping and the rest come next (issue 12), so the
+protocol is not registered in ``smsync.tap.registry``. ``build_resources`` is what it
+will register, and what tests and embedders mount today.
 """
+
+
+def build_resources(edge):
+    """``{path: resource}`` of the EAS endpoint over ``edge`` (``smsync.tap``'s HTTP
+    builder signature)."""
+    from smsync.protocols.eas.server import EASEndpoint, EASResource
+
+    return {"/Microsoft-Server-ActiveSync": EASResource(EASEndpoint(edge))}

@@ -144,15 +144,18 @@ def _parse_plain(query: str, headers: Mapping[str, str]) -> EASRequest:
     save = fields.pop("SaveInSent", "F")
     if save not in ("T", "F"):
         raise QueryError("SaveInSent must be T or F")
-    params = {}
-    for key, value in fields.items():
-        if key not in PARAMETERS:
-            raise QueryError(f"unknown parameter {key[:40]!r}")
-        params[key] = value
+    # Some clients put the policy key in the query instead of X-MS-PolicyKey.
+    policy_text = _header(headers, "X-MS-PolicyKey")
+    query_key = fields.pop("PolicyKey", None)
+    if policy_text is None:
+        policy_text = query_key
+    # Parameters MS-ASHTTP does not name are left out, not refused: clients add their
+    # own, and the command does not depend on them.
+    params = {key: value for key, value in fields.items() if key in PARAMETERS}
     return EASRequest(
         command=command, device_id=device_id, device_type=device_type, user=user or None,
         version=_version(_header(headers, "MS-ASProtocolVersion")),
-        policy_key=_policy_key(_header(headers, "X-MS-PolicyKey")),
+        policy_key=_policy_key(policy_text),
         params=params, save_in_sent=save == "T",
         accept_multipart=(_header(headers, "MS-ASAcceptMultiPart") or "").upper() == "T",
     )

@@ -1,0 +1,230 @@
+"""The EAS HTTP endpoint (MS-ASHTTP): OPTIONS, and POST of a command in WBXML.
+
+Each POST is: log in through the edge (HTTP Basic, the protocol policy, the limiter),
+read the request line (``request.parse_query``), record the device, check its policy
+key, decode the body, run the command's handler from the registry, encode the answer.
+Every client mistake gets its HTTP status or the command's Status and one log line;
+nothing raises into twisted.web.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET
+
+from smsync.edge.devices import Client
+from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
+from smsync.errors import SmsyncError, StorageUnavailable
+from smsync.protocols.eas import commands, state
+from smsync.protocols.eas.request import VERSIONS, QueryError, parse_query
+from smsync.protocols.eas.wbxml import Element, WBXMLError, decode, encode
+
+log = Logger(namespace="smsync.eas")
+
+#: What OPTIONS announces; 2.5 is not served.
+SERVED_VERSIONS = tuple(v for v in VERSIONS if v != "2.5")
+WBXML = "application/vnd.ms-sync.wbxml"
+
+#: Largest command body read (SendMail carries a message: the site's own limit bounds
+#: the rest).
+MAX_BODY = 64 * 1024 * 1024
+
+
+@attrs.define
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: dict = attrs.field(factory=dict)
+
+
+@attrs.define
+class Context:
+    """One request as a handler sees it."""
+
+    edge: object
+    account: str
+    device_id: str
+    device_type: str
+    version: str
+    host: str
+    user_agent: Optional[str]
+    command: str
+    #: Lines for the device's log, written once the command is answered.
+    lines: list = attrs.field(factory=list)
+
+    @property
+    def store(self):
+        return self.edge.store
+
+    def log(self, line: str) -> None:
+        """A line in the device's log (and the server's)."""
+        log.info("eas: {account} {device}: {line}", account=self.account, device=self.device_id,
+                 line=line)
+        self.lines.append(line)
+
+    async def write_log(self) -> None:
+        for line in self.lines:
+            try:
+                await self.store.devices.log(self.account, self.device_id, line)
+            except StorageUnavailable:
+                return  # the store has said so in its own line
+            except Exception:
+                log.failure("eas: could not log for device {device}", device=self.device_id)
+                return
+
+    async def note_device_information(self, info: Element) -> None:
+        fields = {}
+        settings = info.find("Settings:", "Set")
+        for child in (settings.children if settings is not None else ()):
+            if child.text:
+                fields[child.tag] = child.text[:200]
+        if fields:
+            self.log("device information: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())))
+
+
+def _host(request) -> str:
+    peer = request.transport.getPeer() if request.transport is not None else None
+    return str(getattr(peer, "host", "unknown"))
+
+
+def _header(request, name: str) -> Optional[str]:
+    value = request.getHeader(name.encode("ascii"))
+    return value.decode("latin-1") if value is not None else None
+
+
+class EASEndpoint:
+    """The endpoint's logic over one ``Edge``; ``EASResource`` puts it on twisted.web."""
+
+    def __init__(self, edge):
+        self.edge = edge
+
+    def options(self) -> Response:
+        return Response(200, headers={
+            "MS-Server-ActiveSync": "16.1",
+            "MS-ASProtocolVersions": ",".join(SERVED_VERSIONS),
+            "MS-ASProtocolCommands": ",".join(commands.implemented()),
+            "Allow": "OPTIONS,POST", "Public": "OPTIONS,POST",
+        })
+
+    async def handle(self, request) -> Response:
+        host = _host(request)
+        method = request.method.decode("ascii", "replace").upper()
+        authorization = request.getHeader(b"authorization")
+        if (authorization and not request.isSecure()
+                and not self.edge.logins.cleartext_allowed(host)):
+            return self._refuse(403, "passwords are accepted over HTTPS only", host)
+        try:
+            account = await self.edge.logins.basic("eas", authorization, host)
+        except BadCredentials:
+            account = None
+        except ProtocolNotAllowed:
+            return self._refuse(403, "Exchange ActiveSync is not enabled for this account", host)
+        except LoginUnavailable as e:
+            return self._refuse(503, str(e), host, {"Retry-After": "30"})
+        if account is None:
+            return Response(401, headers={"WWW-Authenticate": 'Basic realm="smsync"'})
+        if method == "OPTIONS":
+            return self.options()
+        if method != "POST":
+            return self._refuse(405, f"{method} is not served here", host, {"Allow": "OPTIONS,POST"})
+        headers = {k.decode("latin-1"): v[-1].decode("latin-1")
+                   for k, v in request.requestHeaders.getAllRawHeaders()}
+        query = request.uri.partition(b"?")[2]
+        try:
+            eas = parse_query(query, headers)
+        except QueryError as e:
+            return self._refuse(400, str(e), host)
+        if eas.version is None:
+            return self._refuse(400, "no MS-ASProtocolVersion", host)
+        if eas.version not in SERVED_VERSIONS:
+            return self._refuse(400, f"protocol version {eas.version} is not served", host)
+        spec = commands.lookup(eas.command)
+        if spec is None:
+            return self._refuse(501, f"{eas.command} is not implemented yet", host)
+        client = Client.eas(eas.device_id, eas.device_type, _header(request, "User-Agent"), host)
+        await self.edge.devices.record(account, "eas", client)
+        ctx = Context(self.edge, account, client.device_id, eas.device_type, eas.version, host,
+                      _header(request, "User-Agent"), eas.command)
+        try:
+            return await self._run(ctx, spec, eas, request, host)
+        finally:
+            await ctx.write_log()
+
+    async def _run(self, ctx: Context, spec, eas, request, host: str) -> Response:
+        try:
+            if spec.needs_policy and not await self._provisioned(ctx, eas.policy_key):
+                ctx.log(f"{eas.command}: refused, the device is not provisioned")
+                if eas.version.startswith("12."):
+                    return Response(449)
+                return self._wbxml(Element(spec.namespace, eas.command,
+                                           (Element(spec.namespace, "Status", (), "142"),)))
+            raw = request.content.read(MAX_BODY + 1) if request.content is not None else b""
+            if len(raw) > MAX_BODY:
+                return self._refuse(413, "request body too large", host)
+            try:
+                body = decode(raw) if raw else None
+            except WBXMLError as e:
+                return self._refuse(400, f"{eas.command}: {e}", host)
+            answer = await spec.handler(ctx, body)
+        except commands.CommandError as e:
+            return self._refuse(e.status, f"{eas.command}: {e}", host)
+        except StorageUnavailable as e:
+            return self._refuse(507 if e.full else 503, f"{eas.command}: {e}", host)
+        except SmsyncError as e:
+            return self._refuse(500, f"{eas.command}: {e}", host)
+        return self._wbxml(answer) if answer is not None else Response(200)
+
+    async def _provisioned(self, ctx: Context, presented: Optional[int]) -> bool:
+        saved = await state.load(ctx, state.POLICY_KEY)
+        return saved is not None and saved.get("key") is not None and presented == saved["key"]
+
+    @staticmethod
+    def _wbxml(element: Element) -> Response:
+        return Response(200, encode(element), {"Content-Type": WBXML,
+                                               "MS-Server-ActiveSync": "16.1"})
+
+    @staticmethod
+    def _refuse(status: int, message: str, host: str, headers=None) -> Response:
+        log.info("eas: {host}: {status} {message}", host=host, status=status, message=message)
+        return Response(status, message.encode("utf-8"),
+                        {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
+
+
+def _write(request, response: Response) -> None:
+    if request.finished or getattr(request, "_disconnected", False):
+        return
+    request.setResponseCode(response.status)
+    for name, value in response.headers.items():
+        request.setHeader(name.encode("ascii"), str(value).encode("latin-1"))
+    request.setHeader(b"content-length", str(len(response.body)).encode("ascii"))
+    request.setHeader(b"cache-control", b"private")
+    if response.body:
+        request.write(response.body)
+    request.finish()
+
+
+class EASResource(Resource):
+    """``/Microsoft-Server-ActiveSync`` on the shared site."""
+
+    isLeaf = True
+
+    def __init__(self, endpoint: EASEndpoint):
+        super().__init__()
+        self.endpoint = endpoint
+
+    def render(self, request):
+        d = Deferred.fromCoroutine(self.endpoint.handle(request))
+
+        def crashed(failure):
+            log.failure("EAS request failed", failure)
+            return Response(500, b"internal server error")
+
+        d.addErrback(crashed)
+        d.addCallback(lambda response: _write(request, response))
+        d.addErrback(lambda f: log.failure("writing an EAS answer failed", f))
+        return NOT_DONE_YET
