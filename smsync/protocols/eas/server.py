@@ -57,6 +57,9 @@ class Context:
     #: Lines for the device's log, written once the command is answered.
     lines: list = attrs.field(factory=list)
 
+    #: The endpoint's one ``SyncAdapter`` (it serialises each device's rounds).
+    sync_adapter: object = None
+
     @property
     def store(self):
         return self.edge.store
@@ -101,7 +104,10 @@ class EASEndpoint:
     """The endpoint's logic over one ``Edge``; ``EASResource`` puts it on twisted.web."""
 
     def __init__(self, edge):
+        from smsync.sync import SyncAdapter
+
         self.edge = edge
+        self.sync_adapter = SyncAdapter(edge.store)
 
     def options(self) -> Response:
         return Response(200, headers={
@@ -149,7 +155,8 @@ class EASEndpoint:
         client = Client.eas(eas.device_id, eas.device_type, _header(request, "User-Agent"), host)
         await self.edge.devices.record(account, "eas", client)
         ctx = Context(self.edge, account, client.device_id, eas.device_type, eas.version, host,
-                      _header(request, "User-Agent"), eas.command)
+                      _header(request, "User-Agent"), eas.command,
+                      sync_adapter=self.sync_adapter)
         try:
             return await self._run(ctx, spec, eas, request, host)
         finally:

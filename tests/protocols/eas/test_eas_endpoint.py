@@ -128,7 +128,7 @@ def _test_options_and_http_errors(server):
     assert post(port, "FolderSync", folder_sync("0"), password="wrong")[0] == 401
     assert post(port, "FolderSync", folder_sync("0"), query="Cmd=Nope&DeviceId=x&DeviceType=y")[0] == 400
     assert post(port, "FolderSync", folder_sync("0"), version=None)[0] == 400
-    assert post(port, "Sync", raw_body=b"")[0] == 501
+    assert post(port, "Ping", raw_body=b"")[0] == 501
     key = provision(port)
     assert post(port, "FolderSync", raw_body=b"\x03\x01\x6a\x00\x45\xff", policy_key=key)[0] == 400
     assert post(port, "FolderSync", Element(FH, "Folders"), policy_key=key)[0] == 400
@@ -189,3 +189,55 @@ def _test_hierarchy_changes_and_sync_keys(server):
 
     _, _, stale = post(port, "FolderSync", folder_sync("12345"), policy_key=key)
     assert stale.find(FH, "Status").text == "9"
+
+
+@pytest_twisted.ensureDeferred
+async def test_pyactivesync_syncs_the_inbox_both_ways(server, monkeypatch):
+    """Messages delivered to the store reach the phone in windows; the phone's read and
+    delete reach the store (IMAP sees them); a flag set on the server reaches the phone."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.directory / "server.pem"))
+    body = (b"From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: =?utf-8?q?H=C3=A9llo?=\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+            b"\r\nCaf=C3=A9 au lait\r\n")
+    uids = await server.deliver(*([body] * 30))
+    await deferToThread(_test_pyactivesync_syncs_the_inbox_both_ways, server, uids)
+
+
+def _test_pyactivesync_syncs_the_inbox_both_ways(server, uids):
+    from pyactivesync import Client, EmailChange, FolderType
+
+    with Client(server=f"127.0.0.1:{server.port('eas', tls=True)}", username=USER,
+                password=PASSWORD, device_id="pyas02") as c:
+        inbox = next(f for f in c.list_folders() if f.type == FolderType.INBOX)
+        first = c.sync_folder(inbox.id)
+        assert first.added == [] and first.sync_key != "0"
+        page = c.sync_folder(inbox.id, first.sync_key, window_size=25)
+        assert len(page.added) == 25 and page.more_available
+        rest = c.sync_folder(inbox.id, page.sync_key, window_size=25)
+        assert len(rest.added) == 5 and not rest.more_available
+        items = {i.server_id: i.fields for i in page.added + rest.added}
+        assert set(items) == {str(u) for u in uids}
+        fields = items[str(uids[0])]
+        assert fields["Email.Subject"] == "Héllo" and fields["Email.Read"] == "0"
+        assert "Bob" in fields["Email.From"]
+        assert fields["AirSyncBase.Data"].strip() == "Café au lait"
+
+        done = c.apply_email_changes(inbox.id, rest.sync_key, [
+            EmailChange(str(uids[0]), read=True), EmailChange(str(uids[1]), delete=True)])
+        assert set(done.statuses.values()) == {"1"}
+
+        async def store_view():
+            box = await server.mailbox()
+            infos = await box.messages()
+            from smsync.model import FlagMode, UIDSet
+
+            await box.store_flags(UIDSet.of([uids[2]]), FlagMode.ADD, ["\\Flagged"])
+            return {m.uid: m.flags for m in infos}
+
+        flags = block(store_view())
+        assert "\\Seen" in flags[uids[0]] and uids[1] not in flags
+        later = c.sync_folder(inbox.id, done.sync_key)
+        changed = {i.server_id: i.fields for i in later.changed}
+        assert list(changed) == [str(uids[2])]
+        assert changed[str(uids[2])].get("Email.Status") == "2"
+        assert later.deleted == []  # its own delete is not echoed back
