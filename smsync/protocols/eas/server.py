@@ -59,6 +59,8 @@ class Context:
 
     #: The endpoint's one ``SyncAdapter`` (it serialises each device's rounds).
     sync_adapter: object = None
+    #: Fires when the client's connection ends (a waiting Ping gives up then).
+    gone: object = None
 
     @property
     def store(self):
@@ -88,6 +90,13 @@ class Context:
                 fields[child.tag] = child.text[:200]
         if fields:
             self.log("device information: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())))
+
+
+def _gone(request) -> Deferred:
+    """A Deferred firing (with None) when the request's connection ends, however."""
+    d = request.notifyFinish()
+    d.addErrback(lambda _failure: None)  # a client hanging up is not an error here
+    return d
 
 
 def _host(request) -> str:
@@ -156,7 +165,7 @@ class EASEndpoint:
         await self.edge.devices.record(account, "eas", client)
         ctx = Context(self.edge, account, client.device_id, eas.device_type, eas.version, host,
                       _header(request, "User-Agent"), eas.command,
-                      sync_adapter=self.sync_adapter)
+                      sync_adapter=self.sync_adapter, gone=_gone(request))
         try:
             return await self._run(ctx, spec, eas, request, host)
         finally:

@@ -9,6 +9,7 @@ from typing import Optional
 
 POLICY_KEY = "eas:policy"
 HIERARCHY_KEY = "eas:hierarchy"
+PING_KEY = "eas:ping"
 
 
 def new_policy_key() -> int:

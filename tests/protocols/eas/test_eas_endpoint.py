@@ -128,7 +128,7 @@ def _test_options_and_http_errors(server):
     assert post(port, "FolderSync", folder_sync("0"), password="wrong")[0] == 401
     assert post(port, "FolderSync", folder_sync("0"), query="Cmd=Nope&DeviceId=x&DeviceType=y")[0] == 400
     assert post(port, "FolderSync", folder_sync("0"), version=None)[0] == 400
-    assert post(port, "Ping", raw_body=b"")[0] == 501
+    assert post(port, "MoveItems", raw_body=b"")[0] == 501
     key = provision(port)
     assert post(port, "FolderSync", raw_body=b"\x03\x01\x6a\x00\x45\xff", policy_key=key)[0] == 400
     assert post(port, "FolderSync", Element(FH, "Folders"), policy_key=key)[0] == 400
@@ -241,3 +241,85 @@ def _test_pyactivesync_syncs_the_inbox_both_ways(server, uids):
         assert list(changed) == [str(uids[2])]
         assert changed[str(uids[2])].get("Email.Status") == "2"
         assert later.deleted == []  # its own delete is not echoed back
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_is_woken_by_a_delivery_within_a_second(server, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.directory / "server.pem"))
+    await deferToThread(_test_ping_is_woken_by_a_delivery_within_a_second, server)
+
+
+def _test_ping_is_woken_by_a_delivery_within_a_second(server):
+    import threading
+    import time
+
+    from pyactivesync import Client, FolderType
+
+    with Client(server=f"127.0.0.1:{server.port('eas', tls=True)}", username=USER,
+                password=PASSWORD, device_id="pyas03") as c:
+        folders = c.list_folders()
+        inbox = next(f for f in folders if f.type == FolderType.INBOX)
+        sent = next(f for f in folders if f.type == FolderType.SENT_ITEMS)
+        bad = c.ping([inbox.id], heartbeat=10)
+        assert bad.status == "5"
+
+        def deliver_later():
+            time.sleep(0.5)
+            block(server.deliver(b"Subject: push\r\n\r\nwake up\r\n"))
+
+        threading.Thread(target=deliver_later).start()
+        begun = time.monotonic()
+        woken = c.ping([inbox.id, sent.id], heartbeat=120)
+        waited = time.monotonic() - begun
+        assert woken.status == "2" and woken.changed_folder_ids == [inbox.id]
+        assert 0.4 < waited < 1.5, waited
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_empty_ping_repeats_the_last_and_a_hang_up_is_harmless(server, log_capture):
+    await deferToThread(_test_an_empty_ping_repeats, server)
+    assert not any(e.get("log_failure") for e in log_capture.events), "an error was logged"
+
+
+def _test_an_empty_ping_repeats(server):
+    import socket
+    import threading
+    import time
+
+    port = server.port("eas", tls=True)
+    key = provision(port)
+    _, _, folders = post(port, "FolderSync", folder_sync("0"), policy_key=key)
+    inbox = next(a.find(FH, "ServerId").text for a in folders.find(FH, "Changes").children
+                 if a.tag == "Add" and a.find(FH, "Type").text == "2")
+    PING = "Ping:"
+    request = Element(PING, "Ping", (Element(PING, "HeartbeatInterval", (), "60"), Element(
+        PING, "Folders", (Element(PING, "Folder", (Element(PING, "Id", (), inbox),
+                                                   Element(PING, "Class", (), "Email"))),))))
+    # The phone hangs up while its Ping waits.
+    try:
+        post_with_timeout(port, "Ping", request, key, 0.5)
+    except (socket.timeout, TimeoutError):
+        pass
+
+    def deliver_later():
+        time.sleep(0.5)
+        block(server.deliver(b"Subject: again\r\n\r\nwake up\r\n"))
+
+    threading.Thread(target=deliver_later).start()
+    status, _, answer = post(port, "Ping", raw_body=b"", policy_key=key)  # empty: as before
+    assert status == 200 and answer.find(PING, "Status").text == "2"
+    assert [f.text for f in answer.find(PING, "Folders").children] == [inbox]
+
+
+def post_with_timeout(port, command, body, key, timeout):
+    request = EASRequest(command=command, device_id="raw01", device_type="pytest", user=USER,
+                         version="16.1", policy_key=key)
+    text, headers = plain_query(request)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=client_tls_context(), timeout=timeout)
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    headers.update({"Authorization": f"Basic {token}", "Content-Type": "application/vnd.ms-sync.wbxml"})
+    try:
+        conn.request("POST", "/Microsoft-Server-ActiveSync?" + text, body=encode(body), headers=headers)
+        conn.getresponse()
+    finally:
+        conn.close()

@@ -56,4 +56,4 @@ def implemented() -> list[str]:
     return sorted(_REGISTRY)
 
 
-from smsync.protocols.eas.commands import folders, provision, sync  # noqa: E402,F401  (registration)
+from smsync.protocols.eas.commands import folders, ping, provision, sync  # noqa: E402,F401  (registration)

@@ -1,0 +1,116 @@
+"""Ping (MS-ASCMD 2.2.1.13): direct push. The device names folders and a heartbeat;
+the answer waits until one of them changes -- through any protocol or process, as the
+store's ``IChangeNotifier`` tells -- or the heartbeat ends. An empty Ping repeats the
+last folder list and heartbeat, remembered in the device's state."""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred
+
+from smsync.model import ChangeKind
+from smsync.protocols.eas import state
+from smsync.protocols.eas.commands import CommandError, command
+from smsync.protocols.eas.wbxml import Element
+
+PING = "Ping:"
+
+#: Heartbeat bounds in seconds (Exchange's defaults): a phone outside them is told them.
+MIN_HEARTBEAT, MAX_HEARTBEAT = 60, 3540
+MAX_FOLDERS = 300
+
+#: Ping Status values (MS-ASCMD 2.2.3.177.11).
+EXPIRED, CHANGED, MISSING, BAD_REQUEST, BAD_HEARTBEAT, TOO_MANY, HIERARCHY = (
+    "1", "2", "3", "4", "5", "6", "7")
+
+#: Changes arriving this soon after the first are answered together.
+GATHER = 0.1
+
+
+def _p(tag: str, text=None, *children) -> Element:
+    return Element(PING, tag, children, text)
+
+
+def _parse(body: Element):
+    heartbeat = body.find(PING, "HeartbeatInterval")
+    folders = body.find(PING, "Folders")
+    ids = [f.find(PING, "Id").text for f in (folders.children if folders is not None else ())
+           if f.tag == "Folder" and f.find(PING, "Id") is not None and f.find(PING, "Id").text]
+    seconds = None
+    if heartbeat is not None:
+        if heartbeat.text is None or not heartbeat.text.isdigit():
+            raise ValueError("HeartbeatInterval is not a number")
+        seconds = int(heartbeat.text)
+    return seconds, ids
+
+
+@command("Ping", PING)
+async def ping(ctx, body):
+    saved = await state.load(ctx, state.PING_KEY) or {}
+    if body is not None and (body.namespace, body.tag) != (PING, "Ping"):
+        raise CommandError(400, "Ping needs a Ping body")
+    heartbeat, folders = (None, []) if body is None else _parse_or_none(body)
+    if heartbeat is False:
+        return _p("Ping", None, _p("Status", BAD_REQUEST))
+    heartbeat = heartbeat or saved.get("heartbeat")
+    folders = folders or saved.get("folders") or []
+    if not heartbeat or not folders:
+        return _p("Ping", None, _p("Status", MISSING))
+    if heartbeat < MIN_HEARTBEAT or heartbeat > MAX_HEARTBEAT:
+        limit = MIN_HEARTBEAT if heartbeat < MIN_HEARTBEAT else MAX_HEARTBEAT
+        return _p("Ping", None, _p("Status", BAD_HEARTBEAT), _p("HeartbeatInterval", str(limit)))
+    if len(folders) > MAX_FOLDERS:
+        return _p("Ping", None, _p("Status", TOO_MANY), _p("MaxFolders", str(MAX_FOLDERS)))
+    if body is not None:
+        await state.save(ctx, state.PING_KEY, {"heartbeat": heartbeat, "folders": folders})
+    changed = await _wait(ctx, set(folders), heartbeat)
+    if changed is None:
+        ctx.log("Ping: the folder hierarchy changed")
+        return _p("Ping", None, _p("Status", HIERARCHY))
+    if not changed:
+        return _p("Ping", None, _p("Status", EXPIRED))
+    ctx.log(f"Ping: {len(changed)} folders changed")
+    return _p("Ping", None, _p("Status", CHANGED),
+              _p("Folders", None, *(_p("Folder", sid) for sid in sorted(changed))))
+
+
+def _parse_or_none(body):
+    try:
+        return _parse(body)
+    except ValueError:
+        return False, []
+
+
+async def _wait(ctx, watched: set, heartbeat: int):
+    """The watched folders that changed before the heartbeat ended (empty: none), or None
+    when the hierarchy changed. Returns early when the client goes away."""
+    from twisted.internet import reactor
+
+    done = Deferred()
+    changed: set = set()
+    timers = []
+
+    def finish(result):
+        if not done.called:
+            done.callback(result)
+
+    def on_event(event) -> None:
+        if done.called:
+            return
+        if event.kind in (ChangeKind.HIERARCHY, ChangeKind.RESYNC):
+            finish(None)
+        elif event.folder_id in watched:
+            if not changed:
+                timers.append(reactor.callLater(GATHER, lambda: finish(changed)))
+            changed.add(event.folder_id)
+
+    subscription = ctx.store.notifier.subscribe(ctx.account, on_event)
+    timers.append(reactor.callLater(heartbeat, lambda: finish(set())))
+    if ctx.gone is not None:
+        ctx.gone.addBoth(lambda _: finish(set()))
+    try:
+        return await done
+    finally:
+        subscription.cancel()
+        for timer in timers:
+            if timer.active():
+                timer.cancel()
