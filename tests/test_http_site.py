@@ -76,3 +76,21 @@ async def test_announced_oversized_body_is_refused_at_once(port, log_capture):
 async def test_chunked_stream_over_the_limit_is_refused(port):
     status, _ = await threads.deferToThread(put, port, b"y" * 5000, True)
     assert status == 413
+
+
+def request(port: int, method: str, path: str):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request(method, path, body=b"abc")
+        r = c.getresponse()
+        return r.status, r.read()
+    finally:
+        c.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_mount_points_match_whatever_their_case(port):
+    """Phones spell /Microsoft-Server-ActiveSync in their own case (issue 12)."""
+    assert await threads.deferToThread(request, port, "PUT", "/ECHO") == (200, b"got 3")
+    assert await threads.deferToThread(request, port, "PUT", "/eChO") == (200, b"got 3")
+    assert (await threads.deferToThread(request, port, "PUT", "/echoes"))[0] == 404

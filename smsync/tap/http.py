@@ -23,6 +23,12 @@ class _Branch(Resource):
     leads to its children and is itself not found."""
 
     def getChild(self, path, request):
+        # Clients spell mount points in their own case (phones send
+        # /microsoft-server-activesync): an exact match failed, so try one ignoring case.
+        lowered = path.lower()
+        for name, child in self.children.items():
+            if name.lower() == lowered:
+                return child
         return notFound()
 
     def render(self, request):
