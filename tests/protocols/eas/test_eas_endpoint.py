@@ -187,6 +187,11 @@ def _test_hierarchy_changes_and_sync_keys(server):
     assert names["2027"].find(FH, "ParentId").text == names["Projects"].find(FH, "ServerId").text
     assert later.find(FH, "SyncKey").text != sync_key
 
+    # The answer to that request was lost: the same key again gets the same changes.
+    _, _, again = post(port, "FolderSync", folder_sync(sync_key), policy_key=key)
+    assert again.find(FH, "SyncKey").text == later.find(FH, "SyncKey").text
+    assert again.find(FH, "Changes") == changes
+
     _, _, stale = post(port, "FolderSync", folder_sync("12345"), policy_key=key)
     assert stale.find(FH, "Status").text == "9"
 

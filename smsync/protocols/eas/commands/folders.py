@@ -64,10 +64,15 @@ async def folder_sync(ctx, body):
         return _el("FolderSync", _el("Status", text=BAD_REQUEST))
     saved = await state.load(ctx, state.HIERARCHY_KEY)
     current = await hierarchy(ctx)
+    retry = False
     if key == "0":
         before, counter = {}, 0
     elif saved is not None and key == str(saved.get("key")):
         before, counter = saved.get("folders", {}), saved["key"]
+    elif saved is not None and key == str(saved.get("previous_key")):
+        # The answer to that key was lost: answer it again, from the state it started
+        # from, under the key already handed out.
+        before, counter, retry = saved.get("previous_folders", {}), saved["previous_key"], True
     else:
         ctx.log(f"FolderSync: unknown sync key {key[:40]!r}; the device must start over")
         return _el("FolderSync", _el("Status", text=INVALID_KEY))
@@ -78,9 +83,11 @@ async def folder_sync(ctx, body):
         elif list(before[sid]) != list(entry):
             changes.append(_folder("Update", sid, entry))
     changes += [_el("Delete", _el("ServerId", text=sid)) for sid in before if sid not in current]
-    if changes or key == "0":
+    if changes or key == "0" or retry:
         counter += 1
-        await state.save(ctx, state.HIERARCHY_KEY, {"key": counter, "folders": current})
+        await state.save(ctx, state.HIERARCHY_KEY, {
+            "key": counter, "folders": current,
+            "previous_key": int(key) if key.isdigit() else 0, "previous_folders": before})
     ctx.log(f"FolderSync: {len(changes)} changes, sync key {counter}")
     return _el("FolderSync", _el("Status", text=OK), _el("SyncKey", text=str(counter)),
                _el("Changes", _el("Count", text=str(len(changes))), *changes))
