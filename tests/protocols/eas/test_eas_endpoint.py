@@ -328,3 +328,35 @@ def post_with_timeout(port, command, body, key, timeout):
         conn.getresponse()
     finally:
         conn.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_answers_at_once_for_changes_since_the_last_sync(server, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.directory / "server.pem"))
+    await server.deliver(b"Subject: one\r\n\r\nx\r\n")
+    await deferToThread(_test_ping_answers_at_once, server)
+
+
+def _test_ping_answers_at_once(server):
+    import threading
+    import time
+
+    from pyactivesync import Client, FolderType
+
+    with Client(server=f"127.0.0.1:{server.port('eas', tls=True)}", username=USER,
+                password=PASSWORD, device_id="pyas04") as c:
+        inbox = next(f for f in c.list_folders() if f.type == FolderType.INBOX)
+        key = c.sync_folder(inbox.id).sync_key
+        key = c.sync_folder(inbox.id, key).sync_key
+        block(server.deliver(b"Subject: two\r\n\r\nmissed by no Ping\r\n"))
+        begun = time.monotonic()
+        at_once = c.ping([inbox.id], heartbeat=120)
+        assert at_once.status == "2" and at_once.changed_folder_ids == [inbox.id]
+        assert time.monotonic() - begun < 0.4
+        # Synced to the end again: the next Ping waits for a new change.
+        got = c.sync_folder(inbox.id, key)
+        assert [i.fields["Email.Subject"] for i in got.added] == ["two"]
+        threading.Thread(target=lambda: (time.sleep(0.5), block(server.deliver(b"Subject: three\r\n\r\nx\r\n")))).start()
+        begun = time.monotonic()
+        later = c.ping([inbox.id], heartbeat=120)
+        assert later.status == "2" and time.monotonic() - begun > 0.4

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from twisted.internet.defer import Deferred
 
+from smsync.errors import NotFound
 from smsync.model import ChangeKind
 from smsync.protocols.eas import state
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.wbxml import Element
+from smsync.sync import COLLECTION, MAIL
+from smsync.sync.state import SyncState, state_key
 
 PING = "Ping:"
 
@@ -62,7 +65,9 @@ async def ping(ctx, body):
         return _p("Ping", None, _p("Status", TOO_MANY), _p("MaxFolders", str(MAX_FOLDERS)))
     if body is not None:
         await state.save(ctx, state.PING_KEY, {"heartbeat": heartbeat, "folders": folders})
-    changed = await _wait(ctx, set(folders), heartbeat)
+    # Changes made between the device's last Sync and this Ping are answered at once: no
+    # event will come for them.
+    changed = await _pending(ctx, folders) or await _wait(ctx, set(folders), heartbeat)
     if changed is None:
         ctx.log("Ping: the folder hierarchy changed")
         return _p("Ping", None, _p("Status", HIERARCHY))
@@ -71,6 +76,30 @@ async def ping(ctx, body):
     ctx.log(f"Ping: {len(changed)} folders changed")
     return _p("Ping", None, _p("Status", CHANGED),
               _p("Folders", None, *(_p("Folder", sid) for sid in sorted(changed))))
+
+
+async def _pending(ctx, folders) -> set:
+    """The watched folders whose revision is past what the device last synced of them
+    (or whose first sync is not finished). Folders it never synced are left to events."""
+    found = set()
+    mail = await ctx.store.mail(ctx.account)
+    collections = await ctx.store.collections(ctx.account)
+    for folder_id in folders:
+        try:
+            box = await mail.mailbox_by_id(folder_id)
+            kind, revision = MAIL, (await box.info()).highestmodseq
+        except NotFound:
+            try:
+                collection = await collections.collection_by_id(folder_id)
+            except NotFound:
+                continue
+            kind, revision = COLLECTION, (await collection.info()).revision
+        raw = await ctx.store.devices.load_state(ctx.account, ctx.device_id,
+                                                 state_key(kind, folder_id))
+        synced = SyncState.from_bytes(raw) if raw else None
+        if synced is not None and (revision > synced.cursor.base or synced.cursor.scan is not None):
+            found.add(folder_id)
+    return found
 
 
 def _parse_or_none(body):
