@@ -85,6 +85,12 @@ class Ticket:
             self.gate.leave(self.host)
 
 
-def admit(gate: Gate, protocol: str, host: str):
-    """A ``Ticket`` for a new connection, or None when the gate refuses it."""
-    return Ticket(gate, host) if gate.enter(protocol, host) else None
+def admit(gate: Gate, protocol: str, host: str, transport, refusal: bytes):
+    """A ``Ticket`` for a new connection; or, when the gate refuses it, None after
+    writing ``refusal`` (the protocol's "too many connections" line, CRLF included) and
+    closing ``transport``."""
+    if gate.enter(protocol, host):
+        return Ticket(gate, host)
+    transport.write(refusal)
+    transport.loseConnection()
+    return None

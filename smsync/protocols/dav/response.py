@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-import attrs
 from lxml import etree
 
+from smsync.edge.web import Response  # noqa: F401  (the answer type handlers return)
 from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.xml import NAMESPACES, dav, element, escape_text, root_element, serialize
 
 XML_TYPE = "application/xml; charset=utf-8"
-
-
-@attrs.define
-class Response:
-    """An HTTP answer: ``status``, ``body``, its ``content_type`` and other headers."""
-
-    status: int
-    body: bytes = b""
-    content_type: Optional[str] = None
-    headers: dict = attrs.field(factory=dict)
 
 
 def xml_response(root: etree._Element, status: int = 207, headers: Optional[dict] = None) -> Response:

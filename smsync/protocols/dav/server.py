@@ -12,15 +12,14 @@ from __future__ import annotations
 import weakref
 from typing import Optional
 
-from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
 
 from smsync import errors
 from smsync.edge import Edge, edge_for
 from smsync.edge.devices import Client
 from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
+from smsync.edge.web import HandlerResource, peer_host
 from smsync.protocols.dav import locks as locks_module
 from smsync.protocols.dav.context import Context
 from smsync.protocols.dav.errors import DavError, from_store_error
@@ -118,13 +117,13 @@ class DavApp:
             return error_response(DavError(413, message="request body too large"))
         authorization = request.getHeader(b"authorization")
         if (authorization and not request.isSecure()
-                and not self.edge.logins.cleartext_allowed(_host(request))):
+                and not self.edge.logins.cleartext_allowed(peer_host(request))):
             # RFC 8314: the password already crossed the network in clear; say so rather
             # than use it, so the client is set up with HTTPS.
             return self._refuse(request, method, DavError(
                 403, message="passwords are accepted over HTTPS only; use https://"))
         try:
-            account = await self.edge.logins.basic("dav", authorization, _host(request))
+            account = await self.edge.logins.basic("dav", authorization, peer_host(request))
         except BadCredentials:
             account = None
         except ProtocolNotAllowed:
@@ -169,51 +168,24 @@ class DavApp:
         home = self.registry.homes.get(segments[0]) if segments else None
         if home is None:
             return
-        client = Client.http("dav", ctx.header("User-Agent"), _host(ctx.request))
+        client = Client.http("dav", ctx.header("User-Agent"), peer_host(ctx.request))
         self.edge.devices.record(ctx.account, home.protocol, client, min_interval=SEEN_INTERVAL)
 
 
-def _host(request) -> str:
-    peer = request.transport.getPeer() if request.transport is not None else None
-    return str(getattr(peer, "host", "unknown"))
-
-
-def _write(request, response: Response) -> None:
-    if request.finished or getattr(request, "_disconnected", False):
-        return
-    request.setResponseCode(response.status)
-    for name, value in response.headers.items():
-        request.setHeader(name.encode("ascii"), str(value).encode("latin-1"))
-    if response.content_type:
-        request.setHeader(b"content-type", response.content_type.encode("ascii"))
-    body = response.body if response.status not in (204, 304) else b""
-    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
-    if body:
-        request.write(body)
-    request.finish()
-
-
-class DavResource(Resource):
+class DavResource(HandlerResource):
     """The twisted.web resource serving a ``DavApp`` (everything below its mount)."""
 
-    isLeaf = True
+    label = "DAV"
 
     def __init__(self, app: DavApp):
         super().__init__()
         self.app = app
 
-    def render(self, request):
-        d = Deferred.fromCoroutine(self.app.handle(request))
+    def handle(self, request):
+        return self.app.handle(request)
 
-        def crashed(failure):
-            log.failure("DAV request {method} {path} failed", failure,
-                        method=request.method, path=request.path)
-            return error_response(DavError(500, message="internal server error"))
-
-        d.addErrback(crashed)
-        d.addCallback(lambda response: _write(request, response))
-        d.addErrback(lambda f: log.failure("writing a DAV answer failed", f))
-        return NOT_DONE_YET
+    def crash_response(self):
+        return error_response(DavError(500, message="internal server error"))
 
 
 class WellKnown(Resource):

@@ -149,12 +149,11 @@ class MailServer(Protocol, TimeoutMixin):
         self.peer = getattr(self.transport.getPeer(), "host", "unknown")
         if self.config.mode == "submission":
             # Only submission logs in; LMTP and SMTP in serve the MTA and the world.
-            self.ticket = admit(self.factory.edge.gate, "submission", self.peer)
+            self.ticket = admit(self.factory.edge.gate, "submission", self.peer, self.transport,
+                                b"421 4.7.0 too many connections from your address; "
+                                b"try again later\r\n")
             if self.ticket is None:
                 self._closed = True
-                self.transport.write(b"421 4.7.0 too many connections from your address; "
-                                     b"try again later\r\n")
-                self.transport.loseConnection()
                 return
         self.factory.connections.add(self)
         # Replies are small writes answered by the client's next command: without

@@ -14,11 +14,10 @@ from typing import Optional
 import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
-from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET
 
 from smsync.edge.devices import Client
 from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
+from smsync.edge.web import HandlerResource, Response, peer_host
 from smsync.errors import SmsyncError, StorageUnavailable
 from smsync.protocols.eas import commands, state
 from smsync.protocols.eas.request import VERSIONS, QueryError, parse_query
@@ -33,13 +32,6 @@ WBXML = "application/vnd.ms-sync.wbxml"
 #: Largest command body read (SendMail carries a message: the site's own limit bounds
 #: the rest).
 MAX_BODY = 64 * 1024 * 1024
-
-
-@attrs.define
-class Response:
-    status: int = 200
-    body: bytes = b""
-    headers: dict = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -99,11 +91,6 @@ def _gone(request) -> Deferred:
     return d
 
 
-def _host(request) -> str:
-    peer = request.transport.getPeer() if request.transport is not None else None
-    return str(getattr(peer, "host", "unknown"))
-
-
 def _header(request, name: str) -> Optional[str]:
     value = request.getHeader(name.encode("ascii"))
     return value.decode("latin-1") if value is not None else None
@@ -127,7 +114,7 @@ class EASEndpoint:
         })
 
     async def handle(self, request) -> Response:
-        host = _host(request)
+        host = peer_host(request)
         method = request.method.decode("ascii", "replace").upper()
         authorization = request.getHeader(b"authorization")
         if (authorization and not request.isSecure()
@@ -201,46 +188,24 @@ class EASEndpoint:
 
     @staticmethod
     def _wbxml(element: Element) -> Response:
-        return Response(200, encode(element), {"Content-Type": WBXML,
-                                               "MS-Server-ActiveSync": "16.1"})
+        return Response(200, encode(element), WBXML,
+                        {"MS-Server-ActiveSync": "16.1", "Cache-Control": "private"})
 
     @staticmethod
     def _refuse(status: int, message: str, host: str, headers=None) -> Response:
         log.info("eas: {host}: {status} {message}", host=host, status=status, message=message)
-        return Response(status, message.encode("utf-8"),
-                        {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
+        return Response(status, message.encode("utf-8"), "text/plain; charset=utf-8",
+                        dict(headers or {}))
 
 
-def _write(request, response: Response) -> None:
-    if request.finished or getattr(request, "_disconnected", False):
-        return
-    request.setResponseCode(response.status)
-    for name, value in response.headers.items():
-        request.setHeader(name.encode("ascii"), str(value).encode("latin-1"))
-    request.setHeader(b"content-length", str(len(response.body)).encode("ascii"))
-    request.setHeader(b"cache-control", b"private")
-    if response.body:
-        request.write(response.body)
-    request.finish()
-
-
-class EASResource(Resource):
+class EASResource(HandlerResource):
     """``/Microsoft-Server-ActiveSync`` on the shared site."""
 
-    isLeaf = True
+    label = "EAS"
 
     def __init__(self, endpoint: EASEndpoint):
         super().__init__()
         self.endpoint = endpoint
 
-    def render(self, request):
-        d = Deferred.fromCoroutine(self.endpoint.handle(request))
-
-        def crashed(failure):
-            log.failure("EAS request failed", failure)
-            return Response(500, b"internal server error")
-
-        d.addErrback(crashed)
-        d.addCallback(lambda response: _write(request, response))
-        d.addErrback(lambda f: log.failure("writing an EAS answer failed", f))
-        return NOT_DONE_YET
+    def handle(self, request):
+        return self.endpoint.handle(request)

@@ -134,12 +134,11 @@ class IMAPConnection(Protocol):
         self.peer_host = getattr(peer, "host", "unknown")
         # Arriving on an ssl: endpoint is implicit TLS (imaps).
         self.tls_active = self.tls_active or ISSLTransport.providedBy(self.transport)
-        self.ticket = admit(self.factory.edge.gate, "imap", self.peer_host)
+        self.ticket = admit(self.factory.edge.gate, "imap", self.peer_host, self.transport,
+                            b"* BYE [UNAVAILABLE] too many connections from your address; "
+                            b"try again later\r\n")
         if self.ticket is None:
             self._closed = True
-            self.transport.write(b"* BYE [UNAVAILABLE] too many connections from your "
-                                 b"address; try again later\r\n")
-            self.transport.loseConnection()
             return
         self.factory.connections.add(self)
         # A command's answer leaves in one write already (see HOLD_BYTES): Nagle would

@@ -142,12 +142,11 @@ class POP3Server(Protocol, TimeoutMixin):
         return self.factory.config
 
     def connectionMade(self):
-        self.ticket = admit(self.factory.edge.gate, "pop3", self._host())
+        self.ticket = admit(self.factory.edge.gate, "pop3", self._host(), self.transport,
+                            b"-ERR [SYS/TEMP] too many connections from your address; "
+                            b"try again later\r\n")
         if self.ticket is None:
             self._closed = True
-            self.transport.write(b"-ERR [SYS/TEMP] too many connections from your address; "
-                                 b"try again later\r\n")
-            self.transport.loseConnection()
             return
         self.factory.connections.add(self)
         # Replies are small writes answered by the client's next command: without
