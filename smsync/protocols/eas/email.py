@@ -8,29 +8,20 @@ from __future__ import annotations
 import base64
 import binascii
 import quopri
-from datetime import datetime, timezone
 from typing import Optional
 
 from smsync.formats.headers import decode_charset
 from smsync.formats.structure import BodyPart, MessageStructure
 from smsync.model import MessageInfo
+from smsync.protocols.eas.convert import HTML, PLAIN, BodyOptions, eas_date
 from smsync.protocols.eas.wbxml import Element
 
 EMAIL = "Email:"
 BASE = "AirSyncBase:"
 
-#: AirSyncBase body types.
-PLAIN, HTML = 1, 2
-
 #: Body bytes sent when the device names no truncation (MS-ASAIRS leaves it to the
 #: server; a phone's list view needs a preview, not the whole message).
 DEFAULT_TRUNCATION = 32 * 1024
-
-
-def eas_date(when: datetime) -> str:
-    """MS-ASDTYPE dateTime: ``2026-12-06T05:59:44.000Z``."""
-    utc = when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def text_part(part: BodyPart, html: bool = False) -> Optional[BodyPart]:
@@ -66,9 +57,10 @@ def _e(tag: str, text: Optional[str] = None, *children) -> Element:
 
 
 async def application_data(mailbox, info: MessageInfo, structure: MessageStructure,
-                           truncation: Optional[int] = None, html: bool = False) -> Element:
-    """The ``AirSync:ApplicationData`` of one message."""
-    limit = DEFAULT_TRUNCATION if truncation is None else truncation
+                           options: BodyOptions = BodyOptions()) -> Element:
+    """The ``AirSync:ApplicationData`` of one message, its body as ``options`` ask."""
+    limit = DEFAULT_TRUNCATION if options.truncation is None else options.truncation
+    html = options.type == HTML
     part = text_part(structure.root, html) or (text_part(structure.root, not html) if html else None)
     body_type = HTML if (part is not None and part.subtype == "html") else PLAIN
     text = ""

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from smsync.formats.structure import BodyPart
 from smsync.model import UIDSet
+from smsync.protocols.eas.convert import BodyOptions
 from smsync.protocols.eas.email import EMAIL, application_data, decode_body, flag_changes
 from smsync.store.registry import open_store
 from tests.sync.helpers import now
@@ -68,7 +69,7 @@ async def test_truncation_and_size():
         uid = (await box.append(b"Subject: long\r\n\r\n" + b"x" * 5000 + b"\r\n")).uid
         (info,) = await box.messages(UIDSet.of([uid]))
         structure = (await box.structures([uid]))[uid]
-        data = await application_data(box, info, structure, truncation=100)
+        data = await application_data(box, info, structure, BodyOptions(truncation=100))
         body = data.find("AirSyncBase:", "Body")
         assert len(body.find("AirSyncBase:", "Data").text) == 100
         assert body.find("AirSyncBase:", "Truncated").text == "1"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from smsync.errors import NotFound, SyncTokenInvalid
 from smsync.protocols.eas.commands import CommandError, command
+from smsync.protocols.eas.convert import parse_options
 from smsync.protocols.eas.email import application_data, flag_changes
 from smsync.protocols.eas.wbxml import Element
 from smsync.sync import CHANGE, DELETE, MAIL, ClientChange, SourceRef, SyncStatus
@@ -72,12 +73,7 @@ async def _collection(ctx, adapter, request: Element) -> Element:
     wants = key.text != "0" and (get_changes is None or get_changes.text in (None, "1"))
     moves = request.find(AS, "DeletesAsMoves")
     deletes_as_moves = moves is None or moves.text in (None, "1")
-    truncation, html = None, False
-    options = request.find(AS, "Options")
-    preference = options.find(BASE, "BodyPreference") if options is not None else None
-    if preference is not None:
-        truncation = _int(preference.find(BASE, "TruncationSize"), None)
-        html = _int(preference.find(BASE, "Type"), 1) == 2
+    options = parse_options(request.find(AS, "Options"))
     changes = _client_changes(request.find(AS, "Commands")) if key.text != "0" else []
     try:
         result = await adapter.sync(ctx.account, ctx.device_id, SourceRef(MAIL, box.id), key.text,
@@ -99,7 +95,7 @@ async def _collection(ctx, adapter, request: Element) -> Element:
         structure = structures.get(int(change.server_id))
         if structure is None:
             continue  # gone meanwhile: its delete comes with a later round
-        data = await application_data(box, change.message, structure, truncation, html)
+        data = await application_data(box, change.message, structure, options)
         commands.append(_a("Add" if change.op == "add" else "Change", None,
                            _a("ServerId", change.server_id), data))
     if commands:
