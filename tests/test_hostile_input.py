@@ -209,26 +209,67 @@ def http_attacks(password):
     ]
 
 
+def eas_request(query: bytes, headers: list[bytes], body: bytes, password: str, auth=True) -> bytes:
+    return http_request(b"POST", b"/Microsoft-Server-ActiveSync?" + query,
+                        [b"Content-Type: application/vnd.ms-sync.wbxml",
+                         b"Content-Length: %d" % len(body)] + headers, body, password, auth)
+
+
+def eas_attacks(password):
+    line = b"Cmd=Provision&User=" + USER.encode() + b"&DeviceId=hostile1&DeviceType=x"
+    version = [b"MS-ASProtocolVersion: 14.1"]
+    wbxml = b"\x03\x01\x6a\x00"
+    return [
+        # Malformed WBXML: garbage, unknown code page, a string running off the end,
+        # nesting deeper than any EAS document, an opaque length beyond the body.
+        eas_request(line, version, noise(6, 200), password),
+        eas_request(line, version, wbxml + b"\x00\x7f\x45\x01", password),
+        eas_request(line, version, wbxml + b"\x00\x0e\x45\x03abc", password),
+        eas_request(line, version, wbxml + b"\x00\x0e" + b"\x45" * 5000, password),
+        eas_request(line, version, wbxml + b"\x00\x0e\x45\xc3\x8f\xff\xff\xff\x7f", password),
+        eas_request(line, [b"MS-ASProtocolVersion: 99.9"], b"", password),
+        eas_request(b"Cmd=Sync&User=x", version, b"", password),
+        eas_request(b"\xff\x00" + noise(7, 60), [], b"", password),
+        eas_request(b"Cmd=NoSuchCommand&User=x&DeviceId=a&DeviceType=b", version, b"", password),
+        eas_request(line, version, b"", "wrong password"),
+        http_request(b"POST", b"/Microsoft-Server-ActiveSync?" + line,
+                     version + [b"Content-Length: 99999999999999"], b"x", password),
+        http_request(b"PUT", b"/microsoft-server-activesync", [b"Content-Length: 0"], b"", password),
+    ]
+
+
+def check_eas(port, password):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    c.request("OPTIONS", "/Microsoft-Server-ActiveSync", headers={"Authorization": f"Basic {token}"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200 and "14.1" in r.getheader("MS-ASProtocolVersions", ""), r.status
+    c.close()
+
+
 PROTOCOLS = {
     "imap": (IMAP_ATTACKS, check_imap),
     "pop3": (POP3_ATTACKS, check_pop3),
     "lmtp": (LMTP_ATTACKS, check_lmtp),
     "smtp": (SMTP_ATTACKS, check_smtp),
     "http": (None, check_http),
+    "eas": (None, check_eas),
 }
 
 
 @pytest.mark.parametrize("name", list(PROTOCOLS))
 def test_hostile_input_leaves_the_service_working(server, name):
     ports, password, proc, log = server
-    port = ports[name]
+    web = name in ("http", "eas")
+    port = ports["http" if web else name]
     crafted, check = PROTOCOLS[name]
     if crafted is None:
-        crafted = http_attacks(password)
+        crafted = http_attacks(password) if name == "http" else eas_attacks(password)
     check(port, password)
     for payload in crafted:
-        said = attack(port, payload, read_first=name != "http", half_close=name != "http")
-        if name == "http":
+        said = attack(port, payload, read_first=not web, half_close=not web)
+        if web:
             # Every crafted request is answered (not dropped), and with a client error.
             assert re.match(rb"HTTP/1\.[01] [45]\d\d ", said), (payload[:80], said[:300])
             assert b"root:" not in said  # no external entity was resolved
@@ -236,7 +277,7 @@ def test_hostile_input_leaves_the_service_working(server, name):
         check(port, password)
     # Noise, and lines longer than any limit: the server may answer or just hang up.
     for payload in LINE_NOISE + [HUGE_LINE, b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n"]:
-        attack(port, payload, read_first=name != "http")
+        attack(port, payload, read_first=not web)
         assert proc.poll() is None, "the server exited"
         check(port, password)
     # Half-open connections that send a little and go silent must not stop others.

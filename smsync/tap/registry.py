@@ -44,7 +44,7 @@ HTTP_PROTOCOLS = frozenset({"caldav", "carddav", "eas", "ews", "syncml"})
 HTTP_PATHS = {
     "caldav": ("/.well-known/caldav", "/dav/"),
     "carddav": ("/.well-known/carddav", "/dav/"),
-    "eas": ("/Microsoft-Server-ActiveSync",),
+    "eas": ("/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml"),
     "ews": ("/EWS/Exchange.asmx",),
     "syncml": ("/sync",),
 }
@@ -64,6 +64,7 @@ _STREAM: dict[str, Builder] = {
 _HTTP: dict[str, Builder] = {
     "caldav": "smsync.protocols.caldav:build_resources",
     "carddav": "smsync.protocols.carddav:build_resources",
+    "eas": "smsync.protocols.eas:build_resources",
 }
 
 

@@ -1,18 +1,24 @@
 """Exchange ActiveSync (MS-AS*): phones' mail, calendar, contacts, tasks and notes.
 
-Not served by default yet: the codecs -- WBXML (``wbxml``) with the MS-ASWBXML code
-pages (``codepages``), the MS-ASHTTP request line (``request``), mobile Autodiscover
-(``autodiscover``) -- and the endpoint (``server``) with its first commands (Provision,
-FolderSync, Sync of mail folders with the Email converter ``email``, and Ping:
-``commands``) exist; the other data kinds and the remaining commands come next (issue
-12), so the protocol is not registered in ``smsync.tap.registry``. ``build_resources`` is what it
-will register, and what tests and embedders mount today.
+The codecs -- WBXML (``wbxml``) with the MS-ASWBXML code pages (``codepages``), the
+MS-ASHTTP request line (``request``), mobile Autodiscover (``autodiscover``) -- are pure
+functions over bytes. ``server`` is the endpoint: log in, check the device's policy key,
+decode, run the command's handler from the registry (``commands``), encode. The data
+converters (``email``, ``calendar``, ``contacts``, ``tasks``, ``notes``, sharing
+``convert``) turn stored RFC 5322, iCalendar and vCard into EAS items and back.
+``discovery`` answers Autodiscover on the same site.
 """
+
+#: Where a phone's Autodiscover request goes (on the server's own host name or on
+#: ``autodiscover.<domain>``).
+AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
 
 
 def build_resources(edge):
-    """``{path: resource}`` of the EAS endpoint over ``edge`` (``smsync.tap``'s HTTP
-    builder signature)."""
+    """``{path: resource}`` of the EAS endpoint and its Autodiscover over ``edge``
+    (``smsync.tap``'s HTTP builder signature)."""
+    from smsync.protocols.eas.discovery import AutodiscoverEndpoint, AutodiscoverResource
     from smsync.protocols.eas.server import EASEndpoint, EASResource
 
-    return {"/Microsoft-Server-ActiveSync": EASResource(EASEndpoint(edge))}
+    return {"/Microsoft-Server-ActiveSync": EASResource(EASEndpoint(edge)),
+            AUTODISCOVER_PATH: AutodiscoverResource(AutodiscoverEndpoint(edge))}

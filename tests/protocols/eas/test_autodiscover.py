@@ -70,3 +70,66 @@ def test_garbage_is_only_ever_an_autodiscover_error(body):
         parse_request(body)
     except AutodiscoverError:
         pass
+
+
+# -- over HTTP ------------------------------------------------------------------------
+
+import base64  # noqa: E402
+import http.client  # noqa: E402
+
+import pytest_twisted  # noqa: E402
+from twisted.internet.defer import ensureDeferred  # noqa: E402
+from twisted.internet.threads import deferToThread  # noqa: E402
+
+from smsync.testing.servers import OTHER, PASSWORD, USER, RunningServers, client_tls_context  # noqa: E402
+
+
+@pytest.fixture
+def server():
+    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("eas",), tls=True)))
+    yield running
+    pytest_twisted.blockon(ensureDeferred(running.stop()))
+
+
+def discover(port, body: bytes, user=USER, password=PASSWORD, method="POST", path=None):
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=client_tls_context(), timeout=30)
+    headers = {"Content-Type": "text/xml", "Host": "mail.example.org"}
+    if user is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    conn.request(method, path or "/Autodiscover/Autodiscover.xml", body=body, headers=headers)
+    response = conn.getresponse()
+    payload = response.read()
+    conn.close()
+    return response.status, payload
+
+
+def _texts(payload: bytes, tag: str) -> list:
+    return [e.text for e in etree.fromstring(payload).iter(f"{{{RESPONSE_NS}}}{tag}")]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_phone_finds_the_eas_url_from_its_address(server):
+    port = server.port("http", tls=True)
+    status, payload = await deferToThread(discover, port, request_body(USER))
+    assert status == 200
+    assert _texts(payload, "Url") == ["https://mail.example.org/Microsoft-Server-ActiveSync"]
+    assert _texts(payload, "Type") == ["MobileSync"]
+    assert _texts(payload, "EMailAddress") == [USER]
+    # The same lower-case path phones also use.
+    status, payload = await deferToThread(discover, port, request_body(USER), path="/autodiscover/autodiscover.xml")
+    assert status == 200 and _texts(payload, "Url")
+
+
+@pytest_twisted.ensureDeferred
+async def test_autodiscover_needs_the_password_and_answers_only_for_oneself(server):
+    port = server.port("http", tls=True)
+    status, _ = await deferToThread(discover, port, request_body(USER), user=None)
+    assert status == 401
+    status, _ = await deferToThread(discover, port, request_body(USER), password="wrong")
+    assert status == 401
+    status, payload = await deferToThread(discover, port, request_body(OTHER))
+    assert status == 200 and _texts(payload, "ErrorCode") == ["600"] and not _texts(payload, "Url")
+    status, payload = await deferToThread(discover, port, b"<not xml")
+    assert status == 200 and _texts(payload, "ErrorCode") == ["600"]
+    status, _ = await deferToThread(discover, port, b"", method="DELETE")
+    assert status == 405

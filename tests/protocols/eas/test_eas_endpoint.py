@@ -1,9 +1,6 @@
 """The EAS endpoint's spine: a real client (pyactivesync, EAS 16.1) provisions and lists
 the folders over HTTPS; raw requests built with our codec check the policy-key rule, the
-hierarchy sync keys and the answers to bad input.
-
-EAS is not registered in ``smsync.tap.registry`` until it serves Sync; these tests
-register it for their own servers and take it out again."""
+hierarchy sync keys and the answers to bad input."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ from twisted.internet.threads import blockingCallFromThread, deferToThread
 
 from smsync.protocols.eas.request import EASRequest, plain_query
 from smsync.protocols.eas.wbxml import Element, decode, encode
-from smsync.tap import registry
 from smsync.testing.servers import PASSWORD, USER, RunningServers, client_tls_context
 
 FH = "FolderHierarchy:"
@@ -32,14 +28,7 @@ PROV = "Provision:"
 
 
 @pytest.fixture
-def eas_registered():
-    registry.register("eas", "smsync.protocols.eas:build_resources")
-    yield
-    registry.unregister("eas")
-
-
-@pytest.fixture
-def server(eas_registered):
+def server():
     running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("eas",), tls=True)))
     yield running
     pytest_twisted.blockon(ensureDeferred(running.stop()))
