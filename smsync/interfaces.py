@@ -472,6 +472,11 @@ class ISyncAdapter(Interface):
         for a key never issued to this device for this source (the device must start over
         with ``"0"``)."""
 
+    def estimate(account, device_id, source, sync_key):
+        """Fire with how many changes the device holding ``sync_key`` (its current key
+        for ``source``) has not got yet -- what the next rounds would send -- without
+        changing its state. ``SyncTokenInvalid`` for any other key, ``"0"`` included."""
+
 
 class IAccountAvatar(Interface):
     """What a successful login through ``smsync.auth``'s portal yields: an account of an

@@ -184,6 +184,39 @@ class SyncAdapter:
                 if not lock.waiting:
                     self._locks.pop((account, device_id, source), None)
 
+    @deferred
+    async def estimate(self, account, device_id, source, sync_key):
+        """How many changes the device holding ``sync_key`` for ``source`` has not got
+        yet (EAS GetItemEstimate): the count the next rounds would send, read without
+        changing the device's state.
+
+        Raises (as failures of the Deferred):
+            NotFound: no such device, folder or collection.
+            SyncTokenInvalid: ``sync_key`` is not the device's current key for ``source``
+                (a key of ``"0"`` included: there is nothing to estimate before the
+                first round).
+        """
+        if not isinstance(source, SourceRef):
+            raise InvalidData("source must be a SourceRef")
+        account = account.lower()
+        device = await self._store.devices.get(account, device_id)
+        src = await self._open(self._store, account, source, False)
+        raw = await self._store.devices.load_state(account, device.device_id,
+                                                   state_key(source.kind, source.id))
+        state = SyncState.from_bytes(raw) if raw else None
+        if state is None or sync_key != state.key or state.uidvalidity != src.validity:
+            raise SyncTokenInvalid(f"sync key {sync_key!r} is not the current one")
+        cursor = state.cursor
+        log = await src.changes(cursor.base)
+        in_log = {e.server_id for e in log.changed}.union(log.deleted)
+        count = sum(1 for sid in log.deleted if sid in cursor.known)
+        count += sum(1 for e in log.changed if not cursor.has(e.server_id, e.revision))
+        count += len(cursor.stale - in_log)
+        if cursor.scan is not None:
+            # The rest of a mail initial sync's walk by UID.
+            count += await src.count_after(cursor.scan, cursor.known)
+        return count
+
     async def _atomically(self, *round_args) -> SyncResult:
         """Run one round in a store transaction when the store has them."""
         if not IStoreTransactions.providedBy(self._store):

@@ -125,6 +125,11 @@ class MailSource:
         found = await self._box.messages(UIDSet.of(picked)) if picked else []
         return [Entry(str(m.uid), m.modseq, m) for m in found], last, i >= len(uids)
 
+    async def count_after(self, after: int, known) -> int:
+        """How many messages above UID ``after`` the device does not hold."""
+        uids = await self._box.uids()
+        return sum(1 for uid in uids[bisect.bisect_right(uids, after):] if str(uid) not in known)
+
     async def fetch(self, entries, known) -> list[tuple[Entry, ServerChange]]:
         return [
             (e, ServerChange(CHANGE if e.server_id in known else ADD, e.server_id, message=e.payload))

@@ -10,6 +10,8 @@ from typing import Optional
 POLICY_KEY = "eas:policy"
 HIERARCHY_KEY = "eas:hierarchy"
 PING_KEY = "eas:ping"
+#: The last Sync request (collections, keys, options), for the empty and partial forms.
+SYNC_KEY = "eas:sync"
 
 
 def new_policy_key() -> int:

@@ -1,128 +1,445 @@
-"""Sync (MS-ASCMD 2.2.1.21) of mail folders over ``ISyncAdapter``: the device's Read,
-Flag and Delete changes applied, then the messages it does not hold sent in windows.
+"""Sync (MS-ASCMD 2.2.1.21) of mail folders, calendars, contacts, tasks and notes over
+``ISyncAdapter``: the device's Add, Change, Delete and Fetch commands applied, then the
+items it does not hold sent in windows, converted at the edge (``email`` for mail, the
+collection kind's converter from ``kinds`` for the rest).
 
-The EAS SyncKey is the adapter's sync key. A SyncKey of 0 answers only a new key, as
-the protocol requires; the items come with the next request. Calendars, contacts, tasks
-and notes are answered Status 4 until their converters exist.
+The EAS SyncKey is the adapter's sync key, so a lost answer (the previous key again)
+applies nothing twice, and an unknown key is Status 3. A SyncKey of 0 answers only a
+new key, as the protocol requires; the items come with the next request.
+
+Bandwidth savers of MS-ASCMD 2.2.3.166 / 2.2.3.128: an empty Sync repeats the last
+request, a ``Partial`` one names only some collections and the rest come from it, and a
+collection without ``Options`` or ``WindowSize`` keeps the ones it last sent. That last
+request is remembered in the device's state (``state.SYNC_KEY``). A Sync with ``Wait``
+or ``HeartbeatInterval`` and nothing to send waits for a change, like Ping, and answers
+an empty body when none comes.
+
+``FilterType`` (a date window) is applied at the edge: an item outside the window is
+recorded as sent but not shown to the device, so it does not come back every round.
 """
 
 from __future__ import annotations
 
-from smsync.errors import NotFound, SyncTokenInvalid
+import base64
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+import attrs
+
+from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
+from smsync.formats.icalendar import overlaps
+from smsync.model import UIDSet
+from smsync.protocols.eas import kinds, state
 from smsync.protocols.eas.commands import CommandError, command
-from smsync.protocols.eas.convert import parse_options
+from smsync.protocols.eas.commands.ping import MAX_HEARTBEAT, MIN_HEARTBEAT, _pending, _wait
+from smsync.protocols.eas.convert import BodyOptions, ConversionError, parse_options
 from smsync.protocols.eas.email import application_data, flag_changes
-from smsync.protocols.eas.wbxml import Element
-from smsync.sync import CHANGE, DELETE, MAIL, ClientChange, SourceRef, SyncStatus
+from smsync.protocols.eas.wbxml import Element, WBXMLError, decode, encode
+from smsync.sync import ADD, CHANGE, COLLECTION, DELETE, MAIL, ClientChange, SourceRef, SyncStatus
 
 AS = "AirSync:"
-BASE = "AirSyncBase:"
 
 #: Sync Status values (MS-ASCMD 2.2.3.177.17).
-OK, INVALID_KEY, PROTOCOL_ERROR, SERVER_ERROR, NOT_FOUND = "1", "3", "4", "5", "8"
+OK, INVALID_KEY, PROTOCOL_ERROR, SERVER_ERROR, CONVERSION, CONFLICT, NOT_FOUND = (
+    "1", "3", "4", "5", "6", "7", "8")
+HIERARCHY_CHANGED, INCOMPLETE, BAD_WAIT, TOO_MANY = "12", "13", "14", "15"
 
 DEFAULT_WINDOW, MAX_WINDOW = 100, 512
+#: Body bytes a Fetch sends when the device names no truncation.
+MAX_FETCH = 16 * 1024 * 1024
+MAX_COLLECTIONS = 100
+#: Hanging Sync bounds: Wait in minutes, HeartbeatInterval in seconds.
+MIN_WAIT, MAX_WAIT = 1, 59
+
+#: FilterType -> days back (MS-ASCMD 2.2.3.70.2); 8 is "incomplete tasks".
+FILTER_DAYS = {1: 1, 2: 3, 3: 7, 4: 14, 5: 31, 6: 92, 7: 183}
+INCOMPLETE_TASKS = 8
 
 _CHANGE_STATUS = {SyncStatus.OK: OK, SyncStatus.NOT_FOUND: NOT_FOUND,
-                  SyncStatus.CONFLICT_SERVER_WON: "7", SyncStatus.CONFLICT_CLIENT_WON: OK,
-                  SyncStatus.CONFLICT_BOTH_KEPT: OK}
+                  SyncStatus.CONFLICT_SERVER_WON: CONFLICT, SyncStatus.CONFLICT_CLIENT_WON: OK,
+                  SyncStatus.CONFLICT_BOTH_KEPT: OK, SyncStatus.INVALID: CONVERSION,
+                  SyncStatus.ALREADY_EXISTS: CONVERSION}
 
 
 def _a(tag: str, text=None, *children) -> Element:
     return Element(AS, tag, children, text)
 
 
-def _int(element, default: int) -> int:
+def _int(element, default):
     if element is None or element.text is None or not element.text.isdigit():
         return default
     return int(element.text)
 
 
-async def _mail_folder(ctx, folder_id: str):
+def _flag(element, default: bool) -> bool:
+    return default if element is None else element.text in (None, "1")
+
+
+@attrs.define
+class CollectionRequest:
+    """One ``Collection`` of a Sync request, completed from the remembered request."""
+
+    key: str
+    collection_id: str
+    window: int = DEFAULT_WINDOW
+    get_changes: bool = True
+    deletes_as_moves: bool = True
+    options: Optional[Element] = None
+    commands: Optional[Element] = None
+
+    @classmethod
+    def parse(cls, element: Element, cached: dict) -> Optional["CollectionRequest"]:
+        key, folder = element.find(AS, "SyncKey"), element.find(AS, "CollectionId")
+        if key is None or folder is None or not key.text or not folder.text:
+            return None
+        before = cached.get(folder.text, {})
+        options = element.find(AS, "Options")
+        if options is None and before.get("options"):
+            try:
+                options = decode(base64.b64decode(before["options"]))
+            except (ValueError, WBXMLError):
+                options = None
+        return cls(key.text, folder.text,
+                   _int(element.find(AS, "WindowSize"), before.get("window", DEFAULT_WINDOW)),
+                   _flag(element.find(AS, "GetChanges"), True),
+                   _flag(element.find(AS, "DeletesAsMoves"), True),
+                   options, element.find(AS, "Commands"))
+
+    @classmethod
+    def from_cache(cls, collection_id: str, before: dict) -> "CollectionRequest":
+        options = None
+        if before.get("options"):
+            try:
+                options = decode(base64.b64decode(before["options"]))
+            except (ValueError, WBXMLError):
+                options = None
+        return cls(before["key"], collection_id, before.get("window", DEFAULT_WINDOW),
+                   True, before.get("deletes_as_moves", True), options)
+
+    def remembered(self, new_key: str) -> dict:
+        options = self.options
+        return {"key": new_key, "window": self.window, "deletes_as_moves": self.deletes_as_moves,
+                "options": base64.b64encode(encode(options)).decode() if options is not None else None}
+
+
+@attrs.define
+class Target:
+    """What a CollectionId names: a mail folder, or a collection with its converter."""
+
+    source: SourceRef
+    mailbox: object = None
+    collection: object = None
+    kind: object = None
+    converter: object = None
+
+    @property
+    def is_mail(self) -> bool:
+        return self.mailbox is not None
+
+
+async def _target(ctx, collection_id: str) -> Optional[Target]:
     mail = await ctx.store.mail(ctx.account)
-    return await mail.mailbox_by_id(folder_id)
+    try:
+        box = await mail.mailbox_by_id(collection_id)
+        return Target(SourceRef(MAIL, box.id), mailbox=box)
+    except NotFound:
+        pass
+    collections = await ctx.store.collections(ctx.account)
+    try:
+        coll = await collections.collection_by_id(collection_id)
+    except NotFound:
+        return None
+    info = await coll.info()
+    return Target(SourceRef(COLLECTION, collection_id), collection=coll, kind=info.kind,
+                  converter=kinds.converter(info.kind))
 
 
-def _client_changes(commands: Element) -> list:
-    out = []
+@attrs.define
+class _Slot:
+    """One device command and, once known, its answer in ``Responses``."""
+
+    element: Element
+    change: Optional[ClientChange] = None
+    #: Answered at the edge (a conversion error, a Fetch) instead of by the adapter.
+    answer: Optional[Element] = None
+
+
+def _respond(tag: str, *children) -> Element:
+    return _a(tag, None, *children)
+
+
+async def _client_changes(ctx, target: Target, commands: Optional[Element]) -> list:
+    slots = []
     for child in commands.children if commands is not None else ():
         sid = child.find(AS, "ServerId")
-        if sid is None or not sid.text:
-            continue
-        if child.tag == "Delete":
-            out.append(ClientChange(DELETE, server_id=sid.text))
-        elif child.tag == "Change":
-            data = child.find(AS, "ApplicationData")
-            add, remove = flag_changes(data) if data is not None else (set(), set())
-            out.append(ClientChange(CHANGE, server_id=sid.text, flags=add, flags_removed=remove))
-    return out
+        sid_text = sid.text if sid is not None else None
+        data = child.find(AS, "ApplicationData")
+        if child.tag == "Add":
+            cid = child.find(AS, "ClientId")
+            cid_text = cid.text if cid is not None else None
+            slot = _Slot(child)
+            if not cid_text or data is None:
+                slot.answer = _respond("Add", *((_a("ClientId", cid_text),) if cid_text else ()),
+                                       _a("Status", PROTOCOL_ERROR))
+            elif target.is_mail:
+                ctx.log(f"Sync: adding mail through Sync is not served (client id {cid_text[:40]})")
+                slot.answer = _respond("Add", _a("ClientId", cid_text), _a("Status", CONVERSION))
+            else:
+                try:
+                    content = target.converter.from_application_data(data, ctx.version)
+                    slot.change = ClientChange(ADD, client_id=cid_text, content=content)
+                except ConversionError as e:
+                    ctx.log(f"Sync: add {cid_text[:40]}: {e}")
+                    slot.answer = _respond("Add", _a("ClientId", cid_text), _a("Status", CONVERSION))
+            slots.append(slot)
+        elif child.tag in ("Change", "Delete", "Fetch"):
+            slot = _Slot(child)
+            if not sid_text:
+                slot.answer = _respond(child.tag, _a("Status", PROTOCOL_ERROR))
+            elif child.tag == "Delete":
+                slot.change = ClientChange(DELETE, server_id=sid_text)
+            elif child.tag == "Fetch":
+                pass  # answered after the round, with the item as it then is
+            elif target.is_mail:
+                add, remove = flag_changes(data) if data is not None else (set(), set())
+                slot.change = ClientChange(CHANGE, server_id=sid_text, flags=add, flags_removed=remove)
+            elif data is None:
+                slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", PROTOCOL_ERROR))
+            else:
+                found = await target.collection.get([sid_text])
+                existing = found[0].content if found else None
+                try:
+                    content = target.converter.from_application_data(data, ctx.version, existing)
+                    slot.change = ClientChange(CHANGE, server_id=sid_text, content=content)
+                except ConversionError as e:
+                    ctx.log(f"Sync: change {sid_text[:40]}: {e}")
+                    slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", CONVERSION))
+            slots.append(slot)
+    return slots
 
 
-async def _collection(ctx, adapter, request: Element) -> Element:
-    key = request.find(AS, "SyncKey")
-    folder = request.find(AS, "CollectionId")
-    if key is None or folder is None or not key.text or not folder.text:
-        return _a("Collection", None, _a("Status", PROTOCOL_ERROR))
-    head = (_a("SyncKey", key.text), _a("CollectionId", folder.text))
+def _cutoff(options: BodyOptions) -> Optional[datetime]:
+    days = FILTER_DAYS.get(options.filter_type)
+    return datetime.now(timezone.utc) - timedelta(days=days) if days else None
+
+
+def _shown(target: Target, change, options: BodyOptions, cutoff: Optional[datetime]) -> bool:
+    """Whether the device sees a server add or change (its class, its FilterType)."""
+    if target.is_mail:
+        if cutoff is None:
+            return True
+        when = change.message.internal_date
+        when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return when >= cutoff
+    content = change.item.content
+    if not kinds.belongs(target.kind, content):
+        return False
+    if options.filter_type == INCOMPLETE_TASKS:
+        return b"STATUS:COMPLETED" not in content.upper()
+    if cutoff is not None and kinds.KINDS[target.kind].eas_class == "Calendar":
+        try:
+            return overlaps(content, cutoff, None)
+        except ValueError:
+            return True
+    return True
+
+
+async def _item_data(ctx, target: Target, change, options: BodyOptions, structures) -> Optional[Element]:
+    """The ApplicationData of a server add or change (None: it cannot be shown)."""
+    if target.is_mail:
+        structure = structures.get(int(change.server_id))
+        if structure is None:
+            return None  # gone meanwhile: its delete comes with a later round
+        return await application_data(target.mailbox, change.message, structure, options)
     try:
-        box = await _mail_folder(ctx, folder.text)
-    except NotFound:
-        return _a("Collection", None, *head, _a("Status", NOT_FOUND))
-    window = min(max(_int(request.find(AS, "WindowSize"), DEFAULT_WINDOW), 1), MAX_WINDOW)
-    get_changes = request.find(AS, "GetChanges")
-    wants = key.text != "0" and (get_changes is None or get_changes.text in (None, "1"))
-    moves = request.find(AS, "DeletesAsMoves")
-    deletes_as_moves = moves is None or moves.text in (None, "1")
-    options = parse_options(request.find(AS, "Options"))
-    changes = _client_changes(request.find(AS, "Commands")) if key.text != "0" else []
+        return target.converter.to_application_data(change.item.content, ctx.version, options.truncation)
+    except (ConversionError, ValueError) as e:
+        ctx.log(f"Sync: item {change.server_id} cannot be shown: {e}")
+        return None
+
+
+async def _fetch(ctx, target: Target, server_id: str, options: BodyOptions) -> Element:
+    """The Responses/Fetch answer for one item."""
+    data = None
+    if target.is_mail:
+        uid = int(server_id) if server_id.isdigit() else None
+        infos = await target.mailbox.messages(UIDSet.of([uid])) if uid else []
+        if infos:
+            structures = await target.mailbox.structures([uid])
+            if uid in structures:
+                data = await application_data(target.mailbox, infos[0], structures[uid], options)
+    else:
+        items = await target.collection.get([server_id])
+        if items:
+            try:
+                data = target.converter.to_application_data(items[0].content, ctx.version,
+                                                            options.truncation)
+            except (ConversionError, ValueError):
+                data = None
+    if data is None:
+        return _respond("Fetch", _a("ServerId", server_id), _a("Status", NOT_FOUND))
+    return _respond("Fetch", _a("ServerId", server_id), _a("Status", OK), data)
+
+
+async def _collection(ctx, req: CollectionRequest, window_left: list) -> tuple[Element, Optional[str], int]:
+    """Run one collection's round. Returns (its Collection answer, the new key or None,
+    how many items were sent)."""
+    head = (_a("SyncKey", req.key), _a("CollectionId", req.collection_id))
+    target = await _target(ctx, req.collection_id)
+    if target is None:
+        ctx.log(f"Sync {req.collection_id[:40]}: no such folder")
+        return _a("Collection", None, *head, _a("Status", HIERARCHY_CHANGED)), None, 0
+    if not target.is_mail and target.converter is None:
+        ctx.log(f"Sync {req.collection_id}: {target.kind} folders are not served yet")
+        return _a("Collection", None, *head, _a("Status", PROTOCOL_ERROR)), None, 0
+    options = parse_options(req.options)
+    window = min(max(req.window, 1), MAX_WINDOW, max(window_left[0], 1))
+    wants = req.key != "0" and req.get_changes
+    slots = await _client_changes(ctx, target, req.commands) if req.key != "0" else []
+    changes = [s.change for s in slots if s.change is not None]
     try:
-        result = await adapter.sync(ctx.account, ctx.device_id, SourceRef(MAIL, box.id), key.text,
-                                    changes, window=window if wants else 0,
-                                    deletes_as_moves=deletes_as_moves)
+        result = await ctx.sync_adapter.sync(ctx.account, ctx.device_id, target.source, req.key,
+                                             changes, window=window if wants else 0,
+                                             deletes_as_moves=req.deletes_as_moves)
     except SyncTokenInvalid:
-        ctx.log(f"Sync {folder.text}: unknown sync key {key.text[:40]!r}; the device must start over")
-        return _a("Collection", None, *head, _a("Status", INVALID_KEY))
-    out = [_a("SyncKey", result.sync_key), _a("CollectionId", folder.text), _a("Status", OK)]
-    if wants and result.more_available:
-        out.append(_a("MoreAvailable"))
+        ctx.log(f"Sync {req.collection_id}: unknown sync key {req.key[:40]!r}; the device must start over")
+        return _a("Collection", None, *head, _a("Status", INVALID_KEY)), None, 0
+    except NotFound:
+        return _a("Collection", None, *head, _a("Status", HIERARCHY_CHANGED)), None, 0
+
+    results = iter(result.results)
+    responses = []
+    for slot in slots:
+        if slot.change is not None:
+            r = next(results)
+            status = _CHANGE_STATUS.get(r.status, SERVER_ERROR)
+            if slot.change.op == ADD:
+                ids = (_a("ServerId", r.server_id),) if status == OK and r.server_id else ()
+                responses.append(_respond("Add", _a("ClientId", slot.change.client_id), *ids,
+                                          _a("Status", status)))
+            elif status != OK:
+                responses.append(_respond("Change" if slot.change.op == CHANGE else "Delete",
+                                          _a("ServerId", slot.change.server_id), _a("Status", status)))
+        elif slot.answer is not None:
+            responses.append(slot.answer)
+        else:  # a Fetch
+            sid = slot.element.find(AS, "ServerId").text
+            responses.append(await _fetch(ctx, target, sid, _fetch_options(options)))
+
+    cutoff = _cutoff(options)
     commands = []
-    adds = [c for c in result.changes if c.op != DELETE]
-    structures = await box.structures([int(c.server_id) for c in adds]) if adds else {}
-    for change in result.changes:
+    shown = [c for c in result.changes if c.op == DELETE or _shown(target, c, options, cutoff)]
+    adds = [c for c in shown if c.op != DELETE]
+    structures = {}
+    if target.is_mail and adds:
+        structures = await target.mailbox.structures([int(c.server_id) for c in adds])
+    for change in shown:
         if change.op == DELETE:
             commands.append(_a("Delete", None, _a("ServerId", change.server_id)))
             continue
-        structure = structures.get(int(change.server_id))
-        if structure is None:
-            continue  # gone meanwhile: its delete comes with a later round
-        data = await application_data(box, change.message, structure, options)
-        commands.append(_a("Add" if change.op == "add" else "Change", None,
-                           _a("ServerId", change.server_id), data))
-    if commands:
-        out.append(_a("Commands", None, *commands))
-    responses = [
-        _a("Change" if c.op == CHANGE else "Delete", None, _a("ServerId", c.server_id),
-           _a("Status", _CHANGE_STATUS.get(r.status, SERVER_ERROR)))
-        for c, r in zip(changes, result.results) if r.status != SyncStatus.OK
-    ]
+        data = await _item_data(ctx, target, change, options, structures)
+        if data is not None:
+            commands.append(_a("Add" if change.op == ADD else "Change", None,
+                               _a("ServerId", change.server_id), data))
+    window_left[0] -= len(commands)
+
+    out = [_a("SyncKey", result.sync_key), _a("CollectionId", req.collection_id), _a("Status", OK)]
     if responses:
         out.append(_a("Responses", None, *responses))
-    ctx.log(f"Sync {folder.text}: {len(changes)} from the device, {len(commands)} sent, "
+    if wants and result.more_available:
+        out.append(_a("MoreAvailable"))
+    if commands:
+        out.append(_a("Commands", None, *commands))
+    ctx.log(f"Sync {req.collection_id}: {len(slots)} from the device, {len(commands)} sent, "
             f"key {result.sync_key}{', more' if result.more_available else ''}")
-    return _a("Collection", None, *out)
+    return _a("Collection", None, *out), result.sync_key, len(commands) + len(responses)
+
+
+def _fetch_options(options: BodyOptions) -> BodyOptions:
+    # A Fetch is the device asking for the whole item: no truncation unless it said so.
+    return options if options.truncation is not None else attrs.evolve(options, truncation=MAX_FETCH)
+
+
+def _wait_seconds(body: Element):
+    """The hanging-Sync interval in seconds; None: none asked; raise ValueError with the
+    limit to tell the device when out of bounds."""
+    wait, heartbeat = body.find(AS, "Wait"), body.find(AS, "HeartbeatInterval")
+    if wait is not None:
+        minutes = _int(wait, -1)
+        if not MIN_WAIT <= minutes <= MAX_WAIT:
+            raise ValueError(str(MIN_WAIT if minutes < MIN_WAIT else MAX_WAIT))
+        return minutes * 60
+    if heartbeat is not None:
+        seconds = _int(heartbeat, -1)
+        if not MIN_HEARTBEAT <= seconds <= MAX_HEARTBEAT:
+            raise ValueError(str(MIN_HEARTBEAT if seconds < MIN_HEARTBEAT else MAX_HEARTBEAT))
+        return seconds
+    return None
 
 
 @command("Sync", AS)
 async def sync(ctx, body):
+    saved = await state.load(ctx, state.SYNC_KEY) or {}
+    cached: dict = saved.get("collections", {})
     if body is None:
-        # The empty Sync of MS-ASCMD 2.2.1.21 (repeat the last request) needs the last
-        # request remembered; until then the device is told to send it whole.
-        return _a("Sync", None, _a("Status", "13"))
-    if (body.namespace, body.tag) != (AS, "Sync"):
-        raise CommandError(400, "Sync needs a Sync body")
-    collections = body.find(AS, "Collections")
-    if collections is None:
-        return _a("Sync", None, _a("Status", PROTOCOL_ERROR))
-    adapter = ctx.sync_adapter
-    out = [await _collection(ctx, adapter, c) for c in collections.children if c.tag == "Collection"]
-    return _a("Sync", None, _a("Collections", None, *out))
+        if not cached:
+            return _a("Sync", None, _a("Status", INCOMPLETE))
+        requests = [CollectionRequest.from_cache(cid, before) for cid, before in cached.items()]
+        wait, global_window = saved.get("wait"), saved.get("window", MAX_WINDOW)
+    else:
+        if (body.namespace, body.tag) != (AS, "Sync"):
+            raise CommandError(400, "Sync needs a Sync body")
+        try:
+            wait = _wait_seconds(body)
+        except ValueError as e:
+            return _a("Sync", None, _a("Status", BAD_WAIT), _a("Limit", str(e)))
+        global_window = _int(body.find(AS, "WindowSize"), MAX_WINDOW)
+        collections = body.find(AS, "Collections")
+        partial = body.find(AS, "Partial") is not None
+        if collections is None and not partial:
+            return _a("Sync", None, _a("Status", PROTOCOL_ERROR))
+        requests = []
+        for element in collections.children if collections is not None else ():
+            if element.tag != "Collection":
+                continue
+            req = CollectionRequest.parse(element, cached)
+            if req is None:
+                return _a("Sync", None, _a("Status", PROTOCOL_ERROR))
+            requests.append(req)
+        if partial:
+            named = {r.collection_id for r in requests}
+            requests += [CollectionRequest.from_cache(cid, before) for cid, before in cached.items()
+                         if cid not in named]
+            if not requests:
+                return _a("Sync", None, _a("Status", INCOMPLETE))
+    if len(requests) > MAX_COLLECTIONS:
+        return _a("Sync", None, _a("Status", TOO_MANY), _a("Limit", str(MAX_COLLECTIONS)))
+
+    quiet = all(r.key != "0" and r.commands is None for r in requests)
+    if wait and quiet:
+        ids = [r.collection_id for r in requests]
+        if not await _pending(ctx, ids):
+            changed = await _wait(ctx, set(ids), wait)
+            if changed is not None and not changed:
+                ctx.log("Sync: nothing changed while waiting")
+                return None  # MS-ASCMD: an empty answer means "nothing new"
+
+    window_left = [min(max(global_window, 1), MAX_WINDOW * MAX_COLLECTIONS)]
+    answers = []
+    for req in requests:
+        try:
+            element, new_key, _count = await _collection(ctx, req, window_left)
+        except SmsyncError as e:
+            ctx.log(f"Sync {req.collection_id}: server error: {e}")
+            element, new_key = _a("Collection", None, _a("SyncKey", req.key),
+                                  _a("CollectionId", req.collection_id), _a("Status", SERVER_ERROR)), None
+        answers.append(element)
+        if new_key is not None:
+            cached[req.collection_id] = req.remembered(new_key)
+        elif req.collection_id in cached:
+            del cached[req.collection_id]
+    if len(cached) > MAX_COLLECTIONS:
+        cached = dict(list(cached.items())[-MAX_COLLECTIONS:])
+    await state.save(ctx, state.SYNC_KEY, {"collections": cached, "wait": wait,
+                                           "window": global_window})
+    return _a("Sync", None, _a("Collections", None, *answers))
