@@ -1,9 +1,10 @@
-"""``smsync devices list|log|rename|delete USER [DEVICE] [NAME]``: the Synchronized Devices
-list."""
+"""``smsync devices list|log|rename|delete|wipe USER [DEVICE] [NAME]``: the Synchronized
+Devices list."""
 
 from __future__ import annotations
 
 from smsync.cli.common import CliError, existing_account, opened_store, say
+from smsync.edge.devices import request_wipe
 from smsync.errors import NotFound
 
 
@@ -32,6 +33,15 @@ def add_parser(subparsers, parents) -> None:
     delete.add_argument("user", metavar="USER@DOMAIN")
     delete.add_argument("device", metavar="DEVICE")
     delete.set_defaults(func=cmd_delete)
+    wipe = actions.add_parser("wipe", help="tell a phone (EAS) to erase itself, or with "
+                              "--account-only only this account, when it next connects",
+                              parents=parents)
+    wipe.add_argument("user", metavar="USER@DOMAIN")
+    wipe.add_argument("device", metavar="DEVICE")
+    wipe.add_argument("--account-only", action="store_true",
+                      help="remove only this account's data (EAS 16.1 devices; older ones are "
+                      "refused instead)")
+    wipe.set_defaults(func=cmd_wipe)
 
 
 def _when(value) -> str:
@@ -97,3 +107,15 @@ async def cmd_delete(args, reactor) -> None:
         except NotFound:
             raise CliError(f"{account} has no device {args.device!r}") from None
     say(f"deleted device {args.device} of {account}")
+
+
+async def cmd_wipe(args, reactor) -> None:
+    async with opened_store(args) as store:
+        account = await existing_account(store, args.user)
+        try:
+            await request_wipe(store.devices, account, args.device, args.account_only)
+        except NotFound:
+            raise CliError(f"{account} has no device {args.device!r}") from None
+    what = "remove the account" if args.account_only else "wipe itself"
+    say(f"device {args.device} of {account} will be told to {what} when it next connects; "
+        "delete it from the list once it has")

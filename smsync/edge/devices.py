@@ -11,6 +11,7 @@ bookkeeping: a failure is logged, never the client's problem.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Optional
 
@@ -136,3 +137,66 @@ class Devices:
         except Exception:
             log.failure("{protocol}: could not log device {device} of {account}",
                         protocol=protocol, device=client.device_id, account=account)
+
+
+# -- remote wipe ------------------------------------------------------------------------
+
+#: The device-state key of a wipe request (so deleting the device cancels it).
+WIPE_KEY = "wipe"
+
+
+@attrs.frozen
+class WipeRequest:
+    """A remote wipe asked of one device from the devices list.
+
+    Attributes:
+        account_only: wipe only this account's data (EAS 16.1 AccountOnlyRemoteWipe),
+            not the whole device.
+        requested: when it was asked (ISO 8601, UTC).
+        acknowledged: when the device reported it done (None: not yet).
+        status: what the device reported (``"1"`` wiped, ``"2"`` failed; None: nothing).
+    """
+
+    account_only: bool
+    requested: str
+    acknowledged: Optional[str] = None
+    status: Optional[str] = None
+
+
+def _now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def request_wipe(registry, account: str, device_id: str, account_only: bool = False) -> WipeRequest:
+    """Ask ``device_id`` of ``account`` to wipe itself the next time it connects, and
+    note it in its log. ``NotFound`` if there is no such device."""
+    await registry.get(account, device_id)
+    wipe = WipeRequest(account_only, _now_iso())
+    await registry.save_state(account, device_id, WIPE_KEY, json.dumps(attrs.asdict(wipe)).encode())
+    await registry.log(account, device_id,
+                       "account-only remote wipe requested" if account_only else "remote wipe requested")
+    return wipe
+
+
+async def wipe_request(registry, account: str, device_id: str) -> Optional[WipeRequest]:
+    """The wipe asked of the device, acknowledged or not (None: none)."""
+    raw = await registry.load_state(account, device_id, WIPE_KEY)
+    if not raw:
+        return None
+    try:
+        return WipeRequest(**json.loads(raw))
+    except (ValueError, TypeError):
+        return None
+
+
+async def acknowledge_wipe(registry, account: str, device_id: str, status: str) -> None:
+    """Record the device's report of the wipe (``status`` ``"1"``: done)."""
+    wipe = await wipe_request(registry, account, device_id)
+    if wipe is None:
+        return
+    done = attrs.evolve(wipe, acknowledged=_now_iso(), status=status)
+    await registry.save_state(account, device_id, WIPE_KEY, json.dumps(attrs.asdict(done)).encode())
+    await registry.log(account, device_id, "remote wipe done" if status == "1"
+                       else f"remote wipe failed on the device (status {status})")

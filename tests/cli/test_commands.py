@@ -101,6 +101,7 @@ BAD = [
     (["devices", "rename", "alice@example.org", "nodev", "Phone"], 1, "alice@example.org has no device 'nodev'"),
     (["devices", "delete", "alice@example.org", "nodev"], 1, "alice@example.org has no device 'nodev'"),
     (["devices", "log", "alice@example.org", "nodev"], 1, "alice@example.org has no device 'nodev'"),
+    (["devices", "wipe", "alice@example.org", "nodev"], 1, "alice@example.org has no device 'nodev'"),
     (["devices", "log", "alice@example.org", "nodev", "--limit", "0"], 2, "--limit must be at least 1"),
     (["--store", "bogus:x", "user", "list"], 1, "cannot open store bogus:x: no store backend for scheme 'bogus'"),
     (["--store", "sqlite:///nonexistent/smsync", "user", "list"], 1, "cannot open store sqlite:///nonexistent/smsync"),
@@ -246,6 +247,9 @@ async def test_devices_commands(site):
     log = ok("devices", "log", "alice@example.org", "ANDROID123", "--limit", "2", cwd=site).out.splitlines()
     assert [line.split("  ", 1)[1] for line in log] == ["sync 3: 3 changes sent", "sync 4: 3 changes sent"]
     ok("devices", "rename", "alice@example.org", "ANDROID123", "Work phone", cwd=site)
+    assert "wipe itself" in ok("devices", "wipe", "alice@example.org", "ANDROID123", cwd=site).out
+    log = ok("devices", "log", "alice@example.org", "ANDROID123", cwd=site).out
+    assert log.splitlines()[-1].endswith("remote wipe requested")
     assert "Work phone" in ok("devices", "list", "alice@example.org", cwd=site).out
     ok("devices", "delete", "alice@example.org", "ANDROID123", cwd=site)
     assert "no devices" in ok("devices", "list", "alice@example.org", cwd=site).out

@@ -15,7 +15,7 @@ import attrs
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from smsync.edge.devices import Client
+from smsync.edge.devices import Client, wipe_request
 from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
 from smsync.edge.web import HandlerResource, Response, peer_host
 from smsync.errors import SmsyncError, StorageUnavailable
@@ -183,6 +183,9 @@ class EASEndpoint:
         return self._wbxml(answer) if answer is not None else Response(200)
 
     async def _provisioned(self, ctx: Context, presented: Optional[int]) -> bool:
+        if await wipe_request(ctx.store.devices, ctx.account, ctx.device_id) is not None:
+            # A device asked to wipe itself is sent to Provision, where it is told so.
+            return False
         saved = await state.load(ctx, state.POLICY_KEY)
         return saved is not None and saved.get("key") is not None and presented == saved["key"]
 

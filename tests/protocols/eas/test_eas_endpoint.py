@@ -349,3 +349,44 @@ def _test_ping_answers_at_once(server):
         begun = time.monotonic()
         later = c.ping([inbox.id], heartbeat=120)
         assert later.status == "2" and time.monotonic() - begun > 0.4
+
+
+@pytest_twisted.ensureDeferred
+async def test_remote_wipe_and_account_only_wipe(server):
+    from smsync.edge.devices import request_wipe, wipe_request
+
+    port = server.port("eas", tls=True)
+    policy = await deferToThread(provision, port, "wipe01")
+    status, _, tree = await deferToThread(post, port, "FolderSync", folder_sync("0"), policy_key=policy,
+                                          device="wipe01")
+    assert tree.find(FH, "Status").text == "1"
+    await request_wipe(server.store.devices, USER, "eas-wipe01")
+    # Any command now sends the device to Provision, which tells it to wipe.
+    status, _, tree = await deferToThread(post, port, "FolderSync", folder_sync("0"), policy_key=policy,
+                                          device="wipe01")
+    assert tree.find(FH, "Status").text == "142"
+    ask = Element(PROV, "Provision", (Element(PROV, "Policies", (Element(PROV, "Policy", (
+        Element(PROV, "PolicyType", (), "MS-EAS-Provisioning-WBXML"),)),)),))
+    status, _, tree = await deferToThread(post, port, "Provision", ask, device="wipe01")
+    assert tree.find(PROV, "RemoteWipe") is not None and tree.find(PROV, "Policies") is None
+    done = Element(PROV, "Provision", (Element(PROV, "RemoteWipe", (Element(PROV, "Status", (), "1"),)),))
+    status, _, tree = await deferToThread(post, port, "Provision", done, device="wipe01")
+    assert status == 200 and tree.find(PROV, "Status").text == "1"
+    wipe = await wipe_request(server.store.devices, USER, "eas-wipe01")
+    assert wipe.status == "1" and wipe.acknowledged
+    log = [e.message for e in await server.store.devices.get_log(USER, "eas-wipe01")]
+    assert "remote wipe requested" in log and "remote wipe done" in log
+    # Deleting the device from the list ends it: the next request starts afresh.
+    await server.store.devices.remove(USER, "eas-wipe01")
+    policy = await deferToThread(provision, port, "wipe01")
+    assert policy
+
+    # Account-only: a 16.1 device is told AccountOnlyRemoteWipe; an older one is refused.
+    for device, version in (("wipe02", "16.1"), ("wipe03", "14.1")):
+        await deferToThread(provision, port, device)
+        await request_wipe(server.store.devices, USER, f"eas-{device}", account_only=True)
+        status, _, tree = await deferToThread(post, port, "Provision", ask, device=device, version=version)
+        if version == "16.1":
+            assert tree.find(PROV, "AccountOnlyRemoteWipe") is not None and tree.find(PROV, "RemoteWipe") is None
+        else:
+            assert status == 403

@@ -3,6 +3,7 @@ policy, and the policy key every other command must then present."""
 
 from __future__ import annotations
 
+from smsync.edge.devices import acknowledge_wipe, wipe_request
 from smsync.protocols.eas import state
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.wbxml import Element
@@ -24,6 +25,27 @@ def _el(ns: str, tag: str, *children, text=None) -> Element:
     return Element(ns, tag, children, text)
 
 
+async def _wipe(ctx, body: Element, wipe, out: list) -> Element:
+    """A device asked to wipe itself: told so in every Provision answer until it is
+    removed from the devices list; its report of the wipe is recorded."""
+    for tag in ("RemoteWipe", "AccountOnlyRemoteWipe"):
+        report = body.find(PROV, tag)
+        status = report.find(PROV, "Status") if report is not None else None
+        if status is not None and status.text:
+            await acknowledge_wipe(ctx.store.devices, ctx.account, ctx.device_id, status.text[:4])
+            ctx.log(f"Provision: the device reports the {tag} with status {status.text[:4]}")
+            return _el(PROV, "Provision", *out, _el(PROV, "Status", text="1"))
+    if wipe.account_only and ctx.version != "16.1":
+        # Only 16.1 devices can wipe just the account; wiping a whole phone that was
+        # asked to forget one account is not ours to do.
+        ctx.log(f"Provision: account-only wipe pending; a {ctx.version} device cannot do it, refused")
+        raise CommandError(403, "this device is to remove the account and cannot be told so; "
+                                "it is refused until it is deleted from the devices list")
+    tag = "AccountOnlyRemoteWipe" if wipe.account_only else "RemoteWipe"
+    ctx.log(f"Provision: {tag} sent")
+    return _el(PROV, "Provision", *out, _el(PROV, "Status", text="1"), _el(PROV, tag))
+
+
 def _policy_document() -> Element:
     return _el(PROV, "Data", _el(PROV, "EASProvisionDoc",
                                  *(_el(PROV, name, text=value) for name, value in POLICY_SETTINGS)))
@@ -38,10 +60,13 @@ async def provision(ctx, body):
     if info is not None:
         await ctx.note_device_information(info)
         out.append(_el(SETTINGS, "DeviceInformation", _el(SETTINGS, "Status", text="1")))
+    wipe = await wipe_request(ctx.store.devices, ctx.account, ctx.device_id)
+    if wipe is not None:
+        return await _wipe(ctx, body, wipe, out)
     policies = body.find(PROV, "Policies")
     policy = policies.find(PROV, "Policy") if policies is not None else None
     if policy is None:
-        # A remote-wipe acknowledgement alone, or nothing asked: nothing to wipe yet.
+        # A remote-wipe acknowledgement alone, or nothing asked: nothing to wipe.
         return _el(PROV, "Provision", *out, _el(PROV, "Status", text="1"))
     kind = policy.find(PROV, "PolicyType")
     if kind is None or kind.text != POLICY_TYPE:
