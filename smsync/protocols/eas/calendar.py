@@ -248,8 +248,12 @@ def _attendee(prop: Property) -> tuple[str, str, str, str]:
     return email, name, status, kind
 
 
+def _cancelled(comp: Component) -> bool:
+    return (comp.value("STATUS") or "").strip().upper() == "CANCELLED"
+
+
 def _meeting_status(comp: Component) -> str:
-    cancelled = (comp.value("STATUS") or "").strip().upper() == "CANCELLED"
+    cancelled = _cancelled(comp)
     if comp.get("ATTENDEE") is None:
         return "0"
     return "5" if cancelled else "1"
@@ -497,7 +501,8 @@ def _common(comp: Component, zones, ver, truncation, master: Optional[Component]
 
     if master is None or start.is_date != _times(master, zones)[0].is_date:
         out.append(_e("AllDayEvent", "1" if start.is_date else "0"))
-    if ver >= (12, 0) and differs(_text, "DESCRIPTION"):
+    shown_body = _text(comp, "DESCRIPTION") if master is None else differs(_text, "DESCRIPTION")
+    if ver >= (12, 0) and shown_body:
         out.append(body_element(_text(comp, "DESCRIPTION") or "", truncation))
     if differs(_busy):
         out.append(_e("BusyStatus", _busy(comp)))
@@ -563,7 +568,7 @@ def _exceptions(master: Component, overrides: list[Component], start: Time, zone
             out[epoch] = _e("Exception", None, [_e("Deleted", "1"), _exception_key(epoch, ver)])
     for comp in overrides:
         rid = prop_time(comp.get("RECURRENCE-ID"), zones).epoch
-        if (comp.value("STATUS") or "").strip().upper() == "CANCELLED":
+        if _cancelled(comp) and not _cancelled(master):  # one instance called off
             out[rid] = _e("Exception", None, [_e("Deleted", "1"), _exception_key(rid, ver)])
             continue
         children = [_exception_key(rid, ver)] + _event_elements(comp, zones, ver, truncation, master)
@@ -676,7 +681,7 @@ def _apply_simple(comp: Component, app: Element, ver, start: Time, end_epoch: in
     status = _child_text(app, "MeetingStatus")
     if status is not None and status.isdigit():
         cancelled = int(status) & 4 != 0
-        if cancelled != ((comp.value("STATUS") or "").strip().upper() == "CANCELLED"):
+        if cancelled != _cancelled(comp):
             _remove(comp, "STATUS")
             if cancelled:
                 comp.properties.append(Property("STATUS", "CANCELLED"))
@@ -938,6 +943,7 @@ def _apply_exceptions(master: Component, exceptions: Element, ver, target: _Targ
             continue
         deleted.pop(rid, None)
         comp = old_rids.get(rid)
+        fresh = comp is None
         if comp is not None:
             ostart, os, oe = _times(comp, old_zones)
             default, default_all_day = (os, oe), ostart.is_date
@@ -946,7 +952,7 @@ def _apply_exceptions(master: Component, exceptions: Element, ver, target: _Targ
             _remove(comp, "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
             default, default_all_day = (rid, rid + (e - s)), all_day
         _set_time(comp, "RECURRENCE-ID", _time_value(rid, target.tzid, target.zones, all_day))
-        _, os, oe = _apply_times(comp, exc, target, device, default_all_day, default, False)
+        _, os, oe = _apply_times(comp, exc, target, device, default_all_day, default, fresh)
         ostart = prop_time(comp.get("DTSTART"), target.zones)
         _apply_simple(comp, exc, ver, ostart, oe, target.zones)
         overrides[rid] = comp

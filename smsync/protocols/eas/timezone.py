@@ -349,9 +349,9 @@ def _observance_rule(obs: Component, year: int) -> Optional[tuple[Rule, datetime
     return Rule(month, _DAYS.index(match.group(2)), nth, start.hour, start.minute, start.second), start
 
 
-def _names(obs: Component, fallback: str) -> str:
+def _names(obs: Component) -> str:
     name = obs.value("TZNAME")
-    return unescape_text(name) if name is not None else fallback
+    return unescape_text(name) if name is not None else ""
 
 
 def _vtimezone_info(comp: Component, year: int) -> TimeZoneInfo:
@@ -377,11 +377,11 @@ def _vtimezone_info(comp: Component, year: int) -> TimeZoneInfo:
         std = _offset(std_obs.value("TZOFFSETTO"))
         bias = -int(std // _MINUTE)
         if "DAYLIGHT" not in chosen or (std_rule.year and std_rule.year != year):
-            return TimeZoneInfo(bias, _names(std_obs, tzid)[:31])
+            return TimeZoneInfo(bias, _names(std_obs)[:31])
         dst_rule, _, dst_obs = chosen["DAYLIGHT"]
         dst = _offset(dst_obs.value("TZOFFSETTO"))
-        return TimeZoneInfo(bias, _names(std_obs, tzid)[:31], std_rule, 0,
-                            _names(dst_obs, tzid)[:31], dst_rule, -int((dst - std) // _MINUTE))
+        return TimeZoneInfo(bias, _names(std_obs)[:31], std_rule, 0,
+                            _names(dst_obs)[:31], dst_rule, -int((dst - std) // _MINUTE))
     except (ValueError, InvalidData, KeyError):
         pass
     try:
