@@ -809,7 +809,7 @@ def _apply_times(comp: Component, app: Element, target: _Target, device: Zone,
     start_text, end_text = _child_text(app, "StartTime"), _child_text(app, "EndTime")
     flag = _child_text(app, "AllDayEvent")
     all_day = flag == "1" if flag else default_all_day
-    if start_text is None and default is None:
+    if not start_text and default is None:
         raise ConversionError("Calendar item without StartTime")
     s = parse_eas_date(start_text) if start_text else _utc(default[0])
     if end_text:

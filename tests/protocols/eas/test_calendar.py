@@ -462,3 +462,35 @@ def test_unreadable_stored_data_is_a_conversion_error(data):
 
 def test_class_constant():
     assert CLASS == "Calendar"
+
+
+_TAGS = ["Timezone", "AllDayEvent", "StartTime", "EndTime", "Subject", "Reminder", "BusyStatus", "Sensitivity",
+         "MeetingStatus", "UID", "DtStamp", "OrganizerEmail", "ResponseRequested"]
+_values = st.one_of(st.sampled_from(["", "0", "1", "5", "99999999999", "20260101T000000Z", "99991231T235959Z",
+                                     "00010101T000000Z", blob_from_zone("Europe/Berlin", 2026), "AAAA"]), _words)
+
+
+@st.composite
+def hostile(draw):
+    children = [E(tag, draw(_values)) for tag in draw(st.lists(st.sampled_from(_TAGS), max_size=8))]
+    if draw(st.booleans()):
+        children.append(E("Recurrence", None, *[E(t, draw(_values)) for t in draw(st.lists(st.sampled_from(
+            ["Type", "Interval", "Occurrences", "Until", "DayOfWeek", "DayOfMonth", "WeekOfMonth", "MonthOfYear",
+             "FirstDayOfWeek"]), max_size=6, unique=True))]))
+    if draw(st.booleans()):
+        children.append(E("Exceptions", None, *[E("Exception", None, *[E(t, draw(_values)) for t in draw(st.lists(
+            st.sampled_from(["Deleted", "ExceptionStartTime", "StartTime", "EndTime", "Subject"]), unique=True))])
+            for _ in range(draw(st.integers(0, 2)))]))
+    return _app(*children)
+
+
+@SETTINGS
+@given(app=hostile(), existing=st.booleans())
+def test_any_device_input_is_stored_or_refused_with_conversion_error(app, existing):
+    stored = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20240101T000000Z\r\n"
+              b"DTSTART:20240102T100000Z\r\nDTEND:20240102T110000Z\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    try:
+        data = from_application_data(app, "14.1", stored if existing else None)
+    except ConversionError:
+        return
+    to_application_data(data, "14.1")
