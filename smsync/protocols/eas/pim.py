@@ -19,7 +19,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from smsync.formats.contentlines import Component, Property, unescape_text
+from smsync.formats.contentlines import Component, Property, parse_components, unescape_text
 from smsync.protocols.eas.convert import BASE, HTML, PLAIN, ConversionError, body_text
 from smsync.protocols.eas.wbxml import Element
 
@@ -156,3 +156,45 @@ def replace_all(comp: Component, name: str, value: Optional[str]) -> None:
         return
     props[0].value = value
     comp.properties = [p for p in comp.properties if p.name != name or p is props[0]]
+
+
+PRODID = "-//smsync//Exchange ActiveSync//EN"
+
+
+def load_calendar(data: bytes, kind: str) -> tuple[Component, Component]:
+    """The VCALENDAR of ``data`` and its master ``kind`` component (VTODO, VJOURNAL)."""
+    roots = parse_components(data)
+    if len(roots) != 1 or roots[0].name != "VCALENDAR":
+        raise ConversionError("a calendar object is exactly one VCALENDAR")
+    items = [c for c in roots[0].components if c.name == kind]
+    master = next((c for c in items if c.get("RECURRENCE-ID") is None), None)
+    if master is None:
+        raise ConversionError(f"calendar object without a {kind}")
+    return roots[0], master
+
+
+def new_calendar(kind: str) -> tuple[Component, Component]:
+    """A VCALENDAR holding one new ``kind`` component with a fresh UID and DTSTAMP."""
+    item = Component(kind, [Property("UID", new_uid()), Property("DTSTAMP", utc_stamp())])
+    calendar = Component("VCALENDAR", [Property("VERSION", "2.0"), Property("PRODID", PRODID)], [item])
+    return calendar, item
+
+
+def touch(item: Component) -> None:
+    """Mark a component as just changed: DTSTAMP and LAST-MODIFIED become now."""
+    stamp = utc_stamp()
+    for name in ("DTSTAMP", "LAST-MODIFIED"):
+        prop = item.get(name)
+        if prop is None:
+            item.properties.append(Property(name, stamp))
+        else:
+            prop.value, prop.params = stamp, []
+
+
+def categories_view(comp: Component) -> Optional[list[str]]:
+    return text_list(comp.get_all("CATEGORIES")) or None
+
+
+def merge_categories(comp: Component, old: Optional[list[str]], new: Optional[list[str]]) -> None:
+    if old != new:
+        replace_all(comp, "CATEGORIES", ",".join(escape_text(v) for v in new) if new else None)
