@@ -205,7 +205,8 @@ def _view(cal: Component, todo: Component, version: str) -> dict:
     cls = (todo.value("CLASS") or "PUBLIC").strip().upper()
     view["Sensitivity"] = _SENSITIVITY.get(cls, "2")
     for alarm in todo.components:
-        if alarm.name == "VALARM":
+        # The phone's reminder is one it shows: not an EMAIL or PROCEDURE alarm.
+        if alarm.name == "VALARM" and (alarm.value("ACTION") or "").strip().upper() in ("DISPLAY", "AUDIO"):
             when = _alarm_time(alarm, todo, zones, start, due)
             if when is not None:
                 view["ReminderTime"] = eas_date(when)
@@ -426,7 +427,7 @@ def _merge_alarm(todo: Component, old: dict, new: dict) -> None:
         return
     if alarm is None:
         alarm = Component("VALARM", [Property("ACTION", "DISPLAY"), Property("DESCRIPTION", "Reminder")])
-        todo.components.append(alarm)
+        todo.components.insert(0, alarm)  # first, so that it is the one shown
     trigger = Property("TRIGGER", pim.utc_stamp(parse_eas_date(when)), [("VALUE", ["DATE-TIME"])])
     at = next((i for i, p in enumerate(alarm.properties) if p.name == "TRIGGER"), None)
     if at is None:
