@@ -296,7 +296,7 @@ def _view(card: Component, version: str) -> dict:
     fn = card.get("FN")
     if fn is not None and unescape_text(fn.value).strip():
         view["FileAs"] = unescape_text(fn.value)
-    categories = pim.text_list(card.get_all("CATEGORIES"))
+    categories = pim.categories_view(card)
     if categories:
         view["Categories"] = categories
     children = [unescape_text(p.value) for p in _CHILDREN(card.properties) if p.value.strip()]
@@ -481,9 +481,7 @@ def _merge(card: Component, old: dict, new: dict) -> None:
 
 
 def _merge_lists(card: Component, old: dict, new: dict, version: str) -> None:
-    if old.get("Categories") != new.get("Categories"):
-        values = new.get("Categories")
-        pim.replace_all(card, "CATEGORIES", ",".join(pim.escape_text(v) for v in values) if values else None)
+    pim.merge_categories(card, old.get("Categories"), new.get("Categories"))
     if old.get("Children") != new.get("Children"):
         existing = _CHILDREN(card.properties)
         values = new.get("Children") or []

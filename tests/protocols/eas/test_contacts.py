@@ -14,40 +14,18 @@ from smsync.formats.vcard import summarize_vcard, to_version
 from smsync.protocols.eas import contacts
 from smsync.protocols.eas.contacts import C, C2, ConversionError
 from smsync.protocols.eas.wbxml import Element, decode, encode
+from tests.protocols.eas import pim_support
+from tests.protocols.eas.pim_support import fields
 
-AS = "AirSync:"
-BASE = "AirSyncBase:"
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def fields(app: Element) -> dict:
-    """An ApplicationData as tag -> text (lists for containers, Body as its Data),
-    after a trip through the WBXML codec (so every tag must be in the code pages)."""
-    app = decode(encode(app))
-    out = {}
-    for child in app.children:
-        if child.tag == "Body":
-            data = child.find(BASE, "Data")
-            out["Body"] = data.text or "" if data is not None else ""
-        elif child.children:
-            out[child.tag] = [c.text for c in child.children]
-        else:
-            out[child.tag] = child.text
-    return out
+C2_TAGS = dict.fromkeys(("NickName", "ManagerName", "IMAddress", "IMAddress2", "IMAddress3"), C2)
 
 
 def app_of(values: dict) -> Element:
-    children = []
-    for tag, value in values.items():
-        ns = C2 if tag in ("NickName", "ManagerName", "IMAddress", "IMAddress2", "IMAddress3") else C
-        if tag == "Body":
-            children.append(Element(BASE, "Body", (Element(BASE, "Type", (), "1"), Element(BASE, "Data", (), value))))
-        elif tag in ("Categories", "Children"):
-            item = "Category" if tag == "Categories" else "Child"
-            children.append(Element(C, tag, tuple(Element(C, item, (), v) for v in value)))
-        else:
-            children.append(Element(ns, tag, (), value))
-    return decode(encode(Element(AS, "ApplicationData", tuple(children))))
+    return pim_support.app_of(values, C, C2_TAGS)
+
 
 
 # -- what a device sends ------------------------------------------------------------------

@@ -14,41 +14,15 @@ from smsync.formats.icalendar import summarize_calendar
 from smsync.protocols.eas import tasks
 from smsync.protocols.eas.convert import ConversionError, eas_date
 from smsync.protocols.eas.tasks import T
-from smsync.protocols.eas.wbxml import Element, decode, encode
+from smsync.protocols.eas.wbxml import Element
+from tests.protocols.eas import pim_support
+from tests.protocols.eas.pim_support import fields
 
-AS = "AirSync:"
-BASE = "AirSyncBase:"
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def fields(app: Element) -> dict:
-    app = decode(encode(app))
-    out = {}
-    for child in app.children:
-        if child.tag == "Body":
-            data = child.find(BASE, "Data")
-            out["Body"] = data.text or "" if data is not None else ""
-        elif child.tag == "Categories":
-            out[child.tag] = [c.text for c in child.children]
-        elif child.tag == "Recurrence":
-            out[child.tag] = {c.tag: c.text for c in child.children}
-        else:
-            out[child.tag] = child.text
-    return out
-
-
 def app_of(values: dict) -> Element:
-    children = []
-    for tag, value in values.items():
-        if tag == "Body":
-            children.append(Element(BASE, "Body", (Element(BASE, "Type", (), "1"), Element(BASE, "Data", (), value))))
-        elif tag == "Categories":
-            children.append(Element(T, tag, tuple(Element(T, "Category", (), v) for v in value)))
-        elif tag == "Recurrence":
-            children.append(Element(T, tag, tuple(Element(T, k, (), v) for k, v in value.items())))
-        else:
-            children.append(Element(T, tag, (), value))
-    return decode(encode(Element(AS, "ApplicationData", tuple(children))))
+    return pim_support.app_of(values, T)
 
 
 text = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.just("\n"), min_size=1, max_size=12)
