@@ -53,6 +53,9 @@ class Context:
     sync_adapter: object = None
     #: Fires when the client's connection ends (a waiting Ping gives up then).
     gone: object = None
+    #: The request line as parsed (``request.EASRequest``): command parameters such as
+    #: AttachmentName, and whether the device takes a multipart answer.
+    query: object = None
 
     @property
     def store(self):
@@ -152,7 +155,7 @@ class EASEndpoint:
         await self.edge.devices.record(account, "eas", client)
         ctx = Context(self.edge, account, client.device_id, eas.device_type, eas.version, host,
                       _header(request, "User-Agent"), eas.command,
-                      sync_adapter=self.sync_adapter, gone=_gone(request))
+                      sync_adapter=self.sync_adapter, gone=_gone(request), query=eas)
         try:
             return await self._run(ctx, spec, eas, request, host)
         finally:
@@ -180,6 +183,8 @@ class EASEndpoint:
             return self._refuse(507 if e.full else 503, f"{eas.command}: {e}", host)
         except SmsyncError as e:
             return self._refuse(500, f"{eas.command}: {e}", host)
+        if isinstance(answer, Response):
+            return answer  # an answer that is not WBXML (GetAttachment, multipart)
         return self._wbxml(answer) if answer is not None else Response(200)
 
     async def _provisioned(self, ctx: Context, presented: Optional[int]) -> bool:

@@ -3,7 +3,8 @@
 A handler is ``async def handler(ctx, body) -> Element | None`` registered with
 ``@command(NAME)``: ``ctx`` is the request's ``Context`` (account, device, version,
 store, edge), ``body`` the decoded WBXML request (None for an empty body); it returns
-the WBXML response (None: an empty 200). ``CommandError`` answers with an HTTP status.
+the WBXML response (None: an empty 200; a ``smsync.edge.web.Response`` for an answer
+that is not WBXML). ``CommandError`` answers with an HTTP status.
 Each module of this package registers the commands of one area; importing the package
 imports them all.
 """
@@ -58,3 +59,4 @@ def implemented() -> list[str]:
 
 from smsync.protocols.eas.commands import folders, ping, provision, sync  # noqa: E402,F401  (registration)
 from smsync.protocols.eas.commands import estimate  # noqa: E402,F401
+from smsync.protocols.eas.commands import items  # noqa: E402,F401
