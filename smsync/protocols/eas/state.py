@@ -10,6 +10,8 @@ from typing import Optional
 POLICY_KEY = "eas:policy"
 HIERARCHY_KEY = "eas:hierarchy"
 PING_KEY = "eas:ping"
+#: The ClientIds of the last messages the device sent (SendMail de-duplication).
+COMPOSE_KEY = "eas:compose"
 
 
 def new_policy_key() -> int:

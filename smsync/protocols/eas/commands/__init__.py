@@ -57,3 +57,4 @@ def implemented() -> list[str]:
 
 
 from smsync.protocols.eas.commands import folders, ping, provision, sync  # noqa: E402,F401  (registration)
+from smsync.protocols.eas.commands import compose  # noqa: E402,F401
