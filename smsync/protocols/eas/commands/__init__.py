@@ -58,3 +58,4 @@ def implemented() -> list[str]:
 
 from smsync.protocols.eas.commands import folders, ping, provision, sync  # noqa: E402,F401  (registration)
 from smsync.protocols.eas.commands import compose  # noqa: E402,F401
+from smsync.protocols.eas.commands import moves  # noqa: E402,F401
