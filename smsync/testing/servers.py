@@ -244,8 +244,8 @@ class RunningServers:
             config: the configuration the protocols are built from (default:
                 ``default_config()``; see ``config_with``). Its ``[services]`` and ``[store]`` are
                 not used: the harness picks ephemeral endpoints and ``store_uri``.
-                Submission without ``[delivery] queue_dir`` gets a queue in
-                ``directory``.
+                Submission, EAS and EWS without ``[delivery] queue_dir`` get a queue
+                in ``directory``.
             knobs: for settings smsync's config cannot express (login delays, timeouts,
                 read sizes): ``{protocol: {attribute: value}}`` set on the protocol
                 factory's own ``config`` object after the builder made it and before
@@ -437,7 +437,8 @@ def _plan(protocols: tuple[str, ...], store_uri: str, directory: Path, tls: bool
         config = attrs.evolve(config, tls=attrs.evolve(config.tls, certificate=str(pem)))
         quoted = quoteStringArgument(str(pem))
         endpoints.append(f"ssl:0:interface={interface}:privateKey={quoted}:certKey={quoted}")
-    if "submission" in protocols and not config.delivery.queue_dir:
+    # Every protocol that sends mail (submission, EAS SendMail, EWS) shares one queue.
+    if {"submission", "eas", "ews"} & set(protocols) and not config.delivery.queue_dir:
         config = config_with(config, delivery={"queue_dir": str(directory / "queue")})
     http = tuple(p for p in protocols if p in registry.HTTP_PROTOCOLS)
     streams = {p: list(endpoints) for p in protocols if p not in registry.HTTP_PROTOCOLS}

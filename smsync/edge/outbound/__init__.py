@@ -14,11 +14,13 @@ from twisted.application.service import MultiService
 from twisted.logger import Logger
 
 from smsync.edge.outbound.queue import QueueEntry, Relayer, RelayQueue, Smarthost
-from smsync.edge.outbound.submitter import Submitter, bouncer, hostname_of, queue_dir_of
+from smsync.edge.outbound.submitter import (SendFailed, Sent, Submitter, bouncer, hostname_of,
+                                             local_account, queue_dir_of)
 
 log = Logger(namespace="smsync.submission")
 
-__all__ = ["Outbound", "QueueEntry", "Relayer", "RelayQueue", "Smarthost", "Submitter",
+__all__ = ["Outbound", "QueueEntry", "Relayer", "RelayQueue", "SendFailed", "Sent", "Smarthost",
+           "Submitter", "local_account",
            "bouncer", "hostname_of", "queue_dir_of"]
 
 

@@ -6,11 +6,14 @@ through one ``Submitter``.
 from __future__ import annotations
 
 import io
+import re
 import socket
 from datetime import datetime, timezone
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
+from typing import Optional
 
+import attrs
 from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
@@ -22,6 +25,42 @@ from smsync.model import Role
 log = Logger(namespace="smsync.submission")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def local_account(address: str) -> str:
+    """The account ``address`` would deliver to here: ``user+tag@Domain`` ->
+    ``user@domain`` (the delivery listeners' plus-addressing), lower-cased."""
+    local, _, domain = address.rpartition("@")
+    if local.startswith('"') and local.endswith('"') and len(local) >= 2:
+        local = re.sub(r"\\(.)", r"\1", local[1:-1])
+    if "+" in local and local.split("+", 1)[0]:
+        local = local.split("+", 1)[0]
+    return f"{local}@{domain}".lower()
+
+
+@attrs.frozen
+class Sent:
+    """What ``Submitter.send`` did with a message.
+
+    Attributes:
+        queue_id: the relay queue entry of the recipients that are not ours (None when
+            every recipient was a local account).
+        delivered: the local accounts whose Inbox got the message.
+        relayed: the recipients queued for the smarthost.
+        failed: local recipients whose Inbox refused it, with why.
+    """
+
+    queue_id: Optional[str]
+    delivered: tuple = ()
+    relayed: tuple = ()
+    failed: tuple = ()
+
+
+class SendFailed(Exception):
+    """No recipient got the message (every local delivery failed, nothing queued)."""
+
+
 class Submitter:
     """Queues a user's outgoing message for relay and files a copy in Sent."""
 
@@ -29,6 +68,13 @@ class Submitter:
         self.store = store
         self.queue = queue
         self.relayer = relayer
+
+    async def _queue_ready(self) -> None:
+        # A submitter made on first use (EAS SendMail) starts its relayer then, which
+        # creates the queue directories and clears tmp/ in a thread: a message written
+        # before that would find no directory, or lose its half-written text.
+        if self.relayer is not None:
+            await self.relayer.ready
 
     @deferred
     async def submit(self, account: str, sender: str, recipients: list[str], body,
@@ -48,6 +94,7 @@ class Submitter:
                 return out
             return reader.read(size)
 
+        await self._queue_ready()
         entry = await deferToThread(self.queue.enqueue, sender, recipients, read, account)
         if self.relayer is not None:
             self.relayer.schedule(entry)
@@ -63,6 +110,62 @@ class Submitter:
             log.failure("could not file {id} in the Sent folder of {account}",
                         id=entry.id, account=account)
         return entry.id
+
+    @deferred
+    async def send(self, account: str, sender: str, recipients: list[str], body: bytes, *,
+                   trace: bytes = b"", save_in_sent: bool = True,
+                   sent_copy: Optional[bytes] = None) -> Sent:
+        """Send ``body`` from ``account``: recipients that are accounts of this server
+        get it in their Inbox at once (with ``Return-Path`` and ``trace`` prepended),
+        the others are queued for the smarthost as ``submit`` does. With
+        ``save_in_sent``, ``sent_copy`` (default ``body``; the sender's own copy keeps
+        the Bcc field the sent copies lose) is filed in the account's Sent folder,
+        seen. Fires with a ``Sent`` once every local copy is stored and the queued copy
+        is durable; ``SendFailed`` if no recipient got it. Filing the Sent copy and a
+        local delivery failing among others are logged, not raised (the mail went out:
+        failing would make the client send it twice)."""
+        local: dict[str, str] = {}
+        remote: list[str] = []
+        for recipient in recipients:
+            target = local_account(recipient)
+            if target in local.values():
+                continue
+            if await self.store.accounts.password_hash(target) is not None:
+                local[recipient] = target
+            elif recipient not in remote:
+                remote.append(recipient)
+        delivered, failed = [], []
+        head = f"Return-Path: <{_CONTROL.sub('?', sender)}>\r\n".encode("utf-8") + trace
+        for recipient, target in local.items():
+            try:
+                inbox = await (await self.store.mail(target)).mailbox("INBOX")
+                await inbox.append(head + body)
+                delivered.append(target)
+            except Exception as e:
+                log.failure("could not deliver to {target}", target=target)
+                failed.append((recipient, str(e) or type(e).__name__))
+        queue_id = None
+        if remote:
+            await self._queue_ready()
+            reader = io.BytesIO(trace + body)
+            entry = await deferToThread(self.queue.enqueue, sender, remote, reader.read, account)
+            if self.relayer is not None:
+                self.relayer.schedule(entry)
+            queue_id = entry.id
+        if not delivered and queue_id is None:
+            raise SendFailed("; ".join(f"{r}: {why}" for r, why in failed) or "no recipients")
+        if save_in_sent:
+            try:
+                mail = await self.store.mail(account)
+                try:
+                    box = await mail.mailbox_by_role(Role.SENT)
+                except NotFound:
+                    box = await mail.mailbox("Sent")
+                await box.append(sent_copy if sent_copy is not None else body, flags=["\\Seen"])
+            except Exception:
+                log.failure("could not file a sent message in the Sent folder of {account}",
+                            account=account)
+        return Sent(queue_id, tuple(delivered), tuple(remote), tuple(failed))
 
 
 def bouncer(store, hostname: str):

@@ -6,7 +6,9 @@ functions over bytes. ``server`` is the endpoint: log in, check the device's pol
 decode, run the command's handler from the registry (``commands``), encode. The data
 converters (``email``, ``calendar``, ``contacts``, ``tasks``, ``notes``, sharing
 ``convert``) turn stored RFC 5322, iCalendar and vCard into EAS items and back.
-``discovery`` answers Autodiscover on the same site.
+``discovery`` answers Autodiscover on the same site. Outgoing mail (SendMail,
+SmartReply, SmartForward) is prepared by ``outgoing`` and sent through the edge's
+submitter.
 """
 
 #: Where a phone's Autodiscover request goes (on the server's own host name or on

@@ -12,6 +12,8 @@ HIERARCHY_KEY = "eas:hierarchy"
 PING_KEY = "eas:ping"
 #: The last Sync request (collections, keys, options), for the empty and partial forms.
 SYNC_KEY = "eas:sync"
+#: The ClientIds of the last messages the device sent (SendMail de-duplication).
+COMPOSE_KEY = "eas:compose"
 
 
 def new_policy_key() -> int:

@@ -117,7 +117,7 @@ def _test_options_and_http_errors(server):
     assert post(port, "FolderSync", folder_sync("0"), password="wrong")[0] == 401
     assert post(port, "FolderSync", folder_sync("0"), query="Cmd=Nope&DeviceId=x&DeviceType=y")[0] == 400
     assert post(port, "FolderSync", folder_sync("0"), version=None)[0] == 400
-    assert post(port, "MoveItems", raw_body=b"")[0] == 501
+    assert post(port, "ValidateCert", raw_body=b"")[0] == 501
     key = provision(port)
     assert post(port, "FolderSync", raw_body=b"\x03\x01\x6a\x00\x45\xff", policy_key=key)[0] == 400
     assert post(port, "FolderSync", Element(FH, "Folders"), policy_key=key)[0] == 400

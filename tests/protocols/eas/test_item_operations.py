@@ -18,24 +18,14 @@ from twisted.internet.threads import deferToThread
 
 from smsync.protocols.eas.request import EASRequest, plain_query
 from smsync.protocols.eas.wbxml import Element, decode, encode
-from smsync.tap import registry
 from smsync.testing.servers import PASSWORD, USER, RunningServers, client_tls_context
 from tests.protocols.eas.test_eas_endpoint import block, provision
 
 @pytest.fixture
 def server():
-    # Until EAS is in the registry's table the test puts it there, and takes out only
-    # what it put in.
-    added = not registry.is_available("eas")
-    if added:
-        registry.register("eas", "smsync.protocols.eas:build_resources")
-    try:
-        running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("eas",), tls=True)))
-        yield running
-        pytest_twisted.blockon(ensureDeferred(running.stop()))
-    finally:
-        if added:
-            registry.unregister("eas")
+    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("eas",), tls=True)))
+    yield running
+    pytest_twisted.blockon(ensureDeferred(running.stop()))
 
 
 IO = "ItemOperations:"

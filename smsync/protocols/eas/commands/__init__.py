@@ -60,3 +60,5 @@ def implemented() -> list[str]:
 from smsync.protocols.eas.commands import folders, ping, provision, sync  # noqa: E402,F401  (registration)
 from smsync.protocols.eas.commands import estimate  # noqa: E402,F401
 from smsync.protocols.eas.commands import items  # noqa: E402,F401
+from smsync.protocols.eas.commands import compose  # noqa: E402,F401
+from smsync.protocols.eas.commands import moves  # noqa: E402,F401
