@@ -57,3 +57,6 @@ def implemented() -> list[str]:
 
 
 from smsync.protocols.eas.commands import folders, ping, provision, sync  # noqa: E402,F401  (registration)
+from smsync.protocols.eas.commands import search  # noqa: E402,F401
+from smsync.protocols.eas.commands import recipients  # noqa: E402,F401
+from smsync.protocols.eas.commands import settings  # noqa: E402,F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from smsync.protocols.eas import state
 from smsync.protocols.eas.commands import CommandError, command
+from smsync.protocols.eas.commands.settings import save_device_information
 from smsync.protocols.eas.wbxml import Element
 
 PROV = "Provision:"
@@ -36,7 +37,7 @@ async def provision(ctx, body):
     out = []
     info = body.find(SETTINGS, "DeviceInformation")
     if info is not None:
-        await ctx.note_device_information(info)
+        await save_device_information(ctx, info)
         out.append(_el(SETTINGS, "DeviceInformation", _el(SETTINGS, "Status", text="1")))
     policies = body.find(PROV, "Policies")
     policy = policies.find(PROV, "Policy") if policies is not None else None
