@@ -57,7 +57,7 @@ class Oof:
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
             "messages": {k: attrs.asdict(v) for k, v in sorted(self.messages.items())},
-        }, sort_keys=True).encode("utf-8")
+        }, sort_keys=True, ensure_ascii=False).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, raw: Optional[bytes]) -> "Oof":

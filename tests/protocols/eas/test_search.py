@@ -237,6 +237,22 @@ def _bad_searches(server):
     assert any("invalid request" in entry.message for entry in log)
 
 
+@pytest_twisted.ensureDeferred
+async def test_a_search_past_its_deadline_times_out(server, monkeypatch):
+    from smsync.protocols.eas.commands import search as search_command
+
+    await server.deliver(message("hello", "world"))
+    monkeypatch.setattr(search_command, "SEARCH_SECONDS", -1.0)
+    await deferToThread(_times_out, server)
+
+
+def _times_out(server):
+    port = server.port("eas", tls=True)
+    key = provision(port)
+    status, _, tree = post(port, "Search", mail_search(e(S, "FreeText", text="world")), policy_key=key)
+    assert store_of(tree).find(S, "Status").text == "10"
+
+
 # -- GAL ----------------------------------------------------------------------------------
 
 

@@ -6,11 +6,15 @@ nothing for; bad arguments answered with their Status."""
 from __future__ import annotations
 
 import json
+from datetime import timezone
 
 import pytest
 import pytest_twisted
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.threads import deferToThread
 
+from smsync.protocols.eas import oof
 from smsync.protocols.eas.wbxml import Element
 from smsync.testing.servers import SQLITE, USER, RunningServers
 from tests.protocols.eas import test_eas_endpoint as endpoint
@@ -70,6 +74,22 @@ def read_oof(port, key, device, body_type="Text"):
     return got.find(SET, "OofState").text, times, messages
 
 
+_times = st.none() | st.datetimes(timezones=st.just(timezone.utc))
+_messages = st.dictionaries(st.sampled_from(oof.AUDIENCES), st.builds(
+    oof.OofMessage, st.booleans(), st.text(), st.sampled_from(["Text", "HTML"])))
+
+
+@given(st.builds(oof.Oof, st.sampled_from([0, 1, 2]), _times, _times, _messages))
+def test_oof_settings_round_trip(value):
+    assert oof.Oof.from_bytes(value.to_bytes()) == value
+
+
+@pytest.mark.parametrize("raw", [None, b"", b"{", b"[]", b'{"state": 9}', b'{"state": "x"}',
+                                 b'{"start": "noon", "state": 2}', b'{"messages": 5}'])
+def test_unreadable_oof_settings_are_off(raw):
+    assert oof.Oof.from_bytes(raw) == oof.Oof()
+
+
 @pytest_twisted.ensureDeferred
 async def test_oof_set_on_one_device_is_read_on_another(server):
     await deferToThread(_oof_two_devices, server)
@@ -123,6 +143,8 @@ def _bad_oof(server):
     assert oof_status(state=7) == "5"
     assert oof_status(e("OofMessage", e("Enabled", text="1")), state=1) == "5"
     assert oof_status(message("AppliesToInternal", "x", body_type="RTF"), state=1) == "5"
+    assert oof_status(*(message(a, "\U0001F600" * 16000) for a in
+                        ("AppliesToInternal", "AppliesToExternalKnown")), state=1) == "5"
     assert read_oof(port, key, "raw01")[0] == "0", "nothing refused was kept"
     tree = answer(port, key, settings(e("Oof")))
     assert tree.find(SET, "Oof").find(SET, "Status").text == "2"

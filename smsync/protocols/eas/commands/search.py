@@ -123,8 +123,9 @@ class _QueryParts:
                          self.conversation)
 
 
-def _parse_query(query: Element) -> tuple[MailQuery, bool]:
-    """The ``MailQuery`` of a Query element and whether it asks for Email at all.
+def _parse_query(query: Element) -> tuple[_QueryParts, bool]:
+    """What a Query element asks for (``.query(deep)`` makes its ``MailQuery``) and
+    whether it asks for Email items at all.
 
     Raises:
         InvalidQuery, QueryTooComplex.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 
+from smsync.interfaces import MAX_SETTING
 from smsync.protocols.eas import oof, state
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.convert import ConversionError, eas_date, parse_eas_date
@@ -121,6 +122,9 @@ async def _oof_set(ctx, set_: Element) -> Element:
     except ValueError as e:
         ctx.log(f"Settings: Oof not set: {e.args[0]}")
         return _status("Oof", e.args[1])
+    if len(changed.to_bytes()) > MAX_SETTING:
+        ctx.log("Settings: Oof not set: the replies are too long")
+        return _status("Oof", INVALID_ARGUMENTS)
     if not await oof.save(ctx.store, ctx.account, changed):
         ctx.log("Settings: Oof not set: this store keeps no account settings")
         return _status("Oof", PROTOCOL_ERROR)
