@@ -426,6 +426,34 @@ class IProtocolPolicy(Interface):
         """Fire with every rule as ``(subject, frozenset)`` pairs, ordered by subject."""
 
 
+class IAccountSettings(Interface):
+    """Optional part of an ``IStore``, as its ``settings`` attribute: small values a
+    protocol keeps per *account* (not per device), shared by every device and every
+    process on the store and kept across restarts -- an EAS out-of-office reply, say.
+
+    Keys are short text names a protocol chooses (by convention prefixed with the
+    protocol, ``"eas:oof"``); values are opaque bytes the store never interprets. The
+    settings belong to the account: ``IAccountStore.remove`` deletes them with it. A
+    store without this part cannot keep such settings; protocols then answer as if
+    nothing were set and refuse to set anything.
+    """
+
+    def get(account, key):
+        """Fire with the bytes last set under ``key`` for ``account``, or None when
+        nothing is set (also for an account that does not exist)."""
+
+    def set(account, key, value):
+        """Set ``key`` of ``account`` to ``value`` (bytes, at most ``MAX_SETTING``
+        octets), or remove it with None. Fires with None once the value is durable: every
+        process reads it from then on, also after a restart. ``NotFound`` if no such
+        account; ``InvalidData`` for a key that is not non-empty text of at most 200
+        characters, or a value that is not bytes or is too large."""
+
+
+#: The largest value ``IAccountSettings.set`` takes, in octets.
+MAX_SETTING = 64 * 1024
+
+
 class ISubscription(Interface):
     def cancel():
         """Stop delivering events to this subscription's callback. Idempotent."""

@@ -16,6 +16,7 @@ from typing import Optional
 import attrs
 
 from smsync.errors import InvalidData, UnsupportedComponent
+from smsync.interfaces import MAX_SETTING
 from smsync.model import (
     DEFAULT_COMPONENTS,
     MAILBOX_SEPARATOR,
@@ -288,3 +289,20 @@ def policy_subject(subject) -> str:
     if not isinstance(subject, str) or not subject.strip():
         raise InvalidData("a policy subject is a domain or user@domain")
     return subject.strip().lower()
+
+
+def setting_key_value(key, value) -> tuple[str, Optional[bytes]]:
+    """An ``IAccountSettings.set`` key and value as stores keep them; ``InvalidData``
+    for a key that is not non-empty text of at most 200 characters, or a value that is
+    not bytes (or None) or is larger than ``MAX_SETTING``."""
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise InvalidData("a setting key is non-empty text of at most 200 characters")
+    if value is None:
+        return key, None
+    if isinstance(value, (bytearray, memoryview)):
+        value = bytes(value)
+    if not isinstance(value, bytes):
+        raise InvalidData(f"setting {key!r} must be bytes or None")
+    if len(value) > MAX_SETTING:
+        raise InvalidData(f"setting {key!r} is larger than {MAX_SETTING} octets")
+    return key, value

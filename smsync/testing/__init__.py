@@ -28,7 +28,8 @@ pytest and pytest-twisted (installed with smsync's ``test`` extra)::
 Pick parts with the mixins (``AccountConformance``, ``FolderConformance``,
 ``MailConformance``, ``MailChangesConformance``, ``CollectionConformance``,
 ``TimeRangeConformance``, ``DeviceConformance``, ``NotifyConformance``,
-``PersistenceConformance``, ``TransactionConformance``, ``StatefulConformance``) instead of the whole
+``PersistenceConformance``, ``TransactionConformance``, ``StatefulConformance``,
+``AccountSettingsConformance``) instead of the whole
 ``StoreConformance``, or deselect with ``-k``. A slow backend may override
 ``stateful_settings`` (a ``hypothesis.settings``) to run fewer examples.
 
@@ -51,6 +52,7 @@ from smsync.testing.conformance_mail import MailConformance
 from smsync.testing.conformance_mail_changes import MailChangesConformance
 from smsync.testing.conformance_notify import NotifyConformance
 from smsync.testing.conformance_persistence import PersistenceConformance
+from smsync.testing.conformance_settings import AccountSettingsConformance
 from smsync.testing.conformance_timerange import TimeRangeConformance
 from smsync.testing.conformance_transactions import TransactionConformance
 from smsync.testing.stateful import CollectionMachine, MailboxMachine, StatefulConformance
@@ -68,13 +70,15 @@ class StoreConformance(
     PersistenceConformance,
     TransactionConformance,
     StatefulConformance,
+    AccountSettingsConformance,
 ):
     """The whole suite. Subclass it, define a ``store_uri`` fixture, and set
     ``reopen_supported = True`` for a persistent backend."""
 
 
 __all__ = [
-    "AccountConformance", "CollectionConformance", "CollectionMachine", "DeviceConformance",
+    "AccountConformance", "AccountSettingsConformance", "CollectionConformance", "CollectionMachine",
+    "DeviceConformance",
     "FolderConformance", "MailChangesConformance", "MailConformance", "MailboxMachine",
     "NotifyConformance", "PersistenceConformance", "StatefulConformance", "StoreConformance",
     "StoreHarness", "TimeRangeConformance", "TransactionConformance", "call",

@@ -42,6 +42,8 @@ class AccountData:
         self.collections_by_id: dict[str, CollectionState] = {}
         # device_id -> smsync.store.memory.devices.DeviceState
         self.devices: dict = {}
+        # IAccountSettings: key -> bytes
+        self.settings: dict[str, bytes] = {}
 
     def add_folder(self, folder: FolderState) -> None:
         self.folders[folder.name] = folder

@@ -32,6 +32,7 @@ from smsync.store.memory.accounts import AccountData, MemoryAccountStore
 from smsync.store.memory.collections import MemoryCollectionStore
 from smsync.store.memory.devices import MemoryDeviceRegistry
 from smsync.store.memory.policy import MemoryProtocolPolicy
+from smsync.store.memory.settings import MemoryAccountSettings
 from smsync.store.memory.mail import MemoryMailStore
 
 SCHEME = "memory"
@@ -54,6 +55,7 @@ class MemoryStore:
         self.accounts = MemoryAccountStore(self)
         self.devices = MemoryDeviceRegistry(self)
         self.policy = MemoryProtocolPolicy()
+        self.settings = MemoryAccountSettings(self)
         self._accounts: dict[str, AccountData] = {}
         self._closed = False
         self._users = 1

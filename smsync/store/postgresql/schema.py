@@ -25,7 +25,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and add a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value bigint NOT NULL)""",
@@ -155,8 +155,17 @@ _V2 = [
         protocols text NOT NULL)""",
 ]
 
+#: Version 3: per-account settings (``IAccountSettings``), one row per account and key.
+_V3 = [
+    """CREATE TABLE IF NOT EXISTS account_settings (
+        account_id bigint NOT NULL,
+        key text NOT NULL,
+        value bytea NOT NULL,
+        PRIMARY KEY (account_id, key))""",
+]
+
 #: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
 
 
 #: Advisory lock namespace for migrations (any constant; with the schema name hashed in).

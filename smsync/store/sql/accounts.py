@@ -45,7 +45,7 @@ class SQLAccountStore:
         )
         self._sql_remove = [
             q(f"DELETE FROM {table} WHERE account_id = ?")
-            for table in ("devices", "device_log", "device_state")
+            for table in ("devices", "device_log", "device_state", "account_settings")
         ] + [q("DELETE FROM accounts WHERE id = ?")]
         self._sql_list = q("SELECT name FROM accounts ORDER BY name" + d.binary_order)
 

@@ -11,6 +11,7 @@ from smsync.errors import InvalidData, NotFound
 from smsync.interfaces import IStore, IStoreTransactions
 from smsync.store.common import normalize_account
 from smsync.store.sql.policy import SQLProtocolPolicy
+from smsync.store.sql.settings import SQLAccountSettings
 
 
 @implementer(IStore, IStoreTransactions)
@@ -34,6 +35,7 @@ class SQLStore:
         self.accounts = self.account_store_class(self)
         self.devices = self.device_registry_class(self)
         self.policy = SQLProtocolPolicy(self, self.account_store_class.dialect)
+        self.settings = SQLAccountSettings(self, self.account_store_class.dialect)
         self._closing: Deferred | None = None
 
     async def _account(self, account):

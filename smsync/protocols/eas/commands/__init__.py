@@ -62,3 +62,6 @@ from smsync.protocols.eas.commands import estimate  # noqa: E402,F401
 from smsync.protocols.eas.commands import items  # noqa: E402,F401
 from smsync.protocols.eas.commands import compose  # noqa: E402,F401
 from smsync.protocols.eas.commands import moves  # noqa: E402,F401
+from smsync.protocols.eas.commands import search  # noqa: E402,F401
+from smsync.protocols.eas.commands import recipients  # noqa: E402,F401
+from smsync.protocols.eas.commands import settings  # noqa: E402,F401

@@ -6,6 +6,7 @@ from __future__ import annotations
 from smsync.edge.devices import acknowledge_wipe, wipe_request
 from smsync.protocols.eas import state
 from smsync.protocols.eas.commands import CommandError, command
+from smsync.protocols.eas.commands.settings import save_device_information
 from smsync.protocols.eas.wbxml import Element
 
 PROV = "Provision:"
@@ -58,7 +59,7 @@ async def provision(ctx, body):
     out = []
     info = body.find(SETTINGS, "DeviceInformation")
     if info is not None:
-        await ctx.note_device_information(info)
+        await save_device_information(ctx, info)
         out.append(_el(SETTINGS, "DeviceInformation", _el(SETTINGS, "Status", text="1")))
     wipe = await wipe_request(ctx.store.devices, ctx.account, ctx.device_id)
     if wipe is not None:
