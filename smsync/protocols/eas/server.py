@@ -20,6 +20,7 @@ from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllo
 from smsync.edge.web import HandlerResource, Response, peer_host
 from smsync.errors import SmsyncError, StorageUnavailable
 from smsync.protocols.eas import commands, state
+from smsync.protocols.eas.commands import compose
 from smsync.protocols.eas.request import VERSIONS, QueryError, parse_query
 from smsync.protocols.eas.wbxml import Element, WBXMLError, decode, encode
 
@@ -172,6 +173,8 @@ class EASEndpoint:
             raw = request.content.read(MAX_BODY + 1) if request.content is not None else b""
             if len(raw) > MAX_BODY:
                 return self._refuse(413, "request body too large", host)
+            if eas.command in compose.COMMANDS and eas.version.startswith("12."):
+                return await self._send_mime(ctx, eas, raw, host)
             try:
                 body = decode(raw) if raw else None
             except WBXMLError as e:
@@ -186,6 +189,19 @@ class EASEndpoint:
         if isinstance(answer, Response):
             return answer  # an answer that is not WBXML (GetAttachment, multipart)
         return self._wbxml(answer) if answer is not None else Response(200)
+
+    async def _send_mime(self, ctx: Context, eas, raw: bytes, host: str) -> Response:
+        """12.x SendMail/SmartReply/SmartForward: the body is the message itself and the
+        answer an HTTP status (MS-ASCMD 2.2.1.16: empty on success)."""
+        answer = await compose.send(ctx, compose.from_query(eas.command, raw, eas.params, eas.save_in_sent))
+        if answer is None:
+            return Response(200)
+        status = answer.find(compose.CM, "Status")
+        code = status.text if status is not None else compose.SERVER_ERROR
+        if code == compose.PREVIOUSLY_SENT:
+            return Response(200)
+        client_fault = code in compose.CLIENT_FAULTS
+        return self._refuse(400 if client_fault else 500, f"{eas.command}: status {code}", host)
 
     async def _provisioned(self, ctx: Context, presented: Optional[int]) -> bool:
         if await wipe_request(ctx.store.devices, ctx.account, ctx.device_id) is not None:

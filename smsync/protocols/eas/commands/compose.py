@@ -27,6 +27,7 @@ from smsync.edge.outbound import SendFailed
 from smsync.errors import NotFound
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.eas import outgoing, state
+from smsync.protocols.eas.mailquery import parse_long_id
 from smsync.protocols.eas.commands import command
 from smsync.protocols.eas.wbxml import Element
 
@@ -36,6 +37,11 @@ CM = "ComposeMail:"
 INVALID_CONTENT, INVALID_WBXML, INVALID_XML, INVALID_MIME = "101", "102", "103", "107"
 SERVER_ERROR, PREVIOUSLY_SENT, NO_RECIPIENT, SUBMISSION_FAILED = "110", "118", "119", "120"
 ITEM_NOT_FOUND = "150"
+#: Statuses that are the device's fault (a 12.x device gets HTTP 400 for them, else 500).
+CLIENT_FAULTS = frozenset({INVALID_CONTENT, INVALID_WBXML, INVALID_XML, INVALID_MIME,
+                           NO_RECIPIENT, ITEM_NOT_FOUND})
+#: The commands that carry a message (in 12.x as the bare MIME body).
+COMMANDS = ("SendMail", "SmartReply", "SmartForward")
 
 #: How many ClientIds a device's state remembers (MS-ASCMD: "the last few").
 REMEMBERED_CLIENT_IDS = 50
@@ -118,7 +124,11 @@ def _status(name: str, status: str) -> Element:
 async def _original(ctx, compose: Compose):
     """The original's folder, UID and text; ``ComposeError`` 150 when it is gone."""
     if compose.long_id is not None and compose.item_id is None:
-        raise ComposeError(ITEM_NOT_FOUND, "LongId sources are not served")
+        # A message found by Search: its LongId names the folder and UID.
+        found = parse_long_id(compose.long_id)
+        if found is None:
+            raise ComposeError(ITEM_NOT_FOUND, f"no original {compose.long_id[:60]}")
+        compose = attrs.evolve(compose, folder_id=found[0], item_id=str(found[1]))
     if not compose.folder_id or not compose.item_id or not compose.item_id.isdigit():
         raise ComposeError(ITEM_NOT_FOUND, f"no original {compose.folder_id}/{compose.item_id}")
     mail = await ctx.store.mail(ctx.account)

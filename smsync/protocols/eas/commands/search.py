@@ -167,7 +167,7 @@ async def _mailbox_store(ctx, store: Element) -> list[Element]:
     page = window.window(hits)
     results = []
     for hit in page:
-        data = await application_data(hit.mailbox, hit.info, hit.structure, body_options)
+        data = await application_data(hit.mailbox, hit.info, hit.structure, body_options, ctx.version)
         results.append(_s("Result", None, Element(AS, "Class", (), "Email"),
                           _s("LongId", mailquery.long_id(hit.folder_id, hit.info.uid)),
                           Element(AS, "CollectionId", (), hit.folder_id),

@@ -250,7 +250,7 @@ async def _item_data(ctx, target: Target, change, options: BodyOptions, structur
         structure = structures.get(int(change.server_id))
         if structure is None:
             return None  # gone meanwhile: its delete comes with a later round
-        return await application_data(target.mailbox, change.message, structure, options)
+        return await application_data(target.mailbox, change.message, structure, options, ctx.version)
     try:
         return target.converter.to_application_data(change.item.content, ctx.version, options.truncation)
     except (ConversionError, ValueError) as e:
@@ -267,7 +267,7 @@ async def _fetch(ctx, target: Target, server_id: str, options: BodyOptions) -> E
         if infos:
             structures = await target.mailbox.structures([uid])
             if uid in structures:
-                data = await application_data(target.mailbox, infos[0], structures[uid], options)
+                data = await application_data(target.mailbox, infos[0], structures[uid], options, ctx.version)
     else:
         items = await target.collection.get([server_id])
         if items:
