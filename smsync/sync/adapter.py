@@ -102,7 +102,7 @@ def fingerprint(source: SourceRef, sync_key: str, changes, window: int, deletes_
     """A digest of a request, to recognise the same batch sent again."""
 
     def one(c: ClientChange):
-        content = None if c.content is None else hashlib.sha256(c.content).hexdigest()
+        content = c.origin or (None if c.content is None else hashlib.sha256(c.content).hexdigest())
         flags = None if c.flags is None else sorted(c.flags)
         removed = None if c.flags_removed is None else sorted(c.flags_removed)
         return [c.op, c.client_id, c.server_id, content, flags, removed]

@@ -62,6 +62,10 @@ class ClientChange:
             *add* to the message: phones report "read" or "flagged", not the whole flag
             set, so a change never clears a flag the device did not mention.
         flags_removed: mail changes only: flags to clear (e.g. ``\\Seen`` for "unread").
+        origin: a digest of the change as the device sent it. When given, it (not
+            ``content``) tells a resent batch from a new one, so a lost answer is
+            recognised even when converting the device's item is not deterministic
+            (a fresh UID or DTSTAMP each time).
     """
 
     op: str = attrs.field(validator=_one_of(_OPS))
@@ -70,6 +74,7 @@ class ClientChange:
     content: Optional[bytes] = None
     flags: Optional[frozenset] = attrs.field(default=None, converter=_frozen_flags)
     flags_removed: Optional[frozenset] = attrs.field(default=None, converter=_frozen_flags)
+    origin: Optional[str] = None
 
 
 @attrs.frozen

@@ -21,6 +21,7 @@ recorded as sent but not shown to the device, so it does not come back every rou
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
@@ -187,7 +188,8 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element]) -> l
             else:
                 try:
                     content = target.converter.from_application_data(data, ctx.version)
-                    slot.change = ClientChange(ADD, client_id=cid_text, content=content)
+                    slot.change = ClientChange(ADD, client_id=cid_text, content=content,
+                                               origin=_digest(data))
                 except ConversionError as e:
                     ctx.log(f"Sync: add {cid_text[:40]}: {e}")
                     slot.answer = _respond("Add", _a("ClientId", cid_text), _a("Status", CONVERSION))
@@ -210,12 +212,18 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element]) -> l
                 existing = found[0].content if found else None
                 try:
                     content = target.converter.from_application_data(data, ctx.version, existing)
-                    slot.change = ClientChange(CHANGE, server_id=sid_text, content=content)
+                    slot.change = ClientChange(CHANGE, server_id=sid_text, content=content,
+                                               origin=_digest(data))
                 except ConversionError as e:
                     ctx.log(f"Sync: change {sid_text[:40]}: {e}")
                     slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", CONVERSION))
             slots.append(slot)
     return slots
+
+
+def _digest(data: Element) -> str:
+    """The device's own form of an item, to recognise the same batch sent again."""
+    return hashlib.sha256(encode(data)).hexdigest()
 
 
 def _cutoff(options: BodyOptions) -> Optional[datetime]:
