@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_eas.py [--quick] [--only ping,push,mail,calendar]
         [--ping-accounts 100] [--ping-devices 100] [--push-accounts 100]
         [--push-devices 10] [--items 10000] [--window 100] [--profile DIR]
+        [--tracemalloc DIR]
 
 ``--quick`` is a smoke run with small sizes (500 Pings, 100 pushes, 200 items).
 ``--profile DIR`` runs each server under cProfile once it is ready and writes
