@@ -26,7 +26,7 @@ EXPIRED, CHANGED, MISSING, BAD_REQUEST, BAD_HEARTBEAT, TOO_MANY, HIERARCHY = (
     "1", "2", "3", "4", "5", "6", "7")
 
 #: Changes arriving this soon after the first are answered together.
-GATHER = 0.1
+GATHER = 0.02
 
 
 def _p(tag: str, text=None, *children) -> Element:
