@@ -28,7 +28,7 @@ def server(tmp_path):
     config = Config(delivery=DeliveryConfig(queue_dir=str(tmp_path / "queue"), hostname="mx.test"))
     plan = Plan(store_uri="memory:", config=config,
                 streams={"imap": [LOCAL], "pop3": [LOCAL], "submission": [LOCAL]},
-                http=("caldav", "carddav"), http_endpoints=(LOCAL,))
+                http=("caldav", "carddav", "eas"), http_endpoints=(LOCAL,))
     service = SmsyncService(plan, stop_reactor_on_failure=False)
     service.startService()
     pytest_twisted.blockon(service.ready)
@@ -95,6 +95,28 @@ def dav_request(port, user):
         conn.close()
 
 
+def eas_request(port, user, version="14.1"):
+    from smsync.protocols.eas.request import EASRequest, plain_query
+    from smsync.protocols.eas.wbxml import Element, decode, encode
+
+    fh = "FolderHierarchy:"
+    query, headers = plain_query(EASRequest(command="FolderSync", device_id="policy1",
+                                            device_type="pytest", user=user, version=version))
+    token = base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+    headers.update({"Authorization": f"Basic {token}", "Content-Type": "application/vnd.ms-sync.wbxml"})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("POST", "/Microsoft-Server-ActiveSync?" + query, headers=headers, body=encode(
+            Element(fh, "FolderSync", (Element(fh, "SyncKey", (), "0"),))))
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return f"{response.status} {body.decode('utf-8', 'replace')}"
+        return f"200 Status {decode(body).find(fh, 'Status').text}"
+    finally:
+        conn.close()
+
+
 CASES = {
     # protocol: (client, label of its listener, what an allowed login answers, what a refusal)
     "imap": (imap_login, "imap", "OK", "[CONTACTADMIN] IMAP is not enabled for this account"),
@@ -102,6 +124,8 @@ CASES = {
     "submission": (smtp_login, "submission", "235 2.7.0 authentication succeeded",
                    "535 5.7.8 sending mail is not enabled for this account"),
     "dav": (dav_request, "http", "207 ", "403 "),
+    # Not provisioned yet (142) when allowed; UserDisabledForSync (126) when not.
+    "eas": (eas_request, "http", "200 Status 142", "200 Status 126"),
 }
 
 
@@ -118,6 +142,9 @@ async def test_a_refused_protocol_is_refused_in_its_own_words(server, protocol, 
     lines = [line for line in log_capture.lines("smsync.client") if "not allowed" in line]
     assert lines == [f"smsync: {protocol}: protocol not allowed for {REFUSED} from 127.0.0.1"]
     # Another protocol is still open to the refused account.
+    if protocol == "eas":
+        # Older devices cannot be told in a Status: they get 403.
+        assert (await deferToThread(eas_request, port, REFUSED, "12.1")).startswith("403 ")
     other = "imap" if protocol != "imap" else "pop3"
     other_client, other_label, other_allowed, _ = CASES[other]
     assert (await deferToThread(other_client, port_of(server, other_label), REFUSED)).startswith(other_allowed)

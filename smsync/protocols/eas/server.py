@@ -29,6 +29,8 @@ log = Logger(namespace="smsync.eas")
 #: What OPTIONS announces; 2.5 is not served.
 SERVED_VERSIONS = tuple(v for v in VERSIONS if v != "2.5")
 WBXML = "application/vnd.ms-sync.wbxml"
+#: MS-ASCMD common status: the user is not enabled for ActiveSync.
+USER_DISABLED = "126"
 
 #: Largest command body read (SendMail carries a message: the site's own limit bounds
 #: the rest).
@@ -129,7 +131,7 @@ class EASEndpoint:
         except BadCredentials:
             account = None
         except ProtocolNotAllowed:
-            return self._refuse(403, "Exchange ActiveSync is not enabled for this account", host)
+            return self._not_allowed(request, host)
         except LoginUnavailable as e:
             return self._refuse(503, str(e), host, {"Retry-After": "30"})
         if account is None:
@@ -189,6 +191,26 @@ class EASEndpoint:
         if isinstance(answer, Response):
             return answer  # an answer that is not WBXML (GetAttachment, multipart)
         return self._wbxml(answer) if answer is not None else Response(200)
+
+    def _not_allowed(self, request, host: str) -> Response:
+        """An account the policy keeps off EAS: a 14.0+ device is told so in its
+        command's own Status (126, UserDisabledForSync: it stops retrying and shows
+        the user why); older devices, and requests not even a command, get 403."""
+        message = "Exchange ActiveSync is not enabled for this account"
+        if request.method != b"POST":
+            return self._refuse(403, message, host)
+        headers = {k.decode("latin-1"): v[-1].decode("latin-1")
+                   for k, v in request.requestHeaders.getAllRawHeaders()}
+        try:
+            eas = parse_query(request.uri.partition(b"?")[2], headers)
+        except QueryError:
+            return self._refuse(403, message, host)
+        spec = commands.lookup(eas.command)
+        if spec is None or eas.version not in SERVED_VERSIONS or eas.version.startswith("12."):
+            return self._refuse(403, message, host)
+        log.info("eas: {host}: {message} (Status 126)", host=host, message=message)
+        return self._wbxml(Element(spec.namespace, eas.command,
+                                   (Element(spec.namespace, "Status", (), USER_DISABLED),)))
 
     async def _send_mime(self, ctx: Context, eas, raw: bytes, host: str) -> Response:
         """12.x SendMail/SmartReply/SmartForward: the body is the message itself and the
