@@ -217,6 +217,39 @@ class SyncAdapter:
             count += await src.count_after(cursor.scan, cursor.known)
         return count
 
+    @deferred
+    async def moved(self, account, device_id, source, server_id, dest, dest_server_id):
+        """Record that the device itself moved ``server_id`` of ``source`` to
+        ``dest_server_id`` of ``dest`` (EAS MoveItems): its next rounds send neither a
+        delete from the source nor an add to the destination. Sources the device never
+        synced are left alone."""
+        account = account.lower()
+        for ref, forget, hold in ((source, server_id, None), (dest, None, dest_server_id)):
+            lock = self._locks.setdefault((account, device_id, ref), DeferredLock())
+            async with lock:
+                try:
+                    await self._note(account, device_id, ref, forget, hold)
+                finally:
+                    if not lock.waiting:
+                        self._locks.pop((account, device_id, ref), None)
+
+    async def _note(self, account, device_id, ref, forget, hold) -> None:
+        devices = self._store.devices
+        key = state_key(ref.kind, ref.id)
+        raw = await devices.load_state(account, device_id, key)
+        state = SyncState.from_bytes(raw) if raw else None
+        if state is None:
+            return
+        if forget is not None:
+            state.cursor.drop(forget)
+        if hold is not None:
+            src = await self._open(self._store, account, ref, False)
+            current = await src.lookup(hold)
+            if current is None:
+                return
+            state.cursor.hold(hold, current.revision)
+        await devices.save_states(account, device_id, {key: state.to_bytes()})
+
     async def _atomically(self, *round_args) -> SyncResult:
         """Run one round in a store transaction when the store has them."""
         if not IStoreTransactions.providedBy(self._store):

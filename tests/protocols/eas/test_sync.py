@@ -182,3 +182,40 @@ def _pyactivesync_estimates(server):
         assert c.get_item_estimate(inbox.id, first.sync_key) == 7
         page = c.sync_folder(inbox.id, first.sync_key, window_size=5)
         assert c.get_item_estimate(inbox.id, page.sync_key) == 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_device_does_not_get_back_what_it_moved(server):
+    uids = await server.deliver(MESSAGE % 1, MESSAGE % 2)
+    await deferToThread(_moved, server, uids)
+
+
+def _moved(server, uids):
+    from smsync.testing.servers import client_tls_context
+    from tests.protocols.eas.eas_client import RawEAS
+
+    phone = RawEAS(server.port("eas", tls=True), USER, PASSWORD, "mover", tls_context=client_tls_context())
+    phone.provision()
+    phone.folder_sync()
+    inbox, sent = phone.folder_of_type(2), phone.folder_of_type(5)
+    inbox_key, _ = phone.sync_all(inbox)
+    sent_key, _ = phone.sync_all(sent)
+    move = Element("Move:", "MoveItems", (Element("Move:", "Move", (
+        Element("Move:", "SrcMsgId", (), str(uids[0])), Element("Move:", "SrcFldId", (), inbox),
+        Element("Move:", "DstFldId", (), sent))),))
+    status, tree = phone.post("MoveItems", move)
+    response = tree.find("Move:", "Response")
+    assert response.find("Move:", "Status").text == "3"
+    after = phone.sync(inbox, inbox_key)
+    assert ids(after, "Delete") == []
+    assert ids(phone.sync(sent, sent_key)) == []
+    # A move made elsewhere still reaches the device.
+    block(_move_in_store(server, uids[1]))
+    assert ids(phone.sync(inbox, after.find(AS, "SyncKey").text), "Delete") == [str(uids[1])]
+
+
+async def _move_in_store(server, uid):
+    from smsync.model import UIDSet
+
+    box = await server.mailbox()
+    await box.move(UIDSet.of([uid]), "Sent")

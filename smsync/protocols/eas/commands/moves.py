@@ -11,6 +11,7 @@ from smsync.errors import AlreadyExists, Conflict, InvalidData, NotFound, QuotaE
 from smsync.model import UIDSet
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.wbxml import Element
+from smsync.sync import MAIL, SourceRef
 
 MOVE = "Move:"
 
@@ -63,7 +64,12 @@ async def move_one(ctx, names: dict, src_msg: str, src_folder: str, dst_folder: 
         return FAILED, None
     if not result.dest_uids:
         return INVALID_SOURCE, None
-    return OK, str(result.dest_uids[0])
+    new_id = str(result.dest_uids[0])
+    # The device moved its own copy: neither the source's expunge nor the destination's
+    # new message is news to it.
+    await ctx.sync_adapter.moved(ctx.account, ctx.device_id, SourceRef(MAIL, src_folder), src_msg,
+                                 SourceRef(MAIL, dst_folder), new_id)
+    return OK, new_id
 
 
 @command("MoveItems", MOVE)
