@@ -284,3 +284,33 @@ def _test_empty_folder_contents(server, trash):
     unknown = Element(IO, "EmptyFolderContents", (Element(AS, "CollectionId", (), "nope"),))
     tree, _ = operations(port, key, everything, unknown)
     assert [a.find(IO, "Status").text for a in fetches(tree)] == ["1", "6"]
+
+
+EVENT = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:io-1\r\n"
+         b"DTSTAMP:20261201T000000Z\r\nDTSTART:20261210T100000Z\r\nDTEND:20261210T110000Z\r\n"
+         b"SUMMARY:Fetched event\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_fetch_of_a_calendar_item_and_of_a_search_result(server):
+    from smsync.model import CollectionKind
+
+    collections = await server.collections()
+    info = (await collections.list_collections(CollectionKind.CALENDAR))[0]
+    await (await collections.collection(info.name)).put("io-1.ics", EVENT)
+    (uid,) = await server.deliver(MESSAGE)
+    box = await server.mailbox()
+    await deferToThread(_test_fetch_item, server, info.id, box.id, uid)
+
+
+def _test_fetch_item(server, calendar, inbox, uid):
+    port = server.port("eas", tls=True)
+    key = provision(port)
+    by_long_id = Element(IO, "Fetch", (Element(IO, "Store", (), "Mailbox"),
+                                       Element("Search:", "LongId", (), f"{inbox}:{uid}")))
+    tree, _ = operations(port, key, fetch_message(calendar, "io-1.ics"), by_long_id)
+    event, message = fetches(tree)
+    assert event.find(IO, "Status").text == "1" and event.find(AS, "Class").text == "Calendar"
+    assert event.find(IO, "Properties").find("Calendar:", "Subject").text == "Fetched event"
+    assert message.find(IO, "Status").text == "1"
+    assert message.find(IO, "Properties").find("Email:", "Subject").text

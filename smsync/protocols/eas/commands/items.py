@@ -22,11 +22,13 @@ import attrs
 from smsync.edge.web import Response
 from smsync.errors import NotFound
 from smsync.model import UIDSet
+from smsync.protocols.eas import kinds
 from smsync.protocols.eas.commands import CommandError, command
-from smsync.protocols.eas.convert import parse_options
+from smsync.protocols.eas.convert import ConversionError, parse_options
 from smsync.protocols.eas.email import (
     BASE, at_least, attachment_bytes, body_element, email_fields, message_body,
     parse_file_reference)
+from smsync.protocols.eas.mailquery import parse_long_id
 from smsync.protocols.eas.wbxml import Element, encode
 
 IO = "ItemOperations:"
@@ -162,11 +164,10 @@ async def _fetch_message(ctx, collection: str, server_id: str, options, wanted,
         box = await mail.mailbox_by_id(collection)
     except NotFound:
         try:
-            await (await ctx.store.collections(ctx.account)).collection_by_id(collection)
+            coll = await (await ctx.store.collections(ctx.account)).collection_by_id(collection)
         except NotFound:
             raise FetchFailed(NOT_FOUND, f"no folder {collection[:40]!r}") from None
-        # A calendar, address book, task or note list: their converters are not here yet.
-        raise FetchFailed(NOT_FOUND, f"fetching items of {collection[:40]!r} is not served yet") from None
+        return await _fetch_item(ctx, coll, collection, server_id, options)
     if not server_id.isascii() or not server_id.isdigit() or int(server_id) < 1:
         raise FetchFailed(NOT_FOUND, f"no message {server_id[:40]!r}")
     uid = int(server_id)
@@ -201,6 +202,25 @@ async def _fetch_message(ctx, collection: str, server_id: str, options, wanted,
             _io("Properties", None, *range_elements, *properties)]
 
 
+async def _fetch_item(ctx, coll, collection: str, server_id: str, options) -> list:
+    """A calendar, contact, task or note, through its kind's converter."""
+    info = await coll.info()
+    converter = kinds.converter(info.kind)
+    found = await coll.get([server_id]) if converter is not None else []
+    if not found or not kinds.belongs(info.kind, found[0].content):
+        raise FetchFailed(NOT_FOUND, f"no item {server_id[:40]!r} in {collection[:40]!r}")
+    body_options = parse_options(options)
+    try:
+        data = converter.to_application_data(found[0].content, ctx.version, body_options.truncation)
+    except ConversionError as e:
+        raise FetchFailed(NOT_FOUND, f"item {server_id[:40]!r} cannot be shown: {e}") from None
+    ctx.log(f"ItemOperations: item {server_id} of {collection}")
+    return [_io("Status", OK), Element(AS, "CollectionId", (), collection),
+            Element(AS, "ServerId", (), server_id),
+            Element(AS, "Class", (), kinds.KINDS[info.kind].eas_class),
+            _io("Properties", None, *data.children)]
+
+
 async def _fetch(ctx, request: Element, answer: Answer) -> Element:
     store = request.find(IO, "Store")
     options = request.find(IO, "Options")
@@ -219,8 +239,14 @@ async def _fetch(ctx, request: Element, answer: Answer) -> Element:
         if collection is not None and server_id is not None and collection.text and server_id.text:
             return _io("Fetch", None, *await _fetch_message(
                 ctx, collection.text, server_id.text, options, wanted, answer))
-        if request.find("Search:", "LongId") is not None:
-            raise FetchFailed(NOT_FOUND, "Search LongIds are not served")
+        long_id = request.find("Search:", "LongId")
+        if long_id is not None:
+            # A Search result: its LongId names the folder and the message.
+            found = parse_long_id(long_id.text)
+            if found is None:
+                raise FetchFailed(NOT_FOUND, f"no message {(long_id.text or '')[:40]!r}")
+            return _io("Fetch", None, *await _fetch_message(
+                ctx, found[0], str(found[1]), options, wanted, answer))
         raise FetchFailed(PROTOCOL_ERROR, "a Fetch names no item")
     except FetchFailed as e:
         ctx.log(f"ItemOperations: Fetch status {e.status}: {e}")
