@@ -219,3 +219,70 @@ async def _move_in_store(server, uid):
 
     box = await server.mailbox()
     await box.move(UIDSet.of([uid]), "Sent")
+
+
+CARD = (b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ghost-1\r\nFN:Ann Example\r\nN:Example;Ann;;;\r\n"
+        b"TITLE:Boss\r\nEMAIL;TYPE=INTERNET:ann@example.org\r\nEND:VCARD\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_fields_a_device_does_not_support_keep_their_value(server):
+    from smsync.model import CollectionKind
+
+    collections = await server.collections()
+    info = (await collections.list_collections(CollectionKind.ADDRESSBOOK))[0]
+    book = await collections.collection(info.name)
+    await book.put("ghost-1.vcf", CARD)
+    await book.put("ghost-2.vcf", CARD.replace(b"ghost-1", b"ghost-2"))
+    await deferToThread(_ghosts, server, info.id)
+    texts = {i.info.name: i.content for i in await book.get(["ghost-1.vcf", "ghost-2.vcf"])}
+    # Ghosted: the device never knew the job title, so its edit keeps it.
+    assert b"TITLE:Boss" in texts["ghost-1.vcf"] and b"Examplar" in texts["ghost-1.vcf"]
+    # Not ghosted (the other device listed no Supported): a field it leaves out is removed.
+    assert b"TITLE" not in texts["ghost-2.vcf"] and b"Examplar" in texts["ghost-2.vcf"]
+
+
+def _ghosts(server, book):
+    from smsync.testing.servers import client_tls_context
+    from tests.protocols.eas.eas_client import RawEAS, el
+
+    c = "Contacts:"
+    for device, supported, name in (("ghosty", True, "ghost-1.vcf"), ("plain", False, "ghost-2.vcf")):
+        phone = RawEAS(server.port("eas", tls=True), USER, PASSWORD, device, tls_context=client_tls_context())
+        phone.provision()
+        phone.folder_sync()
+        extra = [el(AS, "Supported", el(c, "FirstName"), el(c, "LastName"), el(c, "Email1Address"))] if supported else []
+        key = phone.sync(book, "0", *extra).find(AS, "SyncKey").text
+        first = phone.sync(book, key)
+        key = first.find(AS, "SyncKey").text
+        edit = el(AS, "Change", el(AS, "ServerId", text=name), el(AS, "ApplicationData",
+                  el(c, "FirstName", text="Ann"), el(c, "LastName", text="Examplar"),
+                  el(c, "Email1Address", text="ann@example.org")))
+        answer = phone.sync(book, key, commands=[edit])
+        assert answer.find(AS, "Status").text == "1" and answer.find(AS, "Responses") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_categories_dropped_on_the_device_are_removed(server):
+    from smsync.model import FlagMode, UIDSet
+
+    (uid,) = await server.deliver(MESSAGE % 9)
+    box = await server.mailbox()
+    await box.store_flags(UIDSet.of([uid]), FlagMode.ADD, ["Work", "Family"])
+    await deferToThread(_categories, server, uid)
+    (info,) = await box.messages(UIDSet.of([uid]))
+    assert "Work" in info.flags and "Family" not in info.flags
+
+
+def _categories(server, uid):
+    from smsync.testing.servers import client_tls_context
+    from tests.protocols.eas.eas_client import RawEAS, el
+
+    phone = RawEAS(server.port("eas", tls=True), USER, PASSWORD, "cats", tls_context=client_tls_context())
+    phone.provision()
+    phone.folder_sync()
+    inbox = phone.folder_of_type(2)
+    key, _ = phone.sync_all(inbox)
+    change = el(AS, "Change", el(AS, "ServerId", text=str(uid)), el(AS, "ApplicationData", el(
+        "Email:", "Categories", el("Email:", "Category", text="Work"))))
+    assert phone.sync(inbox, key, commands=[change]).find(AS, "Status").text == "1"

@@ -87,6 +87,9 @@ class CollectionRequest:
     deletes_as_moves: bool = True
     options: Optional[Element] = None
     commands: Optional[Element] = None
+    #: The fields the device said it supports (``Supported`` with SyncKey 0), as
+    #: ``"Namespace:Tag"``; None: it said nothing, every field is sent whole.
+    supported: Optional[frozenset] = None
 
     @classmethod
     def parse(cls, element: Element, cached: dict) -> Optional["CollectionRequest"]:
@@ -100,11 +103,18 @@ class CollectionRequest:
                 options = decode(base64.b64decode(before["options"]))
             except (ValueError, WBXMLError):
                 options = None
+        supported = element.find(AS, "Supported")
+        if supported is not None and key.text == "0":
+            fields = frozenset(f"{c.namespace}{c.tag}" for c in supported.children)
+        elif key.text == "0":
+            fields = None
+        else:
+            fields = frozenset(before["supported"]) if before.get("supported") is not None else None
         return cls(key.text, folder.text,
                    _int(element.find(AS, "WindowSize"), before.get("window", DEFAULT_WINDOW)),
                    _flag(element.find(AS, "GetChanges"), True),
                    _flag(element.find(AS, "DeletesAsMoves"), True),
-                   options, element.find(AS, "Commands"))
+                   options, element.find(AS, "Commands"), fields)
 
     @classmethod
     def from_cache(cls, collection_id: str, before: dict) -> "CollectionRequest":
@@ -114,13 +124,16 @@ class CollectionRequest:
                 options = decode(base64.b64decode(before["options"]))
             except (ValueError, WBXMLError):
                 options = None
+        supported = before.get("supported")
         return cls(before["key"], collection_id, before.get("window", DEFAULT_WINDOW),
-                   True, before.get("deletes_as_moves", True), options)
+                   True, before.get("deletes_as_moves", True), options,
+                   supported=frozenset(supported) if supported is not None else None)
 
     def remembered(self, new_key: str) -> dict:
         options = self.options
         return {"key": new_key, "window": self.window, "deletes_as_moves": self.deletes_as_moves,
-                "options": base64.b64encode(encode(options)).decode() if options is not None else None}
+                "options": base64.b64encode(encode(options)).decode() if options is not None else None,
+                "supported": sorted(self.supported) if self.supported is not None else None}
 
 
 @attrs.define
@@ -169,7 +182,21 @@ def _respond(tag: str, *children) -> Element:
     return _a(tag, None, *children)
 
 
-async def _client_changes(ctx, target: Target, commands: Optional[Element]) -> list:
+def _with_ghosts(target: Target, version: str, data: Element, existing: bytes, supported) -> Element:
+    """The device's item completed with the fields it said it does not support
+    (MS-ASCMD "ghosted" properties: left out of a Change, they keep the stored value)."""
+    sent = {(c.namespace, c.tag) for c in data.children}
+    try:
+        stored = target.converter.to_application_data(existing, version)
+    except ConversionError:
+        return data
+    ghosts = [c for c in stored.children
+              if (c.namespace, c.tag) not in sent and f"{c.namespace}{c.tag}" not in supported
+              and c.namespace != "AirSyncBase:"]
+    return Element(data.namespace, data.tag, data.children + tuple(ghosts)) if ghosts else data
+
+
+async def _client_changes(ctx, target: Target, commands: Optional[Element], supported=None) -> list:
     slots = []
     for child in commands.children if commands is not None else ():
         sid = child.find(AS, "ServerId")
@@ -203,7 +230,13 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element]) -> l
             elif child.tag == "Fetch":
                 pass  # answered after the round, with the item as it then is
             elif target.is_mail:
-                add, remove = flag_changes(data) if data is not None else (set(), set())
+                current = None
+                if data is not None and data.find("Email:", "Categories") is not None and sid_text.isdigit():
+                    # The device sends its whole category list: the ones it dropped
+                    # are removed, which needs the message's flags now.
+                    found = await target.mailbox.messages(UIDSet.of([int(sid_text)]))
+                    current = found[0].flags if found else None
+                add, remove = flag_changes(data, current) if data is not None else (set(), set())
                 slot.change = ClientChange(CHANGE, server_id=sid_text, flags=add, flags_removed=remove)
             elif data is None:
                 slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", PROTOCOL_ERROR))
@@ -211,6 +244,8 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element]) -> l
                 found = await target.collection.get([sid_text])
                 existing = found[0].content if found else None
                 try:
+                    if supported is not None and existing is not None:
+                        data = _with_ghosts(target, ctx.version, data, existing, supported)
                     content = target.converter.from_application_data(data, ctx.version, existing)
                     slot.change = ClientChange(CHANGE, server_id=sid_text, content=content,
                                                origin=_digest(data))
@@ -303,7 +338,7 @@ async def _collection(ctx, req: CollectionRequest, window_left: list) -> tuple[E
     options = parse_options(req.options)
     window = min(max(req.window, 1), MAX_WINDOW, max(window_left[0], 1))
     wants = req.key != "0" and req.get_changes
-    slots = await _client_changes(ctx, target, req.commands) if req.key != "0" else []
+    slots = await _client_changes(ctx, target, req.commands, req.supported) if req.key != "0" else []
     changes = [s.change for s in slots if s.change is not None]
     try:
         result = await ctx.sync_adapter.sync(ctx.account, ctx.device_id, target.source, req.key,
