@@ -4,11 +4,14 @@
   interfaces, model, errors, formats, sync, auth, _async, notify, clientlog and the front
   door ``edge`` -- plus the stdlib,
   Twisted and third-party libraries; never a store and never another protocol (except
-  the shared WebDAV core ``dav`` that ``caldav`` and ``carddav`` are built on).
+  the shared WebDAV core ``dav`` that ``caldav`` and ``carddav`` are built on); and the
+  shared scheduling core ``smsync.scheduling`` (iTIP/iMIP) that CalDAV, EAS and EWS call.
+* ``smsync.scheduling`` imports only the contract and the formats (interfaces, model,
+  errors, formats): never a protocol, a store, the sync engine or the edge.
 * ``smsync.edge`` (the front door) imports only the core: never a protocol, a concrete
   store, the server assembly (``smsync.tap``) or the CLI.
 * ``smsync.store`` never imports ``smsync.protocols``.
-* ``smsync.formats`` imports no store, protocol or sync code.
+* ``smsync.formats`` imports no store, protocol, sync or scheduling code.
 * ``smsync.sync`` works on any backend: no protocol, no concrete store.
 * The example backend uses only public smsync modules, like any third party.
 
@@ -37,7 +40,13 @@ PROTOCOL_MAY_IMPORT = (
     "smsync.notify",
     "smsync.clientlog",
     "smsync.edge",
+    "smsync.scheduling",
 )
+
+#: All the scheduling core may import of smsync: it is shared by protocols, so it stands
+#: below them, on the contract and the formats alone.
+SCHEDULING_MAY_IMPORT = ("smsync.interfaces", "smsync.model", "smsync.errors", "smsync.formats",
+                         "smsync.scheduling")
 
 #: What the front door may not import: protocols, concrete stores, and what assembles
 #: or drives servers (they import the edge, not the other way round).
@@ -105,6 +114,14 @@ def protocol_violations(module: str, imports: set[str]) -> list[str]:
     return bad
 
 
+def scheduling_violations(module: str, imports: set[str]) -> list[str]:
+    """What a scheduling module ``smsync.scheduling...`` imports that it must not."""
+    return [f"{module} imports {name} (scheduling stands on the contract and formats only)"
+            for name in sorted(imports)
+            if within(name, "smsync") and name != "smsync"
+            and not any(within(name, ok) for ok in SCHEDULING_MAY_IMPORT)]
+
+
 def edge_violations(module: str, imports: set[str]) -> list[str]:
     """What a front-door module ``smsync.edge...`` imports that it must not."""
     return [f"{module} imports {name} (the edge stands on the core only)"
@@ -131,6 +148,13 @@ def test_protocols_import_only_the_core():
     assert bad == []
 
 
+def test_scheduling_imports_only_the_contract_and_formats():
+    bad = []
+    for module, imports in modules_under(PACKAGE / "scheduling"):
+        bad += scheduling_violations(module, imports)
+    assert bad == []
+
+
 def test_edge_imports_only_the_core():
     bad = []
     for module, imports in modules_under(PACKAGE / "edge"):
@@ -144,7 +168,7 @@ def test_store_never_imports_protocols():
 
 
 def test_formats_import_no_store_protocol_or_sync():
-    prefixes = ["smsync.store", "smsync.protocols", "smsync.sync"]
+    prefixes = ["smsync.store", "smsync.protocols", "smsync.sync", "smsync.scheduling"]
     assert forbidden(modules_under(PACKAGE / "formats"), prefixes, "formats are pure") == []
 
 
@@ -178,7 +202,7 @@ def test_example_protocol_imports_what_protocols_may():
 
 
 def test_the_layers_checked_exist():
-    for layer in ("store", "formats", "edge"):
+    for layer in ("store", "formats", "edge", "scheduling"):
         assert any(True for _ in modules_under(PACKAGE / layer)), layer
     assert any(True for _ in modules_under(ROOT / "examples" / "maildir_vdir"))
 
@@ -203,11 +227,35 @@ def test_the_layers_checked_exist():
         ("smsync.protocols.imap.server", "from smsync.edge import logins", False),
         ("smsync.protocols.pop3.server", "from smsync.edge.devices import Client", False),
         ("smsync.protocols.pop3.server", "def f():\n    from ...edge import sasl", False),
+        ("smsync.protocols.eas.commands.meeting", "from smsync.scheduling import itip", False),
+        ("smsync.protocols.eas.commands.meeting", "from ....scheduling.imip import reply_message", False),
+        ("smsync.protocols.eas.commands.meeting", "import smsync.schedulingx", True),
     ],
 )
 def test_protocol_rule_catches_violations(module, source, violates):
     imports = imported_modules(source, module, is_package=False)
     assert bool(protocol_violations(module, imports)) == violates, imports
+
+
+@pytest.mark.parametrize(
+    "module, source, violates",
+    [
+        ("smsync.scheduling.itip", "from smsync.formats.contentlines import parse_components", False),
+        ("smsync.scheduling.calendar", "from smsync.model import CollectionKind\nfrom . import itip", False),
+        ("smsync.scheduling.imip", "from smsync.errors import NotFound\nimport email, attrs", False),
+        ("smsync.scheduling.imip", "from smsync.interfaces import IMailbox", False),
+        ("smsync.scheduling.itip", "from smsync.protocols.eas import calendar", True),
+        ("smsync.scheduling.itip", "from ..protocols.caldav import x", True),
+        ("smsync.scheduling.calendar", "def f():\n    from smsync.store.memory import store", True),
+        ("smsync.scheduling.calendar", "from smsync.sync import SyncAdapter", True),
+        ("smsync.scheduling.imip", "from smsync.edge.outbound import Submitter", True),
+        ("smsync.scheduling.imip", "from smsync import _async", True),
+        ("smsync.scheduling.imip", "from smsync import config", True),
+    ],
+)
+def test_scheduling_rule_catches_violations(module, source, violates):
+    imports = imported_modules(source, module, is_package=False)
+    assert bool(scheduling_violations(module, imports)) == violates, imports
 
 
 @pytest.mark.parametrize(

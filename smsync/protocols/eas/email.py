@@ -24,13 +24,17 @@ from typing import Optional
 
 import attrs
 
+from smsync.errors import InvalidData
 from smsync.formats.addresses import Address
 from smsync.formats.headers import decode_charset, decode_text, decode_words, parse_header_fields
 from smsync.formats.structure import BodyPart, MessageStructure
 from smsync.interfaces import IMailboxRangeReads
 from smsync.model import SYSTEM_FLAGS, MessageInfo
-from smsync.protocols.eas.convert import HTML, MIME, PLAIN, BodyOptions, eas_date
+from smsync.protocols.eas import meetings
+from smsync.protocols.eas.convert import HTML, MIME, PLAIN, BodyOptions, ConversionError, eas_date
 from smsync.protocols.eas.wbxml import Element
+from smsync.scheduling import itip
+from smsync.scheduling.imip import MAX_CALENDAR, calendar_part, decode_part
 
 EMAIL = "Email:"
 EMAIL2 = "Email2:"
@@ -582,8 +586,15 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
     second)``."""
     envelope = structure.envelope
     header_length = min(structure.header_size, MAX_HEADER_READ)
-    (header,) = await read_ranges(mailbox, [(info.uid, 0, header_length)])
+    ranges = [(info.uid, 0, header_length)]
+    invitation = calendar_part(structure)
+    if invitation is not None and invitation.body_end - invitation.header_end <= MAX_CALENDAR:
+        ranges.append((info.uid, invitation.header_end, invitation.body_end - invitation.header_end))
+    else:
+        invitation = None
+    header, *calendar = await read_ranges(mailbox, ranges)
     fields = parse_header_fields(header or b"")
+    meeting = _meeting(invitation, calendar[0] if calendar else None, mailbox, version)
     before = [
         _e("To", structure.to or None),
         _e("Cc", structure.cc or None),
@@ -606,7 +617,8 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
             _attachment(mailbox.id, info.uid, path, part, size)
             for (path, part), size in zip(attachments, sizes))))
     after = [
-        _e("MessageClass", smime_class(structure) or "IPM.Note"),
+        _e("MessageClass", (meeting[0] if meeting else None) or smime_class(structure) or "IPM.Note"),
+        *((meeting[1],) if meeting and meeting[1] is not None else ()),
         _e("InternetCPID", "65001"),
         _e("Flag", None, *((_e("Status", "2"), _e("FlagType", "Flag for follow up"))
                            if "\\Flagged" in info.flags else ())),
@@ -629,6 +641,30 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
     if names:
         after.append(_e("Categories", None, *(_e("Category", n) for n in names)))
     return before, after, native_at
+
+
+def _meeting(part: Optional[BodyPart], raw: Optional[bytes], mailbox,
+             version: Optional[str]) -> Optional[tuple]:
+    """``(MessageClass, MeetingRequest element or None)`` of a message whose calendar
+    part is ``part`` (its raw body ``raw``), or None when it is no meeting message. An
+    invitation that cannot be read shows as plain mail."""
+    if part is None or raw is None:
+        return None
+    ics = decode_part(raw, part)
+    try:
+        method = itip.parse_itip(ics).method
+    except InvalidData:
+        return None
+    account = getattr(mailbox, "account", None)
+    cls = meetings.message_class(method, ics, account)
+    if cls is None:
+        return None
+    if method not in (itip.REQUEST, itip.CANCEL):
+        return cls, None
+    try:
+        return cls, meetings.meeting_request(ics, version, account)
+    except ConversionError:
+        return None
 
 
 def _attachment(folder_id: str, uid: int, path: tuple, part: BodyPart, size: int) -> Element:

@@ -65,3 +65,4 @@ from smsync.protocols.eas.commands import moves  # noqa: E402,F401
 from smsync.protocols.eas.commands import search  # noqa: E402,F401
 from smsync.protocols.eas.commands import recipients  # noqa: E402,F401
 from smsync.protocols.eas.commands import settings  # noqa: E402,F401
+from smsync.protocols.eas.commands import meeting  # noqa: E402,F401

@@ -1,0 +1,137 @@
+"""iMIP (RFC 6047): iTIP messages carried by mail.
+
+``reply_message`` writes the mail an attendee's answer travels in: a
+``multipart/alternative`` of a short text for people and the ``text/calendar;
+method=REPLY`` part for their calendar software, from the attendee to the organizer.
+``calendar_part`` and ``read_calendar`` find and read the iTIP object of a stored
+message from its ``MessageStructure``, reading only that part's bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+import uuid
+from datetime import datetime, timezone
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from typing import Optional
+
+from smsync.errors import NotFound
+from smsync.formats.headers import decode_charset
+from smsync.formats.structure import BodyPart, MessageStructure
+
+#: The largest calendar part read from a message: an invitation is a few kilobytes,
+#: and one with many instances some dozens.
+MAX_CALENDAR = 512 * 1024
+
+#: The subject prefix of a reply, by PARTSTAT (what Outlook and Exchange write, which
+#: people recognise in any client).
+SUBJECT_PREFIX = {"ACCEPTED": "Accepted", "TENTATIVE": "Tentative", "DECLINED": "Declined",
+                  "DELEGATED": "Delegated", "NEEDS-ACTION": "Response"}
+_SENTENCE = {"ACCEPTED": "has accepted", "TENTATIVE": "has tentatively accepted",
+             "DECLINED": "has declined", "DELEGATED": "has delegated",
+             "NEEDS-ACTION": "has not yet answered"}
+
+
+def _mailbox(address: str, name: Optional[str]) -> str:
+    try:
+        return str(Address(display_name=name or "", addr_spec=address))
+    except (ValueError, IndexError):
+        return address
+
+
+def imip_message(calendar: bytes, *, method: str, sender: str, recipients: list[str],
+                 subject: str, text: str, sender_name: Optional[str] = None,
+                 now: Optional[datetime] = None) -> bytes:
+    """An RFC 6047 message from ``sender`` to ``recipients``: ``text`` for people and
+    ``calendar`` (an iTIP object whose METHOD is ``method``) as its ``text/calendar``
+    alternative, UTF-8 throughout; with Date and a Message-ID in the sender's domain.
+    The RFC 5322 bytes, CRLF line ends."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = _mailbox(sender, sender_name)
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message["Date"] = format_datetime((now or datetime.now(timezone.utc)).astimezone(timezone.utc))
+    domain = sender.rpartition("@")[2] or "localhost"
+    message["Message-ID"] = f"<{uuid.uuid4().hex}@{domain}>"
+    # Outlook files a message with this class as a meeting message, not plain mail.
+    message["Content-Class"] = "urn:content-classes:calendarmessage"
+    message.set_content(text, charset="utf-8")
+    message.add_alternative(calendar.decode("utf-8", "replace"), subtype="calendar",
+                            charset="utf-8", params={"method": method.upper()})
+    return message.as_bytes(policy=SMTP)
+
+
+def reply_message(reply_ics: bytes, *, attendee: str, organizer: str, partstat: str,
+                  summary: Optional[str] = None, attendee_name: Optional[str] = None,
+                  comment: Optional[str] = None, now: Optional[datetime] = None) -> bytes:
+    """The iMIP message carrying ``reply_ics`` (an ``itip.reply``) from ``attendee`` to
+    ``organizer``: subject "Accepted: <summary>" (Tentative, Declined ...), a sentence
+    saying the answer, then ``comment``."""
+    partstat = partstat.upper()
+    prefix = SUBJECT_PREFIX.get(partstat, "Response")
+    title = summary or "(no subject)"
+    who = attendee_name or attendee
+    text = f"{who} {_SENTENCE.get(partstat, 'has answered')} this invitation: {title}\n"
+    if comment:
+        text += "\n" + comment.strip() + "\n"
+    return imip_message(reply_ics, method="REPLY", sender=attendee, recipients=[organizer],
+                        subject=f"{prefix}: {title}", text=text, sender_name=attendee_name,
+                        now=now)
+
+
+def _leaves(part: BodyPart):
+    """Non-multipart parts, depth first, not inside attached messages."""
+    if part.children:
+        for child in part.children:
+            yield from _leaves(child)
+    else:
+        yield part
+
+
+def calendar_part(structure: MessageStructure) -> Optional[BodyPart]:
+    """The message's iTIP part: the first ``text/calendar`` part with a ``method``
+    parameter, else the first ``text/calendar`` part (not inside attached messages), or
+    None."""
+    parts = [p for p in _leaves(structure.root) if p.mime_type == "text/calendar"]
+    return next((p for p in parts if p.param("method")), parts[0] if parts else None)
+
+
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
+
+
+def decode_part(raw: bytes, part: BodyPart) -> bytes:
+    """A calendar part's body as UTF-8 iCalendar: transfer encoding undone, charset
+    applied (iCalendar is UTF-8, RFC 5545; a part labelled otherwise is converted)."""
+    encoding = (part.encoding or "7bit").lower()
+    try:
+        if encoding == "base64":
+            raw = base64.b64decode(_NOT_BASE64.sub(b"", raw))
+        elif encoding == "quoted-printable":
+            raw = quopri.decodestring(raw)
+    except (binascii.Error, ValueError):
+        pass
+    charset = (part.param("charset") or "utf-8").lower()
+    if charset in ("utf-8", "utf8", "us-ascii"):
+        return raw
+    return decode_charset(raw, charset).encode("utf-8")
+
+
+async def read_calendar(mailbox, uid: int, structure: MessageStructure,
+                        limit: int = MAX_CALENDAR) -> Optional[bytes]:
+    """The decoded iTIP object of message ``uid`` of ``mailbox`` (an ``IMailbox``), or
+    None when it has no calendar part, the part is over ``limit`` bytes, or the message
+    is gone."""
+    part = calendar_part(structure)
+    if part is None or part.body_end - part.header_end > limit:
+        return None
+    try:
+        raw = await mailbox.read_body(uid, part.header_end, part.body_end - part.header_end)
+    except NotFound:
+        return None
+    return decode_part(raw, part)
