@@ -114,6 +114,21 @@ def _dav(running, tls: bool) -> list[int]:
     return statuses
 
 
+def _eas(running, tls: bool) -> list[str]:
+    """FolderSync of a provisioned phone: its Status, over each port."""
+    from tests.protocols.eas.eas_client import RawEAS
+
+    phones = [RawEAS(running.port("eas"), USER, PASSWORD, "servers-plain")]
+    if tls:
+        phones.append(RawEAS(running.port("eas", tls=True), USER, PASSWORD, "servers-tls",
+                             tls_context=client_tls_context()))
+    statuses = []
+    for phone in phones:
+        phone.provision()
+        statuses.append("ok" if phone.folder_sync() else "no folders")
+    return statuses
+
+
 async def _session(running, protocol: str, tls: bool) -> None:
     """A real client's session with ``protocol``, and what it left in the store."""
     if protocol == "imap":
@@ -128,6 +143,8 @@ async def _session(running, protocol: str, tls: bool) -> None:
         assert len(await running.bodies(folder=folder)) == before + (2 if tls else 1)
     elif protocol in ("caldav", "carddav"):
         assert await in_thread(_dav, running, tls) == [207] * (2 if tls else 1)
+    elif protocol == "eas":
+        assert await in_thread(_eas, running, tls) == ["ok"] * (2 if tls else 1)
     else:
         raise AssertionError(f"no client for {protocol}")
 
@@ -166,7 +183,7 @@ async def _stopped(running, log_capture) -> None:
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 @pytest.mark.parametrize("uri", STORES, ids=["memory", "sqlite"])
 @pytest.mark.parametrize("protocols", [("imap",), ("pop3",), ("lmtp",), ("smtp",), ("submission",),
-                                       ("caldav", "carddav")], ids=lambda p: "+".join(p))
+                                       ("caldav", "carddav"), ("eas",)], ids=lambda p: "+".join(p))
 @pytest_twisted.ensureDeferred
 async def test_each_protocol_serves_a_real_client_and_stops(protocols, uri, tls, log_capture):
     running = await RunningServers.start(protocols, uri, tls=tls)
@@ -191,7 +208,8 @@ async def test_all_in_one_site_every_protocol_at_once(log_capture):
                                    "carddav"}
         # The HTTP protocols share one site; every stream protocol has ports of its own.
         assert running.port("caldav") == running.port("carddav") == running.port("http")
-        assert len(set(_ports(running))) == len(_ports(running)) - 2
+        on_site = [p for p in everything if p in registry.HTTP_PROTOCOLS]
+        assert len(set(_ports(running))) == len(_ports(running)) - 2 * (len(on_site) - 1)
         assert running.http_root is not None
         for protocol in everything:
             await _session(running, protocol, tls=True)
@@ -256,6 +274,6 @@ async def test_an_unknown_knob_stops_everything_it_started(tmp_path, log_capture
 @pytest_twisted.ensureDeferred
 async def test_failures_to_start_are_errors():
     with pytest.raises(ValueError, match="not available"):
-        await RunningServers.start("eas")
+        await RunningServers.start("ews")
     with pytest.raises(RuntimeError, match="cannot open store"):
         await RunningServers.start("imap", "nosuchscheme://x")
