@@ -8,6 +8,8 @@ vCard layers build on these.
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from smsync.errors import InvalidData
@@ -96,8 +98,44 @@ def unfold(text: str) -> list[str]:
     return lines
 
 
+#: A property name (after any group) as most lines write it; others are checked
+#: character by character.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9-]+\Z")
+
+
 def parse_line(line: str) -> Property:
     """Parse one unfolded content line; ``InvalidData`` if it has no ``name:``."""
+    colon = line.find(":")
+    if colon < 0 or '"' in line[:colon]:
+        # Quoted parameter values may hold ':' ';' ','; and errors are worded there.
+        return _parse_line_quoted(line)
+    # Without quotes the first ':' ends the name and parameters, ';' splits those and
+    # ',' splits values: the same reading as the scanner below, with str methods.
+    name, *pieces = line[:colon].split(";")
+    name = name.strip()
+    group = None
+    if "." in name:
+        group, name = name.rsplit(".", 1)
+    if not name or (_PLAIN_NAME.match(name) is None
+                    and any(not (c.isalnum() or c == "-") for c in name)):
+        raise InvalidData(f"bad property name {name!r}")
+    params: list[tuple[str, list[str]]] = []
+    for piece in pieces:
+        pname, equals, values = piece.partition("=")
+        pname = pname.strip().upper()
+        if not pname:
+            continue
+        if equals:
+            params.append((pname, [_caret_decode(v) for v in values.split(",")] if "^" in values
+                           else values.split(",")))
+        else:
+            # vCard 2.1 style bare parameter ("TEL;CELL:") means TYPE=CELL
+            params.append(("TYPE", [pname]))
+    return Property(name.upper(), line[colon + 1 :], params, group)
+
+
+def _parse_line_quoted(line: str) -> Property:
+    """``parse_line`` character by character, for lines with quoted parameter values."""
     n = len(line)
     i = 0
     while i < n and line[i] not in ";:":
