@@ -154,46 +154,47 @@ def encode(element: Element) -> bytes:
             surrogates), or nesting deeper than MAX_DEPTH.
     """
     out = bytearray(b"\x03\x01\x6a\x00")
-    _encode_node(element, out, 0, 1)
+    _encode_siblings((element,), out, 0, 1)
     return bytes(out)
 
 
-def _encode_node(node: Element, out: bytearray, page: int, depth: int) -> int:
-    """Append ``node`` at ``depth`` (the root is 1) to ``out`` with code page ``page``
-    current; return the page current after it. Recursion is bounded by MAX_DEPTH."""
-    try:
-        number, token, with_content, open_string, open_opaque = _ENCODING[node.namespace, node.tag]
-    except KeyError:
-        raise WBXMLError(f"no token for {node.namespace}{node.tag}") from None
-    if number != page:
-        page = number
-        out += _SWITCH[number]
-    text = node.text
-    if text is not None:
-        if "\0" in text:
-            raise WBXMLError(f"{node.tag}: a text cannot hold NUL")
+def _encode_siblings(nodes: tuple, out: bytearray, page: int, depth: int) -> int:
+    """Append ``nodes``, siblings at ``depth`` (the root is 1), to ``out`` with code page
+    ``page`` current; return the page current after them. One call per element with
+    children rather than per element (most are leaves); recursion is bounded by
+    MAX_DEPTH."""
+    for node in nodes:
         try:
-            raw = text.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise WBXMLError(f"{node.tag}: text is not encodable as UTF-8: {e}") from None
-        out += open_string
-        out += raw
-        out += _STRING_END
-    elif node.opaque is not None:
-        out += open_opaque
-        out += _mb_u_int32(len(node.opaque))
-        out += node.opaque
-        out.append(END)
-    elif node.children:
-        if depth >= MAX_DEPTH:
-            raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
-        out.append(with_content)
-        depth += 1
-        for child in node.children:
-            page = _encode_node(child, out, page, depth)
-        out.append(END)
-    else:
-        out.append(token)
+            number, token, with_content, open_string, open_opaque = _ENCODING[node.namespace, node.tag]
+        except KeyError:
+            raise WBXMLError(f"no token for {node.namespace}{node.tag}") from None
+        if number != page:
+            page = number
+            out += _SWITCH[number]
+        text = node.text
+        if text is not None:
+            if "\0" in text:
+                raise WBXMLError(f"{node.tag}: a text cannot hold NUL")
+            try:
+                raw = text.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise WBXMLError(f"{node.tag}: text is not encodable as UTF-8: {e}") from None
+            out += open_string
+            out += raw
+            out += _STRING_END
+        elif node.children:
+            if depth >= MAX_DEPTH:
+                raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
+            out.append(with_content)
+            page = _encode_siblings(node.children, out, page, depth + 1)
+            out.append(END)
+        elif node.opaque is not None:
+            out += open_opaque
+            out += _mb_u_int32(len(node.opaque))
+            out += node.opaque
+            out.append(END)
+        else:
+            out.append(token)
     return page
 
 
