@@ -8,6 +8,8 @@ vCard layers build on these.
 
 from __future__ import annotations
 
+import re
+
 import attrs
 
 from smsync.errors import InvalidData
@@ -87,6 +89,9 @@ def unfold(text: str) -> list[str]:
     """Logical lines of ``text``: folding (a line break then a space or tab) undone,
     empty lines dropped. Bare LF and CR line ends are accepted."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\n " not in text and "\n\t" not in text:
+        # Nothing folded: only the blank lines to drop.
+        return [line for line in text.split("\n") if line.strip()]
     lines: list[str] = []
     for line in text.split("\n"):
         if line[:1] in (" ", "\t") and lines:
@@ -96,8 +101,49 @@ def unfold(text: str) -> list[str]:
     return lines
 
 
+#: A property name (after any group) as most lines write it; others are checked
+#: character by character.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9-]+\Z")
+#: The start of a line with neither group nor parameters, up to its first ':'.
+_BARE_NAME = re.compile(r"([A-Za-z0-9-]+):")
+
+
 def parse_line(line: str) -> Property:
     """Parse one unfolded content line; ``InvalidData`` if it has no ``name:``."""
+    bare = _BARE_NAME.match(line)
+    if bare is not None:
+        return Property(bare.group(1).upper(), line[bare.end():], [], None)
+    colon = line.find(":")
+    if colon < 0 or '"' in line[:colon]:
+        # Quoted parameter values may hold ':' ';' ','; and errors are worded there.
+        return _parse_line_quoted(line)
+    # Without quotes the first ':' ends the name and parameters, ';' splits those and
+    # ',' splits values: the same reading as the scanner below, with str methods.
+    name, *pieces = line[:colon].split(";")
+    name = name.strip()
+    group = None
+    if "." in name:
+        group, name = name.rsplit(".", 1)
+    if not name or (_PLAIN_NAME.match(name) is None
+                    and any(not (c.isalnum() or c == "-") for c in name)):
+        raise InvalidData(f"bad property name {name!r}")
+    params: list[tuple[str, list[str]]] = []
+    for piece in pieces:
+        pname, equals, values = piece.partition("=")
+        pname = pname.strip().upper()
+        if not pname:
+            continue
+        if equals:
+            params.append((pname, [_caret_decode(v) for v in values.split(",")] if "^" in values
+                           else values.split(",")))
+        else:
+            # vCard 2.1 style bare parameter ("TEL;CELL:") means TYPE=CELL
+            params.append(("TYPE", [pname]))
+    return Property(name.upper(), line[colon + 1 :], params, group)
+
+
+def _parse_line_quoted(line: str) -> Property:
+    """``parse_line`` character by character, for lines with quoted parameter values."""
     n = len(line)
     i = 0
     while i < n and line[i] not in ";:":
@@ -154,16 +200,23 @@ def parse_components(data: bytes) -> list[Component]:
     roots: list[Component] = []
     stack: list[Component] = []
     for line in unfold(decode_text(bytes(data))):
-        prop = parse_line(line)
-        if prop.name == "BEGIN":
-            comp = Component(prop.value.strip().upper())
+        # BEGIN and END, a third of a typical object's lines, mostly come in this form;
+        # any other (lower case, parameters) is read as a Property like the rest.
+        if line.startswith(("BEGIN:", "END:")):
+            name, _, value = line.partition(":")
+            prop = None
+        else:
+            prop = parse_line(line)
+            name, value = prop.name, prop.value
+        if name == "BEGIN":
+            comp = Component(value.strip().upper())
             if not comp.name:
                 raise InvalidData("BEGIN without a component name")
             (stack[-1].components if stack else roots).append(comp)
             stack.append(comp)
-        elif prop.name == "END":
-            if not stack or stack[-1].name != prop.value.strip().upper():
-                raise InvalidData(f"unexpected END:{prop.value.strip()}")
+        elif name == "END":
+            if not stack or stack[-1].name != value.strip().upper():
+                raise InvalidData(f"unexpected END:{value.strip()}")
             stack.pop()
         elif not stack:
             raise InvalidData(f"property {prop.name} outside any component")

@@ -155,7 +155,10 @@ def parse_duration(text: str) -> Duration:
 # Zones
 
 
+@functools.lru_cache(maxsize=512)
 def _iana(name: str) -> Zone | None:
+    # Cached, misses included: a calendar whose TZIDs are not IANA names (Outlook's
+    # "W. Europe Standard Time") would otherwise look in tzdata for them in every item.
     name = name.strip().strip('"')
     candidates = [name]
     if "/" in name:

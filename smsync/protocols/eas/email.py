@@ -7,7 +7,8 @@ deltas.
 
 Only byte ranges are read: the header, the text part, and a few bytes at each end of
 each base64 attachment (to size it without reading it), in one ``read_ranges`` round
-trip where the mailbox offers it.
+trip where the mailbox offers it -- for a Sync window, one for all its messages
+(``application_data_many``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from html.parser import HTMLParser
 from typing import Optional
 
 import attrs
+from zope.interface import implementer
 
 from smsync.errors import InvalidData
 from smsync.formats.addresses import Address
@@ -227,9 +229,8 @@ def _base64_size(size: int, head: bytes, tail: bytes) -> int:
     return max(chars // 4 * 3 - padding, 0)
 
 
-async def attachment_sizes(mailbox, uid: int, parts: list) -> list:
-    """The decoded size of each part in ``parts``: base64 ones from a few bytes at each
-    end, small quoted-printable ones by decoding them, the rest as stored."""
+def _size_plan(uid: int, parts: list) -> tuple[list, list]:
+    """``(ranges to read, how each part is sized)`` for ``attachment_sizes``."""
     ranges, index = [], []
     for part in parts:
         length = part.body_end - part.header_end
@@ -241,6 +242,13 @@ async def attachment_sizes(mailbox, uid: int, parts: list) -> list:
             ranges.append((uid, part.header_end, length))
         else:
             index.append(("as stored", None))
+    return ranges, index
+
+
+async def attachment_sizes(mailbox, uid: int, parts: list) -> list:
+    """The decoded size of each part in ``parts``: base64 ones from a few bytes at each
+    end, small quoted-printable ones by decoding them, the rest as stored."""
+    ranges, index = _size_plan(uid, parts)
     read = await read_ranges(mailbox, ranges)
     out = []
     for part, (how, at) in zip(parts, index):
@@ -480,6 +488,37 @@ def wants_mime(structure: MessageStructure, options: BodyOptions) -> bool:
     return options.mime_support >= 1 and smime_class(structure) is not None
 
 
+def _body_range(info: MessageInfo, structure: MessageStructure, options: BodyOptions,
+                limit: Optional[int], plain_part, html_part) -> Optional[tuple]:
+    """The ``(uid, offset, length)`` ``message_body`` reads (None: no text part)."""
+    if wants_mime(structure, options):
+        return (info.uid, 0, structure.size if limit is None else min(structure.size, limit))
+    wanted_html = options.type == HTML
+    part = (html_part or plain_part) if wanted_html else (plain_part or html_part)
+    if part is None:
+        return None
+    length = part.body_end - part.header_end
+    if limit is not None:
+        # Enough raw bytes for ``limit`` bytes of text even base64-encoded or, for
+        # HTML shown as text, with markup around it.
+        length = min(length, limit * (8 if part.subtype == "html" and not wanted_html else 2) + 1024)
+    return (info.uid, part.header_end, length)
+
+
+def _preview_range(uid: int, plain_part, html_part, chars: int) -> Optional[tuple]:
+    """The ``(uid, offset, length)`` ``_preview`` reads (None: no text part)."""
+    part = plain_part or html_part
+    if part is None:
+        return None
+    return (uid, part.header_end, min(part.body_end - part.header_end, chars * 16 + 1024))
+
+
+def _preview_read(structure: MessageStructure, options: BodyOptions) -> bool:
+    """Whether ``message_body`` reads the preview apart from the body (it cuts a plain
+    body's own text otherwise)."""
+    return options.preview > 0 and (wants_mime(structure, options) or options.type == HTML)
+
+
 async def message_body(mailbox, info: MessageInfo, structure: MessageStructure,
                        options: BodyOptions, limit: Optional[int]) -> MessageBody:
     """The body ``options`` ask for, cut to ``limit`` bytes (None: whole); with
@@ -488,9 +527,9 @@ async def message_body(mailbox, info: MessageInfo, structure: MessageStructure,
     html_part = text_part(structure.root, True)
     native = HTML if html_part is not None else PLAIN
     preview_wanted = options.preview > 0
+    wanted_range = _body_range(info, structure, options, limit, plain_part, html_part)
     if wants_mime(structure, options):
-        length = structure.size if limit is None else min(structure.size, limit)
-        (raw,) = await read_ranges(mailbox, [(info.uid, 0, length)])
+        (raw,) = await read_ranges(mailbox, [wanted_range])
         data = raw or b""
         truncated = len(data) < structure.size
         preview = None
@@ -502,12 +541,8 @@ async def message_body(mailbox, info: MessageInfo, structure: MessageStructure,
     part = (html_part or plain_part) if wanted_html else (plain_part or html_part)
     text = ""
     if part is not None:
-        length = part.body_end - part.header_end
-        if limit is not None:
-            # Enough raw bytes for ``limit`` bytes of text even base64-encoded or, for
-            # HTML shown as text, with markup around it.
-            length = min(length, limit * (8 if part.subtype == "html" and not wanted_html else 2) + 1024)
-        (raw,) = await read_ranges(mailbox, [(info.uid, part.header_end, length)])
+        length = wanted_range[2]
+        (raw,) = await read_ranges(mailbox, [wanted_range])
         text = decode_body(raw or b"", part)
         if part.subtype == "html" and not wanted_html:
             text = html_to_text(text)
@@ -541,8 +576,7 @@ async def _preview(mailbox, uid: int, plain_part, html_part, chars: int) -> str:
     part = plain_part or html_part
     if part is None:
         return ""
-    length = min(part.body_end - part.header_end, chars * 16 + 1024)
-    (raw,) = await read_ranges(mailbox, [(uid, part.header_end, length)])
+    (raw,) = await read_ranges(mailbox, [_preview_range(uid, plain_part, html_part, chars)])
     text = decode_body(raw or b"", part)
     return _cut_preview(html_to_text(text) if part is html_part else text, chars)
 
@@ -579,14 +613,19 @@ def _e(tag: str, text: Optional[str] = None, *children) -> Element:
     return Element(EMAIL, tag, children, text)
 
 
+def _header_range(info: MessageInfo, structure: MessageStructure) -> tuple:
+    return (info.uid, 0, min(structure.header_size, MAX_HEADER_READ))
+
+
 async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
                        version: Optional[str] = None) -> tuple[list, list, int]:
     """The Email item's fields but its Body, split where the Body goes:
     ``(fields before the Body, fields after it, where NativeBodyType goes in the
     second)``."""
     envelope = structure.envelope
-    header_length = min(structure.header_size, MAX_HEADER_READ)
-    ranges = [(info.uid, 0, header_length)]
+    # The header range is the one ``application_data_many`` plans for the window; an
+    # invitation's calendar part is read here (rare enough not to plan).
+    ranges = [_header_range(info, structure)]
     invitation = calendar_part(structure)
     if invitation is not None and invitation.body_end - invitation.header_end <= MAX_CALENDAR:
         ranges.append((info.uid, invitation.header_end, invitation.body_end - invitation.header_end))
@@ -705,6 +744,74 @@ async def application_data(mailbox, info: MessageInfo, structure: MessageStructu
     after.insert(native_at, Element(BASE, "NativeBodyType", (), str(body.native)))
     return Element("AirSync:", "ApplicationData",
                    _kept(before) + (body_element(body),) + _kept(after))
+
+
+#: Most bytes one ``read_ranges`` call of ``application_data_many`` asks for: a window
+#: of large bodies (a device may ask for MIME without truncation) is read in several.
+MAX_BATCH_READ = 8 * 1024 * 1024
+
+
+def _ranges_read(info: MessageInfo, structure: MessageStructure, options: BodyOptions,
+                 limit: Optional[int]) -> list:
+    """Every range ``application_data`` reads for one message (``options`` as adjusted
+    to the version there), from the same helpers its readers use."""
+    out = [_header_range(info, structure)]
+    attachments = attachment_parts(structure)
+    if attachments:
+        out += _size_plan(info.uid, [p for _, p in attachments])[0]
+    plain_part, html_part = text_part(structure.root), text_part(structure.root, True)
+    body = _body_range(info, structure, options, limit, plain_part, html_part)
+    if body is not None:
+        out.append(body)
+    if _preview_read(structure, options):
+        preview = _preview_range(info.uid, plain_part, html_part, options.preview)
+        if preview is not None:
+            out.append(preview)
+    return out
+
+
+@implementer(IMailboxRangeReads)
+class _ReadAhead:
+    """A mailbox whose byte ranges were read beforehand: those come from memory, any
+    other range from the mailbox; everything else is the mailbox's own."""
+
+    def __init__(self, mailbox, read: dict):
+        self._mailbox = mailbox
+        self._read = read
+
+    def __getattr__(self, name):
+        return getattr(self._mailbox, name)
+
+    async def read_ranges(self, ranges):
+        missing = [r for r in ranges if r not in self._read]
+        if missing:
+            self._read.update(zip(missing, await read_ranges(self._mailbox, missing)))
+        return [self._read[r] for r in ranges]
+
+
+async def application_data_many(mailbox, messages: list, options: BodyOptions = BodyOptions(),
+                                version: Optional[str] = None) -> list:
+    """``application_data`` of each ``(info, structure)`` in ``messages``, in order,
+    with the byte ranges of them all read in one ``read_ranges`` round trip (several
+    when they add up to more than ``MAX_BATCH_READ`` bytes) rather than one or more per
+    message."""
+    limit = DEFAULT_TRUNCATION if options.truncation is None else options.truncation
+    shown = options if at_least(version, 14.0) else attrs.evolve(options, preview=0)
+    wanted = list(dict.fromkeys(r for info, structure in messages
+                                for r in _ranges_read(info, structure, shown, limit)))
+    read: dict = {}
+    batch: list = []
+    size = 0
+    for r in wanted + [None]:
+        if r is None or (batch and size + r[2] > MAX_BATCH_READ):
+            read.update(zip(batch, await read_ranges(mailbox, batch)))
+            batch, size = [], 0
+        if r is not None:
+            batch.append(r)
+            size += r[2]
+    ahead = _ReadAhead(mailbox, read)
+    return [await application_data(ahead, info, structure, options, version)
+            for info, structure in messages]
 
 
 def flag_changes(data: Element, current=None) -> tuple[set, set]:

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import attrs
 
 from smsync.errors import InvalidData
-from smsync.formats.contentlines import Component, Property, unescape_text
+from smsync.formats.contentlines import Component, Property, serialize, unescape_text
 from smsync.formats.icaltime import Zone, parse_time, zones_of
 from smsync.protocols.eas.convert import ConversionError
 
@@ -183,6 +183,7 @@ def _encode_name(name: str) -> bytes:
     return name.encode("utf-16-le")[:62].decode("utf-16-le", "ignore").encode("utf-16-le")
 
 
+@functools.lru_cache(maxsize=256)
 def build_blob(info: TimeZoneInfo) -> str:
     """The base64 Timezone value of ``info`` (names cut to 31 UTF-16 units)."""
     raw = _LAYOUT.pack(info.bias, _encode_name(info.standard_name),
@@ -357,6 +358,20 @@ def _names(obs: Component) -> str:
 def _vtimezone_info(comp: Component, year: int) -> TimeZoneInfo:
     """A VTIMEZONE's rule in ``year``: read from its observances when they have the
     yearly form a blob has (exact, names kept), else by scanning the zone it defines."""
+    # Keyed by its text: every event of a calendar repeats the same VTIMEZONE.
+    key = (serialize(comp), year)
+    info = _VTIMEZONE_INFO.get(key)
+    if info is None:
+        if len(_VTIMEZONE_INFO) >= 256:
+            _VTIMEZONE_INFO.clear()
+        info = _VTIMEZONE_INFO[key] = _read_vtimezone_info(comp, year)
+    return info
+
+
+_VTIMEZONE_INFO: dict[tuple[bytes, int], TimeZoneInfo] = {}
+
+
+def _read_vtimezone_info(comp: Component, year: int) -> TimeZoneInfo:
     tzid = unescape_text(comp.value("TZID") or "")
     try:
         chosen: dict[str, tuple] = {}

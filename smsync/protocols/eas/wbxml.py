@@ -2,7 +2,7 @@
 
 A document is a tree of ``Element`` values, each a tag of one code page holding child
 elements, a text or opaque bytes -- never a mix: EAS has no mixed content and no
-attributes. The tree is an attrs value type rather than lxml elements so that opaque
+attributes. The tree is an immutable value type rather than lxml elements so that opaque
 data (MIME, ConversationId) stays bytes and trees compare with ``==``.
 
 ``decode`` is built for hostile input: every malformed document raises ``WBXMLError``
@@ -39,31 +39,81 @@ class WBXMLError(ValueError):
     """A document that is not well-formed EAS WBXML (or a tree that cannot be one)."""
 
 
-def _text(value: str | None) -> str | None:
-    return value or None
+class _Fields:
+    __slots__ = ("namespace", "tag", "children", "text", "opaque")
 
 
-@attrs.frozen
-class Element:
-    """One EAS element.
+class _Building(_Fields):
+    # An Element under construction: plain slot assignment, which Element's own
+    # __setattr__ (it is immutable) would refuse. See Element.__new__.
+    __slots__ = ()
+
+
+_new_object = object.__new__
+
+
+class Element(_Fields):
+    """One EAS element: an immutable value (compares with ``==``, hashable).
 
     Attributes:
         namespace: the code page's XML namespace, e.g. ``"AirSync:"``.
         tag: the tag name within that page, e.g. ``"SyncKey"``.
-        children: the child elements, in order.
+        children: the child elements, in order (any iterable given becomes a tuple).
         text: the text content (None when there is none; ``""`` becomes None).
         opaque: the content as opaque bytes (WBXML OPAQUE), or None.
+
+    Raises:
+        ValueError: more than one of children, text and opaque given.
     """
 
-    namespace: str
-    tag: str
-    children: tuple[Element, ...] = attrs.field(default=(), converter=tuple)
-    text: str | None = attrs.field(default=None, converter=_text)
-    opaque: bytes | None = None
+    __slots__ = ()
+    __match_args__ = ("namespace", "tag", "children", "text", "opaque")
 
-    def __attrs_post_init__(self):
-        if sum(bool(x) for x in (self.children, self.text, self.opaque is not None)) > 1:
-            raise ValueError(f"{self.tag}: children, text and opaque exclude each other")
+    # A hand-written class rather than attrs: a Sync answer builds thousands of these
+    # per window, and attrs' frozen __init__ (object.__setattr__ per field, converters,
+    # a post-init check) cost several times this. The instance is built as a
+    # _Building, whose slots are assigned directly, and then becomes an Element.
+    def __new__(cls, namespace: str, tag: str, children=(), text: str | None = None,
+                opaque: bytes | None = None):
+        if children.__class__ is not tuple:
+            children = tuple(children)
+        if not text:
+            text = None
+            if children and opaque is not None:
+                raise ValueError(f"{tag}: children, text and opaque exclude each other")
+        elif children or opaque is not None:
+            raise ValueError(f"{tag}: children, text and opaque exclude each other")
+        self = _new_object(_Building)
+        self.namespace = namespace
+        self.tag = tag
+        self.children = children
+        self.text = text
+        self.opaque = opaque
+        self.__class__ = cls
+        return self
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Element is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"Element is immutable: cannot delete {name!r}")
+
+    def __reduce__(self):
+        return Element, (self.namespace, self.tag, self.children, self.text, self.opaque)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.tag == other.tag and self.namespace == other.namespace
+                and self.text == other.text and self.opaque == other.opaque
+                and self.children == other.children)
+
+    def __hash__(self):
+        return hash((self.namespace, self.tag, self.children, self.text, self.opaque))
+
+    def __repr__(self):
+        return (f"Element(namespace={self.namespace!r}, tag={self.tag!r}, "
+                f"children={self.children!r}, text={self.text!r}, opaque={self.opaque!r})")
 
     def find(self, namespace: str, tag: str) -> Element | None:
         """The first child with this namespace and tag, or None."""
@@ -85,6 +135,17 @@ def _mb_u_int32(value: int) -> bytes:
     return bytes(reversed(out))
 
 
+#: (namespace, tag) -> (page number, the tag byte alone, with content, and the bytes
+#: opening an inline string, an opaque, in it), so that encoding a node is one lookup.
+_ENCODING: dict[tuple[str, str], tuple[int, int, int, bytes, bytes]] = {
+    (page.namespace, tag): (page.number, token, token | _CONTENT,
+                            bytes((token | _CONTENT, STR_I)), bytes((token | _CONTENT, OPAQUE)))
+    for page in PAGES.values() for tag, token in page.tokens.items()
+}
+_SWITCH = {number: bytes((SWITCH_PAGE, number)) for number in PAGES}
+_STRING_END = bytes((0, END))
+
+
 def encode(element: Element) -> bytes:
     """The WBXML bytes of a document: version 1.3, public id 1, UTF-8, no string table.
 
@@ -93,43 +154,48 @@ def encode(element: Element) -> bytes:
             surrogates), or nesting deeper than MAX_DEPTH.
     """
     out = bytearray(b"\x03\x01\x6a\x00")
-    page = 0
-    # Iterators over the children still to write; the bottom one holds the root, every
-    # other one belongs to an open element whose END follows its last child.
-    stack: list = [iter((element,))]
-    while stack:
-        node = next(stack[-1], None)
-        if node is None:
-            stack.pop()
-            if stack:
-                out.append(END)
-            continue
-        if len(stack) > MAX_DEPTH:
-            raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
-        codepage = BY_NAMESPACE.get(node.namespace)
-        token = codepage.tokens.get(node.tag) if codepage else None
-        if token is None:
-            raise WBXMLError(f"no token for {node.namespace}{node.tag}")
-        if codepage.number != page:
-            page = codepage.number
-            out += bytes((SWITCH_PAGE, page))
-        if node.text is not None:
-            if "\0" in node.text:
+    _encode_siblings((element,), out, 0, 1)
+    return bytes(out)
+
+
+def _encode_siblings(nodes: tuple, out: bytearray, page: int, depth: int) -> int:
+    """Append ``nodes``, siblings at ``depth`` (the root is 1), to ``out`` with code page
+    ``page`` current; return the page current after them. One call per element with
+    children rather than per element (most are leaves); recursion is bounded by
+    MAX_DEPTH."""
+    for node in nodes:
+        try:
+            number, token, with_content, open_string, open_opaque = _ENCODING[node.namespace, node.tag]
+        except KeyError:
+            raise WBXMLError(f"no token for {node.namespace}{node.tag}") from None
+        if number != page:
+            page = number
+            out += _SWITCH[number]
+        text = node.text
+        if text is not None:
+            if "\0" in text:
                 raise WBXMLError(f"{node.tag}: a text cannot hold NUL")
             try:
-                raw = node.text.encode("utf-8")
+                raw = text.encode("utf-8")
             except UnicodeEncodeError as e:
                 raise WBXMLError(f"{node.tag}: text is not encodable as UTF-8: {e}") from None
-            out += bytes((token | _CONTENT, STR_I)) + raw + bytes((0, END))
-        elif node.opaque is not None:
-            out += bytes((token | _CONTENT, OPAQUE)) + _mb_u_int32(len(node.opaque))
-            out += node.opaque + bytes((END,))
+            out += open_string
+            out += raw
+            out += _STRING_END
         elif node.children:
-            out.append(token | _CONTENT)
-            stack.append(iter(node.children))
+            if depth >= MAX_DEPTH:
+                raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
+            out.append(with_content)
+            page = _encode_siblings(node.children, out, page, depth + 1)
+            out.append(END)
+        elif node.opaque is not None:
+            out += open_opaque
+            out += _mb_u_int32(len(node.opaque))
+            out += node.opaque
+            out.append(END)
         else:
             out.append(token)
-    return bytes(out)
+    return page
 
 
 # -- decoding ------------------------------------------------------------------------

@@ -298,3 +298,73 @@ def test_categories_round_trip_through_keywords(category):
     assert normalize_flags([keyword]) == {keyword}  # a valid IMAP atom the store keeps
     assert eas_email.keyword_category(keyword) == category
     assert eas_email.is_category(keyword)
+
+
+# -- a window at once ---------------------------------------------------------------------
+
+from zope.interface import implementer  # noqa: E402
+
+from smsync.interfaces import IMailboxRangeReads  # noqa: E402
+
+
+class _Reads:
+    """The real mailbox seen through its reads only, counting the round trips asked of
+    it: ``read_body`` alone here, ``read_ranges`` too in ``_RangeReads``."""
+
+    def __init__(self, box):
+        self.box, self.id, self.account, self.calls = box, box.id, box.account, 0
+
+    async def read_body(self, uid, offset=0, length=None):
+        self.calls += 1
+        return await self.box.read_body(uid, offset, length)
+
+
+@implementer(IMailboxRangeReads)
+class _RangeReads(_Reads):
+    async def read_ranges(self, ranges):
+        self.calls += 1
+        return await self.box.read_ranges(ranges)
+
+
+OPTIONS = st.builds(
+    BodyOptions,
+    type=st.sampled_from([PLAIN, HTML, MIME]),
+    truncation=st.one_of(st.none(), st.integers(0, 3000)),
+    all_or_none=st.booleans(),
+    mime_support=st.sampled_from([0, 1, 2]),
+    preview=st.sampled_from([0, 0, 80]),
+)
+MESSAGE = st.tuples(st.one_of(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=300),
+                              # longer than a preview reads, so that it reads a range of its own
+                              st.text("ab \u00e9\n", min_size=2500, max_size=4000)),
+                    st.lists(ATTACHMENT, max_size=2), st.booleans(), st.booleans())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(MESSAGE, min_size=1, max_size=5), OPTIONS, st.sampled_from([None, "12.1", "14.1"]),
+       st.booleans(), st.integers(0, 2))
+def test_a_window_at_once_is_each_message_alone_in_one_read(messages, options, version, gone, small):
+    """``application_data_many`` gives what ``application_data`` gives message by message
+    (a message deleted meanwhile included), reading once where the mailbox has
+    ``read_ranges`` -- several times only past MAX_BATCH_READ bytes."""
+    with Box() as b:
+        window = [b.put(_message(*m)) for m in messages]
+        if gone:  # expunged after the Sync listed it: its reads find nothing
+            now(b.box.remove(UIDSet.of([window[0][0].uid])))
+        alone = [now(application_data(b.box, info, structure, options, version))
+                 for info, structure in window]
+        reads = _RangeReads(b.box)
+        limit = eas_email.MAX_BATCH_READ
+        try:
+            if small == 1:
+                eas_email.MAX_BATCH_READ = 1  # every range on its own
+            together = now(eas_email.application_data_many(reads, window, options, version))
+        finally:
+            eas_email.MAX_BATCH_READ = limit
+        assert together == alone
+        if small != 1:
+            assert reads.calls == 1
+        else:
+            assert reads.calls > 1
+        plain = _Reads(b.box)
+        assert now(eas_email.application_data_many(plain, window, options, version)) == together

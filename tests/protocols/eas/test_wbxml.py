@@ -287,6 +287,65 @@ def test_element_holds_one_kind_of_content():
     assert E("AirSync:", "Class", text="") == E("AirSync:", "Class")
 
 
+
+def _reference_encode(node: Element, page: list) -> bytes:
+    """The plainest encoder: each node on its own, for comparing the fast one with."""
+    codepage = BY_NAMESPACE[node.namespace]
+    token = codepage.tokens[node.tag]
+    out = b""
+    if codepage.number != page[0]:
+        page[0] = codepage.number
+        out += bytes((0x00, page[0]))
+    if node.text is not None:
+        return out + bytes((token | 0x40, 0x03)) + node.text.encode() + b"\x00\x01"
+    if node.opaque is not None:
+        assert len(node.opaque) < 128
+        return out + bytes((token | 0x40, 0xC3, len(node.opaque))) + node.opaque + b"\x01"
+    if not node.children:
+        return out + bytes((token,))
+    return (out + bytes((token | 0x40,)) + b"".join(_reference_encode(c, page) for c in node.children)
+            + b"\x01")
+
+
+@given(_trees(_text).filter(lambda t: all(len(n.opaque or b"") < 128 for n in _walk(t))))
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+def test_encode_matches_the_plain_reference_encoder(tree):
+    assert encode(tree) == HEADER + _reference_encode(tree, [0])
+
+
+def _walk(tree):
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        todo.extend(node.children)
+
+
+def test_element_is_an_immutable_value():
+    import copy
+    import pickle
+
+    tree = E("AirSync:", "Sync", [E("AirSync:", "Class", text="Email"),
+                                  E("Email2:", "ConversationId", opaque=b"\x00\x01")])
+    same = E("AirSync:", "Sync", (E("AirSync:", "Class", (), "Email"),
+                                  E("Email2:", "ConversationId", opaque=b"\x00\x01")))
+    assert tree == same and hash(tree) == hash(same) and not tree != same
+    assert isinstance(tree.children, tuple)
+    assert tree != E("AirSync:", "Sync", [E("AirSync:", "Class", text="Emails")])
+    assert E("AirSync:", "Class", text="x") != E("AirSync:", "Class", opaque=b"x")
+    assert tree != ("AirSync:", "Sync", tree.children, None, None)
+    assert len({tree, same, E("AirSync:", "Sync")}) == 2
+    with pytest.raises(AttributeError):
+        tree.text = "x"
+    with pytest.raises(AttributeError):
+        del tree.tag
+    assert copy.deepcopy(tree) == tree and pickle.loads(pickle.dumps(tree)) == tree
+    assert eval(repr(tree), {"Element": Element}) == tree
+    assert tree.find("Email2:", "ConversationId").opaque == b"\x00\x01"
+    assert tree.find("Email:", "ConversationId") is None
+    with pytest.raises(ValueError):
+        E("AirSync:", "Sync", [E("AirSync:", "Class")], opaque=b"")
+
 BAD_XML = {
     "not xml": "<Sync",
     "unknown namespace": '<Sync xmlns="Nowhere:"/>',

@@ -34,7 +34,7 @@ from smsync.protocols.eas import kinds, state
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.commands.ping import MAX_HEARTBEAT, MIN_HEARTBEAT, _pending, _wait
 from smsync.protocols.eas.convert import BodyOptions, ConversionError, parse_options
-from smsync.protocols.eas.email import application_data, flag_changes
+from smsync.protocols.eas.email import application_data, application_data_many, flag_changes
 from smsync.protocols.eas.wbxml import Element, WBXMLError, decode, encode
 from smsync.sync import ADD, CHANGE, COLLECTION, DELETE, MAIL, ClientChange, SourceRef, SyncStatus
 
@@ -287,13 +287,23 @@ def _shown(target: Target, change, options: BodyOptions, cutoff: Optional[dateti
     return True
 
 
-async def _item_data(ctx, target: Target, change, options: BodyOptions, structures) -> Optional[Element]:
-    """The ApplicationData of a server add or change (None: it cannot be shown)."""
+async def _items_data(ctx, target: Target, changes: list, options: BodyOptions, structures) -> list:
+    """The ApplicationData of each server add or change (None: it cannot be shown);
+    a window of messages has its bytes read in one round trip."""
     if target.is_mail:
-        structure = structures.get(int(change.server_id))
-        if structure is None:
-            return None  # gone meanwhile: its delete comes with a later round
-        return await application_data(target.mailbox, change.message, structure, options, ctx.version)
+        # A message without a structure is gone meanwhile: its delete comes with a later round.
+        present = [c for c in changes if int(c.server_id) in structures]
+        shown = await application_data_many(
+            target.mailbox, [(c.message, structures[int(c.server_id)]) for c in present],
+            options, ctx.version)
+        data = {id(c): d for c, d in zip(present, shown)}
+        return [data.get(id(c)) for c in changes]
+    return [_item_data(ctx, target, change, options) for change in changes]
+
+
+def _item_data(ctx, target: Target, change, options: BodyOptions) -> Optional[Element]:
+    """The ApplicationData of a server add or change of a PIM item (None: it cannot be
+    shown)."""
     try:
         return target.converter.to_application_data(change.item.content, ctx.version, options.truncation)
     except (ConversionError, ValueError) as e:
@@ -376,11 +386,12 @@ async def _collection(ctx, req: CollectionRequest, window_left: list) -> tuple[E
     structures = {}
     if target.is_mail and adds:
         structures = await target.mailbox.structures([int(c.server_id) for c in adds])
+    datas = iter(await _items_data(ctx, target, adds, options, structures))
     for change in shown:
         if change.op == DELETE:
             commands.append(_a("Delete", None, _a("ServerId", change.server_id)))
             continue
-        data = await _item_data(ctx, target, change, options, structures)
+        data = next(datas)
         if data is not None:
             commands.append(_a("Add" if change.op == ADD else "Change", None,
                                _a("ServerId", change.server_id), data))
