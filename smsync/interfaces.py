@@ -277,6 +277,23 @@ class IMailboxSelect(Interface):
         one instead of two."""
 
 
+class IMailboxUIDWindow(Interface):
+    """Optional fast path of an ``IMailbox``: a window of its UIDs.
+
+    A mailbox that provides it is asked for the next few UIDs above a point (the sync
+    engine's walk of a folder by UID, one window per round); one that does not is asked
+    for ``uids()`` whole and the window is cut from that, which is as correct and costs
+    a read of every UID each time.
+    """
+
+    def uids_after(after, limit):
+        """Fire with at most ``limit`` (a positive int) of the folder's UIDs above
+        ``after`` (an int; 0 for the lowest), ascending: the first ``limit`` of the UIDs
+        ``uids()`` would give above it. Costs a read of those UIDs, not of the folder.
+        ``NotFound`` if the folder is gone; ``InvalidData`` if ``after`` or ``limit`` is
+        not an int or ``limit`` is below 1."""
+
+
 class ICollectionStore(Interface):
     """One account's collections: calendars, address books, task and note lists."""
 

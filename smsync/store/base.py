@@ -8,9 +8,9 @@ own methods), but they are not fast paths: each costs one call of the method it 
 built on per item it looks at.
 
 Optional fast paths are not here: they are interfaces of their own in
-``smsync.interfaces`` (``IMailboxRangeReads``, ``IMailboxSelect``) that a backend
-declares with ``zope.interface.implementer`` when it has them; protocols ask
-``providedBy`` and do without otherwise.
+``smsync.interfaces`` (``IMailboxRangeReads``, ``IMailboxSelect``, ``IMailboxUIDWindow``)
+that a backend declares with ``zope.interface.implementer`` when it has them; protocols
+ask ``providedBy`` and do without otherwise.
 
 Example (blocking code run off the reactor by ``smsync._async.deferred`` or a thread
 pool is the backend's business; the defaults only await the Deferreds)::
@@ -61,7 +61,8 @@ class MailboxBase:
     The subclass implements ``info``, ``uids``, ``messages``, ``read_body``, ``append``,
     ``copy``, ``move``, ``store_flags``, ``expunge``, ``remove`` and ``changes_since``
     (those whose promises -- atomicity, one new MODSEQ per operation -- only the storage
-    can keep), and may declare ``IMailboxRangeReads`` or ``IMailboxSelect``.
+    can keep), and may declare ``IMailboxRangeReads``, ``IMailboxSelect`` or
+    ``IMailboxUIDWindow``.
     """
 
     @deferred

@@ -169,6 +169,18 @@ def check_ranges(ranges) -> list[tuple[int, int, Optional[int]]]:
     return out
 
 
+def check_uid_window(after, limit) -> tuple[int, int]:
+    """``(after, limit)`` of ``IMailboxUIDWindow.uids_after`` with ``after`` clamped to the
+    UID range (every UID is above a negative one, none above 2**32 - 1); ``InvalidData``
+    unless both are ints and ``limit`` is positive. A bool is not a number here."""
+    for name, value in (("after", after), ("limit", limit)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidData(f"{name} must be an integer, not {value!r}")
+    if limit < 1:
+        raise InvalidData(f"limit must be positive, not {limit!r}")
+    return min(max(after, 0), (1 << 32) - 1), limit
+
+
 def check_change_limit(limit) -> None:
     """``InvalidData`` unless ``limit`` (of ``ICollection.changes_since``) is None or a
     positive integer; a bool is not a count."""

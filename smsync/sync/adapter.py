@@ -50,6 +50,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import attrs
+
 from twisted.internet.defer import DeferredLock
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -288,7 +290,14 @@ class SyncAdapter:
 
         if state is not None and state.retry is not None and sync_key == state.retry.presented:
             if fp == state.retry.fingerprint:
-                return state.retry.answer
+                answer, gone = await self._replayed(src, state.retry.answer)
+                if gone:
+                    # Adds of items deleted since, left out of the answer: the device
+                    # never gets them, so it must not hear of their deletion either.
+                    for server_id in gone:
+                        state.cursor.drop(server_id)
+                    await devices.save_states(account, device.device_id, {key: state.to_bytes()})
+                return answer
             # The answer was lost and the device sent a different batch: run it from the
             # state the lost round started from, without storing its adds again.
             state.cursor = state.retry.snapshot.copy()
@@ -320,6 +329,33 @@ class SyncAdapter:
         for note in rnd.notes:
             await devices.log(account, device.device_id, note)
         return answer
+
+    @staticmethod
+    async def _replayed(src, answer: SyncResult) -> tuple[SyncResult, list]:
+        """The kept answer of the last round, to send again, and the adds it leaves out.
+
+        A saved answer names the items it sent without their contents (``Retry``), so
+        they are read again here. Nothing has changed since in the usual case (the device
+        retries at once), and the answer is then the same. An item changed since is sent
+        as it is now, and again next round (the state records the version first sent).
+        One deleted since is left out: the device hears of the deletion next round if
+        the answer changed it, and not at all if it added it (the second value lists
+        those adds, for the caller to forget).
+        """
+        bare = [c.server_id for c in answer.changes
+                if c.op != DELETE and c.message is None and c.item is None]
+        if not bare:
+            return answer, []
+        current = await src.reread(bare)
+        changes, gone = [], []
+        for c in answer.changes:
+            if c.op == DELETE or c.message is not None or c.item is not None:
+                changes.append(c)
+            elif c.server_id in current:
+                changes.append(attrs.evolve(current[c.server_id], op=c.op))
+            elif c.op == ADD:
+                gone.append(c.server_id)
+        return attrs.evolve(answer, changes=changes), gone
 
     # -----------------------------------------------------------------------------------
     # Client changes

@@ -15,6 +15,7 @@ from typing import Optional
 import attrs
 
 from smsync.errors import InvalidData, NotFound, SyncTokenInvalid
+from smsync.interfaces import IMailboxUIDWindow
 from smsync.model import CollectionKind, FlagMode, Role, UIDSet
 from smsync.sync.types import ADD, CHANGE, ClientChange, ServerChange
 from smsync.sync.uids import rewrite_uid
@@ -73,6 +74,8 @@ class MailSource:
         self._box = mailbox
         self._deletes_as_moves = deletes_as_moves
         self.validity: Optional[int] = None
+        #: ``uids()`` as ``scan`` read it, for a mailbox without ``IMailboxUIDWindow``.
+        self._all_uids: Optional[list[int]] = None
 
     @classmethod
     async def open(cls, mail_store, folder_id: str, deletes_as_moves: bool = False):
@@ -111,19 +114,43 @@ class MailSource:
         """The next ``limit`` messages above UID ``after`` the device does not hold.
 
         Fires with (entries, last UID looked at, whether the folder's end was reached).
-        An initial sync walks the folder this way, by UID, so each window costs one UID
-        list and one fetch of ``limit`` messages rather than the whole change log.
+        An initial sync walks the folder this way, by UID, so each window costs a read of
+        the UIDs it looks at (where the mailbox has ``IMailboxUIDWindow``; a read of every
+        UID where it has not) and one fetch of ``limit`` messages, not the change log.
         """
-        uids = await self._box.uids()
-        start = i = bisect.bisect_right(uids, after)
         picked: list[int] = []
-        while i < len(uids) and len(picked) < limit:
-            if str(uids[i]) not in known:
-                picked.append(uids[i])
-            i += 1
-        last = uids[i - 1] if i > start else after
+        last = after
+        self._all_uids = None
+        while True:
+            # One UID more than the window still needs: seeing it tells "more to come"
+            # from "the folder ends here" without a round that finds nothing.
+            want = limit - len(picked) + 1
+            chunk = await self._uids_after(last, want)
+            for uid in chunk:
+                if len(picked) == limit:
+                    done = False
+                    break
+                last = uid
+                if str(uid) not in known:
+                    picked.append(uid)
+            else:
+                if len(chunk) < want:
+                    done = True
+                    break
+                continue  # the device held some of these: look further
+            break
         found = await self._box.messages(UIDSet.of(picked)) if picked else []
-        return [Entry(str(m.uid), m.modseq, m) for m in found], last, i >= len(uids)
+        return [Entry(str(m.uid), m.modseq, m) for m in found], last, done
+
+    async def _uids_after(self, after: int, limit: int) -> list[int]:
+        """At most ``limit`` of the folder's UIDs above ``after``, ascending."""
+        if IMailboxUIDWindow.providedBy(self._box):
+            return await self._box.uids_after(after, limit)
+        if self._all_uids is None:
+            # A mailbox without the fast path: one read of every UID per scan.
+            self._all_uids = await self._box.uids()
+        start = bisect.bisect_right(self._all_uids, after)
+        return self._all_uids[start:start + limit]
 
     async def count_after(self, after: int, known) -> int:
         """How many messages above UID ``after`` the device does not hold."""
@@ -135,6 +162,13 @@ class MailSource:
             (e, ServerChange(CHANGE if e.server_id in known else ADD, e.server_id, message=e.payload))
             for e in entries
         ]
+
+    async def reread(self, server_ids) -> dict:
+        """``server id -> ServerChange`` (an add, with the message as it is now) of those
+        of ``server_ids`` that still exist."""
+        uids = [uid for uid in map(_uid, server_ids) if uid is not None]
+        found = await self._box.messages(UIDSet.of(uids)) if uids else []
+        return {str(m.uid): ServerChange(ADD, str(m.uid), message=m) for m in found}
 
     async def add(self, change: ClientChange) -> tuple[str, int]:
         if change.content is None:
@@ -255,6 +289,12 @@ class CollectionSource:
             out.append((Entry(e.server_id, item.info.revision, item.info),
                         ServerChange(op, e.server_id, item=item)))
         return out
+
+    async def reread(self, server_ids) -> dict:
+        """``server id -> ServerChange`` (an add, with the item as it is now) of those of
+        ``server_ids`` that still exist."""
+        items = await self._coll.get(list(server_ids))
+        return {i.info.name: ServerChange(ADD, i.info.name, item=i) for i in items}
 
     def _new_name(self) -> str:
         return uuid.uuid4().hex + self._suffix

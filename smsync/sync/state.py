@@ -16,7 +16,11 @@ An item is pending for the device when it is unknown to it, stale, or its revisi
 above ``base`` and differs from ``seen``.
 
 It is stored as JSON: small, inspectable with ``smsync devices``, and any backend keeps
-opaque bytes.
+opaque bytes. The state is read and written on every round, so what it keeps for a retry
+of the last round (``Retry``) is kept small: the cursor as it was before the round as a
+difference from the cursor after it, and the last answer's changes without the items'
+contents (the adapter reads them again on the rare replay). Version 1 kept both whole;
+it is still read.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ import attrs
 from smsync.model import Item, ItemInfo, MessageInfo
 from smsync.sync.types import MAIL, ChangeResult, ServerChange, SyncResult
 
-_VERSION = 1
+_VERSION = 2
+#: The format before the retry's snapshot and answer were slimmed: still read.
+_VERSION_1 = 1
 
 
 class UIDRanges:
@@ -191,7 +197,11 @@ class Cursor:
 @attrs.define
 class Retry:
     """What is needed to answer the last request again: the key it presented, its
-    fingerprint, the state before it ran, the adds it applied and its answer."""
+    fingerprint, the state before it ran, the adds it applied and its answer.
+
+    Saved and loaded again, the answer's adds and changes name their items only
+    (``ServerChange`` with neither ``message`` nor ``item``): the items are read again
+    if the answer is ever replayed (``SyncAdapter``)."""
 
     presented: str
     fingerprint: str
@@ -236,37 +246,48 @@ class SyncState:
             doc["retry"] = {
                 "presented": self.retry.presented,
                 "fingerprint": self.retry.fingerprint,
-                "snapshot": _cursor_doc(self.retry.snapshot, self.kind),
+                "snapshot": _snapshot_doc(self.retry.snapshot, self.cursor, self.kind),
                 "adds": self.retry.adds,
                 "answer": _result_doc(self.retry.answer),
             }
-        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+        # Neither sorted keys nor indentation: this runs every round, on states naming
+        # every item of a big calendar.
+        return json.dumps(doc, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Optional["SyncState"]:
-        """Decode a saved state; None if it is not one this version can read (the
-        device then has to start over, which is always safe)."""
+        """Decode a saved state, of this version or version 1; None if it is not one
+        this version can read (the device then has to start over, which is always
+        safe)."""
         try:
             doc = json.loads(data)
-            if doc.get("v") != _VERSION:
+            version = doc.get("v")
+            if version not in (_VERSION, _VERSION_1):
                 return None
             kind = doc["kind"]
+            cursor = _cursor_from(doc["cursor"], kind)
             retry = None
             if doc["retry"] is not None:
                 r = doc["retry"]
+                if version == _VERSION_1:
+                    snapshot = _cursor_from(r["snapshot"], kind)
+                    answer = _result_from_v1(r["answer"])
+                else:
+                    snapshot = _snapshot_from(r["snapshot"], cursor, kind)
+                    answer = _result_from(r["answer"])
                 retry = Retry(
-                    presented=r["presented"],
-                    fingerprint=r["fingerprint"],
-                    snapshot=_cursor_from(r["snapshot"], kind),
+                    presented=str(r["presented"]),
+                    fingerprint=str(r["fingerprint"]),
+                    snapshot=snapshot,
                     adds=dict(r["adds"]),
-                    answer=_result_from(r["answer"]),
+                    answer=answer,
                 )
             return cls(
                 kind=kind,
                 epoch=doc["epoch"],
                 counter=int(doc["counter"]),
                 uidvalidity=doc["uidvalidity"],
-                cursor=_cursor_from(doc["cursor"], kind),
+                cursor=cursor,
                 retry=retry,
             )
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -295,8 +316,8 @@ def _cursor_doc(cursor: Cursor, kind: str) -> dict:
     elif kind == MAIL:
         known = uid_ranges(int(sid) for sid in cursor.known)
     else:
-        known = sorted(cursor.known)
-    return {"base": cursor.base, "known": known, "seen": cursor.seen, "stale": sorted(cursor.stale),
+        known = list(cursor.known)
+    return {"base": cursor.base, "known": known, "seen": cursor.seen, "stale": list(cursor.stale),
             "scan": cursor.scan}
 
 
@@ -304,10 +325,46 @@ def _cursor_from(doc: dict, kind: str) -> Cursor:
     if kind == MAIL:
         known = UIDRanges(doc["known"])
     else:
-        known = {str(name) for name in doc["known"]}
-    seen = {str(k): int(v) for k, v in doc["seen"].items()}
-    scan = None if doc["scan"] is None else int(doc["scan"])
-    return Cursor(int(doc["base"]), known, seen, {str(s) for s in doc["stale"]}, scan)
+        known = _names(doc["known"])
+    return Cursor(int(doc["base"]), known, _seen_from(doc["seen"]), _names(doc["stale"]),
+                  _scan_from(doc["scan"]))
+
+
+def _names(values) -> set:
+    # ``str`` on what is already a string (what we wrote) costs next to nothing.
+    return set(map(str, values))
+
+
+def _seen_from(doc: dict) -> dict:
+    return {str(k): int(v) for k, v in doc.items()}
+
+
+def _scan_from(value) -> Optional[int]:
+    return None if value is None else int(value)
+
+
+def _snapshot_doc(snapshot: Cursor, cursor: Cursor, kind: str) -> dict:
+    """The cursor before the last round, as it differs from ``cursor``, the one after it:
+    a round changes a window's worth of ``known``, so that costs a window's worth of
+    names rather than all the device holds over again. A mail cursor's ``known`` is a few
+    UID ranges and is kept whole."""
+    doc = {"base": snapshot.base, "seen": snapshot.seen, "stale": list(snapshot.stale),
+           "scan": snapshot.scan}
+    if kind == MAIL:
+        doc["known"] = _cursor_doc(snapshot, kind)["known"]
+    else:
+        doc["known_added"] = list(snapshot.known - cursor.known)
+        doc["known_removed"] = list(cursor.known - snapshot.known)
+    return doc
+
+
+def _snapshot_from(doc: dict, cursor: Cursor, kind: str) -> Cursor:
+    if kind == MAIL:
+        known = UIDRanges(doc["known"])
+    else:
+        known = (cursor.known - _names(doc["known_removed"])) | _names(doc["known_added"])
+    return Cursor(int(doc["base"]), known, _seen_from(doc["seen"]), _names(doc["stale"]),
+                  _scan_from(doc["scan"]))
 
 
 def _result_doc(result: SyncResult) -> dict:
@@ -317,46 +374,31 @@ def _result_doc(result: SyncResult) -> dict:
         "results": [
             [r.status.value, r.client_id, r.server_id, r.copy_server_id] for r in result.results
         ],
-        "changes": [_change_doc(c) for c in result.changes],
+        # What was sent, not the items: a replay reads them again (see ``Retry``).
+        "changes": [[c.op, c.server_id] for c in result.changes],
     }
 
 
 def _result_from(doc: dict) -> SyncResult:
     return SyncResult(
-        sync_key=doc["sync_key"],
+        sync_key=str(doc["sync_key"]),
         more_available=bool(doc["more"]),
         results=[ChangeResult(s, c, sid, copy) for s, c, sid, copy in doc["results"]],
-        changes=[_change_from(c) for c in doc["changes"]],
+        changes=[ServerChange(op, str(sid)) for op, sid in doc["changes"]],
     )
 
 
-def _change_doc(change: ServerChange) -> dict:
-    doc: dict = {"op": change.op, "id": change.server_id}
-    if change.message is not None:
-        m = change.message
-        doc["message"] = {
-            "uid": m.uid,
-            "flags": sorted(m.flags),
-            "internal_date": m.internal_date.isoformat(),
-            "saved_date": m.saved_date.isoformat(),
-            "size": m.size,
-            "modseq": m.modseq,
-        }
-    if change.item is not None:
-        i = change.item.info
-        doc["item"] = {
-            "name": i.name,
-            "uid": i.uid,
-            "etag": i.etag,
-            "revision": i.revision,
-            "size": i.size,
-            "component": i.component,
-            "content": base64.b64encode(change.item.content).decode("ascii"),
-        }
-    return doc
+def _result_from_v1(doc: dict) -> SyncResult:
+    """A version 1 answer: its changes carry the items whole."""
+    return SyncResult(
+        sync_key=doc["sync_key"],
+        more_available=bool(doc["more"]),
+        results=[ChangeResult(s, c, sid, copy) for s, c, sid, copy in doc["results"]],
+        changes=[_change_from_v1(c) for c in doc["changes"]],
+    )
 
 
-def _change_from(doc: dict) -> ServerChange:
+def _change_from_v1(doc: dict) -> ServerChange:
     message = item = None
     if "message" in doc:
         m = doc["message"]
@@ -373,3 +415,8 @@ def _change_from(doc: dict) -> ServerChange:
         info = ItemInfo(i["name"], i["uid"], i["etag"], i["revision"], i["size"], i["component"])
         item = Item(info, base64.b64decode(i["content"]))
     return ServerChange(doc["op"], doc["id"], message=message, item=item)
+
+
+def bare(result: SyncResult) -> SyncResult:
+    """``result`` as a saved ``Retry`` keeps it: its changes without the items."""
+    return attrs.evolve(result, changes=[ServerChange(c.op, c.server_id) for c in result.changes])

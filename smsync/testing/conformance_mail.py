@@ -10,7 +10,7 @@ import pytest
 import pytest_twisted
 
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IMailboxRangeReads, IMailboxSelect
+from smsync.interfaces import IMailboxRangeReads, IMailboxSelect, IMailboxUIDWindow
 from smsync.model import AppendResult, FlagMode, MailboxInfo, MessageInfo, UIDSet
 from smsync.testing import samples
 from smsync.testing.base import StoreHarness, call
@@ -172,6 +172,25 @@ class MailConformance(StoreHarness):
         assert info == await call(inbox.info)
         assert uids == await call(inbox.uids)
         assert len(uids) == info.exists == 3 and info.first_unseen_uid == uids[0]
+
+    @pytest_twisted.ensureDeferred
+    async def test_uids_after(self, inbox):
+        if not IMailboxUIDWindow.providedBy(inbox):
+            pytest.skip("the backend's mailboxes do not provide IMailboxUIDWindow")
+        assert await call(inbox.uids_after, 0, 5) == []
+        for n in range(8):
+            await call(inbox.append, samples.message(f"window {n}"), ["\\Deleted"] if n % 3 == 1 else [])
+        await call(inbox.expunge)
+        uids = await call(inbox.uids)
+        assert len(uids) == 5
+        # The same as cutting ``uids()``, from anywhere, in any window size.
+        for after in [-5, 0, *range(1, 10), 2**32 - 1, 2**40]:
+            for limit in (1, 2, 3, 100):
+                above = [u for u in uids if u > after]
+                assert await call(inbox.uids_after, after, limit) == above[:limit], (after, limit)
+        for after, limit in [(0, 0), (0, -1), ("1", 2), (1, None), (True, 3), (0, 2.0)]:
+            with pytest.raises(InvalidData):
+                await call(inbox.uids_after, after, limit)
 
     @pytest.mark.parametrize("bad", [(1, -1, 10), (1, 0, -1)])
     @pytest_twisted.ensureDeferred

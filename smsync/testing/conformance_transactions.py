@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 
 from smsync.errors import PreconditionFailed, UidConflict
-from smsync.interfaces import IStoreTransaction, IStoreTransactions
+from smsync.interfaces import IMailboxUIDWindow, IStoreTransaction, IStoreTransactions
 from smsync.model import FlagMode, UIDSet
 from smsync.testing import samples
 from smsync.testing.base import StoreHarness, call
@@ -99,6 +99,33 @@ class TransactionConformance(StoreHarness):
         items = await call(outside.items)
         assert [i.name for i in items] == ["a.ics", "c.ics"]
         assert items[0].etag == first.etag
+
+    @pytest_twisted.ensureDeferred
+    async def test_a_few_messages_read_inside_see_the_transactions_writes(self, txn_store):
+        # What the sync engine does each round: read a window of a folder by UID inside
+        # its transaction, around its own writes.
+        box = await call((await call(txn_store.mail, self.ACCOUNT)).mailbox, "INBOX")
+        kept = [(await call(box.append, samples.message(f"kept {n}"))).uid for n in range(6)]
+        await call(box.messages)  # whatever a backend caches of the folder, it has now
+        txn = await self._begin(txn_store)
+        tbox = await call((await call(txn.mail, self.ACCOUNT)).mailbox, "INBOX")
+        window = UIDSet.of(kept[1:4])
+        assert [m.uid for m in await call(tbox.messages, window)] == kept[1:4]
+        await call(tbox.store_flags, UIDSet.of([kept[2]]), FlagMode.ADD, ["\\Flagged"])
+        await call(tbox.remove, UIDSet.of([kept[3]]))
+        added = await call(tbox.append, samples.message("inside"))
+        inside = await call(tbox.messages, UIDSet.of([*kept[1:4], added.uid]))
+        assert [m.uid for m in inside] == [kept[1], kept[2], added.uid]
+        assert inside[1].flags == frozenset({"\\Flagged"})
+        if IMailboxUIDWindow.providedBy(tbox):
+            assert await call(tbox.uids_after, kept[1], 10) == [kept[2], *kept[4:], added.uid]
+        # Outside, none of it yet; and none of it at all once rolled back.
+        outside = await call(box.messages, UIDSet.of([*kept[1:4], added.uid]))
+        assert [(m.uid, m.flags) for m in outside] == [(u, frozenset()) for u in kept[1:4]]
+        await call(txn.rollback)
+        again = await call(box.messages, UIDSet.of([*kept[1:4], added.uid]))
+        assert [(m.uid, m.flags) for m in again] == [(u, frozenset()) for u in kept[1:4]]
+        assert [m.uid for m in await call(box.messages)] == kept
 
     @pytest_twisted.ensureDeferred
     async def test_changes_are_announced_after_commit_only(self, txn_store):

@@ -123,3 +123,44 @@ async def test_info_and_uids_is_one_consistent_snapshot(tmp_path):
         assert info.first_unseen_uid == 3
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_transaction_reads_a_window_without_listing_the_folder(tmp_path):
+    """Inside a transaction (a sync round) a few messages are read from the process's
+    listing when it is at the transaction's revision of the folder, else by UID from
+    the table: never by listing the whole folder. The transaction's own writes are
+    seen, and never reach the process's listing."""
+    store = await open_store(f"sqlite://{tmp_path}")
+    await store.accounts.add(ACCOUNT, "!")
+    store.listings = Listings(min_cached=1)
+    try:
+        box = await (await store.mail(ACCOUNT)).mailbox("INBOX")
+        for n in range(20):
+            await box.append(samples.message(f"t{n}"))
+        txn = await store.transaction()
+        tbox = await (await txn.mail(ACCOUNT)).mailbox("INBOX")
+        # Nothing cached yet: read by UID.
+        got = await tbox.messages(UIDSet.of([3, 4, 5]))
+        assert await tbox.uids_after(17, 10) == [18, 19, 20]
+        assert txn.listings.full_reads == store.listings.full_reads == 0
+        await txn.commit()
+        assert [m.uid for m in got] == [3, 4, 5] and got == await box.messages(UIDSet.of([3, 4, 5]))
+
+        await box.messages()  # the process's listing, at the folder's revision
+        full = store.listings.full_reads
+        txn = await store.transaction()
+        tbox = await (await txn.mail(ACCOUNT)).mailbox("INBOX")
+        assert [m.uid for m in await tbox.messages(UIDSet.of([6, 7]))] == [6, 7]
+        # Its own writes: the process's listing is of another revision now.
+        await tbox.store_flags(UIDSet.of([7]), FlagMode.ADD, ["\\Flagged"])
+        await tbox.remove(UIDSet.of([6]))
+        got = await tbox.messages(UIDSet.of([6, 7, 8]))
+        assert [(m.uid, m.flags) for m in got] == [(7, frozenset({"\\Flagged"})), (8, frozenset())]
+        assert txn.listings.full_reads == 0 and store.listings.full_reads == full
+        await txn.rollback()
+        got = await box.messages(UIDSet.of([6, 7, 8]))
+        assert [(m.uid, m.flags) for m in got] == [(6, frozenset()), (7, frozenset()), (8, frozenset())]
+        assert store.listings.full_reads == full
+    finally:
+        await store.close()

@@ -474,3 +474,111 @@ async def test_initial_sync_retried_with_more_adds_stores_each_once(store):
     assert second.results[0].server_id == first.results[0].server_id
     assert len(await box.uids()) == 2
     assert second.changes == ()
+
+
+@pytest_twisted.ensureDeferred
+async def test_lost_answer_replayed_with_items_as_they_are_now(store):
+    # The saved answer names its items without their contents: a replay reads them
+    # again. Unchanged items come back the same; one changed meanwhile comes as it is
+    # now (and again next round); one deleted meanwhile is left out and, never having
+    # reached the device, is not reported deleted either.
+    coll, source = await calendar(store)
+    for name in ("a.ics", "b.ics", "c.ics"):
+        await coll.put(name, event(f"{name}@test"))
+    adapter = SyncAdapter(store)
+    dev = DeviceModel(adapter, source, mail=False)
+    start = await dev.sync()
+    first = await adapter.sync(ACCOUNT, DEVICE, source, start.sync_key)
+    assert [c.item is not None for c in start.changes] == [True] * 3 and first.changes == ()
+    await coll.put("d.ics", event("d@test"))
+    await coll.put("e.ics", event("e@test"))
+    await coll.put("f.ics", event("f@test"))
+    lost = await adapter.sync(ACCOUNT, DEVICE, source, first.sync_key)
+    assert [c.server_id for c in lost.changes] == ["d.ics", "e.ics", "f.ics"]
+    assert await adapter.sync(ACCOUNT, DEVICE, source, first.sync_key) == lost
+    await coll.put("e.ics", event("e@test", "edited"))
+    await coll.delete("f.ics")
+    again = await adapter.sync(ACCOUNT, DEVICE, source, first.sync_key)
+    assert [(c.op, c.server_id) for c in again.changes] == [(ADD, "d.ics"), (ADD, "e.ics")]
+    assert again.changes[0] == lost.changes[0]
+    assert again.changes[1].item.content == event("e@test", "edited")
+    assert again.sync_key == lost.sync_key and again.more_available == lost.more_available
+    assert await adapter.sync(ACCOUNT, DEVICE, source, first.sync_key) == again
+    dev.key = first.sync_key
+    dev.replay([], again)
+    await dev.drain()
+    assert dev.view == await collection_contents(coll)
+
+
+@pytest_twisted.ensureDeferred
+async def test_lost_mail_answer_replayed_after_a_message_went(store):
+    box, source = await inbox(store)
+    uids = [(await box.append(message(f"m{i}"))).uid for i in range(3)]
+    adapter = SyncAdapter(store)
+    dev = DeviceModel(adapter, source, mail=True)
+    lost = await adapter.sync(ACCOUNT, DEVICE, source, "0", window=2)
+    assert [c.server_id for c in lost.changes] == [str(u) for u in uids[:2]]
+    await box.store_flags(UIDSet.of([uids[0]]), FlagMode.ADD, ["\\Flagged"])
+    await box.remove(UIDSet.of([uids[1]]))
+    again = await adapter.sync(ACCOUNT, DEVICE, source, "0", window=2)
+    assert [c.server_id for c in again.changes] == [str(uids[0])]
+    assert "\\Flagged" in again.changes[0].message.flags
+    dev.replay([], again)
+    await dev.drain()
+    assert dev.view == await mail_contents(box)
+
+
+def _as_version_1(raw: bytes, answer) -> bytes:
+    """A state saved by this version, re-written as version 1 kept it: the snapshot
+    whole and the answer (``answer``, the one the round gave) with its items."""
+    import base64
+    import json
+
+    from smsync.sync.state import SyncState, _cursor_doc
+
+    state = SyncState.from_bytes(raw)
+    doc = json.loads(raw)
+    doc["v"] = 1
+    retry = doc["retry"]
+    retry["snapshot"] = _cursor_doc(state.retry.snapshot, state.kind)
+    changes = []
+    for c in answer.changes:
+        one = {"op": c.op, "id": c.server_id}
+        if c.item is not None:
+            i = c.item.info
+            one["item"] = {"name": i.name, "uid": i.uid, "etag": i.etag, "revision": i.revision,
+                           "size": i.size, "component": i.component,
+                           "content": base64.b64encode(c.item.content).decode()}
+        if c.message is not None:
+            m = c.message
+            one["message"] = {"uid": m.uid, "flags": sorted(m.flags),
+                              "internal_date": m.internal_date.isoformat(),
+                              "saved_date": m.saved_date.isoformat(), "size": m.size,
+                              "modseq": m.modseq}
+        changes.append(one)
+    retry["answer"]["changes"] = changes
+    return json.dumps(doc).encode()
+
+
+@pytest_twisted.ensureDeferred
+async def test_device_upgraded_in_the_middle_of_a_sync(store):
+    # Its state was written by version 1: the lost answer is still given again whole,
+    # and the next round goes on from where the device was.
+    from smsync.sync.state import state_key
+
+    coll, source = await calendar(store)
+    for i in range(5):
+        await coll.put(f"e{i}.ics", event(f"e{i}@test"))
+    adapter = SyncAdapter(store)
+    dev = DeviceModel(adapter, source, mail=False)
+    await dev.sync(window=2)
+    lost = await adapter.sync(ACCOUNT, DEVICE, source, dev.key, window=2)
+    key = state_key(COLLECTION, source.id)
+    raw = await store.devices.load_state(ACCOUNT, DEVICE, key)
+    await store.devices.save_states(ACCOUNT, DEVICE, {key: _as_version_1(raw, lost)})
+    await coll.put("e2.ics", event("e2@test", "edited after the round"))
+    # Version 1 kept the contents: the replay is the answer as it was.
+    assert await adapter.sync(ACCOUNT, DEVICE, source, dev.key, window=2) == lost
+    dev.replay([], lost)
+    await dev.drain(window=2)
+    assert dev.view == await collection_contents(coll)

@@ -8,6 +8,7 @@ operation is atomic with respect to every other.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Iterable, Optional
 
@@ -16,7 +17,7 @@ from zope.interface import implementer
 from smsync._async import deferred
 from smsync.errors import AlreadyExists, Conflict, InvalidData, NotFound
 from smsync.formats.message import parse_message
-from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailStore
+from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxUIDWindow, IMailStore
 from smsync.model import (
     MAILBOX_SEPARATOR,
     AppendResult,
@@ -36,6 +37,7 @@ from smsync.store.common import (
     body_bytes,
     check_range,
     check_ranges,
+    check_uid_window,
     internal_date_of,
     new_id,
     normalize_flags,
@@ -183,7 +185,7 @@ class MemoryMailStore:
             self._hierarchy_changed()
 
 
-@implementer(IMailbox, IMailboxRangeReads)
+@implementer(IMailbox, IMailboxRangeReads, IMailboxUIDWindow)
 class MemoryMailbox:
     """A handle on one folder, found by id on every call."""
 
@@ -227,6 +229,13 @@ class MemoryMailbox:
     @deferred
     async def uids(self) -> list[int]:
         return list(self._folder().uids)
+
+    @deferred
+    async def uids_after(self, after: int, limit: int) -> list[int]:
+        after, limit = check_uid_window(after, limit)
+        uids = self._folder().uids
+        start = bisect_right(uids, after)
+        return uids[start:start + limit]
 
     @deferred
     async def messages(self, uids: Optional[UIDSet] = None) -> list[MessageInfo]:

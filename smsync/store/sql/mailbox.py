@@ -20,7 +20,7 @@ from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxSelect
+from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxSelect, IMailboxUIDWindow
 from smsync.model import (
     ChangeKind,
     FlagMode,
@@ -29,7 +29,7 @@ from smsync.model import (
     Role,
     StoreFlagsResult,
 )
-from smsync.store.common import normalize_flags, normalize_mailbox_name
+from smsync.store.common import check_uid_window, normalize_flags, normalize_mailbox_name
 from smsync.store.sql.dialect import Dialect
 from smsync.store.sql.handles import RowHandle
 from smsync.store.sql.rows import flags_of, flags_text
@@ -79,7 +79,7 @@ def new_flags(mode: FlagMode, wanted: dict, current: dict) -> dict:
     return {k: v for k, v in current.items() if k not in wanted}
 
 
-@implementer(IMailbox, IMailboxRangeReads, IMailboxSelect)
+@implementer(IMailbox, IMailboxRangeReads, IMailboxSelect, IMailboxUIDWindow)
 class SQLMailbox(RowHandle):
     """Handle on one folder (see the module docstring).
 
@@ -150,6 +150,23 @@ class SQLMailbox(RowHandle):
             for r in conn.execute(
                 self._q("SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid"),
                 (self._pk,),
+            )
+        ]
+
+    @deferred
+    async def uids_after(self, after, limit):
+        after, limit = check_uid_window(after, limit)
+        return await self._db.read(self._uids_after, after, limit)
+
+    def _uids_after(self, conn, after, limit):
+        # The sync engine's walk by UID asks this once a round: an index range scan of
+        # ``limit`` rows, where ``uids()`` would read the whole folder each time.
+        self._folder_row(conn)
+        return [
+            r[0]
+            for r in conn.execute(
+                self._q("SELECT uid FROM messages WHERE folder_id = ? AND uid > ? ORDER BY uid LIMIT ?"),
+                (self._pk, after, limit),
             )
         ]
 

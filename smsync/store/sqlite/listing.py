@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from smsync.errors import InvalidData, NotFound
 from smsync.model import MessageInfo, UIDSet
 from smsync.store.sql.rows import MESSAGE_INFO_SLOTS as slot_setters
-from smsync.store.sqlite.rows import MSG_COLS, flag_sets, flags_of, zone
+from smsync.store.sqlite.rows import MSG_COLS, flag_sets, flags_of, message_info, select_uids, zone
 
 #: Folders with fewer messages are read whole each time: that is fast enough. Kept
 #: low: a busy INBOX of 1,000 messages read whole on every FETCH and SEARCH was most
@@ -154,6 +154,51 @@ class Listings:
             old = self._cached.pop(fid, None)
             if old is not None:
                 self._size -= len(old.uids)
+
+
+class TransactionListings(Listings):
+    """The listings a store transaction reads through (``SQLiteStore.transaction_view``).
+
+    A listing built inside a transaction may be of a revision that never commits, so it
+    is kept here, with the transaction, never in the process's cache. Reads of a few
+    messages -- the sync engine fetches one window of a folder per round, inside a
+    transaction -- must not cost a listing of the whole folder, so they are answered
+    from a listing already at the transaction's revision of the folder (its own, or the
+    process's one: a folder's MODSEQ names one committed state, and the transaction's
+    own writes give it a MODSEQ no committed state of the folder has yet) or else read
+    by UID from the index.
+    """
+
+    def __init__(self, shared: Listings):
+        super().__init__()
+        self._shared = shared
+
+    def messages(self, conn, pk: int, uids) -> list:
+        if uids is None:
+            return super().messages(conn, pk, None)
+        if not isinstance(uids, UIDSet):
+            raise InvalidData("UID sets must be smsync.model.UIDSet values")
+        fid, modseq, _ = _folder(conn, pk)
+        listing = self._exact(fid, modseq)
+        if listing is not None:
+            return _select(listing, uids)
+        return [message_info(r) for r in select_uids(conn, pk, uids, MSG_COLS)]
+
+    def cached_uids(self, conn, pk: int):
+        fid, modseq, _ = _folder(conn, pk)
+        listing = self._exact(fid, modseq)
+        if listing is not None:
+            return list(listing.uids)
+        return super().cached_uids(conn, pk)
+
+    def _exact(self, fid: str, modseq: int):
+        """A listing of folder ``fid`` at ``modseq`` exactly, or None."""
+        for cache in (self, self._shared):
+            with cache._lock:
+                listing = cache._cached.get(fid)
+            if listing is not None and listing.modseq == modseq:
+                return listing
+        return None
 
 
 def _folder(conn, pk: int) -> tuple:

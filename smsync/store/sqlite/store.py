@@ -17,7 +17,7 @@ from smsync.store.sqlite.bodies import BodyFiles
 from smsync.store.sqlite.collections import SQLiteCollectionStore
 from smsync.store.sqlite.db import DB_NAME, Database
 from smsync.store.sqlite.devices import SQLiteDeviceRegistry
-from smsync.store.sqlite.listing import Listings
+from smsync.store.sqlite.listing import Listings, TransactionListings
 from smsync.store.sqlite.mail import SQLiteMailStore
 from smsync.store.sqlite.watch import SQLiteNotifier
 
@@ -123,8 +123,8 @@ class SQLiteStore(SQLStore):
     def transaction_view(self, view) -> None:
         # Listings are cached by folder revision: a listing read inside a transaction
         # that then rolls back would be of a revision that never happened, so the
-        # transaction's listings are its own and go with it.
-        view.listings = Listings()
+        # transaction keeps its own (reading the process's where they are current).
+        view.listings = TransactionListings(self.listings)
 
     def _closed(self):
         os.close(self._lock_fd)
