@@ -429,7 +429,12 @@ def category_keyword(category: str) -> str:
             out.append(ch)
         else:
             out.extend(f"~{b:02X}" for b in ch.encode("utf-8"))
-    return "".join(out)
+    keyword = "".join(out)
+    if not is_category(keyword) and keyword:
+        # A category named like a protocol keyword ("$Forwarded", "Junk") must not
+        # become that keyword: its first character is escaped.
+        keyword = "".join(f"~{b:02X}" for b in keyword[0].encode("utf-8")) + keyword[1:]
+    return keyword
 
 
 _ESCAPES = re.compile(r"(?:~[0-9A-Fa-f]{2})+")
