@@ -38,9 +38,16 @@ _SENTENCE = {"ACCEPTED": "has accepted", "TENTATIVE": "has tentatively accepted"
              "NEEDS-ACTION": "has not yet answered"}
 
 
+def _one_line(text: str) -> str:
+    """``text`` as one header line: whatever Python's email package counts as a line
+    break (NEL, LINE SEPARATOR... as well as CR and LF) becomes a space. Event titles
+    and names come from other people's calendars and may hold anything."""
+    return " ".join(text.splitlines()) if text else text
+
+
 def _mailbox(address: str, name: Optional[str]) -> str:
     try:
-        return str(Address(display_name=name or "", addr_spec=address))
+        return str(Address(display_name=_one_line(name or ""), addr_spec=address))
     except (ValueError, IndexError):
         return address
 
@@ -54,8 +61,8 @@ def imip_message(calendar: bytes, *, method: str, sender: str, recipients: list[
     The RFC 5322 bytes, CRLF line ends."""
     message = EmailMessage(policy=SMTP)
     message["From"] = _mailbox(sender, sender_name)
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
+    message["To"] = _one_line(", ".join(recipients))
+    message["Subject"] = _one_line(subject)
     message["Date"] = format_datetime((now or datetime.now(timezone.utc)).astimezone(timezone.utc))
     domain = sender.rpartition("@")[2] or "localhost"
     message["Message-ID"] = f"<{uuid.uuid4().hex}@{domain}>"
