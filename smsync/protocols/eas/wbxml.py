@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 
-import attrs
 from lxml import etree
 
 from smsync.protocols.eas.codepages import BY_NAMESPACE, PAGES
@@ -254,22 +253,6 @@ def _table_string(table: bytes, offset: int) -> str:
     return _utf8(table[offset:end], offset)
 
 
-@attrs.define
-class _Open:
-    namespace: str
-    tag: str
-    children: list = attrs.Factory(list)
-    text: list = attrs.Factory(list)
-    opaque: list = attrs.Factory(list)
-
-    def close(self) -> Element:
-        text = "".join(self.text)
-        if sum((bool(self.children), bool(text), bool(self.opaque))) > 1:
-            raise WBXMLError(f"{self.tag}: mixed content (EAS has none)")
-        opaque = b"".join(self.opaque) if self.opaque else None
-        return Element(self.namespace, self.tag, self.children, text, opaque)
-
-
 def decode(data: bytes) -> Element:
     """The document a WBXML body holds.
 
@@ -281,7 +264,8 @@ def decode(data: bytes) -> Element:
             page or token, attributes, literals, extensions, bad UTF-8, a length beyond
             the input, nesting deeper than MAX_DEPTH, mixed content or trailing bytes.
     """
-    r = _Reader(bytes(data))
+    data = bytes(data)
+    r = _Reader(data)
     version = r.byte()
     if version > 0x03:
         raise WBXMLError(f"unsupported WBXML version 0x{version:02x}")
@@ -291,56 +275,100 @@ def decode(data: bytes) -> Element:
     if charset not in (0, _UTF8):
         raise WBXMLError(f"unsupported charset {charset} (only UTF-8, 106)")
     table = r.take(r.mb_u_int32())
-    page = 0
+    # The loop below is the hot path of every request and of test clients: it works on
+    # locals, and an open element is a plain list [namespace, tag, children, texts,
+    # opaques]. IndexError from reading past the end is the truncation error.
+    pos = r.pos
+    find = data.find
+    pages = PAGES
+    namespace, tags = pages[0].namespace, pages[0].tags
+    page_name = pages[0].name
     root: Element | None = None
-    stack: list[_Open] = []
-    while root is None:
-        at = r.pos
-        b = r.byte()
-        if b == SWITCH_PAGE:
-            page = r.byte()
-            if page not in PAGES:
-                raise WBXMLError(f"unknown code page {page} at byte {at}")
-            continue
-        if b in (END, STR_I, STR_T, ENTITY, OPAQUE) and not stack:
-            raise WBXMLError(f"byte {at}: 0x{b:02x} outside any element")
-        if b == END:
-            done = stack.pop().close()
-            if stack:
-                stack[-1].children.append(done)
+    stack: list = []
+    try:
+        while root is None:
+            at = pos
+            b = data[pos]
+            pos += 1
+            low = b & 0x3F
+            if low >= 5:
+                if b & _ATTRIBUTES:
+                    raise WBXMLError(f"byte {at}: attributes are not used by EAS")
+                tag = tags.get(low)
+                if tag is None:
+                    raise WBXMLError(f"byte {at}: unknown token 0x{low:02x} in {page_name}")
+                if len(stack) >= MAX_DEPTH:
+                    raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
+                if b & _CONTENT:
+                    if data[pos] == STR_I:
+                        # Most elements are one inline string and END: made at once.
+                        end = find(b"\0", pos + 1)
+                        if end > 0 and data[end + 1] == END:
+                            leaf = Element(namespace, tag, (), _utf8(data[pos + 1:end], end + 1))
+                            pos = end + 2
+                            if stack:
+                                stack[-1][2].append(leaf)
+                            else:
+                                root = leaf
+                            continue
+                    stack.append([namespace, tag, [], [], []])
+                elif stack:
+                    stack[-1][2].append(Element(namespace, tag))
+                else:
+                    root = Element(namespace, tag)
+                continue
+            if b == SWITCH_PAGE:
+                page = data[pos]
+                pos += 1
+                if page not in pages:
+                    raise WBXMLError(f"unknown code page {page} at byte {at}")
+                namespace, tags, page_name = pages[page].namespace, pages[page].tags, pages[page].name
+                continue
+            if b in (END, STR_I, STR_T, ENTITY, OPAQUE) and not stack:
+                raise WBXMLError(f"byte {at}: 0x{b:02x} outside any element")
+            if b == END:
+                done = _close(stack.pop())
+                if stack:
+                    stack[-1][2].append(done)
+                else:
+                    root = done
+            elif b == STR_I:
+                end = find(b"\0", pos)
+                if end < 0:
+                    raise WBXMLError(f"unterminated inline string at byte {pos}")
+                stack[-1][3].append(_utf8(data[pos:end], end + 1))
+                pos = end + 1
             else:
-                root = done
-        elif b == STR_I:
-            stack[-1].text.append(r.cstring())
-        elif b == STR_T:
-            stack[-1].text.append(_table_string(table, r.mb_u_int32()))
-        elif b == ENTITY:
-            code = r.mb_u_int32()
-            if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-                raise WBXMLError(f"byte {at}: bad character entity {code}")
-            stack[-1].text.append(chr(code))
-        elif b == OPAQUE:
-            stack[-1].opaque.append(r.take(r.mb_u_int32()))
-        elif b in _GLOBAL_NAMES:
-            raise WBXMLError(f"byte {at}: {_GLOBAL_NAMES[b]} is not used by EAS")
-        elif b & _ATTRIBUTES:
-            raise WBXMLError(f"byte {at}: attributes are not used by EAS")
-        else:
-            codepage = PAGES[page]
-            tag = codepage.tags.get(b & 0x3F)
-            if tag is None:
-                raise WBXMLError(f"byte {at}: unknown token 0x{b & 0x3F:02x} in {codepage.name}")
-            if len(stack) >= MAX_DEPTH:
-                raise WBXMLError(f"nesting deeper than {MAX_DEPTH} elements")
-            if b & _CONTENT:
-                stack.append(_Open(codepage.namespace, tag))
-            elif stack:
-                stack[-1].children.append(Element(codepage.namespace, tag))
-            else:
-                root = Element(codepage.namespace, tag)
-    if r.pos != len(r.data):
-        raise WBXMLError(f"{len(r.data) - r.pos} bytes after the document")
+                r.pos = pos
+                if b == STR_T:
+                    stack[-1][3].append(_table_string(table, r.mb_u_int32()))
+                elif b == ENTITY:
+                    code = r.mb_u_int32()
+                    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                        raise WBXMLError(f"byte {at}: bad character entity {code}")
+                    stack[-1][3].append(chr(code))
+                elif b == OPAQUE:
+                    stack[-1][4].append(r.take(r.mb_u_int32()))
+                else:
+                    raise WBXMLError(f"byte {at}: {_GLOBAL_NAMES[b]} is not used by EAS")
+                pos = r.pos
+    except IndexError:
+        raise WBXMLError(f"truncated at byte {len(data)}") from None
+    if pos != len(data):
+        raise WBXMLError(f"{len(data) - pos} bytes after the document")
     return root
+
+
+def _close(open_: list) -> Element:
+    namespace, tag, children, texts, opaques = open_
+    text = "".join(texts) if texts else None
+    if opaques:
+        if children or text:
+            raise WBXMLError(f"{tag}: mixed content (EAS has none)")
+        return Element(namespace, tag, (), None, b"".join(opaques))
+    if children and text:
+        raise WBXMLError(f"{tag}: mixed content (EAS has none)")
+    return Element(namespace, tag, children, text)
 
 
 # -- XML, for logs and tests ---------------------------------------------------------
