@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import html
 import quopri
@@ -589,9 +590,9 @@ async def _preview(mailbox, uid: int, plain_part, html_part, chars: int) -> str:
 def body_element(body: MessageBody, part: Optional[int] = None) -> Element:
     """``AirSyncBase:Body`` of ``body``; with ``part``, the data travels as that part of
     a multipart ItemOperations answer (``ItemOperations:Part`` replaces ``Data``)."""
-    children = [Element(BASE, "Type", (), str(body.type)),
+    children = [_leaf(BASE, "Type", str(body.type)),
                 Element(BASE, "EstimatedDataSize", (), str(body.size)),
-                Element(BASE, "Truncated", (), "1" if body.truncated else "0")]
+                _leaf(BASE, "Truncated", "1" if body.truncated else "0")]
     if part is not None:
         children.append(Element("ItemOperations:", "Part", (), str(part)))
     elif body.data:
@@ -618,6 +619,13 @@ def _e(tag: str, text: Optional[str] = None, *children) -> Element:
     return Element(EMAIL, tag, children, text)
 
 
+@functools.lru_cache(maxsize=256)
+def _leaf(namespace: str, tag: str, text: str) -> Element:
+    """A leaf element of one of the few values a field takes (Read 0/1, Importance...):
+    elements are immutable, so every item of a window shares one."""
+    return Element(namespace, tag, (), text)
+
+
 def _header_range(info: MessageInfo, structure: MessageStructure) -> tuple:
     return (info.uid, 0, min(structure.header_size, MAX_HEADER_READ))
 
@@ -637,7 +645,11 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
     else:
         invitation = None
     header, *calendar = await read_ranges(mailbox, ranges)
-    fields = parse_header_fields(header or b"")
+    # Only the priority headers are read from the header: most messages have none, and
+    # parsing every field of every message of a window for them is a Sync's largest
+    # avoidable cost.
+    lowered = (header or b"").lower()
+    fields = parse_header_fields(header) if b"priority" in lowered or b"importance" in lowered else []
     meeting = _meeting(invitation, calendar[0] if calendar else None, mailbox, version)
     before = [
         _e("To", structure.to or None),
@@ -651,8 +663,8 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
         _e("DateReceived", eas_date(info.internal_date)),
         _e("DisplayTo", display_names(envelope.to) or None),
         _e("ThreadTopic", thread_topic(structure.subject) or None),
-        _e("Importance", str(importance(fields))),
-        _e("Read", "1" if "\\Seen" in info.flags else "0"),
+        _leaf(EMAIL, "Importance", str(importance(fields))),
+        _leaf(EMAIL, "Read", "1" if "\\Seen" in info.flags else "0"),
     ]
     attachments = attachment_parts(structure)
     if attachments:
@@ -661,12 +673,12 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
             _attachment(mailbox.id, info.uid, path, part, size)
             for (path, part), size in zip(attachments, sizes))))
     after = [
-        _e("MessageClass", (meeting[0] if meeting else None) or smime_class(structure) or "IPM.Note"),
+        _leaf(EMAIL, "MessageClass", (meeting[0] if meeting else None) or smime_class(structure) or "IPM.Note"),
         *((meeting[1],) if meeting and meeting[1] is not None else ()),
-        _e("InternetCPID", "65001"),
+        _leaf(EMAIL, "InternetCPID", "65001"),
         _e("Flag", None, *((_e("Status", "2"), _e("FlagType", "Flag for follow up"))
                            if "\\Flagged" in info.flags else ())),
-        _e("ContentClass", "urn:content-classes:message"),
+        _leaf(EMAIL, "ContentClass", "urn:content-classes:message"),
     ]
     native_at = len(after)
     if at_least(version, 14.0):
@@ -746,7 +758,7 @@ async def application_data(mailbox, info: MessageInfo, structure: MessageStructu
         options = attrs.evolve(options, preview=0)
     before, after, native_at = await email_fields(mailbox, info, structure, version)
     body = await message_body(mailbox, info, structure, options, limit)
-    after.insert(native_at, Element(BASE, "NativeBodyType", (), str(body.native)))
+    after.insert(native_at, _leaf(BASE, "NativeBodyType", str(body.native)))
     return Element("AirSync:", "ApplicationData",
                    _kept(before) + (body_element(body),) + _kept(after))
 
