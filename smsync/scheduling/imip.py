@@ -105,7 +105,10 @@ def calendar_part(structure: MessageStructure) -> Optional[BodyPart]:
     """The message's iTIP part: the first ``text/calendar`` part with a ``method``
     parameter, else the first ``text/calendar`` part (not inside attached messages), or
     None."""
-    parts = [p for p in _leaves(structure.root) if p.mime_type == "text/calendar"]
+    root = structure.root
+    if not root.children:
+        return root if root.mime_type == "text/calendar" else None
+    parts = [p for p in _leaves(root) if p.mime_type == "text/calendar"]
     return next((p for p in parts if p.param("method")), parts[0] if parts else None)
 
 

@@ -146,6 +146,9 @@ def attachment_parts(structure: MessageStructure) -> list:
     """``[(path, part)]`` of the parts a device shows as attachments: every leaf but the
     message's text and HTML bodies -- declared attachments, files, attached messages,
     and inline images (listed with ``IsInline`` so that the HTML's ``cid:`` finds them)."""
+    root = structure.root
+    if not root.children and (text_part(root) is root or text_part(root, True) is root):
+        return []  # most mail: one text part, its body
     bodies = {id(p) for p in (text_part(structure.root), text_part(structure.root, True))
               if p is not None}
     out = []
@@ -806,6 +809,25 @@ class _ReadAhead:
         return [self._read[r] for r in ranges]
 
 
+def _spans(ranges: list) -> dict:
+    """The ranges to read for ``ranges`` (uid, offset, length): those of one message
+    that touch or overlap are read as one (a header and the body right after it are one
+    file read, not two) -> the wanted ranges each span holds."""
+    spans: dict = {}
+    current, members = None, []
+    for r in sorted(ranges, key=lambda r: (r[0], r[1])):
+        if current is not None and r[0] == current[0] and r[1] <= current[1] + current[2]:
+            current = (current[0], current[1], max(current[1] + current[2], r[1] + r[2]) - current[1])
+            members.append(r)
+            continue
+        if current is not None:
+            spans[current] = members
+        current, members = r, [r]
+    if current is not None:
+        spans[current] = members
+    return spans
+
+
 async def application_data_many(mailbox, messages: list, options: BodyOptions = BodyOptions(),
                                 version: Optional[str] = None) -> list:
     """``application_data`` of each ``(info, structure)`` in ``messages``, in order,
@@ -816,12 +838,16 @@ async def application_data_many(mailbox, messages: list, options: BodyOptions = 
     shown = options if at_least(version, 14.0) else attrs.evolve(options, preview=0)
     wanted = list(dict.fromkeys(r for info, structure in messages
                                 for r in _ranges_read(info, structure, shown, limit)))
+    spans = _spans(wanted)
     read: dict = {}
     batch: list = []
     size = 0
-    for r in wanted + [None]:
+    for r in list(spans) + [None]:
         if r is None or (batch and size + r[2] > MAX_BATCH_READ):
-            read.update(zip(batch, await read_ranges(mailbox, batch)))
+            for (uid, start, _), data in zip(batch, await read_ranges(mailbox, batch)):
+                for want in spans[(uid, start, _)]:
+                    offset = want[1] - start
+                    read[want] = data[offset:offset + want[2]] if data is not None else None
             batch, size = [], 0
         if r is not None:
             batch.append(r)
