@@ -9,6 +9,7 @@ nothing raises into twisted.web.
 
 from __future__ import annotations
 
+import io
 from typing import Optional
 
 import attrs
@@ -97,6 +98,15 @@ def _gone(request) -> Deferred:
     return d
 
 
+def _release_body(request) -> None:
+    """Let go of the request body's buffer once it is read: a waiting Ping would keep
+    it (twisted.web's BytesIO) for the whole heartbeat."""
+    content = request.content
+    if content is not None:
+        content.close()
+        request.content = io.BytesIO()
+
+
 def _header(request, name: str) -> Optional[str]:
     value = request.getHeader(name.encode("ascii"))
     return value.decode("latin-1") if value is not None else None
@@ -147,6 +157,9 @@ class EASEndpoint:
             eas = parse_query(query, headers)
         except QueryError as e:
             return self._refuse(400, str(e), host)
+        # A Ping holds this frame for up to an hour, ten thousand of them at once: what
+        # is no longer needed is let go (see _run too).
+        del headers, query
         if eas.version is None:
             return self._refuse(400, "no MS-ASProtocolVersion", host)
         if eas.version not in SERVED_VERSIONS:
@@ -162,7 +175,12 @@ class EASEndpoint:
         try:
             return await self._run(ctx, spec, eas, request, host)
         finally:
-            await ctx.write_log()
+            if ctx.lines:
+                # The device's log is written after the answer goes out: a woken Ping
+                # must not wait for the store's writer (ten devices of one account
+                # would queue behind each other's log lines). write_log logs its own
+                # failures.
+                Deferred.fromCoroutine(ctx.write_log())
 
     async def _run(self, ctx: Context, spec, eas, request, host: str) -> Response:
         try:
@@ -181,7 +199,11 @@ class EASEndpoint:
                 body = decode(raw) if raw else None
             except WBXMLError as e:
                 return self._refuse(400, f"{eas.command}: {e}", host)
-            answer = await spec.handler(ctx, body)
+            _release_body(request)
+            del raw
+            call = spec.handler(ctx, body)
+            del body
+            answer = await call
         except commands.CommandError as e:
             return self._refuse(e.status, f"{eas.command}: {e}", host)
         except StorageUnavailable as e:

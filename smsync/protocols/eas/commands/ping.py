@@ -64,6 +64,7 @@ async def ping(ctx, body):
     if len(folders) > MAX_FOLDERS:
         return _p("Ping", None, _p("Status", TOO_MANY), _p("MaxFolders", str(MAX_FOLDERS)))
     if body is not None:
+        body = None  # not kept for the whole heartbeat
         await state.save(ctx, state.PING_KEY, {"heartbeat": heartbeat, "folders": folders})
     # Changes made between the device's last Sync and this Ping are answered at once: no
     # event will come for them.
