@@ -192,14 +192,34 @@ def _parse_line_quoted(line: str) -> Property:
     return Property(name.upper(), line[i + 1 :], params, group)
 
 
+def content_lines(data: bytes) -> list[str]:
+    """The unfolded logical lines of content-line bytes (see ``unfold``);
+    ``InvalidData`` for anything but bytes."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidData("calendar and contact data must be bytes")
+    return unfold(decode_text(bytes(data)))
+
+
 def parse_components(data: bytes) -> list[Component]:
     """Parse content lines into top-level components. ``InvalidData`` for unbalanced
     BEGIN/END, property lines outside any component, or unreadable lines."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InvalidData("calendar and contact data must be bytes")
-    roots: list[Component] = []
+    return parse_lines(content_lines(data))
+
+
+def parse_lines(lines) -> list:
+    """``parse_components`` over lines already unfolded (``content_lines``).
+
+    An item that is not a str is taken as a component built beforehand (a caller's
+    cached reading of a block of lines, say) and added, as it is, where it stands: to
+    the components of the enclosing component, or to the roots. Such an item must have
+    a ``name``; it is never looked into here.
+    """
+    roots: list = []
     stack: list[Component] = []
-    for line in unfold(decode_text(bytes(data))):
+    for line in lines:
+        if line.__class__ is not str:
+            (stack[-1].components if stack else roots).append(line)
+            continue
         # BEGIN and END, a third of a typical object's lines, mostly come in this form;
         # any other (lower case, parameters) is read as a Property like the rest.
         if line.startswith(("BEGIN:", "END:")):
