@@ -106,6 +106,12 @@ def unfold(text: str) -> list[str]:
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9-]+\Z")
 #: The start of a line with neither group nor parameters, up to its first ':'.
 _BARE_NAME = re.compile(r"([A-Za-z0-9-]+):")
+#: Name-and-parameters parts (before the first ':', without quotes) already read, as
+#: (name, params with tuples for lists, group): an object's DTSTART;TZID=... and
+#: ATTENDEE;CN=...;PARTSTAT=... parts repeat across a collection.
+_HEADS: dict[str, tuple] = {}
+_HEADS_MAX = 1024
+_HEAD_MAX_TEXT = 200
 
 
 def parse_line(line: str) -> Property:
@@ -114,12 +120,19 @@ def parse_line(line: str) -> Property:
     if bare is not None:
         return Property(bare.group(1).upper(), line[bare.end():], [], None)
     colon = line.find(":")
-    if colon < 0 or '"' in line[:colon]:
-        # Quoted parameter values may hold ':' ';' ','; and errors are worded there.
+    if colon < 0:
+        return _parse_line_quoted(line)  # which words the error
+    head = line[:colon]
+    known = _HEADS.get(head)
+    if known is not None:
+        name, params, group = known
+        return Property(name, line[colon + 1 :], [(k, list(v)) for k, v in params], group)
+    if '"' in head:
+        # Quoted parameter values may hold ':' ';' ','.
         return _parse_line_quoted(line)
     # Without quotes the first ':' ends the name and parameters, ';' splits those and
     # ',' splits values: the same reading as the scanner below, with str methods.
-    name, *pieces = line[:colon].split(";")
+    name, *pieces = head.split(";")
     name = name.strip()
     group = None
     if "." in name:
@@ -139,7 +152,12 @@ def parse_line(line: str) -> Property:
         else:
             # vCard 2.1 style bare parameter ("TEL;CELL:") means TYPE=CELL
             params.append(("TYPE", [pname]))
-    return Property(name.upper(), line[colon + 1 :], params, group)
+    name = name.upper()
+    if len(head) <= _HEAD_MAX_TEXT:
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[head] = (name, tuple((k, tuple(v)) for k, v in params), group)
+    return Property(name, line[colon + 1 :], params, group)
 
 
 def _parse_line_quoted(line: str) -> Property:

@@ -367,10 +367,14 @@ def _email(value: str) -> str:
 
 def _attendee(prop: Property) -> tuple[str, str, str, str]:
     email = _email(prop.value)
-    name = prop.param("CN") or email
-    status = _PARTSTAT.get((prop.param("PARTSTAT") or "").upper(), "0")
-    cutype = (prop.param("CUTYPE") or "").upper()
-    role = (prop.param("ROLE") or "").upper()
+    params: dict[str, str] = {}  # each parameter's first value, as Property.param gives it
+    for key, values in prop.params:
+        if key not in params:
+            params[key] = values[0] if values else ""
+    name = params.get("CN") or email
+    status = _PARTSTAT.get((params.get("PARTSTAT") or "").upper(), "0")
+    cutype = (params.get("CUTYPE") or "").upper()
+    role = (params.get("ROLE") or "").upper()
     kind = "3" if cutype in ("RESOURCE", "ROOM") else "2" if role in ("OPT-PARTICIPANT", "NON-PARTICIPANT") else "1"
     return email, name, status, kind
 
