@@ -106,6 +106,12 @@ def unfold(text: str) -> list[str]:
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9-]+\Z")
 #: The start of a line with neither group nor parameters, up to its first ':'.
 _BARE_NAME = re.compile(r"([A-Za-z0-9-]+):")
+#: Name-and-parameters parts (before the first ':', without quotes) already read, as
+#: (name, params with tuples for lists, group): an object's DTSTART;TZID=... and
+#: ATTENDEE;CN=...;PARTSTAT=... parts repeat across a collection.
+_HEADS: dict[str, tuple] = {}
+_HEADS_MAX = 1024
+_HEAD_MAX_TEXT = 200
 
 
 def parse_line(line: str) -> Property:
@@ -114,12 +120,19 @@ def parse_line(line: str) -> Property:
     if bare is not None:
         return Property(bare.group(1).upper(), line[bare.end():], [], None)
     colon = line.find(":")
-    if colon < 0 or '"' in line[:colon]:
-        # Quoted parameter values may hold ':' ';' ','; and errors are worded there.
+    if colon < 0:
+        return _parse_line_quoted(line)  # which words the error
+    head = line[:colon]
+    known = _HEADS.get(head)
+    if known is not None:
+        name, params, group = known
+        return Property(name, line[colon + 1 :], [(k, list(v)) for k, v in params], group)
+    if '"' in head:
+        # Quoted parameter values may hold ':' ';' ','.
         return _parse_line_quoted(line)
     # Without quotes the first ':' ends the name and parameters, ';' splits those and
     # ',' splits values: the same reading as the scanner below, with str methods.
-    name, *pieces = line[:colon].split(";")
+    name, *pieces = head.split(";")
     name = name.strip()
     group = None
     if "." in name:
@@ -139,7 +152,12 @@ def parse_line(line: str) -> Property:
         else:
             # vCard 2.1 style bare parameter ("TEL;CELL:") means TYPE=CELL
             params.append(("TYPE", [pname]))
-    return Property(name.upper(), line[colon + 1 :], params, group)
+    name = name.upper()
+    if len(head) <= _HEAD_MAX_TEXT:
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[head] = (name, tuple((k, tuple(v)) for k, v in params), group)
+    return Property(name, line[colon + 1 :], params, group)
 
 
 def _parse_line_quoted(line: str) -> Property:
@@ -192,14 +210,34 @@ def _parse_line_quoted(line: str) -> Property:
     return Property(name.upper(), line[i + 1 :], params, group)
 
 
+def content_lines(data: bytes) -> list[str]:
+    """The unfolded logical lines of content-line bytes (see ``unfold``);
+    ``InvalidData`` for anything but bytes."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidData("calendar and contact data must be bytes")
+    return unfold(decode_text(bytes(data)))
+
+
 def parse_components(data: bytes) -> list[Component]:
     """Parse content lines into top-level components. ``InvalidData`` for unbalanced
     BEGIN/END, property lines outside any component, or unreadable lines."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InvalidData("calendar and contact data must be bytes")
-    roots: list[Component] = []
+    return parse_lines(content_lines(data))
+
+
+def parse_lines(lines) -> list:
+    """``parse_components`` over lines already unfolded (``content_lines``).
+
+    An item that is not a str is taken as a component built beforehand (a caller's
+    cached reading of a block of lines, say) and added, as it is, where it stands: to
+    the components of the enclosing component, or to the roots. Such an item must have
+    a ``name``; it is never looked into here.
+    """
+    roots: list = []
     stack: list[Component] = []
-    for line in unfold(decode_text(bytes(data))):
+    for line in lines:
+        if line.__class__ is not str:
+            (stack[-1].components if stack else roots).append(line)
+            continue
         # BEGIN and END, a third of a typical object's lines, mostly come in this form;
         # any other (lower case, parameters) is read as a Property like the rest.
         if line.startswith(("BEGIN:", "END:")):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsync.errors import InvalidData
-from smsync.formats.contentlines import _parse_line_quoted, parse_line
+from smsync.formats.contentlines import Property, _parse_line_quoted, parse_line
 
 # Lines made mostly of the characters that steer the parser, so that odd shapes (empty
 # parameters, bare parameters, groups, carets, stray quotes) come up often.
@@ -49,3 +49,29 @@ def test_parse_line_examples(line, expected):
 def test_parse_line_refuses(line):
     with pytest.raises(InvalidData):
         parse_line(line)
+
+
+@given(head=st.text(st.sampled_from('ABNTZID-;=,:^n"x. '), max_size=30), value=st.text(max_size=5))
+def test_a_known_name_and_parameters_part_reads_as_before(head, value):
+    """parse_line's cache of name-and-parameters parts gives what parsing them does,
+    and Properties that do not share their parameter lists."""
+    from smsync.formats import contentlines
+
+    line = head + ":" + value
+
+    def read():
+        try:
+            return contentlines.parse_line(line)
+        except InvalidData as e:
+            return str(e)
+
+    contentlines._HEADS.clear()
+    first = read()
+    again = read()
+    assert again == first
+    if isinstance(again, Property):
+        assert all(a[1] is not b[1] for a, b in zip(first.params, again.params))
+        again.set_param("X", ["1"])
+        if again.params[:-1]:
+            again.params[0][1].append("changed")
+        assert read() == first

@@ -20,13 +20,23 @@ its first instance) and are kept as long as the device sends no Recurrence.
 from __future__ import annotations
 
 import copy
+import functools
 import re
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from smsync.errors import InvalidData
-from smsync.formats.contentlines import Component, Property, parse_components, serialize, unescape_text
+from smsync.formats.contentlines import (
+    Component,
+    Property,
+    content_lines,
+    parse_components,
+    parse_lines,
+    serialize,
+    unescape_text,
+)
 from smsync.formats.icalendar import summarize_calendar
 from smsync.formats.icaltime import (
     IanaZone,
@@ -76,6 +86,13 @@ def _e(tag: str, text=None, children=(), ns: str = CAL) -> Element:
     return Element(ns, tag, tuple(children), None if text is None else str(text))
 
 
+@functools.lru_cache(maxsize=512)
+def _leaf(tag: str, text: str, ns: str = CAL) -> Element:
+    """``_e(tag, text)`` for the fields that take few values (BusyStatus, AttendeeType,
+    the Timezone blob of a calendar...): Elements are immutable, so events share one."""
+    return _e(tag, text, ns=ns)
+
+
 def _escape(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "".join(c for c in text if c >= " " or c in "\n\t")
@@ -100,6 +117,109 @@ def _load(data: bytes) -> tuple[Component, list[Component]]:
     return roots[0], events
 
 
+class _ShownZone:
+    """What showing an event needs of one of its calendar's VTIMEZONEs: its TZID, its
+    icaltime zone and (``info``) its EAS rule in a year.
+
+    Every event of a calendar repeats the same VTIMEZONE, so ``_load_shown`` reads each
+    distinct one once and shares it between events. Nothing here can be changed through
+    it: the VTIMEZONE component it was read from stays private (``info_from_zone`` only
+    reads it) and the per-year rules are immutable values.
+    """
+
+    __slots__ = ("name", "tzid", "zone", "_vtimezone", "_infos")
+
+    def __init__(self, vtimezone: Component):
+        # zones_of on the VTIMEZONE alone: its TZID and zone are exactly the entry it
+        # makes in its calendar's zones, errors (no TZID, unreadable rules) included.
+        ((self.tzid, self.zone),) = zones_of(Component("VCALENDAR", [], [vtimezone])).items()
+        self.name = "VTIMEZONE"
+        self._vtimezone = vtimezone
+        self._infos: dict[int, object] = {}
+
+    def info(self, year: int):
+        """``info_from_zone`` of the VTIMEZONE in ``year`` (ConversionError likewise)."""
+        info = self._infos.get(year)
+        if info is None:
+            info = info_from_zone(self._vtimezone, year)
+            if len(self._infos) >= 64:
+                self._infos.clear()
+            self._infos[year] = info
+        return info
+
+
+#: VTIMEZONE blocks (their lines joined) -> their _ShownZone, or None for one that
+#: does not read on its own (it is then parsed in place, errors and all).
+_SHOWN_ZONES: dict[str, Optional[_ShownZone]] = {}
+_SHOWN_ZONES_MAX = 256
+#: Longer blocks are not kept (a cache of a few huge crafted ones would hold memory).
+_SHOWN_ZONE_MAX_TEXT = 16384
+
+
+def _shown_zone(lines: list[str]) -> Optional[_ShownZone]:
+    key = "\n".join(lines)
+    try:
+        return _SHOWN_ZONES[key]
+    except KeyError:
+        pass
+    try:
+        (comp,) = parse_lines(lines)
+        shown = _ShownZone(comp)
+    except Exception:  # noqa: BLE001 - read in place instead, where it fails as it always did
+        shown = None
+    if len(key) <= _SHOWN_ZONE_MAX_TEXT:
+        if len(_SHOWN_ZONES) >= _SHOWN_ZONES_MAX:
+            _SHOWN_ZONES.clear()
+        _SHOWN_ZONES[key] = shown
+    return shown
+
+
+def _load_shown(data: bytes) -> tuple[list[Component], list[_ShownZone]]:
+    """``_load`` for showing an event: its VEVENTs and its calendar's VTIMEZONEs (in
+    order), each VTIMEZONE written as its lines usually are read once per distinct text.
+
+    A block of lines from ``BEGIN:VTIMEZONE`` to the next ``END:VTIMEZONE`` that parses
+    on its own parses the same inside any calendar, so the calendar is parsed with the
+    block's shared reading standing in for it. Anything unusual (a block that does not
+    parse, one that is not a child of the VCALENDAR, an error anywhere) goes the way of
+    ``_load``, which gives the same result or error as before.
+    """
+    try:
+        lines = content_lines(data)
+    except InvalidData as e:
+        raise ConversionError(f"unreadable iCalendar: {e}") from None
+    shared = 0
+    start = 0
+    while True:
+        try:
+            i = lines.index("BEGIN:VTIMEZONE", start)
+            j = lines.index("END:VTIMEZONE", i + 1)
+        except ValueError:
+            break
+        shown = _shown_zone(lines[i:j + 1])
+        if shown is not None:
+            lines[i:j + 1] = [shown]
+            shared += 1
+        start = i + 1
+    if shared:
+        try:
+            roots = parse_lines(lines)
+        except InvalidData:
+            roots = None
+        if (roots is None or len(roots) != 1 or roots[0].name != "VCALENDAR"
+                or sum(c.__class__ is _ShownZone for c in roots[0].components) != shared):
+            shared = 0  # the rare odd object: read it all as _load does
+    if not shared:
+        cal, events = _load(data)
+        return events, [_ShownZone(c) for c in cal.components if c.name == "VTIMEZONE"]
+    cal = roots[0]
+    events = [c for c in cal.components if c.name == "VEVENT"]
+    if not events:
+        raise ConversionError("no VEVENT")
+    return events, [c if c.__class__ is _ShownZone else _ShownZone(c)
+                    for c in cal.components if c.name == "VTIMEZONE"]
+
+
 def _master(events: list[Component]) -> Component:
     return next((e for e in events if e.get("RECURRENCE-ID") is None), events[0])
 
@@ -111,7 +231,14 @@ def _utc(epoch: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=epoch)
 
 
+#: Epochs of 1000-01-01 and 10000-01-01: between them ``_compact`` formats the fields
+#: of ``time.gmtime`` (four-digit years, as strftime writes them).
+_COMPACT_RANGE = (-30610224000, 253402300800)
+
+
 def _compact(epoch: int) -> str:
+    if epoch.__class__ is int and _COMPACT_RANGE[0] <= epoch < _COMPACT_RANGE[1]:
+        return "%04d%02d%02dT%02d%02d%02dZ" % time.gmtime(epoch)[:6]
     return eas_compact_date(_utc(epoch))
 
 
@@ -240,10 +367,14 @@ def _email(value: str) -> str:
 
 def _attendee(prop: Property) -> tuple[str, str, str, str]:
     email = _email(prop.value)
-    name = prop.param("CN") or email
-    status = _PARTSTAT.get((prop.param("PARTSTAT") or "").upper(), "0")
-    cutype = (prop.param("CUTYPE") or "").upper()
-    role = (prop.param("ROLE") or "").upper()
+    params: dict[str, str] = {}  # each parameter's first value, as Property.param gives it
+    for key, values in prop.params:
+        if key not in params:
+            params[key] = values[0] if values else ""
+    name = params.get("CN") or email
+    status = _PARTSTAT.get((params.get("PARTSTAT") or "").upper(), "0")
+    cutype = (params.get("CUTYPE") or "").upper()
+    role = (params.get("ROLE") or "").upper()
     kind = "3" if cutype in ("RESOURCE", "ROOM") else "2" if role in ("OPT-PARTICIPANT", "NON-PARTICIPANT") else "1"
     return email, name, status, kind
 
@@ -490,52 +621,81 @@ def _zone_info(cal: Component, prop: Property, zones, year: int):
     return UTC_INFO
 
 
-def _common(comp: Component, zones, ver, truncation, master: Optional[Component]) -> list[Element]:
+def _shown_zone_info(vtimezones: list[_ShownZone], prop: Property, zones, year: int):
+    """``_zone_info`` over the VTIMEZONEs ``_load_shown`` gives."""
+    tzid = prop.param("TZID")
+    if tzid is None:
+        return UTC_INFO
+    tzid = tzid.strip()
+    zone = zones.get(tzid)
+    if isinstance(zone, IanaZone):
+        return info_from_zone(zone.info, year)
+    for vtz in vtimezones:
+        if vtz.tzid == tzid:
+            return vtz.info(year)
+    return UTC_INFO
+
+
+def _common(comp: Component, zones, ver, truncation, master: Optional[Component],
+            times: tuple[Time, int, int], master_times: Optional[tuple[Time, int, int]]) -> list[Element]:
     """The fields an event and an exception share, in schema order; for an exception
-    (``master`` given) only those that differ from the master's."""
-    start, s, e = _times(comp, zones)
+    (``master`` given) only those that differ from the master's. ``times`` and
+    ``master_times`` are the ``_times`` of ``comp`` and ``master``."""
+    start = times[0]
     out = []
 
     def differs(fn, *args):
         return master is None or fn(comp, *args) != fn(master, *args)
 
-    if master is None or start.is_date != _times(master, zones)[0].is_date:
-        out.append(_e("AllDayEvent", "1" if start.is_date else "0"))
-    shown_body = _text(comp, "DESCRIPTION") if master is None else differs(_text, "DESCRIPTION")
+    if master is None or start.is_date != master_times[0].is_date:
+        out.append(_leaf("AllDayEvent", "1" if start.is_date else "0"))
+    description = _text(comp, "DESCRIPTION")
+    shown_body = description if master is None else description != _text(master, "DESCRIPTION")
     if ver >= (12, 0) and shown_body:
-        out.append(body_element(_text(comp, "DESCRIPTION") or "", truncation))
-    if differs(_busy):
-        out.append(_e("BusyStatus", _busy(comp)))
-    return out, start, s, e
+        out.append(body_element(description or "", truncation))
+    busy = _busy(comp)
+    if master is None or busy != _busy(master):
+        out.append(_leaf("BusyStatus", busy))
+    return out
 
 
-def _event_elements(comp: Component, zones, ver, truncation, master: Optional[Component] = None) -> list[Element]:
-    out, start, s, e = _common(comp, zones, ver, truncation, master)
+def _event_elements(comp: Component, zones, ver, truncation, master: Optional[Component] = None,
+                    times: Optional[tuple[Time, int, int]] = None,
+                    master_times: Optional[tuple[Time, int, int]] = None) -> list[Element]:
+    """The elements of an event (or, with ``master``, of an exception to it); ``times``
+    and ``master_times`` are the ``_times`` of each when already known."""
+    if times is None:
+        times = _times(comp, zones)
+    if master is not None and master_times is None:
+        master_times = _times(master, zones)
+    start, s, e = times
+    out = _common(comp, zones, ver, truncation, master, times, master_times)
     if master is None:
         organizer = comp.get("ORGANIZER")
         if organizer is not None:
             email = _email(organizer.value)
-            out.append(_e("OrganizerName", organizer.param("CN") or email))
-            out.append(_e("OrganizerEmail", email))
-    stamp = comp.get("DTSTAMP")
-    if stamp is not None and master is None:
-        try:
-            out.append(_e("DtStamp", _compact(prop_time(stamp, zones).epoch)))
-        except InvalidData:
-            pass
-    out.append(_e("EndTime", _compact(e)))
+            out.append(Element(CAL, "OrganizerName", (), organizer.param("CN") or email))
+            out.append(Element(CAL, "OrganizerEmail", (), email))
+        stamp = comp.get("DTSTAMP")
+        if stamp is not None:
+            try:
+                out.append(Element(CAL, "DtStamp", (), _compact(prop_time(stamp, zones).epoch)))
+            except InvalidData:
+                pass
+    out.append(Element(CAL, "EndTime", (), _compact(e)))
     location = _text(comp, "LOCATION")
     if location and (master is None or location != _text(master, "LOCATION")):
         out.append(_location_element(location, ver))
     reminder = _reminder(comp, start, e, zones)
-    if reminder is not None and (master is None or reminder != _reminder(master, *_times(master, zones)[::2], zones)):
-        out.append(_e("Reminder", reminder))
-    if master is None or _sensitivity(comp) != _sensitivity(master):
-        out.append(_e("Sensitivity", _sensitivity(comp)))
+    if reminder is not None and (master is None or reminder != _reminder(master, master_times[0], master_times[2], zones)):
+        out.append(_leaf("Reminder", reminder))
+    sensitivity = _sensitivity(comp)
+    if master is None or sensitivity != _sensitivity(master):
+        out.append(_leaf("Sensitivity", sensitivity))
     subject = _text(comp, "SUMMARY")
     if subject and (master is None or subject != _text(master, "SUMMARY")):
-        out.append(_e("Subject", subject))
-    out.append(_e("StartTime", _compact(s)))
+        out.append(Element(CAL, "Subject", (), subject))
+    out.append(Element(CAL, "StartTime", (), _compact(s)))
     return out
 
 
@@ -545,10 +705,12 @@ def _attendee_elements(comp: Component, ver) -> list[Element]:
         email, name, status, kind = _attendee(prop)
         if not email:
             continue
-        children = [_e("Email", email), _e("Name", name)]
         if ver >= (12, 0):
-            children += [_e("AttendeeStatus", status), _e("AttendeeType", kind)]
-        out.append(_e("Attendee", None, children))
+            children = (Element(CAL, "Email", (), email), Element(CAL, "Name", (), name),
+                        _leaf("AttendeeStatus", status), _leaf("AttendeeType", kind))
+        else:
+            children = (Element(CAL, "Email", (), email), Element(CAL, "Name", (), name))
+        out.append(Element(CAL, "Attendee", children))
     return out
 
 
@@ -558,20 +720,23 @@ def _exception_key(epoch: int, ver) -> Element:
     return _e("ExceptionStartTime", _compact(epoch))
 
 
-def _exceptions(master: Component, overrides: list[Component], start: Time, zones, ver, truncation) -> list[Element]:
+def _exceptions(master: Component, overrides: list[Component], master_times: tuple[Time, int, int],
+                zones, ver, truncation) -> list[Element]:
+    start = master_times[0]
     out: dict[int, Element] = {}
     for prop in master.get_all("EXDATE"):
         for t, _ in prop_times(prop, zones):
             epoch = t.epoch
             if t.is_date and not start.is_date:
                 epoch = Time(datetime.combine(t.local.date(), start.local.time()), start.zone).epoch
-            out[epoch] = _e("Exception", None, [_e("Deleted", "1"), _exception_key(epoch, ver)])
+            out[epoch] = _e("Exception", None, [_leaf("Deleted", "1"), _exception_key(epoch, ver)])
     for comp in overrides:
         rid = prop_time(comp.get("RECURRENCE-ID"), zones).epoch
         if _cancelled(comp) and not _cancelled(master):  # one instance called off
-            out[rid] = _e("Exception", None, [_e("Deleted", "1"), _exception_key(rid, ver)])
+            out[rid] = _e("Exception", None, [_leaf("Deleted", "1"), _exception_key(rid, ver)])
             continue
-        children = [_exception_key(rid, ver)] + _event_elements(comp, zones, ver, truncation, master)
+        children = [_exception_key(rid, ver)] + _event_elements(comp, zones, ver, truncation, master,
+                                                                 master_times=master_times)
         cats = _categories(comp)
         if cats != _categories(master):
             children.append(_e("Categories", None, [_e("Category", c) for c in cats]))
@@ -597,18 +762,21 @@ def to_application_data(data: bytes, version: str, truncation: Optional[int] = N
 
 
 def _to_application_data(data: bytes, ver, truncation) -> Element:
-    cal, events = _load(data)
-    zones = zones_of(cal)
+    events, vtimezones = _load_shown(data)
+    zones = {}
+    for vtz in vtimezones:
+        zones[vtz.tzid] = vtz.zone
     master = _master(events)
     overrides = [e for e in events if e is not master and e.get("RECURRENCE-ID") is not None]
-    start, s, e = _times(master, zones)
-    info = _zone_info(cal, master.get("DTSTART"), zones, start.local.year)
-    children = [_e("Timezone", build_blob(info))]
-    children += _event_elements(master, zones, ver, truncation)
+    times = _times(master, zones)
+    start = times[0]
+    info = _shown_zone_info(vtimezones, master.get("DTSTART"), zones, start.local.year)
+    children = [_leaf("Timezone", build_blob(info))]
+    children += _event_elements(master, zones, ver, truncation, None, times)
     uid = _text(master, "UID")
     if uid:
-        children.append(_e("UID", uid))
-    children.append(_e("MeetingStatus", _meeting_status(master)))
+        children.append(Element(CAL, "UID", (), uid))
+    children.append(_leaf("MeetingStatus", _meeting_status(master)))
     attendees = _attendee_elements(master, ver)
     if attendees:
         children.append(_e("Attendees", None, attendees))
@@ -618,12 +786,12 @@ def _to_application_data(data: bytes, ver, truncation) -> Element:
     recurrence = _recurrence(master, start, zones, ver)
     if recurrence is not None:
         children.append(recurrence)
-        exceptions = _exceptions(master, overrides, start, zones, ver, truncation)
+        exceptions = _exceptions(master, overrides, times, zones, ver, truncation)
         if exceptions:
             children.append(_e("Exceptions", None, exceptions))
     requested = _response_requested(master)
     if requested is not None and ver >= (14, 0):
-        children.append(_e("ResponseRequested", requested))
+        children.append(_leaf("ResponseRequested", requested))
     return Element("AirSync:", "ApplicationData", tuple(children))
 
 

@@ -494,3 +494,115 @@ def test_any_device_input_is_stored_or_refused_with_conversion_error(app, existi
     except ConversionError:
         return
     to_application_data(data, "14.1")
+
+
+# -- the shared VTIMEZONE reading of to_application_data ---------------------------------
+
+
+def _shown_unshared(data, version, truncation):
+    """to_application_data reading every VTIMEZONE afresh, as _load does (the reference
+    for the shared path); errors as their messages."""
+    def load_unshared(data):
+        root, events = cal._load(data)
+        return events, [cal._ShownZone(c) for c in root.components if c.name == "VTIMEZONE"]
+
+    shared = cal._load_shown
+    cal._load_shown = load_unshared
+    try:
+        return to_application_data(data, version, truncation)
+    except ConversionError as e:
+        return str(e)
+    finally:
+        cal._load_shown = shared
+
+
+def _shown(data, version, truncation):
+    try:
+        return to_application_data(data, version, truncation)
+    except ConversionError as e:
+        return str(e)
+
+
+_ODD_ZONES = [
+    b"BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\n",
+    b"BEGIN:VTIMEZONE\r\nTZID:My Zone\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0300\r\n"
+    b"TZOFFSETTO:+0300\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n",
+    b"BEGIN:VTIMEZONE\r\nTZID:My Zone\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0500\r\n"
+    b"TZOFFSETTO:+0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n",
+    b"BEGIN:VTIMEZONE\r\nTZID:Bad\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:x\r\n"
+    b"TZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n",
+    b"BEGIN:VTIMEZONE\r\nX-NO-TZID:1\r\nEND:VTIMEZONE\r\n",
+    b"BEGIN:VTIMEZONE\r\nTZID:Unended\r\nBEGIN:STANDARD\r\nEND:VTIMEZONE\r\n",
+    b"BEGIN:VTIMEZONE\r\nBEGIN:VTIMEZONE\r\nTZID:Nested\r\nEND:VTIMEZONE\r\nEND:VTIMEZONE\r\n",
+    b"BEGIN:VTIMEZONE\r\nTZID:Europe/Paris\r\nBAD LINE\r\nEND:VTIMEZONE\r\n",
+]
+
+
+@st.composite
+def odd_zone_layouts(draw):
+    """Events with extra VTIMEZONEs (odd, broken, duplicated) put anywhere: in the
+    VCALENDAR, inside the VEVENT, outside the VCALENDAR."""
+    data = draw(ical_events())
+    lines = data.split(b"\r\n")
+    for _ in range(draw(st.integers(1, 3))):
+        zone = draw(st.sampled_from(_ODD_ZONES)).rstrip(b"\r\n").split(b"\r\n")
+        if draw(st.booleans()):
+            zone = [b"My Zone".join(line.split(b"Europe/Berlin")) for line in zone]
+        at = draw(st.integers(0, len(lines) - 1))
+        lines[at:at] = zone
+    if draw(st.booleans()):  # DTSTART in the odd zone
+        lines = [line.replace(b"TZID=Europe/Berlin", b"TZID=My Zone") for line in lines]
+    return b"\r\n".join(lines)
+
+
+def _spelled_apart(data: bytes) -> bytes:
+    # "Begin:VTIMEZONE" is read as BEGIN:VTIMEZONE, but never shared.
+    return data.replace(b"BEGIN:VTIMEZONE", b"Begin:VTIMEZONE")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(ical_events(), odd_zone_layouts()),
+       version=st.sampled_from(["2.5", "12.1", "14.1", "16.1"]), truncation=st.sampled_from([None, 0, 10, 512]))
+def test_shared_vtimezones_show_as_unshared_ones(data, version, truncation):
+    expected = _shown_unshared(data, version, truncation)
+    assert _shown(data, version, truncation) == expected  # reading the zones
+    assert _shown(data, version, truncation) == expected  # their shared readings
+    assert _shown(_spelled_apart(data), version, truncation) == expected
+
+
+def test_vtimezone_is_read_once_and_not_changed_by_an_edit():
+    data = _BERLIN_EVENT
+    before = to_application_data(data, "14.1", 512)
+    key = next(k for k in cal._SHOWN_ZONES if k.startswith("BEGIN:VTIMEZONE\nTZID:Europe/Berlin"))
+    shown = cal._SHOWN_ZONES[key]
+    # An edit reads (and rewrites) the stored object's VTIMEZONE: never the shared one.
+    app = E("ApplicationData", None, E("Timezone", blob_from_zone("America/New_York", 2026)),
+            E("Subject", "moved"), ns="AirSync:")
+    edited = from_application_data(app, "14.1", data)
+    assert b"America/New_York" in edited
+    assert cal._SHOWN_ZONES[key] is shown and shown.tzid == "Europe/Berlin"
+    assert to_application_data(data, "14.1", 512) == before
+    assert not hasattr(shown, "__dict__")  # no attribute to hang state on
+    with pytest.raises(AttributeError):
+        shown.properties  # noqa: B018 - it is no Component
+
+
+_BERLIN_EVENT = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\n"
+                 + serialize(vtimezone(info_from_zone("Europe/Berlin", 2026), "Europe/Berlin"))
+                 + b"BEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20240101T000000Z\r\n"
+                 b"DTSTART;TZID=Europe/Berlin:20260702T100000\r\nDTEND;TZID=Europe/Berlin:20260702T110000\r\n"
+                 b"SUMMARY:s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@given(epoch=st.one_of(st.integers(-62135596800, 253402300799),
+                       st.sampled_from([-30610224001, -30610224000, 0, 253402300799, 253402300800])))
+def test_compact_dates_are_strftimes(epoch):
+    try:
+        expected = cal.eas_compact_date(cal._utc(epoch))
+    except (OverflowError, ValueError) as e:
+        expected = type(e)
+    try:
+        got = cal._compact(epoch)
+    except (OverflowError, ValueError) as e:
+        got = type(e)
+    assert got == expected
