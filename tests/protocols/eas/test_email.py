@@ -321,8 +321,11 @@ class _Reads:
 
 @implementer(IMailboxRangeReads)
 class _RangeReads(_Reads):
+    sizes: list
+
     async def read_ranges(self, ranges):
         self.calls += 1
+        self.sizes = getattr(self, "sizes", []) + [len(ranges)]
         return await self.box.read_ranges(ranges)
 
 
