@@ -368,6 +368,8 @@ def test_a_window_at_once_is_each_message_alone_in_one_read(messages, options, v
         if small != 1:
             assert reads.calls == 1
         else:
-            assert reads.calls > 1
+            # Each read on its own (a message's header and the body right after it are
+            # one read, so one message can still be one call).
+            assert reads.calls >= 1 and set(reads.sizes) == {1}
         plain = _Reads(b.box)
         assert now(eas_email.application_data_many(plain, window, options, version)) == together
