@@ -60,7 +60,6 @@ import asyncio
 import base64
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -74,6 +73,7 @@ if str(ROOT) not in sys.path:
     # The smsync beside this script, not whichever one the interpreter has installed.
     sys.path.insert(0, str(ROOT))
 
+from bench_imap import _cpu_seconds, _raise_fd_limit  # noqa: E402  (this script's folder is on sys.path)
 from smsync.protocols.eas.request import EASRequest, plain_query  # noqa: E402
 from smsync.protocols.eas.wbxml import Element, decode, encode  # noqa: E402
 
@@ -265,25 +265,6 @@ def serve(directory: str, spec_file: str) -> None:
     if profile is not None:
         profile.disable()
         profile.dump_stats(spec["profile"])
-
-
-def _raise_fd_limit() -> int:
-    """Raise the open-file limit as far as allowed; return it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return hard
-    except ValueError:
-        return soft
-
-
-def _cpu_seconds(pid: int, thread=None) -> float:
-    """User plus system CPU time the process (all its threads) -- or one thread of it --
-    has used so far."""
-    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
-    with open(path) as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mb(pid: int) -> float:

@@ -147,9 +147,11 @@ def _raise_fd_limit() -> int:
         return soft
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    with open(f"/proc/{pid}/stat") as f:
+def _cpu_seconds(pid: int, thread=None) -> float:
+    """User plus system CPU time the process (all its threads) -- or one thread of it --
+    has used so far."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    with open(path) as f:
         fields = f.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

@@ -19,8 +19,8 @@ AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
 def build_resources(edge):
     """``{path: resource}`` of the EAS endpoint and its Autodiscover over ``edge``
     (``smsync.tap``'s HTTP builder signature)."""
-    from smsync.protocols.eas.discovery import AutodiscoverEndpoint, AutodiscoverResource
-    from smsync.protocols.eas.server import EASEndpoint, EASResource
+    from smsync.protocols.eas.discovery import AutodiscoverEndpoint
+    from smsync.protocols.eas.server import EASEndpoint, EndpointResource
 
-    return {"/Microsoft-Server-ActiveSync": EASResource(EASEndpoint(edge)),
-            AUTODISCOVER_PATH: AutodiscoverResource(AutodiscoverEndpoint(edge))}
+    return {"/Microsoft-Server-ActiveSync": EndpointResource(EASEndpoint(edge), "EAS"),
+            AUTODISCOVER_PATH: EndpointResource(AutodiscoverEndpoint(edge), "Autodiscover")}

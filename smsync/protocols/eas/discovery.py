@@ -14,8 +14,7 @@ import re
 
 from twisted.logger import Logger
 
-from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
-from smsync.edge.web import HandlerResource, Response, peer_host
+from smsync.edge.web import Response, peer_host
 from smsync.protocols.eas.autodiscover import (
     INVALID_REQUEST,
     AutodiscoverError,
@@ -23,6 +22,7 @@ from smsync.protocols.eas.autodiscover import (
     parse_request,
     settings_response,
 )
+from smsync.protocols.eas.server import basic_login, refuse
 
 log = Logger(namespace="smsync.eas")
 
@@ -40,25 +40,15 @@ class AutodiscoverEndpoint:
     async def handle(self, request) -> Response:
         host = peer_host(request)
         method = request.method.decode("ascii", "replace").upper()
-        authorization = request.getHeader(b"authorization")
-        if (authorization and not request.isSecure()
-                and not self.edge.logins.cleartext_allowed(host)):
-            return _refuse(403, "passwords are accepted over HTTPS only", host)
         if method == "GET":
             # Some phones probe with GET first; Exchange answers an error document.
             return Response(200, error_response(INVALID_REQUEST, "POST an Autodiscover request"), XML)
         if method != "POST":
-            return _refuse(405, f"{method} is not served here", host, {"Allow": "GET,POST"})
-        try:
-            account = await self.edge.logins.basic("eas", authorization, host)
-        except BadCredentials:
-            account = None
-        except ProtocolNotAllowed:
-            return _refuse(403, "Exchange ActiveSync is not enabled for this account", host)
-        except LoginUnavailable as e:
-            return _refuse(503, str(e), host, {"Retry-After": "30"})
-        if account is None:
-            return Response(401, headers={"WWW-Authenticate": 'Basic realm="smsync"'})
+            return refuse(405, f"autodiscover: {method} is not served here", host, {"Allow": "GET,POST"})
+        account = await basic_login(self.edge, request, host, lambda: refuse(
+            403, "autodiscover: Exchange ActiveSync is not enabled for this account", host))
+        if isinstance(account, Response):
+            return account
         body = request.content.read(64 * 1024 + 1) if request.content is not None else b""
         try:
             asked = parse_request(body)
@@ -79,21 +69,3 @@ def _url(request) -> str:
     host = name if name and _HOST.match(name) else "localhost"
     scheme = "https" if request.isSecure() else "http"
     return f"{scheme}://{host}{PATH}"
-
-
-def _refuse(status: int, message: str, host: str, headers=None) -> Response:
-    log.info("eas: {host}: autodiscover: {status} {message}", host=host, status=status, message=message)
-    return Response(status, message.encode("utf-8"), "text/plain; charset=utf-8", dict(headers or {}))
-
-
-class AutodiscoverResource(HandlerResource):
-    """``/autodiscover/autodiscover.xml`` on the shared site."""
-
-    label = "Autodiscover"
-
-    def __init__(self, endpoint: AutodiscoverEndpoint):
-        super().__init__()
-        self.endpoint = endpoint
-
-    def handle(self, request):
-        return self.endpoint.handle(request)

@@ -37,6 +37,7 @@ from smsync.protocols.eas import meetings
 from smsync.protocols.eas.convert import HTML, MIME, PLAIN, BodyOptions, ConversionError, eas_date
 from smsync.protocols.eas.wbxml import Element
 from smsync.scheduling import itip
+from smsync.sync.reads import read_ranges
 from smsync.scheduling.imip import MAX_CALENDAR, calendar_part, decode_part
 
 EMAIL = "Email:"
@@ -93,24 +94,6 @@ def decode_transfer(raw: bytes, encoding: Optional[str]) -> bytes:
 def decode_body(raw: bytes, part: BodyPart) -> str:
     """A part's body bytes as text: transfer encoding undone, charset applied."""
     return decode_charset(decode_transfer(raw, part.encoding), part.param("charset"))
-
-
-async def read_ranges(mailbox, ranges: list) -> list:
-    """``[(uid, offset, length)]`` read in one round trip where the mailbox can (None
-    where the message is gone)."""
-    if not ranges:
-        return []
-    if IMailboxRangeReads.providedBy(mailbox):
-        return list(await mailbox.read_ranges(ranges))
-    from smsync.errors import NotFound
-
-    out = []
-    for uid, offset, length in ranges:
-        try:
-            out.append(await mailbox.read_body(uid, offset, length))
-        except NotFound:
-            out.append(None)
-    return out
 
 
 # -- parts -------------------------------------------------------------------------------

@@ -98,6 +98,39 @@ def _gone(request) -> Deferred:
     return d
 
 
+def refuse(status: int, message: str, host: str, headers=None) -> Response:
+    """A plain-text refusal of a request, and its log line."""
+    log.info("eas: {host}: {status} {message}", host=host, status=status, message=message)
+    return Response(status, message.encode("utf-8"), "text/plain; charset=utf-8", dict(headers or {}))
+
+
+async def basic_login(edge, request, host: str, not_allowed):
+    """The account the request's HTTP Basic credentials log in (protocol ``eas``), or the
+    ``Response`` refusing them: 403 for a password over clear text from elsewhere,
+    ``not_allowed()`` where the policy keeps the account off EAS, 503 while logins are
+    unavailable, 401 with a challenge for none or wrong ones."""
+    authorization = request.getHeader(b"authorization")
+    if authorization and not request.isSecure() and not edge.logins.cleartext_allowed(host):
+        return refuse(403, "passwords are accepted over HTTPS only", host)
+    try:
+        account = await edge.logins.basic("eas", authorization, host)
+    except BadCredentials:
+        account = None
+    except ProtocolNotAllowed:
+        return not_allowed()
+    except LoginUnavailable as e:
+        return refuse(503, str(e), host, {"Retry-After": "30"})
+    if account is None:
+        return Response(401, headers={"WWW-Authenticate": 'Basic realm="smsync"'})
+    return account
+
+
+def _headers(request) -> dict:
+    """The request's headers, the last value of each, as text (for ``parse_query``)."""
+    return {k.decode("latin-1"): v[-1].decode("latin-1")
+            for k, v in request.requestHeaders.getAllRawHeaders()}
+
+
 def _release_body(request) -> None:
     """Let go of the request body's buffer once it is read: a waiting Ping would keep
     it (twisted.web's BytesIO) for the whole heartbeat."""
@@ -132,41 +165,30 @@ class EASEndpoint:
     async def handle(self, request) -> Response:
         host = peer_host(request)
         method = request.method.decode("ascii", "replace").upper()
-        authorization = request.getHeader(b"authorization")
-        if (authorization and not request.isSecure()
-                and not self.edge.logins.cleartext_allowed(host)):
-            return self._refuse(403, "passwords are accepted over HTTPS only", host)
-        try:
-            account = await self.edge.logins.basic("eas", authorization, host)
-        except BadCredentials:
-            account = None
-        except ProtocolNotAllowed:
-            return self._not_allowed(request, host)
-        except LoginUnavailable as e:
-            return self._refuse(503, str(e), host, {"Retry-After": "30"})
-        if account is None:
-            return Response(401, headers={"WWW-Authenticate": 'Basic realm="smsync"'})
+        account = await basic_login(self.edge, request, host,
+                                    lambda: self._not_allowed(request, host))
+        if isinstance(account, Response):
+            return account
         if method == "OPTIONS":
             return self.options()
         if method != "POST":
-            return self._refuse(405, f"{method} is not served here", host, {"Allow": "OPTIONS,POST"})
-        headers = {k.decode("latin-1"): v[-1].decode("latin-1")
-                   for k, v in request.requestHeaders.getAllRawHeaders()}
+            return refuse(405, f"{method} is not served here", host, {"Allow": "OPTIONS,POST"})
+        headers = _headers(request)
         query = request.uri.partition(b"?")[2]
         try:
             eas = parse_query(query, headers)
         except QueryError as e:
-            return self._refuse(400, str(e), host)
+            return refuse(400, str(e), host)
         # A Ping holds this frame for up to an hour, ten thousand of them at once: what
         # is no longer needed is let go (see _run too).
         del headers, query
         if eas.version is None:
-            return self._refuse(400, "no MS-ASProtocolVersion", host)
+            return refuse(400, "no MS-ASProtocolVersion", host)
         if eas.version not in SERVED_VERSIONS:
-            return self._refuse(400, f"protocol version {eas.version} is not served", host)
+            return refuse(400, f"protocol version {eas.version} is not served", host)
         spec = commands.lookup(eas.command)
         if spec is None:
-            return self._refuse(501, f"{eas.command} is not implemented yet", host)
+            return refuse(501, f"{eas.command} is not implemented yet", host)
         client = Client.eas(eas.device_id, eas.device_type, _header(request, "User-Agent"), host)
         await self.edge.devices.record(account, "eas", client)
         ctx = Context(self.edge, account, client.device_id, eas.device_type, eas.version, host,
@@ -192,24 +214,24 @@ class EASEndpoint:
                                            (Element(spec.namespace, "Status", (), "142"),)))
             raw = request.content.read(MAX_BODY + 1) if request.content is not None else b""
             if len(raw) > MAX_BODY:
-                return self._refuse(413, "request body too large", host)
+                return refuse(413, "request body too large", host)
             if eas.command in compose.COMMANDS and eas.version.startswith("12."):
                 return await self._send_mime(ctx, eas, raw, host)
             try:
                 body = decode(raw) if raw else None
             except WBXMLError as e:
-                return self._refuse(400, f"{eas.command}: {e}", host)
+                return refuse(400, f"{eas.command}: {e}", host)
             _release_body(request)
             del raw
             call = spec.handler(ctx, body)
             del body
             answer = await call
         except commands.CommandError as e:
-            return self._refuse(e.status, f"{eas.command}: {e}", host)
+            return refuse(e.status, f"{eas.command}: {e}", host)
         except StorageUnavailable as e:
-            return self._refuse(507 if e.full else 503, f"{eas.command}: {e}", host)
+            return refuse(507 if e.full else 503, f"{eas.command}: {e}", host)
         except SmsyncError as e:
-            return self._refuse(500, f"{eas.command}: {e}", host)
+            return refuse(500, f"{eas.command}: {e}", host)
         if isinstance(answer, Response):
             return answer  # an answer that is not WBXML (GetAttachment, multipart)
         return self._wbxml(answer) if answer is not None else Response(200)
@@ -220,16 +242,15 @@ class EASEndpoint:
         the user why); older devices, and requests not even a command, get 403."""
         message = "Exchange ActiveSync is not enabled for this account"
         if request.method != b"POST":
-            return self._refuse(403, message, host)
-        headers = {k.decode("latin-1"): v[-1].decode("latin-1")
-                   for k, v in request.requestHeaders.getAllRawHeaders()}
+            return refuse(403, message, host)
+        headers = _headers(request)
         try:
             eas = parse_query(request.uri.partition(b"?")[2], headers)
         except QueryError:
-            return self._refuse(403, message, host)
+            return refuse(403, message, host)
         spec = commands.lookup(eas.command)
         if spec is None or eas.version not in SERVED_VERSIONS or eas.version.startswith("12."):
-            return self._refuse(403, message, host)
+            return refuse(403, message, host)
         log.info("eas: {host}: {message} (Status 126)", host=host, message=message)
         return self._wbxml(Element(spec.namespace, eas.command,
                                    (Element(spec.namespace, "Status", (), USER_DISABLED),)))
@@ -245,7 +266,7 @@ class EASEndpoint:
         if code == compose.PREVIOUSLY_SENT:
             return Response(200)
         client_fault = code in compose.CLIENT_FAULTS
-        return self._refuse(400 if client_fault else 500, f"{eas.command}: status {code}", host)
+        return refuse(400 if client_fault else 500, f"{eas.command}: status {code}", host)
 
     async def _provisioned(self, ctx: Context, presented: Optional[int]) -> bool:
         if await wipe_request(ctx.store.devices, ctx.account, ctx.device_id) is not None:
@@ -259,21 +280,14 @@ class EASEndpoint:
         return Response(200, encode(element), WBXML,
                         {"MS-Server-ActiveSync": "16.1", "Cache-Control": "private"})
 
-    @staticmethod
-    def _refuse(status: int, message: str, host: str, headers=None) -> Response:
-        log.info("eas: {host}: {status} {message}", host=host, status=status, message=message)
-        return Response(status, message.encode("utf-8"), "text/plain; charset=utf-8",
-                        dict(headers or {}))
 
+class EndpointResource(HandlerResource):
+    """An endpoint (``EASEndpoint``, ``AutodiscoverEndpoint``) on the shared site."""
 
-class EASResource(HandlerResource):
-    """``/Microsoft-Server-ActiveSync`` on the shared site."""
-
-    label = "EAS"
-
-    def __init__(self, endpoint: EASEndpoint):
+    def __init__(self, endpoint, label: str):
         super().__init__()
         self.endpoint = endpoint
+        self.label = label
 
     def handle(self, request):
         return self.endpoint.handle(request)

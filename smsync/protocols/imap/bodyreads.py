@@ -1,7 +1,7 @@
 """Reading the message bytes a FETCH or SEARCH needs in few store round trips.
 
 Commands collect the byte ranges their messages need (header blocks, small sections,
-text parts) and read them with ``IMailboxRangeReads.read_ranges``, a group of messages
+text parts) and read them with ``smsync.sync.reads.read_ranges``, a group of messages
 at a time, so that a FETCH of 100 headers is one trip to storage rather than 100. ``plan_groups``
 cuts the messages into groups whose reads stay under a byte budget, so a command never
 holds much more than that in memory; sections too big for a group are streamed by the
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator, Optional, TypeVar
 
-from smsync.errors import NotFound
-from smsync.interfaces import IMailboxRangeReads
 
 #: Bytes asked of the store in one ``read_ranges`` call (a group may exceed it only
 #: when a single message's reads do).
@@ -39,23 +37,3 @@ def plan_groups(items: Iterable[T], cost: Callable[[T], int], budget: Optional[i
         total += c
     if group:
         yield group
-
-
-async def read_ranges(mailbox, ranges: list[tuple[int, int, Optional[int]]]) -> list[Optional[bytes]]:
-    """``mailbox.read_ranges(ranges)``: for each ``(uid, offset, length)`` the bytes, or
-    None where the message is gone.
-
-    A mailbox without the ``IMailboxRangeReads`` fast path is served one ``read_body``
-    per range.
-    """
-    if not ranges:
-        return []
-    if IMailboxRangeReads.providedBy(mailbox):
-        return await mailbox.read_ranges(ranges)
-    out: list[Optional[bytes]] = []
-    for uid, offset, length in ranges:
-        try:
-            out.append(await mailbox.read_body(uid, offset, length))
-        except NotFound:
-            out.append(None)
-    return out

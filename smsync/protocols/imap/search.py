@@ -16,6 +16,7 @@ from smsync.model import UIDSet
 from smsync.protocols.imap import bodyreads, sections
 from smsync.protocols.imap.searchkeys import SearchKey
 from smsync.protocols.imap.searchmatch import compile_key, uses_seq
+from smsync.sync.reads import read_ranges
 
 SUPPORTED_CHARSETS = frozenset({"UTF-8", "US-ASCII", "UTF8", "ASCII"})
 _BATCH = 1000
@@ -121,7 +122,7 @@ async def _load_docs(mailbox, candidates: list, want_text: bool) -> list[Optiona
         mine = _doc_ranges(m.uid, st, want_text)
         spans.append((len(ranges), len(mine)))
         ranges += mine
-    data = await bodyreads.read_ranges(mailbox, ranges)
+    data = await read_ranges(mailbox, ranges)
     docs: list[Optional[_Doc]] = []
     for (_, st), (first, count) in zip(candidates, spans):
         got = data[first : first + count]

@@ -321,11 +321,14 @@ class _Reads:
 
 @implementer(IMailboxRangeReads)
 class _RangeReads(_Reads):
-    sizes: list
+    def __init__(self, box):
+        super().__init__(box)
+        #: How many ranges each ``read_ranges`` call asked for.
+        self.sizes = []
 
     async def read_ranges(self, ranges):
         self.calls += 1
-        self.sizes = getattr(self, "sizes", []) + [len(ranges)]
+        self.sizes.append(len(ranges))
         return await self.box.read_ranges(ranges)
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from smsync.model import MessageInfo
 from smsync.protocols.imap import bodyreads
+from smsync.sync.reads import read_ranges
 from smsync.protocols.imap.search import _filter, _relax
 from smsync.protocols.imap.searchkeys import SearchKey
 from smsync.protocols.imap.searchmatch import compile_key, uses_seq
@@ -196,6 +197,6 @@ async def test_read_ranges_falls_back_to_read_body():
     body = b"Subject: old backend\r\n\r\n" + b"0123456789" * 50
     uid = (await inbox.append(body)).uid
     ranges = [(uid, 0, 10), (uid + 5, 0, 10), (uid, 490, None), (uid, 9999, 5)]
-    old = await bodyreads.read_ranges(_OldBackendMailbox(inbox), ranges)
+    old = await read_ranges(_OldBackendMailbox(inbox), ranges)
     assert old == await inbox.read_ranges(ranges) == [body[:10], None, body[490:], b""]
     await store.close()

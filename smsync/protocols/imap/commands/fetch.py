@@ -19,6 +19,7 @@ from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import bodyreads, encode, sections
 from smsync.protocols.imap.commands import SELECTED, Reply, command
 from smsync.protocols.imap.syntax import FetchAtt, Section
+from smsync.sync.reads import read_ranges
 
 #: Larger sections are written in chunks of this size, read from the store one by one.
 STREAM_CHUNK = 256 * 1024
@@ -234,7 +235,7 @@ async def _send(conn, sel, group: list) -> bool:
     had gone from the store meanwhile (its response is left out)."""
     reads = [r for planned in group for r in planned.reads]
     if reads:
-        data = await bodyreads.read_ranges(sel.mailbox, [(r.uid, r.start, r.length) for r in reads])
+        data = await read_ranges(sel.mailbox, [(r.uid, r.start, r.length) for r in reads])
         for r, d in zip(reads, data):
             r.data = d
     vanished = False
