@@ -232,7 +232,7 @@ def _utc(epoch: int) -> datetime:
 
 
 #: Epochs of 1000-01-01 and 10000-01-01: between them ``_compact`` formats the fields
-#: of ``time.gmtime`` (four-digit years, as strftime writes them).
+#: of ``time.gmtime`` (as ``eas_compact_date`` writes them, faster).
 _COMPACT_RANGE = (-30610224000, 253402300800)
 
 

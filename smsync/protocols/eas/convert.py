@@ -30,12 +30,16 @@ class ConversionError(ValueError):
 
 def eas_date(when: datetime) -> str:
     """MS-ASDTYPE dateTime, long form: ``2026-12-06T05:59:44.000Z``."""
-    return _utc(when).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # Formatted by hand: strftime costs a Sync window of mail ~4% of its CPU, and
+    # writes years before 1000 without their leading zeros on glibc.
+    w = _utc(when)
+    return f"{w.year:04d}-{w.month:02d}-{w.day:02d}T{w.hour:02d}:{w.minute:02d}:{w.second:02d}.000Z"
 
 
 def eas_compact_date(when: datetime) -> str:
     """MS-ASDTYPE dateTime, compact form (Calendar times): ``20261206T055944Z``."""
-    return _utc(when).strftime("%Y%m%dT%H%M%SZ")
+    w = _utc(when)
+    return f"{w.year:04d}{w.month:02d}{w.day:02d}T{w.hour:02d}{w.minute:02d}{w.second:02d}Z"
 
 
 def _utc(when: datetime) -> datetime:
