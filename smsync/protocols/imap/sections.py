@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import quopri
 import re
 from typing import Optional
 
 import attrs
+
+from smsync.formats.transfer import decode_quoted_printable
 
 _FIELD_START = re.compile(rb"([^\s:]+)[ \t]*:")
 
@@ -108,7 +109,7 @@ def decode_transfer(data: bytes, encoding: str) -> bytes:
         except (binascii.Error, ValueError):
             return b""
     if encoding == "quoted-printable":
-        return quopri.decodestring(data)
+        return decode_quoted_printable(data)
     raise UnknownEncoding(encoding)
 
 
