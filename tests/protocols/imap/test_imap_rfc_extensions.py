@@ -8,7 +8,6 @@ raw socket, since no library client speaks literal8, CHILDINFO or ESEARCH MODSEQ
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 
@@ -164,3 +163,108 @@ async def test_binary_append_with_nul_is_fetched_encoded_by_body_and_decoded_by_
     was_binary, decoded = _literal(body, b"BINARY[2]")
     assert was_binary and decoded == BINARY_PART
     assert _number(body, b"BINARY.SIZE[2]") == len(BINARY_PART)
+
+
+# -- CONDSTORE (RFC 7162) ----------------------------------------------------------------
+
+MSG = b"From: a@example.org\r\nSubject: m%d\r\nMessage-ID: <m%d@example.org>\r\n\r\nbody\r\n"
+
+#: RFC 7162 3.1: 'A client supporting the CONDSTORE extension indicates its willingness
+#: to receive mod-sequence updates in all untagged FETCH responses by issuing one of the
+#: following, which are called "CONDSTORE enabling commands"' -- each list here issues one.
+ENABLING = [
+    [b"SELECT INBOX (CONDSTORE)"],
+    [b"SELECT INBOX", b"STATUS INBOX (HIGHESTMODSEQ)"],
+    [b"SELECT INBOX", b"FETCH 1 (MODSEQ)"],
+    [b"SELECT INBOX", b"SEARCH MODSEQ 1"],
+    [b"SELECT INBOX", b"FETCH 1 (FLAGS) (CHANGEDSINCE 1)"],
+    [b"SELECT INBOX", b"STORE 1 (UNCHANGEDSINCE 4611686018427387903) +FLAGS.SILENT ($Cond)"],
+    [b"ENABLE CONDSTORE", b"SELECT INBOX"],
+]
+
+
+@pytest_twisted.ensureDeferred
+async def test_condstore_enabling_commands_turn_on_modseq_reporting(server):
+    """RFC 7162 3.1: "Once a client issues a CONDSTORE enabling command [...] The server
+    MUST then include mod-sequence data in all subsequent untagged FETCH responses (until
+    the connection is closed), whether they were caused by a regular STORE, a STORE with
+    an UNCHANGEDSINCE modifier, or an external agent. [...] A first CONDSTORE enabling
+    command executed in the session with a mailbox selected MUST cause the server to
+    return HIGHESTMODSEQ (Section 3.1.2.1) for the mailbox"."""
+    box = await server.mailbox()
+    for i in range(3):
+        await box.append(MSG % (i, i))
+
+    def run():
+        other = server.raw()
+        _login(other)
+        _send(other, b"s", b"SELECT INBOX")
+        for n, commands in enumerate(ENABLING):
+            raw = server.raw()
+            _login(raw)
+            for i, command in enumerate(commands):
+                got = _send(raw, b"c%d" % i, command)
+                assert re.search(rb"^c%d OK" % i, got, re.M), (command, got)
+            # The command that enabled CONDSTORE, or the SELECT after it, names it.
+            assert b"[HIGHESTMODSEQ " in got, (commands, got)
+            # A change by an external agent (another session), reported by NOOP...
+            _send(other, b"x", b"STORE 2 +FLAGS.SILENT ($Ext%d)" % n)
+            got = _send(raw, b"n", b"NOOP")
+            assert re.search(rb"^\* 2 FETCH \(.*\$Ext%d.*\)" % n, got, re.M), (commands, got)
+            assert re.search(rb"^\* 2 FETCH \(.*MODSEQ \(\d+\).*\)", got, re.M), (commands, got)
+            # ...and one by a regular STORE of this session.
+            got = _send(raw, b"o", b"STORE 3 +FLAGS ($Own%d)" % n)
+            assert re.search(rb"^\* 3 FETCH \(.*MODSEQ \(\d+\).*\)", got, re.M), (commands, got)
+            raw.close()
+        other.close()
+
+    await in_thread(run)
+
+
+def _modseqs(raw) -> dict[int, int]:
+    got = _send(raw, b"m", b"FETCH 1:* (MODSEQ)")
+    return {int(s): int(m) for s, m in re.findall(rb"^\* (\d+) FETCH \(MODSEQ \((\d+)\)\)", got, re.M)}
+
+
+@pytest_twisted.ensureDeferred
+async def test_esearch_modseq_follows_the_returned_messages(server):
+    """RFC 7162 3.1.10: with a MODSEQ criterion "the server MUST return the ESEARCH
+    response containing the MODSEQ result option as defined in Section 3.2 of [RFC4731]",
+    which says: "If the SEARCH/UID SEARCH command contained a single MIN or MAX result
+    option, the MODSEQ result option contains the mod-sequence for the found message. If
+    [it] contained both MIN and MAX result options and no ALL/COUNT option, the MODSEQ
+    result option contains the highest mod-sequence for the two returned messages.
+    Otherwise the MODSEQ result option contains the highest mod-sequence for all messages
+    being returned." The commands are those of its example (RFC 7162 3.1.5's entry name
+    "/flags/\\draft", which a server keeping one mod-sequence per message "MUST ignore")."""
+    box = await server.mailbox()
+    for i in range(5):
+        await box.append(MSG % (i, i))
+    # \Draft set on 5, then 1, then 3: the mod-sequences rise in that order.
+    for uid in (5, 1, 3):
+        await box.store_flags(UIDSet.of([uid]), FlagMode.ADD, ("\\Draft",))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        _send(raw, b"s", b"SELECT INBOX")
+        modseq = _modseqs(raw)
+        since = modseq[5]
+        assert modseq[5] < modseq[1] < modseq[3] and since > max(modseq[2], modseq[4])
+        entry = b'MODSEQ "/flags/\\\\draft" all %d' % since
+        answers = {ret: _send(raw, b"a", b"SEARCH RETURN (%s) " % ret + entry).split(b"\r\n")[0]
+                   for ret in (b"MIN", b"MAX", b"MIN MAX", b"MIN COUNT", b"ALL", b"")}
+        plain = _send(raw, b"p", b"SEARCH " + entry).split(b"\r\n")[0]
+        raw.close()
+        return modseq, answers, plain
+
+    modseq, answers, plain = await in_thread(run)
+    assert answers[b"MIN"] == b'* ESEARCH (TAG "a") MIN 1 MODSEQ %d' % modseq[1]
+    assert answers[b"MAX"] == b'* ESEARCH (TAG "a") MAX 5 MODSEQ %d' % modseq[5]
+    assert answers[b"MIN MAX"] == b'* ESEARCH (TAG "a") MIN 1 MAX 5 MODSEQ %d' % modseq[1]
+    assert answers[b"MIN COUNT"] == b'* ESEARCH (TAG "a") MIN 1 COUNT 3 MODSEQ %d' % modseq[3]
+    assert answers[b"ALL"] == b'* ESEARCH (TAG "a") ALL 1,3,5 MODSEQ %d' % modseq[3]
+    assert answers[b""] == answers[b"ALL"]
+    # RFC 7162 3.1.5: "the server MUST also append (to the end of the untagged SEARCH
+    # response) the highest mod-sequence for all messages being returned."
+    assert plain == b"* SEARCH 1 3 5 (MODSEQ %d)" % modseq[3]

@@ -47,12 +47,11 @@ async def fetch(conn, cmd):
     session = conn.session
     sel = session.selected
     args = cmd.args
-    if args.changedsince is not None:
-        session.enabled.add("CONDSTORE")
-        sel.condstore = True
-    uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
     atts = list(args.atts)
     names = {a.name for a in atts}
+    if args.changedsince is not None or "MODSEQ" in names:
+        session.enable_condstore()
+    uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
     if cmd.uid and "UID" not in names:
         atts.insert(0, FetchAtt("UID"))
     if sel.condstore and "MODSEQ" not in names and ("FLAGS" in names or args.changedsince is not None):

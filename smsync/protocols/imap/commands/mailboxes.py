@@ -205,6 +205,8 @@ async def status(conn, cmd):
     if bad:
         raise CommandBad(f"unknown STATUS item {bad[0]}")
     mailbox = await conn.session.mail.mailbox(name)
+    if "HIGHESTMODSEQ" in cmd.args.items:
+        conn.session.enable_condstore()
     await _status_response(conn, mailbox, name, cmd.args.items)
 
 

@@ -71,8 +71,7 @@ async def store(conn, cmd):
     if sel.readonly:
         return Reply("NO", "mailbox is read-only", "READ-ONLY")
     if args.unchangedsince is not None:
-        session.enabled.add("CONDSTORE")
-        sel.condstore = True
+        session.enable_condstore()
     uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
     if not uids:
         return None
