@@ -255,10 +255,11 @@ async def test_esearch_modseq_follows_the_returned_messages(server):
         answers = {ret: _send(raw, b"a", b"SEARCH RETURN (%s) " % ret + entry).split(b"\r\n")[0]
                    for ret in (b"MIN", b"MAX", b"MIN MAX", b"MIN COUNT", b"ALL", b"")}
         plain = _send(raw, b"p", b"SEARCH " + entry).split(b"\r\n")[0]
+        sort = _send(raw, b"o", b"SORT (REVERSE ARRIVAL) UTF-8 " + entry).split(b"\r\n")[0]
         raw.close()
-        return modseq, answers, plain
+        return modseq, answers, plain, sort
 
-    modseq, answers, plain = await in_thread(run)
+    modseq, answers, plain, sort = await in_thread(run)
     assert answers[b"MIN"] == b'* ESEARCH (TAG "a") MIN 1 MODSEQ %d' % modseq[1]
     assert answers[b"MAX"] == b'* ESEARCH (TAG "a") MAX 5 MODSEQ %d' % modseq[5]
     assert answers[b"MIN MAX"] == b'* ESEARCH (TAG "a") MIN 1 MAX 5 MODSEQ %d' % modseq[1]
@@ -268,3 +269,8 @@ async def test_esearch_modseq_follows_the_returned_messages(server):
     # RFC 7162 3.1.5: "the server MUST also append (to the end of the untagged SEARCH
     # response) the highest mod-sequence for all messages being returned."
     assert plain == b"* SEARCH 1 3 5 (MODSEQ %d)" % modseq[3]
+    # RFC 7162 3.1.9: "If a client specifies a MODSEQ criterion in a SORT (or UID SORT)
+    # command and the server returns a non-empty SORT result, the server MUST also append
+    # (to the end of the untagged SORT response) the highest mod-sequence for all messages
+    # being returned."
+    assert sort == b"* SORT 5 3 1 (MODSEQ %d)" % modseq[3]
