@@ -274,3 +274,173 @@ async def test_esearch_modseq_follows_the_returned_messages(server):
     # (to the end of the untagged SORT response) the highest mod-sequence for all messages
     # being returned."
     assert sort == b"* SORT 5 3 1 (MODSEQ %d)" % modseq[3]
+
+
+# -- LIST-EXTENDED (RFC 5258) ----------------------------------------------------------------
+
+_LIST_LINE = re.compile(rb'^\* LIST \(([^)]*)\) "/" ("(?:[^"\\]|\\.)*"|[^ ]+)(?: (.*))?$')
+_CHILD_ATTRS = {"\\HasChildren", "\\HasNoChildren"}
+
+
+def _listed(response: bytes, children: bool = False) -> dict[str, tuple[set, bytes]]:
+    """The LIST responses as name -> (attributes, extended data or None); without
+    ``children`` the \\HasChildren/\\HasNoChildren attributes are left out (RFC 5258 4: a
+    server "MAY provide it even if the option is not specified")."""
+    out = {}
+    for line in response.split(b"\r\n"):
+        m = _LIST_LINE.match(line)
+        if not m:
+            continue
+        name = m.group(2).decode()
+        if name.startswith('"'):
+            name = re.sub(r"\\(.)", r"\1", name[1:-1])
+        attrs = {a for a in m.group(1).decode().split() if children or a not in _CHILD_ATTRS}
+        assert name not in out, f"{name} listed twice"
+        out[name] = (attrs, m.group(3))
+    return out
+
+
+def _folders(raw, create: list[bytes], subscribe: list[bytes], delete: list[bytes] = ()) -> set[str]:
+    """Create the folders (their parents come with them), leave exactly ``subscribe``
+    subscribed, then delete ``delete``. Returns the folders the account had before
+    (INBOX and the special-use ones a new account gets)."""
+    before = set(_listed(_send(raw, b"l", b'LIST "" "*"')))
+    for name in create:
+        assert b"c OK" in _send(raw, b"c", b"CREATE " + name)
+    for name in _listed(_send(raw, b"l", b'LIST "" "*"')):
+        _send(raw, b"u", b"UNSUBSCRIBE " + name.encode())
+    for name in subscribe:
+        assert b"s OK" in _send(raw, b"s", b"SUBSCRIBE " + name)
+    for name in delete:
+        assert b"d OK" in _send(raw, b"d", b"DELETE " + name)
+    return before
+
+
+@pytest_twisted.ensureDeferred
+async def test_list_unknown_return_option_is_bad(server):
+    """RFC 5258 3: "A server MUST respond to options it does not recognize with a BAD
+    response." (Selection options and return options alike.)"""
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        answers = [_send(raw, b"r%d" % i, command) for i, command in enumerate([
+            b'LIST "" "*" RETURN (X-NO-SUCH-OPTION)',
+            b'LIST "" "*" RETURN (CHILDREN X-NO-SUCH-OPTION)',
+            b'LIST (X-NO-SUCH-OPTION) "" "*"',
+            b'LIST (SUBSCRIBED) "" "*" RETURN (CHILDREN SUBSCRIBED)',
+        ])]
+        raw.close()
+        return answers
+
+    answers = await in_thread(run)
+    for i, got in enumerate(answers[:3]):
+        assert got.split(b"\r\n")[-2].startswith(b"r%d BAD" % i), got
+    assert answers[3].split(b"\r\n")[-2].startswith(b"r3 OK"), answers[3]
+
+
+@pytest_twisted.ensureDeferred
+async def test_list_subscribed_names_a_deleted_folder_nonexistent(server):
+    """RFC 5258 3.1, SUBSCRIBED: "It's also possible for this list to contain the names of
+    mailboxes that don't exist. In any case, the list MUST include exactly those mailbox
+    names that match the canonical list pattern and are subscribed to." Section 3: "The
+    "\\NonExistent" attribute indicates that a mailbox name does not refer to an existing
+    mailbox" and "MUST be accurately computed". RFC 3501 6.3.6: the server "MUST NOT
+    unilaterally remove an existing mailbox name from the subscription list even if a
+    mailbox by that name no longer exists." The hierarchy is that of RFC 5258 section 5,
+    examples 1, 2 and 6 ("perhaps it was deleted while still subscribed")."""
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        before = _folders(raw,
+                 [b"Fruit/Apple", b"Fruit/Banana", b"Fruit/Peach", b"Tofu", b"Vegetable/Broccoli", b"Vegetable/Corn"],
+                          [b"INBOX", b"Fruit/Banana", b"Fruit/Peach", b"Vegetable", b"Vegetable/Broccoli"],
+                          [b"Fruit/Peach"])
+        a02 = _send(raw, b"a02", b'LIST (SUBSCRIBED) "" "*"')
+        a06 = _send(raw, b"a06", b'LIST "" "*" RETURN (SUBSCRIBED)')
+        a2 = _send(raw, b"a2", b'LIST (SUBSCRIBED) "" "Fruit/*"')
+        # The name was subscribed, not the folder: a folder created under it is listed.
+        _send(raw, b"c", b"CREATE Fruit/Peach")
+        again = _send(raw, b"a", b'LIST (SUBSCRIBED) "" "Fruit/*"')
+        raw.close()
+        return before - {"INBOX"}, a02, a06, a2, again
+
+    others, a02, a06, a2, again = await in_thread(run)
+    assert _listed(a02) == {
+        "INBOX": ({"\\Subscribed"}, None),
+        "Fruit/Banana": ({"\\Subscribed"}, None),
+        "Fruit/Peach": ({"\\Subscribed", "\\NonExistent"}, None),
+        "Vegetable": ({"\\Subscribed"}, None),
+        "Vegetable/Broccoli": ({"\\Subscribed"}, None),
+    }
+    # Example 6: "the output of this command is not a superset of the output in the
+    # previous example, as it doesn't include LIST response for the non-existent
+    # "Fruit/Peach"" (return options "MUST NOT cause the server to report information
+    # about additional mailbox names").
+    assert {k: v for k, v in _listed(a06).items() if k not in others} == {
+        "INBOX": ({"\\Subscribed"}, None),
+        "Fruit": (set(), None),
+        "Fruit/Apple": (set(), None),
+        "Fruit/Banana": ({"\\Subscribed"}, None),
+        "Tofu": (set(), None),
+        "Vegetable": ({"\\Subscribed"}, None),
+        "Vegetable/Broccoli": ({"\\Subscribed"}, None),
+        "Vegetable/Corn": (set(), None),
+    }
+    assert _listed(a2) == {
+        "Fruit/Banana": ({"\\Subscribed"}, None),
+        "Fruit/Peach": ({"\\Subscribed", "\\NonExistent"}, None),
+    }
+    assert _listed(again)["Fruit/Peach"] == ({"\\Subscribed"}, None)
+
+
+CHILDINFO = b'("CHILDINFO" ("SUBSCRIBED"))'
+
+
+@pytest_twisted.ensureDeferred
+async def test_list_recursivematch_childinfo(server):
+    """RFC 5258 3.3: "There are only two reasons for including a matching mailbox name in
+    the responses to the LIST command": A. it "also satisfies the selection criteria",
+    B. it doesn't, "but it has at least one descendant mailbox name that satisfies the
+    selection criteria and that doesn't match the canonical LIST pattern". 3.5: "Servers
+    SHOULD ONLY return a non-matching mailbox name along with CHILDINFO if at least one
+    matching child is not also being returned." The hierarchy and the answers are those
+    of section 5, example 9 (the "*2" listing without the lines it says "would violate a
+    SHOULD NOT"), example 8 A2 ("\\NonExistent" parent) and example 10 a3 (CHILDINFO
+    "doesn't necessarily imply \\HasChildren")."""
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        _folders(raw,
+                 [b"foo2/bar1", b"foo2/bar2", b"baz2/bar2", b"baz2/bar22", b"baz2/bar222", b"eps2/mamba",
+                  b"qux2/bar2", b"foo/bar"],
+                 [b"foo2/bar1", b"foo2/bar2", b"baz2/bar2", b"baz2/bar22", b"baz2/bar222", b"eps2",
+                  b"eps2/mamba", b"qux2/bar2", b"foo/bar"],
+                 # "qux2/bar2" without its parent; "foo/bar" subscribed but gone.
+                 [b"qux2", b"foo/bar"])
+        d03 = _send(raw, b"d03", b'LIST (RECURSIVEMATCH SUBSCRIBED) "" "*2"')
+        c04 = _send(raw, b"c04", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+        a3 = _send(raw, b"a3", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" foo RETURN (CHILDREN)')
+        raw.close()
+        return d03, c04, a3
+
+    d03, c04, a3 = await in_thread(run)
+    assert _listed(d03) == {
+        "foo2": (set(), CHILDINFO),
+        "foo2/bar2": ({"\\Subscribed"}, None),
+        "baz2/bar2": ({"\\Subscribed"}, None),
+        "baz2/bar22": ({"\\Subscribed"}, None),
+        "baz2/bar222": ({"\\Subscribed"}, None),
+        "eps2": ({"\\Subscribed"}, CHILDINFO),
+        "qux2/bar2": ({"\\Subscribed"}, None),
+    }
+    assert _listed(c04) == {
+        "baz2": (set(), CHILDINFO),
+        "eps2": ({"\\Subscribed"}, CHILDINFO),
+        "foo": (set(), CHILDINFO),
+        "foo2": (set(), CHILDINFO),
+        "qux2": ({"\\NonExistent"}, CHILDINFO),
+    }
+    assert _listed(a3, children=True) == {"foo": ({"\\HasNoChildren"}, CHILDINFO)}
