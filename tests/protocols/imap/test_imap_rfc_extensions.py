@@ -444,3 +444,52 @@ async def test_list_recursivematch_childinfo(server):
         "qux2": ({"\\NonExistent"}, CHILDINFO),
     }
     assert _listed(a3, children=True) == {"foo": ({"\\HasNoChildren"}, CHILDINFO)}
+
+
+# -- SORT=DISPLAY (RFC 5957) -------------------------------------------------------------
+
+#: (From, To) of messages 1..7. The display-name (decoded) where there is a non-empty one,
+#: else the address: Zed, beta@example.org, Émile, Frank, _under, Adam, c@example.org.
+DISPLAY_ADDRESSES = [
+    "Zed <z@example.org>",
+    "beta@example.org",
+    "=?utf-8?q?=C3=89mile?= <e@example.org>",
+    "Frank <f@example.org>",
+    '"_under" <u@example.org>',
+    "Adam <a@example.org>",
+    '"" <c@example.org>',
+]
+
+
+@pytest_twisted.ensureDeferred
+async def test_sort_display_orders_by_display_name_else_address(server):
+    """RFC 5957 section 3: "If the address structure's [IMAP] addr-name is non-NIL, apply
+    the procedure from [RFC5255], Section 4.6. (That is, decode any [RFC2047] encoded-words
+    [...]) If the resulting octet string is not the empty string, use it as the sort value
+    for the address. Otherwise, if the address structure's [IMAP] addr-mailbox and [IMAP]
+    addr-host are both non-NIL, the sort value for the address is addr-mailbox@addr-host."
+    Section 4: the message's value is that of "the first [IMAP] address in the
+    derived-addr value" (env-from for DISPLAYFROM, env-to for DISPLAYTO). Section 7: "the
+    active [RFC4790] collation as per [RFC5255] MUST be used", i;unicode-casemap (RFC 5256
+    section 7): titlecase, then full decomposition, so "Émile" sorts as "E\\u0301MILE",
+    between "beta" and "Frank", and "_" (0x5F) after every capital letter."""
+    box = await server.mailbox()
+    for i, address in enumerate(DISPLAY_ADDRESSES):
+        # The To list starts with the same address, then one that must not count.
+        await box.append(b"From: %s\r\nTo: %s, Aaron <aaron@example.org>\r\nSubject: s%d\r\n\r\nbody\r\n"
+                         % (address.encode(), address.encode(), i))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        _send(raw, b"s", b"SELECT INBOX")
+        answers = [_send(raw, b"o", b"SORT (%s) UTF-8 ALL" % crit).split(b"\r\n")[0]
+                   for crit in (b"DISPLAYFROM", b"DISPLAYTO", b"REVERSE DISPLAYFROM")]
+        raw.close()
+        return answers
+
+    display_from, display_to, reverse = await in_thread(run)
+    # Adam, beta@example.org, c@example.org, Émile, Frank, Zed, _under
+    assert display_from == b"* SORT 6 2 7 3 4 1 5"
+    assert display_to == display_from
+    assert reverse == b"* SORT 5 1 4 3 7 2 6"
