@@ -221,6 +221,37 @@ async def test_condstore_enabling_commands_turn_on_modseq_reporting(server):
     await in_thread(run)
 
 
+@pytest_twisted.ensureDeferred
+async def test_qresync_server_sends_uid_and_modseq_once_condstore_is_on(server):
+    """RFC 7162 3.2.4, "Additional Requirements on QRESYNC Servers": "Once a CONDSTORE
+    enabling command is issued by the client, the server MUST automatically include both
+    UID and mod-sequence data in all subsequent untagged FETCH responses (until the
+    connection is closed), whether they were caused by a regular STORE/UID STORE, a
+    STORE/UID STORE with an UNCHANGEDSINCE modifier, a FETCH/UID FETCH that implicitly set
+    the \\Seen flag, or an external agent." """
+    box = await server.mailbox()
+    for i in range(3):
+        await box.append(MSG % (i, i))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        capability = _send(raw, b"c", b"CAPABILITY")
+        _send(raw, b"s", b"SELECT INBOX (CONDSTORE)")
+        store = _send(raw, b"t", b"STORE 1 +FLAGS (\\Flagged)")
+        fetch = _send(raw, b"f", b"FETCH 2 (BODY[TEXT])")
+        raw.close()
+        return capability, store, fetch
+
+    capability, store, fetch = await in_thread(run)
+    assert b" QRESYNC" in capability
+    assert re.search(rb"^\* 1 FETCH \((?=.*UID 1[ )])(?=.*MODSEQ \(\d+\))(?=.*FLAGS \(\\Flagged\)).*\)\r$",
+                     store, re.M), store
+    # The body literal spans lines: look at the whole response to the FETCH.
+    assert re.search(rb"^\* 2 FETCH \((?=.*UID 2[ )])(?=.*MODSEQ \(\d+\))(?=.*FLAGS \(\\Seen\)).*\)\r\nf OK",
+                     fetch, re.M | re.S), fetch
+
+
 def _modseqs(raw) -> dict[int, int]:
     got = _send(raw, b"m", b"FETCH 1:* (MODSEQ)")
     return {int(s): int(m) for s, m in re.findall(rb"^\* (\d+) FETCH \(MODSEQ \((\d+)\)\)", got, re.M)}

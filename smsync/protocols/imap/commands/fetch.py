@@ -52,16 +52,18 @@ async def fetch(conn, cmd):
     if args.changedsince is not None or "MODSEQ" in names:
         session.enable_condstore()
     uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
-    if cmd.uid and "UID" not in names:
+    mark_seen = not sel.readonly and any(_sets_seen(a) for a in atts)
+    if mark_seen and "FLAGS" not in names:
+        atts.append(FetchAtt("FLAGS"))
+    if "UID" not in names and (cmd.uid or (mark_seen and sel.condstore)):
+        # RFC 7162 3.2.4 (a QRESYNC server): once CONDSTORE is on, a FETCH that sets
+        # \Seen reports UID and MODSEQ with the flags.
         atts.insert(0, FetchAtt("UID"))
-    if sel.condstore and "MODSEQ" not in names and ("FLAGS" in names or args.changedsince is not None):
+    if sel.condstore and "MODSEQ" not in names and (mark_seen or "FLAGS" in names or args.changedsince is not None):
         atts.append(FetchAtt("MODSEQ"))
     if args.vanished:
         await _report_vanished(conn, sel, args)
     want_structure = any(_needs_structure(a) for a in atts)
-    mark_seen = not sel.readonly and any(_sets_seen(a) for a in atts)
-    if mark_seen and not any(a.name == "FLAGS" for a in atts):
-        atts.append(FetchAtt("FLAGS"))
     batch = conn.config.fetch_batch if want_structure or any(a.section for a in atts) else conn.config.fetch_batch * 8
     planner = _Planner(conn, atts)
     vanished = False

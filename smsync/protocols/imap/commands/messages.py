@@ -54,7 +54,8 @@ async def append(conn, cmd):
 
 def _fetch_line(sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
     parts = []
-    if with_uid:
+    # RFC 7162 3.2.4 (a QRESYNC server): once CONDSTORE is on, UID and MODSEQ both.
+    if with_uid or sel.condstore:
         parts.append(b"UID %d" % info.uid)
     if flags:
         parts.append(b"FLAGS " + encode.flags(info.flags))
