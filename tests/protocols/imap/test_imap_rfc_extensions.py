@@ -8,6 +8,7 @@ raw socket, since no library client speaks literal8, CHILDINFO or ESEARCH MODSEQ
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 
@@ -524,3 +525,55 @@ async def test_sort_display_orders_by_display_name_else_address(server):
     assert display_from == b"* SORT 6 2 7 3 4 1 5"
     assert display_to == display_from
     assert reverse == b"* SORT 5 1 4 3 7 2 6"
+
+
+@pytest_twisted.ensureDeferred
+async def test_binary_sends_text_with_crlf_line_ends(server):
+    """RFC 3516 6: "When sending data using the Binary extension, servers MUST ensure that
+    textual line-oriented sections are always transmitted using the IMAP4 CRLF line
+    termination syntax, regardless of the underlying storage representation of the data
+    on the server." Here a text part whose base64 content has bare LF line ends; BINARY.SIZE
+    "MUST match the size of the <nstring> or <literal8> that will be returned"."""
+    text = b"first\nsecond\nthird\n"
+    await (await server.mailbox()).append(
+        b"From: a@example.org\r\nSubject: lf\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(text).replace(b"\n", b"\r\n"))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        _send(raw, b"s", b"SELECT INBOX")
+        got = _send(raw, b"f", b"FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])")
+        raw.close()
+        return got
+
+    got = await in_thread(run)
+    assert _literal(got, b"BINARY[1]")[1] == b"first\r\nsecond\r\nthird\r\n"
+    assert _number(got, b"BINARY.SIZE[1]") == len(b"first\r\nsecond\r\nthird\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_vanished_without_enable_qresync_is_bad(server):
+    """RFC 7162 3.2.3: "A server MUST respond with a tagged BAD response if the QRESYNC
+    parameter to the SELECT/EXAMINE command or the VANISHED UID FETCH modifier is
+    specified and the client hasn't issued "ENABLE QRESYNC", or the server has not
+    positively responded (in the current connection) to that command with the untagged
+    ENABLED response containing QRESYNC." """
+    await (await server.mailbox()).append(MSG % (1, 1))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        _send(raw, b"s", b"SELECT INBOX (CONDSTORE)")
+        before = _send(raw, b"v", b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+        _send(raw, b"u", b"UNSELECT")
+        _send(raw, b"e", b"ENABLE QRESYNC")
+        _send(raw, b"s", b"SELECT INBOX")
+        after = _send(raw, b"w", b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")
+        raw.close()
+        return before, after
+
+    before, after = await in_thread(run)
+    assert before.split(b"\r\n")[-2].startswith(b"v BAD"), before
+    assert after.split(b"\r\n")[-2].startswith(b"w OK"), after

@@ -17,7 +17,7 @@ from functools import partial
 from smsync.errors import NotFound
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import bodyreads, encode, sections
-from smsync.protocols.imap.commands import SELECTED, Reply, command
+from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.syntax import FetchAtt, Section
 from smsync.sync.reads import read_ranges
 
@@ -47,6 +47,11 @@ async def fetch(conn, cmd):
     session = conn.session
     sel = session.selected
     args = cmd.args
+    if args.vanished and not session.qresync:
+        # RFC 7162 3.2.3: "A server MUST respond with a tagged BAD response if [...] the
+        # VANISHED UID FETCH modifier is specified and the client hasn't issued "ENABLE
+        # QRESYNC"".
+        raise CommandBad("VANISHED needs ENABLE QRESYNC first")
     atts = list(args.atts)
     names = {a.name for a in atts}
     if args.changedsince is not None or "MODSEQ" in names:
@@ -351,6 +356,11 @@ def _binary_item(info, structure, att):
             data = sections.decode_transfer(raw, loc.encoding or "binary")
         except sections.UnknownEncoding:
             raise BinaryError()
+        if loc.text:
+            # RFC 3516 6: "textual line-oriented sections are always transmitted using
+            # the IMAP4 CRLF line termination syntax, regardless of the underlying storage
+            # representation" -- a base64 text part may decode to bare LFs.
+            data = sections.crlf_lines(data)
         if size_only:
             return label + b" %d" % len(data)
         item = label
