@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import quopri
 import re
 from typing import Optional
 
 import attrs
+
+from smsync.formats.transfer import decode_quoted_printable
 
 _FIELD_START = re.compile(rb"([^\s:]+)[ \t]*:")
 
@@ -30,6 +31,8 @@ class Located:
     exclude: bool = False
     encoding: Optional[str] = None
     missing: bool = False
+    #: BINARY of a text/* part: line ends go out as CRLF.
+    text: bool = False
 
 
 def locate(structure, section, binary: bool = False) -> Located:
@@ -46,7 +49,8 @@ def locate(structure, section, binary: bool = False) -> Located:
         if binary:
             if part.children:
                 return Located(missing=True)
-            return Located(part.header_end, part.body_end, encoding=(part.encoding or "7bit").lower())
+            return Located(part.header_end, part.body_end, encoding=(part.encoding or "7bit").lower(),
+                           text=_line_oriented(part))
         return Located(part.header_end, part.body_end)
     if text == "MIME":
         return Located(part.header_start, part.header_end)
@@ -108,8 +112,22 @@ def decode_transfer(data: bytes, encoding: str) -> bytes:
         except (binascii.Error, ValueError):
             return b""
     if encoding == "quoted-printable":
-        return quopri.decodestring(data)
+        return decode_quoted_printable(data)
     raise UnknownEncoding(encoding)
+
+
+def _line_oriented(part) -> bool:
+    # Text in UTF-16 or UTF-32 has 0x0A and 0x0D octets that are not line ends.
+    charset = (part.param("charset") or "").lower()
+    return part.type == "text" and not charset.startswith(("utf-16", "utf-32", "ucs"))
+
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def crlf_lines(data: bytes) -> bytes:
+    """``data`` with every line end (CRLF, bare LF, bare CR) written CRLF."""
+    return _LINE_END.sub(b"\r\n", data) if b"\n" in data or b"\r" in data else data
 
 
 def partial(data: bytes, spec: Optional[tuple[int, int]]) -> bytes:

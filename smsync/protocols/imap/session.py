@@ -84,6 +84,21 @@ class Session:
     def qresync(self) -> bool:
         return "QRESYNC" in self.enabled
 
+    def enable_condstore(self) -> None:
+        """A CONDSTORE enabling command (RFC 7162 3.1) ran: from now on every untagged
+        FETCH carries MODSEQ, and "a first CONDSTORE enabling command executed in the
+        session with a mailbox selected MUST cause the server to return HIGHESTMODSEQ"
+        -- as far as this session has told the client about the folder, so no change
+        it has not yet heard of is skipped by a client that resynchronises from it."""
+        first = "CONDSTORE" not in self.enabled
+        self.enabled.add("CONDSTORE")
+        sel = self.selected
+        if sel is None:
+            return
+        sel.condstore = True
+        if first:
+            self.conn.untagged(b"OK [HIGHESTMODSEQ %d] CONDSTORE enabled" % sel.modseq)
+
     def decode_mailbox(self, raw: bytes) -> str:
         """A folder name as the store spells it (``/`` separated, INBOX canonical).
 

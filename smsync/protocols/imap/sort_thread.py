@@ -10,6 +10,9 @@ import re
 from datetime import timezone
 from typing import Optional
 
+from smsync.formats.collation import unicode_casemap
+from smsync.formats.headers import decode_words
+
 _SUBJ_BLOB = r"\[[^\[\]]*\]"
 _LEADER = re.compile(r"^\s*(?:" + _SUBJ_BLOB + r"\s*)*(?:re|fwd?)\s*(?:" + _SUBJ_BLOB + r")?\s*:", re.I)
 _BLOB_PREFIX = re.compile(r"^\s*" + _SUBJ_BLOB + r"\s*")
@@ -57,14 +60,29 @@ def _extract_subject(subject: Optional[str]) -> tuple[str, bool]:
     return s.upper(), reply
 
 
-def _first(addresses, display: bool) -> str:
+def _first_mailbox(addresses) -> str:
+    """RFC 5256 FROM/TO/CC: the addr-mailbox of the first address."""
     for a in addresses or ():
-        if a.mailbox is None:
-            continue
-        if display and a.name:
-            return a.name.upper()
-        return (a.mailbox or "").upper() if not display else f"{a.mailbox}@{a.host or ''}".upper()
+        if a.mailbox is not None:
+            return unicode_casemap(a.mailbox)
     return ""
+
+
+def _display(addresses) -> str:
+    """RFC 5957 section 3, the DISPLAY sort value of the first address: its addr-name
+    with RFC 2047 encoded-words decoded, unless that is empty; else addr-mailbox@addr-host;
+    else addr-mailbox; else the empty string (also for no address at all)."""
+    if not addresses:
+        return ""
+    a = addresses[0]
+    name = decode_words(a.name) if a.name is not None else ""
+    if name:
+        value = name
+    elif a.mailbox is not None and a.host is not None:
+        value = f"{a.mailbox}@{a.host}"
+    else:
+        value = a.mailbox or ""
+    return unicode_casemap(value)
 
 
 def _sent(info, st):
@@ -83,19 +101,20 @@ def _sort_value(crit: str, number: int, info, st):
     if crit == "SIZE":
         return info.size
     if crit == "SUBJECT":
-        return base_subject(st.subject if st is not None else "")
+        # RFC 5256 7: strings collate by i;unicode-casemap.
+        return unicode_casemap(base_subject(st.subject if st is not None else ""))
     if env is None:
         return ""
     if crit == "FROM":
-        return _first(env.from_, False)
+        return _first_mailbox(env.from_)
     if crit == "TO":
-        return _first(env.to, False)
+        return _first_mailbox(env.to)
     if crit == "CC":
-        return _first(env.cc, False)
+        return _first_mailbox(env.cc)
     if crit == "DISPLAYFROM":
-        return _first(env.from_, True)
+        return _display(env.from_)
     if crit == "DISPLAYTO":
-        return _first(env.to, True)
+        return _display(env.to)
     return ""
 
 

@@ -53,13 +53,11 @@ async def enable(conn, cmd):
     turned_on = []
     for cap in cmd.args.capabilities:
         if cap in ENABLEABLE and cap not in session.enabled:
+            if cap in ("CONDSTORE", "QRESYNC"):
+                # RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
+                session.enable_condstore()
             session.enabled.add(cap)
             turned_on.append(cap)
-            if cap == "QRESYNC":
-                # RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
-                session.enabled.add("CONDSTORE")
-            if cap in ("CONDSTORE", "QRESYNC") and session.selected is not None:
-                session.selected.condstore = True
     names = {"IMAP4REV2": "IMAP4rev2"}
     conn.untagged("ENABLED" + "".join(" " + names.get(c, c) for c in turned_on))
 

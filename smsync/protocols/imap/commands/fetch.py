@@ -17,7 +17,7 @@ from functools import partial
 from smsync.errors import NotFound
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import bodyreads, encode, sections
-from smsync.protocols.imap.commands import SELECTED, Reply, command
+from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.syntax import FetchAtt, Section
 from smsync.sync.reads import read_ranges
 
@@ -47,22 +47,28 @@ async def fetch(conn, cmd):
     session = conn.session
     sel = session.selected
     args = cmd.args
-    if args.changedsince is not None:
-        session.enabled.add("CONDSTORE")
-        sel.condstore = True
-    uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
+    if args.vanished and not session.qresync:
+        # RFC 7162 3.2.3: "A server MUST respond with a tagged BAD response if [...] the
+        # VANISHED UID FETCH modifier is specified and the client hasn't issued "ENABLE
+        # QRESYNC"".
+        raise CommandBad("VANISHED needs ENABLE QRESYNC first")
     atts = list(args.atts)
     names = {a.name for a in atts}
-    if cmd.uid and "UID" not in names:
+    if args.changedsince is not None or "MODSEQ" in names:
+        session.enable_condstore()
+    uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
+    mark_seen = not sel.readonly and any(_sets_seen(a) for a in atts)
+    if mark_seen and "FLAGS" not in names:
+        atts.append(FetchAtt("FLAGS"))
+    if "UID" not in names and (cmd.uid or (mark_seen and sel.condstore)):
+        # RFC 7162 3.2.4 (a QRESYNC server): once CONDSTORE is on, a FETCH that sets
+        # \Seen reports UID and MODSEQ with the flags.
         atts.insert(0, FetchAtt("UID"))
-    if sel.condstore and "MODSEQ" not in names and ("FLAGS" in names or args.changedsince is not None):
+    if sel.condstore and "MODSEQ" not in names and (mark_seen or "FLAGS" in names or args.changedsince is not None):
         atts.append(FetchAtt("MODSEQ"))
     if args.vanished:
         await _report_vanished(conn, sel, args)
     want_structure = any(_needs_structure(a) for a in atts)
-    mark_seen = not sel.readonly and any(_sets_seen(a) for a in atts)
-    if mark_seen and not any(a.name == "FLAGS" for a in atts):
-        atts.append(FetchAtt("FLAGS"))
     batch = conn.config.fetch_batch if want_structure or any(a.section for a in atts) else conn.config.fetch_batch * 8
     planner = _Planner(conn, atts)
     vanished = False
@@ -350,6 +356,11 @@ def _binary_item(info, structure, att):
             data = sections.decode_transfer(raw, loc.encoding or "binary")
         except sections.UnknownEncoding:
             raise BinaryError()
+        if loc.text:
+            # RFC 3516 6: "textual line-oriented sections are always transmitted using
+            # the IMAP4 CRLF line termination syntax, regardless of the underlying storage
+            # representation" -- a base64 text part may decode to bare LFs.
+            data = sections.crlf_lines(data)
         if size_only:
             return label + b" %d" % len(data)
         item = label

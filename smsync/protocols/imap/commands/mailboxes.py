@@ -7,17 +7,11 @@ from __future__ import annotations
 import re
 
 from smsync.errors import NotFound
-from smsync.model import MAILBOX_SEPARATOR, Role, UIDSet
-from smsync.protocols.imap import encode
+from smsync.model import MAILBOX_SEPARATOR, UIDSet
+from smsync.protocols.imap import encode, listing, subscriptions
 from smsync.protocols.imap.commands import AUTH, CommandBad, Reply, command
+from smsync.protocols.imap.listing import ROLE_ATTRS
 
-ROLE_ATTRS = {
-    Role.SENT: "\\Sent",
-    Role.DRAFTS: "\\Drafts",
-    Role.TRASH: "\\Trash",
-    Role.JUNK: "\\Junk",
-    Role.ARCHIVE: "\\Archive",
-}
 ATTR_ROLES = {v.lower(): k for k, v in ROLE_ATTRS.items()}
 _STATUS_ITEMS = frozenset(
     {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE", "DELETED", "APPENDLIMIT"}
@@ -40,7 +34,11 @@ async def create(conn, cmd):
         if use.lower() not in ATTR_ROLES or role is not None:
             return Reply("NO", f"cannot create a folder for {use}", "USEATTR")
         role = ATTR_ROLES[use.lower()]
-    await conn.session.mail.create_mailbox(name, role)
+    session = conn.session
+    await session.mail.create_mailbox(name, role)
+    # A name that stayed subscribed when its folder was deleted is subscribed again.
+    if await subscriptions.forget(session.store, session.account, name):
+        await session.mail.subscribe(name, True)
 
 
 @command("DELETE", AUTH)
@@ -48,10 +46,15 @@ async def delete(conn, cmd):
     name = _clean_name(conn, cmd.args.mailbox)
     if name == "INBOX":
         return Reply("NO", "INBOX cannot be deleted", "CANNOT")
-    sel = conn.session.selected
-    await conn.session.mail.delete_mailbox(name)
+    session = conn.session
+    sel = session.selected
+    subscribed = any(e.name == name and e.subscribed for e in await session.mail.list_mailboxes())
+    await session.mail.delete_mailbox(name)
     if sel is not None and sel.name == name:
-        conn.session.selected = None
+        session.selected = None
+    if subscribed:
+        # RFC 3501 6.3.6: the subscription outlives the folder.
+        await subscriptions.keep(session.store, session.account, name)
 
 
 @command("RENAME", AUTH)
@@ -74,16 +77,26 @@ async def rename(conn, cmd):
 
 @command("SUBSCRIBE", AUTH)
 async def subscribe(conn, cmd):
-    await conn.session.mail.subscribe(_clean_name(conn, cmd.args.mailbox), True)
+    session = conn.session
+    name = _clean_name(conn, cmd.args.mailbox)
+    try:
+        await session.mail.subscribe(name, True)
+    except NotFound:
+        # Still subscribed from before its folder was deleted: nothing to change.
+        if name not in await subscriptions.lost(session.store, session.account):
+            raise
 
 
 @command("UNSUBSCRIBE", AUTH)
 async def unsubscribe(conn, cmd):
+    session = conn.session
+    name = _clean_name(conn, cmd.args.mailbox)
     try:
-        await conn.session.mail.subscribe(_clean_name(conn, cmd.args.mailbox), False)
+        await session.mail.subscribe(name, False)
     except NotFound:
         # Unsubscribing a folder that no longer exists is what clients do to clean up.
         pass
+    await subscriptions.forget(session.store, session.account, name)
 
 
 def pattern_regex(pattern: str) -> re.Pattern:
@@ -109,7 +122,37 @@ def _matches(regexes, name: str) -> bool:
 
 @command("LIST", AUTH)
 async def list_(conn, cmd):
-    return await _list(conn, cmd.args, lsub=False)
+    session = conn.session
+    args = cmd.args
+    select_opts = frozenset(args.select_opts)
+    return_opts = frozenset(args.return_opts)
+    unknown = (select_opts - listing.SELECT_OPTIONS) | (return_opts - listing.RETURN_OPTIONS)
+    if unknown:
+        raise CommandBad(f"unknown LIST option {sorted(unknown)[0]}")
+    if "RECURSIVEMATCH" in select_opts and not (select_opts - {"RECURSIVEMATCH", "REMOTE"}):
+        raise CommandBad("RECURSIVEMATCH needs another selection option")
+    reference = session.decode_mailbox(args.reference) if args.reference else ""
+    patterns = [session.decode_mailbox(p) if p else "" for p in args.patterns]
+    if len(patterns) == 1 and patterns[0] == "" and not args.extended:
+        # The hierarchy separator query (RFC 5258 3: never for an extended LIST).
+        conn.untagged(b'LIST (\\Noselect) "/" ""')
+        return None
+    regexes = [pattern_regex(reference + p) for p in patterns if p or reference]
+    lost = await subscriptions.lost(session.store, session.account) if "SUBSCRIBED" in select_opts else ()
+    found = listing.list_mailboxes(await session.mail.list_mailboxes(), lost, lambda n: _matches(regexes, n),
+                                   select_opts, return_opts, args.extended)
+    status_items = args.status_items if "STATUS" in return_opts else ()
+    for item in found:
+        line = encode.mailbox_list_line(b"LIST", item.attrs, session.encode_mailbox(item.name),
+                                        listing.childinfo_item(item.childinfo))
+        conn.untagged(line)
+        if status_items and item.exists:
+            try:
+                mailbox = await session.mail.mailbox(item.name)
+                await _status_response(conn, mailbox, item.name, status_items)
+            except NotFound:
+                pass
+    return None
 
 
 @command("LSUB", AUTH)
@@ -205,6 +248,8 @@ async def status(conn, cmd):
     if bad:
         raise CommandBad(f"unknown STATUS item {bad[0]}")
     mailbox = await conn.session.mail.mailbox(name)
+    if "HIGHESTMODSEQ" in cmd.args.items:
+        conn.session.enable_condstore()
     await _status_response(conn, mailbox, name, cmd.args.items)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from smsync.errors import NotFound, SmsyncError
+from smsync.formats.transfer import encode_nul_parts
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import encode
 from smsync.protocols.imap.commands import AUTH, SELECTED, Reply, command
@@ -29,12 +30,18 @@ async def append(conn, cmd):
     for msg in cmd.args.messages:
         if len(msg.data) > conn.config.append_limit:
             return Reply("NO", "message larger than APPENDLIMIT", "TOOBIG")
+    # RFC 3516 4.4/6: a literal8 may carry NULs, which no literal can give back, so the
+    # parts holding them are stored base64 encoded (BODY[n] then matches BODYSTRUCTURE
+    # and BINARY[n] decodes them); a NUL that cannot be moved so makes the APPEND fail.
+    storable = [encode_nul_parts(msg.data) for msg in cmd.args.messages]
+    if None in storable:
+        return Reply("NO", "cannot store NUL octets outside a body part", "UNKNOWN-CTE")
     done = []
     uidvalidity = None
     try:
-        for msg in cmd.args.messages:
+        for msg, data in zip(cmd.args.messages, storable):
             date = msg.date or datetime.now(timezone.utc)
-            result = await mailbox.append(msg.data, _client_flags(msg.flags), date)
+            result = await mailbox.append(data, _client_flags(msg.flags), date)
             done.append(result.uid)
             uidvalidity = result.uidvalidity
     except SmsyncError:
@@ -47,7 +54,8 @@ async def append(conn, cmd):
 
 def _fetch_line(sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
     parts = []
-    if with_uid:
+    # RFC 7162 3.2.4 (a QRESYNC server): once CONDSTORE is on, UID and MODSEQ both.
+    if with_uid or sel.condstore:
         parts.append(b"UID %d" % info.uid)
     if flags:
         parts.append(b"FLAGS " + encode.flags(info.flags))
@@ -64,8 +72,7 @@ async def store(conn, cmd):
     if sel.readonly:
         return Reply("NO", "mailbox is read-only", "READ-ONLY")
     if args.unchangedsince is not None:
-        session.enabled.add("CONDSTORE")
-        sel.condstore = True
+        session.enable_condstore()
     uids = sel.resolve(args.seqset, cmd.uid, session.saved_uids)
     if not uids:
         return None

@@ -43,19 +43,17 @@ async def search_(conn, cmd):
     elif session.rev2:
         # IMAP4rev2 answers every SEARCH with ESEARCH.
         ret = ("ALL",)
+    uses_modseq = _uses_modseq(args.key)
+    if uses_modseq:
+        session.enable_condstore()
     try:
         found = await _matching(conn, args.key, args.charset)
     except _Refused as e:
         return e.reply
-    uses_modseq = _uses_modseq(args.key)
-    if uses_modseq:
-        session.enabled.add("CONDSTORE")
-        sel.condstore = True
     numbers = [uid if cmd.uid else seq for seq, uid in found]
     highest = None
     if uses_modseq and found:
-        infos = {m.uid: m.modseq for m in await sel.mailbox.messages(_uidset([u for _, u in found]))}
-        highest = max(infos.values()) if infos else None
+        highest = await _highest_modseq(sel, [u for _, u in _modseq_of(found, ret)])
     if ret is None:
         line = b"SEARCH" + b"".join(b" %d" % n for n in numbers)
         if highest is not None:
@@ -85,6 +83,28 @@ async def search_(conn, cmd):
     return None
 
 
+def _modseq_of(found: list, ret) -> list:
+    """The matches whose highest mod-sequence the answer reports (RFC 4731 3.2): "If the
+    SEARCH/UID SEARCH command contained a single MIN or MAX result option, the MODSEQ
+    result option contains the mod-sequence for the found message. If [it] contained
+    both MIN and MAX result options and no ALL/COUNT option, [...] the highest
+    mod-sequence for the two returned messages. Otherwise [...] for all messages being
+    returned." ``found`` is ascending, so its ends are MIN and MAX."""
+    if ret is None or "ALL" in ret or "COUNT" in ret:
+        return found
+    ends = []
+    if "MIN" in ret:
+        ends.append(found[0])
+    if "MAX" in ret:
+        ends.append(found[-1])
+    return ends or found
+
+
+async def _highest_modseq(sel, uids: list):
+    infos = await sel.mailbox.messages(_uidset(uids)) if uids else []
+    return max((m.modseq for m in infos), default=None)
+
+
 def _uidset(uids):
     from smsync.model import UIDSet
 
@@ -109,7 +129,11 @@ async def sort(conn, cmd):
     except _Refused as e:
         return e.reply
     ordered = sort_thread.sort_messages(await _items(conn, found, cmd.uid), args.criteria)
-    conn.untagged(b"SORT" + b"".join(b" %d" % n for n in ordered))
+    line = b"SORT" + b"".join(b" %d" % n for n in ordered)
+    if found and _uses_modseq(args.key):
+        # RFC 7162 3.1.9: as SEARCH does, a SORT by MODSEQ ends with the highest.
+        line += b" (MODSEQ %d)" % await _highest_modseq(conn.session.selected, [u for _, u in found])
+    conn.untagged(line)
 
 
 @command("THREAD", SELECTED)

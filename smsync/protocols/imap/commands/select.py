@@ -40,7 +40,8 @@ async def _open(conn, cmd, readonly: bool):
         uids = await mailbox.uids()
     sel = SelectedMailbox(mailbox, info, uids, readonly)
     if args.condstore or args.qresync is not None:
-        session.enabled.add("CONDSTORE")
+        # No mailbox is selected here: the HIGHESTMODSEQ below is the one RFC 7162 asks.
+        session.enable_condstore()
     sel.condstore = session.condstore
     conn.untagged(b"FLAGS " + encode.flags(SYSTEM_FLAGS))
     permanent = encode.flags(() if readonly else SYSTEM_FLAGS + ("\\*",))
