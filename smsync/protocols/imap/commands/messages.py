@@ -13,6 +13,16 @@ from smsync.protocols.imap.commands import AUTH, SELECTED, Reply, command
 _MODES = {"set": FlagMode.SET, "add": FlagMode.ADD, "remove": FlagMode.REMOVE}
 
 
+def _added_to_selected(session, mailbox) -> None:
+    """Messages were just added to ``mailbox``: if it is the selected one, have the
+    command's completion report them (RFC 3501 6.3.11: EXISTS before the tagged OK).
+    The store's change notice may come later than that (a store that commits on
+    another thread hands it back to the reactor afterwards)."""
+    sel = session.selected
+    if sel is not None and sel.id == mailbox.id:
+        sel.dirty = True
+
+
 def _client_flags(flags) -> tuple[str, ...]:
     # \Recent is the server's to set (and we keep none); clients may not store it.
     return tuple(f for f in flags if f.lower() != "\\recent")
@@ -42,6 +52,7 @@ async def append(conn, cmd):
         if done:
             await mailbox.remove(UIDSet.of(done))
         raise
+    _added_to_selected(session, mailbox)
     return Reply("OK", "APPEND completed", "APPENDUID %d %s" % (uidvalidity, encode.seq_set_ordered(done).decode()))
 
 
@@ -99,13 +110,15 @@ async def _copy(conn, cmd, move: bool):
     dest = session.decode_mailbox(cmd.args.mailbox)
     uids = sel.resolve(cmd.args.seqset, cmd.uid, session.saved_uids)
     try:
-        await session.mail.mailbox(dest)
+        target = await session.mail.mailbox(dest)
     except NotFound:
         return Reply("NO", "no such mailbox", "TRYCREATE")
     if not uids:
         return Reply("OK", "no messages matched")
     op = sel.mailbox.move if move else sel.mailbox.copy
     result = await op(UIDSet.of(uids), dest)
+    if result.dest_uids:
+        _added_to_selected(session, target)
     code = None
     if result.source_uids:
         code = "COPYUID %d %s %s" % (
