@@ -32,12 +32,13 @@ def _false(seq, m, st, doc) -> bool:
     return False
 
 
-def compile_key(key, exists: int, top_uid: int, saved: set, now: datetime) -> Match:
+def compile_key(key, exists: int, top_uid: int, saved: set, now: datetime, recent=()) -> Match:
     """The predicate of ``key`` (strings already case-folded, FLAG names lower-cased, as
     ``search._decode`` leaves them) for a folder of ``exists`` messages whose highest
     UID is ``top_uid``; ``saved`` are the SEARCHRES UIDs, ``now`` the time OLDER and
-    YOUNGER count from."""
-    return _Compiler(exists, top_uid, saved, now).compile(key)
+    YOUNGER count from, ``recent`` the UID intervals ``(after, upto]`` of the messages
+    that are ``\\Recent`` to the session."""
+    return _Compiler(exists, top_uid, saved, now, tuple(recent)).compile(key)
 
 
 def uses_seq(key) -> bool:
@@ -49,8 +50,9 @@ def uses_seq(key) -> bool:
 
 
 class _Compiler:
-    def __init__(self, exists: int, top_uid: int, saved: set, now: datetime):
+    def __init__(self, exists: int, top_uid: int, saved: set, now: datetime, recent: tuple):
         self.exists, self.top_uid, self.saved, self.now = exists, top_uid, saved, now
+        self.recent = recent
         # Flag sets are shared objects (stores reuse them), so lower-casing is done once
         # per distinct set rather than once per message.
         self.lowered: dict[frozenset, frozenset] = {}
@@ -96,6 +98,11 @@ class _Compiler:
             return lambda seq, m, st, doc: not inner(seq, m, st, doc)
         if op == "FLAG":
             return self._flag(a[0])
+        if op == "RECENT":
+            spans = self.recent
+            if not spans:
+                return _false
+            return lambda seq, m, st, doc: any(lo < m.uid <= hi for lo, hi in spans)
         if op in ("SEQ", "UID"):
             return self._set(op, a[0])
         if op == "LARGER":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest_twisted
-from imap_harness import PASSWORD, USER, in_thread
+from imap_harness import FAST_LOGIN_FAILURES, PASSWORD, USER, Running, in_thread
 
 MSG = b"From: a@example.org\r\nSubject: m%d\r\nMessage-ID: <m%d@example.org>\r\n\r\nbody\r\n"
 
@@ -60,3 +60,88 @@ async def test_append_to_selected_mailbox_announces_exists_before_ok(sqlite_serv
         raw.close()
 
     await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_recent_goes_to_the_first_session_across_processes(sqlite_server):
+    """RFC 3501 2.3.2: "\\Recent Message is "recently" arrived in this mailbox. This
+    session is the first session to have been notified about this message; if the
+    session is read-write, subsequent sessions will not see \\Recent set for this
+    message." 6.3.2: "EXAMINE MUST NOT cause messages to lose the \\Recent flag."
+    6.3.1: "n RECENT The number of messages with the \\Recent flag set." 6.3.10 STATUS:
+    "RECENT The number of messages with the \\Recent flag set." 6.4.4 SEARCH: "NEW
+    Messages that have the \\Recent flag set but not the \\Seen flag", "OLD Messages that
+    do not have the \\Recent flag set", "RECENT Messages that have the \\Recent flag
+    set." 6.4.7 COPY: "the Recent flag SHOULD be set, in the copy." IMAP4rev2 (RFC 9051,
+    appendix E) removed the \\Recent flag and the RECENT response.
+
+    Two servers over one SQLite store stand for two processes: a session in one must
+    not be given as recent what a session in the other already was."""
+    server = sqlite_server
+    other = await Running.start("imap", server.store_uri, accounts=(),
+                                knobs={"imap": dict(FAST_LOGIN_FAILURES)})
+    try:
+        await server.deliver(MSG % (1, 1), MSG % (2, 2))
+        mail = await server.store.mail(USER)
+        await mail.create_mailbox("Kept")
+
+        def client():
+            a = server.raw()
+            _login(a)
+            assert b"* STATUS INBOX (RECENT 2)" in a.command(b"s1", b"STATUS INBOX (RECENT)")
+            lines = a.command(b"e", b"EXAMINE INBOX")
+            assert b"* 2 RECENT" in lines
+            assert all(b"\\Recent" in l for l in _fetches(a.command(b"f1", b"FETCH 1:2 (FLAGS)")))
+            assert _search(a.command(b"r1", b"SEARCH RECENT")) == [1, 2]
+            a.command(b"c", b"CLOSE")
+
+            # The other process: EXAMINE left them recent, this SELECT takes them.
+            b = other.raw()
+            _login(b)
+            assert b"* 2 RECENT" in b.command(b"s", b"SELECT INBOX")
+            b.command(b"st", b"STORE 1 +FLAGS.SILENT (\\Seen)")
+            assert _search(b.command(b"n", b"SEARCH NEW")) == [2]
+            assert _search(b.command(b"o", b"SEARCH OLD")) == []
+            line = _fetches(b.command(b"f", b"FETCH 1 (FLAGS)"))[0]
+            assert b"\\Recent" in line and b"\\Seen" in line
+
+            # Back in the first process, nothing is recent any more.
+            assert b"* 0 RECENT" in a.command(b"s2", b"SELECT INBOX")
+            assert not any(b"\\Recent" in l for l in _fetches(a.command(b"f2", b"FETCH 1:2 (FLAGS)")))
+            assert _search(a.command(b"o2", b"SEARCH OLD")) == [1, 2]
+            assert _search(a.command(b"r2", b"SEARCH RECENT")) == []
+            assert b"* STATUS INBOX (RECENT 0)" in a.command(b"s3", b"STATUS INBOX (RECENT)")
+
+            # A copy is a new message: recent for whoever looks first.
+            a.command(b"cp", b"COPY 1 Kept")
+            assert b"* STATUS Kept (RECENT 1)" in a.command(b"s4", b"STATUS Kept (RECENT)")
+            lines = a.command(b"cp2", b"COPY 2 INBOX")
+            assert b"* 3 EXISTS" in lines and b"* 1 RECENT" in lines
+            assert _search(a.command(b"r3", b"SEARCH RECENT")) == [3]
+            assert b"\\Recent" in _fetches(a.command(b"f3", b"FETCH 3 (FLAGS)"))[0]
+
+            # IMAP4rev2 has no \Recent; such a session does not take it from others.
+            c = server.raw()
+            _login(c)
+            c.command(b"en", b"ENABLE IMAP4rev2")
+            a.command(b"u", b"UNSELECT")
+            return a, b, c
+
+        a, b, c = await in_thread(client)
+        await server.deliver(MSG % (4, 4))
+
+        def rev2():
+            lines = c.command(b"s", b"SELECT INBOX")
+            assert not any(b"RECENT" in l for l in lines)
+            assert not any(b"\\Recent" in l for l in _fetches(c.command(b"f", b"FETCH 1:* (FLAGS)")))
+            assert b"* 1 RECENT" in a.command(b"s5", b"SELECT INBOX")
+            # b had INBOX selected all along but was told of the new ones after a: its
+            # recent messages are still the two it was first to see.
+            lines = b.command(b"n", b"NOOP")
+            assert b"* 4 EXISTS" in lines and b"* 2 RECENT" in lines
+            for raw in (a, b, c):
+                raw.close()
+
+        await in_thread(rev2)
+    finally:
+        await other.stop()

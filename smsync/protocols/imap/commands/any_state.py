@@ -60,6 +60,8 @@ async def enable(conn, cmd):
                 session.enabled.add("CONDSTORE")
             if cap in ("CONDSTORE", "QRESYNC") and session.selected is not None:
                 session.selected.condstore = True
+            if cap == "IMAP4REV2" and session.selected is not None:
+                session.selected.drop_recent()
     names = {"IMAP4REV2": "IMAP4rev2"}
     conn.untagged("ENABLED" + "".join(" " + names.get(c, c) for c in turned_on))
 

@@ -161,13 +161,15 @@ class _Planner:
 
     def __init__(self, conn, atts):
         utf8 = conn.session.utf8
+        flags_of = conn.session.selected.flags_of
         # Stores hand out shared flag-set objects: encode each distinct set once.
         flag_lists: dict = {}
 
         def flags(info, st):
-            text = flag_lists.get(info.flags)
+            shown = flags_of(info)
+            text = flag_lists.get(shown)
             if text is None:
-                text = flag_lists[info.flags] = b"FLAGS " + encode.flags(info.flags)
+                text = flag_lists[shown] = b"FLAGS " + encode.flags(shown)
             return text
 
         makers = {

@@ -8,7 +8,7 @@ import re
 
 from smsync.errors import NotFound
 from smsync.model import MAILBOX_SEPARATOR, Role, UIDSet
-from smsync.protocols.imap import encode
+from smsync.protocols.imap import encode, recent
 from smsync.protocols.imap.commands import AUTH, CommandBad, Reply, command
 
 ROLE_ATTRS = {
@@ -215,7 +215,7 @@ async def _status_response(conn, mailbox, name: str, items) -> None:
         if item == "MESSAGES":
             v = info.exists
         elif item == "RECENT":
-            v = 0
+            v = await recent.count(conn.session.store, mailbox, info.uidnext)
         elif item == "UIDNEXT":
             v = info.uidnext
         elif item == "UIDVALIDITY":

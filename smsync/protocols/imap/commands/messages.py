@@ -24,7 +24,7 @@ def _added_to_selected(session, mailbox) -> None:
 
 
 def _client_flags(flags) -> tuple[str, ...]:
-    # \Recent is the server's to set (and we keep none); clients may not store it.
+    # \Recent is the server's to set, per session; clients may not store it.
     return tuple(f for f in flags if f.lower() != "\\recent")
 
 
@@ -61,7 +61,7 @@ def _fetch_line(sel, seq: int, info, with_uid: bool, flags: bool = True) -> byte
     if with_uid:
         parts.append(b"UID %d" % info.uid)
     if flags:
-        parts.append(b"FLAGS " + encode.flags(info.flags))
+        parts.append(b"FLAGS " + encode.flags(sel.flags_of(info)))
     if sel.condstore:
         parts.append(b"MODSEQ (%d)" % info.modseq)
     return b"%d FETCH (" % seq + b" ".join(parts) + b")"
