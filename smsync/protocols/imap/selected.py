@@ -12,6 +12,7 @@ import bisect
 from array import array
 from typing import Iterable, Optional
 
+from smsync.model import SYSTEM_FLAGS
 from smsync.protocols.imap import encode
 from smsync.protocols.imap.recent import RecentMarks
 from smsync.protocols.imap.syntax import SeqSet
@@ -44,6 +45,24 @@ class SelectedMailbox:
         #: pairs, however many messages. None for a session without \Recent (IMAP4rev2).
         self.marks: Optional[RecentMarks] = None
         self.recent: Optional[list[tuple[int, int]]] = None
+        #: Keywords the client has been given in a FLAGS response: lower-cased -> as
+        #: spelled. SELECT names the system flags only, so a folder's keywords are
+        #: announced when a FETCH response first carries them, not found by a scan.
+        self.keywords: dict[str, str] = {}
+
+    def announce(self, conn, flags) -> None:
+        """RFC 3501 7.2.6: a FETCH response may carry only flags the client has been
+        given in FLAGS. Before one carries a keyword new to this session, send FLAGS
+        with it (and, read-write, PERMANENTFLAGS, where "\\*" says more may come)."""
+        new = [f for f in flags if f[:1] != "\\" and f.lower() not in self.keywords]
+        if not new:
+            return
+        for f in new:
+            self.keywords[f.lower()] = f
+        defined = SYSTEM_FLAGS + tuple(self.keywords.values())
+        conn.untagged(b"FLAGS " + encode.flags(defined))
+        if not self.readonly:
+            conn.untagged(b"OK [PERMANENTFLAGS " + encode.flags(defined + ("\\*",)) + b"] flags permitted")
 
     async def take_recent(self, uids) -> None:
         """Learn which of ``uids`` (ascending, just added to the view) are recent to this
@@ -172,7 +191,7 @@ class SelectedMailbox:
             seq = self.seq_of(m.uid)
             if seq is None:
                 continue
-            conn.untagged(self.flags_response(seq, m, with_uid=True))
+            conn.untagged(self.flags_response(conn, seq, m, with_uid=True))
         if new:
             await self.take_recent(new)
             self.uids.extend(new)
@@ -181,11 +200,14 @@ class SelectedMailbox:
                 conn.untagged(b"%d RECENT" % self.recent_count)
         self.modseq = max(self.modseq, changes.highestmodseq)
 
-    def flags_response(self, seq: int, info, with_uid: bool) -> bytes:
+    def flags_response(self, conn, seq: int, info, with_uid: bool) -> bytes:
+        """The untagged FETCH of ``info``'s flags (announcing a new keyword first)."""
         parts = []
         if with_uid:
             parts.append(b"UID %d" % info.uid)
-        parts.append(b"FLAGS " + encode.flags(self.flags_of(info)))
+        shown = self.flags_of(info)
+        self.announce(conn, shown)
+        parts.append(b"FLAGS " + encode.flags(shown))
         if self.condstore:
             parts.append(b"MODSEQ (%d)" % info.modseq)
         return b"%d FETCH (" % seq + b" ".join(parts) + b")"

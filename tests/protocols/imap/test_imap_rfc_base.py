@@ -145,3 +145,46 @@ async def test_recent_goes_to_the_first_session_across_processes(sqlite_server):
         await in_thread(rev2)
     finally:
         await other.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_new_keyword_announced_by_flags_before_fetch_carries_it(server):
+    """RFC 3501 7.2.6 (RFC 9051 7.3.5), FLAGS response: "The flag parenthesized list
+    identifies the flags (at a minimum, the system-defined flags) that are applicable
+    for this mailbox. [...] The update from the FLAGS response MUST be recorded by the
+    client." A keyword a FETCH response carries must be among them: announced by an
+    untagged FLAGS (and, read-write, OK [PERMANENTFLAGS]) first."""
+    await server.deliver(MSG % (1, 1))
+
+    def client():
+        raw = server.raw()
+        _login(raw)
+        raw.command(b"s", b"SELECT INBOX")
+        lines = raw.command(b"st", b"STORE 1 +FLAGS ($Label1)")
+        flags = [i for i, l in enumerate(lines) if l.startswith(b"* FLAGS (") and b"$Label1" in l]
+        perm = [i for i, l in enumerate(lines) if l.startswith(b"* OK [PERMANENTFLAGS (") and b"$Label1" in l]
+        fetch = [i for i, l in enumerate(lines) if b"FETCH" in l and b"$Label1" in l]
+        assert flags and perm and fetch and flags[0] < fetch[0] and perm[0] < fetch[0]
+        assert b"\\*" in lines[perm[0]]
+        # APPEND's keyword: announced by the time a FETCH response carries it.
+        lines = _append(raw, b"a", b"INBOX", MSG % (2, 2), flags=b"($Label2) ")
+        lines += raw.command(b"f", b"FETCH 2 (FLAGS)")
+        flags = [i for i, l in enumerate(lines) if l.startswith(b"* FLAGS (") and b"$Label2" in l]
+        fetch = [i for i, l in enumerate(lines) if b"FETCH" in l and b"$Label2" in l]
+        assert flags and fetch and flags[0] < fetch[0]
+        assert b"$Label1" in lines[flags[0]]
+        # Already announced: no second FLAGS.
+        assert not any(l.startswith(b"* FLAGS") for l in raw.command(b"f2", b"FETCH 1:2 (FLAGS)"))
+        # Another session's keyword, reported unasked: announced first too.
+        other = server.raw()
+        _login(other)
+        other.command(b"s", b"SELECT INBOX")
+        other.command(b"st", b"STORE 1 +FLAGS.SILENT ($Label3)")
+        other.close()
+        lines = raw.command(b"n", b"NOOP")
+        flags = [i for i, l in enumerate(lines) if l.startswith(b"* FLAGS (") and b"$Label3" in l]
+        fetch = [i for i, l in enumerate(lines) if b"FETCH" in l and b"$Label3" in l]
+        assert flags and fetch and flags[0] < fetch[0]
+        raw.close()
+
+    await in_thread(client)

@@ -65,6 +65,8 @@ async def test_flag_changes_from_another_connection_reach_idle(server):
         other.select_folder("INBOX")
         other.add_flags([1], [b"$Important"])
         other.logout()
+        # The new keyword is announced (FLAGS, PERMANENTFLAGS) before the FETCH.
+        assert b"$Important" in raw.line() and b"PERMANENTFLAGS" in raw.line()
         line = raw.line()
         assert line.startswith(b"* 1 FETCH (UID 1 FLAGS (") and b"$Important" in line
         raw.send(b"DONE\r\n")

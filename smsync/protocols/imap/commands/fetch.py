@@ -161,14 +161,16 @@ class _Planner:
 
     def __init__(self, conn, atts):
         utf8 = conn.session.utf8
-        flags_of = conn.session.selected.flags_of
-        # Stores hand out shared flag-set objects: encode each distinct set once.
+        sel = conn.session.selected
+        # Stores hand out shared flag-set objects: encode each distinct set once (and
+        # announce its new keywords then, before the response carrying them is sent).
         flag_lists: dict = {}
 
         def flags(info, st):
-            shown = flags_of(info)
+            shown = sel.flags_of(info)
             text = flag_lists.get(shown)
             if text is None:
+                sel.announce(conn, shown)
                 text = flag_lists[shown] = b"FLAGS " + encode.flags(shown)
             return text
 

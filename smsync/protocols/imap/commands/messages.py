@@ -56,12 +56,14 @@ async def append(conn, cmd):
     return Reply("OK", "APPEND completed", "APPENDUID %d %s" % (uidvalidity, encode.seq_set_ordered(done).decode()))
 
 
-def _fetch_line(sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
+def _fetch_line(conn, sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
     parts = []
     if with_uid:
         parts.append(b"UID %d" % info.uid)
     if flags:
-        parts.append(b"FLAGS " + encode.flags(sel.flags_of(info)))
+        shown = sel.flags_of(info)
+        sel.announce(conn, shown)
+        parts.append(b"FLAGS " + encode.flags(shown))
     if sel.condstore:
         parts.append(b"MODSEQ (%d)" % info.modseq)
     return b"%d FETCH (" % seq + b" ".join(parts) + b")"
@@ -89,10 +91,10 @@ async def store(conn, cmd):
         if seq is None:
             continue
         if not args.silent:
-            conn.untagged(_fetch_line(sel, seq, info, cmd.uid))
+            conn.untagged(_fetch_line(conn, sel, seq, info, cmd.uid))
         elif args.unchangedsince is not None and info in result.changed:
             # RFC 7162 3.1.3: MODSEQ of changed messages is reported even with .SILENT.
-            conn.untagged(_fetch_line(sel, seq, info, cmd.uid, flags=False))
+            conn.untagged(_fetch_line(conn, sel, seq, info, cmd.uid, flags=False))
     if result.modified:
         if cmd.uid:
             ids = result.modified

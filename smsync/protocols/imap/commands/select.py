@@ -83,7 +83,7 @@ async def _qresync(conn, sel: SelectedMailbox, params) -> None:
             continue
         seq = sel.seq_of(m.uid)
         if seq is not None:
-            conn.untagged(sel.flags_response(seq, m, with_uid=True))
+            conn.untagged(sel.flags_response(conn, seq, m, with_uid=True))
 
 
 @command("CLOSE", SELECTED, sync_after=False)
