@@ -188,3 +188,22 @@ async def test_new_keyword_announced_by_flags_before_fetch_carries_it(server):
         raw.close()
 
     await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_atom_starting_with_tilde_is_an_atom(server):
+    """RFC 3501 9 (RFC 9051 9), formal syntax: ``ATOM-CHAR = <any CHAR except
+    atom-specials>`` and "~" is no atom-special; RFC 3516 (RFC 9051): ``literal8 = "~{"
+    number ["+"] "}" CRLF *OCTET``: only "~{" starts a binary literal."""
+
+    def client():
+        raw = server.raw()
+        _login(raw)
+        assert raw.command(b"c", b"CREATE ~foo")[-1].startswith(b"c OK")
+        lines = raw.command(b"l", b'LIST "" ~foo')
+        assert lines[-1].startswith(b"l OK")
+        assert any(l.startswith(b"* LIST (") and l.endswith(b' "/" ~foo') for l in lines)
+        assert raw.command(b"n", b"NOOP")[-1].startswith(b"n OK")
+        raw.close()
+
+    await in_thread(client)
