@@ -207,3 +207,29 @@ async def test_atom_starting_with_tilde_is_an_atom(server):
         raw.close()
 
     await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_lsub_lists_only_subscribed_names_and_noselect_parents(server):
+    """RFC 3501 6.3.9, LSUB: "The LSUB command returns a subset of names from the set of
+    names that the user has declared as being "active" or "subscribed"." [...] "If
+    "foo/bar" is subscribed but "foo" is not, a "%" wildcard to LSUB must return foo,
+    not foo/bar, with the \\Noselect attribute." """
+
+    def client():
+        raw = server.raw()
+        _login(raw)
+        for name in (b"foo/bar", b"lone", b"seen/x/y"):
+            assert raw.command(b"c", b"CREATE " + name)[-1].startswith(b"c OK")
+        raw.command(b"s", b"SUBSCRIBE foo/bar")
+        raw.command(b"s", b"SUBSCRIBE seen/x/y")
+        lines = [l for l in raw.command(b"l", b'LSUB "" %') if l.startswith(b"* LSUB")]
+        assert b'* LSUB (\\Noselect) "/" foo' in lines
+        assert b'* LSUB (\\Noselect) "/" seen' in lines
+        assert not any(l.endswith(b" lone") or l.endswith(b"/bar") for l in lines)
+        lines = [l for l in raw.command(b"m", b'LSUB "" *') if l.startswith(b"* LSUB")]
+        mine = [l for l in lines if l.split(b" ")[-1].split(b"/")[0] in (b"foo", b"lone", b"seen")]
+        assert mine == [b'* LSUB () "/" foo/bar', b'* LSUB () "/" seen/x/y']
+        raw.close()
+
+    await in_thread(client)

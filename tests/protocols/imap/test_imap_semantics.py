@@ -123,6 +123,8 @@ async def test_utf8_names_after_enable_and_recursivematch(server):
         assert raw.command(b"e", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
         lines = raw.command(b"l", b'LIST "" Entw*')
         assert lines[0] == '* LIST (\\HasChildren) "/" "Entwürfe"'.encode()
+        # CREATE subscribes nothing (RFC 3501 6.3.9): the client does.
+        raw.command(b"t", "SUBSCRIBE Entwürfe/Alt".encode())
         raw.command(b"u", "UNSUBSCRIBE Entwürfe".encode())
         lines = raw.command(b"r", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" %')
         assert '* LIST (\\HasChildren) "/" "Entwürfe" ("CHILDINFO" ("SUBSCRIBED"))'.encode() in lines

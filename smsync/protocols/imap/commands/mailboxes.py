@@ -40,7 +40,16 @@ async def create(conn, cmd):
         if use.lower() not in ATTR_ROLES or role is not None:
             return Reply("NO", f"cannot create a folder for {use}", "USEATTR")
         role = ATTR_ROLES[use.lower()]
-    await conn.session.mail.create_mailbox(name, role)
+    mail = conn.session.mail
+    before = {e.name for e in await mail.list_mailboxes()}
+    entry = await mail.create_mailbox(name, role)
+    # RFC 3501 6.3.9: LSUB answers the names the user subscribed. The store subscribes
+    # a new folder (so one made on a phone or in Outlook shows in clients that list
+    # subscribed folders only); one made by CREATE, and the parents it implied, are
+    # the IMAP client's to subscribe, which clients do after creating.
+    for e in await mail.list_mailboxes():
+        if e.name not in before and (e.name == entry.name or entry.name.startswith(e.name + MAILBOX_SEPARATOR)):
+            await mail.subscribe(e.name, False)
 
 
 @command("DELETE", AUTH)
