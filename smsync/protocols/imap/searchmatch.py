@@ -16,12 +16,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
+from smsync.formats.headers import decode_words
 from smsync.model import SYSTEM_FLAGS
 
 Match = Callable[..., bool]
 
 _SYSTEM = {f.lower(): f for f in SYSTEM_FLAGS}
-_ADDRESS_KEYS = {"FROM": "from_", "TO": "to", "CC": "cc", "BCC": "bcc", "SUBJECT": "subject"}
+_ADDRESS_KEYS = {"FROM": "from_", "TO": "to", "CC": "cc", "BCC": "bcc"}
 
 
 def _true(seq, m, st, doc) -> bool:
@@ -124,11 +125,16 @@ class _Compiler:
             limit = self.now - timedelta(seconds=a[0])
             return lambda seq, m, st, doc: m.internal_date >= limit
         if op in ("SENTBEFORE", "SENTON", "SENTSINCE"):
+            # The Date: header's day only: a message without one has no sent date and
+            # matches none of them (its internal date is another key's business).
             cmp = _day_cmp(op[4:], a[0].date())
-            return lambda seq, m, st, doc: st is not None and cmp((st.date or m.internal_date).date())
+            return lambda seq, m, st, doc: st is not None and st.date is not None and cmp(st.date.date())
         if op in _ADDRESS_KEYS:
             attr, needle = _ADDRESS_KEYS[op], a[0]
-            return lambda seq, m, st, doc: st is not None and needle in (getattr(st, attr) or "").casefold()
+            return lambda seq, m, st, doc: st is not None and needle in _address_text(getattr(st.envelope, attr))
+        if op == "SUBJECT":
+            needle = a[0]
+            return lambda seq, m, st, doc: st is not None and needle in (st.subject or "").casefold()
         if op == "HEADER":
             name, needle = a
             return lambda seq, m, st, doc: doc is not None and any(
@@ -166,6 +172,21 @@ class _Compiler:
         if op == "SEQ":
             return lambda seq, m, st, doc: any(lo <= seq <= hi for lo, hi in ranges)
         return lambda seq, m, st, doc: any(lo <= m.uid <= hi for lo, hi in ranges)
+
+
+def _address_text(addresses) -> str:
+    """What FROM, TO, CC and BCC search (RFC 3501 6.4.4: "the envelope structure's
+    FROM field"): each address of the envelope as ``name <mailbox@host>`` (the name's
+    encoded words decoded), a group by its name, case-folded. Comments are no part of
+    an address, so they are not searched."""
+    parts = []
+    for address in addresses:
+        if address.is_group_start:
+            parts.append(address.mailbox)
+        elif address.email is not None:
+            name = decode_words(address.name).strip() if address.name else ""
+            parts.append(f"{name} <{address.email}>" if name else address.email)
+    return ", ".join(parts).casefold()
 
 
 def _day_cmp(op: str, key_day):

@@ -233,3 +233,37 @@ async def test_lsub_lists_only_subscribed_names_and_noselect_parents(server):
         raw.close()
 
     await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_search_addresses_without_comments_and_sent_dates_only_from_date(server):
+    """RFC 3501 6.4.4 (RFC 9051 6.4.4), SEARCH: "FROM <string> Messages that contain the
+    specified string in the envelope structure's FROM field" (likewise TO, CC): the
+    envelope's addresses, where RFC 5322 comments are no part of an address.
+    "SENTSINCE <date> Messages whose [RFC-2822] Date: header (disregarding time and
+    timezone) is within or later than the specified date" (SENTBEFORE, SENTON alike): a
+    message without a Date: header has no such date and matches none of them."""
+    await server.deliver(
+        b"From: Alice <alice(work)@example.org>\r\nTo: bob@(home)example.net\r\n"
+        b"Cc: \"Carol\" <carol@example.com (old address)>\r\n"
+        b"Date: Mon, 3 Jan 2022 10:00:00 +0000\r\nSubject: one\r\n\r\nx\r\n",
+        b"From: dave@example.org\r\nSubject: no date\r\n\r\nx\r\n",
+    )
+
+    def client():
+        raw = server.raw()
+        _login(raw)
+        raw.command(b"s", b"SELECT INBOX")
+        assert _search(raw.command(b"a", b'SEARCH FROM "alice@example.org"')) == [1]
+        assert _search(raw.command(b"b", b'SEARCH TO "bob@example.net"')) == [1]
+        assert _search(raw.command(b"c", b'SEARCH CC "carol@example.com"')) == [1]
+        assert _search(raw.command(b"d", b'SEARCH FROM "work"')) == []
+        assert _search(raw.command(b"e", b"SEARCH SENTSINCE 1-Jan-2022")) == [1]
+        assert _search(raw.command(b"f", b"SEARCH SENTBEFORE 1-Jan-2100")) == [1]
+        # The internal date of the second message is today.
+        today = raw.command(b"g", b"FETCH 2 (INTERNALDATE)")[0].split(b'"')[1].split(b" ")[0]
+        assert _search(raw.command(b"h", b"SEARCH SENTON " + today)) == []
+        assert _search(raw.command(b"i", b"SEARCH SINCE " + today)) == [1, 2]
+        raw.close()
+
+    await in_thread(client)
