@@ -4,9 +4,12 @@ test per defect found, each quoting the passage it holds the server to."""
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest_twisted
-from imap_harness import FAST_LOGIN_FAILURES, PASSWORD, USER, Running, in_thread
+from imap_harness import FAST_LOGIN_FAILURES, PASSWORD, USER, RawClient, Running, in_thread
+
+from smsync.model import FlagMode, UIDSet
 
 MSG = b"From: a@example.org\r\nSubject: m%d\r\nMessage-ID: <m%d@example.org>\r\n\r\nbody\r\n"
 
@@ -267,3 +270,53 @@ async def test_search_addresses_without_comments_and_sent_dates_only_from_date(s
         raw.close()
 
     await in_thread(client)
+
+
+class _SlowReader(RawClient):
+    """A raw client with a small receive buffer: what the server writes backs up in its
+    own buffers after a little, until the client reads."""
+
+    def __init__(self, host: str, port: int):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(20)
+        self.sock.connect((host, port))
+        self.buf = b""
+        self.greeting = self.line()
+
+
+@pytest_twisted.ensureDeferred
+async def test_fetch_of_messages_expunged_meanwhile_answers_the_rest_with_ok(server):
+    """RFC 2180 4.1.3 (IMAP4 multi-accessed mailbox practice), for a FETCH naming messages
+    another session expunged: the server may "return the usual FETCH responses for the
+    non-expunged messages" and complete with OK. RFC 5530's EXPUNGEISSUED ("Someone
+    else has issued an EXPUNGE for the same mailbox") says so without failing what is
+    still there (Dovecot: "OK [EXPUNGEISSUED] Some messages were already expunged.").
+
+    The expunge lands while the FETCH is under way: after its first responses, while
+    the client is slow to read them."""
+    body = b"Subject: big\r\n\r\n" + b"x" * (250 * 1024 - 20)
+    uids = await server.deliver(*[body] * 80)
+
+    def select():
+        raw = _SlowReader(server.host, server.portno)
+        _login(raw)
+        raw.command(b"s", b"SELECT INBOX")
+        raw.send(b"f FETCH 1:* (UID BODY.PEEK[])\r\n")
+        assert raw.line().startswith(b"* 1 FETCH (UID 1 BODY[] {")
+        return raw
+
+    raw = await in_thread(select)
+    box = await server.mailbox()
+    await box.store_flags(UIDSet.of([uids[-1]]), FlagMode.ADD, ("\\Deleted",))
+    assert await box.expunge() == [uids[-1]]
+
+    def rest():
+        lines = raw.until(b"f")
+        assert lines[-1].startswith(b"f OK")
+        got = [l for l in lines if b" FETCH (UID " in l]
+        assert len(got) == 78 and got[-1].startswith(b"* 79 FETCH (UID 79 ")
+        assert b"* 80 EXPUNGE" in raw.command(b"n", b"NOOP")
+        raw.close()
+
+    await in_thread(rest)

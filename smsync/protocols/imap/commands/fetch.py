@@ -95,7 +95,10 @@ async def fetch(conn, cmd):
             if conn.closed:
                 return None
     if vanished:
-        return Reply("NO", "some messages were expunged meanwhile", "EXPUNGEISSUED")
+        # RFC 2180 4.1.3: what is still there was answered, so the FETCH succeeded;
+        # RFC 5530's EXPUNGEISSUED says why some are missing (as Dovecot answers).
+        # A NO would make clients take the whole FETCH for failed and retry it.
+        return Reply("OK", "some messages were already expunged", "EXPUNGEISSUED")
     return None
 
 
