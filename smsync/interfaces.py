@@ -277,6 +277,30 @@ class IMailboxSelect(Interface):
         one instead of two."""
 
 
+class IMailboxRecent(Interface):
+    """Optional part of an ``IMailbox``: where IMAP4rev1's ``\\Recent`` is decided.
+
+    RFC 3501 2.3.2 gives each message as recent to one session only: the first to be
+    told of it. The folder keeps one number for that, its *recent mark*: the highest
+    UID that some session has already taken as recent. Messages above it are recent to
+    the next session that claims them. Kept with the folder, the mark is shared by every
+    process over the store; a mailbox that does not provide this interface leaves the
+    IMAP server to keep marks in its own memory, which holds within one process only.
+    """
+
+    def recent_mark():
+        """Fire with the folder's recent mark (0 until a session claims any).
+        ``NotFound`` if the folder is gone."""
+
+    def claim_recent(uid):
+        """Raise the recent mark to ``uid`` (an int) if it is lower, atomically with
+        every other claim on the folder in any process, and fire with the mark as it
+        was before: the caller alone sees the messages above that, up to ``uid``, as
+        recent. Not a change of the folder's content: no MODSEQ, no change notice; a
+        claim lost in a crash only makes messages recent once more. ``NotFound`` if the
+        folder is gone; ``InvalidData`` if ``uid`` is not an int."""
+
+
 class IMailboxUIDWindow(Interface):
     """Optional fast path of an ``IMailbox``: a window of its UIDs.
 

@@ -181,6 +181,14 @@ def check_uid_window(after, limit) -> tuple[int, int]:
     return min(max(after, 0), (1 << 32) - 1), limit
 
 
+def check_recent_uid(uid) -> int:
+    """The ``uid`` of ``IMailboxRecent.claim_recent`` clamped to the UID range;
+    ``InvalidData`` unless it is an int (a bool is not)."""
+    if isinstance(uid, bool) or not isinstance(uid, int):
+        raise InvalidData(f"uid must be an integer, not {uid!r}")
+    return min(max(uid, 0), (1 << 32) - 1)
+
+
 def check_change_limit(limit) -> None:
     """``InvalidData`` unless ``limit`` (of ``ICollection.changes_since``) is None or a
     positive integer; a bool is not a count."""

@@ -36,7 +36,7 @@ class AccountConformance(StoreHarness):
         inbox = await call(mail.mailbox, "INBOX")
         assert verifyObject(I.IMailbox, inbox)
         # The optional fast paths a mailbox declares must be there in full.
-        for optional in (I.IMailboxRangeReads, I.IMailboxSelect, I.IMailboxUIDWindow):
+        for optional in (I.IMailboxRangeReads, I.IMailboxSelect, I.IMailboxUIDWindow, I.IMailboxRecent):
             if optional.providedBy(inbox):
                 assert verifyObject(optional, inbox)
         assert inbox.account == self.ACCOUNT

@@ -10,7 +10,7 @@ import pytest
 import pytest_twisted
 
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IMailboxRangeReads, IMailboxSelect, IMailboxUIDWindow
+from smsync.interfaces import IMailboxRangeReads, IMailboxRecent, IMailboxSelect, IMailboxUIDWindow
 from smsync.model import AppendResult, FlagMode, MailboxInfo, MessageInfo, UIDSet
 from smsync.testing import samples
 from smsync.testing.base import StoreHarness, call
@@ -191,6 +191,38 @@ class MailConformance(StoreHarness):
         for after, limit in [(0, 0), (0, -1), ("1", 2), (1, None), (True, 3), (0, 2.0)]:
             with pytest.raises(InvalidData):
                 await call(inbox.uids_after, after, limit)
+
+    @pytest_twisted.ensureDeferred
+    async def test_recent_mark(self, mail, inbox):
+        if not IMailboxRecent.providedBy(inbox):
+            pytest.skip("the backend's mailboxes do not provide IMailboxRecent")
+        await call(inbox.append, samples.message("recent"))
+        info = await call(inbox.info)
+        assert await call(inbox.recent_mark) == 0
+        assert await call(inbox.claim_recent, 5) == 0
+        # A lower claim takes nothing and leaves the mark.
+        assert await call(inbox.claim_recent, 3) == 5
+        assert await call(inbox.claim_recent, 9) == 5
+        # The mark is the folder's: another handle sees it, another folder has its own.
+        again = await call(mail.mailbox, "INBOX")
+        assert await call(again.recent_mark) == 9
+        assert await call(again.claim_recent, 9) == 9
+        drafts = await call(mail.mailbox, "Drafts")
+        assert await call(drafts.recent_mark) == 0
+        # Not a change of the folder.
+        assert await call(inbox.info) == info
+        for bad in ("1", None, 1.0, True):
+            with pytest.raises(InvalidData):
+                await call(inbox.claim_recent, bad)
+        # A folder made again under an old name starts afresh.
+        await call(mail.create_mailbox, "Marks")
+        marks = await call(mail.mailbox, "Marks")
+        await call(marks.claim_recent, 7)
+        await call(mail.delete_mailbox, "Marks")
+        with pytest.raises(NotFound):
+            await call(marks.claim_recent, 8)
+        await call(mail.create_mailbox, "Marks")
+        assert await call((await call(mail.mailbox, "Marks")).recent_mark) == 0
 
     @pytest.mark.parametrize("bad", [(1, -1, 10), (1, 0, -1)])
     @pytest_twisted.ensureDeferred

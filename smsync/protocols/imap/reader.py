@@ -68,6 +68,12 @@ class Reader:
     def at_end(self) -> bool:
         return self.pos >= len(self.data)
 
+    def at_literal(self) -> bool:
+        """A literal starts here: "{", or "~{" (RFC 3516 literal8). A "~" followed by
+        anything else is an ordinary atom character."""
+        data, pos = self.data, self.pos
+        return data[pos : pos + 1] == b"{" or data[pos : pos + 2] == b"~{"
+
     def end(self) -> None:
         if not self.at_end():
             self.fail("unexpected characters at end of command")
@@ -170,13 +176,12 @@ class Reader:
         b = self.peek()
         if b == 0x22:
             return self.quoted()
-        if b in (0x7B, 0x7E):
+        if self.at_literal():
             return self.literal()[0]
         self.fail("expected a string")
 
     def astring(self) -> bytes:
-        b = self.peek()
-        if b in (0x22, 0x7B, 0x7E):
+        if self.peek() == 0x22 or self.at_literal():
             return self.string()
         # ASTRING-CHAR = ATOM-CHAR / resp-specials; 8-bit allowed (UTF8=ACCEPT).
         out = self._run(lambda b: b > 0x20 and b != 0x7F and (b not in ATOM_SPECIALS or b == 0x5D))
@@ -195,8 +200,7 @@ class Reader:
         return b is not None and 0x20 < b < 0x7F and b not in ATOM_SPECIALS
 
     def list_mailbox(self) -> bytes:
-        b = self.peek()
-        if b in (0x22, 0x7B, 0x7E):
+        if self.peek() == 0x22 or self.at_literal():
             return self.string()
         out = self._run(lambda b: b > 0x20 and b != 0x7F and (b not in ATOM_SPECIALS or b in b"%*]"))
         if not out:

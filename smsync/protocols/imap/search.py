@@ -155,7 +155,7 @@ async def search(sel, key: SearchKey, charset: Optional[str], saved: list[int]) 
     want_doc = "header" in needs or "text" in needs
     uids = list(sel.uids)
     compiler = partial(compile_key, exists=len(uids), top_uid=uids[-1] if uids else 0,
-                       saved=set(saved), now=datetime.now(timezone.utc))
+                       saved=set(saved), now=datetime.now(timezone.utc), recent=sel.recent or ())
     match = compiler(key)
     # Pre-filters: the key with what is not loaded yet relaxed to "could match".
     metadata_key = _relax(key, True, _STRUCT_KEYS | _TEXT_KEYS)

@@ -26,7 +26,7 @@ class SearchKey:
     """One search criterion.
 
     ``op`` is one of: ALL, NONE, AND (args: keys), OR (two keys), NOT (one key),
-    FLAG (flag str), SEQ / UID (a SeqSet), BCC BODY CC FROM SUBJECT TEXT TO (bytes),
+    RECENT (IMAP4rev1 \\Recent, to the session), FLAG (flag str), SEQ / UID (a SeqSet), BCC BODY CC FROM SUBJECT TEXT TO (bytes),
     HEADER (field str, value bytes), BEFORE ON SINCE SENTBEFORE SENTON SENTSINCE (naive
     datetime of the day), LARGER SMALLER OLDER YOUNGER (int), MODSEQ (int).
     """
@@ -60,11 +60,15 @@ def _key(r, depth: int) -> SearchKey:
     if b is not None and (0x30 <= b <= 0x39 or b in b"*$"):
         return SearchKey("SEQ", (r.seq_set(),))
     word = r.word()
-    if word == "ALL" or word == "OLD":
+    if word == "ALL":
         return SearchKey("ALL")
-    if word in ("RECENT", "NEW"):
-        # \Recent is not kept (IMAP4rev2 dropped it): no message is recent.
-        return SearchKey("NONE")
+    # RFC 3501 6.4.4: NEW is "(RECENT UNSEEN)", OLD is "NOT RECENT".
+    if word == "RECENT":
+        return SearchKey("RECENT")
+    if word == "NEW":
+        return SearchKey("AND", (SearchKey("RECENT"), SearchKey("NOT", (SearchKey("FLAG", ("\\Seen",)),))))
+    if word == "OLD":
+        return SearchKey("NOT", (SearchKey("RECENT"),))
     if word in _FLAG_KEYS:
         return SearchKey("FLAG", (_FLAG_KEYS[word],))
     if word.startswith("UN") and word[2:] in _FLAG_KEYS:

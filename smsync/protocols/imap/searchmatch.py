@@ -16,12 +16,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
+from smsync.formats.headers import decode_words
 from smsync.model import SYSTEM_FLAGS
 
 Match = Callable[..., bool]
 
 _SYSTEM = {f.lower(): f for f in SYSTEM_FLAGS}
-_ADDRESS_KEYS = {"FROM": "from_", "TO": "to", "CC": "cc", "BCC": "bcc", "SUBJECT": "subject"}
+_ADDRESS_KEYS = {"FROM": "from_", "TO": "to", "CC": "cc", "BCC": "bcc"}
 
 
 def _true(seq, m, st, doc) -> bool:
@@ -32,12 +33,13 @@ def _false(seq, m, st, doc) -> bool:
     return False
 
 
-def compile_key(key, exists: int, top_uid: int, saved: set, now: datetime) -> Match:
+def compile_key(key, exists: int, top_uid: int, saved: set, now: datetime, recent=()) -> Match:
     """The predicate of ``key`` (strings already case-folded, FLAG names lower-cased, as
     ``search._decode`` leaves them) for a folder of ``exists`` messages whose highest
     UID is ``top_uid``; ``saved`` are the SEARCHRES UIDs, ``now`` the time OLDER and
-    YOUNGER count from."""
-    return _Compiler(exists, top_uid, saved, now).compile(key)
+    YOUNGER count from, ``recent`` the UID intervals ``(after, upto]`` of the messages
+    that are ``\\Recent`` to the session."""
+    return _Compiler(exists, top_uid, saved, now, tuple(recent)).compile(key)
 
 
 def uses_seq(key) -> bool:
@@ -49,8 +51,9 @@ def uses_seq(key) -> bool:
 
 
 class _Compiler:
-    def __init__(self, exists: int, top_uid: int, saved: set, now: datetime):
+    def __init__(self, exists: int, top_uid: int, saved: set, now: datetime, recent: tuple):
         self.exists, self.top_uid, self.saved, self.now = exists, top_uid, saved, now
+        self.recent = recent
         # Flag sets are shared objects (stores reuse them), so lower-casing is done once
         # per distinct set rather than once per message.
         self.lowered: dict[frozenset, frozenset] = {}
@@ -96,6 +99,11 @@ class _Compiler:
             return lambda seq, m, st, doc: not inner(seq, m, st, doc)
         if op == "FLAG":
             return self._flag(a[0])
+        if op == "RECENT":
+            spans = self.recent
+            if not spans:
+                return _false
+            return lambda seq, m, st, doc: any(lo < m.uid <= hi for lo, hi in spans)
         if op in ("SEQ", "UID"):
             return self._set(op, a[0])
         if op == "LARGER":
@@ -117,11 +125,16 @@ class _Compiler:
             limit = self.now - timedelta(seconds=a[0])
             return lambda seq, m, st, doc: m.internal_date >= limit
         if op in ("SENTBEFORE", "SENTON", "SENTSINCE"):
+            # The Date: header's day only: a message without one has no sent date and
+            # matches none of them (its internal date is another key's business).
             cmp = _day_cmp(op[4:], a[0].date())
-            return lambda seq, m, st, doc: st is not None and cmp((st.date or m.internal_date).date())
+            return lambda seq, m, st, doc: st is not None and st.date is not None and cmp(st.date.date())
         if op in _ADDRESS_KEYS:
             attr, needle = _ADDRESS_KEYS[op], a[0]
-            return lambda seq, m, st, doc: st is not None and needle in (getattr(st, attr) or "").casefold()
+            return lambda seq, m, st, doc: st is not None and needle in _address_text(getattr(st.envelope, attr))
+        if op == "SUBJECT":
+            needle = a[0]
+            return lambda seq, m, st, doc: st is not None and needle in (st.subject or "").casefold()
         if op == "HEADER":
             name, needle = a
             return lambda seq, m, st, doc: doc is not None and any(
@@ -159,6 +172,21 @@ class _Compiler:
         if op == "SEQ":
             return lambda seq, m, st, doc: any(lo <= seq <= hi for lo, hi in ranges)
         return lambda seq, m, st, doc: any(lo <= m.uid <= hi for lo, hi in ranges)
+
+
+def _address_text(addresses) -> str:
+    """What FROM, TO, CC and BCC search (RFC 3501 6.4.4: "the envelope structure's
+    FROM field"): each address of the envelope as ``name <mailbox@host>`` (the name's
+    encoded words decoded), a group by its name, case-folded. Comments are no part of
+    an address, so they are not searched."""
+    parts = []
+    for address in addresses:
+        if address.is_group_start:
+            parts.append(address.mailbox)
+        elif address.email is not None:
+            name = decode_words(address.name).strip() if address.name else ""
+            parts.append(f"{name} <{address.email}>" if name else address.email)
+    return ", ".join(parts).casefold()
 
 
 def _day_cmp(op: str, key_day):

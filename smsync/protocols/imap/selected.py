@@ -12,8 +12,12 @@ import bisect
 from array import array
 from typing import Iterable, Optional
 
+from smsync.model import SYSTEM_FLAGS
 from smsync.protocols.imap import encode
+from smsync.protocols.imap.recent import RecentMarks
 from smsync.protocols.imap.syntax import SeqSet
+
+_RECENT = frozenset({"\\Recent"})
 
 
 class SelectedMailbox:
@@ -36,6 +40,69 @@ class SelectedMailbox:
         self.dirty = False
         #: Untagged FETCH responses carry MODSEQ (CONDSTORE enabled for this mailbox).
         self.condstore = False
+        #: IMAP4rev1 \Recent (``recent.py``): the folder's recent mark, and the UID
+        #: intervals ``(after, upto]`` of the messages recent to this session -- a few
+        #: pairs, however many messages. None for a session without \Recent (IMAP4rev2).
+        self.marks: Optional[RecentMarks] = None
+        self.recent: Optional[list[tuple[int, int]]] = None
+        #: Keywords the client has been given in a FLAGS response: lower-cased -> as
+        #: spelled. SELECT names the system flags only, so a folder's keywords are
+        #: announced when a FETCH response first carries them, not found by a scan.
+        self.keywords: dict[str, str] = {}
+
+    def announce(self, conn, flags) -> None:
+        """RFC 3501 7.2.6: a FETCH response may carry only flags the client has been
+        given in FLAGS. Before one carries a keyword new to this session, send FLAGS
+        with it (and, read-write, PERMANENTFLAGS, where "\\*" says more may come)."""
+        new = [f for f in flags if f[:1] != "\\" and f.lower() not in self.keywords]
+        if not new:
+            return
+        for f in new:
+            self.keywords[f.lower()] = f
+        defined = SYSTEM_FLAGS + tuple(self.keywords.values())
+        conn.untagged(b"FLAGS " + encode.flags(defined))
+        if not self.readonly:
+            conn.untagged(b"OK [PERMANENTFLAGS " + encode.flags(defined + ("\\*",)) + b"] flags permitted")
+
+    async def take_recent(self, uids) -> None:
+        """Learn which of ``uids`` (ascending, just added to the view) are recent to this
+        session: claimed from the folder's mark, or only looked at when read-only
+        (RFC 3501 6.3.2: EXAMINE does not take \\Recent from others)."""
+        if self.marks is None or not len(uids):
+            return
+        top = uids[-1]
+        before = await (self.marks.peek() if self.readonly else self.marks.claim(top))
+        if before >= top:
+            return
+        spans = sorted(self.recent + [(before, top)])
+        merged = [spans[0]]
+        for lo, hi in spans[1:]:
+            if lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+            else:
+                merged.append((lo, hi))
+        self.recent = merged
+
+    def is_recent(self, uid: int) -> bool:
+        return bool(self.recent) and any(lo < uid <= hi for lo, hi in self.recent)
+
+    @property
+    def recent_count(self) -> int:
+        """The messages of the view recent to this session (the RECENT response)."""
+        uids = self.uids
+        return sum(bisect.bisect_right(uids, hi) - bisect.bisect_right(uids, lo) for lo, hi in self.recent or ())
+
+    def drop_recent(self) -> None:
+        """The session turned IMAP4rev2 on: no more \\Recent."""
+        self.marks = None
+        self.recent = None
+
+    def flags_of(self, info):
+        """The flags a FETCH response gives ``info``'s message: its own, and \\Recent
+        when it is recent to this session."""
+        if self.recent and self.is_recent(info.uid):
+            return info.flags | _RECENT
+        return info.flags
 
     @property
     def exists(self) -> int:
@@ -124,17 +191,23 @@ class SelectedMailbox:
             seq = self.seq_of(m.uid)
             if seq is None:
                 continue
-            conn.untagged(self.flags_response(seq, m, with_uid=True))
+            conn.untagged(self.flags_response(conn, seq, m, with_uid=True))
         if new:
+            await self.take_recent(new)
             self.uids.extend(new)
             conn.untagged(b"%d EXISTS" % len(self.uids))
+            if self.recent is not None:
+                conn.untagged(b"%d RECENT" % self.recent_count)
         self.modseq = max(self.modseq, changes.highestmodseq)
 
-    def flags_response(self, seq: int, info, with_uid: bool) -> bytes:
+    def flags_response(self, conn, seq: int, info, with_uid: bool) -> bytes:
+        """The untagged FETCH of ``info``'s flags (announcing a new keyword first)."""
         parts = []
         if with_uid:
             parts.append(b"UID %d" % info.uid)
-        parts.append(b"FLAGS " + encode.flags(info.flags))
+        shown = self.flags_of(info)
+        self.announce(conn, shown)
+        parts.append(b"FLAGS " + encode.flags(shown))
         if self.condstore:
             parts.append(b"MODSEQ (%d)" % info.modseq)
         return b"%d FETCH (" % seq + b" ".join(parts) + b")"

@@ -51,6 +51,8 @@ class FolderState:
         self.name = name
         self.role = role
         self.subscribed = True
+        #: IMailboxRecent: the highest UID a session has taken as recent.
+        self.recent_mark = 0
         self.uidvalidity = uidvalidity
         self.uidnext = 1
         # Modseq starts at 1: RFC 7162 wants a non-zero HIGHESTMODSEQ even when empty.

@@ -17,7 +17,7 @@ from zope.interface import implementer
 from smsync._async import deferred
 from smsync.errors import AlreadyExists, Conflict, InvalidData, NotFound
 from smsync.formats.message import parse_message
-from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxUIDWindow, IMailStore
+from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxRecent, IMailboxUIDWindow, IMailStore
 from smsync.model import (
     MAILBOX_SEPARATOR,
     AppendResult,
@@ -37,6 +37,7 @@ from smsync.store.common import (
     body_bytes,
     check_range,
     check_ranges,
+    check_recent_uid,
     check_uid_window,
     internal_date_of,
     new_id,
@@ -185,7 +186,7 @@ class MemoryMailStore:
             self._hierarchy_changed()
 
 
-@implementer(IMailbox, IMailboxRangeReads, IMailboxUIDWindow)
+@implementer(IMailbox, IMailboxRangeReads, IMailboxUIDWindow, IMailboxRecent)
 class MemoryMailbox:
     """A handle on one folder, found by id on every call."""
 
@@ -236,6 +237,18 @@ class MemoryMailbox:
         uids = self._folder().uids
         start = bisect_right(uids, after)
         return uids[start:start + limit]
+
+    @deferred
+    async def recent_mark(self) -> int:
+        return self._folder().recent_mark
+
+    @deferred
+    async def claim_recent(self, uid: int) -> int:
+        uid = check_recent_uid(uid)
+        folder = self._folder()
+        before = folder.recent_mark
+        folder.recent_mark = max(before, uid)
+        return before
 
     @deferred
     async def messages(self, uids: Optional[UIDSet] = None) -> list[MessageInfo]:

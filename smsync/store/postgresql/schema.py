@@ -25,7 +25,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and add a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value bigint NOT NULL)""",
@@ -164,8 +164,13 @@ _V3 = [
         PRIMARY KEY (account_id, key))""",
 ]
 
+#: Version 4: each folder's IMAP \Recent mark (``IMailboxRecent``).
+_V4 = [
+    """ALTER TABLE folders ADD COLUMN IF NOT EXISTS recent_uid bigint NOT NULL DEFAULT 0""",
+]
+
 #: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 #: Advisory lock namespace for migrations (any constant; with the schema name hashed in).

@@ -20,7 +20,7 @@ from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxSelect, IMailboxUIDWindow
+from smsync.interfaces import IMailbox, IMailboxRangeReads, IMailboxRecent, IMailboxSelect, IMailboxUIDWindow
 from smsync.model import (
     ChangeKind,
     FlagMode,
@@ -29,7 +29,7 @@ from smsync.model import (
     Role,
     StoreFlagsResult,
 )
-from smsync.store.common import check_uid_window, normalize_flags, normalize_mailbox_name
+from smsync.store.common import check_recent_uid, check_uid_window, normalize_flags, normalize_mailbox_name
 from smsync.store.sql.dialect import Dialect
 from smsync.store.sql.handles import RowHandle
 from smsync.store.sql.rows import flags_of, flags_text
@@ -79,7 +79,7 @@ def new_flags(mode: FlagMode, wanted: dict, current: dict) -> dict:
     return {k: v for k, v in current.items() if k not in wanted}
 
 
-@implementer(IMailbox, IMailboxRangeReads, IMailboxSelect, IMailboxUIDWindow)
+@implementer(IMailbox, IMailboxRangeReads, IMailboxSelect, IMailboxUIDWindow, IMailboxRecent)
 class SQLMailbox(RowHandle):
     """Handle on one folder (see the module docstring).
 
@@ -178,6 +178,37 @@ class SQLMailbox(RowHandle):
 
     def _info_and_uids(self, conn):
         return self._info(conn), self._uids(conn)
+
+    @deferred
+    async def recent_mark(self):
+        return await self._db.read(self._recent_mark)
+
+    def _recent_mark(self, conn, lock=False):
+        row = conn.execute(
+            self._q("SELECT recent_uid FROM folders WHERE id = ?" + (self.dialect.update_lock if lock else "")),
+            (self._pk,),
+        ).fetchone()
+        if row is None:
+            raise NotFound("folder no longer exists")
+        return row[0]
+
+    @deferred
+    async def claim_recent(self, uid):
+        uid = check_recent_uid(uid)
+        # Most claims take nothing (a SELECT of a folder nothing arrived in since the
+        # last one): a read answers those without queueing a durable write.
+        before = await self._db.read(self._recent_mark)
+        if before >= uid:
+            return before
+        return await self._db.write(self._claim_recent, uid)
+
+    def _claim_recent(self, conn, ctx, uid):
+        # The row lock (PostgreSQL) or the one writer (SQLite) makes the read and the
+        # raise one step for every process: two claims never both get a message.
+        before = self._recent_mark(conn, lock=True)
+        if before < uid:
+            conn.execute(self._q("UPDATE folders SET recent_uid = ? WHERE id = ?"), (uid, self._pk))
+        return before
 
     @deferred
     async def messages(self, uids=None):

@@ -2,8 +2,9 @@
 
 The schema version lives in ``PRAGMA user_version`` (what the code checks) and in the
 ``schema_version`` table (a human-readable history). Every migration step is written
-with ``IF NOT EXISTS`` so that re-running it after a crash half-way is harmless, and the
-whole upgrade runs in one write transaction.
+with ``IF NOT EXISTS`` (or checks first, where SQLite has no such clause) so that
+re-running it after a crash half-way is harmless, and the whole upgrade runs in one
+write transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and append a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS schema_version (
@@ -194,8 +195,26 @@ _V3 = [
         PRIMARY KEY (account_id, key)) WITHOUT ROWID""",
 ]
 
-#: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3}
+
+def _add_column(table: str, column: str, declaration: str):
+    """A migration step adding a column unless it is there (SQLite has no ``ADD COLUMN
+    IF NOT EXISTS``), so the step too is harmless to run again."""
+
+    def step(conn: sqlite3.Connection) -> None:
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+    return step
+
+
+#: Version 4: each folder's IMAP \Recent mark (``IMailboxRecent``).
+_V4 = [
+    _add_column("folders", "recent_uid", "INTEGER NOT NULL DEFAULT 0"),
+]
+
+#: version -> statements (SQL, or a function of the connection) that bring a store from
+#: version-1 to version.
+MIGRATIONS: dict[int, list] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 
@@ -218,7 +237,10 @@ def migrate(conn: sqlite3.Connection) -> int:
             )
         for version in range(found + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version]:
-                conn.execute(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
             conn.execute(
                 "INSERT OR REPLACE INTO schema_version VALUES (?, ?)", (version, time.time())
             )

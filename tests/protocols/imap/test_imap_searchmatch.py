@@ -11,6 +11,7 @@ import pytest_twisted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smsync.formats.addresses import Address
 from smsync.model import MessageInfo
 from smsync.protocols.imap import bodyreads
 from smsync.sync.reads import read_ranges
@@ -61,11 +62,17 @@ def reference(key, seq, m, s, doc, exists, top, saved) -> bool:
     if s is None:
         return False
     if op in ("SENTBEFORE", "SENTON", "SENTSINCE"):
-        day, ref = (s.date or m.internal_date).date(), a[0].date()
+        if s.date is None:
+            return False  # no Date: header, no sent date
+        day, ref = s.date.date(), a[0].date()
         return {"SENTBEFORE": day < ref, "SENTON": day == ref, "SENTSINCE": day >= ref}[op]
-    if op in ("FROM", "TO", "CC", "BCC", "SUBJECT"):
-        value = getattr(s, {"FROM": "from_"}.get(op, op.lower()))
-        return a[0] in (value or "").casefold()
+    if op == "SUBJECT":
+        return a[0] in (s.subject or "").casefold()
+    if op in ("FROM", "TO", "CC", "BCC"):
+        # The envelope's addresses, "name <mailbox@host>" each.
+        field = getattr(s.envelope, {"FROM": "from_"}.get(op, op.lower()))
+        written = ", ".join(f"{x.name} <{x.mailbox}@{x.host}>" if x.name else f"{x.mailbox}@{x.host}" for x in field)
+        return a[0] in written.casefold()
     if doc is None:
         return False
     if op == "HEADER":
@@ -104,6 +111,10 @@ keys = st.recursive(
     max_leaves=6,
 )
 text = st.one_of(st.none(), st.builds(" ".join, st.lists(st.sampled_from(WORDS + ["Other"]), max_size=3)))
+addresses = st.lists(st.builds(
+    lambda name, mailbox: Address(name, None, mailbox, "example.org"),
+    st.one_of(st.none(), st.sampled_from(WORDS + ["Other Name"])), st.sampled_from(["x", "report", "sender3", "bob"]),
+), max_size=2).map(tuple)
 messages = st.builds(
     lambda uid, flags, size, modseq, d, hour: MessageInfo(
         uid, frozenset(flags), datetime(d.year, d.month, d.day, hour, tzinfo=timezone(timedelta(hours=-5))),
@@ -112,8 +123,9 @@ messages = st.builds(
     st.integers(0, 23),
 )
 structures = st.one_of(st.none(), st.builds(
-    lambda f, t, c, b, s, d: SimpleNamespace(from_=f, to=t, cc=c, bcc=b, subject=s, date=d),
-    text, text, text, text, text,
+    lambda f, t, c, b, s, d: SimpleNamespace(
+        envelope=SimpleNamespace(from_=f, to=t, cc=c, bcc=b), subject=s, date=d),
+    addresses, addresses, addresses, addresses, text,
     st.one_of(st.none(), st.builds(lambda d: datetime(d.year, d.month, d.day, tzinfo=timezone.utc), days)),
 ))
 docs = st.one_of(st.none(), st.builds(

@@ -65,6 +65,8 @@ async def test_flag_changes_from_another_connection_reach_idle(server):
         other.select_folder("INBOX")
         other.add_flags([1], [b"$Important"])
         other.logout()
+        # The new keyword is announced (FLAGS, PERMANENTFLAGS) before the FETCH.
+        assert b"$Important" in raw.line() and b"PERMANENTFLAGS" in raw.line()
         line = raw.line()
         assert line.startswith(b"* 1 FETCH (UID 1 FLAGS (") and b"$Important" in line
         raw.send(b"DONE\r\n")
@@ -121,6 +123,8 @@ async def test_utf8_names_after_enable_and_recursivematch(server):
         assert raw.command(b"e", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
         lines = raw.command(b"l", b'LIST "" Entw*')
         assert lines[0] == '* LIST (\\HasChildren) "/" "Entwürfe"'.encode()
+        # CREATE subscribes nothing (RFC 3501 6.3.9): the client does.
+        raw.command(b"t", "SUBSCRIBE Entwürfe/Alt".encode())
         raw.command(b"u", "UNSUBSCRIBE Entwürfe".encode())
         lines = raw.command(b"r", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" %')
         assert '* LIST (\\HasChildren) "/" "Entwürfe" ("CHILDINFO" ("SUBSCRIBED"))'.encode() in lines

@@ -58,6 +58,8 @@ async def enable(conn, cmd):
                 session.enable_condstore()
             session.enabled.add(cap)
             turned_on.append(cap)
+            if cap == "IMAP4REV2" and session.selected is not None:
+                session.selected.drop_recent()
     names = {"IMAP4REV2": "IMAP4rev2"}
     conn.untagged("ENABLED" + "".join(" " + names.get(c, c) for c in turned_on))
 

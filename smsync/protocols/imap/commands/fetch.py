@@ -101,7 +101,10 @@ async def fetch(conn, cmd):
             if conn.closed:
                 return None
     if vanished:
-        return Reply("NO", "some messages were expunged meanwhile", "EXPUNGEISSUED")
+        # RFC 2180 4.1.3: what is still there was answered, so the FETCH succeeded;
+        # RFC 5530's EXPUNGEISSUED says why some are missing (as Dovecot answers).
+        # A NO would make clients take the whole FETCH for failed and retry it.
+        return Reply("OK", "some messages were already expunged", "EXPUNGEISSUED")
     return None
 
 
@@ -167,13 +170,17 @@ class _Planner:
 
     def __init__(self, conn, atts):
         utf8 = conn.session.utf8
-        # Stores hand out shared flag-set objects: encode each distinct set once.
+        sel = conn.session.selected
+        # Stores hand out shared flag-set objects: encode each distinct set once (and
+        # announce its new keywords then, before the response carrying them is sent).
         flag_lists: dict = {}
 
         def flags(info, st):
-            text = flag_lists.get(info.flags)
+            shown = sel.flags_of(info)
+            text = flag_lists.get(shown)
             if text is None:
-                text = flag_lists[info.flags] = b"FLAGS " + encode.flags(info.flags)
+                sel.announce(conn, shown)
+                text = flag_lists[shown] = b"FLAGS " + encode.flags(shown)
             return text
 
         makers = {

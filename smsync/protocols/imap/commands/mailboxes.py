@@ -8,7 +8,7 @@ import re
 
 from smsync.errors import NotFound
 from smsync.model import MAILBOX_SEPARATOR, UIDSet
-from smsync.protocols.imap import encode, listing, subscriptions
+from smsync.protocols.imap import encode, listing, recent, subscriptions
 from smsync.protocols.imap.commands import AUTH, CommandBad, Reply, command
 from smsync.protocols.imap.listing import ROLE_ATTRS
 
@@ -35,10 +35,19 @@ async def create(conn, cmd):
             return Reply("NO", f"cannot create a folder for {use}", "USEATTR")
         role = ATTR_ROLES[use.lower()]
     session = conn.session
-    await session.mail.create_mailbox(name, role)
+    mail = session.mail
+    before = {e.name for e in await mail.list_mailboxes()}
+    entry = await mail.create_mailbox(name, role)
+    # RFC 3501 6.3.9: LSUB answers the names the user subscribed. The store subscribes
+    # a new folder (so one made on a phone or in Outlook shows in clients that list
+    # subscribed folders only); one made by CREATE, and the parents it implied, are
+    # the IMAP client's to subscribe, which clients do after creating.
+    for e in await mail.list_mailboxes():
+        if e.name not in before and (e.name == entry.name or entry.name.startswith(e.name + MAILBOX_SEPARATOR)):
+            await mail.subscribe(e.name, False)
     # A name that stayed subscribed when its folder was deleted is subscribed again.
     if await subscriptions.forget(session.store, session.account, name):
-        await session.mail.subscribe(name, True)
+        await mail.subscribe(name, True)
 
 
 @command("DELETE", AUTH)
@@ -260,7 +269,7 @@ async def _status_response(conn, mailbox, name: str, items) -> None:
         if item == "MESSAGES":
             v = info.exists
         elif item == "RECENT":
-            v = 0
+            v = await recent.count(conn.session.store, mailbox, info.uidnext)
         elif item == "UIDNEXT":
             v = info.uidnext
         elif item == "UIDVALIDITY":

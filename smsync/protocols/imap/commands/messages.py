@@ -14,8 +14,18 @@ from smsync.protocols.imap.commands import AUTH, SELECTED, Reply, command
 _MODES = {"set": FlagMode.SET, "add": FlagMode.ADD, "remove": FlagMode.REMOVE}
 
 
+def _added_to_selected(session, mailbox) -> None:
+    """Messages were just added to ``mailbox``: if it is the selected one, have the
+    command's completion report them (RFC 3501 6.3.11: EXISTS before the tagged OK).
+    The store's change notice may come later than that (a store that commits on
+    another thread hands it back to the reactor afterwards)."""
+    sel = session.selected
+    if sel is not None and sel.id == mailbox.id:
+        sel.dirty = True
+
+
 def _client_flags(flags) -> tuple[str, ...]:
-    # \Recent is the server's to set (and we keep none); clients may not store it.
+    # \Recent is the server's to set, per session; clients may not store it.
     return tuple(f for f in flags if f.lower() != "\\recent")
 
 
@@ -49,16 +59,19 @@ async def append(conn, cmd):
         if done:
             await mailbox.remove(UIDSet.of(done))
         raise
+    _added_to_selected(session, mailbox)
     return Reply("OK", "APPEND completed", "APPENDUID %d %s" % (uidvalidity, encode.seq_set_ordered(done).decode()))
 
 
-def _fetch_line(sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
+def _fetch_line(conn, sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
     parts = []
     # RFC 7162 3.2.4 (a QRESYNC server): once CONDSTORE is on, UID and MODSEQ both.
     if with_uid or sel.condstore:
         parts.append(b"UID %d" % info.uid)
     if flags:
-        parts.append(b"FLAGS " + encode.flags(info.flags))
+        shown = sel.flags_of(info)
+        sel.announce(conn, shown)
+        parts.append(b"FLAGS " + encode.flags(shown))
     if sel.condstore:
         parts.append(b"MODSEQ (%d)" % info.modseq)
     return b"%d FETCH (" % seq + b" ".join(parts) + b")"
@@ -85,10 +98,10 @@ async def store(conn, cmd):
         if seq is None:
             continue
         if not args.silent:
-            conn.untagged(_fetch_line(sel, seq, info, cmd.uid))
+            conn.untagged(_fetch_line(conn, sel, seq, info, cmd.uid))
         elif args.unchangedsince is not None and info in result.changed:
             # RFC 7162 3.1.3: MODSEQ of changed messages is reported even with .SILENT.
-            conn.untagged(_fetch_line(sel, seq, info, cmd.uid, flags=False))
+            conn.untagged(_fetch_line(conn, sel, seq, info, cmd.uid, flags=False))
     if result.modified:
         if cmd.uid:
             ids = result.modified
@@ -106,13 +119,15 @@ async def _copy(conn, cmd, move: bool):
     dest = session.decode_mailbox(cmd.args.mailbox)
     uids = sel.resolve(cmd.args.seqset, cmd.uid, session.saved_uids)
     try:
-        await session.mail.mailbox(dest)
+        target = await session.mail.mailbox(dest)
     except NotFound:
         return Reply("NO", "no such mailbox", "TRYCREATE")
     if not uids:
         return Reply("OK", "no messages matched")
     op = sel.mailbox.move if move else sel.mailbox.copy
     result = await op(UIDSet.of(uids), dest)
+    if result.dest_uids:
+        _added_to_selected(session, target)
     code = None
     if result.source_uids:
         code = "COPYUID %d %s %s" % (

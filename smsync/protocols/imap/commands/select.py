@@ -8,6 +8,7 @@ from smsync.interfaces import IMailboxSelect
 from smsync.model import SYSTEM_FLAGS
 from smsync.protocols.imap import encode
 from smsync.protocols.imap.commands import AUTH, SELECTED, CommandBad, Reply, command
+from smsync.protocols.imap.recent import RecentMarks
 from smsync.protocols.imap.selected import SelectedMailbox
 
 
@@ -43,12 +44,16 @@ async def _open(conn, cmd, readonly: bool):
         # No mailbox is selected here: the HIGHESTMODSEQ below is the one RFC 7162 asks.
         session.enable_condstore()
     sel.condstore = session.condstore
+    if not session.rev2:
+        sel.marks = RecentMarks(session.store, mailbox)
+        sel.recent = []
+        await sel.take_recent(sel.uids)
     conn.untagged(b"FLAGS " + encode.flags(SYSTEM_FLAGS))
     permanent = encode.flags(() if readonly else SYSTEM_FLAGS + ("\\*",))
     conn.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] flags permitted")
     conn.untagged(b"%d EXISTS" % sel.exists)
     if not session.rev2:
-        conn.untagged(b"0 RECENT")
+        conn.untagged(b"%d RECENT" % sel.recent_count)
         if info.first_unseen_uid is not None:
             seq = bisect.bisect_left(sel.uids, info.first_unseen_uid) + 1
             if seq <= sel.exists:
@@ -79,7 +84,7 @@ async def _qresync(conn, sel: SelectedMailbox, params) -> None:
             continue
         seq = sel.seq_of(m.uid)
         if seq is not None:
-            conn.untagged(sel.flags_response(seq, m, with_uid=True))
+            conn.untagged(sel.flags_response(conn, seq, m, with_uid=True))
 
 
 @command("CLOSE", SELECTED, sync_after=False)
