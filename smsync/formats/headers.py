@@ -1,4 +1,5 @@
-"""RFC 5322 header fields: splitting, unfolding, RFC 2047 words, MIME parameters, dates.
+"""RFC 5322 header fields: splitting, unfolding, RFC 2047 words, MIME parameters, dates;
+and writing the unstructured and address fields of a message we build.
 
 All functions are total: any input gives an answer, never an exception, because they
 run on every message a store accepts, whatever a sender put in it.
@@ -333,3 +334,93 @@ def message_ids(value: str | None) -> tuple[str, ...]:
     if found:
         return tuple(found)
     return tuple(value.split())
+
+
+# ---------------------------------------------------------------------------------------
+# Writing fields
+#
+# Python's email package folds a long header by splitting an encoded word at a space,
+# leaving that space between two encoded words, where RFC 2047 readers drop it: a name
+# or subject would not read back as written. These writers fold only where unfolding
+# and ``decode_words`` give the text back exactly.
+
+#: Longest line a written field aims for (RFC 5322 2.1.1 SHOULD).
+FOLD_AT = 78
+#: UTF-8 bytes of text in one encoded word: 60 base64 characters, 72 with the frame.
+_WORD_BYTES = 45
+_PLAIN = re.compile(r"[ -~]*")
+
+
+def encode_words(text: str) -> list[str]:
+    """``text`` as RFC 2047 encoded words (UTF-8, base64), each under 76 characters and
+    cut between characters, so each decodes alone. ``decode_words`` of them joined by
+    white space gives ``text`` back (the white space between words is not text)."""
+    words, chunk = [], b""
+    for ch in text:
+        data = ch.encode("utf-8", "surrogatepass")
+        if chunk and len(chunk) + len(data) > _WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += data
+    if chunk or not words:
+        words.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(w).decode('ascii')}?=" for w in words]
+
+
+def _plain(text: str, longest: int) -> bool:
+    """Whether ``text`` can be written as it is: printable ASCII, no ``=?`` a reader
+    would take for an encoded word, no word too long for a line."""
+    return (_PLAIN.fullmatch(text) is not None and "=?" not in text
+            and all(len(word) <= longest for word in text.split(" ")))
+
+
+def unstructured_field(name: str, text: str) -> bytes:
+    """The field ``name: text`` (Subject, Comments...), folded at ``FOLD_AT`` where it
+    can be; text that is not plain ASCII goes as encoded words. Unfolded and decoded it
+    reads ``text`` again, but for leading and trailing white space, which readers strip,
+    and line breaks, which a field cannot hold (callers replace them)."""
+    if _plain(text, 900):
+        lines, line = [], f"{name}:"
+        for word in text.split(" "):
+            piece = " " + word
+            if word and len(line) + len(piece) > FOLD_AT and line.strip() != f"{name}:":
+                lines.append(line)
+                line = piece  # the fold goes before an existing space: unfolding keeps it
+            else:
+                line += piece
+        lines.append(line)
+        return "\r\n".join(lines).encode("ascii")
+    return f"{name}: ".encode("ascii") + "\r\n ".join(encode_words(text)).encode("ascii")
+
+
+def _mailbox(display: str, address: str) -> str:
+    if not display:
+        return address
+    if _plain(display, 200):
+        quoted = display.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{address}>'
+    return "\r\n ".join(encode_words(display)) + f" <{address}>"
+
+
+def address_field(name: str, mailboxes) -> bytes:
+    """The field ``name: ...`` (To, Cc, Bcc, From...) listing ``(display name,
+    address)`` pairs, each name quoted or, when it is not plain ASCII, as encoded
+    words; folded between addresses. ``address`` must be a valid ASCII addr-spec (the
+    caller checks it); names must hold no line breaks."""
+    line, lines = f"{name}:", []
+    items = [_mailbox(display, address) for display, address in mailboxes]
+    for n, item in enumerate(items):
+        first, _, rest = item.partition("\r\n")
+        piece = " " + first + ("," if n < len(items) - 1 and not rest else "")
+        if len(line) + len(piece) > FOLD_AT and n:
+            lines.append(line)
+            line = piece
+        else:
+            line += piece
+        if rest:
+            more = rest.split("\r\n")
+            lines.append(line)
+            lines.extend(more[:-1])
+            line = more[-1] + ("," if n < len(items) - 1 else "")
+    lines.append(line)
+    return "\r\n".join(lines).encode("ascii")

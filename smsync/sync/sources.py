@@ -65,7 +65,9 @@ def _uid(server_id) -> Optional[int]:
 class MailSource:
     """A mail folder. A client change is a flag delta (``flags`` added, ``flags_removed``
     cleared) applied in one ``store_flags(SET, unchanged_since=...)`` so it costs one
-    MODSEQ and cannot lose a concurrent change."""
+    MODSEQ and cannot lose a concurrent change; one with ``content`` (a draft edited on
+    the device) replaces the message, as IMAP clients replace a draft: the new version
+    is appended and the old one removed, so it has a new UID."""
 
     kind = "mail"
 
@@ -177,6 +179,8 @@ class MailSource:
         return str(appended.uid), appended.modseq
 
     def satisfied(self, current: Current, change: ClientChange) -> bool:
+        if change.content is not None:
+            return False
         return self._new_flags(current, change) == current.flags
 
     def _new_flags(self, current: Current, change: ClientChange) -> frozenset:
@@ -188,7 +192,11 @@ class MailSource:
 
     async def change(self, server_id: str, current: Current, change: ClientChange) -> Optional[int]:
         """Apply a flag delta; fire with the new MODSEQ, None if nothing changed. Retries
-        when another writer got in between (UNCHANGEDSINCE failed)."""
+        when another writer got in between (UNCHANGEDSINCE failed). A change with
+        ``content`` replaces the message (``replace``) and fires with None."""
+        if change.content is not None:
+            await self.replace(server_id, current, change)
+            return None
         uid = _uid(server_id)
         for _ in range(5):
             wanted = self._new_flags(current, change)
@@ -205,6 +213,16 @@ class MailSource:
             if current is None:
                 raise NotFound(f"message {server_id} is gone")
         raise NotFound(f"message {server_id} keeps changing")
+
+    async def replace(self, server_id: str, current: Current, change: ClientChange) -> str:
+        """Store ``change.content`` in place of message ``server_id`` with its flags and
+        the change's flag delta; fire with the new message's server id.
+
+        The old UID is gone afterwards, so a device holding it is sent its removal and
+        the new message as an add (the caller records neither as held by the device)."""
+        appended = await self._box.append(change.content, flags=self._new_flags(current, change))
+        await self._box.remove(UIDSet.of([_uid(server_id)]))
+        return str(appended.uid)
 
     async def recreate(self, server_id: str, change: ClientChange) -> int:
         raise NotFound(f"message {server_id} is gone")

@@ -57,7 +57,10 @@ class ClientChange:
         server_id: the item a change or delete is about (a UID as a string for mail,
             an item name for collections).
         content: the item's new content: RFC 5322 bytes for a mail add, iCalendar or
-            vCard bytes for a collection add or change. None for mail flag changes.
+            vCard bytes for a collection add or change. None for mail flag changes; a
+            mail change with content (a draft edited on a device) replaces the message,
+            which then has a new UID: the device is sent the old one's deletion and the
+            new one as an add.
         flags: mail only. For an add, the new message's flags. For a change, flags to
             *add* to the message: phones report "read" or "flagged", not the whole flag
             set, so a change never clears a flag the device did not mention.

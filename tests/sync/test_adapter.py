@@ -165,6 +165,55 @@ async def test_mail_add_and_delete_from_device(store):
 
 
 @pytest_twisted.ensureDeferred
+async def test_mail_change_with_content_replaces_the_message(store):
+    """A draft edited on the device (a mail change with content) is stored in place of
+    the old message, with its flags and the change's delta; the old UID is gone, so the
+    device is sent its deletion and the new message as an add (a UID names one
+    content), and so is every other device."""
+    box, source = await inbox(store)
+    old = await box.append(message("draft v1"), flags=["\\Draft", "$Work"])
+    adapter = SyncAdapter(store)
+    dev = DeviceModel(adapter, source, mail=True)
+    await dev.drain()
+    await store.devices.seen(ACCOUNT, "phone2", "eas")
+    other = await adapter.sync(ACCOUNT, "phone2", source, "0")
+    assert [c.server_id for c in other.changes] == [str(old.uid)]
+    result = await adapter.sync(ACCOUNT, DEVICE, source, dev.key, [ClientChange(
+        CHANGE, server_id=str(old.uid), content=message("draft v2"), flags={"\\Seen"},
+        flags_removed={"$Work"})])
+    dev.key = result.sync_key
+    assert result.results[0].status == SyncStatus.OK
+    uids = await box.uids()
+    assert len(uids) == 1 and uids[0] != old.uid
+    assert b"Subject: draft v2" in await box.read_body(uids[0])
+    assert (await mail_contents(box)) == {str(uids[0]): frozenset({"\\Draft", "\\Seen"})}
+    assert [(c.op, c.server_id) for c in result.changes] == [(DELETE, str(old.uid)), (ADD, str(uids[0]))]
+    # Sent once: the next round has nothing.
+    assert (await adapter.sync(ACCOUNT, DEVICE, source, dev.key)).changes == ()
+    seen = await adapter.sync(ACCOUNT, "phone2", source, other.sync_key)
+    assert [(c.op, c.server_id) for c in seen.changes] == [(DELETE, str(old.uid)), (ADD, str(uids[0]))]
+
+
+@pytest.mark.parametrize("policy", list(ConflictPolicy))
+@pytest_twisted.ensureDeferred
+async def test_mail_content_change_of_a_message_gone_is_refused(store, policy):
+    """A draft deleted over IMAP while the device edited it: the edit is not stored
+    (mail cannot be re-created under its old UID) and the device hears of the deletion."""
+    box, source = await inbox(store)
+    old = await box.append(message("draft"), flags=["\\Draft"])
+    adapter = SyncAdapter(store)
+    dev = DeviceModel(adapter, source, mail=True)
+    await dev.drain()
+    await box.remove(UIDSet.of([old.uid]))
+    await store.devices.set_conflict_policy(ACCOUNT, DEVICE, policy)
+    result = await adapter.sync(ACCOUNT, DEVICE, source, dev.key, [ClientChange(
+        CHANGE, server_id=str(old.uid), content=message("draft v2"))])
+    assert result.results[0].status in (SyncStatus.CONFLICT_SERVER_WON, SyncStatus.NOT_FOUND)
+    assert await box.uids() == []  # nothing stored
+    assert [(c.op, c.server_id) for c in result.changes] == [(DELETE, str(old.uid))]
+
+
+@pytest_twisted.ensureDeferred
 async def test_mail_delete_as_move_to_trash(store):
     box, source = await inbox(store)
     m = await box.append(message("bye"))

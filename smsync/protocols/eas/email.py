@@ -638,8 +638,15 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
     fields = parse_header_fields(header) if b"priority" in lowered or b"importance" in lowered else []
     meeting = _meeting(invitation, calendar[0] if calendar else None, mailbox, version)
     before = [
-        _e("To", structure.to or None),
-        _e("Cc", structure.cc or None),
+        # From the parsed addresses, each name quoted: the decoded header would lose the
+        # quotes an encoded name with a comma needs to read back as one address.
+        _e("To", _addresses(envelope.to) or structure.to or None),
+        _e("Cc", _addresses(envelope.cc) or structure.cc or None),
+    ]
+    if at_least(version, 16.0) and envelope.bcc:
+        # Drafts and sent copies carry their Bcc (MS-ASEMAIL email2:Bcc, 16.0 and later).
+        before.append(Element(EMAIL2, "Bcc", (), _addresses(envelope.bcc) or None))
+    before += [
         _e("From", structure.from_ or None),
         _e("Subject", structure.subject or None),
     ]
@@ -679,6 +686,8 @@ async def email_fields(mailbox, info: MessageInfo, structure: MessageStructure,
         account = (getattr(mailbox, "account", None) or "").lower()
         if account and any((a.email or "").lower() == account for a in envelope.bcc):
             after.append(Element(EMAIL2, "ReceivedAsBcc", (), "1"))
+    if at_least(version, 16.0):
+        after.append(_leaf(EMAIL2, "IsDraft", "1" if "\\Draft" in info.flags else "0"))
     names = categories(info.flags)
     if names:
         after.append(_e("Categories", None, *(_e("Category", n) for n in names)))

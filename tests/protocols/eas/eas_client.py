@@ -10,6 +10,7 @@ from typing import Optional
 
 from smsync.protocols.eas.request import EASRequest, plain_query
 from smsync.protocols.eas.wbxml import Element, decode, encode
+from smsync.testing.servers import PASSWORD, USER, client_tls_context
 
 AS, FH, PROV, PING = "AirSync:", "FolderHierarchy:", "Provision:", "Ping:"
 POLICY_TYPE = "MS-EAS-Provisioning-WBXML"
@@ -99,6 +100,16 @@ class RawEAS:
             commands += list(found.children) if found is not None else []
             if collection.find(AS, "MoreAvailable") is None:
                 return key, commands
+
+
+def ready_device(server, name: str, version: str = "16.1") -> RawEAS:
+    """A device of ``USER`` on ``server`` (a ``RunningServers`` with EAS over TLS),
+    provisioned and with its folders synced."""
+    phone = RawEAS(server.port("eas", tls=True), USER, PASSWORD, name,
+                   tls_context=client_tls_context(), version=version)
+    phone.provision()
+    phone.folder_sync()
+    return phone
 
 
 def server_ids(commands, tag: str = "Add") -> list:

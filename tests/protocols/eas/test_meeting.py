@@ -12,7 +12,7 @@ import email.policy
 
 import pytest
 import pytest_twisted
-from eas_client import AS, RawEAS, data_of, el
+from eas_client import AS, RawEAS, data_of, el, ready_device
 from hypothesis import given
 from hypothesis import strategies as st
 from test_eas_endpoint import block
@@ -22,7 +22,7 @@ from twisted.internet.threads import deferToThread
 from smsync.model import CollectionKind
 from smsync.protocols.eas import meetings
 from smsync.scheduling import itip
-from smsync.testing.servers import OTHER, PASSWORD, USER, RunningServers, client_tls_context
+from smsync.testing.servers import OTHER, USER, RunningServers
 
 MR, EMAIL, EMAIL2, CAL, BASE = "MeetingResponse:", "Email:", "Email2:", "Calendar:", "AirSyncBase:"
 INBOX, CALENDAR, DELETED = 2, 8, 4
@@ -57,11 +57,7 @@ def invitation(uid: str, summary: str = "Planning", rsvp: str = "TRUE", method: 
 
 
 def device(server, version="16.1", name="meet01") -> RawEAS:
-    phone = RawEAS(server.port("eas", tls=True), USER, PASSWORD, name,
-                   tls_context=client_tls_context(), version=version)
-    phone.provision()
-    phone.folder_sync()
-    return phone
+    return ready_device(server, name, version)
 
 
 def inbox_items(phone) -> dict:

@@ -16,6 +16,12 @@ an empty body when none comes.
 
 ``FilterType`` (a date window) is applied at the edge: an item outside the window is
 recorded as sent but not shown to the device, so it does not come back every round.
+
+Mail items are written by the device only as drafts, from EAS 16.0 on (``drafts``): an
+Add is stored with ``\\Draft`` and held as the device's own; a Change of a draft's
+fields replaces the message, which gets a new UID, so the device is sent the old one's
+Delete and the new one's Add. Before 16.0 an Add of mail is Status 6 and a Change only
+changes flags, as for any message that is not a draft.
 """
 
 from __future__ import annotations
@@ -30,11 +36,11 @@ import attrs
 from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
 from smsync.formats.icalendar import overlaps
 from smsync.model import UIDSet
-from smsync.protocols.eas import kinds, state
+from smsync.protocols.eas import drafts, kinds, state
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.commands.ping import MAX_HEARTBEAT, MIN_HEARTBEAT, _pending, _wait
 from smsync.protocols.eas.convert import BodyOptions, ConversionError, parse_options
-from smsync.protocols.eas.email import application_data, application_data_many, flag_changes
+from smsync.protocols.eas.email import application_data, application_data_many, at_least, flag_changes
 from smsync.protocols.eas.wbxml import Element, WBXMLError, decode, encode
 from smsync.sync import ADD, CHANGE, COLLECTION, DELETE, MAIL, ClientChange, SourceRef, SyncStatus
 
@@ -210,8 +216,9 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element], supp
                 slot.answer = _respond("Add", *((_a("ClientId", cid_text),) if cid_text else ()),
                                        _a("Status", PROTOCOL_ERROR))
             elif target.is_mail:
-                ctx.log(f"Sync: adding mail through Sync is not served (client id {cid_text[:40]})")
-                slot.answer = _respond("Add", _a("ClientId", cid_text), _a("Status", CONVERSION))
+                slot.change = _draft_add(ctx, child, data, cid_text)
+                if slot.change is None:
+                    slot.answer = _respond("Add", _a("ClientId", cid_text), _a("Status", CONVERSION))
             else:
                 try:
                     content = target.converter.from_application_data(data, ctx.version)
@@ -230,14 +237,11 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element], supp
             elif child.tag == "Fetch":
                 pass  # answered after the round, with the item as it then is
             elif target.is_mail:
-                current = None
-                if data is not None and data.find("Email:", "Categories") is not None and sid_text.isdigit():
-                    # The device sends its whole category list: the ones it dropped
-                    # are removed, which needs the message's flags now.
-                    found = await target.mailbox.messages(UIDSet.of([int(sid_text)]))
-                    current = found[0].flags if found else None
-                add, remove = flag_changes(data, current) if data is not None else (set(), set())
-                slot.change = ClientChange(CHANGE, server_id=sid_text, flags=add, flags_removed=remove)
+                try:
+                    slot.change = await _mail_change(ctx, target, child, data, sid_text)
+                except ConversionError as e:
+                    ctx.log(f"Sync: change {sid_text[:40]}: {e}")
+                    slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", CONVERSION))
             elif data is None:
                 slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", PROTOCOL_ERROR))
             else:
@@ -254,6 +258,58 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element], supp
                     slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", CONVERSION))
             slots.append(slot)
     return slots
+
+
+def _draft_add(ctx, command: Element, data: Element, client_id: str) -> Optional[ClientChange]:
+    """The device's Add of an Email item: a draft saved (EAS 16.0 and later), stored
+    with ``\\Draft``; None (answered Status 6, nothing stored) when it cannot be."""
+    if not at_least(ctx.version, 16.0):
+        # Before 16.0 a device may not write mail items (MS-ASCMD 3.1.5.4: it does
+        # not even sync Drafts); its mail reaches the server through SendMail.
+        ctx.log(f"Sync: adding mail is not served before EAS 16.0 (client id {client_id[:40]})")
+        return None
+    if drafts.sends(command):
+        ctx.log(f"Sync: sending through Sync (Email2:Send) is not served (client id {client_id[:40]})")
+        return None
+    try:
+        content = drafts.draft_message(data, ctx.account)
+    except ConversionError as e:
+        ctx.log(f"Sync: add {client_id[:40]}: {e}")
+        return None
+    return ClientChange(ADD, client_id=client_id, content=content, flags=drafts.add_flags(data),
+                        origin=_digest(data))
+
+
+async def _mail_change(ctx, target: Target, command: Element, data: Optional[Element],
+                       server_id: str) -> ClientChange:
+    """The device's Change of a message: its Read, Flag and Categories as flag deltas;
+    for a draft (EAS 16.0 and later) a new Subject, recipients, importance or body too,
+    the message then being replaced (``ClientChange.content``). ``ConversionError``
+    when the new draft cannot be stored."""
+    if drafts.sends(command) and at_least(ctx.version, 16.0):
+        raise ConversionError("sending through Sync (Email2:Send) is not served")
+    if data is None:
+        return ClientChange(CHANGE, server_id=server_id, flags=set(), flags_removed=set())
+    edits = drafts.edits_content(data) and at_least(ctx.version, 16.0)
+    info = None
+    uid = int(server_id) if server_id.isascii() and server_id.isdigit() else 0
+    if (edits or data.find("Email:", "Categories") is not None) and 0 < uid < 2**32:
+        # The device sends its whole category list: the ones it dropped are removed,
+        # which needs the message's flags now; a draft's edit needs the draft.
+        found = await target.mailbox.messages(UIDSet.of([uid]))
+        info = found[0] if found else None
+    add, remove = flag_changes(data, info.flags if info is not None else None)
+    content = None
+    if edits and info is not None and drafts.DRAFT in info.flags:
+        try:
+            existing = await target.mailbox.read_body(info.uid)
+        except NotFound:
+            existing = None  # gone meanwhile: the adapter answers the change as such
+        if existing is not None:
+            content = drafts.draft_message(data, ctx.account, existing)
+    # The fields of a message that is not a draft are its sender's: only its flags change.
+    return ClientChange(CHANGE, server_id=server_id, content=content, flags=add, flags_removed=remove,
+                        origin=_digest(data) if content is not None else None)
 
 
 def _digest(data: Element) -> str:
