@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Optional
 
@@ -69,6 +70,40 @@ def locate(structure, section, binary: bool = False) -> Located:
 def filter_header(raw: bytes, names: tuple[str, ...], exclude: bool) -> bytes:
     """The fields of header block ``raw`` whose names are (or, with ``exclude``, are not)
     in ``names``, in their original form, followed by the blank line."""
+    # A FETCH of five header fields of 100 messages spent a quarter of its CPU walking
+    # lines in Python: one regular expression per field list finds the fields in C. The
+    # line walk stays for what the expression does not model (bare CRs, a last line
+    # without its line end, names that are not plain ASCII tokens).
+    pattern = _fields_pattern(names, exclude)
+    if pattern is None or raw[-1:] != b"\n" or raw.count(b"\r") != raw.count(b"\r\n"):
+        return filter_header_lines(raw, names, exclude)
+    if raw[:1] == b"\n" or raw[:2] == b"\r\n":
+        return b"\r\n"
+    blank = _BLANK_LINE.search(raw)
+    head = raw[: blank.start() + 1] if blank is not None else raw
+    return b"".join(pattern.findall(head)) + b"\r\n"
+
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_TOKEN = re.compile(r"[!-9;-~]+")
+
+
+@functools.lru_cache(maxsize=512)
+def _fields_pattern(names: tuple[str, ...], exclude: bool):
+    """The expression matching each whole field (folded lines included) that
+    ``filter_header`` keeps, or None when ``names`` need the line walk."""
+    if not all(_TOKEN.fullmatch(n) for n in names):
+        return None
+    alternatives = b"|".join(re.escape(n.encode("ascii")) for n in names) or b"(?!)"
+    field = rb"[^\n]*\n(?:[ \t][^\n]*\n)*"
+    if exclude:
+        return re.compile(rb"^(?!(?:" + alternatives + rb")[ \t]*:)[^\s:]+[ \t]*:" + field, re.M | re.I)
+    return re.compile(rb"^(?:" + alternatives + rb")[ \t]*:" + field, re.M | re.I)
+
+
+def filter_header_lines(raw: bytes, names: tuple[str, ...], exclude: bool) -> bytes:
+    """``filter_header`` by walking the lines: the definition the fast path is tested
+    against, and what it falls back to."""
     wanted = {n.lower() for n in names}
     out = []
     keep = False

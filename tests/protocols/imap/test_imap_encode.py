@@ -169,3 +169,27 @@ def test_encoded_strings_parse_back(data):
         encoded = encode.string(data, utf8=utf8)
         r = Reader(encoded)
         assert r.astring() == data and r.at_end()
+
+
+
+_HEADER_LINES = st.lists(st.one_of(
+    st.sampled_from([b"From: a <a@x>", b"to : b@x", b"SUBJECT:  hi", b"Date: now", b"Message-ID: <m@x>",
+                     b"X-Other: o", b" folded", b"\tfolded", b"no colon here", b"", b"From", b"Fr\xc3\xb6m: x",
+                     b"To-Do: t", b"X:From: y"]),
+    st.binary(max_size=12)), max_size=12)
+_NAMES = st.lists(st.sampled_from(["FROM", "to", "Subject", "DATE", "message-id", "x-other", "a b",
+                                   "fr\xf6m", "to-do", ""]), max_size=5)
+
+
+@given(lines=_HEADER_LINES, ends=st.lists(st.sampled_from([b"\r\n", b"\n", b"\r", b""]), min_size=12, max_size=12),
+       plain=st.booleans(), names=_NAMES, exclude=st.booleans(), blank=st.booleans())
+def test_filter_header_matches_the_line_walk(lines, ends, plain, names, exclude, blank):
+    """The expression fast path of HEADER.FIELDS[.NOT] answers exactly what the line walk
+    does, for any header block (folded, bare CR/LF, missing line ends, odd names).
+    ``plain`` blocks (CRLF or LF line ends only) are the ones the fast path takes."""
+    if plain:
+        ends = [b"\n" if end == b"\n" else b"\r\n" for end in ends]
+        lines = [line.replace(b"\r", b"").replace(b"\n", b"") for line in lines]
+    raw = b"".join(line + end for line, end in zip(lines, ends)) + (b"\r\nBody: no\r\n" if blank else b"")
+    names = tuple(names)
+    assert sections.filter_header(raw, names, exclude) == sections.filter_header_lines(raw, names, exclude)
