@@ -17,6 +17,7 @@ from functools import partial
 from smsync.errors import NotFound
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import bodyreads, encode, sections
+from smsync.protocols.imap.sectioncache import section_cache
 from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.syntax import FetchAtt, Section
 from smsync.sync.reads import read_ranges
@@ -81,14 +82,18 @@ async def fetch(conn, cmd):
             continue
         if mark_seen:
             infos = await _mark_seen(sel, infos)
-        structures = await sel.mailbox.structures([m.uid for m in infos]) if want_structure else {}
+        structures = {}
+        if want_structure:
+            # Messages whose every structure-bound item is cached need no structure.
+            needed = [m.uid for m in infos if not planner.cached(m.uid)]
+            structures = await sel.mailbox.structures(needed) if needed else {}
         planned = []
         for info in infos:
             seq = sel.seq_of(info.uid)
             if seq is None:
                 continue
             structure = structures.get(info.uid)
-            if want_structure and structure is None:
+            if want_structure and structure is None and not planner.cached(info.uid):
                 vanished = True  # expunged since messages() answered
                 continue
             planned.append(planner.plan(seq, info, structure))
@@ -194,21 +199,49 @@ class _Planner:
             "BODYSTRUCTURE": lambda info, st: b"BODYSTRUCTURE " + encode.body_structure(st.root, True, utf8),
         }
         self.items = []
+        #: Labels of the header-section items kept in ``section_cache``; None when an
+        #: attribute other than those needs the message's structure.
+        self._cached_labels: list | None = []
+        prefix = (sel.id, sel.uidvalidity)
         for att in atts:
             name = att.name
             if name in makers:
                 self.items.append(makers[name])
+                if name in _NEEDS_STRUCTURE:
+                    self._cached_labels = None
             elif name == "BODY" and att.section is None:
                 self.items.append(lambda info, st: b"BODY " + encode.body_structure(st.root, False, utf8))
+                self._cached_labels = None
             elif name in _LEGACY:
                 self.items.append(_section_maker(*_LEGACY[name], None))
+                if name != "RFC822":
+                    self._cached_labels = None
             elif name in ("BODY", "BODY.PEEK"):
                 label = b"BODY[" + att.section.spec().encode() + b"]"
                 if att.partial is not None:
                     label += b"<%d>" % att.partial[0]
-                self.items.append(_section_maker(label, att.section, att.partial))
+                section = att.section
+                keep = not section.part and (bool(section.fields) or section.text == "HEADER")
+                self.items.append(_section_maker(label, section, att.partial, prefix if keep else None))
+                if keep:
+                    if self._cached_labels is not None:
+                        self._cached_labels.append(label)
+                elif _needs_structure(att):
+                    self._cached_labels = None
             else:  # BINARY, BINARY.PEEK, BINARY.SIZE
                 self.items.append(partial(_binary_item, att=att))
+                if _needs_structure(att):
+                    self._cached_labels = None
+        self._prefix = prefix
+
+    def cached(self, uid: int) -> bool:
+        """Whether every item of message ``uid`` that needs its structure is in
+        ``section_cache`` (so the structure need not be read)."""
+        labels = self._cached_labels
+        if not labels:
+            return False
+        mailbox, validity = self._prefix
+        return all((mailbox, validity, uid, label) in section_cache for label in labels)
 
     def plan(self, seq: int, info, structure) -> _Planned:
         """The FETCH response of one message (see ``_Planned``)."""
@@ -313,8 +346,10 @@ async def _stream(conn, sel, rng: _Range) -> None:
         await conn.drain()
 
 
-def _section_maker(label: bytes, section, spec):
-    """The item maker of a BODY[section]<partial> attribute (``spec`` the partial)."""
+def _section_maker(label: bytes, section, spec, cache_prefix=None):
+    """The item maker of a BODY[section]<partial> attribute (``spec`` the partial). With
+    ``cache_prefix`` (the mailbox's id and UIDVALIDITY), finished items are kept in and
+    answered from ``section_cache``."""
     as_literal = lambda data: label + b" " + encode.literal(data)  # noqa: E731
     nil = [label + b" NIL"]
     empty = [as_literal(b"")]
@@ -345,6 +380,31 @@ def _section_maker(label: bytes, section, spec):
             return [_Read(info.uid, start, length, as_literal)]
         return [label + b" {%d}\r\n" % length, _Range(info.uid, start, length)]
 
+    if cache_prefix is None:
+        return item
+    mailbox, validity = cache_prefix
+    get, put = section_cache.get, section_cache.put
+
+    def cached_item(info, structure):
+        key = (mailbox, validity, info.uid, label)
+        hit = get(key)
+        if hit is not None:
+            return hit
+        got = item(info, structure)
+        if len(got) == 1:  # a streamed section is never kept
+            piece = got[0]
+            if type(piece) is _Read:
+                finish = piece.finish
+                piece.finish = lambda raw: _kept(put, key, finish(raw))
+            else:
+                put(key, piece)
+        return got
+
+    return cached_item
+
+
+def _kept(put, key, item: bytes) -> bytes:
+    put(key, item)
     return item
 
 
