@@ -135,6 +135,10 @@ class MailboxInfo:
     size: int
     #: Lowest UID without \\Seen, or None when all are seen.
     first_unseen_uid: Optional[int] = None
+    #: The folder's recent mark (``IMailboxRecent``) as read with the rest, or None
+    #: when the store does not say: a session that knows no UID above it has nothing
+    #: to claim, and need not ask.
+    recent_mark: Optional[int] = None
 
 
 @attrs.frozen

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Optional
 
 from smsync.model import UIDSet
-from smsync.protocols.imap import bodyreads, sections
+from smsync.protocols.imap import bodyreads, messagecache, sections
 from smsync.protocols.imap.searchkeys import SearchKey
 from smsync.protocols.imap.searchmatch import compile_key, uses_seq
 from smsync.sync.reads import read_ranges
@@ -171,7 +171,7 @@ async def search(sel, key: SearchKey, charset: Optional[str], saved: list[int]) 
             found += [m.uid for m in _filter(infos, match, key, seq_of)]
             continue
         infos = _filter(infos, without_structure, metadata_key, seq_of)
-        structures = await sel.mailbox.structures([m.uid for m in infos]) if infos else {}
+        structures = await messagecache.structures(sel, [m.uid for m in infos]) if infos else {}
         candidates = []
         for m in infos:
             st = structures.get(m.uid)

@@ -64,13 +64,17 @@ class SelectedMailbox:
         if not self.readonly:
             conn.untagged(b"OK [PERMANENTFLAGS " + encode.flags(defined + ("\\*",)) + b"] flags permitted")
 
-    async def take_recent(self, uids) -> None:
+    async def take_recent(self, uids, mark: Optional[int] = None) -> None:
         """Learn which of ``uids`` (ascending, just added to the view) are recent to this
         session: claimed from the folder's mark, or only looked at when read-only
-        (RFC 3501 6.3.2: EXAMINE does not take \\Recent from others)."""
+        (RFC 3501 6.3.2: EXAMINE does not take \\Recent from others). ``mark``: the
+        folder's mark as just read with its info, if known -- when no UID lies above it
+        there is nothing to claim and the store is not asked."""
         if self.marks is None or not len(uids):
             return
         top = uids[-1]
+        if mark is not None and mark >= top:
+            return
         before = await (self.marks.peek() if self.readonly else self.marks.claim(top))
         if before >= top:
             return

@@ -79,6 +79,7 @@ class FolderState:
             unseen=len(self._unseen),
             size=self._size,
             first_unseen_uid=self._unseen[0] if self._unseen else None,
+            recent_mark=self.recent_mark,
         )
 
     def select(self, uids: Optional[UIDSet]) -> list[int]:

@@ -124,7 +124,7 @@ class SQLMailbox(RowHandle):
     def _info(self, conn):
         row = conn.execute(
             self._q(
-                "SELECT fid, name, role, uidvalidity, uidnext, modseq, n_exists, n_unseen, n_size,"
+                "SELECT fid, name, role, uidvalidity, uidnext, modseq, n_exists, n_unseen, n_size, recent_uid,"
                 " (SELECT MIN(uid) FROM messages WHERE folder_id = ? AND "
                 + self.dialect.unseen
                 + ") FROM folders WHERE id = ?"
@@ -133,10 +133,10 @@ class SQLMailbox(RowHandle):
         ).fetchone()
         if row is None:
             raise NotFound("folder no longer exists")
-        fid, name, role, uidvalidity, uidnext, modseq, exists, unseen, size, first = row
+        fid, name, role, uidvalidity, uidnext, modseq, exists, unseen, size, recent, first = row
         return MailboxInfo(
             fid, name, Role(role) if role else None, uidvalidity, uidnext, modseq,
-            exists, unseen, size, first,
+            exists, unseen, size, first, recent,
         )
 
     @deferred

@@ -1,4 +1,4 @@
-"""Header sections answered from the process's section cache (``sectioncache.py``) stay
+"""Header sections answered from the process's section cache (``messagecache.py``) stay
 the sections of the message asked for: the same UID in another folder, or in a folder
 of the same name made again, is another message."""
 

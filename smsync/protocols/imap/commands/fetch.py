@@ -17,7 +17,7 @@ from functools import partial
 from smsync.errors import NotFound
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import bodyreads, encode, sections
-from smsync.protocols.imap.sectioncache import section_cache
+from smsync.protocols.imap.messagecache import section_cache, structures as cached_structures
 from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.syntax import FetchAtt, Section
 from smsync.sync.reads import read_ranges
@@ -86,7 +86,7 @@ async def fetch(conn, cmd):
         if want_structure:
             # Messages whose every structure-bound item is cached need no structure.
             needed = [m.uid for m in infos if not planner.cached(m.uid)]
-            structures = await sel.mailbox.structures(needed) if needed else {}
+            structures = await cached_structures(sel, needed) if needed else {}
         planned = []
         for info in infos:
             seq = sel.seq_of(info.uid)
@@ -241,6 +241,8 @@ class _Planner:
         if not labels:
             return False
         mailbox, validity = self._prefix
+        if len(labels) == 1:
+            return (mailbox, validity, uid, labels[0]) in section_cache
         return all((mailbox, validity, uid, label) in section_cache for label in labels)
 
     def plan(self, seq: int, info, structure) -> _Planned:

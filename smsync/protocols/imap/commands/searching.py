@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smsync.protocols.imap import encode, sort_thread
+from smsync.protocols.imap import encode, messagecache, sort_thread
 from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.search import BadCharset, search
 
@@ -117,7 +117,7 @@ async def _items(conn, found, uid_mode: bool):
     uids = [u for _, u in found]
     number = {u: (u if uid_mode else s) for s, u in found}
     infos = await sel.mailbox.messages(_uidset(uids)) if uids else []
-    structures = await sel.mailbox.structures(uids) if uids else {}
+    structures = await messagecache.structures(sel, uids) if uids else {}
     return [(number[m.uid], m, structures.get(m.uid)) for m in infos]
 
 

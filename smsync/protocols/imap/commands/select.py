@@ -47,7 +47,7 @@ async def _open(conn, cmd, readonly: bool):
     if not session.rev2:
         sel.marks = RecentMarks(session.store, mailbox)
         sel.recent = []
-        await sel.take_recent(sel.uids)
+        await sel.take_recent(sel.uids, info.recent_mark)
     conn.untagged(b"FLAGS " + encode.flags(SYSTEM_FLAGS))
     permanent = encode.flags(() if readonly else SYSTEM_FLAGS + ("\\*",))
     conn.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] flags permitted")
