@@ -45,6 +45,14 @@ import time
 USER = "bench@example.org"
 PASSWORD = "bench-password"
 INBOX_MESSAGES = 1000
+#: The persistent-session loop (issue 13): each client logs in once as its own account
+#: of ``SESSION_MESSAGES`` messages and loops SELECT, FETCH, SEARCH, NOOP.
+SESSION_ACCOUNTS = 50
+SESSION_MESSAGES = 100
+
+
+def session_user(i: int) -> str:
+    return f"loop{i}@example.org"
 
 
 def make_message(i: int, size: int = 2000) -> bytes:
@@ -113,7 +121,13 @@ def serve(port_file: str, store_kind: str, big: int) -> None:
             small = make_message(0, 300)
             for first in range(0, big, 1000):
                 await defer.gatherResults([big_box.append(small) for _ in range(first, min(first + 1000, big))])
-        checker = InMemoryUsernamePasswordDatabaseDontUse(**{USER: PASSWORD.encode()})
+        for i in range(SESSION_ACCOUNTS):
+            await store.accounts.add(session_user(i), "!")
+            box = await (await store.mail(session_user(i))).mailbox("INBOX")
+            await defer.gatherResults([box.append(make_message(j)) for j in range(SESSION_MESSAGES)])
+        checker = InMemoryUsernamePasswordDatabaseDontUse(
+            **{USER: PASSWORD.encode()},
+            **{session_user(i): PASSWORD.encode() for i in range(SESSION_ACCOUNTS)})
         portal = Portal(SmsyncRealm(store), [checker])
         # The pre-login gate would refuse the IDLE swarm's batches of 200 connections
         # from one address: this measures the IMAP engine, so it is opened wide.
@@ -156,6 +170,33 @@ def _cpu_seconds(pid: int, thread=None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of process ``pid`` and every descendant, counting children already
+    reaped (Dovecot's per-session processes, smsync's workers)."""
+    parents: dict[int, int] = {}
+    stats: dict[int, list] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        stats[int(entry)] = fields
+    tree, changed = {pid}, True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                changed = True
+    ticks = sum(int(stats[p][11]) + int(stats[p][12]) + int(stats[p][13]) + int(stats[p][14])
+                for p in tree if p in stats)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _rss(pid: int) -> str:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -177,6 +218,7 @@ class Smsync:
                 raise RuntimeError("smsync server did not start")
             time.sleep(0.2)
         self.port, self.control_port = map(int, open(port_file).read().split())
+        self.pid = self.proc.pid
 
     def rss_kb(self) -> int:
         return int(_rss(self.proc.pid))
@@ -251,12 +293,20 @@ class Dovecot:
             os.makedirs(f"{d}/{sub}", exist_ok=True)
         with open(f"{d}/users", "w") as f:
             f.write(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+            for i in range(SESSION_ACCOUNTS):
+                f.write(f"{session_user(i)}:{{PLAIN}}{PASSWORD}\n")
         with open(f"{d}/dovecot.conf", "w") as f:
             f.write(DOVECOT_CONF.format(d=d, port=self.port))
         # Same messages as smsync, written straight into the maildir.
         base = int(time.time()) - 10**6
         for i in range(INBOX_MESSAGES):
             _write_maildir(f"{d}/mail/{USER}", base + i, i, make_message(i))
+        for i in range(SESSION_ACCOUNTS):
+            box = f"{d}/mail/{session_user(i)}"
+            for sub in ("cur", "new", "tmp"):
+                os.makedirs(f"{box}/{sub}", exist_ok=True)
+            for j in range(SESSION_MESSAGES):
+                _write_maildir(box, base + j, j, make_message(j))
         if big:
             small = make_message(0, 300)
             folder = f"{d}/mail/{USER}/.Big"
@@ -271,6 +321,15 @@ class Dovecot:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 break
             except OSError:
+                time.sleep(0.1)
+        # The master (whose tree of processes is measured for CPU) writes its pid once
+        # it is up.
+        for _ in range(50):
+            try:
+                with open(f"{d}/run/master.pid") as f:
+                    self.pid = int(f.read())
+                break
+            except (OSError, ValueError):
                 time.sleep(0.1)
 
     def stop(self):
@@ -326,10 +385,51 @@ def _client_loop(port: int, deadline: float, seed: int, out: list) -> None:
     out.append(lat)
 
 
-def _loop_process(port: int, deadline: float, threads: int, seed: int, queue) -> None:
+#: Words of the generated subjects (make_message), searched by the persistent loop.
+SUBJECT_WORDS = ("alpha", "beta", "gamma", "delta", "report", "meeting", "invoice", "lunch")
+HEADER_FETCH = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID)])"
+
+
+def _session_loop(port: int, deadline: float, seed: int, out: list) -> None:
+    """One persistent session (issue 13): log in once as account ``seed``, then loop
+    SELECT INBOX, UID FETCH 1:100 of five header fields, UID SEARCH SUBJECT, NOOP."""
+    rnd = random.Random(seed)
+    lat: dict[str, list[float]] = {}
+
+    def timed(name, fn, *args):
+        t = time.perf_counter()
+        typ, data = fn(*args)
+        lat.setdefault(name, []).append(time.perf_counter() - t)
+        if typ != "OK":
+            raise RuntimeError(f"{name}: {typ} {data}")
+        return data
+
+    c = imaplib.IMAP4("127.0.0.1", port)
+    c.login(session_user(seed), PASSWORD)
+    fetched = 0
+    while time.time() < deadline:
+        timed("SELECT", c.select, "INBOX")
+        data = timed("FETCH", c.uid, "FETCH", f"1:{SESSION_MESSAGES}", HEADER_FETCH)
+        fetched = sum(1 for part in data if isinstance(part, tuple))
+        timed("SEARCH", c.uid, "SEARCH", "SUBJECT", rnd.choice(SUBJECT_WORDS))
+        timed("NOOP", c.noop)
+    if fetched != SESSION_MESSAGES:
+        raise RuntimeError(f"FETCH answered {fetched} messages, not {SESSION_MESSAGES}")
+    c.logout()
+    out.append(lat)
+
+
+def _loop_process(port: int, deadline: float, threads: int, seed: int, queue,
+                  first: int = -1) -> None:
+    """``threads`` clients; persistent sessions when ``first`` (the first client's
+    account number) is given, the login-per-loop clients otherwise."""
     results: list = []
-    workers = [threading.Thread(target=_client_loop, args=(port, deadline, seed * 1000 + i, results))
-               for i in range(threads)]
+    if first >= 0:
+        workers = [threading.Thread(target=_session_loop, args=(port, deadline, first + i, results))
+                   for i in range(threads)]
+    else:
+        workers = [threading.Thread(target=_client_loop, args=(port, deadline, seed * 1000 + i, results))
+                   for i in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
@@ -341,13 +441,18 @@ def _loop_process(port: int, deadline: float, threads: int, seed: int, queue) ->
     queue.put(merged)
 
 
-def run_loop(port: int, clients: int, seconds: float) -> dict:
+def run_loop(port: int, clients: int, seconds: float, persistent: bool = False) -> dict:
     procs = min(5, clients)
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     queue = multiprocessing.Queue()
     deadline = time.time() + seconds
     started = time.time()
-    ps = [multiprocessing.Process(target=_loop_process, args=(port, deadline, n, i, queue)) for i, n in enumerate(per)]
+    # Persistent sessions: every client has an account of its own.
+    if persistent and clients > SESSION_ACCOUNTS:
+        raise ValueError(f"at most {SESSION_ACCOUNTS} persistent clients")
+    firsts = [sum(per[:i]) if persistent else -1 for i in range(procs)]
+    ps = [multiprocessing.Process(target=_loop_process, args=(port, deadline, n, i, queue, firsts[i]))
+          for i, n in enumerate(per)]
     for p in ps:
         p.start()
     merged: dict[str, list[float]] = {}
@@ -364,6 +469,7 @@ def run_loop(port: int, clients: int, seconds: float) -> dict:
         "ops_per_s": ops / elapsed,
         "p99_ms": _pct(every, 99) * 1000,
         "p99_by_op_ms": {k: _pct(sorted(v), 99) * 1000 for k, v in sorted(merged.items())},
+        "p50_by_op_ms": {k: _pct(sorted(v), 50) * 1000 for k, v in sorted(merged.items())},
         "mean_by_op_ms": {k: sum(v) / len(v) * 1000 for k, v in sorted(merged.items()) if v},
     }
 
@@ -510,6 +616,11 @@ def main() -> None:
     ap.add_argument("--no-dovecot", action="store_true")
     ap.add_argument("--loop-only", action="store_true",
                     help="only the client loop (no push, big folder or IDLE figures): for A/B runs")
+    ap.add_argument("--sessions", default="10,50",
+                    help="client counts of the persistent-session loop (comma-separated; '' for none)")
+    ap.add_argument("--session-seconds", type=float, default=15)
+    ap.add_argument("--sessions-only", action="store_true",
+                    help="only the persistent-session loop: for A/B runs")
     ap.add_argument("--readers", type=int, help="SQLite reader threads in the server (A/B)")
     ap.add_argument("--switch-interval", type=float, help="sys.setswitchinterval in the server (A/B)")
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
@@ -517,8 +628,9 @@ def main() -> None:
     if args.serve:
         serve(args.serve[0], args.serve[1], int(args.serve[2]))
         return
-    if args.loop_only:
+    if args.loop_only or args.sessions_only:
         args.big = args.idle = 0
+    args.session_counts = [int(n) for n in args.sessions.split(",") if n.strip()]
     # The server process inherits these (see serve()).
     if args.readers:
         os.environ["BENCH_READERS"] = str(args.readers)
@@ -542,6 +654,14 @@ def main() -> None:
         srv = start()
         row = rows[name] = {}
         try:
+            for n in args.session_counts:
+                print(f"[{name}] persistent sessions: {n} clients for {args.session_seconds:.0f} s", flush=True)
+                cpu = _tree_cpu(srv.pid)
+                loop = run_loop(srv.port, n, args.session_seconds, persistent=True)
+                loop["cpu_ms_per_op"] = (_tree_cpu(srv.pid) - cpu) * 1000 / max(loop["ops"], 1)
+                row.setdefault("sessions", {})[n] = loop
+            if args.sessions_only:
+                continue
             print(f"[{name}] loop: {args.clients} clients for {args.seconds:.0f} s", flush=True)
             cpu = _cpu_seconds(srv.proc.pid) if name == "smsync" else None
             row["loop"] = run_loop(srv.port, args.clients, args.seconds)
@@ -592,6 +712,12 @@ def report(rows: dict, args) -> None:
                 cells.append("n/a")
         print(f"{label:44}" + "".join(f"{c:>14}" for c in cells))
 
+    for n in args.session_counts:
+        line(f"persistent, {n} clients: operations/s", lambda r, n=n: r["sessions"][n]["ops_per_s"], ".0f")
+        for op in ("SELECT", "FETCH", "SEARCH", "NOOP"):
+            line(f"  p50 {op} (ms)", lambda r, n=n, op=op: r["sessions"][n]["p50_by_op_ms"][op], ".2f")
+        line("  p99 latency (ms, all operations)", lambda r, n=n: r["sessions"][n]["p99_ms"], ".1f")
+        line("  server CPU per operation (ms)", lambda r, n=n: r["sessions"][n]["cpu_ms_per_op"], ".3f")
     line("loop operations/s", lambda r: r["loop"]["ops_per_s"], ".0f")
     line("loop p99 latency (ms, all operations)", lambda r: r["loop"]["p99_ms"], ".1f")
     for op in ("LOGIN", "SELECT", "FETCH", "SEARCH", "STORE", "NOOP", "LOGOUT"):
@@ -608,8 +734,12 @@ def report(rows: dict, args) -> None:
     print("load average before/after: %s / %s" % (
         " ".join(f"{x:.2f}" for x in args.load_before), " ".join(f"{x:.2f}" for x in os.getloadavg())))
     if "smsync" in rows and "dovecot" in rows:
-        ratio = rows["smsync"]["loop"]["ops_per_s"] / rows["dovecot"]["loop"]["ops_per_s"]
-        print(f"\nsmsync loop throughput = {ratio:.0%} of Dovecot's (target >= 50%)")
+        for n in args.session_counts:
+            ratio = rows["smsync"]["sessions"][n]["ops_per_s"] / rows["dovecot"]["sessions"][n]["ops_per_s"]
+            print(f"smsync persistent-session throughput, {n} clients = {ratio:.2f}x Dovecot's (target >= 0.5x)")
+        if "loop" in rows["smsync"] and "loop" in rows["dovecot"]:
+            ratio = rows["smsync"]["loop"]["ops_per_s"] / rows["dovecot"]["loop"]["ops_per_s"]
+            print(f"smsync login-loop throughput = {ratio:.0%} of Dovecot's")
 
 
 if __name__ == "__main__":
