@@ -513,6 +513,12 @@ class IChangeNotifier(Interface):
         """Announce a ``ChangeEvent``. Stores call this after each commit; it never blocks
         and never raises."""
 
+    sees_every_process = Attribute(
+        """Optional (False when absent): True when every change committed by any process
+        over the store reaches the subscribers within milliseconds, and a lost feed is
+        followed by a ``RESYNC`` event. A protocol may then take "no notice" for "no
+        change" (IMAP NOOP then asks the store nothing); without it, it must look.""")
+
 
 class ISyncAdapter(Interface):
     """The state-based sync engine EAS, EWS and SyncML share.

@@ -35,6 +35,10 @@ class LocalNotifier:
     subscribers. Stores that commit on a worker thread hand events back to the reactor
     (``reactor.callFromThread(notifier.notify, event)``) before calling ``notify``."""
 
+    #: ``IChangeNotifier.sees_every_process``: this process's changes only, unless a
+    #: subclass relays the others' (or the store cannot be shared, as ``memory:``).
+    sees_every_process = False
+
     def __init__(self):
         self._subs: dict[str, list[_Subscription]] = defaultdict(list)
 

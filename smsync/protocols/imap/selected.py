@@ -203,6 +203,10 @@ class SelectedMailbox:
             if self.recent is not None:
                 conn.untagged(b"%d RECENT" % self.recent_count)
         self.modseq = max(self.modseq, changes.highestmodseq)
+        if self.pending_expunge:
+            # Still to tell at the next point that allows it (a NOOP need not look
+            # at the store to find them).
+            self.dirty = True
 
     def flags_response(self, conn, seq: int, info, with_uid: bool) -> bytes:
         """The untagged FETCH of ``info``'s flags (announcing a new keyword first)."""

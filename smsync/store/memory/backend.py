@@ -52,6 +52,8 @@ class MemoryStore:
         self.uri = uri
         self.name = name
         self.notifier = LocalNotifier()
+        # A memory store lives in one process: every change is this process's.
+        self.notifier.sees_every_process = True
         self.accounts = MemoryAccountStore(self)
         self.devices = MemoryDeviceRegistry(self)
         self.policy = MemoryProtocolPolicy()

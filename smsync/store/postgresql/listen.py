@@ -91,6 +91,8 @@ class PGNotifier(LocalNotifier):
     """A ``LocalNotifier`` that also relays other processes' committed changes and
     announces ``RESYNC`` after it had to reconnect."""
 
+    sees_every_process = True
+
     def __init__(self, target, channel: str, origin: str, reactor):
         super().__init__()
         self._target = target

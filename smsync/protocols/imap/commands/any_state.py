@@ -19,9 +19,12 @@ async def capability(conn, cmd):
 
 @command("NOOP", ANY)
 async def noop(conn, cmd):
-    # The point of NOOP is to be told what changed: always look, even without a notice
-    # (another process may have changed the folder where our notifier cannot see it).
-    await conn.session.report_changes(force=True)
+    # The point of NOOP is to be told what changed: look even without a notice, unless
+    # the store's notices cover every process (then no notice is no change, and a
+    # client polling with NOOP costs no store round trip).
+    store = conn.session.store
+    complete = store is not None and getattr(store.notifier, "sees_every_process", False)
+    await conn.session.report_changes(force=not complete)
 
 
 @command("CHECK", SELECTED)
