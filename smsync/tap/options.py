@@ -259,5 +259,7 @@ def make_service(protocol: str, options):
                 from smsync.tap.workers import Supervisor
 
                 return Supervisor(plan, workers)
-            log.warn("smsync: one worker, in this process, not {n}: {why}", n=workers, why=why)
+            # A warning if asked for by name; one per core is only the default.
+            say = log.warn if options["workers"] is not None else log.info
+            say("smsync: one worker, in this process, not {n}: {why}", n=workers, why=why)
     return SmsyncService(plan)

@@ -275,7 +275,15 @@ class Supervisor(Service):
                 env=env, childFDs=child_fds)
         except Exception as e:
             worker.alive = False
-            self._fail(f"cannot start worker {index}: {_one_line(e)}")
+            if not self._up:
+                self._fail(f"cannot start worker {index}: {_one_line(e)}")
+                return
+            # A restart (out of file descriptors, of memory...): try again later.
+            delay = min(RESTART_MAX, max(RESTART_FIRST, self._delays.get(index, 0.0) * 2))
+            self._delays[index] = delay
+            log.error("smsync: cannot restart worker {index} ({why}); trying again in "
+                      "{delay:g} s", index=index, why=_one_line(e), delay=delay)
+            self._restarts[index] = reactor.callLater(delay, self._spawn, index)
             return
         worker.pid = worker.transport.pid
         self.current[index] = worker

@@ -19,6 +19,7 @@ from zope.interface import implementer
 
 from smsync.model import ChangeEvent, ChangeKind
 from smsync.notify import LocalNotifier
+from smsync.store.sqlite.doorbell import Doorbell
 
 log = Logger()
 
@@ -46,8 +47,6 @@ class _Bell:
         return self.sock.fileno()
 
     def doRead(self):
-        from smsync.store.sqlite.doorbell import Doorbell
-
         if Doorbell.drain(self.sock):
             self.rung()
 
