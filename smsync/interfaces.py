@@ -26,7 +26,11 @@ from zope.interface import Attribute, Interface
 class IStoreBackend(Interface):
     """Makes stores from URIs of one scheme. Found through ``twisted.plugin.getPlugins``
     over ``smsync.plugins``: a third party adds a backend by dropping a module providing
-    one into a ``smsync/plugins/`` directory on ``sys.path``."""
+    one into a ``smsync/plugins/`` directory on ``sys.path``.
+
+    Optionally, ``multiprocess = True`` says several processes may open one store at once,
+    each hearing promptly (on its notifier) of the changes the others commit: ``smsync
+    serve --workers N`` then runs N processes over it. Without it, one process does."""
 
     scheme = Attribute("URI scheme this backend handles, e.g. 'sqlite' (no colon).")
     description = Attribute("One line saying what the backend is, for --help and docs.")

@@ -54,7 +54,7 @@ def test_all_in_one_help_shows_options(tmp_path):
     result = twistd("-n", "smsync", "--help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for option in ("--store=", "--config=", "--data=", "--imap=", "--pop3=", "--lmtp=",
-                   "--smtp=", "--http="):
+                   "--smtp=", "--http=", "--workers="):
         assert option in result.stdout
 
 

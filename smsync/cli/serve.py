@@ -1,5 +1,7 @@
 """``smsync serve``: run every protocol from the data directory's config, in the
-foreground -- exactly ``twistd -n smsync --data DIR`` (no pid file)."""
+foreground -- exactly ``twistd -n smsync --data DIR [--workers N]`` (no pid file): N
+worker processes sharing the listening sockets, one per core unless told
+(``smsync.tap.workers``)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,21 @@ from smsync.config import CONFIG_NAME, ConfigError, load_config
 def add_parser(subparsers, parents) -> None:
     p = subparsers.add_parser("serve", parents=parents,
                               help="run the server in the foreground (twistd -n smsync)")
+    p.add_argument("--workers", type=_workers, metavar="N",
+                   help="worker processes sharing the listening sockets (default: one per "
+                        "core; 1 serves in this process; a memory: store always has one)")
     p.set_defaults(func=None, serve=True)
+
+
+def _workers(text: str) -> int:
+    import argparse
+
+    from smsync.tap.options import workers_count
+
+    try:
+        return workers_count(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def twistd_argv(args) -> list[str]:
@@ -20,6 +36,8 @@ def twistd_argv(args) -> list[str]:
     argv = ["twistd", "--nodaemon", "--pidfile=", "smsync", "--data", str(data_dir(args))]
     if args.store:
         argv += ["--store", args.store]
+    if getattr(args, "workers", None) is not None:
+        argv += ["--workers", str(args.workers)]
     return argv
 
 

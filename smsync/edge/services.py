@@ -50,9 +50,13 @@ class Edge:
         return self.outbound
 
 
-def make_edge(store, portal, config=None, tls: Optional[object] = None) -> Edge:
+def make_edge(store, portal, config=None, tls: Optional[object] = None, relay: bool = True,
+              shared: bool = False) -> Edge:
     """The edge over ``store`` and ``portal`` as ``config`` sets it up; ``tls`` overrides
-    the context ``config``'s ``[tls]`` would give (TLS files are read here, once)."""
+    the context ``config``'s ``[tls]`` would give (TLS files are read here, once).
+
+    ``shared``: other processes serve the same store (the workers of ``smsync serve
+    --workers N``); ``relay``: this one relays the mail they all queue."""
     if config is None:
         from smsync.config import Config
 
@@ -67,7 +71,7 @@ def make_edge(store, portal, config=None, tls: Optional[object] = None) -> Edge:
                       allow_cleartext=config.tls.allow_cleartext_passwords),
         policy=policy,
         devices=Devices(store),
-        outbound=Outbound(store, config),
+        outbound=Outbound(store, config, relay=relay, shared=shared),
         gate=Gate(GateSettings.from_config(config)),
     )
 

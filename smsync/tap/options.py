@@ -2,7 +2,8 @@
 
 ``twistd -n smsync-imap --store URI --listen ENDPOINT [--listen ...] [--config FILE]``
 runs one protocol; ``twistd -n smsync [--data DIR | --config FILE] [--store URI]
-[--imap EP ...] [--pop3 EP] [--lmtp EP] [--smtp EP] [--http EP]`` runs them all.
+[--imap EP ...] [--pop3 EP] [--lmtp EP] [--smtp EP] [--http EP] [--workers N]`` runs them
+all, in N worker processes (``smsync.tap.workers``; default one per core).
 
 Problems found here (no store given, unknown scheme, bad endpoint, protocol not built
 yet) end the process with ONE line on stderr and status 1, before anything starts.
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
+from twisted.logger import Logger
 from twisted.python import usage
 
 from smsync.config import CONFIG_NAME, SERVICE_NAMES, Config, ConfigError, load_config
 from smsync.errors import BadStoreURI
 from smsync.tap import registry
 from smsync.tap.ports import taken
+
+log = Logger(namespace="smsync")
 
 #: The data directory used when neither --store, --config nor --data is given.
 DEFAULT_DATA_DIR = "smsync-data"
@@ -125,6 +130,17 @@ def _endpoint_option(service: str):
     return opt
 
 
+def workers_count(text) -> int:
+    """``--workers``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
 class AllInOneOptions(usage.Options):
     """Options of the all-in-one ``smsync`` plugin."""
 
@@ -132,6 +148,8 @@ class AllInOneOptions(usage.Options):
         ["store", None, None, "Store URI (default: the one in the config file)."],
         ["config", None, None, "smsync.toml to read (default: DATA/smsync.toml)."],
         ["data", None, None, f"Data directory holding smsync.toml (default: ./{DEFAULT_DATA_DIR})."],
+        ["workers", None, None, "Worker processes sharing the listening sockets (default: "
+                                "one per core; 1 serves in this process).", workers_count],
     ]
 
     opt_imap = _endpoint_option("imap")
@@ -147,7 +165,8 @@ class AllInOneOptions(usage.Options):
 
     def getSynopsis(self):
         return ("Usage: twistd [options] smsync [--data DIR | --config FILE] [--store URI] "
-                "[--imap EP] [--pop3 EP] [--lmtp EP] [--smtp EP] [--http EP] [--submission EP]")
+                "[--imap EP] [--pop3 EP] [--lmtp EP] [--smtp EP] [--http EP] [--submission EP] "
+                "[--workers N]")
 
 
 def options_for(protocol: str) -> type:
@@ -193,10 +212,33 @@ def _all_in_one_plan(options):
                 http_endpoints=tuple(chosen["http"]), label="smsync")
 
 
+def unshared_reason(store_uri: str) -> Optional[str]:
+    """Why several processes cannot serve the store at ``store_uri`` (None: they can).
+    A backend says it can with a true ``multiprocess`` attribute (see
+    ``IStoreBackend``): a process must see the changes the others commit."""
+    from smsync.store.registry import backends, scheme_of
+
+    scheme = scheme_of(store_uri)
+    backend = backends().get(scheme)
+    if backend is not None and getattr(backend, "multiprocess", False):
+        return None
+    if scheme == "memory":
+        return "a memory: store lives in one process"
+    return f"the {scheme}: store backend does not say several processes may share a store"
+
+
+def _workers(options) -> int:
+    from smsync.tap.workers import default_workers
+
+    workers = options["workers"]
+    return default_workers() if workers is None else workers
+
+
 def make_service(protocol: str, options):
     """The service twistd runs for plugin ``smsync-<protocol>`` (``"smsync"``: all of
-    them). Exits with one line on stderr, status 1, for anything that would keep it from
-    starting."""
+    them; in several worker processes unless one is asked for or the store cannot be
+    shared). Exits with one line on stderr, status 1, for anything that would keep it
+    from starting."""
     from smsync.tap.service import SmsyncService
 
     prog = "smsync" if protocol == "smsync" else f"smsync-{protocol}"
@@ -209,4 +251,15 @@ def make_service(protocol: str, options):
     problem = taken([*plan.http_endpoints, *(e for es in plan.streams.values() for e in es)])
     if problem:
         fail(prog, f"error: {problem}")
+    if protocol == "smsync":
+        workers = _workers(options)
+        if workers > 1:
+            why = unshared_reason(plan.store_uri)
+            if why is None:
+                from smsync.tap.workers import Supervisor
+
+                return Supervisor(plan, workers)
+            # A warning if asked for by name; one per core is only the default.
+            say = log.warn if options["workers"] is not None else log.info
+            say("smsync: one worker, in this process, not {n}: {why}", n=workers, why=why)
     return SmsyncService(plan)

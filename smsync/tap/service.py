@@ -40,41 +40,60 @@ def _describe(port) -> str:
     host = getattr(address, "host", None)
     if host is not None and getattr(address, "port", None) is not None:
         return f"{host}:{address.port}"
-    return str(getattr(address, "name", address))
+    name = getattr(address, "name", address)
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
 
 class ListeningService(Service):
     """Listens with one protocol factory on several endpoint strings, logging each bound
     address; a port that cannot be bound stops the whole server (a server silently
-    missing its IMAP port is worse than one that does not start)."""
+    missing its IMAP port is worse than one that does not start).
+
+    ``fds``, one per endpoint: the listening sockets a worker of ``smsync serve
+    --workers N`` inherited for them (``smsync.tap.inherit``), accepted on instead of
+    binding."""
 
     def __init__(self, label: str, endpoints: Sequence[str], factory, reactor=None,
-                 on_failure=None):
+                 on_failure=None, fds: Optional[Sequence[int]] = None):
         self.label = label
         self.on_failure = on_failure
         self.endpoints = list(endpoints)
         self.factory = factory
         self._reactor = reactor
+        self.fds = list(fds) if fds is not None else None
+        if self.fds is not None and len(self.fds) != len(self.endpoints):
+            raise ValueError(f"{label}: {len(self.endpoints)} endpoints but "
+                             f"{len(self.fds)} inherited sockets")
         self.ports: list = []
         self.listening: Optional[Deferred] = None
 
     def startService(self):
         from twisted.internet.endpoints import serverFromString
 
+        from smsync.tap.inherit import listen_inherited
+
         super().startService()
         reactor = self._reactor
         if reactor is None:
             from twisted.internet import reactor
         listens = []
-        for description in self.endpoints:
-            d = serverFromString(reactor, with_backlog(description)).listen(self.factory)
-            d.addCallbacks(self._bound, self._failed, errbackArgs=(description, reactor))
+        fds, self.fds = self.fds, None  # inherited sockets are adopted once
+        for n, description in enumerate(self.endpoints):
+            if fds is not None:
+                d = listen_inherited(reactor, description, fds[n], self.factory)
+            else:
+                d = serverFromString(reactor, with_backlog(description)).listen(self.factory)
+            d.addCallbacks(self._bound, self._failed, callbackArgs=(fds is not None,),
+                           errbackArgs=(description, reactor))
             listens.append(d)
         self.listening = DeferredList(listens, consumeErrors=True)
 
-    def _bound(self, port):
+    def _bound(self, port, inherited=False):
         self.ports.append(port)
-        log.info("{label} listening on {where}", label=self.label, where=_describe(port))
+        if inherited:
+            log.info("{label} accepting on {where}", label=self.label, where=_describe(port))
+        else:
+            log.info("{label} listening on {where}", label=self.label, where=_describe(port))
         return port
 
     def _failed(self, failure, description, reactor):
@@ -94,21 +113,27 @@ class ListeningService(Service):
 
 
 def as_service(label: str, built, endpoints: Sequence[str], reactor=None,
-               on_failure=None) -> IService:
+               on_failure=None, fds: Optional[Sequence[int]] = None) -> IService:
     """Turn what a stream builder returned into a service: an ``IService`` as it is, a
-    protocol factory listening on ``endpoints``."""
+    protocol factory listening on ``endpoints`` (or accepting on the inherited ``fds``;
+    a builder listening by itself cannot use those)."""
     if IService.providedBy(built):
+        if fds is not None:
+            raise TypeError(f"{label}: its builder listens by itself, so it cannot share "
+                            f"the listening sockets of several workers (use --workers 1)")
         return built
     if IProtocolFactory.providedBy(built):
-        return ListeningService(label, endpoints, built, reactor, on_failure)
+        return ListeningService(label, endpoints, built, reactor, on_failure, fds)
     raise TypeError(f"{label}: builder returned {built!r}, neither IService nor a factory")
 
 
 def http_service(root: HttpRoot, endpoints: Sequence[str], reactor=None,
-                 on_failure=None, config: Optional[Config] = None) -> IService:
-    """The shared site on ``endpoints``, its body limit taken from ``config``."""
+                 on_failure=None, config: Optional[Config] = None,
+                 fds: Optional[Sequence[int]] = None) -> IService:
+    """The shared site on ``endpoints`` (or the inherited ``fds``), its body limit taken
+    from ``config``."""
     site = make_site(root, max_body_for(config))
-    return ListeningService("http", endpoints, site, reactor, on_failure)
+    return ListeningService("http", endpoints, site, reactor, on_failure, fds)
 
 
 def mount_http(root: HttpRoot, protocol: str, store, portal, config: Config,
@@ -123,14 +148,16 @@ def mount_http(root: HttpRoot, protocol: str, store, portal, config: Config,
 
 
 def build(protocol: str, store, portal, endpoints: Sequence[str], config: Config,
-          reactor=None, on_failure=None, edge: Optional[Edge] = None) -> IService:
+          reactor=None, on_failure=None, edge: Optional[Edge] = None,
+          fds: Optional[Sequence[int]] = None) -> IService:
     """Build ``protocol``'s service over ``store`` and ``portal`` listening on
     ``endpoints``; an HTTP protocol gets a site of its own. ``KeyError`` if the protocol
     is not available.
 
     ``edge`` is the server's front door (``SmsyncService`` passes its one); without it a
     new one is made, and its service (a relay queue, if the protocol sends mail) then
-    runs inside the returned service."""
+    runs inside the returned service. ``fds``: the inherited sockets of ``endpoints``
+    (a worker's)."""
     if not registry.is_available(protocol):
         raise KeyError(protocol)
     own_edge = edge is None
@@ -139,10 +166,10 @@ def build(protocol: str, store, portal, endpoints: Sequence[str], config: Config
     if protocol in registry.HTTP_PROTOCOLS:
         root = HttpRoot()
         mount_http(root, protocol, store, portal, config, edge)
-        service = http_service(root, endpoints, reactor, on_failure, config)
+        service = http_service(root, endpoints, reactor, on_failure, config, fds)
     else:
         built = registry.stream_builder(protocol)(edge, list(endpoints))
-        service = as_service(protocol, built, endpoints, reactor, on_failure)
+        service = as_service(protocol, built, endpoints, reactor, on_failure, fds)
     if own_edge and edge.outbound.in_use:
         if not isinstance(service, MultiService):
             holder = MultiService()
@@ -156,7 +183,12 @@ def build(protocol: str, store, portal, endpoints: Sequence[str], config: Config
 class Plan:
     """What an ``SmsyncService`` runs: ``streams`` maps a stream protocol to its
     endpoints; ``http`` lists the HTTP protocols sharing the site on ``http_endpoints``
-    (the site runs, answering 404, even when no HTTP protocol is available yet)."""
+    (the site runs, answering 404, even when no HTTP protocol is available yet).
+
+    A worker of ``smsync serve --workers N`` (``smsync.tap.workers``) runs the plan with
+    ``worker`` its number (0 relays the outgoing mail), ``workers`` how many there are,
+    and ``inherited`` the listening sockets it inherited: a stream protocol's name or
+    ``"http"`` -> one descriptor per endpoint, in order."""
 
     store_uri: str
     config: Config
@@ -164,6 +196,17 @@ class Plan:
     http: tuple = ()
     http_endpoints: tuple = ()
     label: str = "smsync"
+    worker: Optional[int] = None
+    workers: int = 1
+    inherited: dict = attrs.field(factory=dict)
+
+    def listeners(self) -> list:
+        """``(name, endpoints)`` of every listener the plan starts: the available stream
+        protocols, then ``"http"`` if the site has endpoints."""
+        out = [(p, tuple(eps)) for p, eps in self.streams.items() if registry.is_available(p)]
+        if self.http_endpoints:
+            out.append(("http", tuple(self.http_endpoints)))
+        return out
 
 
 class SmsyncService(MultiService):
@@ -211,7 +254,8 @@ class SmsyncService(MultiService):
         log.info("{label}: store {uri} open", label=plan.label, uri=plan.store_uri)
         self.portal = make_portal(self.store)
         try:
-            self.edge = make_edge(self.store, self.portal, plan.config)
+            self.edge = make_edge(self.store, self.portal, plan.config,
+                                  relay=plan.worker in (None, 0), shared=plan.workers > 1)
             # Started before the protocols and stopped after them: a protocol that sends
             # mail finds the relayer running, and no relay attempt outlives the server.
             self.edge.service.setServiceParent(self)
@@ -231,7 +275,8 @@ class SmsyncService(MultiService):
             log.warn("{protocol}: not available yet", protocol=protocol)
             return
         service = build(protocol, self.store, self.portal, endpoints, self.plan.config,
-                        self._reactor, self._fail, edge=self.edge)
+                        self._reactor, self._fail, edge=self.edge,
+                        fds=self.plan.inherited.get(protocol))
         service.setServiceParent(self)
         self.listeners[protocol] = service
 
@@ -246,7 +291,7 @@ class SmsyncService(MultiService):
             else:
                 log.warn("{protocol}: not available yet", protocol=protocol)
         site = http_service(self.http_root, self.plan.http_endpoints, self._reactor,
-                            self._fail, self.plan.config)
+                            self._fail, self.plan.config, self.plan.inherited.get("http"))
         site.setServiceParent(self)
         self.listeners["http"] = site
 

@@ -13,6 +13,11 @@ the metadata and fsyncs the directory: a message is in the queue exactly when it
 file that the next start removes. Metadata updates are written the same way (a new file
 renamed over the old), so a crash never leaves half a state.
 
+Several processes may share one queue (the workers of ``smsync serve --workers N``):
+each may enqueue, but only one runs a ``Relayer``, which then also looks for entries the
+others wrote (``scan_interval``). Leftovers of interrupted writes are only removed once
+they are old, as another process may be writing them.
+
 ``Relayer`` sends due messages to the smarthost with ``twisted.mail.smtp``. A message
 goes out once per recipient at most: recipients the smarthost accepted are dropped from
 the entry before anything else happens. Temporary failures wait ``retry_initial``
@@ -39,6 +44,17 @@ from twisted.logger import Logger
 from smsync._async import deferred
 
 log = Logger(namespace="smsync.relay")
+
+#: Seconds after which a file of an interrupted write is surely not being written by
+#: another process sharing the queue.
+LEFTOVER_AGE = 300.0
+
+#: Seconds between two looks for entries other processes queued, in a shared queue.
+SCAN_INTERVAL = 1.0
+
+#: Seconds an entry the relayer delivered or gave up is remembered, so a look at the
+#: directory made just before it went cannot bring it back.
+FINISHED_MEMORY = 3600.0
 
 
 @attrs.define
@@ -84,19 +100,53 @@ class RelayQueue:
         self.msg = self.root / "msg"
         self.failed = self.root / "failed"
 
-    def open(self) -> list[QueueEntry]:
-        """Create the directories, clear leftovers of interrupted writes, and return
-        every queued entry, oldest first."""
+    def prepare(self) -> None:
+        """Create the directories (what a process that enqueues but does not relay
+        needs)."""
         for d in (self.root, self.tmp, self.msg, self.failed):
             d.mkdir(parents=True, exist_ok=True)
+
+    def open(self, shared: bool = False) -> list[QueueEntry]:
+        """Create the directories, clear leftovers of interrupted writes, and return
+        every queued entry, oldest first. ``shared``: other processes may be writing
+        entries now, so only leftovers older than ``LEFTOVER_AGE`` go."""
+        self.prepare()
+        cutoff = time.time() - LEFTOVER_AGE if shared else None
+
+        def old_enough(path: Path) -> bool:
+            if cutoff is None:
+                return True
+            try:
+                return path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                return False
+
         for leftover in self.tmp.iterdir():
-            leftover.unlink(missing_ok=True)
+            if old_enough(leftover):
+                leftover.unlink(missing_ok=True)
         for path in self.msg.glob("*.eml"):
             meta = path.with_suffix(".json")
-            if not meta.exists():
+            if not meta.exists() and old_enough(path):
                 # Text written but never committed: the client was not told 250.
                 path.unlink(missing_ok=True)
         return self.entries(quarantine=True)
+
+    def ids(self) -> set[str]:
+        """The ids of the queued entries (their metadata files), unread."""
+        return {path.stem for path in self.msg.glob("*.json")}
+
+    def load(self, ids) -> list[QueueEntry]:
+        """The entries of ``ids`` still queued, oldest first (unreadable ones skipped:
+        the relayer's start moves them aside)."""
+        entries = []
+        for entry_id in ids:
+            try:
+                data = (self.msg / f"{entry_id}.json").read_bytes()
+                entries.append(QueueEntry(**json.loads(data)))
+            except (OSError, ValueError, TypeError):
+                continue
+        entries.sort(key=lambda e: e.created)
+        return entries
 
     def entries(self, quarantine: bool = False) -> list[QueueEntry]:
         """Every queued entry, oldest first (read-only unless ``quarantine``, which
@@ -194,8 +244,17 @@ class Relayer(Service):
     def __init__(self, queue: RelayQueue, smarthost: Optional[Smarthost], *,
                  retry_initial: float = 60.0, retry_max: float = 3600.0,
                  max_age: float = 5 * 24 * 3600.0, bounce=None, reactor=None,
-                 clock: Callable[[], float] = time.time, timeout: float = 120.0):
+                 clock: Callable[[], float] = time.time, timeout: float = 120.0,
+                 shared: bool = False, scan_interval: float = SCAN_INTERVAL):
+        """``shared``: other processes enqueue too; their entries are found by a look
+        at the queue every ``scan_interval`` seconds."""
         self.queue = queue
+        self.shared = shared
+        self.scan_interval = scan_interval
+        self._scan = None
+        self._scanning = False
+        # Entries delivered or given up here, by when (see FINISHED_MEMORY).
+        self._finished: dict[str, float] = {}
         self.smarthost = smarthost
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -218,19 +277,54 @@ class Relayer(Service):
         self.ready = Deferred_from(self._start())
 
     async def _start(self) -> None:
-        entries = await deferToThread(self.queue.open)
+        entries = await deferToThread(self.queue.open, self.shared)
         if entries:
             log.info("relay queue: {n} message(s) waiting", n=len(entries))
         if self.smarthost is None and entries:
             log.warn("relay queue: no smarthost configured; mail stays queued")
         for entry in entries:
             self.schedule(entry)
+        if self.shared and self.smarthost is not None and self.running:
+            from twisted.internet.task import LoopingCall
+
+            self._scan = LoopingCall(self._look)
+            self._scan.clock = self.reactor
+            self._scan.start(self.scan_interval, now=False)
+
+    def _known(self, entry_id: str) -> bool:
+        return (entry_id in self._timers or entry_id in self._sending
+                or entry_id in self._finished)
+
+    def _look(self) -> None:
+        if self._scanning:
+            return
+        self._scanning = True
+        d = Deferred_from(self._find_new())
+        d.addErrback(lambda f: log.failure("relay queue: looking for new entries failed", f))
+        d.addBoth(lambda _: setattr(self, "_scanning", False))
+
+    async def _find_new(self) -> None:
+        """Schedule the entries other processes queued since the last look."""
+        now = self._clock()
+        for entry_id, when in list(self._finished.items()):
+            if now - when > FINISHED_MEMORY:
+                del self._finished[entry_id]
+        new = [i for i in await deferToThread(self.queue.ids) if not self._known(i)]
+        if not new:
+            return
+        for entry in await deferToThread(self.queue.load, new):
+            if self.running and not self._known(entry.id):
+                self.schedule(entry)
 
     def stopService(self):
         """Stop scheduling; cut attempts under way (their mail stays queued, to be
         retried by the next start) and fire when they have ended. Left running, an
         attempt could deliver a message that the next start sends again."""
         super().stopService()
+        if self._scan is not None:
+            scan, self._scan = self._scan, None
+            if scan.running:
+                scan.stop()
         for timer in self._timers.values():
             if timer.active():
                 timer.cancel()
@@ -252,7 +346,7 @@ class Relayer(Service):
 
     def _attempt(self, entry: QueueEntry) -> None:
         self._timers.pop(entry.id, None)
-        if entry.id in self._sending:
+        if entry.id in self._sending or entry.id in self._finished:
             return
         self._sending.add(entry.id)
         d = Deferred_from(self._send(entry))
@@ -305,6 +399,7 @@ class Relayer(Service):
                                               _reasons(results, data_code, temporary)))
         else:
             await deferToThread(self.queue.remove, entry)
+            self._finished[entry.id] = self._clock()
             log.info("relay: {id} sent to {host} ({n} recipient(s))", id=entry.id,
                      host=host.host, n=len(delivered))
 
@@ -353,6 +448,7 @@ class Relayer(Service):
         await self._bounce(entry, recipients, error)
         entry.recipients = []
         await deferToThread(self.queue.give_up, entry)
+        self._finished[entry.id] = self._clock()
         log.warn("relay: gave up on {id}: {error}", id=entry.id, error=error)
 
     async def _bounce(self, entry: QueueEntry, recipients: list, error: str) -> None:

@@ -65,9 +65,12 @@ class Submitter:
     """Queues a user's outgoing message for relay and files a copy in Sent."""
 
     def __init__(self, store, queue: RelayQueue, relayer: Relayer = None):
+        """``relayer`` None: another process relays what this one queues (a worker of
+        ``smsync serve`` other than the first)."""
         self.store = store
         self.queue = queue
         self.relayer = relayer
+        self._prepared = False
 
     async def _queue_ready(self) -> None:
         # A submitter made on first use (EAS SendMail) starts its relayer then, which
@@ -75,6 +78,9 @@ class Submitter:
         # before that would find no directory, or lose its half-written text.
         if self.relayer is not None:
             await self.relayer.ready
+        elif not self._prepared:
+            await deferToThread(self.queue.prepare)
+            self._prepared = True
 
     @deferred
     async def submit(self, account: str, sender: str, recipients: list[str], body,

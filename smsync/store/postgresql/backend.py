@@ -105,6 +105,9 @@ class PostgreSQLBackend:
 
     scheme = SCHEME
     description = "shared store for several frontends on one PostgreSQL database (postgresql://user@host/db)"
+    #: Several processes may serve one store: they hear of each other's changes through
+    #: LISTEN/NOTIFY.
+    multiprocess = True
 
     def open(self, uri, create=True):
         """See ``IStoreBackend.open``: fires with an ``IStore`` or fails with ``BadStoreURI``.

@@ -49,15 +49,19 @@ class SQLDatabase:
             raise RuntimeError("store is closed")
         return deferToThreadPool(self.reactor, self.iopool, fn, *args)
 
+    def _pools(self) -> tuple:
+        """The thread pools to start and stop (a backend may add its own)."""
+        return (self.readpool, self.iopool)
+
     def _start_pools(self) -> None:
-        self.readpool.start()
-        self.iopool.start()
+        for pool in self._pools():
+            pool.start()
         # Pool threads are not daemons: a store left open must not hang interpreter exit.
         self._shutdown_trigger = self.reactor.addSystemEventTrigger(
             "during", "shutdown", self._stop_pools)
 
     def _stop_pools(self) -> None:
-        for pool in (self.readpool, self.iopool):
+        for pool in self._pools():
             if pool.started:
                 pool.stop()
 

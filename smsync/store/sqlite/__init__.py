@@ -7,6 +7,6 @@ pipeline -- and ``reader`` -- reader pool, other processes' events -- over
 (body reads), ``listing`` (cached folder listings), ``rows`` (row <-> value types),
 ``mail``/``mailbox`` (``IMailStore``/``IMailbox``), ``collections`` and ``timerange``
 (``ICollectionStore``/``ICollection``), ``accounts``, ``devices`` (``IDeviceRegistry``)
-and ``watch`` (change notification across processes). Most of the SQL logic is shared
+and ``watch`` (change notification across processes, woken by ``doorbell``). Most of the SQL logic is shared
 with the PostgreSQL store in ``smsync.store.sql``; the modules here hold what differs.
 """

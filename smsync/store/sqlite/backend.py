@@ -49,6 +49,9 @@ class SQLiteBackend:
 
     scheme = SCHEME
     description = "embedded store: metadata in SQLite, message bodies as files (sqlite:///dir)"
+    #: Several processes may serve one store: they share the database (WAL), and each
+    #: hears of the others' changes (the doorbell, ``watch``).
+    multiprocess = True
 
     def open(self, uri, create=True):
         """See ``IStoreBackend.open``: fires with an ``IStore`` or fails with ``BadStoreURI``."""

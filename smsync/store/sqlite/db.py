@@ -4,12 +4,15 @@
 
 * ``writer``: durability, the writer thread with its group commit, and the append
   pipeline (``write``, ``submit``, ``pipeline``, ``when_body_durable``);
-* ``reader``: the reader pool and the polling for other processes' events (``read``,
-  ``poll_foreign_events``).
+* ``reader``: the reader pool and the reading of other processes' events (``read``,
+  ``poll_foreign_events``);
+* ``doorbell``: ringing the other processes after a commit that recorded events (the
+  writer does), and being rung (the store's notifier listens).
 
 Threads: one writer thread owning the only write connection, a few preparer threads for
 the append pipeline, a reader thread (``reader.READERS``) with its own connection (WAL
-lets it read while the writer writes), and a pool for other blocking file work (``io``).
+lets it read while the writer writes), a thread reading other processes' events, and a
+pool for other blocking file work (``io``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from twisted.python.threadpool import ThreadPool
 
 from smsync.store.sql.database import SQLDatabase
 from smsync.store.sqlite.connection import connect
+from smsync.store.sqlite.doorbell import Doorbell, directory_for
 from smsync.store.sqlite.reader import Readers
 from smsync.store.sqlite.schema import migrate
 from smsync.store.sqlite.writer import Writer, _Job
@@ -43,6 +47,8 @@ class Database(SQLDatabase, Writer, Readers):
         self.origin = uuid.uuid4().hex
         self._reactor = self.reactor = reactor
         self._closed = False
+        #: Rung by the writer after each commit with events; the notifier listens on it.
+        self.doorbell = Doorbell(directory_for(self.path))
         self._init_writer()
         self._init_readers()
         # Few I/O threads: they mostly parse (holding the GIL) and write page cache.
@@ -59,6 +65,9 @@ class Database(SQLDatabase, Writer, Readers):
         return db
 
     job_class = _Job
+
+    def _pools(self) -> tuple:
+        return (self.readpool, self.feedpool, self.iopool)
 
     def start(self) -> None:
         """Start the writer thread and the pools. Call on the reactor thread."""
@@ -78,6 +87,7 @@ class Database(SQLDatabase, Writer, Readers):
         def finish(_):
             self._forget_shutdown_trigger()
             self._stop_pools()
+            self.doorbell.close()
             for conn in [self._writer_conn, *self._reader_connections()]:
                 if conn is not None:
                     try:

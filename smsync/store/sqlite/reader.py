@@ -1,9 +1,10 @@
-"""The readers of a ``sqlite:`` store's database: the reader pool, and the polling for
+"""The readers of a ``sqlite:`` store's database: the reader pool, and the reading of
 events that other processes commit.
 
 A reader thread (``READERS``) has its own connection: WAL lets it read while the writer
-writes. The same pool polls the ``events`` table for other processes' changes, on a
-connection of its own.
+writes. The ``events`` table is read for other processes' changes on a thread and a
+connection of its own (``feedpool``), so a ring of the doorbell is answered at once even
+while a long read (a 100,000-message listing) holds the reader.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Readers:
     """The reading half of ``Database`` (a mixin; see the module docstring).
 
     The host provides ``path``, ``origin`` and ``_reactor``, and calls ``_init_readers``
-    from its constructor; it starts and stops ``readpool`` and closes
+    from its constructor; it starts and stops ``readpool`` and ``feedpool`` and closes
     ``_reader_connections()``.
     """
 
@@ -41,6 +42,7 @@ class Readers:
         self._poll_lock = threading.Lock()
         self._poll_version = None
         self.readpool = ThreadPool(minthreads=1, maxthreads=READERS, name="smsync-sqlite-read")
+        self.feedpool = ThreadPool(minthreads=1, maxthreads=1, name="smsync-sqlite-feed")
 
     def _reader_connections(self) -> list[sqlite3.Connection]:
         """Every connection the readers opened so far."""
@@ -75,7 +77,7 @@ class Readers:
     def poll_foreign_events(self, after: int | None) -> Deferred:
         """Fire with ``(last_seq, [ChangeEvent...])``: events committed by other processes
         after sequence number ``after`` (None: just find the current position)."""
-        return deferToThreadPool(self._reactor, self.readpool, self._poll, after)
+        return deferToThreadPool(self._reactor, self.feedpool, self._poll, after)
 
     def _poll(self, after):
         with self._poll_lock:

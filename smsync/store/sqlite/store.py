@@ -19,7 +19,7 @@ from smsync.store.sqlite.db import DB_NAME, Database
 from smsync.store.sqlite.devices import SQLiteDeviceRegistry
 from smsync.store.sqlite.listing import Listings, TransactionListings
 from smsync.store.sqlite.mail import SQLiteMailStore
-from smsync.store.sqlite.watch import SQLiteNotifier
+from smsync.store.sqlite import watch
 
 LOCK_NAME = "lock"
 BODIES_NAME = "bodies"
@@ -115,7 +115,8 @@ class SQLiteStore(SQLStore):
         self._lock_fd = lock_fd
         #: This process's cache of big folders' listings (IMailbox.messages).
         self.listings = Listings()
-        super().__init__(uri, db, SQLiteNotifier(db, reactor))
+        doorbell = db.doorbell if watch.DOORBELL else None
+        super().__init__(uri, db, watch.SQLiteNotifier(db, reactor, doorbell=doorbell))
 
     def __repr__(self):
         return f"<SQLiteStore {self.uri}>"

@@ -30,7 +30,8 @@ waits for an earlier one's body, never for its own round of syncs).
 The writer thread owns the only write connection. Callers queue jobs; each round the
 thread takes every job queued so far, runs them in ONE transaction (optimistically without
 savepoints; if one fails, again with a savepoint per job so it fails alone), commits, makes
-the round durable, and only then fires each caller's Deferred on the reactor
+the round durable, rings the doorbell of the other processes on the database if the round
+recorded events (``doorbell``), and only then fires each caller's Deferred on the reactor
 (``callFromThread``), followed by the round's change events. It also serves "tell me when
 this body is durable" requests, answered by the same round's sync. A few preparer threads
 feed the append pipeline.
@@ -166,6 +167,8 @@ class _SessionHooks:
     def after_commit(self, contexts) -> None:
         self.writer.commits += 1
         self.writer.committed_jobs += len(contexts)
+        if any(ctx.events for ctx in contexts):
+            self.writer.doorbell.ring()
         for ctx in contexts:
             for action in ctx.after_commit:
                 try:
@@ -188,8 +191,9 @@ _STOP = object()
 class Writer:
     """The writing half of ``Database`` (a mixin; see the module docstring).
 
-    The host provides ``origin``, ``bodies`` (a ``BodyFiles``), ``_reactor``, the write
-    connection ``_writer_conn`` and the ``_closed`` flag, and calls ``_init_writer`` from
+    The host provides ``origin``, ``bodies`` (a ``BodyFiles``), ``doorbell`` (rung after
+    each commit that recorded events), ``_reactor``, the write connection
+    ``_writer_conn`` and the ``_closed`` flag, and calls ``_init_writer`` from
     its constructor, ``_start_writer`` from ``start`` and ``_stop_writer`` from ``close``.
     """
 
@@ -486,10 +490,13 @@ class Writer:
                     conn.execute("ROLLBACK")
                     conn.execute("BEGIN IMMEDIATE")
                     outcomes = self._run_jobs(conn, batch, careful=True)
-            self._record_events(conn, [e for _, ok, _, ctx in outcomes if ok for e in ctx.events])
+            events = [e for _, ok, _, ctx in outcomes if ok for e in ctx.events]
+            self._record_events(conn, events)
             conn.execute("COMMIT")
             self.commits += 1
             self.committed_jobs += len(batch)
+            if events:
+                self.doorbell.ring()
         except Exception:
             failure = Failure()
             try:
