@@ -85,6 +85,12 @@ class SQLiteNotifier(LocalNotifier):
         """True while other processes can ring us."""
         return self._bell is not None
 
+    @property
+    def sees_every_process(self) -> bool:
+        """``IChangeNotifier.sees_every_process``: while the doorbell is up (the timer
+        alone would leave other processes' changes unseen for a while)."""
+        return self._bell is not None
+
     def subscribe(self, account, callback):
         sub = super().subscribe(account, callback)
         if self._loop is None and not self._closed:
