@@ -15,8 +15,9 @@ from __future__ import annotations
 from functools import partial
 
 from smsync.errors import NotFound
+from smsync.formats import bodytext
 from smsync.model import FlagMode, UIDSet
-from smsync.protocols.imap import bodyreads, encode, sections
+from smsync.protocols.imap import bodyreads, encode, objectid, sections
 from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.syntax import FetchAtt, Section
 from smsync.sync.reads import read_ranges
@@ -24,7 +25,11 @@ from smsync.sync.reads import read_ranges
 #: Larger sections are written in chunks of this size, read from the store one by one.
 STREAM_CHUNK = 256 * 1024
 
-_NEEDS_STRUCTURE = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT"})
+_NEEDS_STRUCTURE = frozenset(
+    {"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT", "EMAILID", "THREADID", "PREVIEW"}
+)
+#: Made from the digest of the message's bytes (see ``objectid``).
+_NEEDS_DIGEST = frozenset({"EMAILID", "THREADID"})
 _SETS_SEEN = frozenset({"BODY", "BINARY", "RFC822", "RFC822.TEXT"})
 
 
@@ -82,6 +87,8 @@ async def fetch(conn, cmd):
         if mark_seen:
             infos = await _mark_seen(sel, infos)
         structures = await sel.mailbox.structures([m.uid for m in infos]) if want_structure else {}
+        if names & _NEEDS_DIGEST:
+            structures = await objectid.with_digests(sel.mailbox, structures)
         planned = []
         for info in infos:
             seq = sel.seq_of(info.uid)
@@ -192,6 +199,9 @@ class _Planner:
             "RFC822.SIZE": lambda info, st: b"RFC822.SIZE %d" % info.size,
             "ENVELOPE": lambda info, st: b"ENVELOPE " + encode.envelope(st.envelope, utf8),
             "BODYSTRUCTURE": lambda info, st: b"BODYSTRUCTURE " + encode.body_structure(st.root, True, utf8),
+            "EMAILID": lambda info, st: b"EMAILID (" + objectid.email_id(st).encode() + b")",
+            "THREADID": lambda info, st: b"THREADID (" + objectid.thread_id(st).encode() + b")",
+            "PREVIEW": partial(_preview_item, utf8=utf8),
         }
         self.items = []
         for att in atts:
@@ -346,6 +356,20 @@ def _section_maker(label: bytes, section, spec):
         return [label + b" {%d}\r\n" % length, _Range(info.uid, start, length)]
 
     return item
+
+
+def _preview_item(info, structure, utf8: bool):
+    """RFC 8970 PREVIEW: the start of the message's text (its first text part, HTML
+    dropped), read with the other small sections of its group; "" when it has none."""
+    part = bodytext.preview_part(structure)
+    length = bodytext.preview_length(part) if part is not None else 0
+    if not length:
+        return b'PREVIEW ""'
+
+    def finish(raw):
+        return b"PREVIEW " + encode.string(bodytext.preview(part, raw), utf8)
+
+    return _Read(info.uid, part.header_end, length, finish)
 
 
 def _binary_item(info, structure, att):
