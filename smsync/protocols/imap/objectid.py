@@ -54,13 +54,13 @@ def email_id(structure) -> str:
 
 def thread_root(structure) -> Optional[str]:
     """The first Message-ID of the message's thread as the message itself names it
-    (``<...>``), or None when it has no Message-ID at all."""
-    if structure.references:
-        return structure.references[0]
-    for value in (structure.in_reply_to, structure.message_id):
-        ids = message_ids(value)
-        if ids:
-            return ids[0]
+    (``<...>``), or None when it has no Message-ID at all. Only ``<left@right>`` ids
+    count: old mailers put phrases ("your message of Tuesday") in In-Reply-To, and a
+    word of one would thread unrelated messages together."""
+    for ids in (structure.references, message_ids(structure.in_reply_to), message_ids(structure.message_id)):
+        for found in ids:
+            if found.startswith("<") and "@" in found:
+                return found
     return None
 
 

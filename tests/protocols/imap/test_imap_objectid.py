@@ -260,3 +260,17 @@ def test_search_keys_parse():
     assert key.op == "OR"
     assert [(k.op, k.args) for k in key.args] == [("EMAILID", ("M1a-_Z",)), ("THREADID", ("T9",))]
     assert parse_command(b"a STATUS INBOX (MAILBOXID)").args.items == ("MAILBOXID",)
+
+
+def test_threadid_takes_message_ids_only():
+    """Old mailers write a phrase in In-Reply-To ("your message of ..."): it names no
+    thread, so two such messages are not put in one; a msg-id among other words (RFC
+    5322 3.6.4) is still found."""
+    from smsync.formats.message import parse_message
+
+    def tid(headers: bytes) -> str:
+        return objectid.thread_id(parse_message(b"From: a@example.org\r\n" + headers + b"\r\nbody\r\n"))
+
+    assert tid(b"In-Reply-To: your message of Tuesday\r\n") != tid(b"In-Reply-To: your note\r\n")
+    assert tid(b"References: junk <root@example.org>\r\n") == tid(b"Message-ID: <root@example.org>\r\n")
+    assert tid(b"In-Reply-To: <root@example.org> (sent Tuesday)\r\n") == tid(b"Message-ID: <root@example.org>\r\n")
