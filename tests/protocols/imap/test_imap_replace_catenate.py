@@ -385,3 +385,44 @@ def test_url_forms():
                 "/INBOX/;UID=1/;PARTIAL=a", "/INBOX/;UID=1/;SECTION=BOGUS", "/INBOX/;UID=1/;URLAUTH=x"):
         with pytest.raises(ValueError):
             parse_url(bad, "alice@example.org", _ok)
+
+
+_SECTIONS = st.sampled_from([None, Section(), Section((1,)), Section((2, 3), "MIME"), Section((), "HEADER"),
+                             Section((1,), "TEXT"), Section((), "HEADER.FIELDS", ("From", "X-Y"))])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=20).filter(lambda s: "\x00" not in s), st.one_of(st.none(), st.integers(1, 2**32 - 1)),
+       st.integers(1, 2**32 - 1), _SECTIONS,
+       st.one_of(st.none(), st.tuples(st.integers(0, 10**6), st.one_of(st.none(), st.integers(1, 10**6)))),
+       st.booleans())
+def test_url_round_trip(mailbox, uidvalidity, uid, section, partial, absolute):
+    """Any message URL written as RFC 5092 spells it -- the name UTF-8 and %-encoded,
+    the section %-encoded -- is read back as what it names."""
+    from urllib.parse import quote
+
+    url = quote(mailbox.encode("utf-8", "surrogatepass"), safe="")
+    if uidvalidity is not None:
+        url += ";UIDVALIDITY=%d" % uidvalidity
+    url += "/;UID=%d" % uid
+    if section is not None:
+        url += "/;SECTION=" + quote(section.spec(), safe="")
+    if partial is not None:
+        url += "/;PARTIAL=%d" % partial[0] + ("" if partial[1] is None else ".%d" % partial[1])
+    url = ("imap://127.0.0.1/" if absolute else "/") + url
+    try:
+        got = parse_url(url, "alice@example.org", _ok)
+    except ValueError:
+        # Only a name that is no UTF-8 (a lone surrogate) may be refused.
+        assert not _is_utf8(mailbox)
+        return
+    assert (got.mailbox, got.uidvalidity, got.uid) == (mailbox, uidvalidity, uid)
+    assert got.section == section and got.partial == partial
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
