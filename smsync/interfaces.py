@@ -223,7 +223,8 @@ class IMailbox(Interface):
 
     def copy(uids, dest):
         """Copy the messages in ``uids`` (a ``UIDSet``) to folder ``dest`` (a name) keeping
-        flags and internal dates. Fire with a ``CopyResult`` (empty if none matched)."""
+        flags and internal dates; the copies' ``saved_date`` is the time of the copy.
+        Fire with a ``CopyResult`` (empty if none matched)."""
 
     def move(uids, dest):
         """Like ``copy`` then expunge the originals, atomically: a failure leaves both

@@ -143,7 +143,12 @@ class MailboxInfo:
 
 @attrs.frozen
 class MessageInfo:
-    """One message's metadata, without its body."""
+    """One message's metadata, without its body.
+
+    ``internal_date`` is the date APPEND gave (else the delivery's), which a copy keeps;
+    ``saved_date`` when the message was put in this folder -- appended, delivered,
+    copied or moved here (IMAP SAVEDATE, RFC 8514).
+    """
 
     uid: int
     flags: frozenset[str]

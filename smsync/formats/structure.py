@@ -113,6 +113,9 @@ class MessageStructure:
     ``header_size`` counts the top header including its blank line; ``size`` the whole
     message; ``lines`` its line count. ``subject``, ``from_``, ``to``, ``cc`` and
     ``bcc`` are decoded text for SEARCH; ``date`` is the Date header (aware) or None.
+    ``digest`` is ``content_digest`` of the stored bytes (None in structures stored before
+    it was kept): equal for equal content, so a copy of a message has its original's
+    (IMAP OBJECTID's EMAILID is made from it).
     """
 
     envelope: Envelope
@@ -130,6 +133,7 @@ class MessageStructure:
     in_reply_to: Optional[str] = None
     references: tuple[str, ...] = ()
     has_attachments: bool = False
+    digest: Optional[str] = None
 
     def part(self, path: tuple[int, ...]) -> BodyPart:
         """The part at IMAP section path ``path`` (RFC 3501 6.4.5); ``()`` is the root.

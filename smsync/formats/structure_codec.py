@@ -3,7 +3,9 @@
 The form is JSON arrays (positional, no keys) so it is small, readable in a debugger,
 stable across Python versions, and loads with the C JSON decoder in microseconds.
 Field order is fixed by ``FORMAT_VERSION``; a blob of another version is refused with
-``ValueError`` so a store can re-parse the message instead of misreading it.
+``ValueError`` so a store can re-parse the message instead of misreading it. Fields
+added later go at the end, read as absent from shorter blobs of the same version
+(stores keep blobs for as long as they keep the message).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def structure_to_bytes(s: MessageStructure) -> bytes:
             s.has_attachments,
             _envelope_out(s.envelope),
             _part_out(s.root),
+            s.digest,
         ]
     ).encode("utf-8")
 
@@ -172,6 +175,8 @@ def structure_from_bytes(blob: bytes) -> MessageStructure:
             v[11],
             tuple(v[12]),
             v[13],
+            # Blobs written before the digest was kept end at the root part.
+            v[16] if len(v) > 16 else None,
         )
     except ValueError:
         raise

@@ -137,6 +137,7 @@ class MailChangesConformance(StoreHarness):
         await call(dest.append, samples.message("already there"))
         dest_before = await call(dest.info)
         src_before = await call(inbox.info)
+        started = datetime.now(timezone.utc).replace(microsecond=0)
 
         res = await call(inbox.copy, UIDSet.of([a, b, b + 50]), "Dest")
         assert isinstance(res, CopyResult)
@@ -149,6 +150,8 @@ class MailChangesConformance(StoreHarness):
         for src, dst in zip(res.source_uids, res.dest_uids):
             assert copies[dst].flags == originals[src].flags
             assert copies[dst].internal_date == when
+            # A copy is saved into its folder when it is made (IMAP SAVEDATE).
+            assert copies[dst].saved_date >= started
             assert copies[dst].modseq > dest_before.highestmodseq
             assert await call(dest.read_body, dst) == await call(inbox.read_body, src)
         dest_after = await call(dest.info)
@@ -179,6 +182,7 @@ class MailChangesConformance(StoreHarness):
         src_top = (await call(inbox.info)).highestmodseq
         dst_top = (await call(trash.info)).highestmodseq
         bodies = {u: await call(inbox.read_body, u) for u in (a, c)}
+        started = datetime.now(timezone.utc).replace(microsecond=0)
 
         res = await call(inbox.move, UIDSet.of([a, c]), "Trash")
         assert res.source_uids == (a, c) and len(res.dest_uids) == 2
@@ -191,6 +195,7 @@ class MailChangesConformance(StoreHarness):
         for src, dst in zip(res.source_uids, res.dest_uids):
             assert await call(trash.read_body, dst) == bodies[src]
             assert moved[dst].modseq > dst_top
+            assert moved[dst].saved_date >= started
         assert moved[res.dest_uids[0]].flags == {"\\Seen"}
         assert moved[res.dest_uids[1]].flags == {"\\Answered"}
 

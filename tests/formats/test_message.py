@@ -297,3 +297,21 @@ def test_speed_of_parse_and_load():
     load_each = (time.perf_counter() - t) / 2000
     # ~0.1 ms and ~15 us on a developer machine; bounds leave room for a loaded CI box
     assert parse_each < 0.002 and load_each < 0.0005
+
+
+def test_digest_is_of_the_bytes_and_kept_by_the_blob():
+    """The structure carries a digest of the message's bytes: equal bytes, equal digests
+    (a copy of a message has its original's), different bytes, different ones; the
+    stored blob keeps it, and a blob written before it was kept loads without one."""
+    import json
+
+    from smsync.formats.message import content_digest
+
+    s = parse_message(NESTED)
+    assert s.digest == content_digest(NESTED) == parse_message(bytes(NESTED)).digest
+    assert parse_message(NESTED + b" ").digest != s.digest
+    assert len(s.digest) == 32 and int(s.digest, 16) >= 0
+    assert structure_from_bytes(structure_to_bytes(s)).digest == s.digest
+    old_blob = json.dumps(json.loads(structure_to_bytes(s))[:16]).encode()
+    old = structure_from_bytes(old_blob)
+    assert old.digest is None and old.root == s.root and old.references == s.references

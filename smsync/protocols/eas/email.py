@@ -13,15 +13,11 @@ trip where the mailbox offers it -- for a Sync window, one for all its messages
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
 import html
-import quopri
 import re
 from datetime import datetime, timezone
-from html.parser import HTMLParser
 from typing import Optional
 
 import attrs
@@ -29,7 +25,8 @@ from zope.interface import implementer
 
 from smsync.errors import InvalidData
 from smsync.formats.addresses import Address
-from smsync.formats.headers import decode_charset, decode_text, decode_words, parse_header_fields
+from smsync.formats.bodytext import decode_body, decode_transfer, html_to_text, text_part
+from smsync.formats.headers import decode_text, decode_words, parse_header_fields
 from smsync.formats.structure import BodyPart, MessageStructure
 from smsync.interfaces import IMailboxRangeReads
 from smsync.model import SYSTEM_FLAGS, MessageInfo
@@ -63,56 +60,7 @@ _NOT_CATEGORIES = frozenset(k.lower() for k in (
 _SYSTEM = frozenset(f.lower() for f in SYSTEM_FLAGS) | {"\\recent"}
 
 
-# -- transfer encodings and reads ----------------------------------------------------------
-
-
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
-
-
-def decode_transfer(raw: bytes, encoding: Optional[str]) -> bytes:
-    """``raw`` with its Content-Transfer-Encoding undone (base64 or quoted-printable;
-    anything else is returned as it is). A base64 body cut short, as a truncated read
-    leaves it, decodes up to its last whole quartet; undecodable input comes back as
-    stored rather than refused, so the device still gets something."""
-    encoding = (encoding or "7bit").lower()
-    try:
-        if encoding == "base64":
-            data = _NOT_BASE64.sub(b"", raw)
-            extra = len(data) % 4
-            if extra == 1:
-                data = data[:-1]  # a lone character holds no whole byte
-            elif extra:
-                data += b"=" * (4 - extra)
-            return base64.b64decode(data, validate=True)
-        if encoding == "quoted-printable":
-            return quopri.decodestring(raw)
-    except (binascii.Error, ValueError):
-        pass
-    return raw
-
-
-def decode_body(raw: bytes, part: BodyPart) -> str:
-    """A part's body bytes as text: transfer encoding undone, charset applied."""
-    return decode_charset(decode_transfer(raw, part.encoding), part.param("charset"))
-
-
 # -- parts -------------------------------------------------------------------------------
-
-
-def text_part(part: BodyPart, html: bool = False) -> Optional[BodyPart]:
-    """The first inline text/plain (or, with ``html``, text/html) part, depth first
-    (not inside attached messages)."""
-    if part.children:
-        for child in part.children:
-            found = text_part(child, html)
-            if found is not None:
-                return found
-        return None
-    wanted = "html" if html else "plain"
-    if (part.type == "text" and part.subtype == wanted and part.disposition != "attachment"
-            and not (part.disposition == "inline" and part.filename)):
-        return part
-    return None
 
 
 def _leaves(part: BodyPart, path: tuple):
@@ -250,47 +198,6 @@ async def attachment_sizes(mailbox, uid: int, parts: list) -> list:
 
 
 # -- HTML and text ------------------------------------------------------------------------
-
-
-class _TextOfHTML(HTMLParser):
-    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table",
-              "blockquote", "pre", "hr"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style", "head", "title"):
-            self.skip += 1
-        elif tag in self._BLOCK:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag):
-        if tag in ("script", "style", "head", "title"):
-            self.skip = max(self.skip - 1, 0)
-        elif tag in self._BLOCK:
-            self.out.append("\n")
-
-    def handle_data(self, data):
-        if not self.skip:
-            self.out.append(data)
-
-
-def html_to_text(markup: str) -> str:
-    """The readable text of an HTML body: tags, scripts and styles dropped, entities
-    decoded, block elements as line breaks, runs of blank lines collapsed."""
-    parser = _TextOfHTML()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except Exception:  # html.parser is lenient; this only guards the odd assertion
-        return re.sub(r"<[^>]*>", "", markup)
-    text = "".join(parser.out)
-    text = re.sub(r"[ \t\r\f\v]+", " ", text)
-    text = re.sub(r" ?\n ?", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def text_to_html(text: str) -> str:

@@ -15,12 +15,12 @@ from smsync.protocols.imap.reader import ATOM_SPECIALS, ParseError, Reader, lite
 from smsync.protocols.imap.searchkeys import parse_search_keys
 from smsync.protocols.imap.syntax import *  # noqa: F401,F403 -- the command types are part of this API
 from smsync.protocols.imap.syntax import (
-    Append, AppendMessage, Authenticate, Command, Compress, CopyMove, Create, Enable, Fetch,
-    FetchAtt, Id, ListCmd, Login, MailboxArg, QResyncParams, Rename, Search, Section, Select,
-    Sort, Status, Store, Thread, UidExpunge,
+    Append, AppendMessage, Authenticate, CatPart, Command, Compress, CopyMove, Create, Enable,
+    Fetch, FetchAtt, Id, ListCmd, Login, MailboxArg, QResyncParams, Rename, Replace, Search,
+    Section, Select, Sort, Status, Store, Thread, UidExpunge,
 )
 
-__all__ = ["ParseError", "parse_command", "literal_at_end", "peek_tag_and_name"]
+__all__ = ["ParseError", "parse_command", "parse_section", "literal_at_end", "peek_tag_and_name"]
 
 
 def parse_command(data: bytes) -> Command:
@@ -57,6 +57,20 @@ def parse_command(data: bytes) -> Command:
         r.fail(f"malformed arguments ({e.__class__.__name__})")
     r.end()
     return Command(r.tag, name, args, uid)
+
+
+def parse_section(spec: bytes) -> Section:
+    """A section-spec on its own (what ``BODY[...]`` holds; an IMAP URL's ``;SECTION=``).
+
+    Raises:
+        ParseError: it is not one.
+    """
+    if not spec:
+        return Section()
+    r = Reader(spec)
+    section = _section(r, binary=False)
+    r.end()
+    return section
 
 
 def _no_args(r: Reader, uid: bool):
@@ -249,26 +263,75 @@ def _append(r: Reader, uid: bool):
     messages = []
     # MULTIAPPEND (RFC 3502): several messages follow one another.
     while r.maybe_sp():
-        flags: tuple[str, ...] = ()
-        date = None
-        if r.peek() == 0x28:
-            flags = r.flag_list()
-            r.sp()
-        if r.peek() == 0x22:
-            date = r.date_time()
-            r.sp()
-        if r.data[r.pos : r.pos + 5].upper() == b"UTF8 ":
-            # RFC 6855: UTF8 (literal8)
-            r.pos += 5
-            r.char(b"(")
-            data, binary = r.literal(allow_binary=True)
-            r.char(b")")
-        else:
-            data, binary = r.literal(allow_binary=True)
-        messages.append(AppendMessage(data, flags, date, binary))
+        messages.append(_append_message(r))
     if not messages:
         r.fail("APPEND needs a message literal")
     return Append(mailbox, tuple(messages))
+
+
+#: CATENATE parts one message may have (each URL costs a store read).
+MAX_CAT_PARTS = 200
+
+
+def _append_message(r: Reader) -> AppendMessage:
+    """RFC 4466 append-message: flags, date-time, then a literal, a literal8, ``UTF8
+    (literal8)`` (RFC 6855) or ``CATENATE (...)`` (RFC 4469)."""
+    flags: tuple[str, ...] = ()
+    date = None
+    if r.peek() == 0x28:
+        flags = r.flag_list()
+        r.sp()
+    if r.peek() == 0x22:
+        date = r.date_time()
+        r.sp()
+    ahead = r.data[r.pos : r.pos + 10].upper()
+    if ahead.startswith(b"UTF8 "):
+        # RFC 6855: UTF8 (literal8)
+        r.pos += 5
+        r.char(b"(")
+        data, binary = r.literal(allow_binary=True)
+        r.char(b")")
+    elif ahead.startswith(b"CATENATE "):
+        r.pos += 9
+        return AppendMessage(b"", flags, date, False, _cat_parts(r))
+    else:
+        data, binary = r.literal(allow_binary=True)
+    return AppendMessage(data, flags, date, binary)
+
+
+def _cat_parts(r: Reader) -> tuple[CatPart, ...]:
+    """RFC 4469: "(" cat-part *(SP cat-part) ")", cat-part = "TEXT" SP literal / "URL" SP
+    astring; RFC 6855 adds "UTF8" SP "(" literal8 ")". A TEXT literal may be a literal8
+    (RFC 4466 append-data takes one)."""
+    r.char(b"(")
+    parts: list[CatPart] = []
+    while True:
+        kind = r.word()
+        r.sp()
+        if kind == "TEXT":
+            parts.append(CatPart("TEXT", r.literal(allow_binary=True)[0]))
+        elif kind == "URL":
+            parts.append(CatPart("URL", r.astring()))
+        elif kind == "UTF8":
+            r.char(b"(")
+            parts.append(CatPart("TEXT", r.literal(allow_binary=True)[0]))
+            r.char(b")")
+        else:
+            r.fail(f"unknown CATENATE part {kind}")
+        if len(parts) > MAX_CAT_PARTS:
+            r.fail("too many CATENATE parts")
+        if r.maybe_char(b")"):
+            return tuple(parts)
+        r.sp()
+
+
+def _replace(r: Reader, uid: bool):
+    r.sp()
+    number = None if r.maybe_char(b"*") else r.nz_number()
+    r.sp()
+    mailbox = r.astring()
+    r.sp()
+    return Replace(number, mailbox, _append_message(r))
 
 
 def _getquota(r: Reader, uid: bool):
@@ -333,6 +396,9 @@ def _fetch_att(r: Reader) -> FetchAtt:
     name = r._run(lambda b: 0x20 < b < 0x7F and b not in ATOM_SPECIALS and b != 0x5B).decode("ascii").upper()
     if not name:
         r.fail("expected a fetch attribute")
+    if name == "PREVIEW":
+        _preview_modifiers(r)
+        return FetchAtt(name)
     if r.peek() != 0x5B:
         if name not in _SIMPLE_ATTS:
             r.fail(f"unknown fetch attribute {name}")
@@ -352,6 +418,19 @@ def _fetch_att(r: Reader) -> FetchAtt:
         r.char(b">")
         partial = (start, length)
     return FetchAtt(name, section, partial)
+
+
+def _preview_modifiers(r: Reader) -> None:
+    """RFC 8970: "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"], preview-mod =
+    "LAZY". LAZY lets a server answer NIL rather than make a preview now; ours always
+    makes it, so the modifier changes nothing. A parenthesis that does not start with
+    LAZY is left alone: it is the FETCH modifiers of ``FETCH 1 PREVIEW (CHANGEDSINCE 5)``."""
+    if r.data[r.pos : r.pos + 6].upper() != b" (LAZY" or r._atom_continues(6):
+        return
+    r.sp()
+    for mod in r.paren_words():
+        if mod != "LAZY":
+            r.fail(f"unknown PREVIEW modifier {mod}")
 
 
 def _section(r: Reader, binary: bool) -> Section:
@@ -525,6 +604,7 @@ _COMMANDS = {
     "LSUB": _lsub,
     "STATUS": _status,
     "APPEND": _append,
+    "REPLACE": _replace,
     "EXPUNGE": _expunge,
     "FETCH": _fetch,
     "STORE": _store,
@@ -534,4 +614,4 @@ _COMMANDS = {
     "SORT": _sort,
     "THREAD": _thread,
 }
-_UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "EXPUNGE"})
+_UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "EXPUNGE", "REPLACE"})

@@ -1,4 +1,5 @@
-"""SEARCH evaluation over a folder: every RFC 3501 key, CONDSTORE MODSEQ, WITHIN.
+"""SEARCH evaluation over a folder: every RFC 3501 key, CONDSTORE MODSEQ, WITHIN,
+OBJECTID's EMAILID and THREADID, SAVEDATE's SAVED* keys.
 
 Keys are answered from what the store keeps per message -- ``MessageInfo`` (flags,
 dates, size, modseq) and the ``MessageStructure`` computed at delivery (decoded From,
@@ -13,14 +14,16 @@ from functools import partial
 from typing import Optional
 
 from smsync.model import UIDSet
-from smsync.protocols.imap import bodyreads, messagecache, sections
+from smsync.protocols.imap import bodyreads, messagecache, objectid, sections
 from smsync.protocols.imap.searchkeys import SearchKey
 from smsync.protocols.imap.searchmatch import compile_key, uses_seq
 from smsync.sync.reads import read_ranges
 
 SUPPORTED_CHARSETS = frozenset({"UTF-8", "US-ASCII", "UTF8", "ASCII"})
 _BATCH = 1000
-_STRUCT_KEYS = frozenset({"FROM", "TO", "CC", "BCC", "SUBJECT", "SENTBEFORE", "SENTON", "SENTSINCE"})
+_STRUCT_KEYS = frozenset(
+    {"FROM", "TO", "CC", "BCC", "SUBJECT", "SENTBEFORE", "SENTON", "SENTSINCE", "EMAILID", "THREADID"}
+)
 _TEXT_KEYS = frozenset({"HEADER", "BODY", "TEXT"})
 
 
@@ -55,6 +58,8 @@ def _needs(key: SearchKey, out: set) -> set:
             _needs(k, out)
     elif key.op in _STRUCT_KEYS:
         out.add("structure")
+        if key.op in ("EMAILID", "THREADID"):
+            out.add("digest")
     elif key.op == "HEADER":
         out.update(("structure", "header"))
     elif key.op in ("BODY", "TEXT"):
@@ -172,6 +177,8 @@ async def search(sel, key: SearchKey, charset: Optional[str], saved: list[int]) 
             continue
         infos = _filter(infos, without_structure, metadata_key, seq_of)
         structures = await messagecache.structures(sel, [m.uid for m in infos]) if infos else {}
+        if "digest" in needs:
+            structures = await objectid.with_digests(sel.mailbox, structures)
         candidates = []
         for m in infos:
             st = structures.get(m.uid)

@@ -1,4 +1,5 @@
-"""SEARCH keys (RFC 3501 6.4.4, CONDSTORE MODSEQ, WITHIN): their value type and grammar.
+"""SEARCH keys (RFC 3501 6.4.4, CONDSTORE MODSEQ, WITHIN, OBJECTID EMAILID/THREADID,
+SAVEDATE's SAVED*): their value type and grammar.
 
 Keys are normalised while parsed so that evaluation (``search.py``) deals with few
 shapes: flag keys become ``FLAG``/``NOT FLAG``, a list of keys becomes ``AND``.
@@ -16,7 +17,9 @@ _FLAG_KEYS = {
     "SEEN": "\\Seen",
 }
 _STRING_KEYS = frozenset({"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"})
-_DATE_KEYS = frozenset({"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"})
+_DATE_KEYS = frozenset(
+    {"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"}
+)
 _NUMBER_KEYS = frozenset({"LARGER", "SMALLER", "OLDER", "YOUNGER"})
 _MAX_DEPTH = 50
 
@@ -27,8 +30,9 @@ class SearchKey:
 
     ``op`` is one of: ALL, NONE, AND (args: keys), OR (two keys), NOT (one key),
     RECENT (IMAP4rev1 \\Recent, to the session), FLAG (flag str), SEQ / UID (a SeqSet), BCC BODY CC FROM SUBJECT TEXT TO (bytes),
-    HEADER (field str, value bytes), BEFORE ON SINCE SENTBEFORE SENTON SENTSINCE (naive
-    datetime of the day), LARGER SMALLER OLDER YOUNGER (int), MODSEQ (int).
+    HEADER (field str, value bytes), BEFORE ON SINCE SENTBEFORE SENTON SENTSINCE
+    SAVEDBEFORE SAVEDON SAVEDSINCE (naive datetime of the day), LARGER SMALLER OLDER
+    YOUNGER (int), MODSEQ (int), EMAILID THREADID (the objectid, str).
     """
 
     op: str
@@ -102,6 +106,15 @@ def _key(r, depth: int) -> SearchKey:
         left = _key(r, depth + 1)
         r.sp()
         return SearchKey("OR", (left, _key(r, depth + 1)))
+    if word == "SAVEDATESUPPORTED":
+        # RFC 8514 4.3: it "Matches all messages in the mailbox when the underlying
+        # storage of that mailbox supports the save date attribute"; every store keeps
+        # one (MessageInfo.saved_date).
+        return SearchKey("ALL")
+    if word in ("EMAILID", "THREADID"):
+        # RFC 8474 6: search-key =/ "EMAILID" SP objectid / "THREADID" SP objectid
+        r.sp()
+        return SearchKey(word, (r.atom(),))
     if word == "MODSEQ":
         r.sp()
         if r.peek() == 0x22:

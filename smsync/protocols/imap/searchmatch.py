@@ -18,6 +18,7 @@ from typing import Callable
 
 from smsync.formats.headers import decode_words
 from smsync.model import SYSTEM_FLAGS
+from smsync.protocols.imap import objectid
 
 Match = Callable[..., bool]
 
@@ -118,6 +119,16 @@ class _Compiler:
         if op in ("BEFORE", "ON", "SINCE"):
             cmp = _day_cmp(op, a[0].date())
             return lambda seq, m, st, doc: cmp(m.internal_date.date())
+        if op in ("SAVEDBEFORE", "SAVEDON", "SAVEDSINCE"):
+            # RFC 8514 4.3: BEFORE, ON and SINCE of the day of the save date.
+            cmp = _day_cmp(op[5:], a[0].date())
+            return lambda seq, m, st, doc: cmp(m.saved_date.date())
+        if op == "EMAILID":
+            wanted = a[0]
+            return lambda seq, m, st, doc: st is not None and st.digest is not None and objectid.email_id(st) == wanted
+        if op == "THREADID":
+            wanted = a[0]
+            return lambda seq, m, st, doc: st is not None and st.digest is not None and objectid.thread_id(st) == wanted
         if op == "OLDER":
             limit = self.now - timedelta(seconds=a[0])
             return lambda seq, m, st, doc: m.internal_date <= limit

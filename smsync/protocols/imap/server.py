@@ -361,13 +361,14 @@ class IMAPConnection(Protocol):
                 continue
             first = self._parts[0] if self._parts else line
             tag, name, _uid = peek_tag_and_name(first)
-            limit = self.config.append_limit if name == "APPEND" else self.config.max_literal
+            appending = name in ("APPEND", "REPLACE")
+            limit = self.config.append_limit if appending else self.config.max_literal
             if not self.session.authenticated:
                 limit = min(limit, self.config.max_unauth_literal)
             if marker.size > limit or self._parts_size + marker.size > limit * 4:
                 self._parts = []
                 self._parts_size = 0
-                if name == "APPEND":
+                if appending:
                     self._refuse(tag, b"NO [TOOBIG] message larger than APPENDLIMIT", name)
                 else:
                     self._refuse(tag, b"BAD [TOOBIG] literal too large", name)

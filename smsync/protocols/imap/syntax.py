@@ -78,11 +78,24 @@ class QResyncParams:
 
 
 @attrs.frozen
+class CatPart:
+    """One part of an RFC 4469 CATENATE: ``kind`` "TEXT" with the literal's bytes, or
+    "URL" with the IMAP URL as the client wrote it."""
+
+    kind: str
+    value: bytes
+
+
+@attrs.frozen
 class AppendMessage:
+    """One message of an APPEND (or REPLACE): its bytes, or with CATENATE the ``parts``
+    it is made of (``data`` then empty)."""
+
     data: bytes
     flags: tuple[str, ...] = ()
     date: Optional[datetime] = None
     binary: bool = False
+    parts: Optional[tuple[CatPart, ...]] = None
 
 
 @attrs.frozen
@@ -167,6 +180,16 @@ class Status:
 class Append:
     mailbox: bytes
     messages: tuple[AppendMessage, ...]
+
+
+@attrs.frozen
+class Replace:
+    """REPLACE and UID REPLACE (RFC 8508): the message ``number`` (a sequence number, or a
+    UID for UID REPLACE; None for ``*``) replaced by ``message`` appended to ``mailbox``."""
+
+    number: Optional[int]
+    mailbox: bytes
+    message: AppendMessage
 
 
 @attrs.frozen

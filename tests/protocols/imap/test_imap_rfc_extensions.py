@@ -13,42 +13,12 @@ import binascii
 import re
 
 import pytest_twisted
-from imap_harness import PASSWORD, USER, in_thread
+from imap_harness import in_thread
+from imap_wire import login as _login
+from imap_wire import response as _response
+from imap_wire import send as _send
 
 from smsync.model import FlagMode, UIDSet
-
-_LITERAL_AT_END = re.compile(rb"(~?)\{(\d+)\}$")
-
-
-def _login(raw) -> None:
-    assert raw.command(b"L", b"LOGIN " + USER.encode() + b' "' + PASSWORD.encode() + b'"')[-1].startswith(b"L OK")
-
-
-def _response(raw, tag: bytes) -> bytes:
-    """Everything the server sends up to and including the tagged line, literals read
-    by their announced length (so NULs and CRLFs inside them stay as sent)."""
-    out = []
-    while True:
-        line = raw.line()
-        out.append(line + b"\r\n")
-        m = _LITERAL_AT_END.search(line)
-        if m:
-            size = int(m.group(2))
-            while len(raw.buf) < size:
-                chunk = raw.sock.recv(65536)
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                raw.buf += chunk
-            out.append(raw.buf[:size])
-            raw.buf = raw.buf[size:]
-            continue
-        if line.startswith(tag + b" "):
-            return b"".join(out)
-
-
-def _send(raw, tag: bytes, text: bytes) -> bytes:
-    raw.send(tag + b" " + text + b"\r\n")
-    return _response(raw, tag)
 
 
 def _literal(response: bytes, label: bytes) -> tuple[bool, bytes]:

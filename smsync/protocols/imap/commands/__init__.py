@@ -138,6 +138,7 @@ def capabilities(conn) -> list[str]:
         "MULTIAPPEND", "APPENDLIMIT=%d" % cfg.append_limit, "STATUS=SIZE", "QUOTA",
         "QUOTA=RES-STORAGE", "BINARY", "UTF8=ACCEPT", "WITHIN",
     ]
+    caps += ["OBJECTID", "SAVEDATE", "PREVIEW", "REPLACE", "CATENATE"]
     if not conn.compressed:
         caps.append("COMPRESS=DEFLATE")
     return caps
@@ -150,6 +151,7 @@ from smsync.protocols.imap.commands import (  # noqa: E402,F401
     login,
     mailboxes,
     messages,
+    replace,
     searching,
     select,
 )

@@ -15,8 +15,9 @@ from __future__ import annotations
 from functools import partial
 
 from smsync.errors import NotFound
+from smsync.formats import bodytext
 from smsync.model import FlagMode, UIDSet
-from smsync.protocols.imap import bodyreads, encode, sections
+from smsync.protocols.imap import bodyreads, encode, objectid, sections
 from smsync.protocols.imap.messagecache import section_cache, structures as cached_structures
 from smsync.protocols.imap.commands import SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.syntax import FetchAtt, Section
@@ -25,7 +26,11 @@ from smsync.sync.reads import read_ranges
 #: Larger sections are written in chunks of this size, read from the store one by one.
 STREAM_CHUNK = 256 * 1024
 
-_NEEDS_STRUCTURE = frozenset({"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT"})
+_NEEDS_STRUCTURE = frozenset(
+    {"ENVELOPE", "BODY", "BODYSTRUCTURE", "RFC822.HEADER", "RFC822.TEXT", "EMAILID", "THREADID", "PREVIEW"}
+)
+#: Made from the digest of the message's bytes (see ``objectid``).
+_NEEDS_DIGEST = frozenset({"EMAILID", "THREADID"})
 _SETS_SEEN = frozenset({"BODY", "BINARY", "RFC822", "RFC822.TEXT"})
 
 
@@ -87,6 +92,8 @@ async def fetch(conn, cmd):
             # Messages whose every structure-bound item is cached need no structure.
             needed = [m.uid for m in infos if not planner.cached(m.uid)]
             structures = await cached_structures(sel, needed) if needed else {}
+        if names & _NEEDS_DIGEST:
+            structures = await objectid.with_digests(sel.mailbox, structures)
         planned = []
         for info in infos:
             seq = sel.seq_of(info.uid)
@@ -197,6 +204,9 @@ class _Planner:
             "RFC822.SIZE": lambda info, st: b"RFC822.SIZE %d" % info.size,
             "ENVELOPE": lambda info, st: b"ENVELOPE " + encode.envelope(st.envelope, utf8),
             "BODYSTRUCTURE": lambda info, st: b"BODYSTRUCTURE " + encode.body_structure(st.root, True, utf8),
+            "EMAILID": lambda info, st: b"EMAILID (" + objectid.email_id(st).encode() + b")",
+            "THREADID": lambda info, st: b"THREADID (" + objectid.thread_id(st).encode() + b")",
+            "PREVIEW": partial(_preview_item, utf8=utf8),
         }
         self.items = []
         #: Labels of the header-section items kept in ``section_cache``; None when an
@@ -408,6 +418,20 @@ def _section_maker(label: bytes, section, spec, cache_prefix=None):
 def _kept(put, key, item: bytes) -> bytes:
     put(key, item)
     return item
+
+
+def _preview_item(info, structure, utf8: bool):
+    """RFC 8970 PREVIEW: the start of the message's text (its first text part, HTML
+    dropped), read with the other small sections of its group; "" when it has none."""
+    part = bodytext.preview_part(structure)
+    length = bodytext.preview_length(part) if part is not None else 0
+    if not length:
+        return b'PREVIEW ""'
+
+    def finish(raw):
+        return b"PREVIEW " + encode.string(bodytext.preview(part, raw), utf8)
+
+    return _Read(info.uid, part.header_end, length, finish)
 
 
 def _binary_item(info, structure, att):

@@ -8,13 +8,14 @@ import re
 
 from smsync.errors import NotFound
 from smsync.model import MAILBOX_SEPARATOR, UIDSet
-from smsync.protocols.imap import encode, listing, recent, subscriptions
+from smsync.protocols.imap import encode, listing, objectid, recent, subscriptions
 from smsync.protocols.imap.commands import AUTH, CommandBad, Reply, command
 from smsync.protocols.imap.listing import ROLE_ATTRS
 
 ATTR_ROLES = {v.lower(): k for k, v in ROLE_ATTRS.items()}
 _STATUS_ITEMS = frozenset(
-    {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE", "DELETED", "APPENDLIMIT"}
+    {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE", "DELETED", "APPENDLIMIT",
+     "MAILBOXID"}
 )
 
 
@@ -48,6 +49,9 @@ async def create(conn, cmd):
     # A name that stayed subscribed when its folder was deleted is subscribed again.
     if await subscriptions.forget(session.store, session.account, name):
         await mail.subscribe(name, True)
+    # RFC 8474 4.1: "MUST include the MAILBOXID response code in the tagged OK response
+    # to all successful CREATE commands".
+    return Reply("OK", "CREATE completed", "MAILBOXID (%s)" % objectid.mailbox_id(entry.id))
 
 
 @command("DELETE", AUTH)
@@ -282,6 +286,8 @@ async def _status_response(conn, mailbox, name: str, items) -> None:
             v = info.size
         elif item == "APPENDLIMIT":
             v = conn.config.append_limit
+        elif item == "MAILBOXID":
+            v = "(%s)" % objectid.mailbox_id(info.id)
         else:  # DELETED
             v = sum(1 for m in await mailbox.messages() if "\\Deleted" in m.flags)
         values.append(f"{item} {v}".encode())

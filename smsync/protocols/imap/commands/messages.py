@@ -1,5 +1,5 @@
-"""Commands that change messages: APPEND (MULTIAPPEND, APPENDLIMIT), STORE (CONDSTORE
-UNCHANGEDSINCE), COPY and MOVE (UIDPLUS COPYUID), EXPUNGE and UID EXPUNGE."""
+"""Commands that change messages: APPEND (MULTIAPPEND, APPENDLIMIT, CATENATE), STORE
+(CONDSTORE UNCHANGEDSINCE), COPY and MOVE (UIDPLUS COPYUID), EXPUNGE and UID EXPUNGE."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from smsync.errors import NotFound, SmsyncError
 from smsync.formats.transfer import encode_nul_parts
 from smsync.model import FlagMode, UIDSet
-from smsync.protocols.imap import encode
+from smsync.protocols.imap import catenate, encode
 from smsync.protocols.imap.commands import AUTH, SELECTED, Reply, command
 
 _MODES = {"set": FlagMode.SET, "add": FlagMode.ADD, "remove": FlagMode.REMOVE}
@@ -24,9 +24,32 @@ def _added_to_selected(session, mailbox) -> None:
         sel.dirty = True
 
 
-def _client_flags(flags) -> tuple[str, ...]:
+def client_flags(flags) -> tuple[str, ...]:
     # \Recent is the server's to set, per session; clients may not store it.
     return tuple(f for f in flags if f.lower() != "\\recent")
+
+
+async def message_bytes(conn, msg):
+    """What an APPEND (or REPLACE) stores for ``msg`` (an ``AppendMessage``): the bytes
+    to store, or the tagged NO refusing them -- too large (RFC 7889 APPENDLIMIT), a
+    CATENATE part naming nothing the user can read (RFC 4469 BADURL), or NUL octets
+    that cannot be kept (RFC 3516)."""
+    if msg.parts is None:
+        data = msg.data
+    else:
+        try:
+            data = await catenate.assemble(conn, msg.parts, conn.config.append_limit)
+        except catenate.CatenateError as e:
+            return Reply("NO", str(e), e.code)
+    if len(data) > conn.config.append_limit:
+        return Reply("NO", "message larger than APPENDLIMIT", "TOOBIG")
+    # RFC 3516 4.4/6: a literal8 may carry NULs, which no literal can give back, so the
+    # parts holding them are stored base64 encoded (BODY[n] then matches BODYSTRUCTURE
+    # and BINARY[n] decodes them); a NUL that cannot be moved so makes the APPEND fail.
+    storable = encode_nul_parts(data)
+    if storable is None:
+        return Reply("NO", "cannot store NUL octets outside a body part", "UNKNOWN-CTE")
+    return storable
 
 
 @command("APPEND", AUTH)
@@ -37,21 +60,18 @@ async def append(conn, cmd):
         mailbox = await session.mail.mailbox(name)
     except NotFound:
         return Reply("NO", "no such mailbox", "TRYCREATE")
+    storable = []
     for msg in cmd.args.messages:
-        if len(msg.data) > conn.config.append_limit:
-            return Reply("NO", "message larger than APPENDLIMIT", "TOOBIG")
-    # RFC 3516 4.4/6: a literal8 may carry NULs, which no literal can give back, so the
-    # parts holding them are stored base64 encoded (BODY[n] then matches BODYSTRUCTURE
-    # and BINARY[n] decodes them); a NUL that cannot be moved so makes the APPEND fail.
-    storable = [encode_nul_parts(msg.data) for msg in cmd.args.messages]
-    if None in storable:
-        return Reply("NO", "cannot store NUL octets outside a body part", "UNKNOWN-CTE")
+        data = await message_bytes(conn, msg)
+        if isinstance(data, Reply):
+            return data
+        storable.append(data)
     done = []
     uidvalidity = None
     try:
         for msg, data in zip(cmd.args.messages, storable):
             date = msg.date or datetime.now(timezone.utc)
-            result = await mailbox.append(data, _client_flags(msg.flags), date)
+            result = await mailbox.append(data, client_flags(msg.flags), date)
             done.append(result.uid)
             uidvalidity = result.uidvalidity
     except SmsyncError:
@@ -90,7 +110,7 @@ async def store(conn, cmd):
     if not uids:
         return None
     result = await sel.mailbox.store_flags(
-        UIDSet.of(uids), _MODES[args.mode], _client_flags(args.flags), args.unchangedsince
+        UIDSet.of(uids), _MODES[args.mode], client_flags(args.flags), args.unchangedsince
     )
     sel.note_own(result.changed)
     for info in list(result.changed) + list(result.unchanged):

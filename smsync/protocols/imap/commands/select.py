@@ -6,7 +6,7 @@ import bisect
 
 from smsync.interfaces import IMailboxSelect
 from smsync.model import SYSTEM_FLAGS
-from smsync.protocols.imap import encode
+from smsync.protocols.imap import encode, objectid
 from smsync.protocols.imap.commands import AUTH, SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.recent import RecentMarks
 from smsync.protocols.imap.selected import SelectedMailbox
@@ -61,6 +61,9 @@ async def _open(conn, cmd, readonly: bool):
     conn.untagged(b"OK [UIDVALIDITY %d] UIDs valid" % info.uidvalidity)
     conn.untagged(b"OK [UIDNEXT %d] predicted next UID" % info.uidnext)
     conn.untagged(b"OK [HIGHESTMODSEQ %d] highest modseq" % info.highestmodseq)
+    # RFC 8474 4.2: "MUST return an untagged OK response with the MAILBOXID response code
+    # on all successful SELECT and EXAMINE commands".
+    conn.untagged(b"OK [MAILBOXID (%s)] mailbox id" % objectid.mailbox_id(info.id).encode())
     if args.qresync is not None and args.qresync.uidvalidity == info.uidvalidity:
         await _qresync(conn, sel, args.qresync)
     session.selected = sel
