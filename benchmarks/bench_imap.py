@@ -32,6 +32,7 @@ import imaplib
 import multiprocessing
 import os
 import random
+import re
 import resource
 import selectors
 import shutil
@@ -121,10 +122,7 @@ def serve(port_file: str, store_kind: str, big: int) -> None:
             small = make_message(0, 300)
             for first in range(0, big, 1000):
                 await defer.gatherResults([big_box.append(small) for _ in range(first, min(first + 1000, big))])
-        for i in range(SESSION_ACCOUNTS):
-            await store.accounts.add(session_user(i), "!")
-            box = await (await store.mail(session_user(i))).mailbox("INBOX")
-            await defer.gatherResults([box.append(make_message(j)) for j in range(SESSION_MESSAGES)])
+        await _add_session_accounts(store, "!")
         checker = InMemoryUsernamePasswordDatabaseDontUse(
             **{USER: PASSWORD.encode()},
             **{session_user(i): PASSWORD.encode() for i in range(SESSION_ACCOUNTS)})
@@ -149,6 +147,32 @@ def serve(port_file: str, store_kind: str, big: int) -> None:
     reactor.callWhenRunning(lambda: defer.Deferred.fromCoroutine(main()).addErrback(
         lambda f: (f.printTraceback(), reactor.stop())))
     reactor.run()
+
+
+async def _add_session_accounts(store, hashed: str) -> None:
+    from twisted.internet import defer
+
+    for i in range(SESSION_ACCOUNTS):
+        await store.accounts.add(session_user(i), hashed)
+        box = await (await store.mail(session_user(i))).mailbox("INBOX")
+        await defer.gatherResults([box.append(make_message(j)) for j in range(SESSION_MESSAGES)])
+
+
+def fill_sessions(uri: str) -> None:
+    """Give the store at ``uri`` the persistent loop's accounts (real password hashes,
+    checked as ``smsync serve`` checks them) and their messages."""
+    from twisted.internet import defer, task
+
+    async def main(reactor):
+        from smsync.auth import hash_password
+        from smsync.store.registry import open_store
+
+        store = await open_store(uri)
+        # One hash for all: hashing costs ~0.1 s, and logins happen once per session.
+        await _add_session_accounts(store, hash_password(PASSWORD))
+        await store.close()
+
+    task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
 
 
 def _raise_fd_limit() -> int:
@@ -232,6 +256,73 @@ class Smsync:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SmsyncServe:
+    """smsync as users run it, ``smsync serve --data DIR --workers N``, IMAP alone on a
+    free loopback port, over its SQLite store (the persistent-session figure)."""
+
+    def __init__(self, workers: int):
+        self.name = f"smsync x{workers}"
+        self.dir = tempfile.mkdtemp(prefix="smsync-bench-serve-")
+        data = os.path.join(self.dir, "d")
+        smsync = os.path.join(os.path.dirname(sys.executable), "smsync")
+        subprocess.run([smsync, "init", "--data", data], check=True, stdout=subprocess.DEVNULL)
+        self.port = _free_port()
+        config = os.path.join(data, "smsync.toml")
+        with open(config) as f:
+            text = f.read()
+        services = {"imap": f'["tcp:{self.port}:interface=127.0.0.1"]'}
+        lines = []
+        section = None
+        for line in text.splitlines():
+            if line.startswith("["):
+                section = line.strip("[] ")
+            key = line.split("=", 1)[0].strip()
+            if section == "services" and "=" in line and not line.startswith("#"):
+                line = f"{key} = {services.get(key, '[]')}"
+            elif section == "tls" and key == "allow_cleartext_passwords":
+                # Plain LOGIN on loopback, as for Dovecot here.
+                line = "allow_cleartext_passwords = true"
+            lines.append(line)
+        with open(config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        uri = re.search(r'(?m)^uri = "(.*)"', text).group(1)
+        subprocess.run([sys.executable, __file__, "--fill", uri], check=True)
+        self.proc = subprocess.Popen([smsync, "serve", "--data", data, "--workers", str(workers)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.pid = self.proc.pid
+        self.output: list[str] = []
+        seen = threading.Event()
+        # One process says it listens; a supervisor, that all its workers are ready.
+        ready = f"127.0.0.1:{self.port}" if workers == 1 else f"{workers} workers ready"
+
+        def read():
+            for raw in self.proc.stdout:
+                line = raw.decode(errors="replace")
+                self.output.append(line)
+                if ready in line:
+                    seen.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("smsync serve ended:\n" + "".join(self.output))
+            if seen.is_set():
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("smsync serve did not start:\n" + "".join(self.output))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -621,10 +712,17 @@ def main() -> None:
     ap.add_argument("--session-seconds", type=float, default=15)
     ap.add_argument("--sessions-only", action="store_true",
                     help="only the persistent-session loop: for A/B runs")
+    ap.add_argument("--workers", type=int, default=os.cpu_count(),
+                    help="worker processes of the 'smsync serve' run of the persistent loop "
+                         "(default: the cores, as smsync serve; 0 to leave that run out)")
     ap.add_argument("--readers", type=int, help="SQLite reader threads in the server (A/B)")
     ap.add_argument("--switch-interval", type=float, help="sys.setswitchinterval in the server (A/B)")
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--fill", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.fill:
+        fill_sessions(args.fill)
+        return
     if args.serve:
         serve(args.serve[0], args.serve[1], int(args.serve[2]))
         return
@@ -647,10 +745,12 @@ def main() -> None:
     if not have_dovecot and not args.no_dovecot:
         print("Dovecot left out: needs root and Debian's dovecot-imapd (apt-get install dovecot-imapd)")
     servers = [("smsync", lambda: Smsync(args.store, args.big))]
+    if args.workers and args.session_counts:
+        servers.append((f"smsync x{args.workers}", lambda: SmsyncServe(args.workers)))
     if have_dovecot:
         servers.append(("dovecot", lambda: Dovecot(args.big)))
     for name, start in servers:
-        print(f"[{name}] starting and loading {INBOX_MESSAGES} + {args.big} messages...", flush=True)
+        print(f"[{name}] starting and loading its messages...", flush=True)
         srv = start()
         row = rows[name] = {}
         try:
@@ -660,7 +760,7 @@ def main() -> None:
                 loop = run_loop(srv.port, n, args.session_seconds, persistent=True)
                 loop["cpu_ms_per_op"] = (_tree_cpu(srv.pid) - cpu) * 1000 / max(loop["ops"], 1)
                 row.setdefault("sessions", {})[n] = loop
-            if args.sessions_only:
+            if args.sessions_only or isinstance(srv, SmsyncServe):
                 continue
             print(f"[{name}] loop: {args.clients} clients for {args.seconds:.0f} s", flush=True)
             cpu = _cpu_seconds(srv.proc.pid) if name == "smsync" else None
@@ -728,15 +828,16 @@ def report(rows: dict, args) -> None:
     line("push via store -> IDLE, p99 (ms)", lambda r: r["push_store_p99_ms"], ".1f")
     line("push via IMAP APPEND -> IDLE, p99 (ms)", lambda r: r["push_append_p99_ms"], ".1f")
     line(f"SELECT {args.big}-message folder (ms, median)", lambda r: r["select_big_ms"], ".1f")
-    line(f"UID FETCH 1:* (FLAGS) on it (s)", lambda r: r["fetch_big_s"], ".2f")
+    line("UID FETCH 1:* (FLAGS) on it (s)", lambda r: r["fetch_big_s"], ".2f")
     line("server RSS before the IDLE connections (MB)", lambda r: r["idle_rss_before_mb"], ".0f")
     line(f"server RSS with {args.idle} IDLE connections (MB)", lambda r: r["idle_rss_mb"], ".0f")
     print("load average before/after: %s / %s" % (
         " ".join(f"{x:.2f}" for x in args.load_before), " ".join(f"{x:.2f}" for x in os.getloadavg())))
     if "smsync" in rows and "dovecot" in rows:
-        for n in args.session_counts:
-            ratio = rows["smsync"]["sessions"][n]["ops_per_s"] / rows["dovecot"]["sessions"][n]["ops_per_s"]
-            print(f"smsync persistent-session throughput, {n} clients = {ratio:.2f}x Dovecot's (target >= 0.5x)")
+        for name in [n for n in rows if n.startswith("smsync")]:
+            for n in args.session_counts:
+                ratio = rows[name]["sessions"][n]["ops_per_s"] / rows["dovecot"]["sessions"][n]["ops_per_s"]
+                print(f"{name} persistent-session throughput, {n} clients = {ratio:.2f}x Dovecot's (target >= 0.5x)")
         if "loop" in rows["smsync"] and "loop" in rows["dovecot"]:
             ratio = rows["smsync"]["loop"]["ops_per_s"] / rows["dovecot"]["loop"]["ops_per_s"]
             print(f"smsync login-loop throughput = {ratio:.0%} of Dovecot's")
