@@ -500,6 +500,83 @@ class IAccountSettings(Interface):
 MAX_SETTING = 64 * 1024
 
 
+class IFolderSharing(Interface):
+    """Optional part of an ``IStore``, as its ``sharing`` attribute: who besides its owner
+    may use an account's mail folder, and how -- the access control lists of IMAP ACL
+    (RFC 4314), shared by every process on the store and kept across restarts.
+
+    An entry says that ``identifier`` has ``rights`` on the folder ``folder_id`` (a
+    ``MailboxEntry.id``) of account ``owner``. An identifier is an account name
+    (lower-case ``user@domain``), ``"anyone"``, or either of those after a ``-`` (a
+    negative entry, whose rights are taken away); rights are a string of lower-case
+    ASCII letters and digits, one a right. The store keeps both as given and never
+    interprets them: which rights mean what, and how entries combine, is the protocol's
+    business. The owner needs no entry: an owner may always do everything.
+
+    Entries follow their folder: a rename keeps them (the id stays), a delete removes
+    them, and a folder id is never reused, so a new folder of an old name starts with
+    none. Removing an account (``IAccountStore.remove``) removes the entries on its
+    folders and every entry naming it (``alice@example.org`` and ``-alice@example.org``),
+    so a new account of that name inherits nothing. A store without this part shares no
+    folders: IMAP then offers no ACL and no shared namespace.
+    """
+
+    def get(owner, folder_id):
+        """Fire with the folder's entries as a dict identifier -> rights (empty when it
+        has none, also when there is no such owner or folder)."""
+
+    def set(owner, folder_id, identifier, rights):
+        """Give ``identifier`` exactly ``rights`` on the folder, replacing its entry, or
+        remove the entry with None or ``""``. Fires with None once durable: every process
+        reads it from then on. ``NotFound`` if ``owner`` has no folder ``folder_id``;
+        ``InvalidData`` for an identifier that is not non-empty text of at most 200
+        characters, or rights that are not lower-case ASCII letters and digits (at most
+        64)."""
+
+    def granted(identifier):
+        """Fire with a list of ``smsync.model.FolderGrant``, one for each entry naming
+        exactly ``identifier`` (not ``-identifier``) on a folder that exists, of any
+        owner, sorted by owner then folder id -- the folders shared with an account, or
+        (``"anyone"``) with everybody."""
+
+
+class IAnnotations(Interface):
+    """Optional part of an ``IStore``, as its ``annotations`` attribute: named values
+    attached to an account as a whole or to one of the folders it can see -- IMAP
+    METADATA (RFC 5464) -- shared by every process on the store and kept across
+    restarts.
+
+    Entries are kept per *account* and *folder id*: ``folder_id`` ``""`` holds the
+    account's server-wide entries, any other a ``MailboxEntry.id``, which may belong to
+    another account (a user's private note on a folder shared with them is kept under
+    that user). Entry names are short text the protocol chooses (IMAP's
+    ``/private/comment``); values opaque bytes. The store keeps both as given.
+
+    Entries go with their account (``IAccountStore.remove``) and with their folder: once
+    a folder is deleted no account has entries on it any more (a folder id is never
+    reused). A rename keeps them. A store without this part keeps no annotations: IMAP
+    then offers no METADATA.
+    """
+
+    def get(account, folder_id):
+        """Fire with ``account``'s entries on ``folder_id`` as a dict name -> bytes
+        (empty when there are none, also for an account that does not exist)."""
+
+    def set(account, folder_id, changes):
+        """Apply ``changes`` (a dict name -> bytes, or None to remove the entry) to
+        ``account``'s entries on ``folder_id``, all of them or none. Fires with None once
+        durable. ``NotFound`` if there is no such account; ``InvalidData`` for a name
+        that is not non-empty text of at most ``MAX_ANNOTATION_NAME`` characters, a
+        value that is not bytes or is larger than ``MAX_ANNOTATION`` octets, or a
+        folder id that is not text."""
+
+
+#: The longest entry name ``IAnnotations.set`` takes, in characters.
+MAX_ANNOTATION_NAME = 1024
+#: The largest value ``IAnnotations.set`` takes, in octets.
+MAX_ANNOTATION = 64 * 1024
+
+
 class ISubscription(Interface):
     def cancel():
         """Stop delivering events to this subscription's callback. Idempotent."""

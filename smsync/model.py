@@ -310,6 +310,17 @@ class Device:
 
 
 @attrs.frozen
+class FolderGrant:
+    """One entry of a folder's access control list (``IFolderSharing.granted``):
+    ``identifier`` has ``rights`` on folder ``folder_id`` of account ``owner``."""
+
+    owner: str
+    folder_id: str
+    identifier: str
+    rights: str
+
+
+@attrs.frozen
 class DeviceLogEntry:
     time: datetime
     message: str

@@ -16,7 +16,7 @@ from typing import Optional
 import attrs
 
 from smsync.errors import InvalidData, UnsupportedComponent
-from smsync.interfaces import MAX_SETTING
+from smsync.interfaces import MAX_ANNOTATION, MAX_ANNOTATION_NAME, MAX_SETTING
 from smsync.model import (
     DEFAULT_COMPONENTS,
     MAILBOX_SEPARATOR,
@@ -326,3 +326,44 @@ def setting_key_value(key, value) -> tuple[str, Optional[bytes]]:
     if len(value) > MAX_SETTING:
         raise InvalidData(f"setting {key!r} is larger than {MAX_SETTING} octets")
     return key, value
+
+
+_RIGHTS_RE = re.compile(r"^[a-z0-9]{0,64}$")
+
+
+def sharing_entry(identifier, rights) -> tuple[str, Optional[str]]:
+    """An ``IFolderSharing.set`` identifier and rights as stores keep them (rights None
+    for "remove the entry"); ``InvalidData`` for an identifier that is not non-empty
+    text of at most 200 characters or rights that are not lower-case ASCII letters and
+    digits."""
+    if not isinstance(identifier, str) or not identifier or len(identifier) > 200:
+        raise InvalidData("an identifier is non-empty text of at most 200 characters")
+    if rights is None or rights == "":
+        return identifier, None
+    if not isinstance(rights, str) or not _RIGHTS_RE.match(rights):
+        raise InvalidData(f"rights are lower-case ASCII letters and digits, not {rights!r}")
+    return identifier, rights
+
+
+def annotation_changes(folder_id, changes) -> dict[str, Optional[bytes]]:
+    """``IAnnotations.set`` changes as stores keep them; ``InvalidData`` for a folder id
+    that is not text, a name that is not non-empty text of at most
+    ``MAX_ANNOTATION_NAME`` characters, or a value that is not bytes (or None) or is
+    larger than ``MAX_ANNOTATION``."""
+    if not isinstance(folder_id, str):
+        raise InvalidData("a folder id is text")
+    if not isinstance(changes, dict):
+        raise InvalidData("annotation changes are a dict name -> bytes or None")
+    out: dict[str, Optional[bytes]] = {}
+    for name, value in changes.items():
+        if not isinstance(name, str) or not name or len(name) > MAX_ANNOTATION_NAME:
+            raise InvalidData(f"an annotation name is non-empty text of at most "
+                              f"{MAX_ANNOTATION_NAME} characters")
+        if isinstance(value, (bytearray, memoryview)):
+            value = bytes(value)
+        if value is not None and not isinstance(value, bytes):
+            raise InvalidData(f"annotation {name!r} must be bytes or None")
+        if value is not None and len(value) > MAX_ANNOTATION:
+            raise InvalidData(f"annotation {name!r} is larger than {MAX_ANNOTATION} octets")
+        out[name] = value
+    return out

@@ -29,7 +29,8 @@ Pick parts with the mixins (``AccountConformance``, ``FolderConformance``,
 ``MailConformance``, ``MailChangesConformance``, ``CollectionConformance``,
 ``TimeRangeConformance``, ``DeviceConformance``, ``NotifyConformance``,
 ``PersistenceConformance``, ``TransactionConformance``, ``StatefulConformance``,
-``AccountSettingsConformance``) instead of the whole
+``AccountSettingsConformance``, ``FolderSharingConformance``,
+``AnnotationsConformance``) instead of the whole
 ``StoreConformance``, or deselect with ``-k``. A slow backend may override
 ``stateful_settings`` (a ``hypothesis.settings``) to run fewer examples.
 
@@ -53,6 +54,7 @@ from smsync.testing.conformance_mail_changes import MailChangesConformance
 from smsync.testing.conformance_notify import NotifyConformance
 from smsync.testing.conformance_persistence import PersistenceConformance
 from smsync.testing.conformance_settings import AccountSettingsConformance
+from smsync.testing.conformance_sharing import AnnotationsConformance, FolderSharingConformance
 from smsync.testing.conformance_timerange import TimeRangeConformance
 from smsync.testing.conformance_transactions import TransactionConformance
 from smsync.testing.stateful import CollectionMachine, MailboxMachine, StatefulConformance
@@ -71,14 +73,16 @@ class StoreConformance(
     TransactionConformance,
     StatefulConformance,
     AccountSettingsConformance,
+    FolderSharingConformance,
+    AnnotationsConformance,
 ):
     """The whole suite. Subclass it, define a ``store_uri`` fixture, and set
     ``reopen_supported = True`` for a persistent backend."""
 
 
 __all__ = [
-    "AccountConformance", "AccountSettingsConformance", "CollectionConformance", "CollectionMachine",
-    "DeviceConformance",
+    "AccountConformance", "AccountSettingsConformance", "AnnotationsConformance",
+    "CollectionConformance", "CollectionMachine", "DeviceConformance", "FolderSharingConformance",
     "FolderConformance", "MailChangesConformance", "MailConformance", "MailboxMachine",
     "NotifyConformance", "PersistenceConformance", "StatefulConformance", "StoreConformance",
     "StoreHarness", "TimeRangeConformance", "TransactionConformance", "call",

@@ -29,7 +29,7 @@ ROLE_ATTRS = {
 #: LIST selection and return options we know; RFC 5258 3: "A server MUST respond to
 #: options it does not recognize with a BAD response."
 SELECT_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
-RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "STATUS", "SPECIAL-USE"})
+RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "STATUS", "SPECIAL-USE", "MYRIGHTS"})
 #: Selection options that restrict what is listed (RFC 5258 list-select-base-opt), in
 #: the order CHILDINFO names them.
 _BASE_OPTIONS = ("SUBSCRIBED", "SPECIAL-USE")

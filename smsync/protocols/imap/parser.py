@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from smsync.protocols.imap import acl_syntax, metadata_syntax
 from smsync.protocols.imap.reader import ATOM_SPECIALS, ParseError, Reader, literal_at_end, peek_tag_and_name
 from smsync.protocols.imap.searchkeys import parse_search_keys
 from smsync.protocols.imap.syntax import *  # noqa: F401,F403 -- the command types are part of this API
@@ -613,5 +614,8 @@ _COMMANDS = {
     "SEARCH": _search,
     "SORT": _sort,
     "THREAD": _thread,
+    # ACL (RFC 4314) and METADATA (RFC 5464), in modules of their own.
+    **acl_syntax.COMMANDS,
+    **metadata_syntax.COMMANDS,
 }
 _UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "EXPUNGE", "REPLACE"})

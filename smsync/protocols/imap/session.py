@@ -15,7 +15,7 @@ from twisted.logger import Logger
 
 from smsync.edge.devices import Client
 from smsync.model import ChangeKind
-from smsync.protocols.imap import mutf7
+from smsync.protocols.imap import mutf7, shared
 from smsync.protocols.imap.selected import SelectedMailbox
 
 log = Logger()
@@ -45,6 +45,8 @@ class Session:
         self.saved_uids: list[int] = []
         self.wake: Optional[Callable[[], None]] = None
         self._subscription = None
+        #: owner -> subscription to the change notices of a folder owner (``watch``).
+        self._watches: dict = {}
         self._device_id: Optional[str] = None
         self._logout_avatar = None
         self.logged_out = False
@@ -128,9 +130,16 @@ class Session:
     def logged_in(self, account: str, store, mail, logout=None) -> None:
         self.account = account
         self.store = store
-        self.mail = mail
+        # Its own folders and, where the store shares folders, those shared with it.
+        self.mail = shared.view_of(store, account, mail, self.watch)
         self._logout_avatar = logout
         self._subscription = store.notifier.subscribe(account, self._changed)
+
+    def watch(self, owner: str) -> None:
+        """Also hear of changes to ``owner``'s folders: the session opened one that
+        ``owner`` shares with it (RFC 4314), and IDLE must report others' changes there."""
+        if owner != self.account and owner not in self._watches:
+            self._watches[owner] = self.store.notifier.subscribe(owner, self._changed)
 
     def before_command(self, cmd) -> None:
         if self.authenticated and self._device_id is None and cmd.name not in _BEFORE_DEVICE:
@@ -216,6 +225,9 @@ class Session:
         if self._subscription is not None:
             self._subscription.cancel()
             self._subscription = None
+        watches, self._watches = self._watches, {}
+        for subscription in watches.values():
+            subscription.cancel()
         self.selected = None
         if self.authenticated and not self.logged_out:
             self._refresh_device()

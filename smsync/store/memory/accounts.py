@@ -24,6 +24,7 @@ from smsync.model import (
 from smsync.store.common import new_id, normalize_account
 from smsync.store.memory.folder import FolderState
 from smsync.store.memory.items import CollectionState
+from smsync.store.memory.sharing import forget_account
 
 if TYPE_CHECKING:
     from smsync.store.memory.backend import MemoryStore
@@ -44,6 +45,10 @@ class AccountData:
         self.devices: dict = {}
         # IAccountSettings: key -> bytes
         self.settings: dict[str, bytes] = {}
+        # IFolderSharing, of this account's folders: folder id -> identifier -> rights
+        self.acl: dict[str, dict[str, str]] = {}
+        # IAnnotations: folder id ("" for the account) -> name -> bytes
+        self.annotations: dict[str, dict[str, bytes]] = {}
 
     def add_folder(self, folder: FolderState) -> None:
         self.folders[folder.name] = folder
@@ -120,6 +125,7 @@ class MemoryAccountStore:
     async def remove(self, account: str) -> None:
         data = self._store._account_data(account)
         del self._store._live_accounts()[data.name]
+        forget_account(self._store, data)
         # Subscribers (IMAP IDLE, EAS Ping) must learn their view is gone.
         self._store.notifier.notify(ChangeEvent(account=data.name, kind=ChangeKind.RESYNC))
 

@@ -33,6 +33,7 @@ from smsync.store.memory.collections import MemoryCollectionStore
 from smsync.store.memory.devices import MemoryDeviceRegistry
 from smsync.store.memory.policy import MemoryProtocolPolicy
 from smsync.store.memory.settings import MemoryAccountSettings
+from smsync.store.memory.sharing import MemoryAnnotations, MemoryFolderSharing
 from smsync.store.memory.mail import MemoryMailStore
 
 SCHEME = "memory"
@@ -58,6 +59,8 @@ class MemoryStore:
         self.devices = MemoryDeviceRegistry(self)
         self.policy = MemoryProtocolPolicy()
         self.settings = MemoryAccountSettings(self)
+        self.sharing = MemoryFolderSharing(self)
+        self.annotations = MemoryAnnotations(self)
         self._accounts: dict[str, AccountData] = {}
         self._closed = False
         self._users = 1

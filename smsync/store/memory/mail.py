@@ -46,6 +46,7 @@ from smsync.store.common import (
     parent_names,
 )
 from smsync.store.memory.folder import DELETED, FolderState
+from smsync.store.memory.sharing import forget_folder
 
 if TYPE_CHECKING:
     from smsync.store.memory.accounts import AccountData
@@ -163,6 +164,7 @@ class MemoryMailStore:
         if folder is None:
             raise NotFound(f"no folder {name!r}")
         data.drop_folder(folder)
+        forget_folder(self._store, folder.id)
         self._hierarchy_changed()
 
     @deferred

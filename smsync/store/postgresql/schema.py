@@ -25,7 +25,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and add a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value bigint NOT NULL)""",
@@ -169,8 +169,28 @@ _V4 = [
     """ALTER TABLE folders ADD COLUMN IF NOT EXISTS recent_uid bigint NOT NULL DEFAULT 0""",
 ]
 
+#: Version 5: who may use whose folders (``IFolderSharing``, IMAP ACL) and annotations
+#: (``IAnnotations``, IMAP METADATA). Both name folders by ``folders.fid``.
+_V5 = [
+    """CREATE TABLE IF NOT EXISTS folder_acl (
+        account_id bigint NOT NULL,
+        folder_id text NOT NULL,
+        identifier text NOT NULL,
+        rights text NOT NULL,
+        PRIMARY KEY (folder_id, identifier))""",
+    """CREATE INDEX IF NOT EXISTS folder_acl_identifier ON folder_acl (identifier)""",
+    """CREATE INDEX IF NOT EXISTS folder_acl_account ON folder_acl (account_id)""",
+    """CREATE TABLE IF NOT EXISTS annotations (
+        account_id bigint NOT NULL,
+        folder_id text NOT NULL,
+        name text NOT NULL,
+        value bytea NOT NULL,
+        PRIMARY KEY (account_id, folder_id, name))""",
+    """CREATE INDEX IF NOT EXISTS annotations_folder ON annotations (folder_id)""",
+]
+
 #: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 #: Advisory lock namespace for migrations (any constant; with the schema name hashed in).

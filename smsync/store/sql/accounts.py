@@ -11,6 +11,7 @@ from smsync.model import DEFAULT_MAILBOXES, ChangeKind
 from smsync.store.common import normalize_account
 from smsync.store.sql.collections import delete_collection_rows
 from smsync.store.sql.dialect import Dialect
+from smsync.store.sql.sharing import forget_account
 
 
 @implementer(IAccountStore)
@@ -112,6 +113,7 @@ class SQLAccountStore:
         if row is None:
             raise NotFound(f"no account {account}")
         aid = row[0]
+        forget_account(conn, self.dialect, aid, account)
         for (pk,) in conn.execute(self._sql_folders, (aid,)).fetchall():
             self._delete_folder(conn, ctx, pk)
         for (pk,) in conn.execute(self._sql_collections, (aid,)).fetchall():

@@ -16,6 +16,7 @@ from smsync.model import MAILBOX_SEPARATOR, ChangeKind, MailboxEntry, Role
 from smsync.store.common import as_role, new_id, normalize_mailbox_name, parent_names
 from smsync.store.sql.dialect import Dialect
 from smsync.store.sql.handles import AccountPart
+from smsync.store.sql.sharing import forget_folder
 
 UIDVALIDITY_MAX = (1 << 32) - 1
 
@@ -181,6 +182,7 @@ class SQLMailStore(AccountPart):
         ).fetchone()
         if row is None:
             raise NotFound(f"no folder {name!r}")
+        forget_folder(conn, self.dialect, row[0])
         self._delete_folder_rows(conn, ctx, row[0])
         ctx.event(self.account, ChangeKind.HIERARCHY)
 

@@ -12,6 +12,7 @@ from smsync.interfaces import IStore, IStoreTransactions
 from smsync.store.common import normalize_account
 from smsync.store.sql.policy import SQLProtocolPolicy
 from smsync.store.sql.settings import SQLAccountSettings
+from smsync.store.sql.sharing import SQLAnnotations, SQLFolderSharing
 
 
 @implementer(IStore, IStoreTransactions)
@@ -36,6 +37,8 @@ class SQLStore:
         self.devices = self.device_registry_class(self)
         self.policy = SQLProtocolPolicy(self, self.account_store_class.dialect)
         self.settings = SQLAccountSettings(self, self.account_store_class.dialect)
+        self.sharing = SQLFolderSharing(self, self.account_store_class.dialect)
+        self.annotations = SQLAnnotations(self, self.account_store_class.dialect)
         self._closing: Deferred | None = None
 
     async def _account(self, account):

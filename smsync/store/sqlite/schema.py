@@ -16,7 +16,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and append a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS schema_version (
@@ -212,9 +212,29 @@ _V4 = [
     _add_column("folders", "recent_uid", "INTEGER NOT NULL DEFAULT 0"),
 ]
 
+#: Version 5: who may use whose folders (``IFolderSharing``, IMAP ACL) and annotations
+#: (``IAnnotations``, IMAP METADATA). Both name folders by ``folders.fid``.
+_V5 = [
+    """CREATE TABLE IF NOT EXISTS folder_acl (
+        account_id INTEGER NOT NULL,
+        folder_id TEXT NOT NULL,
+        identifier TEXT NOT NULL,
+        rights TEXT NOT NULL,
+        PRIMARY KEY (folder_id, identifier)) WITHOUT ROWID""",
+    """CREATE INDEX IF NOT EXISTS folder_acl_identifier ON folder_acl(identifier)""",
+    """CREATE INDEX IF NOT EXISTS folder_acl_account ON folder_acl(account_id)""",
+    """CREATE TABLE IF NOT EXISTS annotations (
+        account_id INTEGER NOT NULL,
+        folder_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (account_id, folder_id, name)) WITHOUT ROWID""",
+    """CREATE INDEX IF NOT EXISTS annotations_folder ON annotations(folder_id)""",
+]
+
 #: version -> statements (SQL, or a function of the connection) that bring a store from
 #: version-1 to version.
-MIGRATIONS: dict[int, list] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, list] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import attrs
 
 from smsync import errors
+from smsync.protocols.imap import shared
 
 NOT_AUTH = frozenset({"notauth"})
 AUTH = frozenset({"auth", "selected"})
@@ -139,6 +140,8 @@ def capabilities(conn) -> list[str]:
         "QUOTA=RES-STORAGE", "BINARY", "UTF8=ACCEPT", "WITHIN",
     ]
     caps += ["OBJECTID", "SAVEDATE", "PREVIEW", "REPLACE", "CATENATE"]
+    # ACL, LIST-MYRIGHTS and METADATA, where the store keeps what they need.
+    caps += shared.capabilities(conn.session.store)
     if not conn.compressed:
         caps.append("COMPRESS=DEFLATE")
     return caps
@@ -146,11 +149,13 @@ def capabilities(conn) -> list[str]:
 
 # Importing the handler modules registers their commands.
 from smsync.protocols.imap.commands import (  # noqa: E402,F401
+    acl,
     any_state,
     fetch,
     login,
     mailboxes,
     messages,
+    metadata,
     replace,
     searching,
     select,

@@ -3,7 +3,7 @@ NAMESPACE, and CHECK."""
 
 from __future__ import annotations
 
-from smsync.protocols.imap import encode
+from smsync.protocols.imap import encode, shared
 from smsync.protocols.imap.commands import ANY, AUTH, NOT_AUTH, SELECTED, Reply, capabilities, command
 
 #: What ENABLE can turn on (RFC 5161), upper case.
@@ -87,5 +87,6 @@ async def starttls(conn, cmd):
 
 @command("NAMESPACE", AUTH)
 async def namespace(conn, cmd):
-    # One personal namespace with "/" as the separator; no shared or other users' folders.
-    conn.untagged('NAMESPACE (("" "/")) NIL NIL')
+    # One personal namespace with "/" as the separator, and the folders other accounts
+    # share under "Shared/" (RFC 2342 "Other Users' Namespace") where the store can.
+    conn.untagged(shared.namespace_response(conn.session.store))

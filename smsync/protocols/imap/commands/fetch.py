@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from smsync.errors import NotFound
+from smsync.errors import NotFound, PermissionDenied
 from smsync.formats import bodytext
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import bodyreads, encode, objectid, sections
@@ -132,7 +132,12 @@ async def _mark_seen(sel, infos):
     unseen = [m.uid for m in infos if "\\Seen" not in m.flags]
     if not unseen:
         return infos
-    result = await sel.mailbox.store_flags(UIDSet.of(unseen), FlagMode.ADD, ("\\Seen",))
+    try:
+        result = await sel.mailbox.store_flags(UIDSet.of(unseen), FlagMode.ADD, ("\\Seen",))
+    except PermissionDenied:
+        # RFC 4314 4: a FETCH "MUST NOT set [\Seen], if the current user doesn't have
+        # "s" right" -- in a folder shared without it.
+        return infos
     sel.note_own(result.changed)
     updated = {m.uid: m for m in result.changed}
     return [updated.get(m.uid, m) for m in infos]

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 
-from smsync.errors import NotFound
+from smsync.errors import NotFound, PermissionDenied
 from smsync.model import MAILBOX_SEPARATOR, UIDSet
-from smsync.protocols.imap import encode, listing, objectid, recent, subscriptions
-from smsync.protocols.imap.commands import AUTH, CommandBad, Reply, command
+from smsync.protocols.imap import encode, listing, objectid, recent, shared, subscriptions
+from smsync.protocols.imap.commands import AUTH, CommandBad, Reply, acl, command
 from smsync.protocols.imap.listing import ROLE_ATTRS
 
 ATTR_ROLES = {v.lower(): k for k, v in ROLE_ATTRS.items()}
@@ -163,9 +163,25 @@ async def list_(conn, cmd):
             try:
                 mailbox = await session.mail.mailbox(item.name)
                 await _status_response(conn, mailbox, item.name, status_items)
-            except NotFound:
+            except (NotFound, PermissionDenied):
+                # RFC 5819 2: no STATUS for a folder whose status cannot be had.
                 pass
+        if "MYRIGHTS" in return_opts and _selected(item, select_opts):
+            # RFC 8440 3: after its LIST line, for a listed folder the selection
+            # options pick (not one listed only for its children).
+            await acl.myrights_after_list(conn, item.name)
     return None
+
+
+def _selected(item: listing.Listed, select_opts: frozenset) -> bool:
+    """Whether LIST answers ``item`` because it meets the selection criteria."""
+    if not item.exists:
+        return False
+    if "SUBSCRIBED" in select_opts and "\\Subscribed" not in item.attrs:
+        return False
+    if "SPECIAL-USE" in select_opts and not set(item.attrs) & set(ROLE_ATTRS.values()):
+        return False
+    return True
 
 
 @command("LSUB", AUTH)
@@ -296,9 +312,11 @@ async def _status_response(conn, mailbox, name: str, items) -> None:
 
 async def _quota(conn) -> bytes:
     used = 0
-    for e in await conn.session.mail.list_mailboxes():
+    # The account's own folders: those others share with it count in their quota.
+    mail = shared.personal(conn.session.mail)
+    for e in await mail.list_mailboxes():
         try:
-            used += (await (await conn.session.mail.mailbox(e.name)).info()).size
+            used += (await (await mail.mailbox(e.name)).info()).size
         except NotFound:
             continue
     return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, conn.config.quota_storage_kb)

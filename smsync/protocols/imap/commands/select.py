@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import bisect
 
+from smsync.errors import PermissionDenied
 from smsync.interfaces import IMailboxSelect
 from smsync.model import SYSTEM_FLAGS
-from smsync.protocols.imap import encode, objectid
+from smsync.protocols.imap import encode, objectid, rights, shared
 from smsync.protocols.imap.commands import AUTH, SELECTED, CommandBad, Reply, command
 from smsync.protocols.imap.recent import RecentMarks
 from smsync.protocols.imap.selected import SelectedMailbox
@@ -33,6 +34,8 @@ async def _open(conn, cmd, readonly: bool):
             conn.untagged("OK [CLOSED] previous mailbox closed")
     name = session.decode_mailbox(args.mailbox)
     mailbox = await session.mail.mailbox(name)
+    # Someone else's folder: what its access control list lets this account do there.
+    have = shared.rights_of(mailbox)
     if IMailboxSelect.providedBy(mailbox):
         # Optional fast path: one job (and one snapshot) instead of two.
         info, uids = await mailbox.info_and_uids()
@@ -49,7 +52,7 @@ async def _open(conn, cmd, readonly: bool):
         sel.recent = []
         await sel.take_recent(sel.uids, info.recent_mark)
     conn.untagged(b"FLAGS " + encode.flags(SYSTEM_FLAGS))
-    permanent = encode.flags(() if readonly else SYSTEM_FLAGS + ("\\*",))
+    permanent = encode.flags(() if readonly else rights.permanent_flags(SYSTEM_FLAGS, have))
     conn.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] flags permitted")
     conn.untagged(b"%d EXISTS" % sel.exists)
     if not session.rev2:
@@ -69,6 +72,10 @@ async def _open(conn, cmd, readonly: bool):
     session.selected = sel
     if readonly:
         return Reply("OK", "EXAMINE completed", "READ-ONLY")
+    if not rights.read_write(have):
+        # RFC 4314 5.2: none of "i", "e" or a flag right. Writes are refused by right
+        # (NOPERM) rather than as a read-only selection would be.
+        return Reply("OK", "SELECT completed", "READ-ONLY")
     return Reply("OK", "SELECT completed", "READ-WRITE")
 
 
@@ -96,7 +103,12 @@ async def close(conn, cmd):
     conn.session.selected = None
     if not sel.readonly:
         # Silent expunge: CLOSE sends no EXPUNGE responses (RFC 3501 6.4.2).
-        await sel.mailbox.expunge()
+        try:
+            await sel.mailbox.expunge()
+        except PermissionDenied:
+            # RFC 4314 4: without "e", CLOSE "MUST ignore the expunge request, close
+            # the mailbox, and return the tagged OK response".
+            pass
 
 
 @command("UNSELECT", SELECTED, sync_after=False)
