@@ -136,7 +136,7 @@ def capabilities(conn) -> list[str]:
         "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
         "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT",
         "MULTIAPPEND", "APPENDLIMIT=%d" % cfg.append_limit, "STATUS=SIZE", "QUOTA",
-        "QUOTA=RES-STORAGE", "BINARY", "UTF8=ACCEPT", "WITHIN",
+        "QUOTA=RES-STORAGE", "BINARY", "UTF8=ACCEPT", "WITHIN", "I18NLEVEL=1",
     ]
     if not conn.compressed:
         caps.append("COMPRESS=DEFLATE")

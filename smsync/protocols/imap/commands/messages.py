@@ -167,4 +167,12 @@ async def expunge(conn, cmd):
     else:
         removed = await sel.mailbox.expunge()
     sel.forget(conn, removed, session.qresync)
+    if removed and session.qresync:
+        # RFC 7162 3.2.7 (and 3.2.9 for UID EXPUNGE): "If at least one message got
+        # expunged and QRESYNC was enabled, the server MUST send the updated per-mailbox
+        # modification sequence using the HIGHESTMODSEQ response code [...] in the
+        # tagged OK response" -- once the client has been told all changes up to it.
+        await session.report_changes(force=True)
+        if session.selected is sel:
+            return Reply("OK", "EXPUNGE completed", "HIGHESTMODSEQ %d" % sel.modseq)
     return None

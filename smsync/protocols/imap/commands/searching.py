@@ -61,8 +61,9 @@ async def search_(conn, cmd):
         conn.untagged(line)
         return None
     if "SAVE" in ret:
-        # SEARCHRES: $ names these messages (as UIDs, so they survive renumbering).
-        session.saved_uids = [uid for _, uid in found]
+        # SEARCHRES: $ names these messages (as UIDs, so they survive renumbering) --
+        # RFC 5182 2.4: with MIN and/or MAX alone, just the message(s) they return.
+        session.saved_uids = _to_save(found, set(ret) - {"SAVE"})
         if set(ret) == {"SAVE"}:
             return None
     parts = [b"ESEARCH (TAG " + encode.string(cmd.tag) + b")"]
@@ -81,6 +82,20 @@ async def search_(conn, cmd):
         parts.append(b"MODSEQ %d" % highest)
     conn.untagged(b" ".join(parts))
     return None
+
+
+def _to_save(found: list, opts: set) -> list[int]:
+    """What SAVE keeps (RFC 5182 2.4): with MIN and/or MAX alone, just the message(s)
+    they return ("SAVE MIN" -> "MIN", "SAVE MIN MAX" -> "MIN & MAX"); else every match."""
+    uids = [u for _, u in found]
+    if uids and opts and opts <= {"MIN", "MAX"}:
+        picked = set()
+        if "MIN" in opts:
+            picked.add(uids[0])
+        if "MAX" in opts:
+            picked.add(uids[-1])
+        return sorted(picked)
+    return sorted(uids)
 
 
 def _modseq_of(found: list, ret) -> list:
