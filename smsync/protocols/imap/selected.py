@@ -49,6 +49,9 @@ class SelectedMailbox:
         #: spelled. SELECT names the system flags only, so a folder's keywords are
         #: announced when a FETCH response first carries them, not found by a scan.
         self.keywords: dict[str, str] = {}
+        #: Searches kept up to date (RFC 5267 RETURN (UPDATE), ``contexts.Contexts``),
+        #: made on the first; they end with the selection.
+        self.contexts = None
 
     def announce(self, conn, flags) -> None:
         """RFC 3501 7.2.6: a FETCH response may carry only flags the client has been
@@ -153,6 +156,8 @@ class SelectedMailbox:
         positions = [(s, u) for s, u in positions if s is not None]
         if not positions:
             return
+        if self.contexts:
+            self.contexts.removing(conn, self, {u for _, u in positions})
         if qresync:
             conn.untagged(b"VANISHED " + encode.seq_set(u for _, u in positions))
         else:
@@ -170,10 +175,12 @@ class SelectedMailbox:
         for u in dead:
             self.own.pop(u, None)
 
-    async def sync(self, conn, allow_expunge: bool, qresync: bool) -> None:
+    async def sync(self, conn, allow_expunge: bool, qresync: bool) -> tuple[list[int], bool]:
         """Catch up with the store and tell the client what changed since last time:
-        expunges (when ``allow_expunge``), flag changes made elsewhere, new messages."""
+        expunges (when ``allow_expunge``), flag changes made elsewhere, new messages.
+        Returns the UIDs of the new messages and whether the folder changed at all."""
         self.dirty = False
+        before = self.modseq
         changes = await self.mailbox.changes_since(self.modseq)
         for uid in changes.expunged:
             if self.seq_of(uid) is not None:
@@ -199,6 +206,7 @@ class SelectedMailbox:
             if self.recent is not None:
                 conn.untagged(b"%d RECENT" % self.recent_count)
         self.modseq = max(self.modseq, changes.highestmodseq)
+        return new, bool(new) or self.modseq != before or bool(changes.expunged)
 
     def flags_response(self, conn, seq: int, info, with_uid: bool) -> bytes:
         """The untagged FETCH of ``info``'s flags (announcing a new keyword first)."""

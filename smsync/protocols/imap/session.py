@@ -201,7 +201,9 @@ class Session:
         await self._report_lock.acquire()
         try:
             if self.selected is sel and not self.conn.closed:
-                await sel.sync(self.conn, allow_expunge, self.qresync)
+                new, changed = await sel.sync(self.conn, allow_expunge, self.qresync)
+                if changed and sel.contexts and self.selected is sel:
+                    await sel.contexts.refresh(self.conn, sel)
         except NotFound:
             # Another session deleted the folder under us: nothing sensible remains.
             self.selected = None
