@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from smsync.protocols.imap.notifysyntax import parse_notify
 from smsync.protocols.imap.reader import ATOM_SPECIALS, ParseError, Reader, literal_at_end, peek_tag_and_name
 from smsync.protocols.imap.searchkeys import parse_search_keys
 from smsync.protocols.imap.syntax import *  # noqa: F401,F403 -- the command types are part of this API
@@ -533,6 +534,10 @@ def _cancelupdate(r: Reader, uid: bool):
     return CancelUpdate(tuple(tags))
 
 
+def _notify(r: Reader, uid: bool):
+    return parse_notify(r, _fetch_att_list)
+
+
 def _expunge(r: Reader, uid: bool):
     if uid:
         r.sp()
@@ -577,5 +582,6 @@ _COMMANDS = {
     "SORT": _sort,
     "THREAD": _thread,
     "CANCELUPDATE": _cancelupdate,
+    "NOTIFY": _notify,
 }
 _UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "EXPUNGE"})

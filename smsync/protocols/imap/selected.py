@@ -52,6 +52,9 @@ class SelectedMailbox:
         #: Searches kept up to date (RFC 5267 RETURN (UPDATE), ``contexts.Contexts``),
         #: made on the first; they end with the selection.
         self.contexts = None
+        #: UIDs this session put here itself (APPEND, COPY) not yet announced; made
+        #: when there are some (an idle session keeps no empty set).
+        self.own_new: Optional[set[int]] = None
 
     def announce(self, conn, flags) -> None:
         """RFC 3501 7.2.6: a FETCH response may carry only flags the client has been
@@ -85,6 +88,23 @@ class SelectedMailbox:
             else:
                 merged.append((lo, hi))
         self.recent = merged
+
+    def note_own_new(self, uids) -> None:
+        """This session just put ``uids`` here itself (APPEND, COPY, MOVE)."""
+        if self.own_new is None:
+            self.own_new = set()
+        self.own_new.update(uids)
+
+    def take_own_new(self, uids) -> list[int]:
+        """``uids`` (just announced) less those this session added itself: RFC 5465 5.2,
+        the server "SHOULD NOT" send NOTIFY's FETCH for a client's own APPEND or COPY."""
+        if not self.own_new:
+            return list(uids)
+        out = [u for u in uids if u not in self.own_new]
+        self.own_new.difference_update(uids)
+        if not self.own_new:
+            self.own_new = None
+        return out
 
     def is_recent(self, uid: int) -> bool:
         return bool(self.recent) and any(lo < uid <= hi for lo, hi in self.recent)

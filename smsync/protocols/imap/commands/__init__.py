@@ -137,7 +137,7 @@ def capabilities(conn) -> list[str]:
         "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT",
         "MULTIAPPEND", "APPENDLIMIT=%d" % cfg.append_limit, "STATUS=SIZE", "QUOTA",
         "QUOTA=RES-STORAGE", "BINARY", "UTF8=ACCEPT", "WITHIN", "I18NLEVEL=1",
-        "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
+        "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY",
     ]
     if not conn.compressed:
         caps.append("COMPRESS=DEFLATE")
@@ -151,6 +151,7 @@ from smsync.protocols.imap.commands import (  # noqa: E402,F401
     login,
     mailboxes,
     messages,
+    notify,
     searching,
     select,
 )

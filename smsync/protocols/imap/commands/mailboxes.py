@@ -36,6 +36,7 @@ async def create(conn, cmd):
         role = ATTR_ROLES[use.lower()]
     session = conn.session
     mail = session.mail
+    session.own_change()
     before = {e.name for e in await mail.list_mailboxes()}
     entry = await mail.create_mailbox(name, role)
     # RFC 3501 6.3.9: LSUB answers the names the user subscribed. The store subscribes
@@ -57,6 +58,7 @@ async def delete(conn, cmd):
         return Reply("NO", "INBOX cannot be deleted", "CANNOT")
     session = conn.session
     sel = session.selected
+    session.own_change()
     subscribed = any(e.name == name and e.subscribed for e in await session.mail.list_mailboxes())
     await session.mail.delete_mailbox(name)
     if sel is not None and sel.name == name:
@@ -69,6 +71,7 @@ async def delete(conn, cmd):
 @command("RENAME", AUTH)
 async def rename(conn, cmd):
     mail = conn.session.mail
+    conn.session.own_change()
     old = _clean_name(conn, cmd.args.old)
     new = _clean_name(conn, cmd.args.new)
     if old == "INBOX":
@@ -88,6 +91,7 @@ async def rename(conn, cmd):
 async def subscribe(conn, cmd):
     session = conn.session
     name = _clean_name(conn, cmd.args.mailbox)
+    session.own_change()
     try:
         await session.mail.subscribe(name, True)
     except NotFound:
@@ -100,6 +104,7 @@ async def subscribe(conn, cmd):
 async def unsubscribe(conn, cmd):
     session = conn.session
     name = _clean_name(conn, cmd.args.mailbox)
+    session.own_change()
     try:
         await session.mail.subscribe(name, False)
     except NotFound:
