@@ -1,7 +1,8 @@
 """IDLE (RFC 2177): push the selected folder's changes as they happen.
 
 The session's change subscription calls ``session.wake`` while a client idles; each
-wake-up reports what changed (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS) right away.
+wake-up reports what changed (EXISTS, EXPUNGE/VANISHED, FETCH FLAGS) right away. A session
+with NOTIFY on is told what NOTIFY asked, during IDLE as at any other time.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ async def idle(conn, cmd):
         if not scheduled:
             scheduled.append(conn.factory.clock.callLater(0, push))
 
-    # Listen before looking, so a change made while we look is not missed.
-    session.wake = wake
+    # Listen before looking, so a change made while we look is not missed. With NOTIFY
+    # on, what it asked for is pushed instead (RFC 5465 4: "the server MUST send exactly
+    # the same events as instructed by the client using the NOTIFY command").
+    notifications = session.notifications
+    if notifications is None:
+        session.wake = wake
     try:
         await session.report_changes(force=True)
         line = await conn.next_line()
@@ -42,6 +47,8 @@ async def idle(conn, cmd):
         for call in scheduled:
             if call.active():
                 call.cancel()
+        if notifications is not None:
+            await notifications.settled()
     if line.strip().upper() != b"DONE":
         return Reply("BAD", "expected DONE")
     return None

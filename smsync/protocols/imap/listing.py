@@ -1,6 +1,6 @@
-"""Which names a LIST answers, with which attributes (RFC 3501 6.3.8, RFC 5258
-LIST-EXTENDED section 3, RFC 6154 SPECIAL-USE): a pure function of the folder list, the
-subscriptions and the command's options.
+"""Which names a LIST or LSUB answers, with which attributes (RFC 3501 6.3.8 and 6.3.9,
+RFC 5258 LIST-EXTENDED section 3, RFC 6154 SPECIAL-USE): pure functions of the folder
+list, the subscriptions and the command's options.
 
 RFC 5258 3.3 decides what is listed: "There are only two reasons for including a
 matching mailbox name in the responses to the LIST command": A. it "satisfies the
@@ -112,6 +112,27 @@ def list_mailboxes(entries, lost_subscriptions: Iterable[str], matches: Callable
         out.append(Listed(name, _attrs(name, folders.get(name), name in has_children, name in subscribed,
                                        show_subscribed, return_opts, extended), childinfo, exists))
     return out
+
+
+def lsub(entries, lost_subscriptions: Iterable[str], matches: Callable[[str], bool]) -> list[Listed]:
+    """The LSUB responses (RFC 3501 6.3.9), in name order, for folders ``entries`` and
+    the subscribed names no folder has (``lost_subscriptions``): every subscribed name
+    ``matches`` accepts -- one whose folder is gone ``\\Noselect``, as 6.3.6 keeps it
+    subscribed -- and, of a subscribed name it does not accept, the unsubscribed
+    ancestors it does, ``\\Noselect``: "if "foo/bar" is subscribed but "foo" is not, a
+    "%" wildcard to LSUB must return foo, not foo/bar, in the LSUB response, and it MUST
+    be flagged with the \\Noselect attribute"."""
+    folders = {e.name for e in entries}
+    subscribed = {e.name for e in entries if e.subscribed} | set(lost_subscriptions)
+    found: dict[str, tuple[str, ...]] = {}
+    for name in subscribed:
+        if matches(name):
+            found[name] = () if name in folders else ("\\Noselect",)
+            continue
+        for parent in _ancestors(name):
+            if parent not in subscribed and matches(parent):
+                found[parent] = ("\\Noselect",)
+    return [Listed(name, found[name], (), name in folders) for name in sorted(found)]
 
 
 def _attrs(name: str, folder, has_children: bool, subscribed: bool, show_subscribed: bool,

@@ -12,6 +12,7 @@ import re
 from typing import Optional
 
 from smsync.protocols.imap import acl_syntax, metadata_syntax
+from smsync.protocols.imap.notifysyntax import parse_notify
 from smsync.protocols.imap.reader import ATOM_SPECIALS, ParseError, Reader, literal_at_end, peek_tag_and_name
 from smsync.protocols.imap.searchkeys import parse_search_keys
 from smsync.protocols.imap.syntax import *  # noqa: F401,F403 -- the command types are part of this API
@@ -20,6 +21,7 @@ from smsync.protocols.imap.syntax import (
     Fetch, FetchAtt, Id, ListCmd, Login, MailboxArg, QResyncParams, Rename, Replace, Search,
     Section, Select, Sort, Status, Store, Thread, UidExpunge,
 )
+from smsync.protocols.imap.syntax import CancelUpdate
 
 __all__ = ["ParseError", "parse_command", "parse_section", "literal_at_end", "peek_tag_and_name"]
 
@@ -393,6 +395,19 @@ def _fetch(r: Reader, uid: bool):
     return Fetch(seqset, tuple(atts), changedsince, vanished)
 
 
+def _fetch_att_list(r: Reader) -> list[FetchAtt]:
+    """``"(" fetch-att *(SP fetch-att) ")"``."""
+    r.char(b"(")
+    atts: list[FetchAtt] = []
+    while not r.maybe_char(b")"):
+        if atts:
+            r.sp()
+        atts.append(_fetch_att(r))
+    if not atts:
+        r.fail("empty fetch attribute list")
+    return atts
+
+
 def _fetch_att(r: Reader) -> FetchAtt:
     name = r._run(lambda b: 0x20 < b < 0x7F and b not in ATOM_SPECIALS and b != 0x5B).decode("ascii").upper()
     if not name:
@@ -509,13 +524,33 @@ def _copy(r: Reader, uid: bool):
     return CopyMove(seqset, r.astring())
 
 
-def _search_return(r: Reader) -> Optional[tuple[str, ...]]:
-    if r.data[r.pos : r.pos + 7].upper() == b"RETURN " and r.data[r.pos + 7 : r.pos + 8] == b"(":
-        r.pos += 7
-        opts = r.paren_words()
-        r.sp()
-        return opts
-    return None
+def _search_return(r: Reader) -> Optional[tuple]:
+    """``RETURN (...)`` of SEARCH or SORT as (options, PARTIAL's range, UPDATE's fetch
+    attributes) -- RFC 4731, RFC 5267 (``PARTIAL 1:500``), RFC 5465 section 7
+    (``UPDATE (UID FLAGS)``) -- or None when there is none."""
+    if r.data[r.pos : r.pos + 7].upper() != b"RETURN " or r.data[r.pos + 7 : r.pos + 8] != b"(":
+        return None
+    r.pos += 8
+    opts: list[str] = []
+    partial = None
+    atts: list[FetchAtt] = []
+    while not r.maybe_char(b")"):
+        if opts:
+            r.sp()
+        opt = r.word()
+        if opt == "PARTIAL":
+            if partial is not None:
+                r.fail("PARTIAL given twice")
+            r.sp()
+            lo = r.nz_number()
+            r.char(b":")
+            partial = (lo, r.nz_number())
+        elif opt == "UPDATE" and r.data[r.pos : r.pos + 2] == b" (":
+            r.sp()
+            atts = _fetch_att_list(r)
+        opts.append(opt)
+    r.sp()
+    return tuple(opts), partial, tuple(atts)
 
 
 def _charset(r: Reader) -> Optional[str]:
@@ -531,7 +566,7 @@ def _search(r: Reader, uid: bool):
     r.sp()
     ret = _search_return(r)
     charset = _charset(r)
-    return Search(parse_search_keys(r), charset, ret)
+    return Search(parse_search_keys(r), charset, *(ret or ()))
 
 
 _SORT_KEYS = frozenset("ARRIVAL CC DATE FROM SIZE SUBJECT TO DISPLAYFROM DISPLAYTO".split())
@@ -558,7 +593,7 @@ def _sort(r: Reader, uid: bool):
     r.sp()
     charset = r.astring().decode("ascii", "replace").upper()
     r.sp()
-    return Sort(tuple(crit), charset, parse_search_keys(r), ret)
+    return Sort(tuple(crit), charset, parse_search_keys(r), *(ret or ()))
 
 
 def _thread(r: Reader, uid: bool):
@@ -568,6 +603,19 @@ def _thread(r: Reader, uid: bool):
     charset = r.astring().decode("ascii", "replace").upper()
     r.sp()
     return Thread(alg, charset, parse_search_keys(r))
+
+
+def _cancelupdate(r: Reader, uid: bool):
+    tags = []
+    while r.maybe_sp():
+        tags.append(r.quoted().decode("ascii", "replace"))
+    if not tags:
+        r.fail("CANCELUPDATE needs the tag of a searching command")
+    return CancelUpdate(tuple(tags))
+
+
+def _notify(r: Reader, uid: bool):
+    return parse_notify(r, _fetch_att_list)
 
 
 def _expunge(r: Reader, uid: bool):
@@ -617,5 +665,7 @@ _COMMANDS = {
     # ACL (RFC 4314) and METADATA (RFC 5464), in modules of their own.
     **acl_syntax.COMMANDS,
     **metadata_syntax.COMMANDS,
+    "CANCELUPDATE": _cancelupdate,
+    "NOTIFY": _notify,
 }
 _UID_COMMANDS = frozenset({"FETCH", "STORE", "COPY", "MOVE", "SEARCH", "SORT", "THREAD", "EXPUNGE", "REPLACE"})

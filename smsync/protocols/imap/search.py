@@ -1,5 +1,6 @@
 """SEARCH evaluation over a folder: every RFC 3501 key, CONDSTORE MODSEQ, WITHIN,
-OBJECTID's EMAILID and THREADID, SAVEDATE's SAVED* keys.
+OBJECTID's EMAILID and THREADID, SAVEDATE's SAVED* keys; and the order SORT puts the
+matches in.
 
 Keys are answered from what the store keeps per message -- ``MessageInfo`` (flags,
 dates, size, modseq) and the ``MessageStructure`` computed at delivery (decoded From,
@@ -17,6 +18,7 @@ from smsync.model import UIDSet
 from smsync.protocols.imap import bodyreads, messagecache, objectid, sections
 from smsync.protocols.imap.searchkeys import SearchKey
 from smsync.protocols.imap.searchmatch import compile_key, uses_seq
+from smsync.protocols.imap.sort_thread import sort_messages
 from smsync.sync.reads import read_ranges
 
 SUPPORTED_CHARSETS = frozenset({"UTF-8", "US-ASCII", "UTF8", "ASCII"})
@@ -195,6 +197,20 @@ async def search(sel, key: SearchKey, charset: Optional[str], saved: list[int]) 
     found = [(sel.seq_of(uid), uid) for uid in found]
     found.sort()
     return found
+
+
+async def sort(sel, found: list[tuple[int, int]], criteria) -> list[tuple[int, int]]:
+    """``found`` ((seq, uid) pairs, as ``search`` gives them) in the order of SORT
+    ``criteria`` ((reverse, key) pairs; RFC 5256, ties by sequence number). A message
+    gone from the store meanwhile is left out."""
+    if not found:
+        return []
+    uid_of = {seq: uid for seq, uid in found}
+    seq_of = {uid: seq for seq, uid in found}
+    infos = await sel.mailbox.messages(UIDSet.of(list(seq_of)))
+    structures = await sel.mailbox.structures([m.uid for m in infos]) if infos else {}
+    items = [(seq_of[m.uid], m, structures.get(m.uid)) for m in infos if m.uid in seq_of]
+    return [(seq, uid_of[seq]) for seq in sort_messages(items, criteria)]
 
 
 def _flags_only(key: SearchKey) -> bool:

@@ -49,6 +49,12 @@ class SelectedMailbox:
         #: spelled. SELECT names the system flags only, so a folder's keywords are
         #: announced when a FETCH response first carries them, not found by a scan.
         self.keywords: dict[str, str] = {}
+        #: Searches kept up to date (RFC 5267 RETURN (UPDATE), ``contexts.Contexts``),
+        #: made on the first; they end with the selection.
+        self.contexts = None
+        #: UIDs this session put here itself (APPEND, COPY) not yet announced; made
+        #: when there are some (an idle session keeps no empty set).
+        self.own_new: Optional[set[int]] = None
 
     def announce(self, conn, flags) -> None:
         """RFC 3501 7.2.6: a FETCH response may carry only flags the client has been
@@ -86,6 +92,23 @@ class SelectedMailbox:
             else:
                 merged.append((lo, hi))
         self.recent = merged
+
+    def note_own_new(self, uids) -> None:
+        """This session just put ``uids`` here itself (APPEND, COPY, MOVE)."""
+        if self.own_new is None:
+            self.own_new = set()
+        self.own_new.update(uids)
+
+    def take_own_new(self, uids) -> list[int]:
+        """``uids`` (just announced) less those this session added itself: RFC 5465 5.2,
+        the server "SHOULD NOT" send NOTIFY's FETCH for a client's own APPEND or COPY."""
+        if not self.own_new:
+            return list(uids)
+        out = [u for u in uids if u not in self.own_new]
+        self.own_new.difference_update(uids)
+        if not self.own_new:
+            self.own_new = None
+        return out
 
     def is_recent(self, uid: int) -> bool:
         return bool(self.recent) and any(lo < uid <= hi for lo, hi in self.recent)
@@ -157,6 +180,8 @@ class SelectedMailbox:
         positions = [(s, u) for s, u in positions if s is not None]
         if not positions:
             return
+        if self.contexts:
+            self.contexts.removing(conn, self, {u for _, u in positions})
         if qresync:
             conn.untagged(b"VANISHED " + encode.seq_set(u for _, u in positions))
         else:
@@ -174,10 +199,12 @@ class SelectedMailbox:
         for u in dead:
             self.own.pop(u, None)
 
-    async def sync(self, conn, allow_expunge: bool, qresync: bool) -> None:
+    async def sync(self, conn, allow_expunge: bool, qresync: bool) -> tuple[list[int], bool]:
         """Catch up with the store and tell the client what changed since last time:
-        expunges (when ``allow_expunge``), flag changes made elsewhere, new messages."""
+        expunges (when ``allow_expunge``), flag changes made elsewhere, new messages.
+        Returns the UIDs of the new messages and whether the folder changed at all."""
         self.dirty = False
+        before = self.modseq
         changes = await self.mailbox.changes_since(self.modseq)
         for uid in changes.expunged:
             if self.seq_of(uid) is not None:
@@ -207,6 +234,7 @@ class SelectedMailbox:
             # Still to tell at the next point that allows it (a NOOP need not look
             # at the store to find them).
             self.dirty = True
+        return new, bool(new) or self.modseq != before or bool(changes.expunged)
 
     def flags_response(self, conn, seq: int, info, with_uid: bool) -> bytes:
         """The untagged FETCH of ``info``'s flags (announcing a new keyword first)."""

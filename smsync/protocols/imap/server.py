@@ -439,9 +439,30 @@ class IMAPConnection(Protocol):
             self._busy = False
             if not self._closed:
                 self._reset_timer()
+                self.session.command_done()
             self._pump()
 
         d.addBoth(done)
+
+    async def between_commands(self, work) -> bool:
+        """Run ``work()``, a coroutine function that writes unsolicited responses (NOTIFY
+        pushes), if no command is under way or the one under way waits for the client
+        (IDLE); commands that arrive meanwhile wait until it is done. False, and nothing
+        run, while a command is running: its end is the time to try again."""
+        if self._closed:
+            return True
+        if self._busy and self._waiter is None:
+            return False
+        if self._busy:
+            await work()
+            return True
+        self._busy = True
+        try:
+            await work()
+        finally:
+            self._busy = False
+            self._pump()
+        return True
 
     async def _run(self, item: bytes) -> None:
         try:

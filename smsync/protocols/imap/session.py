@@ -44,6 +44,8 @@ class Session:
         #: SEARCHRES: the UIDs the last ``SEARCH RETURN (SAVE)`` matched.
         self.saved_uids: list[int] = []
         self.wake: Optional[Callable[[], None]] = None
+        #: NOTIFY SET's standing request (``notifications.Notifications``), or None.
+        self.notifications = None
         self._subscription = None
         #: owner -> subscription to the change notices of a folder owner (``watch``).
         self._watches: dict = {}
@@ -189,6 +191,8 @@ class Session:
     # -- change notification ---------------------------------------------------------
 
     def _changed(self, event) -> None:
+        if self.notifications is not None:
+            self.notifications.changed(event)
         sel = self.selected
         if sel is None:
             return
@@ -210,7 +214,12 @@ class Session:
         await self._report_lock.acquire()
         try:
             if self.selected is sel and not self.conn.closed:
-                await sel.sync(self.conn, allow_expunge, self.qresync)
+                new, changed = await sel.sync(self.conn, allow_expunge, self.qresync)
+                new = sel.take_own_new(new) if new else new
+                if new and self.notifications is not None:
+                    await self.notifications.new_messages(new)
+                if changed and sel.contexts and self.selected is sel:
+                    await sel.contexts.refresh(self.conn, sel)
         except NotFound:
             # Another session deleted the folder under us: nothing sensible remains.
             self.selected = None
@@ -220,8 +229,27 @@ class Session:
         finally:
             self._report_lock.release()
 
+    def set_notifications(self, notifications) -> None:
+        """NOTIFY SET (a ``Notifications``) or NOTIFY NONE (None): replaces what was
+        asked before."""
+        if self.notifications is not None:
+            self.notifications.stop()
+        self.notifications = notifications
+
+    def command_done(self) -> None:
+        """A command ended (its tagged response is out)."""
+        if self.notifications is not None:
+            self.notifications.command_done()
+
+    def own_change(self, name: Optional[str] = None) -> None:
+        """This session is changing folder ``name``'s messages, or (no name) the folder
+        list: NOTIFY does not tell it back what it did (RFC 5465 section 5)."""
+        if self.notifications is not None:
+            self.notifications.own_change(name)
+
     def closed(self) -> None:
         """The connection ended: stop listening and note the device's last sync."""
+        self.set_notifications(None)
         if self._subscription is not None:
             self._subscription.cancel()
             self._subscription = None

@@ -22,7 +22,9 @@ _FWD_WRAP = re.compile(r"^\[fwd:\s*(.*)\]$", re.I | re.S)
 
 def base_subject(subject: Optional[str]) -> str:
     """The RFC 5256 section 2.1 base subject: no Re:/Fwd: leaders, [blob]s or (fwd)
-    trailers, whitespace collapsed, upper-cased for comparison."""
+    trailers, whitespace collapsed, in the form two subjects compare equal by under
+    i;unicode-casemap (section 7: "the SORT and THREAD extensions MUST collate strings
+    according to the i;unicode-casemap collation", I18NLEVEL=1)."""
     return _extract_subject(subject)[0]
 
 
@@ -57,7 +59,7 @@ def _extract_subject(subject: Optional[str]) -> tuple[str, bool]:
             s, reply = m.group(1).strip(), True
             continue
         break
-    return s.upper(), reply
+    return unicode_casemap(s), reply
 
 
 def _first_mailbox(addresses) -> str:
@@ -102,7 +104,7 @@ def _sort_value(crit: str, number: int, info, st):
         return info.size
     if crit == "SUBJECT":
         # RFC 5256 7: strings collate by i;unicode-casemap.
-        return unicode_casemap(base_subject(st.subject if st is not None else ""))
+        return base_subject(st.subject if st is not None else "")
     if env is None:
         return ""
     if crit == "FROM":

@@ -221,6 +221,10 @@ class Search:
     charset: Optional[str] = None
     #: None: plain SEARCH answer; a tuple (possibly empty): ESEARCH with these options.
     return_opts: Optional[tuple[str, ...]] = None
+    #: RETURN (PARTIAL lo:hi) (RFC 5267 4.4), the range as the client gave it.
+    partial: Optional[tuple[int, int]] = None
+    #: RETURN (UPDATE (fetch-att...)) (RFC 5465 section 7): what to FETCH of new results.
+    update_atts: tuple[FetchAtt, ...] = ()
 
 
 @attrs.frozen
@@ -229,6 +233,8 @@ class Sort:
     charset: str
     key: SearchKey
     return_opts: Optional[tuple[str, ...]] = None
+    partial: Optional[tuple[int, int]] = None
+    update_atts: tuple[FetchAtt, ...] = ()
 
 
 @attrs.frozen
@@ -241,6 +247,13 @@ class Thread:
 @attrs.frozen
 class UidExpunge:
     seqset: SeqSet
+
+
+@attrs.frozen
+class CancelUpdate:
+    """CANCELUPDATE (RFC 5267 4.3.5): the tags of the searching commands to stop."""
+
+    tags: tuple[str, ...]
 
 
 # ---------------------------------------------------------------------------------------

@@ -547,3 +547,144 @@ async def test_vanished_without_enable_qresync_is_bad(server):
     before, after = await in_thread(run)
     assert before.split(b"\r\n")[-2].startswith(b"v BAD"), before
     assert after.split(b"\r\n")[-2].startswith(b"w OK"), after
+
+
+# -- QRESYNC EXPUNGE (RFC 7162 3.2.7, 3.2.9) ------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_expunge_with_qresync_ends_with_highestmodseq(server):
+    """RFC 7162 3.2.7, EXPUNGE (and by 3.2.9 UID EXPUNGE): "If at least one message got
+    expunged and QRESYNC was enabled, the server MUST send the updated per-mailbox
+    modification sequence using the HIGHESTMODSEQ response code (see Section 3.1.2.1) in
+    the tagged OK response." Its example: "C: A202 EXPUNGE / S: * VANISHED 8 / S: A202 OK
+    [HIGHESTMODSEQ 20010715194045319] expunged". The value is the mailbox's, as a
+    STATUS HIGHESTMODSEQ right after says."""
+    box = await server.mailbox()
+    for i in range(4):
+        await box.append(MSG % (i, i))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        _send(raw, b"e", b"ENABLE QRESYNC")
+        _send(raw, b"s", b"SELECT INBOX")
+        _send(raw, b"d", b"STORE 1:3 +FLAGS.SILENT (\\Deleted)")
+        uid = _send(raw, b"x1", b"UID EXPUNGE 2")
+        plain = _send(raw, b"x2", b"EXPUNGE")
+        _send(raw, b"u", b"UNSELECT")
+        status = _send(raw, b"st", b"STATUS INBOX (HIGHESTMODSEQ)")
+        raw.close()
+        return uid, plain, status
+
+    uid, plain, status = await in_thread(run)
+    assert b"* VANISHED 2\r\n" in uid
+    first = int(re.search(rb"^x1 OK \[HIGHESTMODSEQ (\d+)\]", uid, re.M).group(1))
+    assert b"* VANISHED 1,3\r\n" in plain
+    second = int(re.search(rb"^x2 OK \[HIGHESTMODSEQ (\d+)\]", plain, re.M).group(1))
+    assert first < second == _number(status, b"HIGHESTMODSEQ")
+
+
+# -- SORT and THREAD collation (RFC 5256, I18NLEVEL=1 of RFC 5255) ----------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_thread_groups_base_subjects_by_unicode_casemap(server):
+    """RFC 5256 section 1: "A server that implements the SORT and/or THREAD extensions
+    MUST collate strings in accordance with the requirements of I18NLEVEL=1, as
+    described in [IMAP-I18N]"; section 7: "the SORT and THREAD extensions MUST collate
+    strings according to the i;unicode-casemap collation described in [UNICASEMAP]".
+    RFC 5051 compares the titlecased, fully decomposed forms, so "Café" (precomposed é)
+    and "CAFE" followed by U+0301 (e and a combining acute) are one base subject for
+    ORDEREDSUBJECT ("messages are grouped [...] by base subject", 2.1 after RFC 2047
+    decoding) and REFERENCES step 5. RFC 5255 4.1 names the capability "I18NLEVEL=1"."""
+    box = await server.mailbox()
+    subjects = (b"=?utf-8?q?Caf=C3=A9?=", b"=?utf-8?q?Re=3A_CAFE=CC=81?=", b"other")
+    for i, subject in enumerate(subjects):
+        await box.append(b"From: a@example.org\r\nSubject: %s\r\nDate: Mon, 01 Jan 2024 10:0%d:00 +0000\r\n"
+                         b"Message-ID: <t%d@example.org>\r\n\r\nbody\r\n" % (subject, i, i))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        caps = _send(raw, b"c", b"CAPABILITY")
+        _send(raw, b"s", b"SELECT INBOX")
+        ordered = _send(raw, b"t1", b"THREAD ORDEREDSUBJECT UTF-8 ALL")
+        references = _send(raw, b"t2", b"THREAD REFERENCES UTF-8 ALL")
+        raw.close()
+        return caps, ordered, references
+
+    caps, ordered, references = await in_thread(run)
+    assert b" I18NLEVEL=1" in caps
+    assert b"* THREAD (1 2)(3)\r\n" in ordered
+    assert b"* THREAD (1 2)(3)\r\n" in references
+
+
+# -- SEARCHRES with MIN/MAX (RFC 5182 2.4) ----------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_save_with_min_or_max_saves_only_those_messages(server):
+    """RFC 5182 2.4: "If the SAVE result option is combined with the MIN or MAX [ESEARCH]
+    result option, and none of the other ESEARCH result options are present, the
+    corresponding MIN/MAX is returned (if the search result is not empty) and the "$"
+    marker would contain a single message as returned in the MIN/MAX return item." With
+    both MIN and MAX, "the "$" marker would contain one or two messages as returned in
+    the MIN/MAX return items"; with ALL and/or COUNT, "the "$" marker would always
+    contain all messages found by the SEARCH or UID SEARCH command"."""
+    box = await server.mailbox()
+    for i in range(5):
+        await box.append(MSG % (i, i))
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        _send(raw, b"s", b"SELECT INBOX")
+        out = {}
+        for ret in (b"SAVE MIN", b"SAVE MAX", b"SAVE MIN MAX", b"SAVE MIN COUNT", b"SAVE"):
+            answer = _send(raw, b"a", b"SEARCH RETURN (%s) 2:4" % ret)
+            fetched = _send(raw, b"f", b"FETCH $ (UID)")
+            out[ret] = answer, sorted(int(n) for n in re.findall(rb"^\* (\d+) FETCH", fetched, re.M))
+        raw.close()
+        return out
+
+    out = await in_thread(run)
+    assert b"MIN 2" in out[b"SAVE MIN"][0] and out[b"SAVE MIN"][1] == [2]
+    assert b"MAX 4" in out[b"SAVE MAX"][0] and out[b"SAVE MAX"][1] == [4]
+    assert out[b"SAVE MIN MAX"][1] == [2, 4]
+    assert b"COUNT 3" in out[b"SAVE MIN COUNT"][0] and out[b"SAVE MIN COUNT"][1] == [2, 3, 4]
+    assert b"ESEARCH" not in out[b"SAVE"][0] and out[b"SAVE"][1] == [2, 3, 4]
+
+
+# -- LSUB and the subscriptions of deleted folders (RFC 3501 6.3.6, 6.3.9) ----------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_lsub_lists_a_subscription_whose_folder_was_deleted(server):
+    """RFC 3501 6.3.6, DELETE: "The server MUST NOT unilaterally remove an existing
+    mailbox name from the subscription list even if a mailbox by that name no longer
+    exists." 6.3.9, LSUB: "The LSUB command returns a subset of names from the set of
+    names that the user has declared as being "active" or "subscribed"." A name no
+    folder has cannot be selected: \\Noselect ("It is not possible to use this name as a
+    selectable mailbox", 7.2.2). Its unsubscribed parent that a "%" reaches is \\Noselect
+    too (6.3.9: "if "foo/bar" is subscribed but "foo" is not, a "%" wildcard to LSUB must
+    return foo")."""
+
+    def run():
+        raw = server.raw()
+        _login(raw)
+        for cmd in (b"CREATE Gone/child", b"SUBSCRIBE Gone/child", b"CREATE Kept", b"SUBSCRIBE Kept",
+                    b"DELETE Gone/child"):
+            assert re.search(rb"^c OK", _send(raw, b"c", cmd), re.M), cmd
+        star = _send(raw, b"l", b'LSUB "" *')
+        percent = _send(raw, b"p", b'LSUB "" %')
+        _send(raw, b"u", b"UNSUBSCRIBE Gone/child")
+        after = _send(raw, b"m", b'LSUB "" *')
+        raw.close()
+        return star, percent, after
+
+    star, percent, after = await in_thread(run)
+    assert b'* LSUB (\\Noselect) "/" Gone/child\r\n' in star
+    assert b'* LSUB () "/" Kept\r\n' in star
+    assert b'* LSUB (\\Noselect) "/" Gone\r\n' in percent
+    assert b"Gone" not in after

@@ -137,7 +137,8 @@ def capabilities(conn) -> list[str]:
         "SPECIAL-USE", "CREATE-SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
         "SEARCHRES", "SORT", "SORT=DISPLAY", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT",
         "MULTIAPPEND", "APPENDLIMIT=%d" % cfg.append_limit, "STATUS=SIZE", "QUOTA",
-        "QUOTA=RES-STORAGE", "BINARY", "UTF8=ACCEPT", "WITHIN",
+        "QUOTA=RES-STORAGE", "BINARY", "UTF8=ACCEPT", "WITHIN", "I18NLEVEL=1",
+        "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT", "NOTIFY",
     ]
     caps += ["OBJECTID", "SAVEDATE", "PREVIEW", "REPLACE", "CATENATE"]
     # ACL, LIST-MYRIGHTS and METADATA, where the store keeps what they need.
@@ -156,6 +157,7 @@ from smsync.protocols.imap.commands import (  # noqa: E402,F401
     mailboxes,
     messages,
     metadata,
+    notify,
     replace,
     searching,
     select,

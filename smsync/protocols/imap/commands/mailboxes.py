@@ -37,6 +37,7 @@ async def create(conn, cmd):
         role = ATTR_ROLES[use.lower()]
     session = conn.session
     mail = session.mail
+    session.own_change()
     before = {e.name for e in await mail.list_mailboxes()}
     entry = await mail.create_mailbox(name, role)
     # RFC 3501 6.3.9: LSUB answers the names the user subscribed. The store subscribes
@@ -61,6 +62,7 @@ async def delete(conn, cmd):
         return Reply("NO", "INBOX cannot be deleted", "CANNOT")
     session = conn.session
     sel = session.selected
+    session.own_change()
     subscribed = any(e.name == name and e.subscribed for e in await session.mail.list_mailboxes())
     await session.mail.delete_mailbox(name)
     if sel is not None and sel.name == name:
@@ -73,6 +75,7 @@ async def delete(conn, cmd):
 @command("RENAME", AUTH)
 async def rename(conn, cmd):
     mail = conn.session.mail
+    conn.session.own_change()
     old = _clean_name(conn, cmd.args.old)
     new = _clean_name(conn, cmd.args.new)
     if old == "INBOX":
@@ -92,6 +95,7 @@ async def rename(conn, cmd):
 async def subscribe(conn, cmd):
     session = conn.session
     name = _clean_name(conn, cmd.args.mailbox)
+    session.own_change()
     try:
         await session.mail.subscribe(name, True)
     except NotFound:
@@ -104,6 +108,7 @@ async def subscribe(conn, cmd):
 async def unsubscribe(conn, cmd):
     session = conn.session
     name = _clean_name(conn, cmd.args.mailbox)
+    session.own_change()
     try:
         await session.mail.subscribe(name, False)
     except NotFound:
@@ -133,6 +138,17 @@ def _matches(regexes, name: str) -> bool:
     return any(r.match(name) for r in regexes)
 
 
+def _matcher(session, args):
+    """Whether a folder name is one a LIST or LSUB's reference and pattern(s) name; None
+    for the hierarchy separator query (a lone empty pattern, not in extended syntax)."""
+    reference = session.decode_mailbox(args.reference) if args.reference else ""
+    patterns = [session.decode_mailbox(p) if p else "" for p in args.patterns]
+    if len(patterns) == 1 and patterns[0] == "" and not args.extended:
+        return None
+    regexes = [pattern_regex(reference + p) for p in patterns if p or reference]
+    return lambda name: _matches(regexes, name)
+
+
 @command("LIST", AUTH)
 async def list_(conn, cmd):
     session = conn.session
@@ -144,15 +160,13 @@ async def list_(conn, cmd):
         raise CommandBad(f"unknown LIST option {sorted(unknown)[0]}")
     if "RECURSIVEMATCH" in select_opts and not (select_opts - {"RECURSIVEMATCH", "REMOTE"}):
         raise CommandBad("RECURSIVEMATCH needs another selection option")
-    reference = session.decode_mailbox(args.reference) if args.reference else ""
-    patterns = [session.decode_mailbox(p) if p else "" for p in args.patterns]
-    if len(patterns) == 1 and patterns[0] == "" and not args.extended:
+    matches = _matcher(session, args)
+    if matches is None:
         # The hierarchy separator query (RFC 5258 3: never for an extended LIST).
         conn.untagged(b'LIST (\\Noselect) "/" ""')
         return None
-    regexes = [pattern_regex(reference + p) for p in patterns if p or reference]
     lost = await subscriptions.lost(session.store, session.account) if "SUBSCRIBED" in select_opts else ()
-    found = listing.list_mailboxes(await session.mail.list_mailboxes(), lost, lambda n: _matches(regexes, n),
+    found = listing.list_mailboxes(await session.mail.list_mailboxes(), lost, matches,
                                    select_opts, return_opts, args.extended)
     status_items = args.status_items if "STATUS" in return_opts else ()
     for item in found:
@@ -186,88 +200,16 @@ def _selected(item: listing.Listed, select_opts: frozenset) -> bool:
 
 @command("LSUB", AUTH)
 async def lsub(conn, cmd):
-    return await _list(conn, cmd.args, lsub=True)
-
-
-async def _list(conn, args, lsub: bool):
     session = conn.session
-    sel_opts = set(args.select_opts)
-    ret_opts = set(args.return_opts)
-    unknown = sel_opts - {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
-    if unknown:
-        raise CommandBad(f"unknown LIST selection option {sorted(unknown)[0]}")
-    if "RECURSIVEMATCH" in sel_opts and not (sel_opts - {"RECURSIVEMATCH", "REMOTE"}):
-        raise CommandBad("RECURSIVEMATCH needs another selection option")
-    reference = session.decode_mailbox(args.reference) if args.reference else ""
-    patterns = [session.decode_mailbox(p) if p else "" for p in args.patterns]
-    kind = b"LSUB" if lsub else b"LIST"
-    if len(patterns) == 1 and patterns[0] == "" and not args.extended:
+    matches = _matcher(session, cmd.args)
+    if matches is None:
         # The hierarchy separator query.
-        conn.untagged(kind + b' (\\Noselect) "/" ""')
+        conn.untagged(b'LSUB (\\Noselect) "/" ""')
         return None
-    regexes = [pattern_regex(reference + p) for p in patterns if p or reference]
-    entries = await session.mail.list_mailboxes()
-    children = {}
-    subscribed_children = set()
-    for e in entries:
-        parts = e.name.split(MAILBOX_SEPARATOR)
-        for i in range(1, len(parts)):
-            parent = MAILBOX_SEPARATOR.join(parts[:i])
-            children[parent] = True
-            if e.subscribed:
-                subscribed_children.add(parent)
-    only_subscribed = lsub or "SUBSCRIBED" in sel_opts
-    show_subscribed = "SUBSCRIBED" in sel_opts or "SUBSCRIBED" in ret_opts
-    status_items = args.status_items if "STATUS" in ret_opts else ()
-    for e in entries:
-        if not _matches(regexes, e.name):
-            continue
-        child_info = None
-        if only_subscribed and not e.subscribed:
-            if "RECURSIVEMATCH" in sel_opts and e.name in subscribed_children:
-                child_info = b'("CHILDINFO" ("SUBSCRIBED"))'
-            else:
-                continue
-        if "SPECIAL-USE" in sel_opts and e.role not in ROLE_ATTRS:
-            continue
-        attrs = []
-        if not lsub:
-            attrs.append("\\HasChildren" if children.get(e.name) else "\\HasNoChildren")
-            if e.role in ROLE_ATTRS:
-                attrs.append(ROLE_ATTRS[e.role])
-        if show_subscribed and e.subscribed:
-            attrs.append("\\Subscribed")
-        conn.untagged(encode.mailbox_list_line(kind, attrs, session.encode_mailbox(e.name), child_info))
-        if status_items:
-            try:
-                mailbox = await session.mail.mailbox(e.name)
-                await _status_response(conn, mailbox, e.name, status_items)
-            except NotFound:
-                pass
-    if lsub:
-        for name in _lsub_noselect_parents(entries, regexes):
-            line = encode.mailbox_list_line(kind, ["\\Noselect"], session.encode_mailbox(name), None)
-            conn.untagged(line)
+    lost = await subscriptions.lost(session.store, session.account)
+    for item in listing.lsub(await session.mail.list_mailboxes(), lost, matches):
+        conn.untagged(encode.mailbox_list_line(b"LSUB", item.attrs, session.encode_mailbox(item.name)))
     return None
-
-
-def _lsub_noselect_parents(entries, regexes) -> list[str]:
-    """RFC 3501 6.3.9: with "foo/bar" subscribed and "foo" not, LSUB "" "%" answers
-    "foo" flagged \\Noselect. The unsubscribed ancestors that the patterns match of
-    every subscribed folder they do not match, each once, in order."""
-    subscribed = {e.name for e in entries if e.subscribed}
-    out: list[str] = []
-    seen: set[str] = set()
-    for e in entries:
-        if not e.subscribed or _matches(regexes, e.name):
-            continue
-        parts = e.name.split(MAILBOX_SEPARATOR)
-        for i in range(1, len(parts)):
-            parent = MAILBOX_SEPARATOR.join(parts[:i])
-            if parent not in subscribed and parent not in seen and _matches(regexes, parent):
-                seen.add(parent)
-                out.append(parent)
-    return out
 
 
 @command("STATUS", AUTH)

@@ -14,14 +14,15 @@ from smsync.protocols.imap.commands import AUTH, SELECTED, Reply, command
 _MODES = {"set": FlagMode.SET, "add": FlagMode.ADD, "remove": FlagMode.REMOVE}
 
 
-def _added_to_selected(session, mailbox) -> None:
-    """Messages were just added to ``mailbox``: if it is the selected one, have the
-    command's completion report them (RFC 3501 6.3.11: EXISTS before the tagged OK).
+def _added_to_selected(session, mailbox, uids) -> None:
+    """Messages ``uids`` were just added to ``mailbox``: if it is the selected one, have
+    the command's completion report them (RFC 3501 6.3.11: EXISTS before the tagged OK).
     The store's change notice may come later than that (a store that commits on
     another thread hands it back to the reactor afterwards)."""
     sel = session.selected
     if sel is not None and sel.id == mailbox.id:
         sel.dirty = True
+        sel.note_own_new(uids)
 
 
 def client_flags(flags) -> tuple[str, ...]:
@@ -68,6 +69,7 @@ async def append(conn, cmd):
         storable.append(data)
     done = []
     uidvalidity = None
+    session.own_change(name)
     try:
         for msg, data in zip(cmd.args.messages, storable):
             date = msg.date or datetime.now(timezone.utc)
@@ -79,7 +81,7 @@ async def append(conn, cmd):
         if done:
             await mailbox.remove(UIDSet.of(done))
         raise
-    _added_to_selected(session, mailbox)
+    _added_to_selected(session, mailbox, done)
     return Reply("OK", "APPEND completed", "APPENDUID %d %s" % (uidvalidity, encode.seq_set_ordered(done).decode()))
 
 
@@ -145,9 +147,10 @@ async def _copy(conn, cmd, move: bool):
     if not uids:
         return Reply("OK", "no messages matched")
     op = sel.mailbox.move if move else sel.mailbox.copy
+    session.own_change(dest)
     result = await op(UIDSet.of(uids), dest)
     if result.dest_uids:
-        _added_to_selected(session, target)
+        _added_to_selected(session, target, result.dest_uids)
     code = None
     if result.source_uids:
         code = "COPYUID %d %s %s" % (
@@ -187,4 +190,12 @@ async def expunge(conn, cmd):
     else:
         removed = await sel.mailbox.expunge()
     sel.forget(conn, removed, session.qresync)
+    if removed and session.qresync:
+        # RFC 7162 3.2.7 (and 3.2.9 for UID EXPUNGE): "If at least one message got
+        # expunged and QRESYNC was enabled, the server MUST send the updated per-mailbox
+        # modification sequence using the HIGHESTMODSEQ response code [...] in the
+        # tagged OK response" -- once the client has been told all changes up to it.
+        await session.report_changes(force=True)
+        if session.selected is sel:
+            return Reply("OK", "EXPUNGE completed", "HIGHESTMODSEQ %d" % sel.modseq)
     return None
