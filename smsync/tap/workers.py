@@ -69,6 +69,19 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
+def _share_limits(config, workers: int):
+    """``config`` with the pre-login connection caps split between ``workers``: the
+    kernel hands each connection to whichever worker accepts first, and each counts only
+    its own, so each enforces its share and together they never admit more than
+    configured (one may refuse a little before the whole is reached)."""
+    limits = config.limits
+    share = attrs.evolve(
+        limits,
+        max_unauthenticated_per_address=-(-limits.max_unauthenticated_per_address // workers),
+        max_unauthenticated=-(-limits.max_unauthenticated // workers))
+    return attrs.evolve(config, limits=share)
+
+
 def encode_payload(payload: dict) -> bytes:
     """What the supervisor writes on a worker's standard input."""
     data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
@@ -252,8 +265,8 @@ class Supervisor(Service):
             self._spawn(index)
 
     def _plan_for(self, index: int) -> Plan:
-        return attrs.evolve(self.plan, worker=index, workers=self.workers,
-                            inherited=dict(self._inherited))
+        return attrs.evolve(self.plan, config=_share_limits(self.plan.config, self.workers),
+                            worker=index, workers=self.workers, inherited=dict(self._inherited))
 
     def _spawn(self, index: int) -> None:
         self._restarts.pop(index, None)

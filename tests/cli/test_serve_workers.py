@@ -255,6 +255,30 @@ def test_both_workers_serve_every_port(site):
     assert "Traceback" not in server.output()
 
 
+def test_workers_together_admit_no_more_than_the_per_address_cap(site):
+    """Each worker counts only the connections it accepted: they share the pre-login cap,
+    so one address never holds more connections before login than configured."""
+    config = site / "d" / "smsync.toml"
+    config.write_text(re.sub(r"(?m)^max_unauthenticated_per_address = \d+",
+                             "max_unauthenticated_per_address = 10", config.read_text()))
+    server = Serve(site, "--workers", "2")
+    held = []
+    try:
+        server.wait_for(r"smsync: 2 workers ready")
+        port = server.ports()["imap"][0]
+        admitted = 0
+        for _ in range(30):
+            sock, first = greeting(port)
+            held.append(sock)
+            admitted += first.startswith(b"* OK")
+        print(f"{admitted} of 30 connections admitted with a cap of 10 over 2 workers")
+        assert 5 <= admitted <= 10
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()
+
+
 def _login(port: int) -> imaplib.IMAP4:
     c = imaplib.IMAP4("127.0.0.1", port, timeout=20)
     c.login(USER, PASSWORD)

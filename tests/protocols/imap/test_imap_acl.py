@@ -48,9 +48,11 @@ def untagged(lines: list[bytes], kind: bytes) -> list[bytes]:
 
 
 def flags_of(lines: list[bytes]) -> set[str]:
+    """The stored flags the last FETCH response gave (\\Recent is the session's, not the
+    message's)."""
     found = [m.group(1) for line in lines if (m := re.search(rb"FLAGS \(([^)]*)\)", line))]
     assert found, lines
-    return set(found[-1].decode().split())
+    return set(found[-1].decode().split()) - {"\\Recent"}
 
 
 async def _project(server, rights: str = None, messages=()) -> list[int]:
