@@ -26,6 +26,8 @@ _LOCAL: dict[tuple[str, str, str], int] = {}
 class RecentMarks:
     """The recent mark of one folder, as one session reaches it."""
 
+    __slots__ = ("mailbox", "_shared", "_key")
+
     def __init__(self, store, mailbox):
         self.mailbox = mailbox
         self._shared = IMailboxRecent.providedBy(mailbox)

@@ -23,6 +23,12 @@ _RECENT = frozenset({"\\Recent"})
 class SelectedMailbox:
     """UIDs in sequence order plus the modseq up to which the client knows the folder."""
 
+    # Slots: 10,000 idle sessions each hold one, and an instance dict of this many
+    # attributes costs more than the rest of the object.
+    __slots__ = ("mailbox", "id", "name", "uidvalidity", "readonly", "uids", "modseq",
+                 "pending_expunge", "own", "dirty", "condstore", "marks", "recent", "keywords",
+                 "contexts", "own_new")
+
     def __init__(self, mailbox, info, uids: Iterable[int], readonly: bool):
         self.mailbox = mailbox
         self.id = info.id
@@ -224,10 +230,14 @@ class SelectedMailbox:
                 continue
             conn.untagged(self.flags_response(conn, seq, m, with_uid=True))
         if new:
-            await self.take_recent(new)
             self.uids.extend(new)
             conn.untagged(b"%d EXISTS" % len(self.uids))
             if self.recent is not None:
+                # EXISTS goes out first: claiming \Recent may be a durable write, and a
+                # client waiting in IDLE for new mail must not wait for it (RECENT may
+                # follow on its own, RFC 3501 7.3.2).
+                conn.flush()
+                await self.take_recent(new)
                 conn.untagged(b"%d RECENT" % self.recent_count)
         self.modseq = max(self.modseq, changes.highestmodseq)
         if self.pending_expunge:
