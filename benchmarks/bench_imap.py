@@ -42,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 
 USER = "bench@example.org"
 PASSWORD = "bench-password"
@@ -446,17 +447,21 @@ def _free_port() -> int:
 # 1. The loop
 
 
+def _timed(lat: dict, name: str, fn, *args):
+    """Call imaplib's ``fn(*args)``, adding its time to ``lat[name]``; its data, or
+    RuntimeError when the answer is not OK."""
+    t = time.perf_counter()
+    typ, data = fn(*args)
+    lat.setdefault(name, []).append(time.perf_counter() - t)
+    if typ != "OK":
+        raise RuntimeError(f"{name}: {typ} {data}")
+    return data
+
+
 def _client_loop(port: int, deadline: float, seed: int, out: list) -> None:
     rnd = random.Random(seed)
     lat: dict[str, list[float]] = {}
-
-    def timed(name, fn, *args):
-        t = time.perf_counter()
-        typ, data = fn(*args)
-        lat.setdefault(name, []).append(time.perf_counter() - t)
-        if typ != "OK":
-            raise RuntimeError(f"{name}: {typ} {data}")
-        return data
+    timed = partial(_timed, lat)
 
     while time.time() < deadline:
         t = time.perf_counter()
@@ -486,14 +491,7 @@ def _session_loop(port: int, deadline: float, seed: int, out: list) -> None:
     SELECT INBOX, UID FETCH 1:100 of five header fields, UID SEARCH SUBJECT, NOOP."""
     rnd = random.Random(seed)
     lat: dict[str, list[float]] = {}
-
-    def timed(name, fn, *args):
-        t = time.perf_counter()
-        typ, data = fn(*args)
-        lat.setdefault(name, []).append(time.perf_counter() - t)
-        if typ != "OK":
-            raise RuntimeError(f"{name}: {typ} {data}")
-        return data
+    timed = partial(_timed, lat)
 
     c = imaplib.IMAP4("127.0.0.1", port)
     c.login(session_user(seed), PASSWORD)

@@ -57,3 +57,26 @@ async def test_cached_header_sections_belong_to_their_folder(sqlite_server):
     fields, header = await in_thread(after)
     assert fields == b"From: a@example.org\r\nSubject: made again\r\n\r\n"
     assert b"Subject: made again\r\n" in header
+
+
+@pytest_twisted.ensureDeferred
+async def test_partial_header_sections_are_not_taken_for_one_another(sqlite_server):
+    """``BODY[HEADER]<0.10>`` and ``<0.20>`` answer with the same label (RFC 3501 7.4.2
+    gives the origin only): each must still get its own length."""
+    mail = await sqlite_server.store.mail(USER)
+    await (await mail.mailbox("INBOX")).append(_message("partial"))
+
+    def run():
+        c = sqlite_server.imaplib()
+        c.select("INBOX")
+        got = []
+        for spec in ("<0.10>", "<0.20>", "<0.10>"):
+            typ, data = c.uid("FETCH", "1", f"(BODY.PEEK[HEADER]{spec})")
+            assert typ == "OK", data
+            got.append(data[0][1])
+        c.logout()
+        return got
+
+    short, longer, again = await in_thread(run)
+    assert short == b"From: a@example.org\r\n"[:10]
+    assert len(longer) == 20 and again == short

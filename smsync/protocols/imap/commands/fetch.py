@@ -236,7 +236,9 @@ class _Planner:
                 if att.partial is not None:
                     label += b"<%d>" % att.partial[0]
                 section = att.section
-                keep = not section.part and (bool(section.fields) or section.text == "HEADER")
+                # A partial is left out: its label names where it starts, not its length.
+                keep = (att.partial is None and not section.part
+                        and (bool(section.fields) or section.text == "HEADER"))
                 self.items.append(_section_maker(label, section, att.partial, prefix if keep else None))
                 if keep:
                     if self._cached_labels is not None:
