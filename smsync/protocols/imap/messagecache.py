@@ -7,7 +7,8 @@ same messages on every look at a folder (Roundcube's message list is ``UID FETCH
 structures of every message it looks at. Each costs a store round trip on a reader
 thread, and a header walk; Dovecot keeps such fields in its index cache for the same
 reason. A message's content never changes under one UID of one UIDVALIDITY (RFC 3501
-2.3.1.1), so what is kept by ``(mailbox id, uidvalidity, uid, ...)`` is right for as
+2.3.1.1), so what is kept by ``SelectedMailbox.cache_prefix`` (store, account, folder
+id, UIDVALIDITY) and UID is right for as
 long as it is kept: entries are only ever dropped for room, least recently used first.
 Used from the reactor thread only.
 """
@@ -53,7 +54,7 @@ class LRU:
 
 
 class SectionCache(LRU):
-    """FETCH item bytes by ``(mailbox id, uidvalidity, uid, item label)``."""
+    """FETCH item bytes by ``(*cache_prefix, uid, item label)``."""
 
     def __init__(self, budget: int):
         # Keys are small tuples sharing their label: the item's bytes are the cost.
@@ -67,7 +68,7 @@ class SectionCache(LRU):
 #: 16 MB holds the five usual list fields of some 40,000 messages.
 section_cache = SectionCache(16 << 20)
 
-#: ``MessageStructure`` by ``(mailbox id, uidvalidity, uid)``. The objects are mostly
+#: ``MessageStructure`` by ``(*cache_prefix, uid)``. The objects are mostly
 #: the ones the store's own cache holds, but may outlive them there: some 2 KB each for
 #: a plain message, so the count is kept to what a few busy folders need.
 structure_cache = LRU(10_000)
@@ -76,7 +77,7 @@ structure_cache = LRU(10_000)
 async def structures(sel, uids) -> dict:
     """``uid -> MessageStructure`` of those of ``uids`` still in the selected mailbox
     ``sel``, from ``structure_cache`` where kept, the rest in one store call."""
-    prefix = (sel.id, sel.uidvalidity)
+    prefix = sel.cache_prefix
     get = structure_cache.get
     out = {}
     missing = []

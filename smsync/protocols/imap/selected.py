@@ -27,10 +27,14 @@ class SelectedMailbox:
     # attributes costs more than the rest of the object.
     __slots__ = ("mailbox", "id", "name", "uidvalidity", "readonly", "uids", "modseq",
                  "pending_expunge", "own", "dirty", "condstore", "marks", "recent", "keywords",
-                 "contexts", "own_new")
+                 "contexts", "own_new", "cache_prefix")
 
-    def __init__(self, mailbox, info, uids: Iterable[int], readonly: bool):
+    def __init__(self, mailbox, info, uids: Iterable[int], readonly: bool, store_key: str = ""):
         self.mailbox = mailbox
+        #: What names this folder's messages in the process's ``messagecache``: a UID
+        #: of one UIDVALIDITY is one message forever, but a folder id is only promised
+        #: stable, so the store and the account are part of the name.
+        self.cache_prefix = (store_key, getattr(mailbox, "account", None), info.id, info.uidvalidity)
         self.id = info.id
         self.name = info.name
         self.uidvalidity = info.uidvalidity

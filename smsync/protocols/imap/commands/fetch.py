@@ -217,7 +217,7 @@ class _Planner:
         #: Labels of the header-section items kept in ``section_cache``; None when an
         #: attribute other than those needs the message's structure.
         self._cached_labels: list | None = []
-        prefix = (sel.id, sel.uidvalidity)
+        prefix = sel.cache_prefix
         for att in atts:
             name = att.name
             if name in makers:
@@ -257,10 +257,10 @@ class _Planner:
         labels = self._cached_labels
         if not labels:
             return False
-        mailbox, validity = self._prefix
+        prefix = self._prefix
         if len(labels) == 1:
-            return (mailbox, validity, uid, labels[0]) in section_cache
-        return all((mailbox, validity, uid, label) in section_cache for label in labels)
+            return (*prefix, uid, labels[0]) in section_cache
+        return all((*prefix, uid, label) in section_cache for label in labels)
 
     def plan(self, seq: int, info, structure) -> _Planned:
         """The FETCH response of one message (see ``_Planned``)."""
@@ -367,7 +367,7 @@ async def _stream(conn, sel, rng: _Range) -> None:
 
 def _section_maker(label: bytes, section, spec, cache_prefix=None):
     """The item maker of a BODY[section]<partial> attribute (``spec`` the partial). With
-    ``cache_prefix`` (the mailbox's id and UIDVALIDITY), finished items are kept in and
+    ``cache_prefix`` (``SelectedMailbox.cache_prefix``), finished items are kept in and
     answered from ``section_cache``."""
     as_literal = lambda data: label + b" " + encode.literal(data)  # noqa: E731
     nil = [label + b" NIL"]
@@ -401,11 +401,11 @@ def _section_maker(label: bytes, section, spec, cache_prefix=None):
 
     if cache_prefix is None:
         return item
-    mailbox, validity = cache_prefix
+    store_key, account, mailbox, validity = cache_prefix
     get, put = section_cache.get, section_cache.put
 
     def cached_item(info, structure):
-        key = (mailbox, validity, info.uid, label)
+        key = (store_key, account, mailbox, validity, info.uid, label)
         hit = get(key)
         if hit is not None:
             return hit

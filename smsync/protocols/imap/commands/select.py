@@ -42,7 +42,7 @@ async def _open(conn, cmd, readonly: bool):
     else:
         info = await mailbox.info()
         uids = await mailbox.uids()
-    sel = SelectedMailbox(mailbox, info, uids, readonly)
+    sel = SelectedMailbox(mailbox, info, uids, readonly, getattr(session.store, "uri", ""))
     if args.condstore or args.qresync is not None:
         # No mailbox is selected here: the HIGHESTMODSEQ below is the one RFC 7162 asks.
         session.enable_condstore()
