@@ -116,7 +116,9 @@ async def test_vdirsyncer_given_only_the_root_url(server, tmp_path):
         local = tmp_path / kind / collection
         local.mkdir(parents=True)
         (local / f"local{ext}").write_bytes(body)
-        await in_thread(vdirsyncer, config, "discover")
+        found = await in_thread(vdirsyncer, config, "-v", "DEBUG", "discover")
+        # Found from the root itself, not through vdirsyncer's /.well-known/ fallback.
+        assert "well-known" not in found.stderr + found.stdout, kind
         await in_thread(vdirsyncer, config, "sync")
         coll = await (await server.collections()).collection(collection)
         assert len(await coll.items()) == 1, kind
