@@ -248,12 +248,17 @@ def test_http_root_mounting_rules():
         root.mount("/dav/", Data(b"", "text/plain"))
     with pytest.raises(ValueError):
         root.mount("/dav/inner", Data(b"", "text/plain"))
+    # "/" is the root URL alone (DAV discovery from the bare host), not everything.
+    root.mount("/", dav)
+    root.mount("/", dav)
     with pytest.raises(ValueError):
-        root.mount("/", dav)
+        root.mount("/", Data(b"", "text/plain"))
+    assert root.getChildWithDefault(b"", None) is dav
+    assert root.getChildWithDefault(b"nothing", None) is not dav
     root.mount("/EWS/Exchange.asmx", Data(b"", "text/plain"))
     with pytest.raises(ValueError):
         root.mount("/EWS", Data(b"", "text/plain"))
-    assert sorted(root.mounts) == ["/EWS/Exchange.asmx", "/dav"]
+    assert sorted(root.mounts) == ["/", "/EWS/Exchange.asmx", "/dav"]
 
 
 def test_every_protocol_has_paths_or_endpoints():

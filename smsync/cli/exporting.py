@@ -17,8 +17,8 @@ from twisted.internet.threads import deferToThread
 
 from smsync.cli.common import CliError, existing_account, one_line, opened_store, say
 from smsync.cli.mbox import mbox_entry
-from smsync.cli.split import merge_calendars
 from smsync.errors import NotFound, SmsyncError
+from smsync.formats.bundle import join_vcards, merge_calendars
 from smsync.model import CollectionKind
 
 _BATCH = 64
@@ -113,7 +113,7 @@ async def _export_collection(store, account: str, name: str, output: _Output) ->
     for start in range(0, len(names), _BATCH):
         contents += [item.content for item in await collection.get(names[start:start + _BATCH])]
     if info.kind == CollectionKind.ADDRESSBOOK:
-        data = b"".join(c if c.endswith(b"\n") else c + b"\r\n" for c in contents)
+        data = join_vcards(contents)
     else:
         data = await deferToThread(merge_calendars, contents)
     await deferToThread(output.write, data)

@@ -134,19 +134,3 @@ def split_vcards(data: bytes) -> list[SplitItem]:
         items.append(SplitItem(uid=uid, component="VCARD", name=item_name(uid, ".vcf"),
                                content=raw))
     return items
-
-
-def merge_calendars(objects: list[bytes]) -> bytes:
-    """One VCALENDAR holding every component of ``objects`` (stored calendar objects),
-    each VTIMEZONE once: the .ics export of a collection."""
-    tzs: dict[str, Component] = {}
-    comps: list[Component] = []
-    for data in objects:
-        for calendar in parse_components(data):
-            for comp in calendar.components:
-                if comp.name == "VTIMEZONE":
-                    tzs.setdefault(comp.value("TZID") or "", comp)
-                else:
-                    comps.append(comp)
-    header = [Property("VERSION", "2.0"), Property("PRODID", "-//smsync//export//EN")]
-    return serialize(Component("VCALENDAR", header, list(tzs.values()) + comps))

@@ -56,7 +56,7 @@ MAX_INSTANCES = 10000
 #: would keep the reactor expanding for minutes.
 MAX_EXPANSION = 100_000
 
-COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL")
+COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY")
 
 
 @attrs.frozen
@@ -112,7 +112,7 @@ def _load(data: bytes) -> _Object:
         raise InvalidData("calendar object resources must not have METHOD (RFC 4791 4.1)")
     items = [c for c in cal.components if c.name != "VTIMEZONE"]
     if not items:
-        raise InvalidData("calendar object without VEVENT, VTODO or VJOURNAL")
+        raise InvalidData("calendar object without VEVENT, VTODO, VJOURNAL or VFREEBUSY")
     kinds = {c.name for c in items}
     if len(kinds) != 1:
         raise InvalidData(f"calendar object mixes components: {', '.join(sorted(kinds))}")
@@ -143,7 +143,7 @@ def _check_times(comp: Component, zones) -> None:
         name = prop.name
         if name in ("DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "COMPLETED", "CREATED"):
             prop_time(prop, zones)
-        elif name in ("EXDATE", "RDATE"):
+        elif name in ("EXDATE", "RDATE", "FREEBUSY"):
             prop_times(prop, zones)
         elif name == "DURATION":
             parse_duration(prop.value)
@@ -225,8 +225,29 @@ def _todo_fixed_span(comp: Component, zones) -> tuple[int, int] | None:
     return (SPAN_MIN, SPAN_MAX)
 
 
+def _freebusy_spans(comp: Component, zones) -> list[tuple[int, int]]:
+    """RFC 4791 9.9 for VFREEBUSY: with DTSTART and DTEND, ``(start <= DTEND) AND
+    (end > DTSTART)``; else each FREEBUSY period, ``(start < period-end) AND (end >
+    period-start)``; with neither, it matches no range (no spans)."""
+    start, end = comp.get("DTSTART"), comp.get("DTEND")
+    if start is not None and end is not None:
+        s, e = prop_time(start, zones).epoch, prop_time(end, zones).epoch
+        return [(s, max(e, s) + 1)]
+    spans = []
+    for prop in comp.get_all("FREEBUSY"):
+        for t, period_end in prop_times(prop, zones):
+            if period_end is None:
+                continue
+            e = period_end.end_epoch(t) if isinstance(period_end, Duration) else period_end.epoch
+            if e > t.epoch:
+                spans.append((t.epoch, e))
+    return spans
+
+
 def _single_spans(comp: Component, kind: str, zones, start: Time | None = None):
     """Spans of a component as one instance (an override, or a non-recurring item)."""
+    if kind == "VFREEBUSY":
+        return _freebusy_spans(comp, zones)
     start_prop = comp.get("DTSTART")
     if start is None and start_prop is not None:
         start = prop_time(start_prop, zones)
@@ -294,7 +315,8 @@ def _walk(obj: _Object, stop_after: int, max_instances: int):
     master = obj.master
     if master is None:
         return True, None
-    if master.get("DTSTART") is None or not (master.get("RRULE") or master.get("RDATE")):
+    if (kind == "VFREEBUSY" or master.get("DTSTART") is None
+            or not (master.get("RRULE") or master.get("RDATE"))):
         for span in _single_spans(master, kind, zones):
             yield None, span
         return True, None
@@ -333,7 +355,7 @@ def summarize_calendar(data: bytes, horizon: datetime | None = None) -> Calendar
     """Validate a CalDAV calendar object resource and summarise it for indexing.
 
     Valid data is one VCALENDAR without METHOD whose components other than VTIMEZONE
-    are all VEVENT, all VTODO or all VJOURNAL, with one UID shared by the master and
+    are all VEVENT, all VTODO, all VJOURNAL or all VFREEBUSY, with one UID shared by the master and
     its RECURRENCE-ID overrides. Raises ``InvalidData`` otherwise, or when dates,
     durations or rules cannot be read.
 

@@ -112,7 +112,9 @@ def new_id() -> str:
 KNOWN_PROPERTIES = frozenset(
     {PROP_DISPLAYNAME, PROP_COLOR, PROP_DESCRIPTION, PROP_TIMEZONE, PROP_ORDER}
 )
-_CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL"})
+#: VFREEBUSY too: RFC 4791 lets a calendar that names it in its component set hold
+#: published free-busy objects (and 9.9 says how time ranges match them).
+_CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"})
 
 
 def internal_date_of(when: Optional[datetime], now: Optional[datetime] = None) -> datetime:

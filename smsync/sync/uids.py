@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from smsync.formats.contentlines import unescape_text
+
 _NAME_END = re.compile(rb"[;:]")
 
 
@@ -63,3 +65,46 @@ def rewrite_uid(content: bytes, new_uid: str) -> bytes:
         else:
             out.extend(group)
     return b"".join(out)
+
+
+def uid_of(content: bytes) -> str | None:
+    """The UID of an iCalendar object (its components' own, not a VALARM's) or vCard,
+    as stores index it; None when there is none or it cannot be told. Reads only the
+    lines, so that comparing UIDs costs no parse."""
+    depth = 0
+    vcard = None
+    for group in _logical_lines(content):
+        name = property_name(group)
+        if name in (b"BEGIN", b"END"):
+            value = _value(group).strip().upper()
+            if name == b"BEGIN":
+                depth += 1
+                if vcard is None:
+                    vcard = value == "VCARD"
+            else:
+                depth -= 1
+            continue
+        # A vCard's own properties are at depth 1; an event's, to-do's or journal's at 2.
+        if name == b"UID" and depth == (1 if vcard else 2):
+            value = _value(group).strip()
+            if vcard:
+                value = unescape_text(value)
+            return value or None
+    return None
+
+
+def _value(physical_lines: list[bytes]) -> str:
+    unfolded = b"".join(line.rstrip(b"\r\n") if i == 0 else line.rstrip(b"\r\n")[1:]
+                        for i, line in enumerate(physical_lines))
+    try:
+        text = unfolded.decode("utf-8")
+    except UnicodeDecodeError:
+        text = unfolded.decode("latin-1")
+    # The value starts after the first ':' outside a quoted parameter value.
+    quoted = False
+    for i, c in enumerate(text):
+        if c == '"':
+            quoted = not quoted
+        elif c == ":" and not quoted:
+            return text[i + 1:]
+    return ""

@@ -44,7 +44,8 @@ def _segments(path: str) -> list[bytes]:
 
 class HttpRoot(_Branch):
     """The site root: ``mount(path, resource)`` hangs a protocol's resource at ``path``
-    ("/dav/" and "/dav" are the same mount point); everything else is 404."""
+    ("/dav/" and "/dav" are the same mount point; "/" is the root URL alone); everything
+    else is 404."""
 
     def __init__(self):
         super().__init__()
@@ -59,6 +60,15 @@ class HttpRoot(_Branch):
         """
         if not IResource.providedBy(resource):
             raise TypeError(f"{resource!r} is not an IResource")
+        if not path.strip("/"):
+            # The site root itself: twisted.web looks "/" up as the empty child. Only that
+            # one URL goes there; other paths are still 404 unless mounted.
+            existing = self.mounts.get("/")
+            if existing is not None and existing is not resource:
+                raise ValueError(f"/ is already served by {existing!r}")
+            self.putChild(b"", resource)
+            self.mounts["/"] = resource
+            return
         segments = _segments(path)
         key = "/" + b"/".join(segments).decode("utf-8")
         existing = self.mounts.get(key)

@@ -42,8 +42,8 @@ HTTP_PROTOCOLS = frozenset({"caldav", "carddav", "eas", "ews", "syncml"})
 #: Where each protocol is mounted on the shared site (documentation, and the paths the
 #: root resource reserves for it).
 HTTP_PATHS = {
-    "caldav": ("/.well-known/caldav", "/dav/"),
-    "carddav": ("/.well-known/carddav", "/dav/"),
+    "caldav": ("/.well-known/caldav", "/dav/", "/", "/principals/"),
+    "carddav": ("/.well-known/carddav", "/dav/", "/", "/principals/"),
     "eas": ("/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml"),
     "ews": ("/EWS/Exchange.asmx",),
     "syncml": ("/sync",),

@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from smsync.cli.maildir import flags_from_name
 from smsync.cli.mbox import count_mbox, iter_mbox, mbox_entry, to_crlf
-from smsync.cli.split import item_name, merge_calendars, split_calendar, split_vcards
+from smsync.cli.split import item_name, split_calendar, split_vcards
 from smsync.errors import InvalidData
+from smsync.formats.bundle import merge_calendars
 from smsync.formats.icalendar import summarize_calendar
 from smsync.formats.vcard import summarize_vcard
 

@@ -185,13 +185,33 @@ def test_rdate_periods_and_overrides_only():
         cal(*ev("SUMMARY:no start")),
         cal(*ev("DTSTART:20240101T100000Z"), *ev("DTSTART:20240102T100000Z")),
         cal(*ev("DTSTART:20240101T100000Z"))[:-15],
-        cal("BEGIN:VFREEBUSY", "UID:u1", "END:VFREEBUSY"),
+        cal("BEGIN:VFREEBUSY", "DTSTAMP:20240101T000000Z", "END:VFREEBUSY"),
+        cal("BEGIN:VFREEBUSY", "UID:u1", "FREEBUSY:20240101T100000Z/tomorrow", "END:VFREEBUSY"),
         cal(),
     ],
 )
 def test_invalid_objects(data):
     with pytest.raises(InvalidData):
         summarize_calendar(data)
+
+
+def test_vfreebusy_spans_follow_rfc4791_9_9():
+    # DTSTART and DTEND: (start <= DTEND) AND (end > DTSTART).
+    both = summarize_calendar(cal("BEGIN:VFREEBUSY", "UID:f1", "DTSTART:20240101T100000Z",
+                                  "DTEND:20240101T120000Z", "END:VFREEBUSY"))
+    assert both.component == "VFREEBUSY"
+    assert both.spans == ((ts(2024, 1, 1, 10), ts(2024, 1, 1, 12) + 1),)
+    # FREEBUSY periods only: each period, as an end or a duration.
+    periods = summarize_calendar(cal(
+        "BEGIN:VFREEBUSY", "UID:f2",
+        "FREEBUSY;FBTYPE=BUSY:20240101T100000Z/20240101T110000Z,20240102T100000Z/PT30M",
+        "END:VFREEBUSY"))
+    assert periods.spans == ((ts(2024, 1, 1, 10), ts(2024, 1, 1, 11)),
+                             (ts(2024, 1, 2, 10), ts(2024, 1, 2, 10, 30)))
+    # Neither: it overlaps no range.
+    neither = cal("BEGIN:VFREEBUSY", "UID:f3", "END:VFREEBUSY")
+    assert summarize_calendar(neither).spans == ()
+    assert not overlaps(neither, utc(2000, 1, 1), utc(2100, 1, 1))
 
 
 def test_daily_three_years_is_fast():

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Optional
 
+from smsync.formats.bundle import merge_calendars
+from smsync.formats.repair import repair_calendar
 from smsync.model import CollectionKind
 from smsync.protocols.caldav.mkcalendar import MkCalendar
 from smsync.protocols.caldav.properties import CALDAV_PROPERTIES, C, c
 from smsync.protocols.caldav.reports import CALDAV_REPORTS
-from smsync.protocols.dav import Extension, HomeSpec, WellKnown, app_for
+from smsync.protocols.dav import Extension, HomeSpec, app_for, site_resources
 from smsync.protocols.dav.xml import register_prefix
 
 register_prefix("C", C)
@@ -50,6 +52,9 @@ def home_spec(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> HomeSpec:
             "supported_data": c("supported-calendar-data"),
         },
         max_resource_size=max_resource_size,
+        repair=repair_calendar,
+        export=merge_calendars,
+        suffix=".ics",
     )
 
 
@@ -66,9 +71,9 @@ def extension(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> Extension:
 
 
 def build_resources(edge) -> dict:
-    """twistd builder: ``/dav/`` (shared with CardDAV) and ``/.well-known/caldav``, over
-    the server's ``smsync.edge.Edge``."""
+    """twistd builder: ``/dav/`` (shared with CardDAV, also answering at ``/`` and
+    ``/principals/``) and ``/.well-known/caldav``, over the server's ``smsync.edge.Edge``."""
     size = getattr(getattr(edge.config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
     app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge)
     app.install(extension(size))
-    return {app.base: app.resource, "/.well-known/caldav": WellKnown(app.base)}
+    return site_resources(app, "caldav")

@@ -216,7 +216,7 @@ def _alarm_in_range(alarm: Component, parent: Component, tr: TimeRange, zones) -
 
 def _comp_matches(cf: CompFilter, comp: Component, ctx: "_Eval", parent: Optional[Component]) -> bool:
     if cf.time_range is not None:
-        if comp.name in ("VEVENT", "VTODO", "VJOURNAL"):
+        if comp.name in ("VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"):
             if not ctx.overlaps(cf.time_range):
                 return False
         elif comp.name == "VALARM":
@@ -267,7 +267,7 @@ def index_hint(top: CompFilter) -> tuple[Optional[str], Optional[TimeRange], boo
     if top.props or len(top.comps) != 1 or top.time_range is not None:
         return None, None, False
     comp = top.comps[0]
-    if comp.is_not_defined or comp.name not in ("VEVENT", "VTODO", "VJOURNAL"):
+    if comp.is_not_defined or comp.name not in ("VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"):
         return None, None, False
     simple = not comp.props and not comp.comps
     return comp.name, comp.time_range, simple

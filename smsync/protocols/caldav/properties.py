@@ -37,14 +37,20 @@ def _calendar_info(res) -> bool:
 
 
 class CalendarHomeSet(Property):
+    """On the principal, and on the root and principals collection for the user asking:
+    clients given only the server's root URL look for it there first."""
+
     name = c("calendar-home-set")
 
     def applies(self, res):
-        return res.kind is Kind.PRINCIPAL
+        return res.kind in (Kind.PRINCIPAL, Kind.ROOT, Kind.PRINCIPALS)
 
     async def value(self, ctx, res, asked=None):
+        owner = res.owner or ctx.account
+        if owner is None:
+            return None
         home = ctx.registry.homes["calendars"]
-        return element(self.name, children=[href_element(ctx.tree.home_href(home, res.owner))])
+        return element(self.name, children=[href_element(ctx.tree.home_href(home, owner))])
 
 
 class CalendarUserAddressSet(Property):
@@ -142,9 +148,9 @@ class SupportedCalendarComponentSet(Property):
         if not creating or el is None:
             super().change(ctx, res, el, changes, creating)
         names = frozenset((k.get("name") or "").upper() for k in children(el) if k.tag == c("comp"))
-        if not names or not names <= {"VEVENT", "VTODO", "VJOURNAL"}:
+        if not names or not names <= {"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"}:
             raise DavError(403, c("supported-calendar-component"),
-                           "components are among VEVENT, VTODO, VJOURNAL")
+                           "components are among VEVENT, VTODO, VJOURNAL, VFREEBUSY")
         changes.components = names
 
 

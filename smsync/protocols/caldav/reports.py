@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, parse_components, serialize
 from smsync.formats.icalendar import expand_instances
+from smsync.formats.icaltime import Duration, prop_times, zones_of
 from smsync.protocols.caldav.filters import index_hint, matches, parse_filter, parse_time_range
 from smsync.protocols.caldav.properties import c
 from smsync.protocols.dav import Report
@@ -119,6 +120,30 @@ def busy_periods(data: bytes, start, end) -> list[tuple[str, datetime, datetime]
     return out
 
 
+def published_periods(data: bytes, start, end) -> list[tuple[str, datetime, datetime]]:
+    """``(fbtype, start, end)`` of the FREEBUSY periods of a stored VFREEBUSY object in
+    ``[start, end)`` (RFC 4791 7.10 counts them beside events); FREE time is left out."""
+    cal = parse_components(data)[0]
+    zones = zones_of(cal)
+    out = []
+    for comp in cal.components:
+        if comp.name != "VFREEBUSY":
+            continue
+        for prop in comp.get_all("FREEBUSY"):
+            fbtype = (prop.param("FBTYPE") or "BUSY").strip().upper()
+            if fbtype == "FREE":
+                continue
+            for t, period_end in prop_times(prop, zones):
+                if period_end is None:
+                    continue
+                e = period_end.end_epoch(t) if isinstance(period_end, Duration) else period_end.epoch
+                s = max(_EPOCH + timedelta(seconds=t.epoch), start)
+                e = min(_EPOCH + timedelta(seconds=e), end)
+                if e > s:
+                    out.append((fbtype, s, e))
+    return out
+
+
 def _merge(periods):
     merged = []
     for fbtype, s, e in sorted(periods, key=lambda p: (p[0], p[1])):
@@ -143,12 +168,13 @@ class FreeBusyQuery(Report):
         start = tr.start or _EPOCH
         end = tr.end or (start + timedelta(days=366))
         handle = await ctx.handle(res)
-        infos = await handle.time_range(start, end, ["VEVENT"])
+        infos = await handle.time_range(start, end, ["VEVENT", "VFREEBUSY"])
         periods = []
         if infos:
             for item in await handle.get([i.name for i in infos]):
+                read = published_periods if item.info.component == "VFREEBUSY" else busy_periods
                 try:
-                    periods += busy_periods(item.content, start, end)
+                    periods += read(item.content, start, end)
                 except InvalidData:
                     continue
         fb = Component("VFREEBUSY", [

@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Optional
 
 from smsync.errors import InvalidData
+from smsync.formats.bundle import join_vcards
+from smsync.formats.repair import repair_vcard
 from smsync.formats.vcard import to_version
 from smsync.model import CollectionKind
 from smsync.protocols.carddav.filters import CARD
 from smsync.protocols.carddav.properties import CARDDAV_PROPERTIES, VERSIONS, card
 from smsync.protocols.carddav.reports import CARDDAV_REPORTS
-from smsync.protocols.dav import Extension, HomeSpec, WellKnown, app_for
+from smsync.protocols.dav import Extension, HomeSpec, app_for, site_resources
 from smsync.protocols.dav.xml import register_prefix
 
 register_prefix("CR", CARD)
@@ -41,6 +43,11 @@ def negotiate(content: bytes, accept: str) -> tuple[bytes, str]:
     return content, "text/vcard; charset=utf-8"
 
 
+def export(contents: list, name: Optional[str] = None) -> bytes:
+    """The address book as one .vcf (the cards as stored, one after the other)."""
+    return join_vcards(contents)
+
+
 def _kind(components: Optional[frozenset]) -> CollectionKind:
     return CollectionKind.ADDRESSBOOK
 
@@ -63,6 +70,9 @@ def home_spec(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> HomeSpec:
         },
         max_resource_size=max_resource_size,
         negotiate=negotiate,
+        repair=repair_vcard,
+        export=export,
+        suffix=".vcf",
     )
 
 
@@ -78,9 +88,9 @@ def extension(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> Extension:
 
 
 def build_resources(edge) -> dict:
-    """twistd builder: ``/dav/`` (shared with CalDAV) and ``/.well-known/carddav``, over
-    the server's ``smsync.edge.Edge``."""
+    """twistd builder: ``/dav/`` (shared with CalDAV, also answering at ``/`` and
+    ``/principals/``) and ``/.well-known/carddav``, over the server's ``smsync.edge.Edge``."""
     size = getattr(getattr(edge.config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
     app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge)
     app.install(extension(size))
-    return {app.base: app.resource, "/.well-known/carddav": WellKnown(app.base)}
+    return site_resources(app, "carddav")

@@ -27,14 +27,20 @@ def _addressbook(res) -> bool:
 
 
 class AddressbookHomeSet(Property):
+    """On the principal, and on the root and principals collection for the user asking
+    (clients given only the server's root URL)."""
+
     name = card("addressbook-home-set")
 
     def applies(self, res):
-        return res.kind is Kind.PRINCIPAL
+        return res.kind in (Kind.PRINCIPAL, Kind.ROOT, Kind.PRINCIPALS)
 
     async def value(self, ctx, res, asked=None):
+        owner = res.owner or ctx.account
+        if owner is None:
+            return None
         home = ctx.registry.homes["addressbooks"]
-        return element(self.name, children=[href_element(ctx.tree.home_href(home, res.owner))])
+        return element(self.name, children=[href_element(ctx.tree.home_href(home, owner))])
 
 
 class PrincipalAddress(Property):

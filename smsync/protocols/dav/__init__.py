@@ -10,7 +10,7 @@ Embedding::
 """
 
 from smsync.protocols.dav.registry import ChangeSet, Extension, HomeSpec, Method, Property, Report
-from smsync.protocols.dav.server import DavApp, DavResource, WellKnown, app_for
+from smsync.protocols.dav.server import DavApp, DavResource, WellKnown, app_for, site_resources
 
 __all__ = ["ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "Method", "Property",
-           "Report", "WellKnown", "app_for"]
+           "Report", "WellKnown", "app_for", "site_resources"]

@@ -4,15 +4,24 @@ COPY, MOVE and REPORT dispatch. PROPFIND/PROPPATCH live in ``propfind``, LOCK/UN
 
 from __future__ import annotations
 
+import hashlib
 from typing import Optional
 
+from twisted.internet.threads import deferToThread
+from twisted.logger import Logger
+
 from smsync import errors
+from smsync.formats.lastmodified import last_modified
+from smsync.model import PROP_DISPLAYNAME
 from smsync.protocols.dav.errors import DavError, from_store_error
-from smsync.protocols.dav.properties import home_used_bytes
+from smsync.protocols.dav.properties import home_used_bytes, http_date
 from smsync.protocols.dav.propfind import collect_changes, failure_propstats, instructions_of
 from smsync.protocols.dav.resources import Kind, path_of_url, split_path
 from smsync.protocols.dav.response import Response, xml_response
 from smsync.protocols.dav.xml import dav, href_element, root_element
+from smsync.sync.uids import uid_of
+
+log = Logger(namespace="smsync.dav")
 
 CORE_COMPLIANCE = ("1", "2", "3", "access-control", "extended-mkcol")
 
@@ -86,16 +95,49 @@ async def get(ctx, res) -> Response:
         content = await ctx.content(res)
         if content is None:
             raise DavError(404)
+        headers = {"ETag": res.item.etag, "Vary": "Accept"}
+        modified = last_modified(content)
+        if modified is not None:
+            headers["Last-Modified"] = http_date(modified)
         ctype = res.home.content_type
         accept = ctx.header("Accept")
         if accept and res.home.negotiate is not None:
             content, ctype = res.home.negotiate(content, accept)
-        return Response(200, content, ctype, {"ETag": res.item.etag, "Vary": "Accept"})
-    # Collections have no body of their own; a short listing helps people with browsers.
+        return Response(200, content, ctype, headers)
+    if res.kind is Kind.COLLECTION and res.home is not None and res.home.export is not None:
+        return await export(ctx, res)
+    # Other collections have no body of their own; a short listing helps people with browsers.
     lines = [res.href]
     for child in await ctx.tree.children(ctx, res):
         lines.append(child.href)
     return Response(200, ("\n".join(lines) + "\n").encode("utf-8"), "text/plain; charset=utf-8")
+
+
+async def export(ctx, res) -> Response:
+    """The whole calendar or address book as one ``.ics``/``.vcf`` (what calendar apps
+    subscribe to). Its ETag is the collection's revision (which any item change moves)
+    and a hash of the display name the file carries."""
+    info = res.info
+    name = info.properties.get(PROP_DISPLAYNAME)
+    shown = hashlib.sha1((name or "").encode("utf-8")).hexdigest()[:8]
+    etag = f'"export-{info.id}-{info.revision}-{shown}"'
+    check_preconditions(ctx, etag)
+    handle = await ctx.handle(res)
+    names = [i.name for i in await handle.items()]
+    contents = [item.content for item in await handle.get(names)] if names else []
+    home = res.home
+    # Merging parses every item: off the reactor thread for a calendar of any size.
+    body = await deferToThread(home.export, contents, name)
+    headers = {"ETag": etag, "Content-Disposition":
+               f'inline; filename="{_file_name(res.collection_name)}{home.suffix}"'}
+    stamps = [t for t in map(last_modified, contents) if t is not None]
+    if stamps:
+        headers["Last-Modified"] = http_date(max(stamps))
+    return Response(200, body, home.content_type, headers)
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_. " else "_" for c in name) or "export"
 
 
 def _media_type(value: Optional[str]) -> Optional[str]:
@@ -130,40 +172,92 @@ async def put(ctx, res) -> Response:
         raise DavError(403, home.condition("supported_data"), f"{media} is not accepted here")
     match = etag_list(ctx.header("If-Match"))
     none_match = etag_list(ctx.header("If-None-Match"))
-    if not res.loaded and ((match and match != ["*"] and len(match) > 1)
-                           or (none_match and none_match != ["*"])
+    if not res.loaded and (match or (none_match and none_match != ["*"])
                            or ctx.app.quota_bytes is not None):
-        # Lists of etags are compared here, against what the item has now.
+        # Etags are compared against what the item has now, and an update must keep
+        # the item's UID: both need the item as it is.
         await ctx.tree.load_item(ctx, res)
     if ctx.app.quota_bytes is not None:
         await check_quota(ctx, res, len(body))
     handle = await ctx.handle(res)
+    repaired = None
+    if home.repair is not None and not _is_utf8(body):
+        repaired = home.repair(body, _fallback_uid(res))
     try:
-        if res.loaded:
-            current = res.item.etag if res.exists and res.item is not None else None
-            check_preconditions(ctx, current)
-            # The store re-checks atomically: what was read above may be stale by now.
-            info = await handle.put(res.item_name, body,
-                                    if_match=current if current is not None else None,
-                                    if_none_match=current is None)
-            created = current is None
-        elif match:
-            info = await handle.put(res.item_name, body, if_match=match[0])
-            created = False
-        elif none_match == ["*"]:
-            info = await handle.put(res.item_name, body, if_none_match=True)
-            created = True
-        else:
-            # Unconditional: try creating; if the item exists, replace it.
-            try:
-                info = await handle.put(res.item_name, body, if_none_match=True)
-                created = True
-            except errors.PreconditionFailed:
-                info = await handle.put(res.item_name, body)
-                created = False
+        try:
+            info, created = await _store(ctx, res, handle, repaired.content if repaired else body)
+        except errors.InvalidData as e:
+            if (home.repair is None or repaired is not None
+                    or isinstance(e, errors.UnsupportedComponent)):
+                raise
+            # Liberal in what is accepted: exports carry malformed-but-common forms that
+            # have one obvious meaning; those are stored repaired, the rest refused.
+            repaired = home.repair(body, _fallback_uid(res))
+            if not repaired.changed:
+                raise
+            info, created = await _store(ctx, res, handle, repaired.content)
     except errors.SmsyncError as e:
         raise store_error(e, ctx, res) from None
+    if repaired is not None and repaired.changed:
+        log.info("DAV PUT {href} by {account}: stored repaired: {notes}", href=res.href,
+                 account=ctx.account, notes="; ".join(repaired.notes))
+        # RFC 4791 5.3.4: no ETag when what is stored differs from what was sent; the
+        # client reads the item back.
+        return Response(201 if created else 204)
     return Response(201 if created else 204, headers={"ETag": info.etag})
+
+
+async def _store(ctx, res, handle, body: bytes):
+    """Store ``body`` as item ``res`` under the request's conditions: ``(ItemInfo,
+    created)``. Store errors propagate."""
+    if res.loaded:
+        current = res.item.etag if res.exists and res.item is not None else None
+        check_preconditions(ctx, current)
+        if current is not None:
+            check_same_uid(ctx, res, body)
+        # The store re-checks atomically: what was read above may be stale by now.
+        info = await handle.put(res.item_name, body, if_match=current,
+                                if_none_match=current is None)
+        return info, current is None
+    if etag_list(ctx.header("If-None-Match")) == ["*"]:
+        return await handle.put(res.item_name, body, if_none_match=True), True
+    # Unconditional: try creating; if the item exists, replace it as it is now.
+    try:
+        return await handle.put(res.item_name, body, if_none_match=True), True
+    except errors.PreconditionFailed:
+        await ctx.tree.load_item(ctx, res)
+    return await _store(ctx, res, handle, body)
+
+
+def check_same_uid(ctx, res, body: bytes) -> None:
+    """403 ``no-uid-conflict`` (RFC 4791 5.3.2.1, RFC 6352 6.3.2.1) when ``body`` would
+    give the existing item ``res`` another UID: a client that does that means a new
+    item, and replacing the old one would lose it from every other device's view."""
+    new_uid = uid_of(body)
+    if new_uid is None or res.item is None or new_uid == res.item.uid:
+        return
+    raise DavError(403, res.home.condition("uid_conflict"),
+                   f"this item's UID is {res.item.uid!r}; an item with UID {new_uid!r} "
+                   f"goes under another name", children=[href_element(res.href)])
+
+
+def _is_utf8(body: bytes) -> bool:
+    if body.isascii():
+        return True
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _fallback_uid(res) -> str:
+    """The UID a repaired item without one gets: the one it has, when it exists, else
+    its resource name without extension."""
+    if res.loaded and res.exists and res.item is not None:
+        return res.item.uid
+    name = res.item_name
+    return (name.rsplit(".", 1)[0] if "." in name[1:] else name) or name
 
 
 async def check_quota(ctx, res, size: int) -> None:

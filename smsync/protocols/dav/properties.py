@@ -3,6 +3,9 @@ getctag). Each is a registered ``Property`` class, found by its ``name``."""
 
 from __future__ import annotations
 
+from email.utils import formatdate
+
+from smsync.formats.lastmodified import last_modified
 from smsync.model import PROP_DISPLAYNAME
 from smsync.protocols.dav.registry import ImmediateProperty, Property
 from smsync.protocols.dav.resources import Kind
@@ -95,6 +98,36 @@ class GetContentLength(ImmediateProperty):
     def item_renderer(self, ctx, parent, asked):
         head, tail = element_tags(self.name)
         return lambda info, content: b"".join((head, str(info.size).encode(), tail))
+
+
+def http_date(epoch: int) -> str:
+    """``epoch`` as an HTTP-date (RFC 9110 5.6.7), the form getlastmodified takes too."""
+    return formatdate(epoch, usegmt=True)
+
+
+class GetLastModified(Property):
+    """RFC 4918 15.7, from the item's own DTSTAMP/LAST-MODIFIED/REV (the store keeps no
+    time of its own): absent on an item that has none of them."""
+
+    name = dav("getlastmodified")
+    needs_content = True
+
+    def applies(self, res):
+        return res.is_item
+
+    async def value(self, ctx, res, asked=None):
+        content = await ctx.content(res)
+        epoch = last_modified(content) if content is not None else None
+        return None if epoch is None else text_property(self.name, http_date(epoch))
+
+    def item_renderer(self, ctx, parent, asked):
+        head, tail = element_tags(self.name)
+
+        def rendered(info, content):
+            epoch = last_modified(content) if content is not None else None
+            return None if epoch is None else b"".join((head, http_date(epoch).encode(), tail))
+
+        return rendered
 
 
 class SyncToken(ImmediateProperty):
@@ -269,7 +302,7 @@ async def home_used_bytes(ctx, home) -> int:
 
 
 CORE_PROPERTIES = (
-    ResourceType(), DisplayName(), GetETag(), GetContentType(), GetContentLength(),
+    ResourceType(), DisplayName(), GetETag(), GetContentType(), GetContentLength(), GetLastModified(),
     SyncToken(), GetCTag(), CurrentUserPrincipal(), PrincipalURL(), PrincipalCollectionSet(),
     Owner(), CurrentUserPrivilegeSet(), SupportedReportSet(), SupportedLock(), LockDiscovery(),
     QuotaUsedBytes(), QuotaAvailableBytes(),

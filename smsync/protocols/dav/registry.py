@@ -37,6 +37,12 @@ class HomeSpec:
         negotiate: optional ``(content, accept_header) -> (content, content_type)``
             giving an item in the representation a GET's Accept header asks for
             (CardDAV serves vCard 3.0 or 4.0 so); None serves items as stored.
+        repair: optional ``(content, fallback_uid) -> smsync.formats.repair.Repair``
+            run on a PUT body the store refused (or that is not UTF-8): what it
+            repairs is stored instead, and logged.
+        export: optional ``(contents, display_name) -> bytes``: the whole collection
+            as one file, the answer to a GET of the collection (``.ics``, ``.vcf``).
+        suffix: the file name extension of that export.
     """
 
     segment: str
@@ -49,6 +55,9 @@ class HomeSpec:
     conditions: dict = attrs.field(factory=dict)
     max_resource_size: int = 10 * 1024 * 1024
     negotiate: Optional[Callable] = None
+    repair: Optional[Callable] = None
+    export: Optional[Callable] = None
+    suffix: str = ""
 
     def condition(self, role: str) -> Optional[str]:
         return self.conditions.get(role)

@@ -137,6 +137,33 @@ class Tree:
 
     # --- resolution
 
+    def locate(self, path: bytes) -> tuple[list[str], Optional[str]]:
+        """The segments below the mount of a request ``path``, and the href to answer
+        with when the path is one of the site-root aliases (else None).
+
+        Users type the bare host into a client, and clients guess principal URLs: ``/``
+        is the ROOT, ``/principals/`` the PRINCIPALS and ``/principals/<user>/`` (or
+        CalendarServer's ``/principals/users/<user>/``) the user's PRINCIPAL, each
+        answering with the real hrefs below the mount (RFC 6764 6: the client then
+        follows ``current-user-principal`` and the home sets). ``DavError(404)`` for
+        anything else outside the mount."""
+        try:
+            return split_path(path, self.base), None
+        except DavError as e:
+            if e.status != 404:
+                raise
+        segments = split_path(path, "/")
+        if segments[:1] == ["principals"]:
+            rest = segments[1:]
+            if len(rest) == 2 and rest[0] == "users":
+                rest = rest[1:]
+            if len(rest) <= 1:
+                href = "/" + "".join(quote_segment(s) + "/" for s in segments)
+                return ["principals", *rest], href
+        elif not segments:
+            return [], "/"
+        raise DavError(404)
+
     async def resolve(self, ctx, segments: list[str], load_item: bool = True) -> Resource:
         """The resource at ``segments``; ``DavError`` 404 (no such thing, and no parent
         where one could be made) or 403 (someone else's). Without ``load_item`` an ITEM
@@ -218,7 +245,8 @@ class Tree:
                     for h in self.registry.homes.values()]
             return out
         if res.kind is Kind.PRINCIPALS:
-            return [Resource(Kind.PRINCIPAL, self.principal_href(account), owner=account)]
+            # Below the href asked: /principals/ (an alias, see ``locate``) lists its own.
+            return [Resource(Kind.PRINCIPAL, res.href + quote_segment(account) + "/", owner=account)]
         if res.kind is Kind.HOMES:
             return [Resource(Kind.HOME, self.home_href(res.home, account), owner=account,
                              home=res.home)]

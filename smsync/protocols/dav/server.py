@@ -1,6 +1,6 @@
 """The glue between twisted.web and the WebDAV core: one ``DavApp`` per store serves
-``/dav/`` for every installed extension; ``DavResource`` is its twisted.web face and
-``WellKnown`` the RFC 6764 redirect.
+``/dav/`` for every installed extension (and the site root, see ``site_resources``);
+``DavResource`` is its twisted.web face and ``WellKnown`` the RFC 6764 redirect.
 
 A request goes: authenticate (Basic, through the portal) -> record the client in the
 device registry -> resolve the path -> run the method -> write the ``Response``. Errors
@@ -28,7 +28,7 @@ from smsync.protocols.dav.methods import CORE_METHODS
 from smsync.protocols.dav.properties import CORE_PROPERTIES
 from smsync.protocols.dav.propfind import propfind, proppatch
 from smsync.protocols.dav.registry import Extension, Registry
-from smsync.protocols.dav.resources import Tree, split_path
+from smsync.protocols.dav.resources import Tree
 from smsync.protocols.dav.response import Response, error_response
 from smsync.protocols.dav.sync import CORE_REPORTS
 
@@ -137,7 +137,7 @@ class DavApp:
                 "WWW-Authenticate": 'Basic realm="smsync", charset="UTF-8"'}))
         ctx = Context(self, request, account)
         try:
-            segments = split_path(request.path, self.tree.base)
+            segments, alias = self.tree.locate(request.path)
             if method == "OPTIONS" and account is None:
                 return await CORE_METHODS["OPTIONS"](ctx, None)
             self._record(ctx, segments)
@@ -147,6 +147,8 @@ class DavApp:
                                headers={"Allow": ", ".join(self.allowed_methods())})
             # PUT lets the store check existence in its own transaction (one round trip).
             res = await self.tree.resolve(ctx, segments, load_item=method != "PUT")
+            if alias is not None:
+                res.href = alias
             if method in ("PROPPATCH",) and res.exists:
                 self.locks.check_write(ctx, res.href)
             return await handler(ctx, res)
@@ -203,6 +205,14 @@ class WellKnown(Resource):
         request.setHeader(b"location", self.target)
         request.setHeader(b"content-length", b"0")
         return b""
+
+
+def site_resources(app: DavApp, service: str) -> dict:
+    """``{path: resource}`` an extension's builder mounts on the site: the app at its
+    base, and also at the site root and at ``/principals/`` (the URLs users type and
+    clients guess, see ``Tree.locate``), and ``/.well-known/<service>`` (RFC 6764)."""
+    return {app.base: app.resource, "/": app.resource, "/principals/": app.resource,
+            f"/.well-known/{service}": WellKnown(app.base)}
 
 
 _APPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -331,8 +331,11 @@ async def test_odd_requests_get_proper_answers(server):
     assert (await put(server, f"/dav/principals/{USER}/e.ics", event("x"))).status == 404
     assert (await server.call("PROPFIND", "/dav/nothing/", headers={"Depth": "0"})).status == 404
     assert (await server.call("GET", CAL + "missing.ics")).status == 404
-    listing = await server.call("GET", CAL)
-    assert listing.status == 200 and (CAL + "e1.ics").encode() in listing.body
+    # A calendar is the whole calendar as one .ics; other collections a listing.
+    whole = await server.call("GET", CAL)
+    assert whole.status == 200 and b"UID:e1" in whole.body
+    listing = await server.call("GET", HOME)
+    assert listing.status == 200 and CAL.encode() in listing.body
     wrong_body = await server.call("PROPPATCH", CAL, '<D:propfind xmlns:D="DAV:"/>')
     assert wrong_body.status == 400
     report = await server.call("REPORT", CAL, '<D:unknown-report xmlns:D="DAV:"/>')

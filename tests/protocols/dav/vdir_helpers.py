@@ -11,9 +11,10 @@ from dav_harness import PASSWORD, USER
 VDIRSYNCER = str(Path(sys.executable).with_name("vdirsyncer"))
 
 
-def write_config(tmp: Path, server, kind: str, collection: str) -> Path:
+def write_config(tmp: Path, server, kind: str, collection: str, url: str | None = None) -> Path:
     """A vdirsyncer config pairing ``tmp/<kind>/`` with the server's ``collection``;
-    ``kind`` is ``caldav`` or ``carddav``."""
+    ``kind`` is ``caldav`` or ``carddav``; ``url`` the one URL vdirsyncer is given
+    (default: the DAV mount, ``/dav/``)."""
     ext = ".ics" if kind == "caldav" else ".vcf"
     (tmp / "status").mkdir(exist_ok=True)
     (tmp / kind).mkdir(exist_ok=True)
@@ -34,7 +35,7 @@ fileext = "{ext}"
 
 [storage remote]
 type = "{kind}"
-url = "{server.url}/dav/"
+url = "{url or server.url + '/dav/'}"
 username = "{USER}"
 password = "{PASSWORD}"
 """)
