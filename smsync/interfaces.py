@@ -407,6 +407,66 @@ class ICollection(Interface):
         Answered from an index, not by parsing every item."""
 
 
+class IDavTree(Interface):
+    """Optional part of an ``IStore``, as its ``dav_tree`` attribute: the plain WebDAV
+    collections and resources (RFC 4918) each account keeps beside its calendars and
+    address books -- files of any type a WebDAV client puts, collections of them, and
+    dead properties on both.
+
+    Each account has one tree of nodes (``smsync.model.DavNode``) named by paths:
+    non-empty segments joined by ``/``, without a leading or trailing ``/``, without
+    NUL. A node of one segment is at the top; any other node's parent (its path less
+    the last segment) must be a collection. Path segments are compared exactly (case
+    matters). Nodes are outside the change log: no revision, no ``ChangeEvent``.
+    Removing the account (``IAccountStore.remove``) removes its tree. A store without
+    this part keeps no plain resources: the DAV server then refuses to make them.
+    Every method fails with ``InvalidData`` for a malformed path and ``NotFound`` for an
+    account that does not exist, unless it says otherwise.
+    """
+
+    def node(account, path):
+        """Fire with the ``DavNode`` at ``path``, or None when there is none (also for
+        an account that does not exist)."""
+
+    def members(account, path):
+        """Fire with the ``DavNode`` entries directly below the collection ``path``,
+        sorted by path; an empty list when it has none or is not a collection (also
+        for an account that does not exist)."""
+
+    def read(account, path):
+        """Fire with the content of the resource at ``path`` (bytes), or None when
+        there is no resource there (nothing, or a collection)."""
+
+    def put(account, path, content, content_type=None):
+        """Store ``content`` (bytes) as the resource at ``path``, creating it or
+        replacing its content and content type (a replaced resource keeps its
+        properties). Fire with its ``DavNode``, whose etag differs from the previous
+        one whenever the content does. ``Conflict`` if the parent is not a collection
+        or ``path`` is a collection; ``InvalidData`` if ``content`` is not bytes."""
+
+    def mkcol(account, path):
+        """Create an empty collection at ``path``. Fire with its ``DavNode``.
+        ``AlreadyExists`` if anything is at ``path``; ``Conflict`` if the parent is not
+        a collection."""
+
+    def set_properties(account, path, changes):
+        """Apply ``changes`` (a dict Clark name -> text, or None to remove it) to the
+        dead properties of the node at ``path``, all of them or none. Fire with the
+        new ``DavNode``. ``NotFound`` if there is no node there; ``InvalidData`` for a
+        name or value that is not text."""
+
+    def delete(account, path):
+        """Remove the node at ``path`` and everything below it. Fire with None.
+        ``NotFound`` if there is no node there."""
+
+    def move(account, old, new):
+        """Move the node at ``old`` and everything below it to ``new``, keeping
+        contents, etags and properties. Fire with the ``DavNode`` at ``new``.
+        ``NotFound`` if there is no node at ``old``; ``AlreadyExists`` if something is
+        at ``new``; ``Conflict`` if the parent of ``new`` is not a collection;
+        ``InvalidData`` if ``new`` is ``old`` or below it."""
+
+
 class IDeviceRegistry(Interface):
     """The Synchronized Devices list: every client that synced an account, plus the
     opaque per-device sync state protocols keep."""

@@ -270,6 +270,28 @@ class Item:
 
 
 @attrs.frozen
+class DavNode:
+    """A plain WebDAV resource or collection (``IDavTree``), without its content.
+
+    ``path`` is its place in the account's tree (segments joined by ``/``); ``etag``
+    changes whenever the content does; ``content_type`` is what the client said it
+    stored (None: nothing said); ``properties`` its dead properties, Clark name ->
+    text kept verbatim. A collection has size 0 and no content type."""
+
+    path: str
+    collection: bool
+    etag: str
+    size: int
+    content_type: Optional[str]
+    modified: datetime
+    properties: dict = attrs.field(factory=dict, hash=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@attrs.frozen
 class CollectionChanges:
     """What changed in a collection since a revision.
 

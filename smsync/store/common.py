@@ -369,3 +369,38 @@ def annotation_changes(folder_id, changes) -> dict[str, Optional[bytes]]:
             raise InvalidData(f"annotation {name!r} is larger than {MAX_ANNOTATION} octets")
         out[name] = value
     return out
+
+
+def dav_path(path) -> str:
+    """An ``IDavTree`` path, checked: ``InvalidData`` unless it is text of non-empty
+    segments joined by ``/``, without NUL, of at most 4096 characters."""
+    if (not isinstance(path, str) or not path or len(path) > 4096 or "\x00" in path
+            or "" in path.split("/")):
+        raise InvalidData(f"bad path {path!r}")
+    return path
+
+
+def dav_parent(path: str) -> Optional[str]:
+    """The parent of ``IDavTree`` path ``path``; None for a node at the top."""
+    return path.rsplit("/", 1)[0] if "/" in path else None
+
+
+def dav_below(path: str, top: str) -> bool:
+    """Whether ``path`` is ``top`` or a node below it."""
+    return path == top or path.startswith(top + "/")
+
+
+def dav_properties(current: dict, changes) -> dict:
+    """``current`` dead properties with ``IDavTree.set_properties`` ``changes`` applied;
+    ``InvalidData`` for a name or value that is not text."""
+    if not isinstance(changes, dict):
+        raise InvalidData("property changes are a dict")
+    out = dict(current)
+    for name, value in changes.items():
+        if not isinstance(name, str) or not name or (value is not None and not isinstance(value, str)):
+            raise InvalidData(f"bad property {name!r}")
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out

@@ -30,7 +30,7 @@ Pick parts with the mixins (``AccountConformance``, ``FolderConformance``,
 ``TimeRangeConformance``, ``DeviceConformance``, ``NotifyConformance``,
 ``PersistenceConformance``, ``TransactionConformance``, ``StatefulConformance``,
 ``AccountSettingsConformance``, ``FolderSharingConformance``,
-``AnnotationsConformance``) instead of the whole
+``AnnotationsConformance``, ``DavTreeConformance``) instead of the whole
 ``StoreConformance``, or deselect with ``-k``. A slow backend may override
 ``stateful_settings`` (a ``hypothesis.settings``) to run fewer examples.
 
@@ -47,6 +47,7 @@ ephemeral ports of 127.0.0.1, with or without TLS, through smsync's own start-up
 from smsync.testing.base import StoreHarness, call
 from smsync.testing.conformance_accounts import AccountConformance
 from smsync.testing.conformance_collections import CollectionConformance
+from smsync.testing.conformance_davtree import DavTreeConformance
 from smsync.testing.conformance_devices import DeviceConformance
 from smsync.testing.conformance_folders import FolderConformance
 from smsync.testing.conformance_mail import MailConformance
@@ -75,6 +76,7 @@ class StoreConformance(
     AccountSettingsConformance,
     FolderSharingConformance,
     AnnotationsConformance,
+    DavTreeConformance,
 ):
     """The whole suite. Subclass it, define a ``store_uri`` fixture, and set
     ``reopen_supported = True`` for a persistent backend."""
@@ -82,7 +84,7 @@ class StoreConformance(
 
 __all__ = [
     "AccountConformance", "AccountSettingsConformance", "AnnotationsConformance",
-    "CollectionConformance", "CollectionMachine", "DeviceConformance", "FolderSharingConformance",
+    "CollectionConformance", "CollectionMachine", "DavTreeConformance", "DeviceConformance", "FolderSharingConformance",
     "FolderConformance", "MailChangesConformance", "MailConformance", "MailboxMachine",
     "NotifyConformance", "PersistenceConformance", "StatefulConformance", "StoreConformance",
     "StoreHarness", "TimeRangeConformance", "TransactionConformance", "call",

@@ -13,6 +13,7 @@ from twisted.logger import Logger
 from smsync import errors
 from smsync.formats.lastmodified import last_modified
 from smsync.model import PROP_DISPLAYNAME
+from smsync.protocols.dav import plain
 from smsync.protocols.dav.errors import DavError, from_store_error
 from smsync.protocols.dav.properties import home_used_bytes, http_date
 from smsync.protocols.dav.propfind import collect_changes, failure_propstats, instructions_of
@@ -90,6 +91,8 @@ async def options(ctx, res) -> Response:
 async def get(ctx, res) -> Response:
     if not res.exists:
         raise DavError(404)
+    if res.is_plain_file:
+        return await plain.get(ctx, res)
     if res.is_item:
         check_preconditions(ctx, res.item.etag)
         content = await ctx.content(res)
@@ -158,6 +161,8 @@ def store_error(exc: errors.SmsyncError, ctx, res) -> DavError:
 
 
 async def put(ctx, res) -> Response:
+    if plain.applies(res):
+        return await plain.put(ctx, res)
     if res.kind is not Kind.ITEM:
         raise DavError(405, message="PUT goes to an item inside a collection")
     home = res.home
@@ -275,6 +280,8 @@ async def delete(ctx, res) -> Response:
     if not res.exists:
         raise DavError(404)
     ctx.app.locks.check_write(ctx, res.href)
+    if res.kind is Kind.PLAIN:
+        return await plain.delete(ctx, res)
     if res.is_item:
         check_preconditions(ctx, res.item.etag)
         handle = await ctx.handle(res)
@@ -335,10 +342,25 @@ async def make_collection(ctx, res, body, response_tag: str,
     return Response(201, headers={"Cache-Control": "no-cache"})
 
 
+_XML_TYPES = frozenset({"application/xml", "text/xml"})
+
+
 async def mkcol(ctx, res) -> Response:
-    body = ctx.xml()
+    # RFC 4918 9.3: a body the server does not understand is 415, not 400.
+    media = _media_type(ctx.header("Content-Type"))
+    if (ctx.body().strip() and media is not None and media not in _XML_TYPES
+            and not media.endswith("+xml")):
+        raise DavError(415, message=f"MKCOL takes no {media} body")
+    try:
+        body = ctx.xml()
+    except DavError as e:
+        if e.status != 400:
+            raise
+        raise DavError(415, message=e.message) from None
     if body is not None and body.tag != dav("mkcol"):
         raise DavError(415, message="MKCOL body must be DAV:mkcol (RFC 5689)")
+    if plain.wants_plain_collection(res, body):
+        return await plain.mkcol(ctx, res, body)
     return await make_collection(ctx, res, body, dav("mkcol-response"))
 
 
@@ -393,6 +415,8 @@ async def _transfer(ctx, res, move: bool) -> Response:
     overwrite = _overwrite(ctx)
     if dest.exists and not overwrite:
         raise DavError(412, message="destination exists and Overwrite is F")
+    if res.kind is Kind.PLAIN:
+        return await plain.transfer(ctx, res, dest, move)
     if res.is_item:
         if dest.kind is not Kind.ITEM or dest.home is not res.home:
             raise DavError(409, message="items go into a collection of the same kind")

@@ -51,7 +51,8 @@ class DisplayName(Property):
         return None
 
     def change(self, ctx, res, el, changes, creating):
-        if res.kind is not Kind.COLLECTION:
+        # (A plain resource keeps it as a dead property: see ``collect_changes``.)
+        if res.kind not in (Kind.COLLECTION, Kind.PLAIN):
             super().change(ctx, res, el, changes, creating)
         changes.properties[PROP_DISPLAYNAME] = None if el is None else text_of(el)
 
@@ -60,9 +61,11 @@ class GetETag(ImmediateProperty):
     name = dav("getetag")
 
     def applies(self, res):
-        return res.is_item
+        return res.is_item or res.is_plain_file
 
     def value_now(self, ctx, res):
+        if res.is_plain_file:
+            return text_property(self.name, res.node.etag)
         return text_property(self.name, res.item.etag) if res.item is not None else None
 
     def item_renderer(self, ctx, parent, asked):
@@ -74,9 +77,11 @@ class GetContentType(ImmediateProperty):
     name = dav("getcontenttype")
 
     def applies(self, res):
-        return res.is_item
+        return res.is_item or res.is_plain_file
 
     def value_now(self, ctx, res):
+        if res.is_plain_file:
+            return text_property(self.name, res.node.content_type or "application/octet-stream")
         return text_property(self.name, res.home.content_type) if res.home is not None else None
 
     def item_renderer(self, ctx, parent, asked):
@@ -90,9 +95,11 @@ class GetContentLength(ImmediateProperty):
     name = dav("getcontentlength")
 
     def applies(self, res):
-        return res.is_item
+        return res.is_item or res.is_plain_file
 
     def value_now(self, ctx, res):
+        if res.is_plain_file:
+            return text_property(self.name, str(res.node.size))
         return text_property(self.name, str(res.item.size)) if res.item is not None else None
 
     def item_renderer(self, ctx, parent, asked):
@@ -206,7 +213,7 @@ class CurrentUserPrivilegeSet(Property):
     async def value(self, ctx, res, asked=None):
         el = element(self.name)
         owned = res.owner is not None and res.owner == ctx.account
-        writable = owned and res.kind in (Kind.HOME, Kind.COLLECTION, Kind.ITEM)
+        writable = owned and res.kind in (Kind.HOME, Kind.COLLECTION, Kind.ITEM, Kind.PLAIN)
         names = _OWNER_PRIVILEGES if writable else ("read", "read-current-user-privilege-set")
         for name in names:
             priv = sub(el, dav("privilege"))

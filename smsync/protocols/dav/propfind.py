@@ -56,6 +56,8 @@ class PropRequest:
 def _dead_props(res) -> dict:
     if res.kind is Kind.COLLECTION and res.exists and res.info is not None:
         return {k: v for k, v in res.info.properties.items() if k.startswith("{")}
+    if res.kind is Kind.PLAIN and res.node is not None:
+        return res.node.properties
     return {}
 
 
@@ -66,12 +68,14 @@ async def render(ctx, res, request: PropRequest) -> list:
     found, missing = [], []
     dead = _dead_props(res)
     if request.mode == "propname":
-        names = [n for n, p in registry.items() if p.applies(res)] + list(dead)
+        names = [n for n, p in registry.items() if p.applies(res)]
+        names += [n for n in dead if n not in names]
         return [(200, [text_property(n) for n in names])]
     if request.mode == "allprop":
         wanted = [(n, None) for n, p in registry.items() if p.in_allprop and p.applies(res)]
-        wanted += [(n, None) for n in dead]
         seen = {n for n, _ in wanted}
+        wanted += [(n, None) for n in dead if n not in seen]
+        seen.update(dead)
         wanted += [(el.tag, el) for el in request.asked if el.tag not in seen]
     else:
         wanted = [(el.tag, el) for el in request.asked]
@@ -87,7 +91,8 @@ async def render(ctx, res, request: PropRequest) -> list:
                     value = None
                 else:
                     raise
-        elif name in dead:
+        if value is None and name in dead:
+            # A plain resource keeps what a live property of calendars names as a dead one.
             value = dead_value(dead[name], name)
         if value is None:
             missing.append(text_property(name))
@@ -299,13 +304,22 @@ def collect_changes(ctx, res, instructions, creating: bool):
     for is_set, el in instructions:
         prop = registry.get(el.tag)
         try:
-            if prop is not None:
+            if prop is not None and res.kind is Kind.PLAIN:
+                # A property a plain resource has no live meaning for is kept as a dead
+                # one, unless the property refuses (a protected one).
+                scratch = ChangeSet()
+                prop.change(ctx, res, el if is_set else None, scratch, creating)
+                if scratch.resourcetypes is not None:
+                    changes.resourcetypes = scratch.resourcetypes
+                else:
+                    changes.properties[el.tag] = dead_store(el) if is_set else None
+            elif prop is not None:
                 prop.change(ctx, res, el if is_set else None, changes, creating)
-            elif res.kind is Kind.COLLECTION:
+            elif res.kind in (Kind.COLLECTION, Kind.PLAIN):
                 changes.properties[el.tag] = dead_store(el) if is_set else None
             else:
                 raise DavError(403, dav("cannot-modify-protected-property"),
-                               "only collections keep dead properties")
+                               "calendar and contact items keep no dead properties")
         except DavError as e:
             failures[el.tag] = e
     return changes, failures
@@ -346,7 +360,12 @@ async def proppatch(ctx, res) -> Response:
     changes, failures = collect_changes(ctx, res, instructions, creating=False)
     if failures:
         return multistatus([response_element(res.href, propstats=failure_propstats(instructions, failures))])
-    if changes.properties:
+    if changes.properties and res.kind is Kind.PLAIN:
+        try:
+            res.node = await ctx.app.dav_tree.set_properties(ctx.account, res.path, changes.properties)
+        except errors.SmsyncError as e:
+            raise from_store_error(e, invalid_condition=None, invalid_status=409) from None
+    elif changes.properties:
         handle = await ctx.handle(res)
         try:
             res.info = await handle.set_properties(changes.properties)

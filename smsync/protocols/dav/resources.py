@@ -9,6 +9,12 @@ Layout under the mount point (``/dav/``)::
     /dav/<home-segment>/<user>/             HOME
     /dav/<home-segment>/<user>/<coll>/      COLLECTION (a store collection)
     /dav/<home-segment>/<user>/<coll>/<n>   ITEM
+    /dav/<home-segment>/<user>/<a>/<b>...   PLAIN (a plain WebDAV resource or collection)
+
+Plain resources and collections (RFC 4918) live in the store's ``IDavTree`` under the
+path ``<home-segment>/<a>/<b>...``: a home holds calendars (or address books) and
+plain collections side by side, and plain collections hold anything but calendars.
+Without an ``IDavTree`` in the store there are none.
 
 A user reaches only their own principal, homes, collections and items: anything of
 another account is 403 (``PermissionDenied`` from ``Context.check_owner``).
@@ -36,6 +42,7 @@ class Kind(str, enum.Enum):
     HOME = "home"
     COLLECTION = "collection"
     ITEM = "item"
+    PLAIN = "plain"
 
 
 _SAFE = "@:+$!,;=~'()*&"
@@ -54,7 +61,9 @@ class Resource:
     """One resource of the tree, with what was loaded to find it.
 
     ``exists`` is False for an unmapped URL where a PUT, MKCOL or MKCALENDAR may create
-    something (a missing item or collection in an existing parent).
+    something (a missing item or collection in an existing parent). ``path`` is the
+    ``IDavTree`` path of a PLAIN resource, and of a missing COLLECTION where a plain
+    collection or resource may be made instead.
     """
 
     kind: Kind
@@ -70,10 +79,19 @@ class Resource:
     item: object = None  # ItemInfo of an ITEM
     content: Optional[bytes] = None  # an ITEM's content, once read
     loaded: bool = True  # False: an ITEM resolved without reading it (exists unknown)
+    path: Optional[str] = None  # IDavTree path (PLAIN, or a missing COLLECTION)
+    node: object = None  # DavNode of an existing PLAIN
 
     @property
     def is_collection(self) -> bool:
+        if self.kind is Kind.PLAIN:
+            return self.node is not None and self.node.collection
         return self.kind is not Kind.ITEM
+
+    @property
+    def is_plain_file(self) -> bool:
+        """An existing plain (non-collection) WebDAV resource."""
+        return self.kind is Kind.PLAIN and self.node is not None and not self.node.collection
 
     @property
     def is_item(self) -> bool:
@@ -135,6 +153,31 @@ class Tree:
     def item_href(self, home: HomeSpec, account: str, collection: str, name: str) -> str:
         return self.href(home.segment, account, collection, name, collection=False)
 
+    def plain_resource(self, home: HomeSpec, account: str, node) -> Resource:
+        """The PLAIN resource of ``node`` (a ``DavNode`` of ``home``'s part of the tree)."""
+        rest = node.path.split("/")[1:]
+        return Resource(Kind.PLAIN, self.href(home.segment, account, *rest, collection=node.collection),
+                        owner=account, home=home, path=node.path, node=node)
+
+    async def _resolve_plain(self, ctx, home: HomeSpec, account: str, rest: list) -> Optional[Resource]:
+        """The PLAIN resource at ``rest`` (segments below the home), missing or not;
+        None where there is none and none could be made (no ``IDavTree``), or for a
+        missing name directly in the home (a COLLECTION may be made there too)."""
+        tree = ctx.app.dav_tree
+        if tree is None:
+            return None
+        if any("/" in segment for segment in rest):
+            # An encoded slash (%2F) would name another place in the tree.
+            raise DavError(400, message="names of plain resources cannot contain /")
+        path = "/".join([home.segment, *rest])
+        node = await tree.node(account, path)
+        if node is not None:
+            return self.plain_resource(home, account, node)
+        if len(rest) == 1:
+            return None
+        return Resource(Kind.PLAIN, self.href(home.segment, account, *rest, collection=False),
+                        owner=account, home=home, path=path, exists=False)
+
     # --- resolution
 
     def locate(self, path: bytes) -> tuple[list[str], Optional[str]]:
@@ -193,9 +236,13 @@ class Tree:
         try:
             handle, kind = await ctx.app.handles.collection(account, name)
         except errors.NotFound:
+            plain = await self._resolve_plain(ctx, home, account, segments[2:])
+            if plain is not None:
+                return plain
             if n == 3:
                 return Resource(Kind.COLLECTION, self.collection_href(home, account, name),
-                                owner=account, home=home, collection_name=name, exists=False)
+                                owner=account, home=home, collection_name=name, exists=False,
+                                path=f"{home.segment}/{name}" if ctx.app.dav_tree is not None else None)
             raise DavError(404) from None
         if kind not in home.kinds:
             # Collections of another home are not reachable here (an address book under
@@ -253,11 +300,18 @@ class Tree:
         if res.kind is Kind.HOME:
             cstore = await ctx.collections()
             infos = await cstore.list_collections()
-            return [
+            out = [
                 Resource(Kind.COLLECTION, self.collection_href(res.home, account, i.name),
                          owner=account, home=res.home, collection_name=i.name, info=i)
                 for i in infos if i.kind in res.home.kinds
             ]
+            if ctx.app.dav_tree is not None:
+                out += [self.plain_resource(res.home, account, node)
+                        for node in await ctx.app.dav_tree.members(account, res.home.segment)]
+            return out
+        if res.kind is Kind.PLAIN and res.is_collection:
+            return [self.plain_resource(res.home, account, node)
+                    for node in await ctx.app.dav_tree.members(account, res.path)]
         if res.kind is Kind.COLLECTION and res.exists:
             handle = await ctx.handle(res)
             return [self.item_resource(res, info) for info in await handle.items()]

@@ -20,6 +20,7 @@ from smsync.edge import Edge, edge_for
 from smsync.edge.devices import Client
 from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
 from smsync.edge.web import HandlerResource, peer_host
+from smsync.interfaces import IDavTree
 from smsync.protocols.dav import locks as locks_module
 from smsync.protocols.dav.context import Context
 from smsync.protocols.dav.errors import DavError, from_store_error
@@ -71,6 +72,9 @@ class DavApp:
         self.tree = Tree(base, self.registry)
         self.locks = locks_module.LockManager()
         self.handles = HandleCache(store)
+        tree = getattr(store, "dav_tree", None)
+        #: The store's ``IDavTree`` (plain WebDAV resources), or None: none are kept.
+        self.dav_tree = tree if IDavTree.providedBy(tree) else None
         self.max_resource_size = max_resource_size
         self.sync_page_size = sync_page_size
         self.quota_bytes = quota_bytes

@@ -49,6 +49,8 @@ class AccountData:
         self.acl: dict[str, dict[str, str]] = {}
         # IAnnotations: folder id ("" for the account) -> name -> bytes
         self.annotations: dict[str, dict[str, bytes]] = {}
+        # IDavTree: path -> (DavNode, content or None for a collection)
+        self.dav_nodes: dict[str, tuple] = {}
 
     def add_folder(self, folder: FolderState) -> None:
         self.folders[folder.name] = folder

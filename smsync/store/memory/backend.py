@@ -30,6 +30,7 @@ from smsync.notify import LocalNotifier
 from smsync.store.common import normalize_account
 from smsync.store.memory.accounts import AccountData, MemoryAccountStore
 from smsync.store.memory.collections import MemoryCollectionStore
+from smsync.store.memory.davtree import MemoryDavTree
 from smsync.store.memory.devices import MemoryDeviceRegistry
 from smsync.store.memory.policy import MemoryProtocolPolicy
 from smsync.store.memory.settings import MemoryAccountSettings
@@ -61,6 +62,7 @@ class MemoryStore:
         self.settings = MemoryAccountSettings(self)
         self.sharing = MemoryFolderSharing(self)
         self.annotations = MemoryAnnotations(self)
+        self.dav_tree = MemoryDavTree(self)
         self._accounts: dict[str, AccountData] = {}
         self._closed = False
         self._users = 1

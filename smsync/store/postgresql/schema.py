@@ -25,7 +25,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and add a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value bigint NOT NULL)""",
@@ -189,8 +189,25 @@ _V5 = [
     """CREATE INDEX IF NOT EXISTS annotations_folder ON annotations (folder_id)""",
 ]
 
+#: Version 6: plain WebDAV resources and collections (``IDavTree``), one row a node.
+_V6 = [
+    """CREATE TABLE IF NOT EXISTS dav_nodes (
+        account_id bigint NOT NULL,
+        path text NOT NULL,
+        parent text NOT NULL,
+        collection integer NOT NULL,
+        content bytea,
+        content_type text,
+        etag text NOT NULL,
+        size bigint NOT NULL,
+        modified double precision NOT NULL,
+        properties text NOT NULL,
+        PRIMARY KEY (account_id, path))""",
+    """CREATE INDEX IF NOT EXISTS dav_nodes_parent ON dav_nodes (account_id, parent)""",
+]
+
 #: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 
 
 #: Advisory lock namespace for migrations (any constant; with the schema name hashed in).

@@ -46,7 +46,8 @@ class SQLAccountStore:
         )
         self._sql_remove = [
             q(f"DELETE FROM {table} WHERE account_id = ?")
-            for table in ("devices", "device_log", "device_state", "account_settings")
+            for table in ("devices", "device_log", "device_state", "account_settings",
+                          "dav_nodes")
         ] + [q("DELETE FROM accounts WHERE id = ?")]
         self._sql_list = q("SELECT name FROM accounts ORDER BY name" + d.binary_order)
 

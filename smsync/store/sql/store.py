@@ -10,6 +10,7 @@ from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
 from smsync.interfaces import IStore, IStoreTransactions
 from smsync.store.common import normalize_account
+from smsync.store.sql.davtree import SQLDavTree
 from smsync.store.sql.policy import SQLProtocolPolicy
 from smsync.store.sql.settings import SQLAccountSettings
 from smsync.store.sql.sharing import SQLAnnotations, SQLFolderSharing
@@ -39,6 +40,7 @@ class SQLStore:
         self.settings = SQLAccountSettings(self, self.account_store_class.dialect)
         self.sharing = SQLFolderSharing(self, self.account_store_class.dialect)
         self.annotations = SQLAnnotations(self, self.account_store_class.dialect)
+        self.dav_tree = SQLDavTree(self, self.account_store_class.dialect)
         self._closing: Deferred | None = None
 
     async def _account(self, account):

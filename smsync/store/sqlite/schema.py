@@ -16,7 +16,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and append a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS schema_version (
@@ -232,9 +232,26 @@ _V5 = [
     """CREATE INDEX IF NOT EXISTS annotations_folder ON annotations(folder_id)""",
 ]
 
+#: Version 6: plain WebDAV resources and collections (``IDavTree``), one row a node.
+_V6 = [
+    """CREATE TABLE IF NOT EXISTS dav_nodes (
+        account_id INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        parent TEXT NOT NULL,
+        collection INTEGER NOT NULL,
+        content BLOB,
+        content_type TEXT,
+        etag TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        modified REAL NOT NULL,
+        properties TEXT NOT NULL,
+        PRIMARY KEY (account_id, path))""",
+    """CREATE INDEX IF NOT EXISTS dav_nodes_parent ON dav_nodes(account_id, parent)""",
+]
+
 #: version -> statements (SQL, or a function of the connection) that bring a store from
 #: version-1 to version.
-MIGRATIONS: dict[int, list] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+MIGRATIONS: dict[int, list] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 
 
 

@@ -194,7 +194,8 @@ async def test_extended_mkcol(server):
 @pytest_twisted.ensureDeferred
 async def test_copy_move_and_delete(server):
     await put(server, CAL + "e1.ics", event())
-    assert (await server.call("MKCOL", HOME + "other/")).status == 201
+    # (A MKCOL without a body makes a plain collection: see test_plain_resources.)
+    assert (await server.call("MKCALENDAR", HOME + "other/")).status == 201
     copied = await server.call("COPY", CAL + "e1.ics",
                                headers={"Destination": server.url + HOME + "other/e1.ics"})
     assert copied.status == 201
@@ -327,7 +328,8 @@ async def test_odd_requests_get_proper_answers(server):
     await put(server, CAL + "e1.ics", event())
     assert (await server.call("PATCH", CAL + "e1.ics")).status == 405
     assert (await put(server, CAL, event("x"))).status == 405
-    assert (await put(server, HOME + "nowhere/e.ics", event("x"))).status == 404
+    # RFC 4918 9.7.1: a PUT without its parent collection is 409 (Conflict).
+    assert (await put(server, HOME + "nowhere/e.ics", event("x"))).status == 409
     assert (await put(server, f"/dav/principals/{USER}/e.ics", event("x"))).status == 404
     assert (await server.call("PROPFIND", "/dav/nothing/", headers={"Depth": "0"})).status == 404
     assert (await server.call("GET", CAL + "missing.ics")).status == 404
