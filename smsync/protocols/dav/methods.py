@@ -87,10 +87,14 @@ async def get(ctx, res) -> Response:
         if content is None:
             raise DavError(404)
         ctype = res.home.content_type
+        headers = {"ETag": res.item.etag, "Vary": "Accept"}
+        if res.home.hooks is not None:
+            content, extra = res.home.hooks.on_get(ctx, res, content)
+            headers.update(extra)
         accept = ctx.header("Accept")
         if accept and res.home.negotiate is not None:
             content, ctype = res.home.negotiate(content, accept)
-        return Response(200, content, ctype, {"ETag": res.item.etag, "Vary": "Accept"})
+        return Response(200, content, ctype, headers)
     # Collections have no body of their own; a short listing helps people with browsers.
     lines = [res.href]
     for child in await ctx.tree.children(ctx, res):
@@ -128,6 +132,9 @@ async def put(ctx, res) -> Response:
     if media is not None and media not in home.media_types and media not in (
             "application/octet-stream", "text/plain"):
         raise DavError(403, home.condition("supported_data"), f"{media} is not accepted here")
+    after = None
+    if home.hooks is not None:
+        body, after = await home.hooks.before_put(ctx, res, body)
     match = etag_list(ctx.header("If-Match"))
     none_match = etag_list(ctx.header("If-None-Match"))
     if not res.loaded and ((match and match != ["*"] and len(match) > 1)
@@ -163,7 +170,10 @@ async def put(ctx, res) -> Response:
                 created = False
     except errors.SmsyncError as e:
         raise store_error(e, ctx, res) from None
-    return Response(201 if created else 204, headers={"ETag": info.etag})
+    headers = {"ETag": info.etag}
+    if after is not None:
+        headers = await after(info, headers)
+    return Response(201 if created else 204, headers=headers)
 
 
 async def check_quota(ctx, res, size: int) -> None:
@@ -183,12 +193,15 @@ async def delete(ctx, res) -> Response:
     ctx.app.locks.check_write(ctx, res.href)
     if res.is_item:
         check_preconditions(ctx, res.item.etag)
+        after = await res.home.hooks.before_delete(ctx, res) if res.home.hooks is not None else None
         handle = await ctx.handle(res)
         match = etag_list(ctx.header("If-Match"))
         try:
             await handle.delete(res.item_name, if_match=res.item.etag if match else None)
         except errors.SmsyncError as e:
             raise from_store_error(e) from None
+        if after is not None:
+            await after()
         return Response(204)
     if res.kind is Kind.COLLECTION:
         cstore = await ctx.collections()
