@@ -260,7 +260,12 @@ class Scheduler:
         """
         info = parse_itip(itip_message)
         collections = await self.store.collections(account)
-        if info.method == REQUEST:
+        if info.method in (REQUEST, CANCEL) and same_address(info.organizer, account):
+            # Nobody sends an organizer their own event: such a message (mail claiming
+            # to be from them) changes nothing of what they organize.
+            log.info("scheduling: {method} {uid} to its own organizer {account}: not applied",
+                     method=info.method, uid=info.uid[:60], account=account)
+        elif info.method == REQUEST:
             await self._apply_request(collections, account, itip_message, info)
         elif info.method == CANCEL:
             await self._apply_cancel(collections, itip_message, info, sender)

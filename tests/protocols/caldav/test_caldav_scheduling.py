@@ -23,7 +23,7 @@ from delivery_harness import Sink  # noqa: E402
 from smsync.scheduling.imip import imip_message  # noqa: E402
 from smsync.scheduling.itip import reply  # noqa: E402
 from smsync.scheduling.messages import partstat_of  # noqa: E402
-from smsync.testing.servers import config_with, serving  # noqa: E402
+from smsync.testing.servers import SQLITE, config_with, serving  # noqa: E402
 
 REMOTE = "carol@remote.example"
 
@@ -70,27 +70,36 @@ class Scheduling(Running):
         return None
 
 
-async def start(tmp_path):
+async def start(tmp_path, uri: str):
     sink = Sink()
     sink.listen()
     config = config_with(delivery={
         "hostname": "mx.example.org", "smarthost": f"127.0.0.1:{sink.portno}",
         "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
-    running = await Scheduling.start(("caldav", "carddav", "lmtp"), "memory:", config=config,
+    running = await Scheduling.start(("caldav", "carddav", "lmtp"), uri, config=config,
                                      directory=tmp_path)
     running.sink = sink
     return running
 
 
-@pytest.fixture
-def sched(tmp_path):
-    gen = serving(start(tmp_path))
+def _serve(tmp_path, uri: str):
+    gen = serving(start(tmp_path, uri))
     running = next(gen)
     try:
         yield running
     finally:
         pytest_twisted.blockon(running.sink.stop())
         next(gen, None)
+
+
+@pytest.fixture
+def sched(tmp_path):
+    yield from _serve(tmp_path, "memory:")
+
+
+@pytest.fixture
+def sched_sqlite(tmp_path):
+    yield from _serve(tmp_path, SQLITE)
 
 
 def _mails(sink):
@@ -129,6 +138,15 @@ async def test_organizer_invites_local_and_remote_attendee(sched):
     """The spine: alice's client saves an event with bob and carol; bob's inbox and
     calendar get it at once, carol gets iMIP mail through the smarthost, and alice's
     copy says how each was reached (SCHEDULE-STATUS)."""
+    await _invite(sched)
+
+
+@pytest_twisted.ensureDeferred
+async def test_organizer_invites_over_sqlite(sched_sqlite):
+    await _invite(sched_sqlite)
+
+
+async def _invite(sched):
     uid = "spine-1"
 
     def organizer():
@@ -338,3 +356,44 @@ async def test_imip_request_by_lmtp_lands_in_inbox_and_calendar(sched):
     assert (sender, rcpt) == (OTHER, REMOTE) and msg["Subject"] == "Accepted: Planning"
     assert "METHOD:REPLY" in _calendar_part(msg)
 
+
+
+@pytest_twisted.ensureDeferred
+async def test_imip_cannot_rewrite_what_the_recipient_organizes(sched):
+    uid = "own-event"
+    await sched.call("PUT", f"/dav/calendars/{USER}/calendar/{uid}.ics", event(uid, [REMOTE]),
+                     headers={"Content-Type": "text/calendar"})
+    forged = event(uid, [REMOTE], summary="Forged", sequence=5).replace(
+        "VERSION:2.0", "VERSION:2.0\r\nMETHOD:REQUEST")
+    mail = imip_message(forged.encode(), method="REQUEST", sender=USER, recipients=[USER],
+                        subject="Invitation: Forged", text="x\n")
+    await in_thread(_lmtp, sched.port("lmtp"), USER, USER, mail)
+    assert "SUMMARY:Planning" in await sched.event_text(USER, uid)
+
+
+@pytest_twisted.ensureDeferred
+async def test_counter_and_declinecounter_through_the_outbox(sched):
+    uid = "counter-1"
+    await sched.call("PUT", f"/dav/calendars/{USER}/calendar/{uid}.ics", event(uid, [OTHER, REMOTE]),
+                     headers={"Content-Type": "text/calendar"})
+    for user in (USER, OTHER):
+        await in_thread(lambda user=user: sched.caldav_client(user).principal().schedule_outbox())
+    counter = event(uid, [OTHER], start="20270111T150000Z").replace(
+        "VERSION:2.0", "VERSION:2.0\r\nMETHOD:COUNTER")
+    posted = await sched.call("POST", f"/dav/calendars/{OTHER}/schedule-outbox/", counter, user=OTHER,
+                              headers={"Content-Type": "text/calendar"})
+    assert posted.status == 200 and b"1.2;Delivered" in posted.body
+    [item] = await sched.items(USER, "schedule-inbox")
+    get = await sched.call("GET", f"/dav/calendars/{USER}/schedule-inbox/{item.info.name}")
+    assert b"METHOD:COUNTER" in get.body and b"DTSTART:20270111T150000Z" in get.body
+    # the organizer's calendar is unchanged by a proposal
+    assert "DTSTART:20270111T100000Z" in await sched.event_text(USER, uid)
+    decline = event(uid, [OTHER]).replace("VERSION:2.0", "VERSION:2.0\r\nMETHOD:DECLINECOUNTER")
+    posted = await sched.call("POST", f"/dav/calendars/{USER}/schedule-outbox/", decline,
+                              headers={"Content-Type": "text/calendar"})
+    assert posted.status == 200
+    assert "DECLINECOUNTER" in await sched.event_text(OTHER, uid, "schedule-inbox")
+    # only the organizer declines a counter
+    refused = await sched.call("POST", f"/dav/calendars/{OTHER}/schedule-outbox/", decline, user=OTHER,
+                               headers={"Content-Type": "text/calendar"})
+    assert refused.status == 403
