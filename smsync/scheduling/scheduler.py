@@ -145,7 +145,8 @@ class Scheduler:
         if same_address(organizer, account):
             return await self._organizer_put(account, old if before is not None else None, new, info)
         if info.attendee(account) is not None:
-            return self._attendee_change(account, old if before is not None else None, new, info)
+            return self._attendee_change(account, old if before is not None else None, new, info,
+                                         organizer)
         return Plan()
 
     async def _organizer_put(self, account, old, new, info: ITip) -> Plan:
@@ -163,13 +164,16 @@ class Scheduler:
                                      info.summary))
         return Plan(content, tuple(outgoing))
 
-    def _attendee_change(self, account, old, new, info: ITip) -> Plan:
+    def _attendee_change(self, account, old, new, info: ITip, organizer: str) -> Plan:
         own = partstat_of(new, account)
         earlier = partstat_of(old, account) if old is not None else None
         if own is None or own == earlier or (old is None and own == "NEEDS-ACTION"):
             return Plan()
-        answer = reply(new, account, own)
-        return Plan(None, (Outgoing(REPLY, answer, (info.organizer,), info.summary),))
+        try:
+            answer = reply(new, account, own)
+        except InvalidData:
+            return Plan()  # e.g. no ORGANIZER left in the new version to reply to
+        return Plan(None, (Outgoing(REPLY, answer, (organizer,), info.summary),))
 
     async def plan_delete(self, account: str, old: bytes) -> Plan:
         """What deleting ``old`` from ``account``'s calendar sends: CANCEL to the

@@ -35,14 +35,16 @@ class DeliveryFactory(MailFactory):
                  reactor=None, edge=None):
         super().__init__(store, portal, config, reactor, edge=edge)
         self.core = core or DeliveryCore(store, config.hostname, config.max_message_size)
+        # Applying iMIP mail sends nothing: no mail service needed.
+        self.scheduler = Scheduler(store)
 
     def check_recipient(self, session, address: str):
         return self.core.resolve(address)
 
     def finish(self, session, envelope, spool):
         # Only messages small enough to be in memory can be invitations (MAX_CALENDAR).
-        if spool.in_memory and may_carry_calendar(spool.body()):
-            text = spool.body()
+        text = spool.body() if spool.in_memory else None
+        if text is not None and may_carry_calendar(text):
             return self._finish(session, envelope, spool).addCallback(
                 self._apply_calendar, envelope, text)
         return self._finish(session, envelope, spool)
@@ -72,14 +74,6 @@ class DeliveryFactory(MailFactory):
         return received_header(
             helo=session.helo, peer=session.peer, by=self.config.hostname,
             protocol=session.with_protocol(), queue_id=qid, recipient=address)
-
-    @property
-    def scheduler(self) -> Scheduler:
-        scheduler = getattr(self, "_scheduler", None)
-        if scheduler is None:
-            # Applying what comes in sends nothing: no mail service needed.
-            scheduler = self._scheduler = Scheduler(self.store)
-        return scheduler
 
     @deferred
     async def _apply_calendar(self, replies, envelope, text: bytes):

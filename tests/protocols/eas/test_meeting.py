@@ -272,3 +272,14 @@ def test_outlook_global_obj_ids_keep_their_bytes():
                    "0000000BF0ED4B6E4EE94E9E39E3867B378EF3")
     assert meetings.global_obj_id(uid).hex().upper() == uid
     assert meetings.decode_global_obj_id("bm90IGFuIGlk") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_scheduling_mailboxes_are_no_phone_folders(server):
+    from smsync.scheduling.scheduler import mailbox
+
+    collections = await server.collections(USER)
+    for kind in (CollectionKind.SCHEDULE_INBOX, CollectionKind.SCHEDULE_OUTBOX):
+        await mailbox(collections, kind)
+    folders = await deferToThread(lambda: device(server, name="meet16").folders)
+    assert not any(name.startswith("schedule-") for name, _ in folders.values())
