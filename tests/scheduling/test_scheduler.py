@@ -65,7 +65,7 @@ async def test_organizer_request_reaches_bob_at_once_and_carol_by_mail():
         [message] = await _items(store, BOB, CollectionKind.SCHEDULE_INBOX)
         assert b"X-SMSYNC-ITIP-METHOD:REQUEST" in message.content
         [(sender, to, mail)] = outbox.sent
-        assert (sender, to) == (ALICE, (CAROL,)) and b"method=REQUEST" in mail
+        assert (sender, to) == (ALICE, (CAROL,)) and b"METHOD:REQUEST" in mail
 
         # Without a way to send mail, carol cannot be reached, and the copy says so.
         plan = await Scheduler(store).plan_put(ALICE, None, event("m2"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 from dav_harness import OTHER, USER, Running, in_thread
@@ -88,7 +89,7 @@ def _serve(tmp_path, uri: str):
     try:
         yield running
     finally:
-        pytest_twisted.blockon(running.sink.stop())
+        pytest_twisted.blockon(Deferred.fromCoroutine(running.sink.stop()))
         next(gen, None)
 
 
