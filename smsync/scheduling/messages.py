@@ -98,6 +98,15 @@ def recipients(data: bytes, organizer: str) -> dict[str, str]:
     return out
 
 
+def forced(data: bytes) -> set[str]:
+    """The attendees (lower-cased addresses) whose ATTENDEE says
+    ``SCHEDULE-FORCE-SEND=REQUEST``: the organizer's client asks that they get the
+    request again even though nothing changed (RFC 6638 7.2)."""
+    return {address_of(p.value).lower() for c in _items(_calendar(data))
+            for p in c.get_all("ATTENDEE")
+            if (p.param("SCHEDULE-FORCE-SEND") or "").upper() == "REQUEST"}
+
+
 def partstat_of(data: bytes, address: str) -> Optional[str]:
     """The PARTSTAT ``address`` has in the master (or first) component that lists it,
     upper-case (NEEDS-ACTION when not said); None when no component lists it."""
@@ -157,6 +166,18 @@ def strip_schedule_params(data: bytes) -> bytes:
         for prop in comp.properties:
             if prop.name in ("ATTENDEE", "ORGANIZER"):
                 prop.params = [(k, v) for k, v in prop.params if k not in SCHEDULE_PARAMS]
+    return serialize(cal)
+
+
+def strip_force_send(data: bytes) -> bytes:
+    """``data`` without SCHEDULE-FORCE-SEND parameters."""
+    if b"SCHEDULE-FORCE-SEND" not in data.upper():
+        return data
+    cal = _calendar(data)
+    for comp in _items(cal):
+        for prop in comp.properties:
+            if prop.name in ("ATTENDEE", "ORGANIZER"):
+                prop.set_param("SCHEDULE-FORCE-SEND", None)
     return serialize(cal)
 
 

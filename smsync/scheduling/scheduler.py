@@ -31,9 +31,10 @@ from smsync.scheduling.calendar import default_calendar, find_event
 from smsync.scheduling.itip import (CANCEL, COUNTER, REPLY, REQUEST, ITip, address_of,
                                     apply_partstat, calendar_object, parse_itip, reply,
                                     same_address)
-from smsync.scheduling.messages import (DELIVERED, NO_ROUTE, SENT, cancelled, message,
+from smsync.scheduling.messages import (DELIVERED, NO_ROUTE, SENT, cancelled, forced, message,
                                         partstat_of, recipients, set_schedule_status,
-                                        significant_change, strip_schedule_params, to_inbox)
+                                        significant_change, strip_force_send,
+                                        strip_schedule_params, to_inbox)
 
 log = Logger(namespace="smsync.scheduling")
 
@@ -154,10 +155,12 @@ class Scheduler:
         earlier = recipients(old, account) if old is not None else {}
         removed = [address for key, address in earlier.items() if key not in now]
         outgoing, content = [], None
-        if now and significant_change(old, new):
-            statuses = {key: await self._status(address) for key, address in now.items()}
-            content = set_schedule_status(new, statuses)
-            outgoing.append(Outgoing(REQUEST, message(content, REQUEST), tuple(now.values()),
+        to = now if significant_change(old, new) else {k: v for k, v in now.items() if k in forced(new)}
+        if to:
+            statuses = {key: await self._status(address) for key, address in to.items()}
+            # SCHEDULE-FORCE-SEND is a request for this write only: not kept.
+            content = strip_force_send(set_schedule_status(new, statuses))
+            outgoing.append(Outgoing(REQUEST, message(content, REQUEST), tuple(to.values()),
                                      info.summary))
         if removed:
             outgoing.append(Outgoing(CANCEL, message(old, CANCEL, only=removed), tuple(removed),

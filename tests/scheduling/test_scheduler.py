@@ -86,9 +86,14 @@ async def test_answers_only_change_what_they_may():
         await calendar.put("m1.ics", organizer_copy)
         await scheduler.carry_out(ALICE, await scheduler.plan_put(ALICE, None, organizer_copy))
 
-        # Not significant: a re-save with an answer changed sends nothing.
+        # Not significant: a re-save with an answer changed sends nothing...
         plan = await scheduler.plan_put(ALICE, organizer_copy, event(attendees=(BOB,), bob="ACCEPTED"))
         assert plan.outgoing == ()
+        # ... unless the client forces it (RFC 6638 7.2), which is not kept.
+        plan = await scheduler.plan_put(ALICE, organizer_copy, organizer_copy.replace(
+            b"ATTENDEE;", b"ATTENDEE;SCHEDULE-FORCE-SEND=REQUEST;"))
+        [out] = plan.outgoing
+        assert out.recipients == (BOB,) and b"FORCE" not in plan.content + out.message
 
         # bob accepts: a REPLY to alice, applied to her copy.
         [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
