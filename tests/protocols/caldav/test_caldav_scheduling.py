@@ -398,3 +398,30 @@ async def test_counter_and_declinecounter_through_the_outbox(sched):
     refused = await sched.call("POST", f"/dav/calendars/{OTHER}/schedule-outbox/", decline, user=OTHER,
                                headers={"Content-Type": "text/calendar"})
     assert refused.status == 403
+
+
+@pytest_twisted.ensureDeferred
+async def test_bob_organizes_with_add_attendee_and_alice_declines(sched):
+    """The other way round with the library's own calls: bob adds alice's principal as
+    attendee and saves; alice declines from her inbox; bob's copy says so."""
+    uid = "decline-lib"
+
+    def organizer():
+        client = sched.caldav_client(OTHER)
+        alice = sched.caldav_client(USER).principal()
+        cal = client.principal().calendars()[0]
+        ev = cal.save_event(event(uid))
+        ev.add_organizer()
+        ev.add_attendee(alice)
+        ev.save()
+
+    await in_thread(organizer)
+
+    def attendee():
+        principal = sched.caldav_client(USER).principal()
+        [invite] = list(principal.schedule_inbox().get_items())
+        invite.decline_invite()
+
+    await in_thread(attendee)
+    assert partstat_of((await sched.event_text(OTHER, uid)).encode(), USER) == "DECLINED"
+    assert partstat_of((await sched.event_text(USER, uid)).encode(), USER) == "DECLINED"
