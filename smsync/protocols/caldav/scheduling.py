@@ -91,6 +91,29 @@ def _scheduling(content: Optional[bytes]) -> bool:
         return False
 
 
+async def _check_unique(ctx, res, body: bytes) -> None:
+    """RFC 6638 3.2.4.1: one scheduling object per UID among the account's calendars
+    (its collection's own check is the store's ``no-uid-conflict``)."""
+    try:
+        uid = itip.parse_itip(body, method_required=False).uid
+    except InvalidData:
+        return  # the store refuses it with its own reason
+    cstore = await ctx.collections()
+    for kind in (CollectionKind.CALENDAR, CollectionKind.TASKS):
+        for entry in await cstore.list_collections(kind):
+            if entry.name == res.collection_name:
+                continue
+            handle = await cstore.collection_by_id(entry.id)
+            try:
+                item = await handle.get_by_uid(uid)
+            except errors.NotFound:
+                continue
+            href = ctx.tree.item_href(res.home, res.owner, entry.name, item.info.name)
+            raise DavError(403, c("unique-scheduling-object-resource"),
+                           "another calendar has a scheduling object with this UID",
+                           children=[href_element(href)])
+
+
 class SchedulingHooks(ItemHooks):
     """Implicit scheduling around the core's item methods in the calendar home."""
 
@@ -109,6 +132,8 @@ class SchedulingHooks(ItemHooks):
             current = schedule_tag(old) if _scheduling(old) else None
             if not _tag_matches(tag_header, current):
                 raise DavError(412, message="If-Schedule-Tag-Match failed")
+        if old is None:
+            await _check_unique(ctx, res, body)
         scheduler = scheduler_of(ctx)
         plan = await scheduler.plan_put(ctx.account, old, body)
         content = plan.content if plan.content is not None else body

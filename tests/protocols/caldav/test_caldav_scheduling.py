@@ -425,3 +425,17 @@ async def test_bob_organizes_with_add_attendee_and_alice_declines(sched):
     await in_thread(attendee)
     assert partstat_of((await sched.event_text(OTHER, uid)).encode(), USER) == "DECLINED"
     assert partstat_of((await sched.event_text(USER, uid)).encode(), USER) == "DECLINED"
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_scheduling_object_per_uid_across_calendars(sched):
+    """RFC 6638 3.2.4.1: the same meeting may not be filed in two calendars."""
+    uid = "unique-1"
+    await sched.call("MKCALENDAR", f"/dav/calendars/{USER}/work/")
+    put = await sched.call("PUT", f"/dav/calendars/{USER}/calendar/{uid}.ics", event(uid, [OTHER]),
+                           headers={"Content-Type": "text/calendar"})
+    assert put.status == 201
+    again = await sched.call("PUT", f"/dav/calendars/{USER}/work/{uid}.ics", event(uid, [OTHER]),
+                             headers={"Content-Type": "text/calendar"})
+    assert again.status == 403 and b"unique-scheduling-object-resource" in again.body
+    assert f"/dav/calendars/{USER}/calendar/{uid}.ics".encode() in again.body
