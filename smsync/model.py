@@ -211,6 +211,12 @@ class CollectionKind(str, enum.Enum):
     ADDRESSBOOK = "addressbook"
     TASKS = "tasks"
     NOTES = "notes"
+    #: RFC 6638 scheduling mailboxes: the iTIP messages an account was sent (inbox), and
+    #: the collection a CalDAV client posts free-busy requests to (outbox, always
+    #: empty). Made by ``smsync.scheduling`` when first needed; no calendar of any
+    #: protocol but CalDAV's scheduling.
+    SCHEDULE_INBOX = "schedule-inbox"
+    SCHEDULE_OUTBOX = "schedule-outbox"
 
 
 #: iCalendar component names each calendar-like kind accepts by default.
@@ -219,6 +225,8 @@ DEFAULT_COMPONENTS = {
     CollectionKind.TASKS: frozenset({"VTODO"}),
     CollectionKind.NOTES: frozenset({"VJOURNAL"}),
     CollectionKind.ADDRESSBOOK: frozenset({"VCARD"}),
+    CollectionKind.SCHEDULE_INBOX: frozenset({"VEVENT", "VTODO"}),
+    CollectionKind.SCHEDULE_OUTBOX: frozenset({"VEVENT", "VTODO"}),
 }
 
 #: Collections every new account starts with: name -> (kind, display name).

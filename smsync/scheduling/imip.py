@@ -4,13 +4,15 @@
 ``multipart/alternative`` of a short text for people and the ``text/calendar;
 method=REPLY`` part for their calendar software, from the attendee to the organizer.
 ``calendar_part`` and ``read_calendar`` find and read the iTIP object of a stored
-message from its ``MessageStructure``, reading only that part's bytes.
+message from its ``MessageStructure``, reading only that part's bytes;
+``may_carry_calendar`` and ``calendar_of_message`` do it for a message being delivered.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import email
 import quopri
 import re
 import uuid
@@ -18,7 +20,7 @@ from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses
 from typing import Optional
 
 from smsync.errors import NotFound
@@ -145,3 +147,49 @@ async def read_calendar(mailbox, uid: int, structure: MessageStructure,
     except NotFound:
         return None
     return decode_part(raw, part)
+
+
+_CALENDAR_TYPE = re.compile(rb"content-type:[ \t]*(?:\r?\n[ \t]+)?text/calendar", re.IGNORECASE)
+
+
+def may_carry_calendar(raw: bytes) -> bool:
+    """Whether the message text ``raw`` may have a ``text/calendar`` part (a quick look
+    at its bytes, so that other mail is not parsed)."""
+    return _CALENDAR_TYPE.search(raw) is not None
+
+
+def _mail_leaves(part):
+    """The non-multipart parts of an ``email`` message, depth first, not inside
+    attached messages (what those carry is not this mail's invitation)."""
+    if part.is_multipart():
+        if part.get_content_maintype() == "multipart":
+            for child in part.get_payload():
+                yield from _mail_leaves(child)
+        return
+    yield part
+
+
+def calendar_of_message(raw: bytes, limit: int = MAX_CALENDAR):
+    """The iTIP object of the RFC 5322 message ``raw`` and who it is from: ``(ics,
+    senders)`` -- the decoded ``text/calendar`` part (with a ``method`` parameter
+    first, not inside attached messages) and the From addresses -- or None when it has
+    no such part or the part is over ``limit`` bytes."""
+    message = email.message_from_bytes(raw)
+    found = None
+    for part in _mail_leaves(message):
+        if part.get_content_type() != "text/calendar":
+            continue
+        if part.get_param("method") is not None:
+            found = part
+            break
+        found = found or part
+    if found is None:
+        return None
+    body = found.get_payload(decode=True) or b""
+    if len(body) > limit:
+        return None
+    charset = (found.get_content_charset() or "utf-8").lower()
+    if charset not in ("utf-8", "utf8", "us-ascii"):
+        body = decode_charset(body, charset).encode("utf-8")
+    senders = tuple(address for _, address in getaddresses(message.get_all("From", [])) if address)
+    return body, senders

@@ -1,5 +1,6 @@
 """CalDAV (RFC 4791) on the WebDAV core: the calendar home, calendar properties,
-MKCALENDAR, calendar-query / calendar-multiget / free-busy-query. Calendars, task lists
+MKCALENDAR, calendar-query / calendar-multiget / free-busy-query, and scheduling
+(RFC 6638, ``scheduling``). Calendars, task lists
 and note lists (VEVENT, VTODO, VJOURNAL collections) all live in the calendar home.
 
 ``build_resources`` is the twistd builder (``smsync.tap.registry``); ``extension``
@@ -16,6 +17,7 @@ from smsync.model import CollectionKind
 from smsync.protocols.caldav.mkcalendar import MkCalendar
 from smsync.protocols.caldav.properties import CALDAV_PROPERTIES, C, c
 from smsync.protocols.caldav.reports import CALDAV_REPORTS
+from smsync.protocols.caldav.scheduling import SCHEDULING_PROPERTIES, SchedulePost, SchedulingHooks
 from smsync.protocols.dav import Extension, HomeSpec, app_for, site_resources
 from smsync.protocols.dav.xml import register_prefix
 
@@ -39,7 +41,8 @@ def home_spec(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> HomeSpec:
     return HomeSpec(
         segment="calendars",
         protocol="caldav",
-        kinds=frozenset({CollectionKind.CALENDAR, CollectionKind.TASKS, CollectionKind.NOTES}),
+        kinds=frozenset({CollectionKind.CALENDAR, CollectionKind.TASKS, CollectionKind.NOTES,
+                         CollectionKind.SCHEDULE_INBOX, CollectionKind.SCHEDULE_OUTBOX}),
         resourcetype=c("calendar"),
         content_type="text/calendar; charset=utf-8",
         media_types=frozenset({"text/calendar"}),
@@ -55,6 +58,9 @@ def home_spec(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> HomeSpec:
         repair=repair_calendar,
         export=merge_calendars,
         suffix=".ics",
+        kind_types={CollectionKind.SCHEDULE_INBOX: c("schedule-inbox"),
+                    CollectionKind.SCHEDULE_OUTBOX: c("schedule-outbox")},
+        hooks=SchedulingHooks(),
     )
 
 
@@ -62,11 +68,11 @@ def extension(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> Extension:
     """The CalDAV extension of the WebDAV core."""
     return Extension(
         name="caldav",
-        compliance=("calendar-access",),
+        compliance=("calendar-access", "calendar-auto-schedule"),
         homes=(home_spec(max_resource_size),),
-        properties=CALDAV_PROPERTIES,
+        properties=CALDAV_PROPERTIES + SCHEDULING_PROPERTIES,
         reports=CALDAV_REPORTS,
-        methods=(MkCalendar(),),
+        methods=(MkCalendar(), SchedulePost()),
     )
 
 

@@ -1,11 +1,11 @@
-"""CalDAV's live properties (RFC 4791 5.2, 6.2, 9.6; Apple's colour and order; RFC 6638
-principal properties are left for scheduling). Registered by ``name``."""
+"""CalDAV's live properties (RFC 4791 5.2, 6.2, 9.6; Apple's colour and order; those of
+RFC 6638 are in ``scheduling``). Registered by ``name``."""
 
 from __future__ import annotations
 
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import parse_components
-from smsync.model import PROP_COLOR, PROP_DESCRIPTION, PROP_ORDER, PROP_TIMEZONE
+from smsync.model import CollectionKind, PROP_COLOR, PROP_DESCRIPTION, PROP_ORDER, PROP_TIMEZONE
 from smsync.protocols.caldav.caldata import CompSpec, DataRequest, render
 from smsync.protocols.caldav.filters import parse_utc
 from smsync.protocols.dav import Property
@@ -15,6 +15,7 @@ from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.xml import (
     children, clark, element, element_tags, escape_utf8, href_element, sub, text_of, text_property,
 )
+from smsync.scheduling.messages import from_inbox
 
 C = "urn:ietf:params:xml:ns:caldav"
 APPLE = "http://apple.com/ns/ical/"
@@ -262,6 +263,7 @@ class CalendarData(Property):
         content = await ctx.content(res)
         if content is None:
             return None
+        content = from_inbox(content)
         data = render(content, parse_data_request(asked)) if asked is not None and (
             len(asked) or asked.get("content-type")) else content
         return text_property(self.name, data.decode("utf-8", "replace"))
@@ -271,9 +273,14 @@ class CalendarData(Property):
         if asked is not None and (len(asked) or asked.get("content-type")):
             return None
         head, tail = element_tags(self.name)
+        inbox = parent.info is not None and parent.info.kind is CollectionKind.SCHEDULE_INBOX
 
         def rendered(info, content):
-            return None if content is None else b"".join((head, escape_utf8(content), tail))
+            if content is None:
+                return None
+            if inbox:
+                content = from_inbox(content)
+            return b"".join((head, escape_utf8(content), tail))
 
         return rendered
 

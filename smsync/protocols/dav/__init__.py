@@ -9,8 +9,9 @@ Embedding::
     root.putChild(b"dav", app.resource)
 """
 
-from smsync.protocols.dav.registry import ChangeSet, Extension, HomeSpec, Method, Property, Report
+from smsync.protocols.dav.registry import (ChangeSet, Extension, HomeSpec, ItemHooks, Method, Property,
+                                           Report)
 from smsync.protocols.dav.server import DavApp, DavResource, WellKnown, app_for, site_resources
 
-__all__ = ["ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "Method", "Property",
-           "Report", "WellKnown", "app_for", "site_resources"]
+__all__ = ["ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "ItemHooks", "Method",
+           "Property", "Report", "WellKnown", "app_for", "site_resources"]

@@ -103,6 +103,9 @@ async def get(ctx, res) -> Response:
         if modified is not None:
             headers["Last-Modified"] = http_date(modified)
         ctype = res.home.content_type
+        if res.home.hooks is not None:
+            content, extra = res.home.hooks.on_get(ctx, res, content)
+            headers.update(extra)
         accept = ctx.header("Accept")
         if accept and res.home.negotiate is not None:
             content, ctype = res.home.negotiate(content, accept)
@@ -175,6 +178,9 @@ async def put(ctx, res) -> Response:
     if media is not None and media not in home.media_types and media not in (
             "application/octet-stream", "text/plain"):
         raise DavError(403, home.condition("supported_data"), f"{media} is not accepted here")
+    after = None
+    if home.hooks is not None:
+        body, after = await home.hooks.before_put(ctx, res, body)
     match = etag_list(ctx.header("If-Match"))
     none_match = etag_list(ctx.header("If-None-Match"))
     if not res.loaded and (match or (none_match and none_match != ["*"])
@@ -203,13 +209,16 @@ async def put(ctx, res) -> Response:
             info, created = await _store(ctx, res, handle, repaired.content)
     except errors.SmsyncError as e:
         raise store_error(e, ctx, res) from None
+    headers = {"ETag": info.etag}
     if repaired is not None and repaired.changed:
         log.info("DAV PUT {href} by {account}: stored repaired: {notes}", href=res.href,
                  account=ctx.account, notes="; ".join(repaired.notes))
         # RFC 4791 5.3.4: no ETag when what is stored differs from what was sent; the
         # client reads the item back.
-        return Response(201 if created else 204)
-    return Response(201 if created else 204, headers={"ETag": info.etag})
+        headers = {}
+    if after is not None:
+        headers = await after(info, headers)
+    return Response(201 if created else 204, headers=headers)
 
 
 async def _store(ctx, res, handle, body: bytes):
@@ -284,12 +293,15 @@ async def delete(ctx, res) -> Response:
         return await plain.delete(ctx, res)
     if res.is_item:
         check_preconditions(ctx, res.item.etag)
+        after = await res.home.hooks.before_delete(ctx, res) if res.home.hooks is not None else None
         handle = await ctx.handle(res)
         match = etag_list(ctx.header("If-Match"))
         try:
             await handle.delete(res.item_name, if_match=res.item.etag if match else None)
         except errors.SmsyncError as e:
             raise from_store_error(e) from None
+        if after is not None:
+            await after()
         return Response(204)
     if res.kind is Kind.COLLECTION:
         cstore = await ctx.collections()

@@ -29,7 +29,7 @@ class ResourceType(Property):
         if res.kind is Kind.PRINCIPAL:
             sub(el, dav("principal"))
         if res.kind is Kind.COLLECTION and res.home is not None:
-            sub(el, res.home.resourcetype)
+            sub(el, res.home.resourcetype_of(res.info.kind if res.info is not None else None))
         return el
 
     def change(self, ctx, res, el, changes, creating):

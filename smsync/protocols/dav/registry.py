@@ -43,6 +43,10 @@ class HomeSpec:
         export: optional ``(contents, display_name) -> bytes``: the whole collection
             as one file, the answer to a GET of the collection (``.ics``, ``.vcf``).
         suffix: the file name extension of that export.
+        kind_types: resourcetype Clark names of collection kinds that are not
+            ``resourcetype`` (CalDAV's schedule inbox and outbox).
+        hooks: an ``ItemHooks`` run around item writes and reads (CalDAV's implicit
+            scheduling), or None.
     """
 
     segment: str
@@ -58,9 +62,38 @@ class HomeSpec:
     repair: Optional[Callable] = None
     export: Optional[Callable] = None
     suffix: str = ""
+    kind_types: dict = attrs.field(factory=dict)
+    hooks: Optional["ItemHooks"] = None
+
+    def resourcetype_of(self, kind) -> str:
+        """The resourcetype a collection of ``kind`` (None: unknown) adds."""
+        return self.kind_types.get(kind, self.resourcetype)
 
     def condition(self, role: str) -> Optional[str]:
         return self.conditions.get(role)
+
+
+class ItemHooks:
+    """What an extension does around the core's item methods; the defaults do nothing.
+
+    ``before_put`` runs once PUT's size and type checks passed, before the store
+    writes: it may load the item (``ctx.tree.load_item``), refuse (``DavError``), and
+    fires with ``(body, after)``: the content to store instead of the client's and
+    None or a coroutine function ``after(info, headers) -> headers`` run once stored
+    (``info`` the new ``ItemInfo``; it gives the response headers).
+    ``before_delete`` runs before an item is deleted and fires with None or a
+    coroutine function ``after()`` run once it is. ``on_get`` gives the content a GET
+    serves and extra response headers.
+    """
+
+    async def before_put(self, ctx, res, body: bytes):
+        return body, None
+
+    async def before_delete(self, ctx, res):
+        return None
+
+    def on_get(self, ctx, res, content: bytes):
+        return content, {}
 
 
 @attrs.define

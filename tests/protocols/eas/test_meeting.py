@@ -203,6 +203,31 @@ def _test_before_16(server):
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_local_organizer_copy_gets_the_answer(server):
+    await deferToThread(_test_local_organizer, server)
+
+
+def _test_local_organizer(server):
+    ics = email.message_from_bytes(invitation("meet-5@example.org"), policy=email.policy.default)
+    ics = next(p for p in ics.walk() if p.get_content_type() == "text/calendar").get_content()
+    bob_copy = itip.calendar_object(ics.encode())
+
+    async def file_for_bob():
+        collections = await server.collections(OTHER)
+        [info] = await collections.list_collections(CollectionKind.CALENDAR)
+        await (await collections.collection_by_id(info.id)).put("meet-5.ics", bob_copy)
+
+    block(file_for_bob())
+    [uid] = block(server.deliver(invitation("meet-5@example.org")))
+    phone = device(server, version="14.1", name="meet15")
+    inbox_items(phone)
+    result = respond(phone, phone.folder_of_type(INBOX), str(uid), 2)
+    assert text_of(result, MR, "Status") == "1"
+    [stored] = block(_events(server, OTHER))
+    assert itip.parse_itip(stored, method_required=False).attendee(USER).partstat == "TENTATIVE"
+
+
+@pytest_twisted.ensureDeferred
 async def test_bad_requests_answer_status_2(server):
     await deferToThread(_test_bad_requests, server)
 
@@ -247,3 +272,14 @@ def test_outlook_global_obj_ids_keep_their_bytes():
                    "0000000BF0ED4B6E4EE94E9E39E3867B378EF3")
     assert meetings.global_obj_id(uid).hex().upper() == uid
     assert meetings.decode_global_obj_id("bm90IGFuIGlk") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_scheduling_mailboxes_are_no_phone_folders(server):
+    from smsync.scheduling.scheduler import mailbox
+
+    collections = await server.collections(USER)
+    for kind in (CollectionKind.SCHEDULE_INBOX, CollectionKind.SCHEDULE_OUTBOX):
+        await mailbox(collections, kind)
+    folders = await deferToThread(lambda: device(server, name="meet16").folders)
+    assert not any(name.startswith("schedule-") for name, _ in folders.values())

@@ -44,6 +44,8 @@ async def hierarchy(ctx) -> dict:
     collections = await ctx.store.collections(ctx.account)
     seen_default = set()
     for info in await collections.list_collections():
+        if info.kind not in _KIND_TYPES:
+            continue  # scheduling mailboxes: CalDAV's own
         default, user = _KIND_TYPES[info.kind]
         kind = user if info.kind in seen_default else default
         seen_default.add(info.kind)

@@ -10,6 +10,9 @@ account's PARTSTAT; a declined meeting leaves the calendar, as Exchange does, so
 phone shows no event it will not attend. The meeting request message then moves to
 Deleted Items, as Exchange moves it.
 
+An organizer who is an account of this server has the answer on their copy of the
+event at once, through the scheduling core (as a CalDAV attendee's answer reaches it).
+
 Who tells the organizer: in 16.x the server, by an iMIP REPLY through the edge's
 ``Submitter`` (this server's accounts get it in their Inbox), when the device sends
 ``SendResponse`` (with an optional Body, sent as the reply's comment) and the organizer
@@ -37,6 +40,7 @@ from smsync.protocols.eas.mailquery import parse_long_id
 from smsync.protocols.eas.wbxml import Element
 from smsync.scheduling import imip, itip
 from smsync.scheduling.calendar import file_answer
+from smsync.scheduling.scheduler import Scheduler
 
 MR = "MeetingResponse:"
 SEARCH = "Search:"
@@ -189,6 +193,22 @@ async def _tell_organizer(ctx, invitation: Invitation, info: itip.ITip, answer: 
         ctx.log(f"MeetingResponse: the reply to {info.organizer} was not sent: {e}")
 
 
+async def _answer_local_organizer(ctx, invitation: Invitation, info: itip.ITip, answer: Answer) -> None:
+    """An organizer of this server has the answer on their copy at once, as CalDAV
+    scheduling gives it (whether the server or the device then mails the REPLY)."""
+    if not info.organizer:
+        return
+    scheduler = Scheduler(ctx.store)
+    organizer = await scheduler.local_account(info.organizer)
+    if organizer is None or organizer == ctx.account:
+        return
+    try:
+        answer_ics = itip.reply(invitation.ics, ctx.account, answer.partstat)
+        await scheduler.receive(organizer, answer_ics, sender=ctx.account)
+    except (InvalidData, SmsyncError) as e:
+        ctx.log(f"MeetingResponse: {info.organizer}'s copy not updated: {e}")
+
+
 async def _to_deleted_items(ctx, invitation: Invitation) -> None:
     if invitation.mailbox is None:
         return
@@ -225,6 +245,7 @@ async def respond(ctx, answer: Answer) -> Optional[str]:
     except NotFound as e:
         raise Refused(MAILBOX_ERROR, str(e)) from None
     own = info.attendee(ctx.account)
+    await _answer_local_organizer(ctx, invitation, info, answer)
     if answer.send and info.organizer and not (own is not None and own.rsvp is False):
         await _tell_organizer(ctx, invitation, info, answer)
     await _to_deleted_items(ctx, invitation)
