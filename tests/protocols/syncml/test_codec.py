@@ -378,7 +378,8 @@ def test_a_client_wbxml_with_string_table_opaque_data_and_nested_devinf():
         b"\x6c" b"\x71" + _str_i("1.1") + b"\x01" + b"\x72" + _str_i("SyncML/1.1") + b"\x01"
         b"\x65" + _str_i("1") + b"\x01" + b"\x5b" + _str_i("1") + b"\x01"
         b"\x6e\x57" + _str_i("http://example.org/sync") + b"\x01\x01"
-        b"\x67\x57" + _str_i("IMEI:3515460053") + b"\x01\x01"
+        b"\x67\x57" + _str_i("IMEI:3515460053") + b"\x01"
+        b"\x56\x03" + "Müllers Handy".encode("latin-1") + b"\x00\x01\x01"  # LocName
         b"\x01"  # SyncHdr
         b"\x6b"  # SyncBody
         b"\x5f\x4b" + _str_i("1") + b"\x01"  # Put, CmdID
@@ -400,6 +401,7 @@ def test_a_client_wbxml_with_string_table_opaque_data_and_nested_devinf():
     assert message.version is SYNCML11
     hdr, body_ = message.root.children
     assert hdr.find(s, "Source").find(s, "LocURI").text == "IMEI:3515460053"
+    assert hdr.find(s, "Source").find(s, "LocName").text == "Müllers Handy"
     put, sync, final = body_.children
     assert put.find(s, "Meta").children == (E(M, "Type", text=DEVINF_WBXML),)
     assert put.find(s, "Item").find(s, "Data").children == (
@@ -522,3 +524,26 @@ def test_we_read_what_libwbxml_writes(sample, tmp_path):
     assert message.version.verdtd == decode_xml(sample).version.verdtd
     assert _plain(message.root, fold_cr=True) == _plain(tree, fold_cr=True)
     assert any(n.opaque is not None for n in _nodes(message.root))
+
+
+@given(st.binary(max_size=400))
+@settings(max_examples=1000)
+def test_fuzz_arbitrary_bytes(data):
+    for encoding in ("wbxml", "xml"):
+        try:
+            message = codec.decode(data, encoding)
+        except SyncMLError:
+            continue
+        assert codec.decode(codec.encode(message.root, "wbxml"), "wbxml").root is not None
+
+
+@given(st.binary(max_size=300), st.sampled_from([SYNCML11, SYNCML12]))
+@settings(max_examples=1000)
+def test_fuzz_bodies_behind_a_syncml_header(body, version):
+    data = version.syncml.encode(E(version.namespace, "Final"))[:-1] + body
+    try:
+        message = decode_wbxml(data)
+    except SyncMLError:
+        return
+    wbxml = encode_wbxml(message.root)
+    assert decode_wbxml(wbxml).root == message.root
