@@ -48,8 +48,9 @@ _DEVINF_COMMON = """
     1E SwV 1F SyncCap 20 SyncType 21 Tx 22 Tx-Pref 23 ValEnum 24 VerCT 25 VerDTD 26 XNam
     27 XVal 28 UTC 29 SupportNumberOfChanges 2A SupportLargeObjs"""
 _DEVINF11 = _DEVINF_COMMON.format_map({"1C": "1C Size"})
-# 1.2 renames Size MaxSize (a property's size), and adds the property structure,
-# filters and hierarchical sync.
+# 1.2 renames Size MaxSize (a property's size; Synthesis, SyncEvolution's engine, writes
+# either name for the one token: both are read, MaxSize is what decoding names it), adds
+# the property structure, filters and hierarchical sync; 0x2F is reserved.
 _DEVINF12 = _DEVINF_COMMON.format_map({"1C": "1C MaxSize/Size"}) + """
     2B Property 2C PropParam 2D MaxOccur 2E NoTruncate 30 Filter-Rx 31 FilterCap
     32 FilterKeyword 33 FieldLevel 34 SupportHierarchicalSync"""

@@ -547,3 +547,23 @@ def test_fuzz_bodies_behind_a_syncml_header(body, version):
         return
     wbxml = encode_wbxml(message.root)
     assert decode_wbxml(wbxml).root == message.root
+
+
+@pytest.mark.parametrize("version", [SYNCML11, SYNCML12], ids=["1.1", "1.2"])
+def test_libwbxml_knows_every_token_as_we_do(version, tmp_path):
+    s = version.namespace
+    syncml = [E(page.namespace, tag, text="x") for page in version.syncml.pages.values()
+              for tag in page.tags.values() if tag != "SyncML"]
+    devinf = [E(D, tag, text="x") for tag in version.devinf.pages[0].tags.values()
+              if tag != "DevInf"]
+    tree = E(s, "SyncML", [*syncml, E(s, "Put", [
+        E(s, "Meta", [E(M, "Type", text=DEVINF_XML)]),
+        E(s, "Item", [E(s, "Data", [E(D, "DevInf", devinf)])])])])
+    theirs = etree.fromstring(_run("wbxml2xml", encode_wbxml(tree), tmp_path, "wbxml", "xml",
+                                   "-m", "0"))
+    # Names only: libwbxml writes a NextNonce in base64.
+    names = [_theirs(c)[:2] for c in theirs]
+    assert names[:-1] == [(c.namespace, c.tag) for c in syncml]
+    put = theirs[-1]
+    (devinf_xml,) = put.find(f"{{{s}}}Item").find(f"{{{s}}}Data")
+    assert [_theirs(c)[:2] for c in devinf_xml] == [(D, c.tag) for c in devinf]
