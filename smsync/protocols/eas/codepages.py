@@ -12,27 +12,9 @@ tag byte are its content and attribute flags.
 
 from __future__ import annotations
 
-import attrs
+from smsync.formats.wbxml import CodePage
 
-
-@attrs.frozen
-class CodePage:
-    """One code page: its number, name, XML namespace and tags.
-
-    Attributes:
-        number: the page number SWITCH_PAGE selects (0-25).
-        name: the page's name in MS-ASWBXML (``AirSync``, ``Email2``...).
-        namespace: the XML namespace EAS writes for it (``AirSync:``).
-        tags: token -> tag name.
-        tokens: tag name -> token (aliases of a token included).
-    """
-
-    number: int
-    name: str
-    namespace: str
-    tags: dict[int, str]
-    tokens: dict[str, int]
-
+__all__ = ["BY_NAMESPACE", "PAGES", "CodePage"]
 
 # Each page as "token name token name ..." (tokens in hex). Where a token has had two
 # names the current one comes first and the older one follows after a "/": it is
