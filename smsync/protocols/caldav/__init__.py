@@ -14,7 +14,7 @@ from smsync.model import CollectionKind
 from smsync.protocols.caldav.mkcalendar import MkCalendar
 from smsync.protocols.caldav.properties import CALDAV_PROPERTIES, C, c
 from smsync.protocols.caldav.reports import CALDAV_REPORTS
-from smsync.protocols.dav import Extension, HomeSpec, WellKnown, app_for
+from smsync.protocols.dav import MAX_XML_BODY, Extension, HomeSpec, WellKnown, app_for
 from smsync.protocols.dav.xml import register_prefix
 
 register_prefix("C", C)
@@ -69,6 +69,7 @@ def build_resources(edge) -> dict:
     """twistd builder: ``/dav/`` (shared with CardDAV) and ``/.well-known/caldav``, over
     the server's ``smsync.edge.Edge``."""
     size = getattr(getattr(edge.config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
-    app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge)
+    xml = getattr(getattr(edge.config, "limits", None), "max_xml_body", MAX_XML_BODY)
+    app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge, max_xml_body=xml)
     app.install(extension(size))
     return {app.base: app.resource, "/.well-known/caldav": WellKnown(app.base)}

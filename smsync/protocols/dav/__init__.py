@@ -10,7 +10,7 @@ Embedding::
 """
 
 from smsync.protocols.dav.registry import ChangeSet, Extension, HomeSpec, Method, Property, Report
-from smsync.protocols.dav.server import DavApp, DavResource, WellKnown, app_for
+from smsync.protocols.dav.server import MAX_XML_BODY, DavApp, DavResource, WellKnown, app_for
 
-__all__ = ["ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "Method", "Property",
-           "Report", "WellKnown", "app_for"]
+__all__ = ["MAX_XML_BODY", "ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "Method",
+           "Property", "Report", "WellKnown", "app_for"]
