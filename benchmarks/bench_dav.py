@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_dav.py [--events 10000] [--store sqlite|memory]
         [--peers-venv DIR] [--no-peers] [--repeat 5] [--save-peers FILE | --peers-from FILE]
+        [--rss-sizes 10000,50000]
 
 Figures (issue 5), for one calendar of ``--events`` events:
 
@@ -11,6 +12,12 @@ Figures (issue 5), for one calendar of ``--events`` events:
 4. calendar-multiget of 500 hrefs (getetag and calendar-data).
 5. PROPFIND Depth 1 on the calendar (getetag, getcontenttype).
 6. Server RSS with the calendar loaded.
+7. Server RSS at rest (idle 2 s) after each of ``--rss-sizes`` events (the calendar
+   filled on to that size after the figures above), and the memory an event costs:
+   (RSS at the largest size - RSS when empty) / events.
+8. Latency of other requests during a large REPORT: a CalDAV GET on another connection,
+   repeated while a calendar-multiget of 10,000 events (calendar-data) runs, with the
+   calendar at its largest size (p99 and max; ``smsync.testing.stall_probe``).
 
 Each read figure is the median of ``--repeat`` runs. Every server runs in its own
 process on a loopback port: smsync through ``twistd -n smsync-caldav`` over ``sqlite:``
@@ -309,10 +316,65 @@ def token_of(body: bytes) -> str:
     return m.group(1).decode() if m else ""
 
 
-def measure(server, n: int, repeat: int) -> dict:
+def put_range(server, client, first: int, last: int) -> int:
+    """PUT events ``first`` to ``last - 1`` 8 at a time (within ``PUT_DEADLINE``); how
+    many were stored."""
+    done = [0]
+    stop_at = time.monotonic() + PUT_DEADLINE
+    lock = threading.Lock()
+
+    def one(i):
+        if time.monotonic() > stop_at:
+            return
+        status, _, body = client.request("PUT", f"{server.calendar}bench-{i}.ics", event(i),
+                                         {"Content-Type": "text/calendar; charset=utf-8"})
+        if status not in (200, 201, 204):
+            raise RuntimeError(f"{server.name} PUT {i}: {status} {body[:200]!r}")
+        with lock:
+            done[0] += 1
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(one, range(first, last)))
+    return done[0]
+
+
+def at_rest_rss(server) -> float:
+    """RSS once the server has been idle a moment (what it keeps, not what it is doing)."""
+    time.sleep(2)
+    return server.rss_mb()
+
+
+def stall(server, stored: int) -> dict:
+    """p99/max of a GET on another connection during a calendar-multiget of up to 10,000
+    events (``smsync.testing.stall_probe``, run as a separate client process)."""
+    probe = Path(__file__).resolve().parent.parent / "smsync" / "testing" / "stall_probe.py"
+    count = min(stored, MULTIGET_PROBE)
+    result = subprocess.run(
+        [sys.executable, str(probe), "--http", str(server.port), "--user", USER, "--password", PASSWORD,
+         "--calendar", server.calendar, "--count", str(count), "--pattern", "bench-{}.ics",
+         "--no-propfind", "--rounds", "10"],
+        capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"{server.name}: stall probe failed: {result.stderr[-500:]}")
+    figures = json.loads(result.stdout)
+    runs = figures["heavy"]["multiget"]
+    if any(r["status"] != 207 for r in runs):
+        raise RuntimeError(f"{server.name}: multiget during the probe: {runs}")
+    get = figures.get("caldav_get") or {}
+    return {"stall_p99": get.get("p99_ms", float("nan")), "stall_max": get.get("max_ms", float("nan")),
+            "stall_report_s": statistics.median(r["seconds"] for r in runs), "stall_count": count}
+
+
+#: Events the calendar-multiget of the latency figure names (its body stays under
+#: smsync's default 1 MiB XML limit).
+MULTIGET_PROBE = 10_000
+
+
+def measure(server, n: int, repeat: int, rss_sizes=()) -> dict:
     client = Client(server.port)
+    rss_empty = at_rest_rss(server)
     stored, rate = put_all(server, client, n)
-    out = {"stored": stored, "put": rate}
+    out = {"stored": stored, "put": rate, "rss_empty": rss_empty}
     cal = server.calendar
     report = {"Depth": "1", "Content-Type": "application/xml"}
 
@@ -344,6 +406,16 @@ def measure(server, n: int, repeat: int) -> dict:
     out["multiget_500"] = timed(lambda: check(*client.request("REPORT", cal, body, report)), repeat)
     out["propfind_1"] = timed(lambda: check(*client.request("PROPFIND", cal, PROPFIND, report)), repeat)
     out["rss_mb"] = server.rss_mb()
+    # A peer that took fewer events than asked is measured at what it took.
+    out["rss_at"] = {stored: at_rest_rss(server)}
+    for size in sorted(rss_sizes):
+        if size > stored and stored == n:
+            stored += put_range(server, client, stored, size)
+            n = size if stored == size else n
+        if size == stored and size not in out["rss_at"]:
+            out["rss_at"][size] = at_rest_rss(server)
+    out["stored_max"] = stored
+    out.update(stall(server, stored))
     return out
 
 
@@ -371,6 +443,15 @@ ROWS = [
 ]
 
 
+def per_event_kib(r: dict):
+    """(KiB of RSS each event costs at the largest size measured, that size), or (None, None)."""
+    at = r.get("rss_at") or {}
+    if not at or "rss_empty" not in r:
+        return None, None
+    size = max(at)
+    return (at[size] - r["rss_empty"]) * 1024 / size, size
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10000)
@@ -378,6 +459,8 @@ def main(argv=None):
     parser.add_argument("--peers-venv", default="/tmp/smsync-bench-peers")
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rss-sizes", default="10000,50000",
+                        help="event counts after which the RSS at rest is measured (comma-separated)")
     parser.add_argument("--save-peers", metavar="FILE",
                         help="write the peers' figures (JSON) for --peers-from")
     parser.add_argument("--peers-from", metavar="FILE",
@@ -385,6 +468,7 @@ def main(argv=None):
                              "running them again (their 10-minute PUT windows hold the shared "
                              "benchmark lock for half an hour; their figures do not depend on smsync)")
     args = parser.parse_args(argv)
+    rss_sizes = [int(x) for x in args.rss_sizes.split(",") if x.strip()]
 
     results = {}
     load_before = os.getloadavg()
@@ -394,6 +478,8 @@ def main(argv=None):
     if args.peers_from:
         saved = json.loads(Path(args.peers_from).read_text())
         saved_peers = saved["results"]
+        for r in saved_peers.values():
+            r["rss_at"] = {int(k): v for k, v in r.get("rss_at", {}).items()}  # JSON keys are strings
         print(f"peers' figures from {args.peers_from}: {saved['note']}", flush=True)
     elif not args.no_peers and ensure_peers(Path(args.peers_venv)):
         servers += [Radicale(tmp / "radicale", Path(args.peers_venv)),
@@ -403,7 +489,7 @@ def main(argv=None):
         print(f"{server.name}: starting ({n} events)", flush=True)
         server.start()
         try:
-            return measure(server, n, args.repeat)
+            return measure(server, n, args.repeat, rss_sizes if n == args.events else ())
         finally:
             server.stop()
 
@@ -441,6 +527,20 @@ def main(argv=None):
                 cell += f" (only {r['stored']} in {PUT_DEADLINE:.0f} s)"
             cells.append(cell)
         print(f"| {label.format(n=args.events)} | " + " | ".join(cells) + " |")
+    for size in rss_sizes:
+        cells = [f"{results[n]['rss_at'][size]:.0f}" if size in results[n].get("rss_at", {}) else "-"
+                 for n in names]
+        print(f"| server RSS at rest after {size} events (MB) | " + " | ".join(cells) + " |")
+    cells = []
+    for n in names:
+        kib, size = per_event_kib(results[n])
+        cells.append(f"{kib:.2f} (at {size})" if kib is not None else "-")
+    print("| memory per event: (RSS at rest - RSS empty) / events (KiB) | " + " | ".join(cells) + " |")
+    cells = [f"{results[n]['stall_p99']:.1f} / {results[n]['stall_max']:.1f}" if "stall_p99" in results[n]
+             else "-" for n in names]
+    print("| GET p99 / max during a calendar-multiget of "
+          + "/".join(sorted({str(results[n].get("stall_count", "-")) for n in names}))
+          + " events (ms) | " + " | ".join(cells) + " |")
     peers = [n for n in names if not n.startswith("smsync")]
     if peers:
         print()
@@ -457,6 +557,15 @@ def main(argv=None):
                   f"events) ({'met' if factor >= 5 else 'NOT met'})")
         inc = ours["sync_incremental"]
         print(f"incremental sync-collection < 20 ms: {inc:.2f} ms ({'met' if inc < 20 else 'NOT met'})")
+        p99 = ours.get("stall_p99", float("nan"))
+        print(f"GET p99 during a large REPORT < 50 ms: {p99:.1f} ms ({'met' if p99 < 50 else 'NOT met'})")
+        mine, size = per_event_kib(ours)
+        theirs = [per_event_kib(results[p]) for p in peers]
+        theirs = [t for t in theirs if t[0] is not None]
+        if mine is not None and theirs:
+            best, at = min(theirs)
+            print(f"memory per event <= the best peer's: {mine:.2f} KiB at {size} events vs {best:.2f} "
+                  f"at {at} ({'met' if mine <= best else 'NOT met'})")
     return 0
 
 

@@ -16,6 +16,7 @@
     [limits]
     max_message_size = 52428800   # bytes
     max_item_size = 10485760       # bytes, one calendar object or vCard
+    max_xml_body = 1048576         # bytes, one CalDAV/CardDAV request's XML (PROPFIND, REPORT)
     max_unauthenticated_per_address = 50   # connections not logged in, per address
     max_unauthenticated = 1000             # ... and in all
     login_timeout = 60             # seconds a connection may take to log in
@@ -110,6 +111,9 @@ class ServicesConfig:
 class LimitsConfig:
     max_message_size: int = 50 * 1024 * 1024
     max_item_size: int = 10 * 1024 * 1024
+    #: The XML body of a WebDAV request (PROPFIND, REPORT, PROPPATCH...): far smaller
+    #: than an item, as parsing and answering one costs far more per byte.
+    max_xml_body: int = 1024 * 1024
     #: Connections that have not logged in yet, from one address and in all.
     max_unauthenticated_per_address: int = 50
     max_unauthenticated: int = 1000
@@ -317,6 +321,7 @@ def render_config(config: Config) -> str:
         "[limits]",
         f"max_message_size = {config.limits.max_message_size}  # bytes",
         f"max_item_size = {config.limits.max_item_size}  # bytes, one event or contact",
+        f"max_xml_body = {config.limits.max_xml_body}  # bytes, one CalDAV/CardDAV PROPFIND or REPORT",
         "# Connections not logged in yet, per client address and in all; and how long",
         "# one may take to log in (seconds).",
         f"max_unauthenticated_per_address = {config.limits.max_unauthenticated_per_address}",

@@ -91,6 +91,18 @@ class HttpRoot(_Branch):
         node.putChild(last, resource)
         self.mounts[key] = resource
 
+    def body_limit(self, method: bytes, path: bytes):
+        """The body limit the resource mounted over ``path`` sets for ``method`` (through
+        its ``body_limit(method)``, if it has one), or None."""
+        path = path.split(b"?", 1)[0].lower()
+        found, length = None, -1
+        for key, resource in self.mounts.items():
+            prefix = key.lower().encode("utf-8").rstrip(b"/")
+            if (path == prefix or path.startswith(prefix + b"/")) and len(prefix) > length:
+                found, length = resource, len(prefix)
+        limit = getattr(found, "body_limit", None)
+        return limit(method) if limit is not None else None
+
 
 class _BoundedRequest(Request):
     """A request whose body may not exceed the site's ``max_body``.
@@ -98,7 +110,9 @@ class _BoundedRequest(Request):
     twisted.web buffers a whole body (to a temporary file when large) before a resource
     sees it, so a client announcing or streaming 100 GB would fill the disk. The length
     is checked when the headers announce it and again as chunks arrive; an oversized
-    request is answered 413 at once and the connection closed.
+    request is answered 413 at once and the connection closed. A mounted resource may set
+    a smaller limit of its own for some methods (``HttpRoot.body_limit``: DAV's XML
+    bodies).
     """
 
     _refused = False
@@ -113,6 +127,13 @@ class _BoundedRequest(Request):
             site = self.channel.site
             authorised = self.requestHeaders.hasHeader(b"authorization")
             self._limit = site.max_body if authorised else min(site.max_body, site.max_anonymous_body)
+            mounted = getattr(site.resource, "body_limit", None)
+            method = getattr(self.channel, "_command", None)
+            path = getattr(self.channel, "_path", None)
+            if mounted is not None and isinstance(method, bytes) and isinstance(path, bytes):
+                own = mounted(method, path)
+                if own is not None:
+                    self._limit = min(self._limit, own)
         return self._limit
 
     def gotLength(self, length):

@@ -18,7 +18,7 @@ from smsync.protocols.caldav.mkcalendar import MkCalendar
 from smsync.protocols.caldav.properties import CALDAV_PROPERTIES, C, c
 from smsync.protocols.caldav.reports import CALDAV_REPORTS
 from smsync.protocols.caldav.scheduling import SCHEDULING_PROPERTIES, SchedulePost, SchedulingHooks
-from smsync.protocols.dav import Extension, HomeSpec, app_for, site_resources
+from smsync.protocols.dav import MAX_XML_BODY, Extension, HomeSpec, app_for, site_resources
 from smsync.protocols.dav.xml import register_prefix
 
 register_prefix("C", C)
@@ -80,6 +80,7 @@ def build_resources(edge) -> dict:
     """twistd builder: ``/dav/`` (shared with CardDAV, also answering at ``/`` and
     ``/principals/``) and ``/.well-known/caldav``, over the server's ``smsync.edge.Edge``."""
     size = getattr(getattr(edge.config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
-    app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge)
+    xml = getattr(getattr(edge.config, "limits", None), "max_xml_body", MAX_XML_BODY)
+    app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge, max_xml_body=xml)
     app.install(extension(size))
     return site_resources(app, "caldav")

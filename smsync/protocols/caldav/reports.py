@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from smsync._async import Pacer
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, parse_components, serialize
 from smsync.formats.icalendar import expand_instances
@@ -15,7 +16,8 @@ from smsync.protocols.caldav.properties import c
 from smsync.protocols.dav import Report
 from smsync.protocols.dav.errors import DavError
 from smsync.protocols.dav.multiget import multiget
-from smsync.protocols.dav.propfind import PropRequest, item_responses, preload, responses_for
+from smsync.protocols.dav.propfind import (PropRequest, batches, item_response_batches, preload,
+                                           responses_for)
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.response import Response, multistatus
 from smsync.protocols.dav.xml import children
@@ -37,6 +39,14 @@ async def _read_all(ctx, members) -> None:
         by_name[item.info.name].item = item.info
 
 
+def _matches(top, content: bytes) -> bool:
+    try:
+        root = parse_components(content)[0]
+    except (InvalidData, IndexError):
+        return False
+    return matches(top, content, root)
+
+
 class CalendarQuery(Report):
     name = c("calendar-query")
 
@@ -48,35 +58,35 @@ class CalendarQuery(Report):
         request = PropRequest.parse(body)
         if res.is_item:
             members = [res] if res.exists else []
+            await _read_all(ctx, members)
+            kept = [m for m in members if m.content is not None and _matches(top, m.content)]
+            await preload(ctx, kept, request)
+            return multistatus(await responses_for(ctx, kept, request))
+        component, tr, simple = index_hint(top)
+        handle = await ctx.handle(res)
+        if tr is not None:
+            infos = await handle.time_range(tr.start, tr.end, [component])
         else:
-            component, tr, simple = index_hint(top)
-            handle = await ctx.handle(res)
-            if tr is not None:
-                infos = await handle.time_range(tr.start, tr.end, [component])
-            else:
-                infos = [i for i in await handle.items() if component is None or i.component == component]
-            if simple:
-                # The index answered the whole filter: render straight from the infos.
-                return multistatus(await item_responses(ctx, res, infos, request))
-            members = [ctx.tree.item_resource(res, info) for info in infos]
-        await _read_all(ctx, members)
-        kept = []
-        for member in members:
-            if member.content is None:
-                continue
-            try:
-                root = parse_components(member.content)[0]
-            except (InvalidData, IndexError):
-                continue
-            if matches(top, member.content, root):
-                kept.append(member)
-        members = kept
-        if res.is_item:
-            await preload(ctx, members, request)
-            return multistatus(await responses_for(ctx, members, request))
-        contents = {m.item_name: m.content for m in members if m.content is not None}
-        return multistatus(await item_responses(ctx, res, [m.item for m in members], request,
-                                                contents=contents or None))
+            infos = [i for i in await handle.items() if component is None or i.component == component]
+        if simple:
+            # The index answered the whole filter: render straight from the infos.
+            return multistatus(item_response_batches(ctx, res, infos, request))
+        return multistatus(_filtered(ctx, res, handle, infos, top, request))
+
+
+async def _filtered(ctx, res, handle, infos, top, request):
+    """The responses of the items of ``infos`` matching ``top``, read, tested and
+    rendered a batch at a time (parsing is what a calendar-query costs most)."""
+    pacer = Pacer()
+    for batch in batches(infos):
+        kept, contents = [], {}
+        for item in await handle.get([i.name for i in batch]):
+            await pacer.breathe()
+            if _matches(top, item.content):
+                kept.append(item.info)
+                contents[item.info.name] = item.content
+        async for part in item_response_batches(ctx, res, kept, request, contents=contents, pacer=pacer):
+            yield part
 
 
 class CalendarMultiget(Report):
@@ -170,8 +180,10 @@ class FreeBusyQuery(Report):
         handle = await ctx.handle(res)
         infos = await handle.time_range(start, end, ["VEVENT", "VFREEBUSY"])
         periods = []
-        if infos:
-            for item in await handle.get([i.name for i in infos]):
+        pacer = Pacer()
+        for batch in batches(infos):
+            for item in await handle.get([i.name for i in batch]):
+                await pacer.breathe()
                 read = published_periods if item.info.component == "VFREEBUSY" else busy_periods
                 try:
                     periods += read(item.content, start, end)

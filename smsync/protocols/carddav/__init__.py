@@ -18,7 +18,7 @@ from smsync.model import CollectionKind
 from smsync.protocols.carddav.filters import CARD
 from smsync.protocols.carddav.properties import CARDDAV_PROPERTIES, VERSIONS, card
 from smsync.protocols.carddav.reports import CARDDAV_REPORTS
-from smsync.protocols.dav import Extension, HomeSpec, app_for, site_resources
+from smsync.protocols.dav import MAX_XML_BODY, Extension, HomeSpec, app_for, site_resources
 from smsync.protocols.dav.xml import register_prefix
 
 register_prefix("CR", CARD)
@@ -91,6 +91,7 @@ def build_resources(edge) -> dict:
     """twistd builder: ``/dav/`` (shared with CalDAV, also answering at ``/`` and
     ``/principals/``) and ``/.well-known/carddav``, over the server's ``smsync.edge.Edge``."""
     size = getattr(getattr(edge.config, "limits", None), "max_item_size", DEFAULT_MAX_RESOURCE_SIZE)
-    app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge)
+    xml = getattr(getattr(edge.config, "limits", None), "max_xml_body", MAX_XML_BODY)
+    app = app_for(edge.store, edge.portal, max_resource_size=size, edge=edge, max_xml_body=xml)
     app.install(extension(size))
     return site_resources(app, "carddav")

@@ -11,7 +11,7 @@ Embedding::
 
 from smsync.protocols.dav.registry import (ChangeSet, Extension, HomeSpec, ItemHooks, Method, Property,
                                            Report)
-from smsync.protocols.dav.server import DavApp, DavResource, WellKnown, app_for, site_resources
+from smsync.protocols.dav.server import MAX_XML_BODY, DavApp, DavResource, WellKnown, app_for, site_resources
 
-__all__ = ["ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "ItemHooks", "Method",
-           "Property", "Report", "WellKnown", "app_for", "site_resources"]
+__all__ = ["MAX_XML_BODY", "ChangeSet", "DavApp", "DavResource", "Extension", "HomeSpec", "ItemHooks",
+           "Method", "Property", "Report", "WellKnown", "app_for", "site_resources"]

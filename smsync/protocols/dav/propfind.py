@@ -9,6 +9,7 @@ from typing import Optional
 import attrs
 
 from smsync import errors
+from smsync._async import Pacer
 from smsync.protocols.dav.errors import DavError, from_store_error
 from smsync.protocols.dav.registry import ChangeSet
 from smsync.protocols.dav.resources import Kind, quote_segment
@@ -17,6 +18,28 @@ from smsync.protocols.dav.xml import (
     children, dav, dead_store, dead_value, element, escape_text, propstat, response_bytes,
     response_element, status_bytes, text_property,
 )
+
+
+#: Most properties one request may name: clients ask for a few dozen, and each one named
+#: is answered for every member of a collection.
+MAX_PROPERTIES = 1000
+
+
+def _asked(parent) -> tuple:
+    """The property elements inside ``parent``, each name once (the first), 413 past
+    ``MAX_PROPERTIES``."""
+    seen, out = set(), []
+    count = 0
+    for el in parent.iterchildren():
+        if not isinstance(el.tag, str):
+            continue  # a comment
+        count += 1
+        if count > MAX_PROPERTIES:
+            raise DavError(413, message=f"more than {MAX_PROPERTIES} properties asked")
+        if el.tag not in seen:
+            seen.add(el.tag)
+            out.append(el)
+    return tuple(out)
 
 
 @attrs.frozen
@@ -33,16 +56,20 @@ class PropRequest:
         """From the element holding ``prop``/``allprop``/``propname`` (a ``propfind``,
         a REPORT body...). No such child means ``allprop``."""
         mode, asked = "allprop", ()
-        for child in children(parent):
+        if parent is None:
+            return cls(mode, asked)
+        # Only these children are looked at (lxml filters in C): a multiget's 50,000
+        # hrefs are not made Python objects here.
+        for child in parent.iterchildren(dav("prop"), dav("allprop"), dav("propname")):
             if child.tag == dav("prop"):
-                mode, asked = "prop", tuple(children(child))
+                mode, asked = "prop", _asked(child)
             elif child.tag == dav("allprop"):
                 mode = "allprop"
             elif child.tag == dav("propname"):
                 mode = "propname"
         if mode == "allprop":
-            include = next((c for c in children(parent) if c.tag == dav("include")), None)
-            asked = tuple(children(include))
+            include = next(parent.iterchildren(dav("include")), None)
+            asked = _asked(include) if include is not None else ()
         return cls(mode, asked)
 
     @classmethod
@@ -51,6 +78,10 @@ class PropRequest:
 
     def names(self) -> list[str]:
         return [el.tag for el in self.asked]
+
+    def weight(self) -> int:
+        """About how many bytes the answer for one member takes, content aside."""
+        return 300 + sum(2 * len(el.tag) + 40 for el in self.asked)
 
 
 def _dead_props(res) -> dict:
@@ -148,18 +179,24 @@ def _immediate_plan(ctx, sample, request: PropRequest):
     return plan
 
 
-async def responses_for(ctx, members, request: PropRequest) -> list:
+async def responses_for(ctx, members, request: PropRequest, pacer: Optional[Pacer] = None) -> list:
     """The ``DAV:response`` bytes of many ITEM members of one collection (Depth 1,
     sync-collection, reports): simple property sets take a fast path without a
-    coroutine per member."""
+    coroutine per member. ``pacer`` gives the reactor its turns."""
     if not members:
         return []
+    pacer = pacer or Pacer()
     plan = _immediate_plan(ctx, members[0], request)
     if plan is None:
-        return [await response_for(ctx, m, request) for m in members]
+        out = []
+        for m in members:
+            out.append(await response_for(ctx, m, request))
+            await pacer.breathe()
+        return out
     out = []
     missing_names = [text_property(name) for name, prop in plan if prop is None]
     for member in members:
+        await pacer.breathe()
         found, missing = [], list(missing_names)
         for name, prop in plan:
             if prop is None:
@@ -198,34 +235,82 @@ def _renderer_plan(ctx, parent, sample_info, request: PropRequest):
     return renderers, missing, needs_content
 
 
+#: Items rendered per store read and per batch of a streamed answer, at most; fewer
+#: when each takes much room (``batches``).
+BATCH_ITEMS = 250
+#: Bytes of item content, or of answer, one batch holds at most (a single larger item
+#: makes a batch of its own).
+BATCH_BYTES = 1 << 20
+
+
+def batches(infos, weight: int = 0, with_content: bool = True):
+    """``infos`` (``ItemInfo``) cut into lists rendered together: at most
+    ``BATCH_ITEMS``, and at most ``BATCH_BYTES`` of answer counting ``weight`` bytes an
+    item plus, ``with_content``, the item's size."""
+    batch, size = [], 0
+    for info in infos:
+        cost = weight + (info.size if with_content else 0)
+        if batch and (len(batch) >= BATCH_ITEMS or size + cost > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(info)
+        size += cost
+    if batch:
+        yield batch
+
+
 async def item_responses(ctx, parent, infos, request: PropRequest, contents: Optional[dict] = None,
                          hrefs: Optional[dict] = None) -> list:
+    """Every ``DAV:response`` of ``item_response_batches``, in one list."""
+    out = []
+    async for batch in item_response_batches(ctx, parent, infos, request, contents, hrefs):
+        out.extend(batch)
+    return out
+
+
+async def item_response_batches(ctx, parent, infos, request: PropRequest,
+                                contents: Optional[dict] = None, hrefs: Optional[dict] = None,
+                                pacer: Optional[Pacer] = None):
     """The ``DAV:response`` bytes of the items ``infos`` (``ItemInfo``) of collection
-    ``parent``, for PROPFIND Depth 1, sync-collection and the reports.
+    ``parent``, for PROPFIND Depth 1, sync-collection and the reports: an async iterator
+    of lists, one per ``batches`` batch, for ``multistatus`` to stream.
 
     ``contents`` (name -> bytes) are contents already read; what else the properties
-    need is read in one store call. ``hrefs`` (name -> href) keeps the hrefs a client
-    wrote (multiget); by default an item's href is made from its name. When every
-    property asked has an ``item_renderer`` the items are rendered straight from their
-    infos (no resource objects, no coroutine per item): a calendar of 10,000 events is
-    one listing away from its answer.
+    need is read a batch at a time, so that a calendar of 50,000 events is never held
+    whole. ``hrefs`` (name -> href) keeps the hrefs a client wrote (multiget); by
+    default an item's href is made from its name. When every property asked has an
+    ``item_renderer`` the items are rendered straight from their infos (no resource
+    objects, no coroutine per item). Between batches the reactor gets its turn
+    (``pacer``), so other requests are served while a large answer is made.
     """
-    infos = list(infos)
+    if not isinstance(infos, (list, tuple)):
+        infos = list(infos)
     if not infos:
-        return []
+        return
+    pacer = pacer or Pacer()
     plan = _renderer_plan(ctx, parent, infos[0], request)
-    if plan is None:
-        members = []
-        for info in infos:
-            member = ctx.tree.item_resource(parent, info, contents.get(info.name) if contents else None)
-            if hrefs is not None:
-                member.href = hrefs[info.name]
-            members.append(member)
-        await preload(ctx, members, request)
-        return await responses_for(ctx, members, request)
+    reads = needs_content(ctx, request) if plan is None else plan[2]
+    for batch in batches(infos, request.weight(), reads):
+        if plan is None:
+            members = []
+            for info in batch:
+                member = ctx.tree.item_resource(parent, info, contents.get(info.name) if contents else None)
+                if hrefs is not None:
+                    member.href = hrefs[info.name]
+                members.append(member)
+            await preload(ctx, members, request)
+            yield await responses_for(ctx, members, request, pacer)
+        else:
+            yield await _rendered(ctx, parent, batch, plan, contents, hrefs)
+        await pacer.breathe()
+
+
+async def _rendered(ctx, parent, infos, plan, contents: Optional[dict], hrefs: Optional[dict]) -> list:
+    """The responses of one batch along a ``_renderer_plan``."""
     renderers, missing_names, needs_content = plan
+    # This batch's contents only: the caller's dict may hold a whole calendar's.
+    contents = {i.name: contents[i.name] for i in infos if i.name in contents} if contents else {}
     if needs_content:
-        contents = dict(contents or {})
         unread = [i.name for i in infos if i.name not in contents]
         if unread:
             handle = await ctx.handle(parent)
@@ -241,7 +326,7 @@ async def item_responses(ctx, parent, infos, request: PropRequest, contents: Opt
     out = []
     for info in infos:
         name = info.name
-        content = contents.get(name) if contents is not None else None
+        content = contents.get(name)
         if hrefs is not None:
             href = escape_text(hrefs[name]).encode("utf-8")
         else:
@@ -285,13 +370,26 @@ async def propfind(ctx, res) -> Response:
     if depth == "1":
         if res.kind is Kind.COLLECTION:
             handle = await ctx.handle(res)
-            responses += await item_responses(ctx, res, await handle.items(), request)
+            infos = await handle.items()
+            if len(infos) > BATCH_ITEMS:
+                # Thousands of members: streamed, a batch at a time.
+                return multistatus(_then(responses, item_response_batches(ctx, res, infos, request)))
+            responses += await item_responses(ctx, res, infos, request)
         else:
             members = await ctx.tree.children(ctx, res)
             await preload(ctx, members, request)
+            pacer = Pacer()
             for child in members:
                 responses.append(await response_for(ctx, child, request))
+                await pacer.breathe()
     return multistatus(responses)
+
+
+async def _then(first: list, batches):
+    """``first``, then every batch of ``batches`` (for ``multistatus``)."""
+    yield first
+    async for batch in batches:
+        yield batch
 
 
 def collect_changes(ctx, res, instructions, creating: bool):

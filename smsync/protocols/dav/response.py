@@ -22,17 +22,46 @@ def _root_open() -> bytes:
     return f"<?xml version='1.0' encoding='utf-8'?>\n<D:multistatus{decls}>".encode()
 
 
+def _bytes(response) -> bytes:
+    return response if isinstance(response, bytes) else etree.tostring(response, encoding="utf-8")
+
+
+def _sync_token(token: str) -> bytes:
+    return f"<D:sync-token>{escape_text(token)}</D:sync-token>".encode("utf-8")
+
+
 def multistatus(responses: Iterable, sync_token: Optional[str] = None,
                 status: int = 207) -> Response:
     """A ``DAV:multistatus`` of ``responses`` (``DAV:response`` elements or their bytes
-    from ``response_bytes``), with a ``DAV:sync-token`` when given (RFC 6578)."""
+    from ``response_bytes``), with a ``DAV:sync-token`` when given (RFC 6578).
+
+    ``responses`` may also be an async iterator of lists of them (a report over
+    thousands of items renders them a batch at a time): the answer is then streamed,
+    each batch produced once the client has taken the one before.
+    """
+    if hasattr(responses, "__aiter__"):
+        return Response(status, content_type=XML_TYPE, chunks=_streamed(responses, sync_token))
     parts = [_root_open()]
-    parts.extend(r if isinstance(r, bytes) else etree.tostring(r, encoding="utf-8")
-                 for r in responses)
+    parts.extend(_bytes(r) for r in responses)
     if sync_token is not None:
-        parts.append(f"<D:sync-token>{escape_text(sync_token)}</D:sync-token>".encode("utf-8"))
+        parts.append(_sync_token(sync_token))
     parts.append(b"</D:multistatus>")
     return Response(status, b"".join(parts), XML_TYPE)
+
+
+async def _streamed(batches, sync_token: Optional[str]):
+    yield _root_open()
+    try:
+        async for batch in batches:
+            if batch:
+                yield b"".join(_bytes(r) for r in batch)
+    finally:
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    if sync_token is not None:
+        yield _sync_token(sync_token)
+    yield b"</D:multistatus>"
 
 
 def error_body(error: DavError) -> Optional[bytes]:

@@ -37,6 +37,12 @@ log = Logger(namespace="smsync.dav")
 
 #: Largest request body read at all (items have their own, smaller, limit).
 MAX_BODY = 64 * 1024 * 1024
+#: Largest XML request body (PROPFIND, REPORT...) by default: the config's
+#: ``[limits] max_xml_body``. A multiget of some 10,000 hrefs fits.
+MAX_XML_BODY = 1024 * 1024
+#: Methods whose body is not XML (an item, a scheduling message): the site's and the
+#: item size limits apply to them, not ``max_xml_body``.
+_OPAQUE_BODY = frozenset({"PUT", "POST"})
 #: A client is recorded in the device registry at most this often (seconds).
 SEEN_INTERVAL = 60.0
 
@@ -57,13 +63,15 @@ class DavApp:
         sync_page_size: most members one sync-collection answer holds (None: no limit
             beyond the client's).
         quota_bytes: quota reported by RFC 4331 properties (None: none).
+        max_xml_body: largest XML request body, bytes (the config's ``max_xml_body``);
+            a larger one is answered 413.
         edge: the server's ``smsync.edge.Edge`` (logins, policy, devices); None: one of
             our own over ``store`` and ``portal``.
     """
 
     def __init__(self, store, portal, base: str = "/dav/", max_resource_size: int = 10 * 1024 * 1024,
                  sync_page_size: Optional[int] = None, quota_bytes: Optional[int] = None,
-                 edge: Optional[Edge] = None):
+                 edge: Optional[Edge] = None, max_xml_body: int = MAX_XML_BODY):
         self.store = store
         self.portal = portal
         self.edge = edge_for(store, portal, edge)
@@ -78,6 +86,7 @@ class DavApp:
         self.max_resource_size = max_resource_size
         self.sync_page_size = sync_page_size
         self.quota_bytes = quota_bytes
+        self.max_xml_body = max_xml_body
         self.resource = DavResource(self)
 
     @property
@@ -110,6 +119,10 @@ class DavApp:
 
     # --- serving
 
+    def body_limit(self, method: str) -> int:
+        """The largest body of a ``method`` request."""
+        return MAX_BODY if method in _OPAQUE_BODY else min(MAX_BODY, self.max_xml_body)
+
     async def handle(self, request) -> Response:
         """Serve one request; always fires with a ``Response``."""
         method = request.method.decode("ascii", "replace").upper()
@@ -117,8 +130,9 @@ class DavApp:
             length = int(request.getHeader(b"content-length") or 0)
         except ValueError:
             length = 0
-        if length > MAX_BODY:
-            return error_response(DavError(413, message="request body too large"))
+        if length > self.body_limit(method):
+            return self._refuse(request, method, DavError(
+                413, message=f"body of {length} bytes; at most {self.body_limit(method)} are taken"))
         authorization = request.getHeader(b"authorization")
         if (authorization and not request.isSecure()
                 and not self.edge.logins.cleartext_allowed(peer_host(request))):
@@ -149,6 +163,9 @@ class DavApp:
             if handler is None:
                 raise DavError(405, message=f"{method} is not supported",
                                headers={"Allow": ", ".join(self.allowed_methods())})
+            if method not in _OPAQUE_BODY:
+                # Size checked, and a large body parsed off the reactor thread, up front.
+                await ctx.load_xml()
             # PUT lets the store check existence in its own transaction (one round trip).
             res = await self.tree.resolve(ctx, segments, load_item=method != "PUT")
             if alias is not None:
@@ -189,6 +206,11 @@ class DavResource(HandlerResource):
 
     def handle(self, request):
         return self.app.handle(request)
+
+    def body_limit(self, method: bytes) -> int:
+        """The largest body of a ``method`` request (the site refuses a larger one before
+        reading it: see ``smsync.tap.http``)."""
+        return self.app.body_limit(method.decode("ascii", "replace").upper())
 
     def crash_response(self):
         return error_response(DavError(500, message="internal server error"))

@@ -5,8 +5,9 @@ limit cuts the answer -- a 507 for the collection itself and a token to continue
 from __future__ import annotations
 
 from smsync import errors
+from smsync._async import Pacer
 from smsync.protocols.dav.errors import DavError, from_store_error
-from smsync.protocols.dav.propfind import PropRequest, item_responses
+from smsync.protocols.dav.propfind import BATCH_ITEMS, PropRequest, item_response_batches
 from smsync.protocols.dav.registry import Report
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.response import multistatus
@@ -51,14 +52,23 @@ class SyncCollection(Report):
             raise DavError(403, dav("valid-sync-token"), "sync token from the future") from None
         except errors.SmsyncError as e:
             raise from_store_error(e) from None
-        responses = await item_responses(ctx, res, changes.changed, request)
-        for name in changes.deleted:
-            href = ctx.tree.item_href(res.home, res.owner, res.collection_name, name)
-            responses.append(response_element(href, status=404))
-        if changes.truncated:
-            error = element(dav("error"), children=[element(dav("number-of-matches-within-limits"))])
-            responses.append(response_element(res.href, status=507, error=error))
-        return multistatus(responses, sync_token=make_token(res.info.id, changes.revision))
+        return multistatus(_batches(ctx, res, changes, request),
+                           sync_token=make_token(res.info.id, changes.revision))
+
+
+async def _batches(ctx, res, changes, request):
+    """The answer's responses, a batch at a time (an initial sync lists everything)."""
+    pacer = Pacer()
+    async for part in item_response_batches(ctx, res, changes.changed, request, pacer=pacer):
+        yield part
+    deleted = changes.deleted
+    for i in range(0, len(deleted), BATCH_ITEMS):
+        yield [response_element(ctx.tree.item_href(res.home, res.owner, res.collection_name, name),
+                                status=404) for name in deleted[i:i + BATCH_ITEMS]]
+        await pacer.breathe()
+    if changes.truncated:
+        error = element(dav("error"), children=[element(dav("number-of-matches-within-limits"))])
+        yield [response_element(res.href, status=507, error=error)]
 
 
 CORE_REPORTS = (SyncCollection(),)

@@ -42,13 +42,18 @@ def dav(local: str) -> str:
 
 # Entities and DTDs are refused outright: a request body never needs them and they are
 # the road to billion-laughs and external-entity attacks.
-_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True,
-    huge_tree=False,
-)
+def new_parser() -> etree.XMLParser:
+    """A parser for request bodies (one per thread: lxml serialises users of one)."""
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, remove_blank_text=True,
+        huge_tree=False,
+    )
 
 
-def parse_body(body: bytes) -> Optional[etree._Element]:
+_PARSER = new_parser()
+
+
+def parse_body(body: bytes, parser: Optional[etree.XMLParser] = None) -> Optional[etree._Element]:
     """The root element of a request body, or None when the body is empty.
 
     Raises ``DavError(400)`` for anything that is not well-formed XML without a DTD.
@@ -56,7 +61,7 @@ def parse_body(body: bytes) -> Optional[etree._Element]:
     if not body or not body.strip():
         return None
     try:
-        root = etree.fromstring(body, _PARSER)
+        root = etree.fromstring(body, parser if parser is not None else _PARSER)
     except (etree.XMLSyntaxError, ValueError) as e:
         raise DavError(400, message=f"malformed XML body: {e}") from None
     if root.getroottree().docinfo.doctype:
