@@ -256,25 +256,9 @@ class Xandikos(Server):
 
 def put_all(server, client, n: int):
     """PUT ``n`` events 8 at a time; returns (items stored, items/s)."""
-    done = [0]
-    stop_at = time.monotonic() + PUT_DEADLINE
-    lock = threading.Lock()
-
-    def one(i):
-        if time.monotonic() > stop_at:
-            return
-        status, _, body = client.request("PUT", f"{server.calendar}bench-{i}.ics", event(i),
-                                         {"Content-Type": "text/calendar; charset=utf-8"})
-        if status not in (200, 201, 204):
-            raise RuntimeError(f"{server.name} PUT {i}: {status} {body[:200]!r}")
-        with lock:
-            done[0] += 1
-
     start = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(one, range(n)))
-    elapsed = time.perf_counter() - start
-    return done[0], done[0] / elapsed
+    done = put_range(server, client, 0, n)
+    return done, done / (time.perf_counter() - start)
 
 
 def timed(fn, repeat: int) -> float:
