@@ -6,6 +6,10 @@ import os
 import sqlite3
 
 
+#: Page cache of each connection, KiB (see ``connect``).
+CACHE_KIB = 2000
+
+
 def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     """Open a connection with the pragmas every connection of the store uses."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
@@ -13,7 +17,11 @@ def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA busy_timeout = 60000")
     conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA cache_size = -32000")
+    # SQLite's default 2 MB page cache per connection, not more: the kernel's page cache
+    # already holds the database file, so a bigger private cache mostly copied it into
+    # every connection (32 MB each was most of the 1.8 KiB of RSS a stored event cost at
+    # 50,000 events, with no read or PUT figure faster for it; docs/performance.md).
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return conn
 
 
