@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from smsync.formats.bundle import merge_calendars
+from smsync.formats.bundle import CalendarExport
 from smsync.formats.repair import repair_calendar
 from smsync.model import CollectionKind
 from smsync.protocols.caldav.mkcalendar import MkCalendar
@@ -56,7 +56,7 @@ def home_spec(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> HomeSpec:
         },
         max_resource_size=max_resource_size,
         repair=repair_calendar,
-        export=merge_calendars,
+        export=CalendarExport,
         suffix=".ics",
         kind_types={CollectionKind.SCHEDULE_INBOX: c("schedule-inbox"),
                     CollectionKind.SCHEDULE_OUTBOX: c("schedule-outbox")},

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 from smsync.errors import InvalidData
-from smsync.formats.bundle import join_vcards
+from smsync.formats.bundle import VCardExport
 from smsync.formats.repair import repair_vcard
 from smsync.formats.vcard import to_version
 from smsync.model import CollectionKind
@@ -43,11 +43,6 @@ def negotiate(content: bytes, accept: str) -> tuple[bytes, str]:
     return content, "text/vcard; charset=utf-8"
 
 
-def export(contents: list, name: Optional[str] = None) -> bytes:
-    """The address book as one .vcf (the cards as stored, one after the other)."""
-    return join_vcards(contents)
-
-
 def _kind(components: Optional[frozenset]) -> CollectionKind:
     return CollectionKind.ADDRESSBOOK
 
@@ -71,7 +66,7 @@ def home_spec(max_resource_size: int = DEFAULT_MAX_RESOURCE_SIZE) -> HomeSpec:
         max_resource_size=max_resource_size,
         negotiate=negotiate,
         repair=repair_vcard,
-        export=export,
+        export=VCardExport,
         suffix=".vcf",
     )
 

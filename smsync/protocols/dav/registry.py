@@ -40,8 +40,10 @@ class HomeSpec:
         repair: optional ``(content, fallback_uid) -> smsync.formats.repair.Repair``
             run on a PUT body the store refused (or that is not UTF-8): what it
             repairs is stored instead, and logged.
-        export: optional ``(contents, display_name) -> bytes``: the whole collection
-            as one file, the answer to a GET of the collection (``.ics``, ``.vcf``).
+        export: optional ``(display_name) -> exporter`` (``smsync.formats.bundle``'s
+            ``CalendarExport``, ``VCardExport``: ``head()``, ``part(contents)``,
+            ``tail()``): the whole collection as one file, streamed, the answer to a
+            GET of the collection (``.ics``, ``.vcf``).
         suffix: the file name extension of that export.
         kind_types: resourcetype Clark names of collection kinds that are not
             ``resourcetype`` (CalDAV's schedule inbox and outbox).

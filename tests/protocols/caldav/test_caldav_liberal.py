@@ -166,3 +166,24 @@ async def test_a_put_changing_the_uid_is_refused(server):
     # The same UID with other content is an ordinary update.
     edited = first.replace(b"DTSTART:20260301T100000Z", b"DTSTART:20260302T100000Z")
     assert (await put(server, CAL + "item.ics", edited, **{"If-Match": etag})).status == 204
+
+
+@pytest_twisted.ensureDeferred
+async def test_export_of_a_large_calendar_is_streamed_in_batches(server):
+    # More items than one store batch (250): the export is written a batch at a time and
+    # still holds each time zone once, every event, and an ETag that conditional GETs use.
+    coll = await (await server.collections()).collection("calendar")
+    count = 620
+    for i in range(count):
+        await coll.put(f"e{i}.ics", ics(*TZ, *vevent(f"e{i}", "DTSTAMP:20260101T000000Z",
+                                                    "DTSTART;TZID=Europe/Berlin:20260301T100000")))
+    r = await server.call("GET", CAL)
+    assert r.status == 200
+    assert r.body.startswith(b"BEGIN:VCALENDAR\r\n") and r.body.endswith(b"END:VCALENDAR\r\n")
+    assert r.body.count(b"BEGIN:VCALENDAR") == 1 and r.body.count(b"END:VCALENDAR") == 1
+    assert r.body.count(b"BEGIN:VEVENT") == count
+    assert r.body.count(b"BEGIN:VTIMEZONE") == 1
+    assert r.body.index(b"BEGIN:VTIMEZONE") < r.body.index(b"BEGIN:VEVENT")
+    head = await server.call("HEAD", CAL)
+    assert head.status == 200 and head.header("etag") == r.header("etag") and not head.body
+    assert (await server.call("GET", CAL, headers={"If-None-Match": r.header("etag")})).status == 304
