@@ -72,3 +72,7 @@ def _as_is(data: bytes, previous: Optional[bytes] = None) -> bytes:
 register(Format(CollectionKind.ADDRESSBOOK, "text/vcard", "3.0", _as_is, _as_is))
 register(Format(CollectionKind.CALENDAR, "text/calendar", "2.0", _as_is, _as_is))
 register(Format(CollectionKind.TASKS, "text/calendar", "2.0", _as_is, _as_is))
+
+
+# Every family registers its formats on import (after the names above exist).
+from smsync.protocols.syncml.formats import vcard21, vcard30  # noqa: E402,F401
