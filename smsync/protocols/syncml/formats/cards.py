@@ -96,7 +96,7 @@ def read_21(data: bytes) -> Component:
             value = payload
         types = [t.strip() for v in prop.param_values("TYPE") for t in v.split(",") if t.strip()]
         if types:
-            prop.set_param("TYPE", [",".join(types)])
+            prop.set_param("TYPE", types)
         if (prop.param("VALUE") or "").upper() == "URL":
             prop.set_param("VALUE", ["uri"])
         prop.value = _v3_value(prop.name, value)
