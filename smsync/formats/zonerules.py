@@ -183,7 +183,8 @@ def _offset_function(zone):
     return lambda local: (local - epoch) - timedelta(seconds=zone.epoch(local))
 
 
-def _rule_at(local: datetime) -> Rule:
+def rule_at(local: datetime) -> Rule:
+    """The yearly rule (month, nth weekday, wall time) that falls on ``local``."""
     length = calendar.monthrange(local.year, local.month)[1]
     week = 5 if local.day + 7 > length else (local.day - 1) // 7 + 1
     return Rule(local.month, (local.weekday() + 1) % 7, week, local.hour, local.minute, local.second)
@@ -221,8 +222,8 @@ def _scan(offset_of, year: int, name: str) -> TimeZoneInfo:
     if len(ups) == 1 and len(downs) == 1 and ups[0][1] == downs[0][2] and ups[0][2] == downs[0][1]:
         std, dst = ups[0][1], ups[0][2]
         bias = -int(std // _MINUTE)
-        return TimeZoneInfo(bias, name, _rule_at(downs[0][0]), 0, name,
-                            _rule_at(ups[0][0]), -int((dst - std) // _MINUTE))
+        return TimeZoneInfo(bias, name, rule_at(downs[0][0]), 0, name,
+                            rule_at(ups[0][0]), -int((dst - std) // _MINUTE))
     return TimeZoneInfo(-int(offset_of(datetime(year, 12, 31, 12)) // _MINUTE), name, None, 0, "", None, 0)
 
 
@@ -367,7 +368,8 @@ def info_from_zone(zone: ZoneLike, year: int) -> TimeZoneInfo:
 # -- rules to zones ---------------------------------------------------------------------
 
 
-def _format_offset(offset: timedelta) -> str:
+def format_offset(offset: timedelta) -> str:
+    """A UTC offset as RFC 5545 writes it (``+0100``, ``-0930``)."""
     seconds = int(offset.total_seconds())
     sign = "-" if seconds < 0 else "+"
     seconds = abs(seconds)
@@ -391,8 +393,8 @@ def _observance(kind: str, rule: Optional[Rule], before: timedelta, after: timed
     if rule is not None and not rule.year:
         nth = -1 if rule.day == 5 else rule.day
         props.append(Property("RRULE", f"FREQ=YEARLY;BYMONTH={rule.month};BYDAY={nth}{_DAYS[rule.day_of_week]}"))
-    props.append(Property("TZOFFSETFROM", _format_offset(before)))
-    props.append(Property("TZOFFSETTO", _format_offset(after)))
+    props.append(Property("TZOFFSETFROM", format_offset(before)))
+    props.append(Property("TZOFFSETTO", format_offset(after)))
     if name:
         props.append(Property("TZNAME", _escape(name)))
     return Component(kind, props)

@@ -74,5 +74,13 @@ register(Format(CollectionKind.CALENDAR, "text/calendar", "2.0", _as_is, _as_is)
 register(Format(CollectionKind.TASKS, "text/calendar", "2.0", _as_is, _as_is))
 
 
-# Every family registers its formats on import (after the names above exist).
-from smsync.protocols.syncml.formats import vcard21, vcard30  # noqa: E402,F401
+
+# Every family registers its formats on import (after the names above exist), in the
+# order DevInf lists them: the store's own type first for each kind.
+from smsync.protocols.syncml.formats import (  # noqa: E402 - needs register above
+    vcard21,
+    vcard30,
+    vcalendar10,
+)
+
+__all__ = ["Format", "register", "lookup", "formats_for", "vcard21", "vcard30", "vcalendar10"]
