@@ -78,9 +78,13 @@ register(Format(CollectionKind.TASKS, "text/calendar", "2.0", _as_is, _as_is))
 # Every family registers its formats on import (after the names above exist), in the
 # order DevInf lists them: the store's own type first for each kind.
 from smsync.protocols.syncml.formats import (  # noqa: E402 - needs register above
+    icalendar20,
+    plaintext,
+    vcalendar10,
     vcard21,
     vcard30,
-    vcalendar10,
+    vnote,
 )
 
-__all__ = ["Format", "register", "lookup", "formats_for", "vcard21", "vcard30", "vcalendar10"]
+__all__ = ["Format", "register", "lookup", "formats_for",
+           "icalendar20", "plaintext", "vcalendar10", "vcard21", "vcard30", "vnote"]

@@ -134,7 +134,8 @@ def _touch(item: Component) -> None:
             item.properties.append(Property(name, stamp))
 
 
-def _set_uid(cal: Component, uid: str) -> None:
+def set_uid(cal: Component, uid: str) -> None:
+    """Give every component of ``cal`` but its VTIMEZONEs the UID ``uid``."""
     for comp in cal.components:
         if comp.name == "VTIMEZONE":
             continue
@@ -173,7 +174,7 @@ def to_canonical_calendar(sent: Component, kind: str, previous: Optional[bytes],
         cal = sent
         cal.components = [c for c in cal.components if c is item or c.name == "VTIMEZONE"]
         if not (item.value("UID") or "").strip():
-            _set_uid(cal, new_uid())
+            set_uid(cal, new_uid())
         if item.get("DTSTAMP") is None:
             item.properties.append(Property("DTSTAMP", utc_stamp()))
         if cal.get("VERSION") is None:
@@ -196,7 +197,7 @@ def to_canonical_calendar(sent: Component, kind: str, previous: Optional[bytes],
         at = next((i for i, c in enumerate(cal.components) if c.name != "VTIMEZONE"), 0)
         cal.components[at:at] = extra
         item = merged
-        _set_uid(cal, uid)
+        set_uid(cal, uid)
     _one_end(item)
     data = serialize(cal)
     summary = summarize_calendar(data)

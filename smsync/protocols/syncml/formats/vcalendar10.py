@@ -904,4 +904,5 @@ def _format(kind: CollectionKind, component: str) -> Format:
 
 EVENTS = _format(CollectionKind.CALENDAR, "VEVENT")
 TASKS = _format(CollectionKind.TASKS, "VTODO")
+FORMATS = {"VEVENT": EVENTS, "VTODO": TASKS}
 
