@@ -80,11 +80,15 @@ register(Format(CollectionKind.TASKS, "text/calendar", "2.0", _as_is, _as_is))
 from smsync.protocols.syncml.formats import (  # noqa: E402 - needs register above
     icalendar20,
     plaintext,
+    sifc,
+    sife,
+    sifn,
+    sift,
     vcalendar10,
     vcard21,
     vcard30,
     vnote,
 )
 
-__all__ = ["Format", "register", "lookup", "formats_for",
-           "icalendar20", "plaintext", "vcalendar10", "vcard21", "vcard30", "vnote"]
+__all__ = ["Format", "register", "lookup", "formats_for", "icalendar20", "plaintext", "sifc", "sife",
+           "sifn", "sift", "vcalendar10", "vcard21", "vcard30", "vnote"]

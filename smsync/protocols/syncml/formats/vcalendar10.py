@@ -865,7 +865,8 @@ def write_vcalendar(data: bytes, kind: str) -> bytes:
         elif name in ("ATTENDEE", "ORGANIZER"):
             lines.append(_write_attendee(prop))
         elif name.startswith("X-"):
-            lines.append(_line(name, unescape_text(prop.value)))
+            params = [f"{k}={','.join(v)}" for k, v in prop.params if k.startswith("X-")]
+            lines.append(_line(name, unescape_text(prop.value), params))
     if all_day:
         lines.append("X-FUNAMBOL-ALLDAY:1\r\n")
     for alarm in item.components:
