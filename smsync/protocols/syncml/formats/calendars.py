@@ -166,7 +166,8 @@ def to_canonical_calendar(sent: Component, kind: str, previous: Optional[bytes],
     An add gets the device's UID or a new one and a DTSTAMP. A Replace edits the master
     of ``previous`` (``merge``, ``shown_of(previous)`` being what the device's format
     showed of it), keeps its UID, its other components and VTIMEZONEs, and marks it
-    changed (DTSTAMP, LAST-MODIFIED). ``InvalidData`` if the result is not a valid
+    changed (DTSTAMP, LAST-MODIFIED); one that changes nothing gives ``previous`` back
+    as it is. ``InvalidData`` if the result is not a valid
     calendar object or not a ``kind``.
     """
     item = master_of(sent, kind)
@@ -188,6 +189,9 @@ def to_canonical_calendar(sent: Component, kind: str, previous: Optional[bytes],
         shown = master_of(shown_of(previous), kind)
         merged = merge.merge_component(stored, shown, item, authoritative, merge.value_key,
                                        sub_key=alarm_key)
+        _one_end(merged)
+        if serialize(merged) == serialize(stored) and (stored.value("UID") or "").strip():
+            return bytes(previous)  # what the device sent changes nothing
         _touch(merged)
         cal.components = [merged if c is stored else c for c in cal.components]
         have = {(c.value("TZID") or "").strip() for c in cal.components if c.name == "VTIMEZONE"}

@@ -165,7 +165,8 @@ def to_canonical_card(sent: Component, previous: Optional[bytes], shown_of: Call
     An add is stored as vCard 3.0 with the device's UID or a new one, and FN and N
     (which 3.0 requires) made up when missing. A Replace edits ``previous`` in its own
     version (``merge``; ``shown_of(previous)`` is what the device's format showed of it,
-    as 3.0) and keeps its UID. ``InvalidData`` if the result is not a valid vCard.
+    as 3.0) and keeps its UID; a Replace that changes nothing gives ``previous`` back as
+    it is. ``InvalidData`` if the result is not a valid vCard.
     """
     if previous is None:
         card = sent
@@ -181,7 +182,14 @@ def to_canonical_card(sent: Component, previous: Optional[bytes], shown_of: Call
         uid = unescape_text((stored.value("UID") or "").strip()) or new_uid()
         shown = _in_version(shown_of(previous), version)
         card = merge.merge_component(stored, shown, _in_version(sent, version), authoritative)
-    _complete(card, uid, version)
+        _complete(card, uid, version)
+        unchanged = load_card(previous)
+        if version_of(unchanged) == version:
+            _complete(unchanged, uid, version)
+            if serialize(card) == serialize(unchanged):
+                return bytes(previous)  # what the device sent changes nothing
+    if previous is None:
+        _complete(card, uid, version)
     data = serialize(card)
     summarize_vcard(data)
     return data

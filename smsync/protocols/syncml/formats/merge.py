@@ -99,6 +99,8 @@ def _merge_value(name: str, stored: Property, shown: Property, sent: Property) -
 def _replacement(stored: Property, shown: Property, sent: Property) -> Property:
     prop = copy.deepcopy(stored)
     prop.value = _merge_value(stored.name, stored, shown, sent)
+    if prop.name == "ADR" and prop.value != stored.value:
+        prop.set_param("LABEL", None)  # vCard 4.0's label of the old address
     if params_key(shown) != params_key(sent):
         prop.params = [(k, list(v)) for k, v in sent.params]
     return prop
@@ -132,8 +134,8 @@ def _merge_units(stored: list, shown: list, sent: list, key, full_key, replace, 
             left.append(w)
             continue
         unseen.discard(j)
-        if j not in origin:
-            added.append(w)
+        # (A shown unit with no stored origin is one the format made up -- a default
+        # such as an event's busy status -- and sent back as made up, it says nothing.)
     rest = []
     for w in left:  # same value, other parameters
         kw = key(w)

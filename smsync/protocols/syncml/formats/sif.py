@@ -40,6 +40,8 @@ def read(data: bytes, root: str) -> Fields:
             raw = base64.b64decode(b"".join(raw.split()), validate=True).strip()
         except (binascii.Error, ValueError):
             raise InvalidData(f"a SIF {root} is XML") from None
+    if b"<!DOCTYPE" in raw[:1024].upper():
+        raise InvalidData(f"a SIF {root} has no DTD")  # and so no entities to expand
     try:
         tree = etree.fromstring(raw, _PARSER)
     except (etree.XMLSyntaxError, ValueError) as e:

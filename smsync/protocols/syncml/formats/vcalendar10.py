@@ -498,11 +498,13 @@ def _alarms(item: Component, frame: _Frame, alarms: list[tuple[str, list[str]]],
             continue
         run = _moment(parts[0])
         props = []
-        if anchor is not None:
-            related, base = anchor
+        if anchor is not None and not (run.kind == "instant" and not anchor[2]):
+            related, base, _ = anchor
             trigger = Property("TRIGGER", format_duration(_epoch(frame, run) - base),
                                [("RELATED", ["END"])] if related == "END" else [])
         else:
+            # No start, or a UTC alarm time for a start in no zone: the alarm's instant
+            # is all that can be told.
             trigger = Property("TRIGGER", frame.utc(run), [("VALUE", ["DATE-TIME"])])
         key = (trigger.value, str(trigger.params))
         alarm = out.get(key)
@@ -662,7 +664,7 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
                 moment = values[prop_name]
                 if moment.kind == "date":
                     moment = _Moment("floating", moment.local)
-                anchor = (related, _epoch(frame, moment))
+                anchor = (related, _epoch(frame, moment), frame.instant(moment) is not None)
                 break
         item.components = _alarms(item, frame, alarms, anchor)
     zones = frame.vtimezones if any(p.param("TZID") for p in item.properties) else []
