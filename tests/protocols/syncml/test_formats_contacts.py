@@ -87,8 +87,8 @@ def _card(data: bytes):
     return card
 
 
-def _types(prop) -> frozenset:
-    return frozenset(t.strip().lower() for v in prop.param_values("TYPE") for t in v.split(",")) - {"voice", "internet"}
+def _types(prop) -> tuple:
+    return tuple(sorted({t.strip().lower() for v in prop.param_values("TYPE") for t in v.split(",")} - {"voice", "internet"}))
 
 
 def project(data: bytes) -> dict:
@@ -126,11 +126,7 @@ def same_contact(a: bytes, b: bytes) -> None:
 FORMATS = [VCARD21, VCARD30, SIFC]
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.mime)
-@SETTINGS
-@given(data=st.data())
-def test_canonical_to_device_to_canonical(fmt, data):
-    stored = data.draw(contacts(sif_only=fmt is SIFC))
+def check_canonical_to_device_to_canonical(fmt, stored):
     sent = fmt.from_canonical(stored)
     added = fmt.to_canonical(sent, None)
     summarize_vcard(added)
@@ -139,16 +135,37 @@ def test_canonical_to_device_to_canonical(fmt, data):
     assert fmt.to_canonical(sent, stored) == stored
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.mime)
-@SETTINGS
-@given(data=st.data())
-def test_device_to_canonical_to_device_is_stable(fmt, data):
-    device = fmt.from_canonical(data.draw(contacts(sif_only=fmt is SIFC)))
-    stored = fmt.to_canonical(device, None)
-    again = fmt.from_canonical(stored)
+def check_device_to_canonical_to_device(fmt, stored):
+    device = fmt.from_canonical(stored)
+    once = fmt.to_canonical(device, None)
+    again = fmt.from_canonical(once)
     uid = re.compile(rb"^UID:.*\r\n", re.M)
     assert uid.sub(b"", again) == uid.sub(b"", device)
-    assert fmt.from_canonical(fmt.to_canonical(again, stored)) == again
+    assert fmt.from_canonical(fmt.to_canonical(again, once)) == again
+
+
+# (pytest-twisted cannot run a parametrized hypothesis test: one test per format.)
+@SETTINGS
+@given(contacts())
+def test_vcard21_round_trip(stored):
+    check_canonical_to_device_to_canonical(VCARD21, stored)
+    check_device_to_canonical_to_device(VCARD21, stored)
+
+
+@SETTINGS
+@given(contacts())
+def test_vcard30_round_trip(stored):
+    check_canonical_to_device_to_canonical(VCARD30, stored)
+    check_device_to_canonical_to_device(VCARD30, stored)
+    v4 = to_version(stored, "4.0")
+    check_canonical_to_device_to_canonical(VCARD30, v4)
+
+
+@SETTINGS
+@given(contacts(sif_only=True))
+def test_sifc_round_trip(stored):
+    check_canonical_to_device_to_canonical(SIFC, stored)
+    check_device_to_canonical_to_device(SIFC, stored)
 
 
 @SETTINGS
@@ -156,8 +173,7 @@ def test_device_to_canonical_to_device_is_stable(fmt, data):
 def test_vcard21_output_is_21(stored):
     out = VCARD21.from_canonical(stored)
     assert out.isascii()  # anything else is quoted-printable UTF-8
-    card = read_21(out)
-    assert card.value("VERSION") == "3.0" and parse_components(out)[0].value("VERSION") == "2.1"
+    assert out.startswith(b"BEGIN:VCARD\r\nVERSION:2.1\r\n") and read_21(out).value("VERSION") == "3.0"
     for line in out.split(b"\r\n"):
         head = line.split(b":", 1)[0]
         assert b"TYPE=" not in head or head.startswith(b"PHOTO")  # bare types: TEL;CELL;VOICE

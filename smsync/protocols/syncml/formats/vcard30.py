@@ -15,7 +15,7 @@ from smsync.formats.contentlines import serialize
 from smsync.formats.vcard import summarize_vcard
 from smsync.model import CollectionKind
 from smsync.protocols.syncml.formats import Format, register
-from smsync.protocols.syncml.formats.cards import as_v3, read_21, to_canonical_card
+from smsync.protocols.syncml.formats.cards import as_v3, to_canonical_card
 from smsync.protocols.syncml.formats.support import guarded
 
 MIME = "text/vcard"
@@ -40,7 +40,7 @@ def to_canonical(data: bytes, previous: Optional[bytes] = None) -> bytes:
                 return bytes(data)
         except InvalidData:
             pass
-    return to_canonical_card(read_21(data), previous, lambda stored: as_v3(from_canonical(stored)))
+    return to_canonical_card(as_v3(data), previous, lambda stored: as_v3(from_canonical(stored)))
 
 
 FORMAT = register(Format(CollectionKind.ADDRESSBOOK, MIME, "3.0", to_canonical, from_canonical))
