@@ -90,7 +90,7 @@ def write(root: str, fields: Iterable[tuple[str, Union[str, list]]]) -> bytes:
         if isinstance(value, list):
             _fill(el, value)
         else:
-            el.text = _XML_BAD.sub("", value.replace("\n", "\r\n"))
+            el.text = _XML_BAD.sub("", value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n"))
     return etree.tostring(top, xml_declaration=True, encoding="UTF-8")
 
 

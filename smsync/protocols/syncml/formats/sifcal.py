@@ -12,13 +12,15 @@ the fields off that (``parse_vcal``). Outlook's pattern types: 0 daily, 1 weekly
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, parse_components, split_raw
+from smsync.formats.zonerules import RuleZone
 from smsync.protocols.syncml.formats import sif
 from smsync.protocols.syncml.formats.support import decode_value, join_soft_breaks, needs_qp, qp_encode
+from smsync.protocols.syncml.formats.vcalendar10 import device_rule
 
 _MASK_DAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")  # bit i
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -132,7 +134,7 @@ def add_recurrence(vcal: VCal, fields: sif.Fields, start: Optional[str], all_day
     vcal.add("RRULE", rule)
     exceptions = fields.get("Exceptions")
     if isinstance(exceptions, list):
-        clock = start[8:] if start and len(start) > 8 else ""
+        clock = _local_clock(vcal, start)
         for tag, name in (("ExcludeDate", "EXDATE"), ("IncludeDate", "RDATE")):
             values = []
             for t, v in exceptions:
@@ -143,6 +145,28 @@ def add_recurrence(vcal: VCal, fields: sif.Fields, start: Optional[str], all_day
                     values.append(text)
             if values:
                 vcal.add(name, ";".join(values))
+
+
+def _local_clock(vcal: VCal, start: Optional[str]) -> str:
+    """``T``-time of day of ``start`` as the device's zone shows it: the time an
+    exception given as a date (its local day) falls at."""
+    if not start or len(start) <= 8:
+        return ""
+    if not start.endswith("Z"):
+        return start[8:]
+    head = [parse_components(f"BEGIN:X\r\n{line}\r\nEND:X\r\n".encode())[0].properties[0]
+            for line in vcal.head]
+    utc = datetime.strptime(start[:16], "%Y%m%dT%H%M%SZ")
+    rule = device_rule(Component("VCALENDAR", head), utc.year)
+    if rule is None:
+        return start[8:]
+    local = utc.replace(tzinfo=timezone.utc).astimezone(RuleZone(rule)).replace(tzinfo=None)
+    return local.strftime("T%H%M%S")
+
+
+def alarm_text(subject: Optional[str]) -> str:
+    """A DALARM's display text (the item's subject), escaped for its ``;`` list."""
+    return (subject or "Reminder").replace("\\", "\\\\").replace(";", "\\;")
 
 
 def alarm_at(start: str, minutes: int) -> str:

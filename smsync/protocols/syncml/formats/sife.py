@@ -19,6 +19,7 @@ from typing import Optional
 from smsync.model import CollectionKind
 from smsync.protocols.syncml.formats import Format, register, sif, sifcal
 from smsync.protocols.syncml.formats.calendars import load_calendar, master_of, stored_zone, to_canonical_calendar
+from smsync.protocols.syncml.formats.sifcal import alarm_text as _alarm_text
 from smsync.protocols.syncml.formats.support import guarded
 from smsync.protocols.syncml.formats.vcalendar10 import read_vcalendar, write_vcalendar
 
@@ -67,7 +68,7 @@ def sife_to_vcal(data: bytes) -> bytes:
     if sif.flag(f, "ReminderSet") and start and minutes and minutes.lstrip("-").isdigit():
         when = sifcal.alarm_at(start, int(minutes))
         vcal.add("AALARM", f"{when};;0;")
-        vcal.add("DALARM", f"{when};;0;{(sif.body(f, 'Subject') or 'Reminder').replace(';', ',')}")
+        vcal.add("DALARM", f"{when};;0;{_alarm_text(sif.body(f, 'Subject'))}")
     for tag, value in f.items():
         if tag not in _KNOWN and isinstance(value, str) and _DEFAULTS.get(tag) != value.strip():
             prop = sif.extra_property(tag, value)

@@ -24,6 +24,7 @@ from smsync.protocols.syncml.formats.calendars import (
     stored_zone,
     to_canonical_calendar,
 )
+from smsync.protocols.syncml.formats.sifcal import alarm_text as _alarm_text
 from smsync.protocols.syncml.formats.support import guarded
 from smsync.protocols.syncml.formats.vcalendar10 import read_vcalendar, write_vcalendar
 
@@ -75,7 +76,7 @@ def read_sift(data: bytes, zone=None):
     reminder = _date(sif.text(f, "ReminderTime"))
     if sif.flag(f, "ReminderSet") and reminder:
         vcal.add("AALARM", f"{reminder};;0;")
-        vcal.add("DALARM", f"{reminder};;0;{(sif.body(f, 'Subject') or 'Reminder').replace(';', ',')}")
+        vcal.add("DALARM", f"{reminder};;0;{_alarm_text(sif.body(f, 'Subject'))}")
     for tag, value in f.items():
         if tag not in _KNOWN and isinstance(value, str) and _DEFAULTS.get(tag) != value.strip():
             prop = sif.extra_property(tag, value)

@@ -164,7 +164,7 @@ def _write_offset(offset: timedelta) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def _device_rule(vcal: Component, year: int) -> Optional[TimeZoneInfo]:
+def device_rule(vcal: Component, year: int) -> Optional[TimeZoneInfo]:
     """The zone a vCalendar's TZ and DAYLIGHT describe in ``year`` (None without TZ)."""
     tz = vcal.value("TZ")
     if tz is None or not tz.strip():
@@ -259,7 +259,7 @@ def _frame(vcal: Component, item: Component, stored: Optional[StoredZone]) -> _F
             year = _moment(decode_value(Property(start.name, start.value, list(start.params)))).local.year
         except InvalidData:
             pass
-    rule = _device_rule(vcal, year)
+    rule = device_rule(vcal, year)
     if stored is not None and (rule is None or _agrees(stored, rule, year)):
         return _Frame(stored, rule, [stored.vtimezone] if stored.vtimezone is not None else [])
     if rule is None:
@@ -759,7 +759,7 @@ def _write_alarm(alarm: Component, item: Component, zones) -> list[str]:
         snooze, repeat = alarm.value("DURATION").strip(), str(int(alarm.value("REPEAT")))
     out = [_line("AALARM", f"{when};{snooze};{repeat or '0'};")]
     if action == "DISPLAY":
-        text = unescape_text(alarm.value("DESCRIPTION") or "").replace(";", ",")
+        text = unescape_text(alarm.value("DESCRIPTION") or "").replace("\\", "\\\\").replace(";", "\\;")
         out.append(_line("DALARM", f"{when};{snooze};{repeat or '0'};{text}"))
     return out
 
