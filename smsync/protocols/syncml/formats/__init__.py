@@ -15,7 +15,29 @@ A ``Format`` promises:
 * ``from_canonical(data)`` -- the stored item in the device's format (bytes).
 
 Each module of this package adds its formats with ``register``; this module registers the
-types the store keeps as they are.
+types the store keeps as they are, and importing it registers every family:
+
+=============  ==================================================  =====================
+kind           types (DevInf order: the store's own first)          modules
+=============  ==================================================  =====================
+ADDRESSBOOK    ``text/vcard`` 3.0, ``text/x-s4j-sifc``,              ``vcard30``, ``sifc``,
+               ``text/x-vcard`` 2.1                                 ``vcard21``
+CALENDAR       ``text/calendar`` 2.0, ``text/x-vcalendar`` 1.0,      ``icalendar20``,
+               ``text/x-s4j-sife``                                  ``vcalendar10``, ``sife``
+TASKS          ``text/calendar`` 2.0, ``text/x-vcalendar`` 1.0,      ``icalendar20``,
+               ``text/x-s4j-sift``                                  ``vcalendar10``, ``sift``
+NOTES          ``text/calendar`` 2.0 (VJOURNAL), ``text/plain``,     ``icalendar20``,
+               ``text/x-s4j-sifn``, ``text/x-vnote`` 1.1             ``plaintext``, ``sifn``,
+                                                                    ``vnote``
+=============  ==================================================  =====================
+
+What they share: ``cards`` and ``calendars`` (the stored forms, adds and Replaces),
+``merge`` (a device's edit merged into the stored item, so what its format cannot
+carry stays), ``notes`` (a note's title and text), ``sif`` / ``sifcal`` (Funambol's
+XML; SIF-E and SIF-T go through vCalendar 1.0) and ``support``. Every ``to_canonical``
+result has been through ``summarize_vcard`` / ``summarize_calendar``; an add without a
+UID gets a new one, a Replace keeps the stored item's, and a Replace that changes
+nothing returns ``previous`` itself.
 """
 
 from __future__ import annotations
