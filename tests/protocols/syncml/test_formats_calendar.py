@@ -41,7 +41,7 @@ def test_registered():
 # -- generated events -------------------------------------------------------------------
 
 _word = st.text(st.characters(whitelist_categories=("Lu", "Ll", "Nd"), max_codepoint=0x2FF)
-                | st.sampled_from(list("äöüßé -.'&,;")), min_size=1, max_size=10).map(str.strip).filter(bool)
+                | st.sampled_from(list("äöüßé -.'&,;\\")), min_size=1, max_size=10).map(str.strip).filter(bool)
 _text = st.lists(_word, min_size=1, max_size=4).map(" ".join)
 _zones = st.sampled_from(["UTC", "floating", "date", "Europe/Berlin", "America/New_York"])
 RULES = [None, "FREQ=DAILY;INTERVAL=2;COUNT=5", "FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10", "FREQ=WEEKLY;INTERVAL=2;UNTIL",

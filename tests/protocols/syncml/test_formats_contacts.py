@@ -37,7 +37,7 @@ def test_registered():
 # -- generated contacts -------------------------------------------------------------------
 
 _word = st.text(st.characters(whitelist_categories=("Lu", "Ll", "Nd"), max_codepoint=0x2FF)
-                | st.sampled_from(list("äöüßéñ -.'&")), min_size=1, max_size=12).map(str.strip).filter(bool)
+                | st.sampled_from(list("äöüßéñ -.'&,;:\\")), min_size=1, max_size=12).map(str.strip).filter(bool)
 _text = st.lists(_word, min_size=1, max_size=4).map(" ".join)
 _note = st.lists(_text, min_size=1, max_size=3).map("\n".join)
 _phone = st.from_regex(r"\+?[0-9]{2,4} [0-9]{3,8}", fullmatch=True)

@@ -27,7 +27,7 @@ def test_registered():
 
 
 _word = st.text(st.characters(whitelist_categories=("Lu", "Ll", "Nd"), max_codepoint=0x2FF)
-                | st.sampled_from(list("äöü€ -.,;:'&")), min_size=1, max_size=10).map(str.strip).filter(bool)
+                | st.sampled_from(list("äöü€ -.,;:'&\\")), min_size=1, max_size=10).map(str.strip).filter(bool)
 _line = st.lists(_word, min_size=1, max_size=5).map(" ".join)
 
 

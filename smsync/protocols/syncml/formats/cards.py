@@ -11,7 +11,6 @@ vCard 2.1 is read here too (``read_21``): devices send it, and a store may hold 
 
 from __future__ import annotations
 
-import re
 from typing import Callable, Collection, Optional
 
 from smsync.errors import InvalidData
@@ -33,6 +32,8 @@ from smsync.protocols.syncml.formats.support import (
     device_text,
     join_soft_breaks,
     new_uid,
+    split_legacy,
+    unescape_legacy,
 )
 
 BINARY = ("PHOTO", "LOGO", "SOUND", "KEY")
@@ -57,21 +58,14 @@ def version_of(card: Component) -> str:
 # -- vCard 2.1 ------------------------------------------------------------------------
 
 
-def _unescape_21(text: str) -> str:
-    # 2.1 escapes only the ';' of compound values; '\,' and '\\' are read as the 3.0
-    # escapes devices also write.
-    return re.sub(r"\\([;,\\])", r"\1", text)
-
-
 def _v3_value(name: str, value: str) -> str:
     if name in merge.STRUCTURED:
-        return ";".join(escape_text(_unescape_21(p)) for p in split_raw(value, ";"))
+        return ";".join(escape_text(unescape_legacy(p)) for p in split_raw(value, ";"))
     if name in LISTS:
-        items = [_unescape_21(v).strip() for v in re.split(r"(?<!\\)[,;]", value)]
-        return ",".join(escape_text(v) for v in items if v)
+        return ",".join(escape_text(v) for v in split_legacy(value))
     if name in RAW:
         return value.strip() if name in BINARY else value
-    return escape_text(_unescape_21(value))
+    return escape_text(unescape_legacy(value))
 
 
 def read_21(data: bytes) -> Component:

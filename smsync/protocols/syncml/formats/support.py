@@ -117,6 +117,32 @@ def decode_value(prop: Property) -> str:
     return value
 
 
+_ESCAPED = re.compile(r"\\([;,\\])")
+_SPLIT = re.compile(r"(?<!\\)[;,]")
+
+
+def unescape_legacy(text: str) -> str:
+    """A vCard 2.1 / vCalendar 1.0 / vNote value as text: ``\\;``, ``\\,`` and ``\\\\``
+    undone (2.1 escapes only the ``;`` of compound values; devices write the others as
+    3.0 does). Other backslashes are text."""
+    return _ESCAPED.sub(r"\1", text)
+
+
+def escape_legacy(text: str, separators: str = "") -> str:
+    """``text`` for a 2.1-era value: ``separators`` and a backslash that would read as an
+    escape get a backslash; nothing else does (phones show backslashes)."""
+    text = re.sub(r"\\(?=[;,\\]|$)", r"\\\\", text)
+    for sep in separators:
+        text = text.replace(sep, "\\" + sep)
+    return text
+
+
+def split_legacy(value: str) -> list[str]:
+    """The items of a 2.1-era list value (``;`` or ``,`` between them), unescaped,
+    stripped, empty ones left out."""
+    return [v for v in (unescape_legacy(x).strip() for x in _SPLIT.split(value)) if v]
+
+
 def qp_encode(text: str, width: int = 74) -> str:
     """``text`` as UTF-8 quoted-printable (line ends as ``=0D=0A``), lines of at most
     ``width`` characters joined by soft line breaks."""

@@ -75,11 +75,14 @@ from smsync.protocols.syncml.formats.calendars import (
 )
 from smsync.protocols.syncml.formats.support import (
     decode_value,
+    escape_legacy,
     device_text,
     guarded,
     join_soft_breaks,
     needs_qp,
     qp_encode,
+    split_legacy,
+    unescape_legacy,
 )
 
 MIME = "text/x-vcalendar"
@@ -450,12 +453,11 @@ def _write_rule(value: str, start: datetime) -> Optional[tuple[str, Optional[str
 
 
 def _text(value: str) -> str:
-    return escape_text(re.sub(r"\\([;,\\])", r"\1", value))
+    return escape_text(unescape_legacy(value))
 
 
 def _list(value: str) -> str:
-    items = [re.sub(r"\\([;,\\])", r"\1", v).strip() for v in re.split(r"(?<!\\)[;,]", value)]
-    return ",".join(escape_text(v) for v in items if v)
+    return ",".join(escape_text(v) for v in split_legacy(value))
 
 
 def _attendee(prop: Property, value: str) -> Property:
@@ -759,7 +761,7 @@ def _write_alarm(alarm: Component, item: Component, zones) -> list[str]:
         snooze, repeat = alarm.value("DURATION").strip(), str(int(alarm.value("REPEAT")))
     out = [_line("AALARM", f"{when};{snooze};{repeat or '0'};")]
     if action == "DISPLAY":
-        text = unescape_text(alarm.value("DESCRIPTION") or "").replace("\\", "\\\\").replace(";", "\\;")
+        text = escape_legacy(unescape_text(alarm.value("DESCRIPTION") or ""), ";")
         out.append(_line("DALARM", f"{when};{snooze};{repeat or '0'};{text}"))
     return out
 
@@ -847,10 +849,10 @@ def write_vcalendar(data: bytes, kind: str) -> bytes:
                 text = f"{text} {until_text}"
             lines.append(f"RRULE:{text}\r\n")
         elif name in _TEXT:
-            lines.append(_line(name, unescape_text(prop.value)))
+            lines.append(_line(name, escape_legacy(unescape_text(prop.value))))
         elif name in _LISTS:
             items = [unescape_text(v).strip() for v in split_raw(prop.value, ",")]
-            lines.append(_line(name, ";".join(v.replace(";", ",") for v in items if v)))
+            lines.append(_line(name, ";".join(escape_legacy(v, ",;") for v in items if v)))
         elif name in _RAW:
             lines.append(_line(name, prop.value if name != "UID" else unescape_text(prop.value)))
         elif name == "STATUS":
@@ -868,7 +870,7 @@ def write_vcalendar(data: bytes, kind: str) -> bytes:
             lines.append(_write_attendee(prop))
         elif name.startswith("X-"):
             params = [f"{k}={','.join(v)}" for k, v in prop.params if k.startswith("X-")]
-            lines.append(_line(name, unescape_text(prop.value), params))
+            lines.append(_line(name, escape_legacy(unescape_text(prop.value)), params))
     if all_day:
         lines.append("X-FUNAMBOL-ALLDAY:1\r\n")
     for alarm in item.components:

@@ -17,7 +17,7 @@ from smsync.model import CollectionKind
 from smsync.protocols.syncml.formats import Format, register
 from smsync.protocols.syncml.formats.cards import BINARY, LISTS, RAW, as_v3, read_21, to_canonical_card
 from smsync.protocols.syncml.formats.merge import STRUCTURED
-from smsync.protocols.syncml.formats.support import guarded, needs_qp, qp_encode
+from smsync.protocols.syncml.formats.support import escape_legacy, guarded, needs_qp, qp_encode
 
 MIME = "text/x-vcard"
 
@@ -31,12 +31,12 @@ AUTHORITATIVE = frozenset({"N", "FN", "TEL", "EMAIL", "ADR", "ORG", "TITLE", "NO
 def _value_21(prop: Property) -> str:
     name, value = prop.name, prop.value
     if name in STRUCTURED:
-        return ";".join(unescape_text(p).replace(";", "\\;") for p in split_raw(value, ";"))
+        return ";".join(escape_legacy(unescape_text(p), ";") for p in split_raw(value, ";"))
     if name in LISTS:
-        return ",".join(unescape_text(v) for v in split_raw(value, ",") if v)
+        return ",".join(escape_legacy(unescape_text(v), ",;") for v in split_raw(value, ",") if v)
     if name in RAW:
         return value
-    return unescape_text(value)
+    return escape_legacy(unescape_text(value))
 
 
 def _params_21(prop: Property) -> list[str]:

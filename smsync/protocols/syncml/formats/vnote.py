@@ -9,7 +9,6 @@ they have line breaks or non-ASCII text.
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 from smsync.errors import InvalidData
@@ -23,17 +22,16 @@ from smsync.protocols.syncml.formats.support import (
     decode_value,
     device_text,
     guarded,
+    escape_legacy,
     join_soft_breaks,
     needs_qp,
     qp_encode,
+    split_legacy,
+    unescape_legacy,
 )
 
 MIME = "text/x-vnote"
 AUTHORITATIVE = frozenset({"SUMMARY", "DESCRIPTION", "CATEGORIES", "CLASS"})
-
-
-def _unescape(value: str) -> str:
-    return re.sub(r"\\([;,\\])", r"\1", value)
 
 
 def _utc(value: str) -> Optional[str]:
@@ -55,27 +53,29 @@ def read_vnote(data: bytes):
         value = decode_value(prop)
         name = prop.name
         if name == "BODY":
-            body = _unescape(value).replace("\r\n", "\n").replace("\r", "\n")
+            body = unescape_legacy(value).replace("\r\n", "\n").replace("\r", "\n")
         elif name == "SUMMARY":
-            title = _unescape(value).strip() or None
+            title = unescape_legacy(value).strip() or None
         elif name in ("DCREATED", "LAST-MODIFIED"):
             stamp = _utc(value)
             if stamp:
                 extra.append(Property("CREATED" if name == "DCREATED" else name, stamp))
         elif name == "CATEGORIES":
-            items = [_unescape(v).strip() for v in re.split(r"(?<!\\)[;,]", value)]
-            if any(items):
-                extra.append(Property(name, ",".join(escape_text(v) for v in items if v)))
+            items = split_legacy(value)
+            if items:
+                extra.append(Property(name, ",".join(escape_text(v) for v in items)))
         elif name == "CLASS" and value.strip():
             extra.append(Property(name, value.strip().upper()))
         elif name.startswith("X-") and name != "X-IRMC-LUID":
-            extra.append(Property(name, escape_text(_unescape(value))))
+            extra.append(Property(name, escape_text(unescape_legacy(value))))
     if title is None and body is not None:
         title = from_plain_text(body).title
     return new_calendar(journal_of(Note(title, body if body and body.strip() else None), extra))
 
 
-def _line(name: str, value: str) -> str:
+def _line(name: str, value: str, escaped: bool = False) -> str:
+    if not escaped:
+        value = escape_legacy(value)
     if needs_qp(value) or len(name) + len(value) > 74:
         return f"{name};ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:{qp_encode(value)}\r\n"
     return f"{name}:{value}\r\n"
@@ -96,8 +96,8 @@ def from_canonical(data: bytes) -> bytes:
             t = parse_time(prop.value, None)
             lines.append(f"{'DCREATED' if prop.name == 'CREATED' else prop.name}:{t.local:%Y%m%dT%H%M%SZ}\r\n")
         elif prop.name == "CATEGORIES":
-            items = [unescape_text(v).strip().replace(";", ",") for v in split_raw(prop.value, ",")]
-            lines.append(_line("CATEGORIES", ";".join(v for v in items if v)))
+            items = [escape_legacy(unescape_text(v).strip(), ",;") for v in split_raw(prop.value, ",")]
+            lines.append(_line("CATEGORIES", ";".join(v for v in items if v), escaped=True))
         elif prop.name == "CLASS":
             lines.append(f"CLASS:{prop.value.strip()}\r\n")
         elif prop.name.startswith("X-"):
