@@ -86,6 +86,11 @@ from smsync.protocols.syncml.formats.support import (
 )
 
 MIME = "text/x-vcalendar"
+#: The properties a DevInf CTCap for this type can list (what is read and written).
+CTCAP = ("BEGIN", "END", "VERSION", "TZ", "DAYLIGHT", "UID", "SUMMARY", "DESCRIPTION", "LOCATION", "DTSTART",
+         "DTEND", "DUE", "COMPLETED", "RRULE", "EXDATE", "RDATE", "AALARM", "DALARM", "CATEGORIES", "RESOURCES",
+         "CLASS", "STATUS", "PRIORITY", "TRANSP", "ATTENDEE", "URL", "SEQUENCE", "DCREATED", "LAST-MODIFIED",
+         "X-FUNAMBOL-ALLDAY")
 PRODID = "-//smsync//SyncML vCalendar 1.0//EN"
 #: Most DAYLIGHT lines written for one item (one per year it covers).
 DAYLIGHT_YEARS = 3

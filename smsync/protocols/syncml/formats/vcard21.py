@@ -20,6 +20,9 @@ from smsync.protocols.syncml.formats.merge import STRUCTURED
 from smsync.protocols.syncml.formats.support import escape_legacy, guarded, needs_qp, qp_encode
 
 MIME = "text/x-vcard"
+#: The properties a DevInf CTCap for this type can list (what is read and written).
+CTCAP = ("BEGIN", "END", "VERSION", "UID", "N", "FN", "NICKNAME", "TEL", "EMAIL", "ADR", "LABEL", "ORG",
+         "TITLE", "ROLE", "NOTE", "BDAY", "URL", "PHOTO", "CATEGORIES", "CLASS", "REV", "GEO", "TZ")
 
 #: What a 2.1 device is expected to send back whenever the contact has it: leaving one of
 #: these out of a Replace deletes it. Other properties (X-, 3.0 and 4.0 additions) are

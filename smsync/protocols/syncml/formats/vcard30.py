@@ -19,6 +19,10 @@ from smsync.protocols.syncml.formats.cards import as_v3, to_canonical_card
 from smsync.protocols.syncml.formats.support import guarded
 
 MIME = "text/vcard"
+#: The properties a DevInf CTCap for this type can list (any vCard 3.0 property is kept).
+CTCAP = ("BEGIN", "END", "VERSION", "UID", "N", "FN", "NICKNAME", "TEL", "EMAIL", "ADR", "LABEL", "ORG",
+         "TITLE", "ROLE", "NOTE", "BDAY", "URL", "PHOTO", "LOGO", "CATEGORIES", "CLASS", "REV", "GEO", "TZ",
+         "IMPP", "KEY", "SOUND", "MAILER", "SORT-STRING", "PRODID")
 
 
 @guarded

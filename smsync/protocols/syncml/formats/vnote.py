@@ -31,6 +31,8 @@ from smsync.protocols.syncml.formats.support import (
 )
 
 MIME = "text/x-vnote"
+#: The properties a DevInf CTCap for this type can list.
+CTCAP = ("BEGIN", "END", "VERSION", "BODY", "SUMMARY", "DCREATED", "LAST-MODIFIED", "CATEGORIES", "CLASS")
 AUTHORITATIVE = frozenset({"SUMMARY", "DESCRIPTION", "CATEGORIES", "CLASS"})
 
 
