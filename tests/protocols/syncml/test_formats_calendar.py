@@ -560,3 +560,46 @@ def test_nokia_vtodo():
     stored2 = VCAL_TASKS.to_canonical(done, stored.encode()).decode()
     assert "STATUS:COMPLETED" in stored2 and "COMPLETED:20260109T120000Z" in stored2
     assert summarize_calendar(stored2.encode()).uid == summarize_calendar(stored.encode()).uid
+
+
+# -- property: an edit through a poorer format keeps what it cannot carry ------------------
+
+EVENT_EXTRAS = ("ATTENDEE;CN=Bob;CUTYPE=INDIVIDUAL;PARTSTAT=ACCEPTED;X-NUM-GUESTS=0:mailto:bob@example.org",
+                "ORGANIZER;CN=Alice;SCHEDULE-AGENT=SERVER:mailto:alice@example.org",
+                "X-ALT-DESC;FMTTYPE=text/html:<p>hello</p>", "URL;VALUE=URI:https://example.org/e",
+                "GEO:52.52;13.40", "COLOR:teal", "CONFERENCE;VALUE=URI:https://meet.example/x")
+EMAIL_ALARM = "BEGIN:VALARM\r\nACTION:EMAIL\r\nTRIGGER:-P2D\r\nSUMMARY:x\r\nDESCRIPTION:y\r\nATTENDEE:mailto:a@b.example\r\nEND:VALARM"
+
+
+def _retitled(data: bytes, title: str) -> bytes:
+    line = f"SUMMARY:{escape_text(title)}".encode()
+    return re.sub(rb"^SUMMARY:.*$", lambda m: line, data, count=1, flags=re.M)
+
+
+def check_event_edit_keeps(fmt, stored, title, extras):
+    with_extras = stored.replace(b"END:VEVENT", "\r\n".join([*extras, EMAIL_ALARM]).encode() + b"\r\nEND:VEVENT")
+    # The device shows the event without what its format lacks (or drops it), and retitles it.
+    edited = fmt.from_canonical(_retitled(stored, title))
+    result = unfolded(fmt.to_canonical(edited, with_extras))
+    assert unescape_text(_master(result.encode()).value("SUMMARY")) == title
+    for extra in extras:
+        assert extra in result, extra
+    assert "ACTION:EMAIL" in result and "TRIGGER:-P2D" in result
+    # Everything else as it was (a SIF reminder's text is the subject, so it follows the title).
+    a, b = project(result.encode()), project(with_extras)
+    for p in (a, b):
+        p["SUMMARY"] = None
+        p["alarms"] = [x[:2] for x in p["alarms"]]
+    assert a == b
+
+
+@SETTINGS
+@given(events(), _text, st.lists(st.sampled_from(EVENT_EXTRAS), min_size=1, max_size=4, unique=True))
+def test_vcalendar_edit_keeps_what_1_0_lacks(stored, title, extras):
+    check_event_edit_keeps(VCAL_EVENTS, stored, title, extras)
+
+
+@SETTINGS
+@given(events(alarms=1, sif=True), _text, st.lists(st.sampled_from(EVENT_EXTRAS), min_size=1, max_size=4, unique=True))
+def test_sife_edit_keeps_what_sife_lacks(stored, title, extras):
+    check_event_edit_keeps(SIFE, stored, title, extras)

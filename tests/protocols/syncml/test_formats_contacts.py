@@ -446,3 +446,66 @@ def test_funambol_sifc_all_common_fields():
 def test_sifc_base64_encoded():
     data = base64.b64encode(FUNAMBOL_SIFC.encode("utf-8"))
     assert project(SIFC.to_canonical(data, None)) == project(SIFC.to_canonical(FUNAMBOL_SIFC.encode(), None))
+
+
+# -- property: an edit through a poorer format keeps what it cannot carry ------------------
+
+EXTRAS = ("X-CUSTOM-FIELD;X-PARAM=keep:value one", "GEO:52.52;13.40", "EMAIL;TYPE=INTERNET:fourth@extra.example",
+          "X-ABLABEL:Kollege", "IMPP:xmpp:someone@jabber.example", "item7.URL:https://extra.example/",
+          "SORT-STRING:Zz")
+
+
+def _with_note(card: bytes, note: str) -> bytes:
+    lines = [line for line in card.decode().split("\r\n") if line and not line.startswith("NOTE:")]
+    lines.insert(-1, f"NOTE:{escape_text(note)}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _with_extras(card: bytes, extras) -> bytes:
+    return card.replace(b"END:VCARD", "\r\n".join(extras).encode() + b"\r\nEND:VCARD")
+
+
+def check_edit_keeps_extras(fmt, stored, note, extras, device_drops_extras):
+    with_extras = _with_extras(stored, extras)
+    device_view = with_extras if not device_drops_extras else stored
+    if fmt is SIFC:  # three e-mail slots: the fourth address is one SIF-C cannot show
+        with_extras = with_extras.replace(b"END:VCARD", b"EMAIL:a@x.example\r\nEMAIL:b@x.example\r\n"
+                                          b"EMAIL:c@x.example\r\nEMAIL:d@x.example\r\nEND:VCARD")
+        device_view = with_extras
+    edited = fmt.from_canonical(_with_note(device_view, note))
+    result = unfolded(fmt.to_canonical(edited, with_extras))
+    card = parse_components(result.encode())[0]
+    assert unescape_text(card.value("NOTE")) == note
+    for extra in extras:
+        assert extra in result, extra
+    if fmt is SIFC:
+        assert "d@x.example" in result
+    assert summarize_vcard(result.encode()).uid == summarize_vcard(stored).uid
+
+
+@SETTINGS
+@given(contacts(), _note, st.lists(st.sampled_from(EXTRAS), min_size=1, max_size=4, unique=True))
+def test_vcard21_edit_keeps_what_2_1_phones_drop(stored, note, extras):
+    # (URL and EMAIL are properties a 2.1 phone is expected to send back: dropping them deletes them.)
+    check_edit_keeps_extras(VCARD21, stored, note, [e for e in extras if "EMAIL" not in e and "URL" not in e], True)
+
+
+@SETTINGS
+@given(contacts(sif_only=True), _note, st.lists(st.sampled_from(EXTRAS), min_size=1, max_size=4, unique=True))
+def test_sifc_edit_keeps_what_sifc_lacks(stored, note, extras):
+    check_edit_keeps_extras(SIFC, stored, note, [e for e in extras if "EMAIL" not in e and "IMPP" not in e], False)
+
+
+@SETTINGS
+@given(contacts(), _note, st.lists(st.sampled_from(EXTRAS), min_size=1, max_size=4, unique=True))
+def test_vcard30_edit_of_a_40_card_keeps_40(stored, note, extras):
+    v4 = to_version(_with_extras(stored, [e for e in extras if not e.startswith(("EMAIL", "GEO"))]), "4.0")
+    edited = VCARD30.from_canonical(v4)
+    lines = [line for line in edited.decode().split("\r\n") if line and not line.startswith("NOTE:")]
+    lines.insert(-1, f"NOTE:{escape_text(note)}")
+    result = VCARD30.to_canonical(("\r\n".join(lines) + "\r\n").encode(), v4)
+    assert summarize_vcard(result).version == "4.0"
+    card = parse_components(result)[0]
+    assert unescape_text(card.value("NOTE")) == note
+    before = {p.name for p in parse_components(v4)[0].properties} | {"NOTE"}
+    assert {p.name for p in card.properties} == before

@@ -36,14 +36,16 @@ Key = Callable[[Property], object]
 
 
 def _text_key(value: str) -> str:
-    return " ".join(unescape_text(value).split()).casefold()
+    # Exact but for line ends and surrounding space: a change of case or of a line break
+    # is a user's edit.
+    return unescape_text(value).replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def value_key(prop: Property) -> object:
     """A property's value normalised for telling whether two versions show the same
-    thing: escaping, case, spacing, ``tel:``/``mailto:`` prefixes and base64 line breaks
-    do not count; structured values compare component by component; list values as
-    sets."""
+    thing: escaping, line ends, surrounding space, ``tel:``/``mailto:`` prefixes, a phone
+    number's punctuation, an address's case and base64 line breaks do not count;
+    structured values compare component by component; list values as sets."""
     name, value = prop.name, prop.value
     if name in STRUCTURED:
         parts = [_text_key(p) for p in split_raw(value, ";")]

@@ -19,7 +19,14 @@ from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, parse_components, split_raw
 from smsync.formats.zonerules import RuleZone
 from smsync.protocols.syncml.formats import sif
-from smsync.protocols.syncml.formats.support import decode_value, join_soft_breaks, needs_qp, qp_encode
+from smsync.protocols.syncml.formats.support import (
+    decode_value,
+    escape_legacy,
+    join_soft_breaks,
+    needs_qp,
+    qp_encode,
+    split_legacy,
+)
 from smsync.protocols.syncml.formats.vcalendar10 import device_rule
 
 _MASK_DAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")  # bit i
@@ -145,6 +152,17 @@ def add_recurrence(vcal: VCal, fields: sif.Fields, start: Optional[str], all_day
                     values.append(text)
             if values:
                 vcal.add(name, ";".join(values))
+
+
+def vcal_categories(value: Optional[str]) -> Optional[str]:
+    """SIF Categories (``A, B`` or ``A;B``) as a vCalendar 1.0 CATEGORIES value."""
+    items = [v.strip() for v in re.split(r"[;,]", value or "") if v.strip()]
+    return ";".join(escape_legacy(v, ",;") for v in items) or None
+
+
+def sif_categories(item: Component) -> Optional[str]:
+    """The SIF Categories of a vCalendar 1.0 item we wrote."""
+    return ", ".join(split_legacy(item.value("CATEGORIES") or "")) or None
 
 
 def _local_clock(vcal: VCal, start: Optional[str]) -> str:

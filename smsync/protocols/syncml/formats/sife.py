@@ -54,8 +54,7 @@ def sife_to_vcal(data: bytes) -> bytes:
     vcal.add("SUMMARY", sif.body(f, "Subject"))
     vcal.add("DESCRIPTION", sif.body(f, "Body"))
     vcal.add("LOCATION", sif.body(f, "Location"))
-    cats = sif.categories(sif.text(f, "Categories"))
-    vcal.add("CATEGORIES", cats.replace(",", ";") if cats else None)
+    vcal.add("CATEGORIES", sifcal.vcal_categories(sif.text(f, "Categories")))
     vcal.add("CLASS", sif.sensitivity_class(sif.text(f, "Sensitivity")))
     busy = sif.text(f, "BusyStatus")
     if busy is not None:
@@ -85,8 +84,7 @@ def vcal_to_sife(data: bytes) -> bytes:
     fields.append(("Subject", item.value("SUMMARY")))
     fields.append(("Body", item.value("DESCRIPTION")))
     fields.append(("Location", item.value("LOCATION")))
-    cats = item.value("CATEGORIES")
-    fields.append(("Categories", ", ".join(c.strip() for c in cats.split(";") if c.strip()) if cats else None))
+    fields.append(("Categories", sifcal.sif_categories(item)))
     fields.append(("AllDayEvent", "1" if all_day else "0"))
     if all_day:
         fields += [("Start", sifcal.sif_date(start)), ("End", sifcal.sif_date(end or start))]

@@ -59,8 +59,7 @@ def read_sift(data: bytes, zone=None):
     vcal.add("DUE", due)
     vcal.add("SUMMARY", sif.body(f, "Subject"))
     vcal.add("DESCRIPTION", sif.body(f, "Body"))
-    cats = sif.categories(sif.text(f, "Categories"))
-    vcal.add("CATEGORIES", cats.replace(",", ";") if cats else None)
+    vcal.add("CATEGORIES", sifcal.vcal_categories(sif.text(f, "Categories")))
     vcal.add("CLASS", sif.sensitivity_class(sif.text(f, "Sensitivity")))
     vcal.add("PRIORITY", {"2": "1", "0": "3"}.get(sif.text(f, "Importance") or ""))
     status = sif.text(f, "Status") or ("2" if sif.flag(f, "Complete") else None)
@@ -107,7 +106,7 @@ def from_canonical(data: bytes) -> bytes:
     fields: list = [
         ("Subject", item.value("SUMMARY")),
         ("Body", item.value("DESCRIPTION")),
-        ("Categories", ", ".join(c.strip() for c in (item.value("CATEGORIES") or "").split(";") if c.strip()) or None),
+        ("Categories", sifcal.sif_categories(item)),
         ("StartDate", _sif_time(start)),
         ("DueDate", _sif_time(due)),
         ("Complete", "1" if sif_status == "2" else "0"),
