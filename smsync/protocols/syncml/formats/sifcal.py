@@ -26,6 +26,7 @@ from smsync.protocols.syncml.formats.support import (
     needs_qp,
     qp_encode,
     split_legacy,
+    unescape_legacy,
 )
 from smsync.protocols.syncml.formats.vcalendar10 import device_rule
 
@@ -199,12 +200,14 @@ def alarm_at(start: str, minutes: int) -> str:
 
 def parse_vcal(data: bytes) -> tuple[dict, Component]:
     """A vCalendar 1.0 item we wrote: its calendar-level lines (TZ, DAYLIGHT list) and its
-    one component with values decoded (``prop.value``)."""
+    one component with values decoded (``prop.value``; texts unescaped, lists as written)."""
     roots = parse_components(join_soft_breaks(data.decode("utf-8")).encode("utf-8"))
     cal = roots[0]
     item = next(c for c in cal.components if c.name in ("VEVENT", "VTODO"))
     for prop in item.properties:
         prop.value = decode_value(prop)
+        if prop.name in ("SUMMARY", "DESCRIPTION", "LOCATION") or prop.name.startswith("X-"):
+            prop.value = unescape_legacy(prop.value)
     head = {"TZ": cal.value("TZ"), "DAYLIGHT": [p.value for p in cal.get_all("DAYLIGHT")]}
     return head, item
 

@@ -118,7 +118,6 @@ def decode_value(prop: Property) -> str:
 
 
 _ESCAPED = re.compile(r"\\([;,\\])")
-_SPLIT = re.compile(r"(?<!\\)[;,]")
 
 
 def unescape_legacy(text: str) -> str:
@@ -140,7 +139,21 @@ def escape_legacy(text: str, separators: str = "") -> str:
 def split_legacy(value: str) -> list[str]:
     """The items of a 2.1-era list value (``;`` or ``,`` between them), unescaped,
     stripped, empty ones left out."""
-    return [v for v in (unescape_legacy(x).strip() for x in _SPLIT.split(value)) if v]
+    items, current, i, n = [], [], 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "\\" and i + 1 < n and value[i + 1] in ";,\\":
+            current.append(value[i + 1])
+            i += 2
+            continue
+        if c in ";,":
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+        i += 1
+    items.append("".join(current))
+    return [v.strip() for v in items if v.strip()]
 
 
 def qp_encode(text: str, width: int = 74) -> str:
