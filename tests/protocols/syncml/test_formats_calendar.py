@@ -603,3 +603,25 @@ def test_vcalendar_edit_keeps_what_1_0_lacks(stored, title, extras):
 @given(events(alarms=1, sif=True), _text, st.lists(st.sampled_from(EVENT_EXTRAS), min_size=1, max_size=4, unique=True))
 def test_sife_edit_keeps_what_sife_lacks(stored, title, extras):
     check_event_edit_keeps(SIFE, stored, title, extras)
+
+
+def test_phone_with_only_its_current_offset_keeps_the_stored_zone():
+    device = VCAL_EVENTS.from_canonical(MEETING).decode()
+    device = re.sub(r"TZ:.*\r\nDAYLIGHT:.*\r\n", "TZ:+02\r\n", device)
+    edited = device.replace("LOCATION:Room 1", "LOCATION:Room 9")
+    stored = unfolded(VCAL_EVENTS.to_canonical(edited.encode(), MEETING))
+    assert "DTSTART;TZID=Europe/Berlin:20260112T100000" in stored and "LOCATION:Room 9" in stored
+    assert stored.count("BEGIN:VTIMEZONE") == 1
+
+
+def test_local_times_with_a_zone_and_no_zone():
+    zoned = (b"BEGIN:VCALENDAR\r\nVERSION:1.0\r\nTZ:-05:00\r\nDAYLIGHT:TRUE;-04:00;20260308T020000;20261101T020000;EST;EDT\r\n"
+             b"BEGIN:VEVENT\r\nDTSTART:20260706T090000\r\nDTEND:20260706T100000\r\nSUMMARY:Standup\r\n"
+             b"RRULE:D1 #3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    stored = unfolded(VCAL_EVENTS.to_canonical(zoned, None))
+    assert "DTSTART;TZID=America/New_York:20260706T090000" in stored
+    assert expand_instances(stored.encode(), None, HORIZON)[0][1] == datetime(2026, 7, 6, 13, tzinfo=timezone.utc)
+    floating = zoned.replace(b"TZ:-05:00\r\nDAYLIGHT:TRUE;-04:00;20260308T020000;20261101T020000;EST;EDT\r\n", b"")
+    stored = unfolded(VCAL_EVENTS.to_canonical(floating, None))
+    assert "DTSTART:20260706T090000\r\n" in stored and "VTIMEZONE" not in stored
+    assert b"DTSTART:20260706T090000\r\n" in VCAL_EVENTS.from_canonical(stored.encode())

@@ -58,8 +58,11 @@ class VCal:
         self.body: list[str] = []
 
     def add(self, name: str, value: Optional[str], params: list[str] = ()) -> None:
+        """A property line; texts (SUMMARY, DESCRIPTION, LOCATION, X-) are escaped."""
         if value is None:
             return
+        if name in ("SUMMARY", "DESCRIPTION", "LOCATION") or name.startswith("X-"):
+            value = escape_legacy(value)
         head = ";".join([name, *params])
         if needs_qp(value):
             self.body.append(f"{head};ENCODING=QUOTED-PRINTABLE;CHARSET=UTF-8:{qp_encode(value)}")

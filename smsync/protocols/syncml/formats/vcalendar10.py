@@ -208,7 +208,11 @@ def _agrees(stored: StoredZone, rule: TimeZoneInfo, year: int) -> bool:
         info = info_from_zone(stored.vtimezone if stored.vtimezone is not None else stored.tzid, year)
     except InvalidData:
         return False
-    return (info.has_dst == rule.has_dst and info.standard_offset == rule.standard_offset
+    if not rule.has_dst:
+        # A phone that sends only the offset it is at now (TZ:+02 in summer, no
+        # DAYLIGHT) agrees with a zone that has that offset in some season.
+        return rule.standard_offset in (info.standard_offset, info.daylight_offset)
+    return (info.has_dst and info.standard_offset == rule.standard_offset
             and info.daylight_offset == rule.daylight_offset)
 
 
