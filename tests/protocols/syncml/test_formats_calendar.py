@@ -625,3 +625,14 @@ def test_local_times_with_a_zone_and_no_zone():
     stored = unfolded(VCAL_EVENTS.to_canonical(floating, None))
     assert "DTSTART:20260706T090000\r\n" in stored and "VTIMEZONE" not in stored
     assert b"DTSTART:20260706T090000\r\n" in VCAL_EVENTS.from_canonical(stored.encode())
+
+
+def test_nokia_all_day_and_anniversary():
+    data = (b"BEGIN:VCALENDAR\r\nVERSION:1.0\r\nBEGIN:VEVENT\r\nUID:7\r\nSUMMARY:Geburtstag Anna\r\n"
+            b"DTSTART:20260317T000000\r\nDTEND:20260318T000000\r\nX-EPOCAGENDAENTRYTYPE:ANNIVERSARY\r\n"
+            b"RRULE:YM1 3 #0\r\nCLASS:PRIVATE\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    stored = VCAL_EVENTS.to_canonical(data, None).decode()
+    assert "DTSTART;VALUE=DATE:20260317" in stored and "DTEND;VALUE=DATE:20260318" in stored
+    assert "RRULE:FREQ=YEARLY\r\n" in stored and "X-EPOCAGENDAENTRYTYPE" not in stored
+    back = VCAL_EVENTS.from_canonical(stored.encode()).decode()
+    assert "DTSTART:20260317T000000" in back and "DTEND:20260317T235900" in back and "RRULE:YM1 3 #0" in back

@@ -78,6 +78,8 @@ def read_21(data: bytes) -> Component:
         return card
     out = []
     for prop in card.properties:
+        if prop.name == "X-IRMC-LUID":
+            continue  # the phone's own record number: nothing for the store
         value = decode_value(prop)
         if prop.name == "VERSION":
             value = "3.0"
