@@ -33,8 +33,9 @@ NOTES          ``text/calendar`` 2.0 (VJOURNAL), ``text/plain``,     ``icalendar
 
 What they share: ``cards`` and ``calendars`` (the stored forms, adds and Replaces),
 ``merge`` (a device's edit merged into the stored item, so what its format cannot
-carry stays), ``notes`` (a note's title and text), ``sif`` / ``sifcal`` (Funambol's
-XML; SIF-E and SIF-T go through vCalendar 1.0) and ``support``. Every ``to_canonical``
+carry stays), ``notes`` (a note's title and text), ``vcaltimes`` / ``vcalrules``
+(vCalendar 1.0 times, zones and rules), ``sif`` / ``sifcal`` (Funambol's XML; SIF-E and
+SIF-T go through vCalendar 1.0) and ``support``. Every ``to_canonical``
 result has been through ``summarize_vcard`` / ``summarize_calendar``; an add without a
 UID gets a new one, a Replace keeps the stored item's, and a Replace that changes
 nothing returns ``previous`` itself.

@@ -28,7 +28,7 @@ from smsync.protocols.syncml.formats.support import (
     split_legacy,
     unescape_legacy,
 )
-from smsync.protocols.syncml.formats.vcalendar10 import device_rule
+from smsync.protocols.syncml.formats.vcaltimes import device_rule
 
 _MASK_DAYS = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")  # bit i
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

@@ -28,8 +28,8 @@ What 1.0 differs in, and how it is read and written:
   3 (low), TRANSP is a number, DCREATED is CREATED.
 * Values with line breaks or non-ASCII text are quoted-printable.
 
-A Replace is merged into the stored item (``calendars.to_canonical_calendar``): what
-1.0 cannot carry -- overrides, VTIMEZONE details, attendee parameters, alarm
+Times and zones are ``vcaltimes``, rules ``vcalrules``. A Replace is merged into the
+stored item (``calendars.to_canonical_calendar``): what 1.0 cannot carry -- overrides, VTIMEZONE details, attendee parameters, alarm
 attachments, X- properties the phone drops -- stays.
 """
 
@@ -39,8 +39,6 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
-
-import attrs
 
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import (
@@ -52,15 +50,7 @@ from smsync.formats.contentlines import (
     unescape_text,
 )
 from smsync.formats.icaltime import Time, parse_duration, parse_time, prop_time, prop_times, zones_of
-from smsync.formats.zonerules import (
-    RuleZone,
-    TimeZoneInfo,
-    iana_name,
-    info_from_zone,
-    rule_at,
-    synthetic_tzid,
-    vtimezone,
-)
+from smsync.formats.zonerules import info_from_zone
 from smsync.model import CollectionKind
 from smsync.protocols.syncml.formats import Format, register
 from smsync.protocols.syncml.formats.calendars import (
@@ -71,7 +61,6 @@ from smsync.protocols.syncml.formats.calendars import (
     new_calendar,
     stored_zone,
     to_canonical_calendar,
-    to_local,
 )
 from smsync.protocols.syncml.formats.support import (
     decode_value,
@@ -84,6 +73,8 @@ from smsync.protocols.syncml.formats.support import (
     split_legacy,
     unescape_legacy,
 )
+from smsync.protocols.syncml.formats.vcalrules import read_rule, write_rule
+from smsync.protocols.syncml.formats.vcaltimes import Frame, Moment, epoch_of, frame_for, moment, write_offset
 
 MIME = "text/x-vcalendar"
 #: The properties a DevInf CTCap for this type can list (what is read and written).
@@ -95,7 +86,6 @@ PRODID = "-//smsync//SyncML vCalendar 1.0//EN"
 #: Most DAYLIGHT lines written for one item (one per year it covers).
 DAYLIGHT_YEARS = 3
 
-_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # datetime.weekday() order
 _EPOCH = datetime(1970, 1, 1)
 _TEXT = ("SUMMARY", "DESCRIPTION", "LOCATION", "COMMENT", "CONTACT")
 _LISTS = ("CATEGORIES", "RESOURCES")
@@ -121,341 +111,6 @@ _PARTSTAT_BACK = {"ACCEPTED": "ACCEPTED", "DECLINED": "DECLINED", "TENTATIVE": "
                   "CONFIRMED": "ACCEPTED", "COMPLETED": "COMPLETED"}
 _EXPECT = {"REQ-PARTICIPANT": "REQUIRE", "OPT-PARTICIPANT": "REQUEST", "NON-PARTICIPANT": "FYI"}
 _EXPECT_BACK = {v: k for k, v in _EXPECT.items()} | {"IMMEDIATE": "REQ-PARTICIPANT"}
-
-
-# -- times --------------------------------------------------------------------------------
-
-_TIME = re.compile(r"^(\d{8})(?:T(\d{4,6}))?(Z)?$")
-
-
-@attrs.frozen
-class _Moment:
-    """A device time: a date, a floating wall-clock time, or an instant (UTC epoch)."""
-
-    kind: str  # "date", "floating", "instant"
-    local: datetime  # the date or wall-clock time (for instants: UTC)
-
-    @property
-    def epoch(self) -> int:
-        return (self.local - _EPOCH) // timedelta(seconds=1)
-
-
-def _moment(text: str) -> _Moment:
-    value = text.strip().replace("-", "").replace(":", "")
-    m = _TIME.match(value)
-    if m is None:
-        raise InvalidData(f"bad vCalendar time {text[:40]!r}")
-    day, clock, z = m.groups()
-    try:
-        if clock is None:
-            return _Moment("date", datetime.strptime(day, "%Y%m%d"))
-        when = datetime.strptime(day + clock.ljust(6, "0"), "%Y%m%d%H%M%S")
-    except ValueError:
-        raise InvalidData(f"bad vCalendar time {text[:40]!r}") from None
-    return _Moment("instant" if z else "floating", when)
-
-
-def _offset(text: str) -> timedelta:
-    m = re.match(r"^([+-]?)(\d{1,2})(?::?(\d{2}))?$", text.strip())
-    if m is None:
-        raise InvalidData(f"bad vCalendar UTC offset {text[:20]!r}")
-    sign, hours, minutes = m.groups()
-    value = timedelta(hours=int(hours), minutes=int(minutes or 0))
-    if value > timedelta(hours=15):
-        raise InvalidData(f"bad vCalendar UTC offset {text[:20]!r}")
-    return -value if sign == "-" else value
-
-
-def _write_offset(offset: timedelta) -> str:
-    minutes = int(offset // timedelta(minutes=1))
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def device_rule(vcal: Component, year: int) -> Optional[TimeZoneInfo]:
-    """The zone a vCalendar's TZ and DAYLIGHT describe in ``year`` (None without TZ)."""
-    tz = vcal.value("TZ")
-    if tz is None or not tz.strip():
-        return None
-    std = _offset(tz)
-    bias = -int(std // timedelta(minutes=1))
-    chosen = None
-    for prop in vcal.get_all("DAYLIGHT"):
-        parts = split_raw(prop.value, ";")
-        if not parts or parts[0].strip().upper() not in ("TRUE", "1"):
-            continue
-        if len(parts) < 4:
-            raise InvalidData("DAYLIGHT:TRUE without offset, start and end")
-        start, end = _moment(parts[2]), _moment(parts[3])
-        if chosen is None or start.local.year == year:
-            chosen = (parts, start, end)
-    if chosen is None:
-        return TimeZoneInfo(bias)
-    parts, start, end = chosen
-    dst = _offset(parts[1])
-    if dst == std:
-        return TimeZoneInfo(bias)
-    # The switch times as the wall clock shows them just before each switch.
-    begin = start.local + std if start.kind == "instant" else start.local
-    finish = end.local + dst if end.kind == "instant" else end.local
-    names = [unescape_text(p).strip() for p in parts[4:6]] + ["", ""]
-    return TimeZoneInfo(bias, names[0][:31], rule_at(finish), 0, names[1][:31], rule_at(begin),
-                        -int((dst - std) // timedelta(minutes=1)))
-
-
-def _agrees(stored: StoredZone, rule: TimeZoneInfo, year: int) -> bool:
-    try:
-        info = info_from_zone(stored.vtimezone if stored.vtimezone is not None else stored.tzid, year)
-    except InvalidData:
-        return False
-    if not rule.has_dst:
-        # A phone that sends only the offset it is at now (TZ:+02 in summer, no
-        # DAYLIGHT) agrees with a zone that has that offset in some season.
-        return rule.standard_offset in (info.standard_offset, info.daylight_offset)
-    return (info.has_dst and info.standard_offset == rule.standard_offset
-            and info.daylight_offset == rule.daylight_offset)
-
-
-@attrs.define
-class _Frame:
-    """How a device item's times become iCalendar values: the zone they are stored in
-    (``target``), and the device's own zone for its local times (``device``)."""
-
-    target: Optional[StoredZone]
-    device: Optional[TimeZoneInfo]
-    vtimezones: list = attrs.field(factory=list)
-
-    def instant(self, m: _Moment) -> Optional[int]:
-        """The UTC epoch of a device time (None for floating times without a zone)."""
-        if m.kind == "instant":
-            return m.epoch
-        if m.kind == "floating" and self.device is not None:
-            offset = RuleZone(self.device).utcoffset(m.local)
-            return m.epoch - int(offset // timedelta(seconds=1))
-        if m.kind == "floating" and self.target is not None:
-            return self.target.zone.epoch(m.local)
-        return None
-
-    def shape(self, m: _Moment) -> str:
-        """``date``, ``zone``, ``utc`` or ``floating``: how a DTSTART like ``m`` is stored."""
-        if m.kind == "date":
-            return "date"
-        if self.instant(m) is None:
-            return "floating"
-        return "zone" if self.target is not None else "utc"
-
-    def value(self, m: _Moment, shape: str) -> tuple[str, list]:
-        """A device time as a value in ``shape`` and its parameters."""
-        if shape == "date":
-            return m.local.strftime("%Y%m%d"), [("VALUE", ["DATE"])]
-        if m.kind == "date":
-            m = _Moment("floating", m.local)
-        epoch = self.instant(m)
-        if shape == "floating" or epoch is None:
-            return m.local.strftime("%Y%m%dT%H%M%S"), []
-        if shape == "zone":
-            return to_local(self.target.zone, epoch).strftime("%Y%m%dT%H%M%S"), [("TZID", [self.target.tzid])]
-        return (_EPOCH + timedelta(seconds=epoch)).strftime("%Y%m%dT%H%M%SZ"), []
-
-    def utc(self, m: _Moment) -> str:
-        epoch = self.instant(m)
-        when = m.local if epoch is None else _EPOCH + timedelta(seconds=epoch)
-        return when.strftime("%Y%m%dT%H%M%SZ")
-
-
-def _frame(vcal: Component, item: Component, stored: Optional[StoredZone]) -> _Frame:
-    start = item.get("DTSTART") or item.get("DUE")
-    year = datetime.now(timezone.utc).year
-    if start is not None:
-        try:
-            year = _moment(decode_value(Property(start.name, start.value, list(start.params)))).local.year
-        except InvalidData:
-            pass
-    rule = device_rule(vcal, year)
-    if stored is not None and (rule is None or _agrees(stored, rule, year)):
-        return _Frame(stored, rule, [stored.vtimezone] if stored.vtimezone is not None else [])
-    if rule is None:
-        return _Frame(None, None)
-    if not rule.has_dst and rule.standard_offset == timedelta(0):
-        return _Frame(None, rule)
-    name = iana_name(rule, year)
-    tzid = name or synthetic_tzid(rule, "vCalendar")
-    comp = vtimezone(rule, tzid)
-    zone = zones_of(Component("VCALENDAR", [], [comp]))[tzid]
-    return _Frame(StoredZone(tzid, zone, comp), rule, [comp])
-
-
-# -- recurrence rules ---------------------------------------------------------------------
-
-_RULE_HEAD = re.compile(r"^(D|W|MP|MD|YM|YD)(\d+)$")
-_OCCURRENCE = re.compile(r"^([1-5])([+-])$")
-
-
-def _read_rule(text: str, start: datetime) -> tuple[str, Optional[_Moment]]:
-    """A 1.0 rule as 2.0 RRULE parts (without UNTIL) and its end time, if any."""
-    tokens = [t.rstrip("$").upper() for t in text.split()]
-    if not tokens:
-        raise InvalidData("empty RRULE")
-    m = _RULE_HEAD.match(tokens[0])
-    if m is None:
-        raise InvalidData(f"unreadable vCalendar RRULE {text[:60]!r}")
-    kind, interval = m.group(1), int(m.group(2))
-    if interval < 1:
-        raise InvalidData(f"RRULE interval 0 in {text[:60]!r}")
-    parts = {"FREQ": {"D": "DAILY", "W": "WEEKLY", "MP": "MONTHLY", "MD": "MONTHLY",
-                      "YM": "YEARLY", "YD": "YEARLY"}[kind]}
-    if interval != 1:
-        parts["INTERVAL"] = str(interval)
-    i = 1
-    end: Optional[_Moment] = None
-    count: Optional[str] = "2"  # 1.0's default duration is #2
-
-    def modifiers(kind: str, i: int) -> tuple[list[str], int]:
-        found: list[str] = []
-        occurrence = None
-        while i < len(tokens):
-            tok = tokens[i]
-            if tok.startswith("#") or _TIME.match(tok.replace("-", "").replace(":", "")) and len(tok) >= 8 or _RULE_HEAD.match(tok):
-                break
-            if kind == "W" and tok in _DAYS:
-                found.append(tok)
-            elif kind == "MP" and _OCCURRENCE.match(tok):
-                n, sign = _OCCURRENCE.match(tok).groups()
-                occurrence = ("-" if sign == "-" else "") + n
-            elif kind == "MP" and tok in _DAYS:
-                found.append((occurrence or "") + tok)
-            elif kind == "MP" and tok == "LD":
-                found.append("-1" + _DAYS[start.weekday()])
-            elif kind == "MD" and (tok == "LD" or re.match(r"^\d{1,2}[+-]?$", tok)):
-                number = -1 if tok == "LD" else int(tok.rstrip("+-"))
-                if not 1 <= number <= 31:
-                    raise InvalidData(f"bad day {tok!r} in RRULE")
-                found.append(str(-number if tok.endswith("-") else number))
-            elif kind == "YM" and re.match(r"^\d{1,2}$", tok) and 1 <= int(tok) <= 12:
-                found.append(str(int(tok)))
-            elif kind == "YD" and re.match(r"^\d{1,3}$", tok) and 1 <= int(tok) <= 366:
-                found.append(str(int(tok)))
-            else:
-                raise InvalidData(f"unreadable vCalendar RRULE {text[:60]!r}")
-            i += 1
-        if kind == "MP" and occurrence is not None and not found:
-            found.append(occurrence + _DAYS[start.weekday()])
-        return found, i
-
-    found, i = modifiers(kind, i)
-    if kind == "W":
-        if found and found != [_DAYS[start.weekday()]]:
-            parts["BYDAY"] = ",".join(found)
-    elif kind == "MP":
-        occurrence = str((start.day - 1) // 7 + 1)
-        parts["BYDAY"] = ",".join(found) or occurrence + _DAYS[start.weekday()]
-    elif kind == "MD":
-        if found and found != [str(start.day)]:
-            parts["BYMONTHDAY"] = ",".join(found)
-    elif kind == "YM":
-        if found and found != [str(start.month)]:
-            parts["BYMONTH"] = ",".join(found)
-        if i < len(tokens) and _RULE_HEAD.match(tokens[i]):
-            inner = _RULE_HEAD.match(tokens[i])
-            if inner.group(1) not in ("MP", "MD") or inner.group(2) != "1":
-                raise InvalidData(f"unsupported nested vCalendar RRULE {text[:60]!r}")
-            nested, i = modifiers(inner.group(1), i + 1)
-            if not nested:
-                raise InvalidData(f"unreadable vCalendar RRULE {text[:60]!r}")
-            if "BYMONTH" not in parts:
-                parts["BYMONTH"] = str(start.month)
-            parts["BYDAY" if inner.group(1) == "MP" else "BYMONTHDAY"] = ",".join(nested)
-    elif kind == "YD":
-        if found:
-            parts["BYYEARDAY"] = ",".join(found)
-    if i < len(tokens):
-        tok = tokens[i]
-        if tok.startswith("#"):
-            if not tok[1:].isdigit():
-                raise InvalidData(f"bad RRULE duration {tok!r}")
-            count = None if int(tok[1:]) == 0 else str(int(tok[1:]))
-        else:
-            end, count = _moment(tok), None
-        i += 1
-    if i < len(tokens):
-        raise InvalidData(f"unsupported vCalendar RRULE {text[:60]!r}")
-    if count is not None:
-        parts["COUNT"] = count
-    return ";".join(f"{k}={v}" for k, v in parts.items()), end
-
-
-def _occurrence(n: int) -> str:
-    return f"{n}+" if n > 0 else f"{-n}-"
-
-
-def _write_rule(value: str, start: datetime) -> Optional[tuple[str, Optional[str]]]:
-    """A 2.0 RRULE as 1.0 (without its duration) and its UNTIL, or None when 1.0
-    cannot say it."""
-    parts = {}
-    for part in value.upper().split(";"):
-        key, _, val = part.partition("=")
-        if key:
-            parts[key.strip()] = val.strip()
-    parts.pop("WKST", None)
-    freq = parts.pop("FREQ", "")
-    interval = parts.pop("INTERVAL", "1")
-    if not interval.isdigit() or int(interval) < 1:
-        return None
-    until, count = parts.pop("UNTIL", None), parts.pop("COUNT", None)
-    by = set(parts)
-    days = [d for d in parts.get("BYDAY", "").split(",") if d]
-    ordinal = [re.match(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$", d) for d in days]
-    if any(m is None for m in ordinal):
-        return None
-    plain = all(m.group(1) is None for m in ordinal)
-    setpos = parts.get("BYSETPOS")
-    text = None
-    if freq == "DAILY" and not by:
-        text = f"D{interval}"
-    elif freq == "DAILY" and by == {"BYDAY"} and plain and interval == "1":
-        text = "W1 " + " ".join(days)
-    elif freq == "WEEKLY" and by <= {"BYDAY"} and plain:
-        text = f"W{interval} " + " ".join(days or [_DAYS[start.weekday()]])
-    elif freq == "MONTHLY" and by == {"BYMONTHDAY"}:
-        numbers = parts["BYMONTHDAY"].split(",")
-        if not all(re.match(r"^-?\d{1,2}$", n) and 1 <= abs(int(n)) <= 31 for n in numbers):
-            return None
-        text = f"MD{interval} " + " ".join(str(n) if int(n) > 0 else f"{-int(n)}-" for n in numbers)
-    elif freq == "MONTHLY" and not by:
-        text = f"MD{interval} {start.day}"
-    elif freq in ("MONTHLY", "YEARLY") and "BYDAY" in by:
-        if setpos is not None:
-            if not plain or len(days) != 1 or not re.match(r"^-?[1-5]$", setpos):
-                return None
-            items = [f"{_occurrence(int(setpos))} {days[0]}"]
-            by.discard("BYSETPOS")
-        elif plain or not all(m.group(1) and 1 <= abs(int(m.group(1))) <= 5 for m in ordinal):
-            return None
-        else:
-            items = [f"{_occurrence(int(m.group(1)))} {m.group(2)}" for m in ordinal]
-        if freq == "MONTHLY" and by == {"BYDAY"}:
-            text = f"MP{interval} " + " ".join(items)
-        elif freq == "YEARLY" and by == {"BYDAY", "BYMONTH"} and "," not in parts["BYMONTH"]:
-            text = f"YM{interval} {int(parts['BYMONTH'])} MP1 " + " ".join(items)
-    elif freq == "YEARLY" and by <= {"BYMONTH"}:
-        months = parts.get("BYMONTH", str(start.month)).split(",")
-        if not all(m.isdigit() and 1 <= int(m) <= 12 for m in months):
-            return None
-        text = f"YM{interval} " + " ".join(str(int(m)) for m in months)
-    elif freq == "YEARLY" and by == {"BYYEARDAY"}:
-        numbers = parts["BYYEARDAY"].split(",")
-        if not all(n.isdigit() and 1 <= int(n) <= 366 for n in numbers):
-            return None
-        text = f"YD{interval} " + " ".join(numbers)
-    if text is None:
-        return None
-    if count is not None:
-        if not count.isdigit() or int(count) < 1:
-            return None
-        return f"{text} #{int(count)}", None
-    if until is not None:
-        return text, until
-    return f"{text} #0", None
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -492,14 +147,7 @@ def _attendee(prop: Property, value: str) -> Property:
     return Property("ATTENDEE", f"mailto:{address}", params)
 
 
-def _epoch(frame: _Frame, m: _Moment) -> int:
-    """A device time as epoch seconds: its instant, or (floating with no zone to read it
-    in) its wall-clock time taken as UTC, consistently for an item's times."""
-    epoch = frame.instant(m)
-    return m.epoch if epoch is None else epoch
-
-
-def _alarms(item: Component, frame: _Frame, alarms: list[tuple[str, list[str]]], anchor) -> list[Component]:
+def _alarms(item: Component, frame: Frame, alarms: list[tuple[str, list[str]]], anchor) -> list[Component]:
     """VALARMs for the item's AALARM/DALARM values (display and sound alarms at the same
     time are one alarm)."""
     out: dict[object, Component] = {}
@@ -507,11 +155,11 @@ def _alarms(item: Component, frame: _Frame, alarms: list[tuple[str, list[str]]],
         parts = parts + [""] * 4
         if not parts[0].strip():
             continue
-        run = _moment(parts[0])
+        run = moment(parts[0])
         props = []
         if anchor is not None and not (run.kind == "instant" and not anchor[2]):
             related, base, _ = anchor
-            trigger = Property("TRIGGER", format_duration(_epoch(frame, run) - base),
+            trigger = Property("TRIGGER", format_duration(epoch_of(frame, run) - base),
                                [("RELATED", ["END"])] if related == "END" else [])
         else:
             # No start, or a UTC alarm time for a start in no zone: the alarm's instant
@@ -568,8 +216,8 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
     (device,) = items
     if device.name != kind:
         raise InvalidData(f"expected a {kind}, not a {device.name}")
-    frame = _frame(vcal, device, stored)
-    values: dict[str, Optional[_Moment]] = {}
+    frame = frame_for(vcal, device, stored)
+    values: dict[str, Optional[Moment]] = {}
     raw: dict[str, str] = {}
     decoded = []
     for prop in device.properties:
@@ -577,7 +225,7 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
         decoded.append((prop, value))
         raw.setdefault(prop.name, value)
         if prop.name in ("DTSTART", "DTEND", "DUE") and value.strip():
-            values[prop.name] = _moment(value)
+            values[prop.name] = moment(value)
     values["X-FUNAMBOL-ALLDAY"] = raw.get("X-FUNAMBOL-ALLDAY")
     values["X-EPOCAGENDAENTRYTYPE"] = raw.get("X-EPOCAGENDAENTRYTYPE")
     all_day = kind == "VEVENT" and _all_day(device, values)
@@ -602,7 +250,7 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
                     day = m.local.date()
                     if m.kind == "date" or m.local.time() != datetime.min.time() or day <= values["DTSTART"].local.date():
                         day += timedelta(days=1)
-                    m = _Moment("date", datetime.combine(day, datetime.min.time()))
+                    m = Moment("date", datetime.combine(day, datetime.min.time()))
                 item.properties.append(Property(name, m.local.strftime("%Y%m%d"), [("VALUE", ["DATE"])]))
                 continue
             own = "date" if m.kind == "date" and (name == "DUE" or shape == "date") else shape
@@ -611,7 +259,7 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
             v, params = frame.value(m, own)
             item.properties.append(Property(name, v, params))
         elif name in ("EXDATE", "RDATE"):
-            moments = [_moment(v) for v in re.split(r"[;,]", value) if v.strip()]
+            moments = [moment(v) for v in re.split(r"[;,]", value) if v.strip()]
             if not moments:
                 continue
             values_out, params = [], []
@@ -621,14 +269,14 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
             item.properties.append(Property(name, ",".join(values_out), params))
         elif name in ("COMPLETED", "LAST-MODIFIED", "DCREATED", "CREATED"):
             if value.strip():
-                m = _moment(value)
+                m = moment(value)
                 if m.kind == "date":
-                    m = _Moment("floating", m.local)
+                    m = Moment("floating", m.local)
                 item.properties.append(Property("CREATED" if name == "DCREATED" else name, frame.utc(m)))
         elif name == "RRULE":
             if not value.strip():
                 continue
-            rule, end = _read_rule(value, start_local)
+            rule, end = read_rule(value, start_local)
             if end is not None:
                 if shape == "date":
                     until = end.local.strftime("%Y%m%d")
@@ -637,7 +285,7 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
                 else:
                     if end.kind != "instant" and end.local.time() == datetime.min.time():
                         # A last day given as a date or its local midnight: up to its end.
-                        end = _Moment("floating", end.local + timedelta(days=1, seconds=-1))
+                        end = Moment("floating", end.local + timedelta(days=1, seconds=-1))
                     until = frame.utc(end)
                 rule += f";UNTIL={until}"
             item.properties.append(Property("RRULE", rule))
@@ -672,10 +320,10 @@ def read_vcalendar(data: bytes, kind: str, stored: Optional[StoredZone] = None) 
         anchor = None
         for related, prop_name in (("START", "DTSTART"), ("END", "DUE")):
             if item.get(prop_name) is not None:
-                moment = values[prop_name]
-                if moment.kind == "date":
-                    moment = _Moment("floating", moment.local)
-                anchor = (related, _epoch(frame, moment), frame.instant(moment) is not None)
+                when = values[prop_name]
+                if when.kind == "date":
+                    when = Moment("floating", when.local)
+                anchor = (related, epoch_of(frame, when), frame.instant(when) is not None)
                 break
         item.components = _alarms(item, frame, alarms, anchor)
     zones = frame.vtimezones if any(p.param("TZID") for p in item.properties) else []
@@ -730,13 +378,13 @@ def _zone_lines(cal: Component, item: Component, zones) -> list[str]:
         except InvalidData:
             info = info_from_zone(ZoneInfo("UTC"), year)
         if not std_written:
-            lines.append(f"TZ:{_write_offset(info.standard_offset)}\r\n")
+            lines.append(f"TZ:{write_offset(info.standard_offset)}\r\n")
             std_written = True
         if info.has_dst:
             begin = info.daylight_date.local(year).strftime("%Y%m%dT%H%M%S")
             end = info.standard_date.local(year).strftime("%Y%m%dT%H%M%S")
             names = ";".join(n.replace(";", " ") for n in (info.standard_name, info.daylight_name))
-            lines.append(f"DAYLIGHT:TRUE;{_write_offset(info.daylight_offset)};{begin};{end};{names}\r\n")
+            lines.append(f"DAYLIGHT:TRUE;{write_offset(info.daylight_offset)};{begin};{end};{names}\r\n")
     if len(lines) == 1:
         lines.append("DAYLIGHT:FALSE\r\n")
     return lines
@@ -842,7 +490,7 @@ def write_vcalendar(data: bytes, kind: str) -> bytes:
             out_name = "DCREATED" if name == "CREATED" else name
             lines.append(f"{out_name}:{(_EPOCH + timedelta(seconds=t.epoch)):%Y%m%dT%H%M%SZ}\r\n")
         elif name == "RRULE" and start is not None:
-            written = _write_rule(prop.value, start.local)
+            written = write_rule(prop.value, start.local)
             if written is None:
                 continue
             text, until = written
