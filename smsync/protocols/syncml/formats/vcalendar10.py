@@ -29,8 +29,9 @@ What 1.0 differs in, and how it is read and written:
 * Values with line breaks or non-ASCII text are quoted-printable.
 
 Times and zones are ``vcaltimes``, rules ``vcalrules``. A Replace is merged into the
-stored item (``calendars.to_canonical_calendar``): what 1.0 cannot carry -- overrides, VTIMEZONE details, attendee parameters, alarm
-attachments, X- properties the phone drops -- stays.
+stored item (``calendars.to_canonical_calendar``): what 1.0 cannot carry -- overrides,
+VTIMEZONE details, attendee parameters, alarm attachments, X- properties the phone
+drops -- stays.
 """
 
 from __future__ import annotations
