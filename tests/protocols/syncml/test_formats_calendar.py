@@ -636,3 +636,17 @@ def test_nokia_all_day_and_anniversary():
     assert "RRULE:FREQ=YEARLY\r\n" in stored and "X-EPOCAGENDAENTRYTYPE" not in stored
     back = VCAL_EVENTS.from_canonical(stored.encode()).decode()
     assert "DTSTART:20260317T000000" in back and "DTEND:20260317T235900" in back and "RRULE:YM1 3 #0" in back
+
+
+def test_task_alarm_before_its_due_time():
+    todo = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VTODO\r\nUID:t1\r\nDTSTAMP:20260101T000000Z\r\n"
+            b"SUMMARY:Call back\r\nDUE:20260110T150000Z\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Call\r\n"
+            b"TRIGGER;RELATED=END:-PT30M\r\nEND:VALARM\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+    device = VCAL_TASKS.from_canonical(todo).decode()
+    assert "DUE:20260110T150000Z" in device and "AALARM:20260110T143000Z;;0;" in device
+    assert "DALARM:20260110T143000Z;;0;Call" in device
+    added = VCAL_TASKS.to_canonical(device.encode(), None).decode()
+    assert "TRIGGER;RELATED=END:-PT30M" in added and "DESCRIPTION:Call" in added
+    assert VCAL_TASKS.to_canonical(device.encode(), todo) == todo
+    moved = device.replace("20260110T143000Z", "20260110T140000Z")
+    assert "TRIGGER;RELATED=END:-PT1H" in VCAL_TASKS.to_canonical(moved.encode(), todo).decode()
