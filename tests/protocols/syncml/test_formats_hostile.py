@@ -108,3 +108,14 @@ def test_other_kinds_are_refused():
         except InvalidData:
             continue
         raise AssertionError(f"{fmt.mime} sent an event")
+
+
+def test_items_given_as_text():
+    for fmt, sample in PAIRS:
+        assert fmt.to_canonical(sample.decode("utf-8"), None)
+    for fmt in FORMATS:
+        try:
+            fmt.to_canonical(12345, None)
+        except InvalidData:
+            continue
+        raise AssertionError(fmt.mime)

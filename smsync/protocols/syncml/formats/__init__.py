@@ -14,6 +14,8 @@ A ``Format`` promises:
   that cannot be read.
 * ``from_canonical(data)`` -- the stored item in the device's format (bytes).
 
+Items are bytes both ways (a ``str`` given to ``to_canonical`` is taken as UTF-8).
+
 Each module of this package adds its formats with ``register``; this module registers the
 types the store keeps as they are, and importing it registers every family:
 

@@ -19,10 +19,12 @@ from smsync.formats.contentlines import Property
 
 def guarded(fn: Callable) -> Callable:
     """Make ``fn`` raise only ``InvalidData`` on a device's or a store's bad data: an
-    item that cannot be converted is the client's error, never a server error."""
+    item that cannot be converted is the client's error, never a server error. Items
+    given as ``str`` are taken as UTF-8."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        args = tuple(a.encode("utf-8") if isinstance(a, str) else a for a in args)
         try:
             return fn(*args, **kwargs)
         except InvalidData:
@@ -46,6 +48,10 @@ def utc_stamp(when: Optional[datetime] = None) -> str:
 
 
 def as_bytes(data) -> bytes:
+    """An item as bytes: a ``str`` (an XML message's Data text) is taken as UTF-8;
+    anything else but bytes is ``InvalidData``."""
+    if isinstance(data, str):
+        return data.encode("utf-8")
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
     if not isinstance(data, bytes):
