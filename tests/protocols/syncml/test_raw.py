@@ -1,0 +1,261 @@
+"""Raw SyncML messages (built with our codec, POSTed over HTTP to a real server on
+127.0.0.1) for what SyncEvolution does not exercise: md5 auth with a bad nonce, a
+package split over messages by the client's MaxMsgSize, large objects in MoreData chunks
+both ways, and bad input."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import pytest_twisted
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.threads import deferToThread
+
+from smsync.model import CollectionKind
+from smsync.protocols.syncml import auth
+from smsync.protocols.syncml.message import child, children, text
+from smsync.testing.servers import PASSWORD, USER, RunningServers
+from tests.protocols.eas.test_eas_endpoint import block
+from tests.protocols.syncml.raw import (
+    RawSyncML,
+    alert,
+    b,
+    basic_cred,
+    commands,
+    is_final,
+    md5_cred,
+    meta,
+    mi,
+    next_nonce,
+    status_of,
+)
+
+
+@pytest.fixture
+def server():
+    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("syncml",))))
+    yield running
+    pytest_twisted.blockon(ensureDeferred(running.stop()))
+
+
+def url(server) -> str:
+    return f"http://127.0.0.1:{server.port('syncml')}/syncml"
+
+
+def contact(n: int, note: str = "") -> bytes:
+    extra = f"NOTE:{note}\r\n" if note else ""
+    return (f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c{n}@test\r\nFN:Person {n}\r\nN:{n};Person;;;\r\n"
+            f"EMAIL:p{n}@example.org\r\n{extra}END:VCARD\r\n").encode()
+
+
+async def _addressbook(server):
+    collections = await server.collections()
+    found = await collections.list_collections(CollectionKind.ADDRESSBOOK)
+    return await collections.collection_by_id(found[0].id)
+
+
+async def _put(server, *contents: bytes) -> None:
+    coll = await _addressbook(server)
+    for content in contents:
+        await coll.put(uuid.uuid4().hex + ".vcf", content)
+
+
+async def _contents(server) -> list[bytes]:
+    coll = await _addressbook(server)
+    infos = await coll.items()
+    return [i.content for i in await coll.get([i.name for i in infos])]
+
+
+def run(fn, *args):
+    return deferToThread(fn, *args)
+
+
+@pytest_twisted.ensureDeferred
+async def test_md5_auth_with_a_bad_nonce(server, log_capture):
+    await run(_md5, server)
+    failed = [line for line in log_capture.lines("smsync.client") if "authentication failed" in line]
+    assert failed == [f"smsync: syncml: authentication failed for {USER} from 127.0.0.1"]
+
+
+def _md5(server):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-md5")
+    secret = auth.md5_secret(USER, PASSWORD)
+    # md5 before any basic login: the server cannot check it and asks for basic.
+    status, root = client.send(cred=md5_cred(auth.md5_digest(secret, b"")))
+    assert status_of(root, "SyncHdr") == ["401"]
+    status, root = client.send(cred=basic_cred(USER, PASSWORD))
+    assert status == 200 and status_of(root, "SyncHdr") == ["212"]
+    nonce = next_nonce(root)
+    assert nonce
+    # A new session with a digest over the wrong nonce: 401 and a fresh nonce.
+    client.new_session()
+    status, root = client.send(cred=md5_cred(auth.md5_digest(secret, b"not-the-nonce")))
+    assert status_of(root, "SyncHdr") == ["401"]
+    fresh = next_nonce(root)
+    assert fresh and fresh != nonce
+    # The same (stale) nonce again is refused too; the fresh one is taken.
+    status, root = client.send(cred=md5_cred(auth.md5_digest(secret, nonce)))
+    assert status_of(root, "SyncHdr") == ["401"]
+    fresh = next_nonce(root)
+    status, root = client.send(cred=md5_cred(auth.md5_digest(secret, fresh)))
+    assert status_of(root, "SyncHdr") == ["212"]
+
+
+def _start(client: RawSyncML, code: int = 201, max_msg=None, client_db="./contacts"):
+    status, root = client.send(alert(client, code, "card", None, "n1", client_db),
+                               cred=basic_cred(USER, PASSWORD), max_msg=max_msg)
+    assert status == 200 and status_of(root, "SyncHdr") == ["212"], root
+    assert status_of(root, "Alert") in (["200"], ["508"])
+    return root
+
+
+@pytest_twisted.ensureDeferred
+async def test_max_msg_size_splits_the_package(server):
+    await _put(server, *(contact(n) for n in range(40)))
+    await run(_split, server)
+
+
+def _split(server):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-split")
+    limit = 3000
+    _start(client, max_msg=limit)
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts")),
+                               max_msg=limit)
+    adds, messages = [], 0
+    while True:
+        messages += 1
+        for sync in commands(root, "Sync"):
+            adds += children(sync, "Add")
+        if is_final(root):
+            break
+        status, root = client.send(alert(client, 222, "card", None, "x"), final=False, max_msg=limit)
+        assert status == 200
+    assert messages > 3 and all(size <= limit for size in client.sizes), client.sizes
+    guids = {text(add, "Item", "Source", "LocURI") for add in adds}
+    assert len(adds) == 40 and len(guids) == 40
+    # The client maps them; the server answers the Map.
+    mapping = client.cmd("Map", b.loc("Target", "card"), b.loc("Source", "./contacts"),
+                         *(b.el("MapItem", b.loc("Target", g), b.loc("Source", f"l{i}"))
+                           for i, g in enumerate(sorted(guids))))
+    status, root = client.send(mapping, max_msg=limit)
+    assert status_of(root, "Map") == ["200"] and is_final(root)
+
+
+@pytest_twisted.ensureDeferred
+async def test_large_object_from_the_client_in_chunks(server):
+    big = contact(7, "x" * 9000)
+    await run(_chunks_in, server, big)
+    assert await _contents(server) == [big]
+
+
+def _chunks_in(server, big: bytes):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-chunks")
+    _start(client)
+    pieces = [big[:4000], big[4000:8000], big[8000:]]
+    for n, piece in enumerate(pieces):
+        last = n == len(pieces) - 1
+        item = b.el("Item", b.loc("Source", "luid-7"),
+                    meta(mi("Size", len(big))) if n == 0 else None,
+                    b.leaf("Data", piece.decode()), None if last else b.empty("MoreData"))
+        add = client.cmd("Add", meta(mi("Type", "text/vcard")), item)
+        sync = client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts"), add)
+        status, root = client.send(sync, final=last)
+        assert status_of(root, "Add") == (["201"] if last else ["213"]), root
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_chunked_object_of_the_wrong_size_is_refused(server):
+    big = contact(8, "y" * 5000)
+    await run(_wrong_size, server, big)
+    assert await _contents(server) == []
+
+
+def _wrong_size(server, big: bytes):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-wrong")
+    _start(client)
+    first = client.cmd("Add", meta(mi("Type", "text/vcard")), b.el(
+        "Item", b.loc("Source", "l8"), meta(mi("Size", len(big) + 10)), b.leaf("Data", big[:3000].decode()),
+        b.empty("MoreData")))
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./c"), first),
+                               final=False)
+    assert status_of(root, "Add") == ["213"]
+    rest = client.cmd("Add", meta(mi("Type", "text/vcard")), b.el(
+        "Item", b.loc("Source", "l8"), b.leaf("Data", big[3000:].decode())))
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./c"), rest))
+    assert status_of(root, "Add") == ["424"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_large_object_to_the_client_in_chunks(server):
+    big = contact(9, "z" * 12000)
+    await _put(server, big)
+    got = await run(_chunks_out, server)
+    assert got == big
+
+
+def _chunks_out(server) -> bytes:
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-out")
+    limit = 5000
+    _start(client, max_msg=limit, client_db="./addressbook")
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./addressbook")),
+                               max_msg=limit)
+    data, chunks = b"", 0
+    while True:
+        for sync in commands(root, "Sync"):
+            for add in children(sync, "Add"):
+                item = child(add, "Item")
+                d = child(item, "Data")
+                data += (d.opaque if d.opaque is not None else (d.text or "").encode())
+                chunks += 1
+                more = child(item, "MoreData") is not None
+                assert more or is_final(root)
+        if is_final(root):
+            break
+        status, root = client.send(client.cmd("Status", b.leaf("MsgRef", 1), b.leaf("CmdRef", 1),
+                                              b.leaf("Cmd", "Add"), b.leaf("Data", "213")),
+                                   alert(client, 222, "card", None, "x"), final=False, max_msg=limit)
+    assert chunks >= 3 and all(size <= limit for size in client.sizes), (chunks, client.sizes)
+    return data.replace(b"\n", b"\r\n") if b"\r\n" not in data else data
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_input_is_answered_and_changes_nothing(server, log_capture):
+    await _put(server, contact(1))
+    before = await _contents(server)
+    await run(_bad, server)
+    assert await _contents(server) == before
+    lines = log_capture.lines("smsync.client")
+    assert any("malformed message" in line for line in lines), lines
+    assert any("no such session" in line for line in lines), lines
+
+
+def _bad(server):
+    import urllib.error
+    import urllib.request
+
+    def post(body: bytes, content_type="application/vnd.syncml+xml", path="/syncml"):
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port('syncml')}{path}", data=body,
+                                         method="POST", headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert post(b"<SyncML><SyncHdr>") == 400
+    assert post(b"\x02\x00\x00\x6a\x00\x6d\x6c\x71\x03", "application/vnd.syncml+wbxml") == 400
+    assert post(b"<x/>", "text/plain") == 415
+    assert post(b"<SyncML xmlns='SYNCML:SYNCML1.2'><SyncHdr/><SyncBody/></SyncML>") == 400
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-bad")
+    status, root = client.send(cred=basic_cred(USER, "wrong"))
+    assert status_of(root, "SyncHdr") == ["401"]
+    status, root = client.send(client.cmd("Exec", b.el("Item", b.loc("Target", "x"))),
+                               cred=basic_cred(USER, PASSWORD))
+    assert status_of(root, "Exec") == ["406"]
+    # A Delete of an item the device never had, and an unknown database.
+    status, root = client.send(alert(client, 200, "nosuchdb", None, "n"))
+    assert status_of(root, "Alert") == ["404"]
+    client.resp_uri = client.resp_uri.split("?")[0] + "?s=nosuchsession"
+    status, _ = client.send(alert(client, 200, "card", None, "n"))
+    assert status == 404
