@@ -190,7 +190,11 @@ class SyncMLEndpoint:
                          f"{c['deleted']} deleted; to device {c['sent']} changes; "
                          f"{c['conflicts']} conflicts, {c['errors']} errors; status {db.status}")
         for db in session.dbs.values():
-            if db.client_sync_seen and not db.server_done:
+            if not db.alert_package_done:
+                db.alert_package_done = True
+                if not db.client_sync_seen:
+                    continue
+            if not db.server_done:
                 db.client_done = True
                 await engine.finish_client(ctx, db)
                 await engine.server_changes(ctx, session, db)

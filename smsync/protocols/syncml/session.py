@@ -70,6 +70,9 @@ class DbSync:
     index: Optional[dict] = None
     #: The client's Sync seen at all.
     client_sync_seen: bool = False
+    #: The client's package holding the Alert is complete: the next one holds its Sync
+    #: (a client with nothing to send for a refresh from the server may leave it out).
+    alert_package_done: bool = False
     #: The device's log line for this database is written.
     logged: bool = False
     status: str = "200"
