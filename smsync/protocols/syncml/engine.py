@@ -107,8 +107,11 @@ async def begin(ctx, db) -> None:
     """Set the engine up for the session's mode: a slow sync or refresh starts over."""
     if db.mode in MATCHING or db.mode == m.REFRESH_FROM_SERVER or db.state.key is None:
         db.state.key = None
-        if db.mode == m.REFRESH_FROM_SERVER:
-            db.state.luids.clear()  # the client empties its database first
+        # A slow sync voids the map: only what the client sends in this session is on
+        # it (a client may empty its database first, as SyncEvolution does for a
+        # refresh from the server). The old map still helps match what it sends.
+        db.old_luids = dict(db.state.luids)
+        db.state.luids.clear()
         await _round(ctx, db)  # a fresh engine state, nothing sent yet
 
 
@@ -271,7 +274,7 @@ async def _apply_matching(ctx, db, changes: list[Change]) -> None:
 
 
 def _match(db, index: dict, luid: str, content: bytes) -> Optional[str]:
-    guid = db.state.guid(luid)
+    guid = db.state.guid(luid) or db.old_luids.get(luid)
     if guid is not None and guid in index["content"] and guid not in db.matched:
         return guid
     uid = uid_of(content)

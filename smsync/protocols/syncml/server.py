@@ -181,15 +181,6 @@ class SyncMLEndpoint:
         """The client's package is complete: log the databases whose sync ended, then
         queue the server's changes for those whose client part ended."""
         for db in session.dbs.values():
-            if db.server_done and not db.logged:
-                db.logged = True
-                await engine.save_state(ctx, db)
-                c = db.counts
-                ctx.note(f"{db.name}: {m.ALERT_NAMES.get(db.mode, db.mode)} sync done: "
-                         f"from device {c['added']} added, {c['replaced']} replaced, "
-                         f"{c['deleted']} deleted; to device {c['sent']} changes; "
-                         f"{c['conflicts']} conflicts, {c['errors']} errors; status {db.status}")
-        for db in session.dbs.values():
             if not db.alert_package_done:
                 db.alert_package_done = True
                 if not db.client_sync_seen:
@@ -202,6 +193,11 @@ class SyncMLEndpoint:
                 db.state.anchor = db.client_next
                 db.state.server_anchor = db.server_next
                 await engine.save_state(ctx, db)
+                c = db.counts
+                ctx.note(f"{db.name}: {m.ALERT_NAMES.get(db.mode, db.mode)} sync: "
+                         f"from device {c['added']} added, {c['replaced']} replaced, "
+                         f"{c['deleted']} deleted; to device {c['sent']} changes; "
+                         f"{c['conflicts']} conflicts, {c['errors']} errors; status {db.status}")
         if any(db.server_done for db in session.dbs.values()):
             await self.edge.devices.record(ctx.account, "syncml", self._client(session))
 

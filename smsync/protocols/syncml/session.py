@@ -66,6 +66,8 @@ class DbSync:
     chunk: Optional[list] = None
     #: Slow sync: the server items matched to the client's so far (guid set).
     matched: set = attrs.field(factory=set)
+    #: Slow sync: the client's map from before (it may send items under the same ids).
+    old_luids: dict = attrs.field(factory=dict)
     #: Slow sync: index of the collection (built on first use).
     index: Optional[dict] = None
     #: The client's Sync seen at all.
@@ -73,8 +75,6 @@ class DbSync:
     #: The client's package holding the Alert is complete: the next one holds its Sync
     #: (a client with nothing to send for a refresh from the server may leave it out).
     alert_package_done: bool = False
-    #: The device's log line for this database is written.
-    logged: bool = False
     status: str = "200"
 
 

@@ -165,7 +165,8 @@ def _two_devices(server, root, wbxml):
     mine = [d for d in devices if d.protocol == "syncml"]
     assert len(mine) == 2
     log = block(server.store.devices.get_log(USER, mine[0].device_id))
-    assert any("sync done" in e.message for e in log), [e.message for e in log]
+    assert any(re.search(r"addressbook: two-way sync: from device \d+ added", e.message) for e in log), \
+        [e.message for e in log]
     device_a = next(d for d in mine if d.device_id == _device_id("phone-a"))
     block(server.store.devices.remove(USER, device_a.device_id))
     a.sync()
