@@ -312,7 +312,7 @@ async def server_changes(ctx, session, db) -> None:
     while True:
         result = await _round(ctx, db, (), WINDOW)
         for change in result.changes:
-            element = _command(b, db, change)
+            element = _command(b, db, change, session.max_obj_size)
             if element is not None:
                 session.queue(element, db.name)
                 db.counts["sent"] += 1
@@ -320,7 +320,7 @@ async def server_changes(ctx, session, db) -> None:
             break
 
 
-def _command(b, db, change):
+def _command(b, db, change, max_obj=None):
     luid = db.state.luid(change.server_id)
     if change.op == DELETE:
         if luid is None:
@@ -333,6 +333,12 @@ def _command(b, db, change):
     except (SmsyncError, ValueError) as e:
         log.warn("syncml: {db}: cannot send {item}: {error}", db=db.name,
                  item=change.server_id, error=str(e))
+        return None
+    if max_obj is not None and len(data) > max_obj:
+        # Larger than the client says it can take (MaxObjSize): not sent, noted.
+        log.info("syncml: {db}: {item} ({size} bytes) is over the client's MaxObjSize {limit}",
+                 db=db.name, item=change.server_id, size=len(data), limit=max_obj)
+        db.counts["errors"] += 1
         return None
     meta = b.meta(b.meta_value("Type", fmt.mime))
     text = data.decode("utf-8", "replace")

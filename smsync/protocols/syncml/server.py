@@ -26,15 +26,15 @@ from smsync.protocols.syncml import message as m
 from smsync.protocols.syncml.context import Context
 from smsync.protocols.syncml.databases import DEVINF_KEY
 from smsync.protocols.syncml.devinf import ClientInfo
-from smsync.protocols.syncml.session import MIN_MAX_MSG, Sessions
+from smsync.protocols.syncml.session import MIN_MAX_MSG, SERVER_MAX_MSG, Sessions
 
 log = Logger(namespace="smsync.syncml")
 client_log = Logger(namespace="smsync.client")
 
-#: Largest message read: beyond it the answer is HTTP 413 and nothing is done.
-MAX_BODY = 4 * 1024 * 1024
-#: The MaxMsgSize the server announces and the largest it takes.
-SERVER_MAX_MSG = MAX_BODY
+#: Largest message read: beyond it the answer is HTTP 413 and nothing is done. SyncML
+#: carries its credentials in the message, so the site reads this much of a body
+#: without HTTP credentials (``SyncMLResource.anonymous_body_limit``).
+MAX_BODY = SERVER_MAX_MSG + 64 * 1024
 
 
 def refuse(status: int, message: str, host: str) -> Response:
@@ -307,4 +307,12 @@ class SyncMLResource(HandlerResource):
 
     def handle(self, request):
         return self.endpoint.handle(request)
+
+    def body_limit(self, method: bytes) -> int:
+        return MAX_BODY
+
+    def anonymous_body_limit(self, method: bytes) -> int:
+        """Every SyncML message comes without HTTP credentials (they are in its
+        SyncHdr): a POST is read up to ``MAX_BODY``, anything else barely."""
+        return MAX_BODY if method.upper() == b"POST" else 1024
 

@@ -33,6 +33,8 @@ TIMEOUT = 300.0
 PER_ACCOUNT = 8
 #: Open sessions in all (unauthenticated ones included).
 MAX_SESSIONS = 2000
+#: The MaxMsgSize the server announces.
+SERVER_MAX_MSG = 1024 * 1024
 #: What a client that names no MaxMsgSize can take.
 DEFAULT_MAX_MSG = 64 * 1024
 #: The least MaxMsgSize honoured: below it no header and status fit.
@@ -127,7 +129,7 @@ class Session:
                     b.leaf("VerProto", self.version.verproto), b.leaf("SessionID", self.session_id),
                     b.leaf("MsgID", msg_id), b.loc("Target", self.device_uri),
                     b.loc("Source", self.server_uri), b.leaf("RespURI", self.resp_uri()),
-                    b.meta(b.meta_value("MaxMsgSize", 1024 * 1024)))
+                    b.meta(b.meta_value("MaxMsgSize", SERVER_MAX_MSG)))
 
     def pack(self, statuses: list[Element], final_when_empty: bool = True) -> bytes:
         """The next message: ``statuses`` (Status elements without CmdID, the header's

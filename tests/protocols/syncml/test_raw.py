@@ -111,14 +111,15 @@ def _start(client: RawSyncML, code: int = 201, max_msg=None, client_db="./contac
     return root
 
 
+@pytest.mark.parametrize("encoding", ["xml", "wbxml"])
 @pytest_twisted.ensureDeferred
-async def test_max_msg_size_splits_the_package(server):
+async def test_max_msg_size_splits_the_package(server, encoding):
     await _put(server, *(contact(n) for n in range(40)))
-    await run(_split, server)
+    await run(_split, server, encoding)
 
 
-def _split(server):
-    client = RawSyncML(url(server), USER, PASSWORD, "raw-split")
+def _split(server, encoding):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-split", encoding)
     limit = 3000
     _start(client, max_msg=limit)
     status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts")),
@@ -247,6 +248,16 @@ def _bad(server):
     assert post(b"<SyncML><SyncHdr>") == 400
     assert post(b"\x02\x00\x00\x6a\x00\x6d\x6c\x71\x03", "application/vnd.syncml+wbxml") == 400
     assert post(b"<x/>", "text/plain") == 415
+    from smsync.protocols.syncml.server import MAX_BODY
+
+    # Past the limit: the site answers 413 and hangs up, maybe before reading it all.
+    try:
+        assert post(b" " * (MAX_BODY + 1)) == 413
+    except urllib.error.URLError:
+        pass
+    # Below the site's anonymous limit (64 KB) but a real SyncML body bigger than it
+    # passes: its credentials are inside.
+    assert post(b"<SyncML>" + b" " * 200000 + b"</SyncML>") == 400
     assert post(b"<SyncML xmlns='SYNCML:SYNCML1.2'><SyncHdr/><SyncBody/></SyncML>") == 400
     client = RawSyncML(url(server), USER, PASSWORD, "raw-bad")
     status, root = client.send(cred=basic_cred(USER, "wrong"))
@@ -260,3 +271,47 @@ def _bad(server):
     client.resp_uri = client.resp_uri.split("?")[0] + "?s=nosuchsession"
     status, _ = client.send(alert(client, 200, "card", None, "n"))
     assert status == 404
+
+
+@pytest.mark.parametrize("policy, code", [("client-wins", "208"), ("keep-both", "209"),
+                                          ("server-wins", "419")])
+@pytest_twisted.ensureDeferred
+async def test_conflicts_follow_the_device_policy(server, policy, code):
+    from smsync.edge.devices import Client
+    from smsync.model import ConflictPolicy
+
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-conflict")
+    mine = contact(3).replace(b"EMAIL:p3@example.org", b"EMAIL:device@example.org")
+    await run(_first_sync, client)
+    coll = await _addressbook(server)
+    guid = (await coll.items())[0].name
+    device_id = Client.syncml("raw-conflict").device_id
+    await server.store.devices.set_conflict_policy(USER, device_id, ConflictPolicy(policy))
+    await coll.put(guid, contact(3).replace(b"EMAIL:p3@example.org", b"EMAIL:server@example.org"))
+    answer = await run(_conflicting_replace, client, mine)
+    assert status_of(answer, "Replace") == [code]
+    stored = await _contents(server)
+    emails = sorted(e for c in stored for e in (b"device@example.org", b"server@example.org") if e in c)
+    expected = {"client-wins": [b"device@example.org"], "server-wins": [b"server@example.org"],
+                "keep-both": [b"device@example.org", b"server@example.org"]}[policy]
+    assert emails == expected
+
+
+def _first_sync(client) -> None:
+    _start(client)
+    add = client.cmd("Add", meta(mi("Type", "text/vcard")), b.el(
+        "Item", b.loc("Source", "L3"), b.leaf("Data", contact(3).decode())))
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts"), add))
+    assert status_of(root, "Add") == ["201"]
+    client.send()  # the client's last package: the session ends
+
+
+def _conflicting_replace(client, mine: bytes):
+    client.new_session()
+    status, root = client.send(alert(client, 200, "card", "n1", "n2"), cred=basic_cred(USER, PASSWORD))
+    assert status_of(root, "Alert") == ["200"], root
+    replace = client.cmd("Replace", meta(mi("Type", "text/vcard")), b.el(
+        "Item", b.loc("Source", "L3"), b.leaf("Data", mine.decode())))
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts"),
+                                          replace))
+    return root

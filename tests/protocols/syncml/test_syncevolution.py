@@ -168,6 +168,8 @@ def _two_devices(server, root, wbxml):
     assert any(re.search(r"addressbook: two-way sync: from device \d+ added", e.message) for e in log), \
         [e.message for e in log]
     device_a = next(d for d in mine if d.device_id == _device_id("phone-a"))
+    # Maker and model come from the device's DevInf.
+    assert device_a.user_agent == "Patrick Ohly SyncEvolution/3.4.0.47", device_a
     block(server.store.devices.remove(USER, device_a.device_id))
     a.sync()
     assert names(stored(server, CollectionKind.ADDRESSBOOK)) == ["Ada Lovelace", "Alan Turing"]

@@ -3,6 +3,7 @@ asks for the server's (Get ``./devinf11`` or ``./devinf12``), answered with Resu
 
 from __future__ import annotations
 
+from smsync.edge.devices import Client
 from smsync.formats.wbxml import Element
 from smsync.protocols.syncml import codec
 from smsync.protocols.syncml import devinf as devinfo
@@ -26,6 +27,10 @@ async def _take(ctx, cmd) -> bool:
             info = devinfo.parse_client_devinf(found)
             ctx.session.client_info = info
             await ctx.store.devices.save_state(ctx.account, ctx.device_id, DEVINF_KEY, info.to_bytes())
+            session = ctx.session
+            # The devices list shows its maker and model from now on.
+            await ctx.edge.devices.record(ctx.account, "syncml", Client.syncml(
+                session.device_uri, info.agent(), session.host))
             return True
     return False
 
