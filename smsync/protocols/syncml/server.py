@@ -25,7 +25,8 @@ from smsync.protocols.syncml import auth, codec, commands, engine
 from smsync.protocols.syncml import message as m
 from smsync.protocols.syncml.context import Context
 from smsync.protocols.syncml.databases import DEVINF_KEY
-from smsync.protocols.syncml.devinf import ClientInfo
+from smsync.protocols.syncml.commands.devinfo import devinfo_of
+from smsync.protocols.syncml.devinf import ClientInfo, parse_client_devinf
 from smsync.protocols.syncml.session import MIN_MAX_MSG, SERVER_MAX_MSG, Sessions
 
 log = Logger(namespace="smsync.syncml")
@@ -130,6 +131,14 @@ class SyncMLEndpoint:
         if session.account is None:
             header_status, chal = await self._login(session, header, request, host)
             if header_status not in (m.OK, m.AUTH_ACCEPTED):
+                # A client sends its DevInf once, in its first message, and does not
+                # repeat it when that message is refused for credentials: keep it for
+                # when the login succeeds.
+                for cmd in body.children:
+                    if cmd.tag == "Put":
+                        found = devinfo_of(cmd)
+                        if found is not None:
+                            session.pending_info = parse_client_devinf(found)
                 ctx.status(header, header_status, target=target_ref, source=session.device_uri,
                            chal=chal, cmd_ref="0")
                 # Nothing else is done; the client sends the message again with Cred.
@@ -137,6 +146,10 @@ class SyncMLEndpoint:
         ctx.status(header, header_status, target=target_ref, source=session.device_uri,
                    chal=chal, cmd_ref="0")
         final = m.child(body, "Final") is not None
+        # The last answer did not end the server's package: a message of the client's
+        # next package (its Map, say) may come before the server's is all sent; the
+        # server's package is then finished first, and ends with Final.
+        our_package_open = not session.package_done
         continuation = True
         for cmd in body.children:
             if cmd.tag == "Final":
@@ -156,7 +169,10 @@ class SyncMLEndpoint:
         if final:
             session.client_final = True
             await self._client_package_done(ctx, session)
-        elif not continuation:
+        elif continuation:
+            if not session.outbox:
+                session.client_final = True  # nothing more to send: the package ends
+        elif not our_package_open:
             session.client_final = False
             if not session.outbox:
                 # The client's package goes on: ask for its next message.
@@ -275,8 +291,14 @@ class SyncMLEndpoint:
                                 (cred.secret or ""), nonce)
         else:
             await auth.set_nonce(self.edge.store, account, device.device_id, nonce)
-        raw = await self.edge.store.devices.load_state(account, device.device_id, DEVINF_KEY)
-        session.client_info = ClientInfo.from_bytes(raw)
+        if session.pending_info is not None:
+            session.client_info = session.pending_info
+            await self.edge.store.devices.save_state(account, device.device_id, DEVINF_KEY,
+                                                     session.client_info.to_bytes())
+            await self.edge.devices.record(account, "syncml", self._client(session))
+        else:
+            raw = await self.edge.store.devices.load_state(account, device.device_id, DEVINF_KEY)
+            session.client_info = ClientInfo.from_bytes(raw)
         return m.AUTH_ACCEPTED, challenge(auth.MD5, nonce)
 
     async def _write_log(self, ctx) -> None:

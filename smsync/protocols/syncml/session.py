@@ -106,6 +106,8 @@ class Session:
     client_final: bool = False
     #: What the device's DevInf said (``devinf.ClientInfo``), when known.
     client_info: object = None
+    #: A DevInf sent before the login succeeded, taken once it does.
+    pending_info: object = None
     #: The answer to the client's last message, in case it sends that message again.
     last_answer: Optional[tuple] = None
     lock: DeferredLock = attrs.field(factory=DeferredLock)

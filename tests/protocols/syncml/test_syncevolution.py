@@ -189,3 +189,25 @@ def _file_named(device, db: str, name: str) -> str:
         if names([content]) == [name]:
             return file
     raise AssertionError(f"{name} not on {device.name}: {device.items(db)}")
+
+
+@pytest_twisted.ensureDeferred
+async def test_many_items_over_several_messages(server, tmp_path):
+    """300 contacts: the client's slow sync and the server's answer to a second device
+    each take several messages (SyncEvolution's MaxMsgSize is 150,000 bytes)."""
+    await deferToThread(_many, server, tmp_path)
+
+
+def _many(server, root):
+    url = f"http://127.0.0.1:{server.port('syncml')}/syncml"
+    a = syncevo.Device(root, "bulk-a", url, USER, PASSWORD, databases=("addressbook",))
+    note = "NOTE:" + "lorem ipsum " * 40 + "\r\n"
+    for n in range(300):
+        a.write("addressbook", f"c{n}", vcard(f"Person No{n}", f"p{n}@example.org", note))
+    a.sync()
+    assert len(stored(server, CollectionKind.ADDRESSBOOK)) == 300
+    b = syncevo.Device(root, "bulk-b", url, USER, PASSWORD, wbxml=True, databases=("addressbook",))
+    b.sync()
+    assert len(b.items("addressbook")) == 300
+    a.sync()
+    assert len(stored(server, CollectionKind.ADDRESSBOOK)) == 300 and len(a.items("addressbook")) == 300

@@ -20,6 +20,15 @@ def _devinf_of(item) -> Element | None:
     return next((c for c in data.children if c.namespace == DEVINF_NS and c.tag == "DevInf"), None)
 
 
+def devinfo_of(cmd) -> Element | None:
+    """The DevInf a Put or Results carries, or None."""
+    for item in m.children(cmd, "Item"):
+        found = _devinf_of(item)
+        if found is not None:
+            return found
+    return None
+
+
 async def _take(ctx, cmd) -> bool:
     for item in m.children(cmd, "Item"):
         found = _devinf_of(item)
