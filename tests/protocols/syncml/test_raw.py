@@ -315,3 +315,101 @@ def _conflicting_replace(client, mine: bytes):
     status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts"),
                                           replace))
     return root
+
+
+@pytest_twisted.ensureDeferred
+async def test_odd_but_well_formed_commands_get_statuses(server, log_capture):
+    await _put(server, contact(1))
+    before = await _contents(server)
+    await run(_odd, server)
+    assert await _contents(server) == before
+    crashes = [e for e in log_capture.events if e.get("log_failure") is not None]
+    assert crashes == []
+
+
+def _odd(server):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-odd")
+    _start(client, code=200)
+    odd = [
+        client.cmd("Alert"),
+        client.cmd("Alert", b.leaf("Data", "abc")),
+        client.cmd("Alert", b.leaf("Data", "200"), b.el("Item")),
+        client.cmd("Alert", b.leaf("Data", "224")),
+        client.cmd("Sync"),
+        client.cmd("Sync", b.loc("Target", "card"), client.cmd("Add"), client.cmd("Replace", b.el("Item")),
+                   client.cmd("Delete", b.el("Item", b.loc("Target", "no-such-luid"))),
+                   client.cmd("Delete", b.empty("SftDel"), b.el("Item", b.loc("Source", "nope"))),
+                   client.cmd("Add", meta(mi("Type", "text/x-unknown")), b.el(
+                       "Item", b.loc("Source", "u1"), b.leaf("Data", "hello"))),
+                   client.cmd("Add", meta(mi("Type", "text/vcard")), b.el(
+                       "Item", b.loc("Source", "u2"), b.leaf("Data", "not a vcard")))),
+        client.cmd("Map"),
+        client.cmd("Map", b.loc("Target", "card"), b.el("MapItem")),
+        client.cmd("Put"),
+        client.cmd("Put", b.el("Item", b.leaf("Data", "not devinf"))),
+        client.cmd("Get"),
+        client.cmd("Get", b.el("Item", b.loc("Target", "./nothing"))),
+        client.cmd("Results"),
+        client.cmd("Status"),
+        client.cmd("Replace", b.el("Item", b.loc("Source", "x"))),
+        client.cmd("Copy"),
+    ]
+    status, root = client.send(*odd)
+    assert status == 200, status
+    answered = {text(s, "CmdRef") for s in children(child(root, "SyncBody"), "Status")}
+    wanted = {text(c, "CmdID") for c in odd if c.tag != "Status"}
+    assert wanted <= answered, wanted - answered
+
+
+@pytest.mark.parametrize("encoding", ["xml", "wbxml"])
+@pytest_twisted.ensureDeferred
+async def test_server_devinf_lists_every_format(server, encoding):
+    from smsync.protocols.syncml import formats
+    from smsync.protocols.syncml.codepages import DEVINF_NS
+
+    devinf = await run(_get_devinf, server, encoding)
+    stores = {s.find(DEVINF_NS, "SourceRef").text: s for s in devinf.children if s.tag == "DataStore"}
+    assert {"addressbook", "calendar", "todo", "card", "event", "task"} <= set(stores)
+    for name, kind in (("addressbook", CollectionKind.ADDRESSBOOK), ("calendar", CollectionKind.CALENDAR),
+                       ("todo", CollectionKind.TASKS)):
+        caps = {c.find(DEVINF_NS, "CTType").text for c in stores[name].children if c.tag == "CTCap"}
+        assert caps == {f.mime for f in formats.formats_for(kind)}
+    notes = bool(formats.formats_for(CollectionKind.NOTES))
+    assert ("memo" in stores) == notes
+
+
+def _get_devinf(server, encoding):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-devinf", encoding)
+    get = client.cmd("Get", meta(mi("Type", "application/vnd.syncml-devinf+xml")),
+                     b.el("Item", b.loc("Target", "./devinf12")))
+    status, root = client.send(get, cred=basic_cred(USER, PASSWORD))
+    assert status_of(root, "Get") == ["200"]
+    (results,) = commands(root, "Results")
+    data = child(child(results, "Item"), "Data")
+    return data.children[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_soft_delete_keeps_the_item_and_delete_removes_it(server):
+    await run(_deletes, server)
+    assert [c for c in await _contents(server) if b"FN:Person 4" in c]
+    assert not [c for c in await _contents(server) if b"FN:Person 5" in c]
+
+
+def _deletes(server):
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-delete")
+    _start(client)
+    adds = [client.cmd("Add", meta(mi("Type", "text/vcard")), b.el(
+        "Item", b.loc("Source", f"L{n}"), b.leaf("Data", contact(n).decode()))) for n in (4, 5)]
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts"), *adds))
+    assert status_of(root, "Add") == ["201", "201"]
+    client.send()
+    client.new_session()
+    status, root = client.send(alert(client, 200, "card", "n1", "n2"), cred=basic_cred(USER, PASSWORD))
+    assert status_of(root, "Alert") == ["200"]
+    deletes = [client.cmd("Delete", b.empty("SftDel"), b.el("Item", b.loc("Source", "L4"))),
+               client.cmd("Delete", b.el("Item", b.loc("Source", "L5"))),
+               client.cmd("Delete", b.el("Item", b.loc("Source", "L6")))]
+    status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts"),
+                                          *deletes))
+    assert status_of(root, "Delete") == ["200", "200", "211"]
