@@ -211,3 +211,32 @@ def _many(server, root):
     assert len(b.items("addressbook")) == 300
     a.sync()
     assert len(stored(server, CollectionKind.ADDRESSBOOK)) == 300 and len(a.items("addressbook")) == 300
+
+
+@pytest_twisted.ensureDeferred
+async def test_one_way_and_refresh_from_the_client(server, tmp_path):
+    await deferToThread(_one_way, server, tmp_path)
+
+
+def _one_way(server, root):
+    url = f"http://127.0.0.1:{server.port('syncml')}/syncml"
+    a = syncevo.Device(root, "oneway-a", url, USER, PASSWORD, databases=("addressbook",))
+    b = syncevo.Device(root, "oneway-b", url, USER, PASSWORD, databases=("addressbook",))
+    a.write("addressbook", "1", vcard("Ada Lovelace", "ada@example.org"))
+    a.sync()
+    b.sync()
+    # One way from the client: B's new contact goes up, the server's news stay up.
+    a.write("addressbook", "2", vcard("Alan Turing", "alan@example.org"))
+    a.sync()
+    b.write("addressbook", "3", vcard("Grace Hopper", "grace@example.org"))
+    b.sync("one-way-from-client")
+    assert device_names(b, "addressbook") == ["Ada Lovelace", "Grace Hopper"]
+    assert names(stored(server, CollectionKind.ADDRESSBOOK)) == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
+    # One way from the server: A's local edit stays local, the server's news come down.
+    a.write("addressbook", "4", vcard("Local Only", "local@example.org"))
+    a.sync("one-way-from-server")
+    assert device_names(a, "addressbook") == ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Local Only"]
+    assert "Local Only" not in names(stored(server, CollectionKind.ADDRESSBOOK))
+    # Refresh from the client: the server ends up with exactly B's contacts.
+    b.sync("refresh-from-client")
+    assert names(stored(server, CollectionKind.ADDRESSBOOK)) == device_names(b, "addressbook")
