@@ -120,12 +120,6 @@ async def _collection(ctx, db):
     return await collections.collection_by_id(db.collection_id)
 
 
-async def _current(ctx, db, guid: str) -> Optional[bytes]:
-    coll = await _collection(ctx, db)
-    found = await coll.get([guid])
-    return found[0].content if found else None
-
-
 async def _index(ctx, db) -> dict:
     """Slow sync: the collection's items by name, UID and main fields (built once)."""
     if db.index is None:
@@ -171,6 +165,13 @@ async def apply(ctx, db, changes: list[Change]) -> None:
 
 async def _apply_incremental(ctx, db, changes: list[Change]) -> None:
     batch: list[tuple[Change, ClientChange]] = []
+    # The stored versions the client replaces, read in one go.
+    wanted = [db.state.guid(c.luid) for c in changes if c.command == "Replace"]
+    wanted = [g for g in wanted if g is not None]
+    previous_of = {}
+    if wanted:
+        coll = await _collection(ctx, db)
+        previous_of = {item.info.name: item.content for item in await coll.get(wanted)}
     for change in changes:
         guid = db.state.guid(change.luid)
         try:
@@ -187,7 +188,7 @@ async def _apply_incremental(ctx, db, changes: list[Change]) -> None:
                 change.reply = m.INCOMPLETE
                 continue
             if change.command == "Replace" and guid is not None:
-                previous = await _current(ctx, db, guid)
+                previous = previous_of.get(guid)
                 content = _canonical(db, change, previous)
                 batch.append((change, ClientChange(CHANGE, server_id=guid, content=content)))
             else:
@@ -274,6 +275,8 @@ async def _apply_matching(ctx, db, changes: list[Change]) -> None:
 
 
 def _match(db, index: dict, luid: str, content: bytes) -> Optional[str]:
+    if len(db.matched) >= len(index["content"]):
+        return None  # every server item is taken (an empty collection, say)
     guid = db.state.guid(luid) or db.old_luids.get(luid)
     if guid is not None and guid in index["content"] and guid not in db.matched:
         return guid
