@@ -88,8 +88,14 @@ def device_names(device, db) -> list[str]:
 
 @pytest.mark.parametrize("encoding", ["xml", "wbxml"])
 @pytest_twisted.ensureDeferred
-async def test_two_devices(server, tmp_path, encoding):
+async def test_two_devices(server, tmp_path, encoding, log_capture):
     await deferToThread(_two_devices, server, tmp_path, encoding == "wbxml")
+    # SyncEvolution tries md5 first: each device is asked for basic once (and A again
+    # after it was deleted, which forgot its md5 secret); every other session logged
+    # in with md5 and the nonce the server gave it.
+    lines = log_capture.lines("smsync.client")
+    assert len([line for line in lines if "asking for basic" in line]) == 3, lines
+    assert not [line for line in lines if "authentication failed" in line], lines
 
 
 def _two_devices(server, root, wbxml):
