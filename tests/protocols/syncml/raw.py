@@ -37,9 +37,12 @@ def md5_cred(digest: str) -> Element:
 class RawSyncML:
     """One device talking SyncML 1.2 to one server."""
 
-    def __init__(self, url: str, user: str, password: str, device: str, encoding: str = "xml"):
+    def __init__(self, url: str, user: str, password: str, device: str, encoding: str = "xml",
+                 version=SYNCML12):
         self.url, self.user, self.password, self.device = url, user, password, device
         self.encoding = encoding
+        self.version = version
+        self.b = Builder(version.namespace)
         self.session_id = 1
         self.msg_id = 0
         self.cmd_id = 0
@@ -54,13 +57,14 @@ class RawSyncML:
     def cmd(self, tag: str, *kids) -> Element:
         """A command with the next CmdID."""
         self.cmd_id += 1
-        return b.el(tag, b.leaf("CmdID", self.cmd_id), *kids)
+        return self.b.el(tag, self.b.leaf("CmdID", self.cmd_id), *kids)
 
     def send(self, *commands: Element, cred: Optional[Element] = None, final: bool = True,
              max_msg: Optional[int] = None, user_in_header: bool = True, raw: Optional[bytes] = None):
         """POST one message; (HTTP status, decoded answer root or None)."""
         self.msg_id += 1
-        header = b.el("SyncHdr", b.leaf("VerDTD", "1.2"), b.leaf("VerProto", "SyncML/1.2"),
+        b = self.b
+        header = b.el("SyncHdr", b.leaf("VerDTD", self.version.verdtd), b.leaf("VerProto", self.version.verproto),
                       b.leaf("SessionID", self.session_id), b.leaf("MsgID", self.msg_id),
                       b.loc("Target", self.url), b.loc("Source", self.device, self.user if user_in_header else None),
                       cred, meta(mi("MaxMsgSize", max_msg)) if max_msg else None)

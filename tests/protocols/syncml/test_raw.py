@@ -413,3 +413,28 @@ def _deletes(server):
     status, root = client.send(client.cmd("Sync", b.loc("Target", "card"), b.loc("Source", "./contacts"),
                                           *deletes))
     assert status_of(root, "Delete") == ["200", "200", "211"]
+
+
+@pytest.mark.parametrize("encoding", ["xml", "wbxml"])
+@pytest_twisted.ensureDeferred
+async def test_syncml_11_client_gets_a_devinf_11(server, encoding):
+    await run(_v11, server, encoding)
+
+
+def _v11(server, encoding):
+    from smsync.protocols.syncml.codepages import DEVINF_NS, SYNCML11
+    from smsync.protocols.syncml.message import Builder
+
+    b11 = Builder(SYNCML11.namespace)
+    client = RawSyncML(url(server), USER, PASSWORD, "raw-v11", encoding, SYNCML11)
+    cred = b11.el("Cred", b11.meta(mi("Format", "b64"), mi("Type", "syncml:auth-basic")),
+                  b11.leaf("Data", basic_cred(USER, PASSWORD).children[-1].text))
+    get = client.cmd("Get", b11.meta(mi("Type", "application/vnd.syncml-devinf+xml")),
+                     b11.el("Item", b11.loc("Target", "./devinf11")))
+    status, root = client.send(get, cred=cred)
+    assert root.namespace == SYNCML11.namespace
+    assert [text(s, "Data") for s in children(child(root, "SyncBody"), "Status")] == ["212", "200"]
+    (results,) = children(child(root, "SyncBody"), "Results")
+    devinf = child(child(results, "Item"), "Data").children[0]
+    assert devinf.find(DEVINF_NS, "VerDTD").text == "1.1"
+    assert devinf.find(DEVINF_NS, "CTCap") is not None
