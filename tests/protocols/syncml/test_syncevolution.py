@@ -246,3 +246,53 @@ def _one_way(server, root):
     # Refresh from the client: the server ends up with exactly B's contacts.
     b.sync("refresh-from-client")
     assert names(stored(server, CollectionKind.ADDRESSBOOK)) == device_names(b, "addressbook")
+
+
+@pytest_twisted.ensureDeferred
+async def test_device_deleted_with_the_cli_starts_over(tmp_path):
+    """``smsync devices list/log/delete`` on the store a running server uses (SQLite): the
+    device is listed with its maker and model and its per-database log lines; once
+    deleted its next session is slow and doubles nothing."""
+    syncevo.require()
+    from smsync.testing.servers import SQLITE
+
+    server = await RunningServers.start(("syncml",), SQLITE)
+    try:
+        await deferToThread(_cli_delete, server, tmp_path)
+    finally:
+        await server.stop()
+
+
+def _cli_delete(server, root):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    smsync = str(Path(sys.executable).with_name("smsync"))
+
+    def cli(*args):
+        done = subprocess.run([smsync, "devices", *args, "--store", server.store_uri], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    url = f"http://127.0.0.1:{server.port('syncml')}/syncml"
+    a = syncevo.Device(root, "cli-a", url, USER, PASSWORD, databases=("addressbook", "calendar"))
+    a.write("addressbook", "ada", vcard("Ada Lovelace", "ada@example.org"))
+    a.write("calendar", "standup", vevent("standup@a", "Standup", 10))
+    a.sync()
+    a.sync()
+    device = _device_id("cli-a")
+    listing = cli("list", USER)
+    assert device in listing and "SyncEvolution" in listing, listing
+    log = cli("log", USER, device)
+    assert "addressbook: slow sync: from device 1 added" in log, log
+    assert "calendar: two-way sync: from device 0 added, 0 replaced, 0 deleted" in log, log
+    cli("delete", USER, device)
+    assert device not in cli("list", USER)
+    a.sync()
+    assert names(stored(server, CollectionKind.ADDRESSBOOK)) == ["Ada Lovelace"]
+    assert names(stored(server, CollectionKind.CALENDAR)) == ["Standup"]
+    assert device_names(a, "addressbook") == ["Ada Lovelace"]
+    assert device_names(a, "calendar") == ["Standup"]
+    assert "slow sync" in cli("log", USER, device)
