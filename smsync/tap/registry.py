@@ -46,7 +46,7 @@ HTTP_PATHS = {
     "carddav": ("/.well-known/carddav", "/dav/", "/", "/principals/"),
     "eas": ("/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml"),
     "ews": ("/EWS/Exchange.asmx",),
-    "syncml": ("/sync",),
+    "syncml": ("/syncml", "/sync"),
 }
 
 Builder = Union[str, Callable]
@@ -65,6 +65,7 @@ _HTTP: dict[str, Builder] = {
     "caldav": "smsync.protocols.caldav:build_resources",
     "carddav": "smsync.protocols.carddav:build_resources",
     "eas": "smsync.protocols.eas:build_resources",
+    "syncml": "smsync.protocols.syncml:build_resources",
 }
 
 
