@@ -13,6 +13,8 @@ connection per device, messages built with smsync's codec. Per encoding (XML, WB
    empty address book, the client's package split over messages of its MaxMsgSize
    (150,000 bytes, SyncEvolution's default): items per second over the whole session,
    from the first message to the server's last answer, and the server's CPU seconds.
+   Then the same contacts from a second device, slow-syncing into the full address book:
+   each must be matched to the stored one (the store still holds 5,000 after it).
 2. Incremental sessions (Alert 200, anchors continuing) each sending ``--changes``
    Replace: the server's CPU time per session (its /proc utime + stime over ``--rounds``
    sessions, divided by the rounds) and the median wall time of one session as the
@@ -336,6 +338,15 @@ def measure(server: Server, encoding: str, contacts: int, changes: int, rounds: 
         device.sync(200, ())
     out["noop_wall_ms"] = (time.perf_counter() - start) * 1000 / rounds
     out["noop_cpu_ms"] = (server.cpu_seconds() - cpu) * 1000 / rounds
+    # A second device with the same contacts slow-syncs into the now full address book
+    # (a phone restored, a device deleted and set up again): every item must be matched
+    # to the one stored, none doubled -- the slow sync's expensive case.
+    other = Device(server.port, f"bench-{encoding}-again-{time.time_ns()}", USER, encoding)
+    cpu, start = server.cpu_seconds(), time.perf_counter()
+    other.sync(201, (other.item("Add", f"m{n}", contact(n)) for n in range(contacts)))
+    wall = time.perf_counter() - start
+    out["match_items_s"] = contacts / wall
+    out["match_cpu_s"] = server.cpu_seconds() - cpu
     out["stored"] = server.stored_items()
     if out["stored"] is not None and out["stored"] != contacts:
         raise RuntimeError(f"the server holds {out['stored']} contacts, not {contacts}")
@@ -406,6 +417,9 @@ def main(argv=None):
         (f"slow sync of {args.contacts} contacts into an empty address book (items/s)", ">= 500",
          "slow_items_s", "{:.0f}"),
         ("  its server CPU (s)", "", "slow_cpu_s", "{:.2f}"),
+        (f"slow sync of the same {args.contacts} from a second device into the full book, "
+         "every one matched, none doubled (items/s)", "", "match_items_s", "{:.0f}"),
+        ("  its server CPU (s)", "", "match_cpu_s", "{:.2f}"),
         (f"incremental session, {args.changes} Replace: server CPU per session (ms)", "< 100",
          "inc_cpu_ms", "{:.1f}"),
         ("  wall time of the session as the device sees it, median (ms)", "", "inc_wall_ms", "{:.1f}"),
