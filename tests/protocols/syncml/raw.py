@@ -38,8 +38,9 @@ class RawSyncML:
     """One device talking SyncML 1.2 to one server."""
 
     def __init__(self, url: str, user: str, password: str, device: str, encoding: str = "xml",
-                 version=SYNCML12):
+                 version=SYNCML12, context=None):
         self.url, self.user, self.password, self.device = url, user, password, device
+        self.context = context  # an ssl.SSLContext for https URLs
         self.encoding = encoding
         self.version = version
         self.b = Builder(version.namespace)
@@ -73,7 +74,7 @@ class RawSyncML:
         request = urllib.request.Request(self.resp_uri or self.url, data=data, method="POST",
                                          headers={"Content-Type": codec.content_type(self.encoding)})
         try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
+            with urllib.request.urlopen(request, timeout=30, context=self.context) as answer:
                 payload = answer.read()
                 status = answer.status
         except urllib.error.HTTPError as e:
