@@ -65,6 +65,7 @@ _HTTP: dict[str, Builder] = {
     "caldav": "smsync.protocols.caldav:build_resources",
     "carddav": "smsync.protocols.carddav:build_resources",
     "eas": "smsync.protocols.eas:build_resources",
+    "ews": "smsync.protocols.ews:build_resources",
 }
 
 

@@ -1,0 +1,1 @@
+"""Item changes: UpdateItem, DeleteItem, MoveItem, CopyItem, CreateItem."""

@@ -1,0 +1,106 @@
+"""FindItem (MS-OXWSSRCH): the items of folders, a page at a time, in the shape asked
+for. Mail folders are served; the others (calendars, contacts, tasks) answer empty
+until their item types are converted."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from smsync.errors import SmsyncError
+
+from smsync.protocols.ews import messages, restriction, shapes, tree
+from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError, from_store
+from smsync.protocols.ews.operations import operation
+from smsync.protocols.ews.soap import m, response, response_message, t
+
+#: FieldURIs a SortOrder may name, and how a message is keyed by each.
+_SORT_KEYS = {
+    "item:DateTimeReceived": lambda info, s: (info.internal_date, info.uid),
+    "item:DateTimeSent": lambda info, s: ((s.date or info.internal_date) if s else info.internal_date, info.uid),
+    "item:DateTimeCreated": lambda info, s: (info.saved_date, info.uid),
+    "item:Subject": lambda info, s: ((s.subject or "").lower() if s else "", info.uid),
+    "item:Size": lambda info, s: (info.size, info.uid),
+    "message:IsRead": lambda info, s: ("\\Seen" in info.flags, info.uid),
+    "message:From": lambda info, s: ((s.from_ or "").lower() if s else "", info.uid),
+}
+
+
+def _sort_order(request) -> list[tuple[str, bool]]:
+    """``[(field URI, descending)]`` of the SortOrder (newest received first without)."""
+    node = request.find(m("SortOrder"))
+    if node is None:
+        return [("item:DateTimeReceived", True)]
+    order = []
+    for field in node.findall(t("FieldOrder")):
+        uri_el = field.find(t("FieldURI"))
+        uri = uri_el.get("FieldURI") if uri_el is not None else None
+        if uri not in _SORT_KEYS:
+            raise EWSError("ErrorInvalidPropertyRequest", f"cannot sort by {str(uri)[:60]}")
+        order.append((uri, field.get("Order", "Ascending") == "Descending"))
+    return order or [("item:DateTimeReceived", True)]
+
+
+async def _find_in_mail(ctx, folder, request, shape, page, order, where):
+    mailbox = await tree.mailbox_of(ctx, folder)
+    needs_structures = where is not None or any(
+        uri in ("item:Subject", "message:From", "item:DateTimeSent") for uri, _ in order)
+    infos = await mailbox.messages(None)
+    structures = await mailbox.structures([i.uid for i in infos]) if needs_structures and infos else {}
+    if where is not None:
+        infos = [i for i in infos if where(i, structures.get(i.uid))]
+    for uri, descending in reversed(order):
+        key = _SORT_KEYS[uri]
+        infos.sort(key=lambda i: key(i, structures.get(i.uid)), reverse=descending)
+    chosen, next_offset, last = shapes.cut(infos, page)
+    wanted = [i.uid for i in chosen if i.uid not in structures]
+    if wanted:
+        structures.update(await mailbox.structures(wanted))
+    holder = etree.Element(m("RootFolder"), IndexedPagingOffset=str(next_offset),
+                           TotalItemsInView=str(len(infos)),
+                           IncludesLastItemInRange="true" if last else "false")
+    items = etree.SubElement(holder, t("Items"))
+    for info in chosen:
+        structure = structures.get(info.uid)
+        if structure is None:
+            continue  # expunged meanwhile
+        items.append(messages.message_element(ctx.account, folder.ref.source, info, structure, shape))
+    return holder
+
+
+@operation("FindItem")
+async def find_item(ctx, request):
+    shape = shapes.parse_shape(request, "ItemShape")
+    traversal = request.get("Traversal", "Shallow")
+    if traversal not in ("Shallow", "SoftDeleted", "Associated"):
+        raise EWSError(SCHEMA_VALIDATION, f"Traversal {traversal[:20]!r}")
+    if request.find(m("CalendarView")) is not None or request.find(m("ContactsView")) is not None:
+        raise EWSError("ErrorInvalidOperation", "calendar and contacts views are not served yet")
+    page = shapes.parse_page(request, "IndexedPageItemView")
+    order = _sort_order(request)
+    where = restriction.parse(request.find(m("Restriction")))
+    parents = request.find(m("ParentFolderIds"))
+    if parents is None:
+        raise EWSError(SCHEMA_VALIDATION, "no ParentFolderIds")
+    folders = await tree.all_folders(ctx)
+    answers = []
+    for element in parents:
+        if not isinstance(element.tag, str):
+            continue
+        try:
+            folder = await tree.resolve(ctx, element, folders)
+            if folder.is_mail and traversal == "Shallow":
+                holder = await _find_in_mail(ctx, folder, request, shape, page, order, where)
+            else:
+                holder = etree.Element(m("RootFolder"), IndexedPagingOffset="0",
+                                       TotalItemsInView="0", IncludesLastItemInRange="true")
+                etree.SubElement(holder, t("Items"))
+        except (EWSError, SmsyncError) as e:
+            error = from_store(e, "ErrorFolderNotFound")
+            ctx.log(f"FindItem: {error.code}: {error.message}")
+            answers.append(response_message("FindItem", error.code, error.message))
+            continue
+        answers.append(response_message("FindItem", children=[holder]))
+    return response("FindItem", answers)
+
+
+

@@ -1,0 +1,1 @@
+"""SyncFolderHierarchy and SyncFolderItems."""
