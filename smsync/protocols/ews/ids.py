@@ -31,7 +31,9 @@ MESSAGE, ITEM = "M", "I"
 
 #: Folders EWS has that the store does not.
 ROOT, MSGFOLDERROOT, OUTBOX = "root", "msgfolderroot", "outbox"
-VIRTUAL_FOLDERS = (ROOT, MSGFOLDERROOT, OUTBOX)
+#: Exchange's "dumpster": a soft delete here removes, so they stay empty.
+RECOVERABLE_ROOT, RECOVERABLE_DELETIONS = "recoverableitemsroot", "recoverableitemsdeletions"
+VIRTUAL_FOLDERS = (ROOT, MSGFOLDERROOT, OUTBOX, RECOVERABLE_ROOT, RECOVERABLE_DELETIONS)
 
 
 class MalformedId(ValueError):

@@ -9,7 +9,7 @@ from typing import Optional
 import attrs
 
 from smsync.protocols.ews.errors import INVALID_PAGING, SCHEMA_VALIDATION, EWSError
-from smsync.protocols.ews.soap import m, t
+from smsync.protocols.ews.soap import m, t, xs_bool
 
 ID_ONLY, DEFAULT, ALL = "IdOnly", "Default", "AllProperties"
 
@@ -51,7 +51,7 @@ def parse_shape(element, tag: str) -> Shape:
             if uri:
                 fields.add(uri)
     body_type = (node.findtext(t("BodyType")) or "Best").strip()
-    mime = (node.findtext(t("IncludeMimeContent")) or "").strip().lower() == "true"
+    mime = xs_bool(node.findtext(t("IncludeMimeContent")))
     return Shape(base, frozenset(fields), body_type, mime)
 
 

@@ -216,6 +216,11 @@ def text(value) -> str:
     return _clean(value if isinstance(value, str) else str(value))
 
 
+def xs_bool(value) -> bool:
+    """An xs:boolean's value: ``true`` or ``1`` (``false``, ``0``, nothing: False)."""
+    return (value or "").strip().lower() in ("true", "1")
+
+
 def response(operation: str, messages: Iterable) -> object:
     """``<m:{operation}Response><m:ResponseMessages>..`` around per-item messages."""
     root = etree.Element(m(f"{operation}Response"), nsmap={"m": M, "t": T})

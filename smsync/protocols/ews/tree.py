@@ -4,7 +4,8 @@ EWS has a root holding the message folder root ("Top of Information Store"), whi
 holds every folder a user sees: the mail folders (by their hierarchy, INBOX's children
 under the Inbox) and the calendars, address books, task and note lists. The root, the
 message folder root and the Outbox (mail is sent at once here, so it stays empty) are
-not in the store: they are virtual. Distinguished folder ids name folders by role.
+not in the store: they are virtual, as are the Recoverable Items folders (a soft
+delete removes here: they stay empty). Distinguished folder ids name folders by role.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ KIND_CLASSES = {CollectionKind.CALENDAR: ("IPF.Appointment", "CalendarFolder"),
 _ROLE_DISPLAY = {Role.INBOX: "Inbox", Role.SENT: "Sent Items", Role.DRAFTS: "Drafts",
                  Role.TRASH: "Deleted Items", Role.JUNK: "Junk Email", Role.ARCHIVE: "Archive"}
 _VIRTUAL_DISPLAY = {ids.ROOT: "root", ids.MSGFOLDERROOT: "Top of Information Store",
-                    ids.OUTBOX: "Outbox"}
+                    ids.OUTBOX: "Outbox", ids.RECOVERABLE_ROOT: "Recoverable Items",
+                    ids.RECOVERABLE_DELETIONS: "Deletions"}
 
 
 @attrs.frozen
@@ -71,9 +73,15 @@ async def all_folders(ctx) -> list[Folder]:
     account = ctx.account
     root = ids.FolderRef(account, ids.VIRTUAL, ids.ROOT)
     top = ids.FolderRef(account, ids.VIRTUAL, ids.MSGFOLDERROOT)
+    recoverable = ids.FolderRef(account, ids.VIRTUAL, ids.RECOVERABLE_ROOT)
     out = [Folder(root, None, _VIRTUAL_DISPLAY[ids.ROOT], "IPF.Note", "Folder", ids.ROOT),
            Folder(top, root, _VIRTUAL_DISPLAY[ids.MSGFOLDERROOT], "IPF.Note", "Folder",
-                  ids.MSGFOLDERROOT)]
+                  ids.MSGFOLDERROOT),
+           Folder(recoverable, root, _VIRTUAL_DISPLAY[ids.RECOVERABLE_ROOT], "IPF.Note", "Folder",
+                  ids.RECOVERABLE_ROOT),
+           Folder(ids.FolderRef(account, ids.VIRTUAL, ids.RECOVERABLE_DELETIONS), recoverable,
+                  _VIRTUAL_DISPLAY[ids.RECOVERABLE_DELETIONS], "IPF.Note", "Folder",
+                  ids.RECOVERABLE_DELETIONS)]
     mail = await ctx.store.mail(account)
     entries = await mail.list_mailboxes()
     by_name = {e.name.upper() if e.name.upper() == "INBOX" else e.name: e for e in entries}

@@ -1,1 +1,408 @@
-"""Item changes: UpdateItem, DeleteItem, MoveItem, CopyItem, CreateItem."""
+"""Changes to messages: UpdateItem (IsRead, Flag, Categories), DeleteItem, MoveItem,
+CopyItem and CreateItem of messages (MIME content or fields; SaveOnly files a draft,
+SendOnly and SendAndSaveCopy send through the edge's submitter).
+
+Every item of a batch is answered on its own; each change is one store call, so it is
+seen at once over IMAP, EAS and the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import re
+from datetime import datetime, timezone
+
+from lxml import etree
+
+from smsync.errors import SmsyncError
+from smsync.formats.headers import address_field, unstructured_field
+from smsync.model import FlagMode, Role, UIDSet
+from smsync.protocols.ews import ids, items, tree
+from smsync.protocols.ews.errors import (
+    INVALID_OPERATION,
+    INVALID_PROPERTY_SET,
+    IRRESOLVABLE_CONFLICT,
+    MIME_CONTENT_INVALID,
+    MOVE_COPY_FAILED,
+    SCHEMA_VALIDATION,
+    EWSError,
+    from_store,
+)
+from smsync.protocols.ews.messages import DRAFT, FLAGGED, SEEN, keywords
+from smsync.protocols.ews.operations import operation
+from smsync.protocols.ews.operations.getitem import item_ids
+from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
+
+_CONFLICT_RESOLUTIONS = ("NeverOverwrite", "AutoResolve", "AlwaysOverwrite")
+
+
+def _item_holder(node=None):
+    holder = etree.Element(m("Items"))
+    if node is not None:
+        holder.append(node)
+    return holder
+
+
+def _id_only(account: str, source: str, uid: int, modseq: int):
+    node = etree.Element(t("Message"))
+    ref = ids.ItemRef(account, ids.MESSAGE, source, str(uid))
+    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(modseq))
+    return node
+
+
+def _failed(ctx, name: str, error, extra=()) -> object:
+    error = from_store(error)
+    ctx.log(f"{name}: {error.code}: {error.message}")
+    return response_message(name, error.code, error.message, list(extra))
+
+
+# -- UpdateItem ------------------------------------------------------------------------
+
+
+def _field_uri(update) -> str:
+    node = update.find(t("FieldURI"))
+    if node is None:
+        raise EWSError(INVALID_PROPERTY_SET, "only FieldURI updates of messages are served")
+    return node.get("FieldURI", "")
+
+
+def _item_value(update, tag: str):
+    for kind in ("Message", "Item"):
+        holder = update.find(t(kind))
+        if holder is not None:
+            return holder.find(t(tag))
+    return None
+
+
+def flag_changes(updates, flags: frozenset) -> tuple[set, set]:
+    """``(flags to add, flags to remove)`` for a message's ``<t:Updates>``; the
+    message's current ``flags`` let a field set to what it already is pass (clients
+    send every field they hold)."""
+    add, remove = set(), set()
+    for update in updates:
+        if not isinstance(update.tag, str):
+            continue
+        action = update.tag.rpartition("}")[2]
+        uri = _field_uri(update)
+        if action not in ("SetItemField", "AppendToItemField", "DeleteItemField"):
+            raise EWSError(SCHEMA_VALIDATION, f"{action[:40]} is not an update")
+        if uri == "message:IsRead":
+            node = _item_value(update, "IsRead") if action != "DeleteItemField" else None
+            value = node is not None and xs_bool(node.text)
+            (add if value else remove).add(SEEN)
+        elif uri == "item:Flag":
+            status = "NotFlagged"
+            if action != "DeleteItemField":
+                node = _item_value(update, "Flag")
+                status = (node.findtext(t("FlagStatus")) if node is not None else None) or "NotFlagged"
+            (add if status == "Flagged" else remove).add(FLAGGED)
+        elif uri == "item:Categories":
+            node = _item_value(update, "Categories") if action != "DeleteItemField" else None
+            wanted = {(s.text or "").strip() for s in node if isinstance(s.tag, str)} if node is not None else set()
+            wanted.discard("")
+            if any(not re.fullmatch(r"[!#-'*-[\]-~]+", w) for w in wanted):
+                raise EWSError(INVALID_PROPERTY_SET, "a category must be one word of printable ASCII")
+            current = set(keywords(flags))
+            add |= wanted - current
+            if action != "AppendToItemField":
+                remove |= current - wanted
+        elif uri == "item:IsDraft" or uri == "message:IsDeliveryReceiptRequested":
+            continue  # read-only here, as in Exchange once saved
+        else:
+            raise EWSError(INVALID_PROPERTY_SET, f"{uri[:60]} cannot be changed on a message here yet")
+    return add, remove
+
+
+@operation("UpdateItem")
+async def update_item(ctx, request):
+    resolution = request.get("ConflictResolution", "AutoResolve")
+    if resolution not in _CONFLICT_RESOLUTIONS:
+        raise EWSError(SCHEMA_VALIDATION, f"ConflictResolution {resolution[:30]!r}")
+    holder = request.find(m("ItemChanges"))
+    if holder is None:
+        raise EWSError(SCHEMA_VALIDATION, "no ItemChanges")
+    answers = []
+    for change in holder:
+        if not isinstance(change.tag, str):
+            continue
+        try:
+            id_el = change.find(t("ItemId"))
+            if id_el is None:
+                raise EWSError(INVALID_OPERATION, "only ItemId changes are served")
+            msg = await items.message(ctx, items.parse_item_ref(ctx, id_el))
+            presented = ids.parse_change_key(id_el.get("ChangeKey"))
+            stale = presented is not None and presented != msg.info.modseq
+            if stale and resolution == "NeverOverwrite":
+                raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+            updates = change.find(t("Updates"))
+            add, remove = flag_changes(updates if updates is not None else (), msg.info.flags)
+            remove -= add
+            guard = presented if resolution == "NeverOverwrite" else None
+            modseq = msg.info.modseq
+            uids = UIDSet.of([msg.ref.uid])
+            for mode, flags in ((FlagMode.ADD, add), (FlagMode.REMOVE, remove)):
+                if not flags:
+                    continue
+                result = await msg.mailbox.store_flags(uids, mode, sorted(flags), unchanged_since=guard)
+                if result.modified:
+                    raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+                for info in result.changed:
+                    modseq = info.modseq
+                    guard = info.modseq if guard is not None else None
+            node = _id_only(ctx.account, msg.ref.source, msg.ref.uid, modseq)
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, "UpdateItem", e, [_item_holder()]))
+            continue
+        conflicts = etree.Element(m("ConflictResults"))
+        etree.SubElement(conflicts, t("Count")).text = "0"
+        answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
+    return response("UpdateItem", answers)
+
+
+# -- DeleteItem ------------------------------------------------------------------------
+
+
+async def _role_box(ctx, role: Role):
+    mail = await ctx.store.mail(ctx.account)
+    try:
+        return await mail.mailbox_by_role(role)
+    except SmsyncError:
+        return None
+
+
+@operation("DeleteItem")
+async def delete_item(ctx, request):
+    kind = request.get("DeleteType", "")
+    if kind not in ("HardDelete", "SoftDelete", "MoveToDeletedItems"):
+        raise EWSError(SCHEMA_VALIDATION, f"DeleteType {kind[:30]!r}")
+    trash = await _role_box(ctx, Role.TRASH) if kind == "MoveToDeletedItems" else None
+    answers = []
+    for element in item_ids(request):
+        try:
+            ref = items.parse_item_ref(ctx, element)
+            mailbox = await items.open_mailbox(ctx, ref.source)
+            msg = await items.message(ctx, ref, mailbox)
+            uids = UIDSet.of([ref.uid])
+            if trash is not None and trash.id != mailbox.id:
+                trash_name = (await trash.info()).name
+                await mailbox.move(uids, trash_name)
+            else:
+                # SoftDelete (Exchange's recoverable items) and a delete from Deleted Items
+                # remove the message: every protocol sees it expunged.
+                await mailbox.remove(uids)
+            del msg
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, "DeleteItem", e))
+            continue
+        answers.append(response_message("DeleteItem"))
+    return response("DeleteItem", answers)
+
+
+# -- MoveItem, CopyItem ----------------------------------------------------------------
+
+
+async def _destination(ctx, request):
+    holder = request.find(m("ToFolderId"))
+    targets = [c for c in holder if isinstance(c.tag, str)] if holder is not None else []
+    if len(targets) != 1:
+        raise EWSError(SCHEMA_VALIDATION, "ToFolderId names one folder")
+    folder = await tree.resolve(ctx, targets[0])
+    if not folder.is_mail:
+        raise EWSError(MOVE_COPY_FAILED, "messages go only to mail folders")
+    return folder
+
+
+async def _move_or_copy(ctx, request, name: str, move: bool):
+    try:
+        dest = await _destination(ctx, request)
+    except (EWSError, SmsyncError) as e:
+        # The destination fails every item alike.
+        error = from_store(e, "ErrorFolderNotFound")
+        ctx.log(f"{name}: {error.code}: {error.message}")
+        return response(name, [response_message(name, error.code, error.message)
+                               for _ in item_ids(request)])
+    dest_box = await tree.mailbox_of(ctx, dest)
+    answers = []
+    for element in item_ids(request):
+        try:
+            ref = items.parse_item_ref(ctx, element)
+            mailbox = await items.open_mailbox(ctx, ref.source)
+            await items.message(ctx, ref, mailbox)
+            uids = UIDSet.of([ref.uid])
+            if move and mailbox.id == dest_box.id:
+                node = _id_only(ctx.account, ref.source, ref.uid,
+                                (await mailbox.messages(uids))[0].modseq)
+            else:
+                result = await (mailbox.move if move else mailbox.copy)(uids, dest.name)
+                if not result.dest_uids:
+                    raise EWSError("ErrorItemNotFound", "the item is gone")
+                new_uid = result.dest_uids[0]
+                infos = await dest_box.messages(UIDSet.of([new_uid]))
+                node = _id_only(ctx.account, dest_box.id, new_uid, infos[0].modseq if infos else 0)
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, name, e, [_item_holder()]))
+            continue
+        answers.append(response_message(name, children=[_item_holder(node)]))
+    return response(name, answers)
+
+
+@operation("MoveItem")
+async def move_item(ctx, request):
+    return await _move_or_copy(ctx, request, "MoveItem", True)
+
+
+@operation("CopyItem")
+async def copy_item(ctx, request):
+    return await _move_or_copy(ctx, request, "CopyItem", False)
+
+
+# -- CreateItem ------------------------------------------------------------------------
+
+
+def _mailboxes(node, tag: str) -> list[tuple[str, str]]:
+    holder = node.find(t(tag))
+    out = []
+    if holder is None:
+        return out
+    for box in holder.iter(t("Mailbox")):
+        address = (box.findtext(t("EmailAddress")) or "").strip()
+        if not re.fullmatch(r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9.-]+", address):
+            raise EWSError("ErrorInvalidRecipients", f"{address[:80]!r} is not an address")
+        name = (box.findtext(t("Name")) or "").replace("\r", " ").replace("\n", " ").strip()
+        out.append((name if name != address else "", address))
+    return out
+
+
+def stamp(ctx) -> tuple[bytes, bytes]:
+    """A new message's Date and Message-ID fields."""
+    domain = ctx.account.rpartition("@")[2] or "localhost"
+    return (b"Date: " + email.utils.format_datetime(datetime.now(timezone.utc)).encode("ascii"),
+            b"Message-ID: " + email.utils.make_msgid(domain=domain).encode("ascii"))
+
+
+def compose(ctx, node, bcc: bool = True, stamped=None) -> bytes:
+    """RFC 5322 bytes for a ``<t:Message>`` given by fields (Subject, Body, recipients;
+    the Bcc field only with ``bcc``: the copies sent lose it), dated and named by
+    ``stamped`` (``stamp``; a new one by default)."""
+    subject = (node.findtext(t("Subject")) or "").replace("\r", " ").replace("\n", " ")
+    body_el = node.find(t("Body"))
+    body = body_el.text or "" if body_el is not None else ""
+    html = body_el is not None and body_el.get("BodyType", "Text") == "HTML"
+    sender = _mailboxes(node, "From") or [("", ctx.account)]
+    lines = [address_field("From", sender[:1])]
+    for tag, field in (("ToRecipients", "To"), ("CcRecipients", "Cc"), ("BccRecipients", "Bcc")):
+        if field == "Bcc" and not bcc:
+            continue
+        found = _mailboxes(node, tag)
+        if found:
+            lines.append(address_field(field, found))
+    lines.append(unstructured_field("Subject", subject))
+    lines.extend(stamped or stamp(ctx))
+    lines.append(b"MIME-Version: 1.0")
+    lines.append(f"Content-Type: text/{'html' if html else 'plain'}; charset=utf-8".encode("ascii"))
+    lines.append(b"Content-Transfer-Encoding: base64")
+    encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + encoded
+
+
+def _content(ctx, node, stamped=None) -> bytes:
+    mime = node.find(t("MimeContent"))
+    if mime is not None and (mime.text or "").strip():
+        try:
+            raw = base64.b64decode("".join((mime.text or "").split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise EWSError(MIME_CONTENT_INVALID, "MimeContent is not base64") from None
+        if not raw.strip():
+            raise EWSError(MIME_CONTENT_INVALID, "empty MimeContent")
+        return raw
+    return compose(ctx, node, stamped=stamped)
+
+
+def _recipients(node) -> list[str]:
+    out = []
+    for tag in ("ToRecipients", "CcRecipients", "BccRecipients"):
+        out += [address for _name, address in _mailboxes(node, tag)]
+    return out
+
+
+@operation("CreateItem")
+async def create_item(ctx, request):
+    disposition = request.get("MessageDisposition", "SaveOnly")
+    if disposition not in ("SaveOnly", "SendOnly", "SendAndSaveCopy"):
+        raise EWSError(SCHEMA_VALIDATION, f"MessageDisposition {disposition[:30]!r}")
+    holder = request.find(m("Items"))
+    if holder is None:
+        raise EWSError(SCHEMA_VALIDATION, "no Items")
+    saved = request.find(m("SavedItemFolderId"))
+    answers = []
+    for node in holder:
+        if not isinstance(node.tag, str):
+            continue
+        try:
+            if node.tag != t("Message"):
+                raise EWSError(INVALID_OPERATION, f"{node.tag.rpartition('}')[2][:40]} items are not served yet")
+            stamped = stamp(ctx)
+            content = _content(ctx, node, stamped)
+            if disposition == "SaveOnly":
+                created = await _save(ctx, node, content, saved)
+            else:
+                await _send(ctx, node, content, disposition == "SendAndSaveCopy", stamped)
+                created = None
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, "CreateItem", e, [_item_holder()]))
+            continue
+        answers.append(response_message("CreateItem", children=[_item_holder(created)]))
+    return response("CreateItem", answers)
+
+
+async def _save(ctx, node, content: bytes, saved):
+    if saved is not None:
+        targets = [c for c in saved if isinstance(c.tag, str)]
+        if len(targets) != 1:
+            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
+        folder = await tree.resolve(ctx, targets[0])
+        if not folder.is_mail:
+            raise EWSError(INVALID_OPERATION, "messages are saved only in mail folders")
+        mailbox = await tree.mailbox_of(ctx, folder)
+    else:
+        mailbox = await _role_box(ctx, Role.DRAFTS)
+        if mailbox is None:
+            raise EWSError("ErrorFolderNotFound", "the account has no Drafts folder")
+    is_read = node.findtext(t("IsRead"))
+    # What is composed here, or saved in Drafts, is a draft; a whole message uploaded
+    # elsewhere (an import) is a message like any other.
+    drafts = await _role_box(ctx, Role.DRAFTS)
+    composed = node.find(t("MimeContent")) is None
+    flags = {DRAFT} if composed or (drafts is not None and drafts.id == mailbox.id) else set()
+    if xs_bool(is_read) or (is_read is None and DRAFT in flags):
+        flags.add(SEEN)
+    categories = node.find(t("Categories"))
+    if categories is not None:
+        flags |= {(s.text or "").strip() for s in categories if isinstance(s.tag, str) and (s.text or "").strip()}
+    result = await mailbox.append(content, flags=sorted(flags))
+    return _id_only(ctx.account, mailbox.id, result.uid, result.modseq)
+
+
+def _header_recipients(content: bytes) -> list[str]:
+    from smsync.formats.message import parse_message
+
+    envelope = parse_message(content).envelope
+    return [a.email for a in (*envelope.to, *envelope.cc, *envelope.bcc) if a.email]
+
+
+async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
+    from smsync.edge.outbound import SendFailed
+
+    composed = node.find(t("MimeContent")) is None
+    recipients = _recipients(node) or ([] if composed else _header_recipients(content))
+    if not recipients:
+        raise EWSError("ErrorInvalidRecipients", "a message to send needs recipients")
+    body = compose(ctx, node, bcc=False, stamped=stamped) if composed else content
+    try:
+        await ctx.edge.outbound.submitter.send(ctx.account, ctx.account, recipients, body,
+                                               save_in_sent=save_copy, sent_copy=content)
+    except SendFailed as e:
+        raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
+    ctx.log(f"CreateItem: sent to {len(recipients)} recipient(s)")
