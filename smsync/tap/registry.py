@@ -45,7 +45,7 @@ HTTP_PATHS = {
     "caldav": ("/.well-known/caldav", "/dav/", "/", "/principals/"),
     "carddav": ("/.well-known/carddav", "/dav/", "/", "/principals/"),
     "eas": ("/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml"),
-    "ews": ("/EWS/Exchange.asmx",),
+    "ews": ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc"),
     "syncml": ("/sync",),
 }
 

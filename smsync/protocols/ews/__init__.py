@@ -17,6 +17,13 @@ EWS_PATH = "/EWS/Exchange.asmx"
 def build_resources(edge):
     """``{path: resource}`` of the EWS endpoint and its Autodiscover over ``edge``
     (``smsync.tap``'s HTTP builder signature)."""
+    from smsync.protocols.ews.autodiscover import RESPONSE_NS
+    from smsync.protocols.ews.discovery import SVC_PATH, PoxEndpoint, SoapEndpoint
     from smsync.protocols.ews.server import EndpointResource, EWSEndpoint
 
-    return {EWS_PATH: EndpointResource(EWSEndpoint(edge), "EWS")}
+    # The POX URL is EAS's too: the edge's router sends each request to the protocol
+    # of the response schema it asks for.
+    pox = edge.autodiscover.register(RESPONSE_NS, PoxEndpoint(edge))
+    return {EWS_PATH: EndpointResource(EWSEndpoint(edge), "EWS"),
+            "/autodiscover/autodiscover.xml": pox,
+            SVC_PATH: EndpointResource(SoapEndpoint(edge), "Autodiscover")}
