@@ -1,0 +1,93 @@
+"""Malformed operations: valid requests of every operation, cut and scrambled, are each
+answered -- a fault or per-item errors with the ResponseCode a client expects -- and
+none reaches the server as an unhandled error (no ErrorInternalServerError, no
+traceback in the log)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest_twisted
+from lxml import etree
+
+from smsync.protocols.ews import ids, soap
+from smsync.testing.servers import USER, in_thread, numbered_message
+from tests.protocols.ews.ews_support import operation, post
+
+SHAPE = '<t:BaseShape>Default</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties>'
+
+
+def requests(item: str, folder: str) -> list:
+    inbox = '<t:DistinguishedFolderId Id="inbox"/>'
+    return [
+        ("GetFolder", f'<m:FolderShape>{SHAPE}</m:FolderShape><m:FolderIds>{inbox}<t:FolderId Id="{folder}"/></m:FolderIds>'),
+        ("FindFolder", f'<m:FolderShape>{SHAPE}</m:FolderShape><m:IndexedPageFolderView MaxEntriesReturned="5" Offset="0" BasePoint="Beginning"/><m:ParentFolderIds><t:DistinguishedFolderId Id="root"/></m:ParentFolderIds>'),
+        ("FindItem", f'<m:ItemShape>{SHAPE}</m:ItemShape><m:IndexedPageItemView MaxEntriesReturned="5" Offset="0" BasePoint="Beginning"/>'
+                     '<m:Restriction><t:And><t:Contains ContainmentMode="Substring" ContainmentComparison="IgnoreCase"><t:FieldURI FieldURI="item:Subject"/><t:Constant Value="message"/></t:Contains>'
+                     '<t:IsGreaterThan><t:FieldURI FieldURI="item:DateTimeReceived"/><t:FieldURIOrConstant><t:Constant Value="2000-01-01T00:00:00Z"/></t:FieldURIOrConstant></t:IsGreaterThan></t:And></m:Restriction>'
+                     '<m:SortOrder><t:FieldOrder Order="Ascending"><t:FieldURI FieldURI="item:Subject"/></t:FieldOrder></m:SortOrder>'
+                     f'<m:ParentFolderIds>{inbox}</m:ParentFolderIds>'),
+        ("GetItem", f'<m:ItemShape>{SHAPE}<t:IncludeMimeContent>true</t:IncludeMimeContent></m:ItemShape><m:ItemIds><t:ItemId Id="{item}"/></m:ItemIds>'),
+        ("UpdateItem", f'<m:ItemChanges><t:ItemChange><t:ItemId Id="{item}" ChangeKey="Q0sx"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead>true</t:IsRead></t:Message></t:SetItemField>'
+                       '<t:SetItemField><t:FieldURI FieldURI="item:Categories"/><t:Message><t:Categories><t:String>x</t:String></t:Categories></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges>'),
+        ("CopyItem", f'<m:ToFolderId><t:DistinguishedFolderId Id="junkemail"/></m:ToFolderId><m:ItemIds><t:ItemId Id="{item}"/></m:ItemIds>'),
+        ("CreateItem", '<m:SavedItemFolderId><t:DistinguishedFolderId Id="drafts"/></m:SavedItemFolderId><m:Items><t:Message><t:Subject>s</t:Subject><t:Body BodyType="Text">b</t:Body>'
+                       '<t:ToRecipients><t:Mailbox><t:EmailAddress>x@example.org</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items>'),
+        ("SyncFolderItems", f'<m:ItemShape>{SHAPE}</m:ItemShape><m:SyncFolderId>{inbox}</m:SyncFolderId><m:SyncState></m:SyncState><m:MaxChangesReturned>5</m:MaxChangesReturned>'),
+        ("SyncFolderHierarchy", f'<m:FolderShape>{SHAPE}</m:FolderShape><m:SyncState></m:SyncState>'),
+        ("ConvertId", f'<m:SourceIds><t:AlternateId Format="EwsId" Id="{item}" Mailbox="{USER}"/></m:SourceIds>'),
+        ("DeleteItem", f'<m:ItemIds><t:ItemId Id="{item}"/></m:ItemIds>'),
+    ]
+
+
+JUNK = ["", "-1", "99999999999999999999", "\u2603", "true", "Deep", "End", "AAAA", "<", "x" * 300]
+
+
+def mutate(element, rnd: random.Random) -> None:
+    nodes = list(element.iter())
+    for _ in range(rnd.randint(1, 3)):
+        node = rnd.choice(nodes)
+        choice = rnd.randrange(5)
+        if choice == 0 and node.getparent() is not None:
+            node.getparent().remove(node)
+            nodes = list(element.iter())
+        elif choice == 1 and node.attrib:
+            key = rnd.choice(list(node.attrib))
+            node.set(key, rnd.choice(JUNK))
+        elif choice == 2:
+            node.text = rnd.choice(JUNK)
+        elif choice == 3 and node.getparent() is not None:
+            node.getparent().append(etree.fromstring(etree.tostring(node)))
+        elif node.attrib:
+            del node.attrib[rnd.choice(list(node.attrib))]
+
+
+@pytest_twisted.ensureDeferred
+async def test_scrambled_operations_are_answered_not_crashed(server, log_capture):
+    port = server.port("http")
+    [uid] = await server.deliver(numbered_message(1))
+    box = await server.mailbox()
+    item = ids.item_id(ids.ItemRef(USER, ids.MESSAGE, box.id, str(uid)))
+    folder = ids.folder_id(ids.FolderRef(USER, ids.MAIL_FOLDER, box.id))
+    rnd = random.Random(16)
+
+    def run():
+        seen = []
+        for round_ in range(12):
+            for name, xml in requests(item, folder):
+                op = operation(name, xml)
+                if round_:
+                    mutate(op, rnd)
+                status, _headers, payload = post(port, soap.request_envelope(op))
+                answer = soap.read_response(payload)
+                assert status in (200, 500), (name, status)
+                text = etree.tostring(answer.payload) if answer.payload is not None else b""
+                assert answer.response_code != "ErrorInternalServerError", (name, answer.fault_string)
+                assert b"ErrorInternalServerError" not in text, (name, text[:500])
+                seen.append((name, status))
+        return seen
+
+    seen = await in_thread(run)
+    assert len(seen) == 12 * 11
+    failures = [e for e in log_capture.events if e.get("log_failure") is not None]
+    assert not failures, [str(e["log_failure"].value) for e in failures][:5]
