@@ -55,6 +55,17 @@ class Context:
         """A line in the server's log about this request."""
         log.info("ews: {account} {host}: {line}", account=self.account, host=self.host, line=line)
 
+    async def note(self, line: str) -> None:
+        """A line in the server's log and in the client's own log in the devices list
+        (what it synced, what it sent). Bookkeeping: a failure is logged, not raised."""
+        self.log(line)
+        try:
+            await self.store.devices.log(self.account, self.device_id, line)
+        except StorageUnavailable:
+            pass  # the store has said so in its own line
+        except Exception:
+            log.failure("ews: could not log for client {device}", device=self.device_id)
+
     def at_least(self, version: str) -> bool:
         """Whether the client asked for ``version`` or later."""
         order = list(soap.VERSIONS)

@@ -56,6 +56,11 @@ async def test_initial_then_incremental_with_another_session(server):
     assert sorted(kinds["update"]) == ["message 1", "message 3"]
     assert kinds["create"] == ["message 13"] and len(kinds["delete"]) == 1
     assert again == []
+    # The client is one entry in the devices list, with what it synced in its log.
+    [device] = [d for d in await server.store.devices.list("alice@example.org") if d.protocol == "ews"]
+    assert device.user_agent and device.last_sync is not None
+    lines = [e.message for e in await server.store.devices.get_log("alice@example.org", device.device_id)]
+    assert "SyncFolderItems: 5 change(s) of Inbox, more to come" in lines, lines
 
 
 @pytest_twisted.ensureDeferred

@@ -405,4 +405,4 @@ async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
                                                save_in_sent=save_copy, sent_copy=content)
     except SendFailed as e:
         raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
-    ctx.log(f"CreateItem: sent to {len(recipients)} recipient(s)")
+    await ctx.note(f"CreateItem: sent a message to {len(recipients)} recipient(s)")

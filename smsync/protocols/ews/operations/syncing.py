@@ -154,8 +154,9 @@ async def _sync_items(ctx, request):
     sync_state.text = new_state
     last = etree.Element(m("IncludesLastItemInRange"))
     last.text = "false" if result.more_available else "true"
-    ctx.log(f"SyncFolderItems: {len(result.changes)} change(s) of {folder.display_name}"
-            + (", more to come" if result.more_available else ""))
+    if result.changes or key == "0":
+        await ctx.note(f"SyncFolderItems: {len(result.changes)} change(s) of {folder.display_name}"
+                       + (", more to come" if result.more_available else ""))
     return response_message("SyncFolderItems", children=[sync_state, last, changes])
 
 
