@@ -10,7 +10,7 @@ for them gets their "could not be retrieved" and "no valid certificate" statuses
 
 from __future__ import annotations
 
-from smsync.protocols.eas import directory
+from smsync.edge import directory
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.convert import ConversionError, parse_eas_date
 from smsync.protocols.eas.wbxml import Element

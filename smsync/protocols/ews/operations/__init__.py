@@ -48,6 +48,7 @@ def implemented() -> list[str]:
 # Importing the modules registers their operations.
 from smsync.protocols.ews.operations import (  # noqa: E402
     changes,
+    directory,
     finditem,
     folders,
     getitem,
@@ -55,4 +56,4 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     syncing,
 )
 
-MODULES = (server_info, folders, finditem, getitem, changes, syncing)
+MODULES = (server_info, folders, finditem, getitem, changes, syncing, directory)
