@@ -52,8 +52,13 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     finditem,
     folders,
     getitem,
+    junk,
+    oof,
+    rules,
+    senditem,
     server_info,
     syncing,
 )
 
-MODULES = (server_info, folders, finditem, getitem, changes, syncing, directory)
+MODULES = (server_info, folders, finditem, getitem, changes, syncing, directory, oof, rules, junk,
+           senditem)
