@@ -47,6 +47,7 @@ def implemented() -> list[str]:
 
 # Importing the modules registers their operations.
 from smsync.protocols.ews.operations import (  # noqa: E402
+    availability,
     changes,
     directory,
     finditem,
@@ -61,4 +62,4 @@ from smsync.protocols.ews.operations import (  # noqa: E402
 )
 
 MODULES = (server_info, folders, finditem, getitem, changes, syncing, directory, oof, rules, junk,
-           senditem)
+           senditem, availability)
