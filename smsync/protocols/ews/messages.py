@@ -125,6 +125,10 @@ def message_element(account: str, folder_source: str, info: MessageInfo, structu
         kind, content = body_of(structure, raw, shape.body_type)
         body = etree.SubElement(node, t("Body"), BodyType=kind)
         body.text = text(content)
+    if structure.has_attachments and wants("item:Attachments"):
+        from smsync.protocols.ews.attachments import attachments_element  # ews-directory hook
+
+        node.append(attachments_element(account, folder_source, info.uid, structure))
     if raw is not None and wants("item:TextBody"):
         _kind, content = body_of(structure, raw, "Text")
         etree.SubElement(node, t("TextBody"), BodyType="Text").text = text(content)

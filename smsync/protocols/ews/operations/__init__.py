@@ -47,6 +47,7 @@ def implemented() -> list[str]:
 
 # Importing the modules registers their operations.
 from smsync.protocols.ews.operations import (  # noqa: E402
+    attachments,
     availability,
     changes,
     directory,
@@ -62,4 +63,4 @@ from smsync.protocols.ews.operations import (  # noqa: E402
 )
 
 MODULES = (server_info, folders, finditem, getitem, changes, syncing, directory, oof, rules, junk,
-           senditem, availability)
+           senditem, availability, attachments)

@@ -1,0 +1,114 @@
+"""exchangelib and file attachments of messages: listed by GetItem, read by
+GetAttachment (from a delivered message too), added by CreateAttachment and removed by
+DeleteAttachment -- each a rewrite of the stored RFC 5322 message that IMAP then
+serves; ids stable across reads; the errors a client gets."""
+
+from __future__ import annotations
+
+import pytest_twisted
+
+from smsync.formats.message import parse_message
+from smsync.protocols.ews import attachments
+from smsync.testing.servers import USER, in_thread
+from tests.protocols.ews.ews_support import account, call, codes
+
+DELIVERED = (b"From: Carol <carol@example.net>\r\nTo: " + USER.encode() + b"\r\n"
+             b"Subject: report attached\r\nMessage-ID: <r1@example.net>\r\nMIME-Version: 1.0\r\n"
+             b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+             b"--b1\r\nContent-Type: text/plain\r\n\r\nHere it is.\r\n"
+             b"--b1\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
+             b"Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
+             b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfs\r\n"
+             b"--b1\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=\"data.csv\"\r\n"
+             b"\r\na,b\r\n1,2\r\n--b1--\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_read_the_attachments_of_a_delivered_message(server):
+    await server.deliver(DELIVERED)
+
+    def client():
+        acc = account(server)
+        item = acc.inbox.get(subject="report attached")
+        again = acc.inbox.get(subject="report attached")
+        assert item.has_attachments
+        assert [(a.name, a.content_type) for a in item.attachments] == [
+            ("report.pdf", "application/pdf"), ("data.csv", "text/csv")]
+        # The same ids on every read.
+        assert [a.attachment_id.id for a in item.attachments] == [a.attachment_id.id for a in again.attachments]
+        pdf, csv = item.attachments
+        assert pdf.content == b"%PDF-1.4\n%\xc7\xec" and csv.content == b"a,b\r\n1,2"
+        bad = call(server.portno, "GetAttachment",
+                   '<m:AttachmentIds><t:AttachmentId Id="Zm9v"/></m:AttachmentIds>')
+        assert codes(bad) == ["ErrorInvalidIdMalformed"]
+
+    await in_thread(client)
+
+
+@pytest_twisted.ensureDeferred
+async def test_add_and_remove_attachments_of_a_draft(server):
+    def add():
+        from exchangelib import FileAttachment, Message
+
+        acc = account(server)
+        draft = Message(account=acc, folder=acc.drafts, subject="with files", body="see attached")
+        draft.save()
+        draft.attach(FileAttachment(name="notes.txt", content=b"first file\n"))
+        fetched = acc.drafts.get(subject="with files")
+        [notes] = fetched.attachments
+        assert notes.name == "notes.txt" and notes.content == b"first file\n"
+        fetched.attach(FileAttachment(name="r\u00e9sum\u00e9.bin", content=bytes(range(256))))
+        fetched = acc.drafts.get(subject="with files")
+        assert [a.name for a in fetched.attachments] == ["notes.txt", "r\u00e9sum\u00e9.bin"]
+        assert fetched.attachments[1].content == bytes(range(256))
+        assert fetched.body == "see attached" and fetched.is_draft
+        fetched.detach(fetched.attachments[0])
+        return [a.name for a in acc.drafts.get(subject="with files").attachments]
+
+    assert await in_thread(add) == ["r\u00e9sum\u00e9.bin"]
+    # The stored message, as IMAP serves it.
+    [stored] = await server.bodies(folder="Drafts")
+    structure = parse_message(stored)
+    [left] = attachments.file_parts(structure)
+    assert attachments.name_of(left.part) == "r\u00e9sum\u00e9.bin"
+    assert attachments.decoded(stored, left.part) == bytes(range(256))
+    assert b"see attached" in stored or b"c2VlIGF0dGFjaGVk" in stored
+    box = await server.mailbox("Drafts")
+    assert all("\\Draft" in i.flags for i in await box.messages(None))
+
+
+@pytest_twisted.ensureDeferred
+async def test_attachment_errors(server):
+    await server.deliver(DELIVERED)
+
+    def client():
+        acc = account(server)
+        item = acc.inbox.get(subject="report attached")
+        port = server.portno
+        gone = attachments.parse_attachment_id(item.attachments[0].attachment_id.id)
+        beyond = attachments.attachment_id(attachments.AttachmentRef(gone.item, 9))
+        assert codes(call(port, "GetAttachment", f'<m:AttachmentIds><t:AttachmentId Id="{beyond}"/>'
+                          '</m:AttachmentIds>')) == ["ErrorItemNotFound"]
+        theirs = attachments.attachment_id(attachments.AttachmentRef(
+            gone.item.__class__("bob@example.org", gone.item.kind, gone.item.source, gone.item.key), 0))
+        assert codes(call(port, "DeleteAttachment", f'<m:AttachmentIds><t:AttachmentId Id="{theirs}"/>'
+                          '</m:AttachmentIds>')) == ["ErrorAccessDenied"]
+        not_base64 = call(port, "CreateAttachment",
+                          f'<m:ParentItemId Id="{item.id}"/><m:Attachments><t:FileAttachment>'
+                          '<t:Name>x</t:Name><t:Content>!!!</t:Content></t:FileAttachment></m:Attachments>')
+        assert codes(not_base64) == ["ErrorSchemaValidation"]
+        stale = call(port, "CreateAttachment",
+                     f'<m:ParentItemId Id="{item.id}" ChangeKey="Q0sx"/><m:Attachments><t:FileAttachment>'
+                     '<t:Name>x</t:Name><t:Content>eA==</t:Content></t:FileAttachment></m:Attachments>')
+        assert codes(stale) == ["ErrorIrresolvableConflict"]
+        # Deleting one of a delivered message's attachments keeps the rest byte for byte.
+        item.detach(item.attachments[0])
+        left = acc.inbox.get(subject="report attached")
+        assert [a.name for a in left.attachments] == ["data.csv"]
+
+    await in_thread(client)
+    [stored] = await server.bodies()
+    assert stored == DELIVERED.replace(
+        b"\r\n--b1\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
+        b"Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfs", b"")
