@@ -7,6 +7,7 @@ as Exchange does."""
 from __future__ import annotations
 
 from smsync.errors import SmsyncError
+from smsync.formats.headers import without_fields
 from smsync.model import Role, UIDSet
 from smsync.protocols.ews import items, tree
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
@@ -16,28 +17,6 @@ from smsync.protocols.ews.operations.getitem import item_ids
 from smsync.protocols.ews.soap import m, response, response_message, xs_bool
 
 SEEN, DRAFT = "\\Seen", "\\Draft"
-
-
-def without_fields(raw: bytes, *names: str) -> bytes:
-    """``raw`` (RFC 5322) without the header fields called ``names`` (case-insensitive;
-    folded continuation lines go with their field)."""
-    end = raw.find(b"\r\n\r\n")
-    sep = b"\r\n"
-    if end < 0 or (0 <= raw.find(b"\n\n") < end):
-        end, sep = raw.find(b"\n\n"), b"\n"
-    if end < 0:
-        return raw
-    drop = {n.lower().encode("ascii") for n in names}
-    kept, skipping = [], False
-    for line in raw[:end].split(sep):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                kept.append(line)
-            continue
-        skipping = line.split(b":", 1)[0].strip().lower() in drop
-        if not skipping:
-            kept.append(line)
-    return sep.join(kept) + raw[end:]
 
 
 async def _saved_folder(ctx, request):
