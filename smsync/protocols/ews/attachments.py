@@ -237,3 +237,34 @@ def remove_part(raw: bytes, found: Found) -> bytes:
     elif start - 1 >= parent.header_end and raw[start - 1:start] == b"\n":
         start -= 1
     return raw[:start] + raw[part.body_end:]
+
+
+def with_attachments(raw: bytes, item) -> bytes:
+    """``raw`` with the file attachments an item element (``<t:Message>`` of CreateItem)
+    carries in its ``<t:Attachments>`` added; ``raw`` itself when it carries none.
+    ``EWSError`` for an attachment that is not a file or whose content is not base64."""
+    holder = item.find(t("Attachments"))
+    nodes = [c for c in holder if isinstance(c.tag, str)] if holder is not None else []
+    if not nodes:
+        return raw
+    from smsync.formats.message import parse_message
+
+    eol = _eol(raw)
+    return add_parts(raw, parse_message(raw), [new_part(node, eol) for node in nodes])
+
+
+def new_part(node, eol: bytes) -> bytes:
+    """The MIME part of a ``<t:FileAttachment>`` a client sends."""
+    if node.tag != t("FileAttachment"):
+        raise EWSError("ErrorInvalidOperation", "only file attachments are added to messages here")
+    name = (node.findtext(t("Name")) or "").strip() or "attachment"
+    encoded = "".join((node.findtext(t("Content")) or "").split())
+    if len(encoded) > MAX_ATTACHMENT * 4 // 3 + 4:
+        raise EWSError("ErrorAttachmentSizeLimitExceeded", "the attachment is too large")
+    try:
+        content = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise EWSError("ErrorSchemaValidation", "the attachment's Content is not base64") from None
+    inline = (node.findtext(t("IsInline")) or "").strip().lower() in ("true", "1")
+    return part_bytes(name[:255], node.findtext(t("ContentType")) or "", content, inline, eol,
+                      (node.findtext(t("ContentId")) or "").strip() or None)

@@ -112,3 +112,28 @@ async def test_attachment_errors(server):
         b"\r\n--b1\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
         b"Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfs", b"")
+
+
+@pytest_twisted.ensureDeferred
+async def test_new_messages_carry_their_attachments(server):
+    from smsync.testing.servers import OTHER
+
+    def client():
+        from exchangelib import FileAttachment, Mailbox, Message
+
+        acc = account(server)
+        draft = Message(account=acc, folder=acc.drafts, subject="draft with file", body="b",
+                        attachments=[FileAttachment(name="plan.txt", content=b"the plan")])
+        draft.save()
+        [plan] = acc.drafts.get(subject="draft with file").attachments
+        assert plan.name == "plan.txt" and plan.content == b"the plan"
+        Message(account=acc, folder=acc.sent, subject="sent with file", body="for bob",
+                to_recipients=[Mailbox(email_address=OTHER)],
+                attachments=[FileAttachment(name="photo.jpg", content=b"\xff\xd8\xff\xe0jpeg")]).send_and_save()
+
+    await in_thread(client)
+    [received] = await server.bodies(user=OTHER)
+    [photo] = attachments.file_parts(parse_message(received))
+    assert attachments.name_of(photo.part) == "photo.jpg"
+    assert attachments.decoded(received, photo.part) == b"\xff\xd8\xff\xe0jpeg"
+    assert photo.part.mime_type == "image/jpeg"

@@ -9,9 +9,6 @@ RootItemChangeKey name the new message, as Exchange answers them.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from lxml import etree
 
 from smsync.errors import SmsyncError
@@ -19,15 +16,13 @@ from smsync.model import UIDSet
 from smsync.protocols.ews import attachments, ids, items
 from smsync.protocols.ews.errors import (
     ACCESS_DENIED,
-    INVALID_OPERATION,
     SCHEMA_VALIDATION,
     EWSError,
     from_store,
 )
 from smsync.protocols.ews.operations import operation
-from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
+from smsync.protocols.ews.soap import m, response, response_message, t
 
-TOO_LARGE = "ErrorAttachmentSizeLimitExceeded"
 
 
 def _ids(request) -> list:
@@ -84,25 +79,6 @@ async def _replace(ctx, msg, content: bytes):
     return ids.ItemRef(ctx.account, ids.MESSAGE, msg.ref.source, str(result.uid)), result.modseq
 
 
-def _new_part(node, eol: bytes) -> bytes:
-    if node.tag != t("FileAttachment"):
-        raise EWSError(INVALID_OPERATION, "only file attachments are added to messages here")
-    name = (node.findtext(t("Name")) or "").strip() or "attachment"
-    encoded = "".join((node.findtext(t("Content")) or "").split())
-    if len(encoded) > MAX_ENCODED:
-        raise EWSError(TOO_LARGE, "the attachment is too large")
-    try:
-        content = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise EWSError(SCHEMA_VALIDATION, "the attachment's Content is not base64") from None
-    return attachments.part_bytes(name[:255], node.findtext(t("ContentType")) or "", content,
-                                  xs_bool(node.findtext(t("IsInline"))), eol,
-                                  (node.findtext(t("ContentId")) or "").strip() or None)
-
-
-MAX_ENCODED = attachments.MAX_ATTACHMENT * 4 // 3 + 4
-
-
 @operation("CreateAttachment")
 async def create_attachment(ctx, request):
     parent = request.find(m("ParentItemId"))
@@ -119,7 +95,7 @@ async def create_attachment(ctx, request):
             raise EWSError("ErrorIrresolvableConflict", "the item changed since its ChangeKey")
         raw = await items.body(msg)
         eol = attachments._eol(raw)
-        new_parts = [_new_part(node, eol) for node in nodes]
+        new_parts = [attachments.new_part(node, eol) for node in nodes]
         before = len(attachments.file_parts(msg.structure))
         content = attachments.add_parts(raw, msg.structure, new_parts)
         item, modseq = await _replace(ctx, msg, content)

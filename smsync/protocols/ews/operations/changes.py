@@ -304,7 +304,11 @@ def compose(ctx, node, bcc: bool = True, stamped=None) -> bytes:
     lines.append(f"Content-Type: text/{'html' if html else 'plain'}; charset=utf-8".encode("ascii"))
     lines.append(b"Content-Transfer-Encoding: base64")
     encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + encoded
+    composed = b"\r\n".join(lines) + b"\r\n\r\n" + encoded
+    # ews-directory hook: the item's own <t:Attachments> (exchangelib sends them inline).
+    from smsync.protocols.ews.attachments import with_attachments
+
+    return with_attachments(composed, node)
 
 
 def _content(ctx, node, stamped=None) -> bytes:
