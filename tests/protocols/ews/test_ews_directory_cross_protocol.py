@@ -14,7 +14,11 @@ from smsync.testing.servers import USER, RunningServers, in_thread
 from tests.protocols.ews.ews_support import account, post
 from tests.protocols.ews.test_exchangelib_availability import TENTATIVE
 from tests.protocols.ews.test_exchangelib_directory import DORA
-from tests.store.pg_support import fresh_schema_uri, pg_database  # noqa: F401
+from tests.store import pg_support
+from tests.store.pg_support import fresh_schema_uri
+
+#: The module's PostgreSQL database, a fixture.
+pg_database = pg_support.pg_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
