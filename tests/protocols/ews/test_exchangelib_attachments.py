@@ -6,6 +6,7 @@ serves; ids stable across reads; the errors a client gets."""
 from __future__ import annotations
 
 import pytest_twisted
+from twisted.internet.defer import ensureDeferred
 
 from smsync.formats.message import parse_message
 from smsync.protocols.ews import attachments
@@ -79,7 +80,13 @@ async def test_add_and_remove_attachments_of_a_draft(server):
 
 @pytest_twisted.ensureDeferred
 async def test_attachment_errors(server):
+    from twisted.internet import reactor
+    from twisted.internet.threads import blockingCallFromThread
+
     await server.deliver(DELIVERED)
+
+    def server_deliver_again():
+        blockingCallFromThread(reactor, lambda: ensureDeferred(server.deliver(DELIVERED)))
 
     def client():
         acc = account(server)
@@ -101,17 +108,27 @@ async def test_attachment_errors(server):
                      f'<m:ParentItemId Id="{item.id}" ChangeKey="Q0sx"/><m:Attachments><t:FileAttachment>'
                      '<t:Name>x</t:Name><t:Content>eA==</t:Content></t:FileAttachment></m:Attachments>')
         assert codes(stale) == ["ErrorIrresolvableConflict"]
+        # Two ids of one message and a bad one in one request: one rewrite for both.
+        pdf, csv = (a.attachment_id.id for a in item.attachments)
+        both = call(port, "DeleteAttachment", f'<m:AttachmentIds><t:AttachmentId Id="{pdf}"/>'
+                    f'<t:AttachmentId Id="{beyond}"/><t:AttachmentId Id="{csv}"/></m:AttachmentIds>')
+        assert codes(both) == ["NoError", "ErrorItemNotFound", "NoError"]
+        roots = {node.get("RootItemId") for node in both.payload.iter("{*}RootItemId")}
+        assert len(roots) == 1
+        assert not acc.inbox.get(subject="report attached").has_attachments
+        server_deliver_again()
+        [item] = [i for i in acc.inbox.filter(subject="report attached") if i.has_attachments]
         # Deleting one of a delivered message's attachments keeps the rest byte for byte.
         item.detach(item.attachments[0])
-        left = acc.inbox.get(subject="report attached")
+        [left] = [i for i in acc.inbox.filter(subject="report attached") if i.has_attachments]
         assert [a.name for a in left.attachments] == ["data.csv"]
 
     await in_thread(client)
-    [stored] = await server.bodies()
-    assert stored == DELIVERED.replace(
+    stored = await server.bodies()
+    assert DELIVERED.replace(
         b"\r\n--b1\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
         b"Content-Disposition: attachment; filename=\"report.pdf\"\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfs", b"")
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfs", b"") in stored
 
 
 @pytest_twisted.ensureDeferred

@@ -121,19 +121,47 @@ async def create_attachment(ctx, request):
 
 @operation("DeleteAttachment")
 async def delete_attachment(ctx, request):
-    answers = []
-    for element in _ids(request):
+    # Attachments of one message are removed in one rewrite (the ids all name the
+    # message before it): each is answered with the message after it.
+    elements = _ids(request)
+    answers: list = [None] * len(elements)
+    groups: dict = {}
+    for n, element in enumerate(elements):
         try:
             ref = _ref(ctx, element)
-            msg, parts = await _message_and_part(ctx, ref)
-            raw = await items.body(msg)
-            content = attachments.remove_part(raw, parts[ref.index])
+        except EWSError as e:
+            answers[n] = _failed(ctx, "DeleteAttachment", e)
+            continue
+        groups.setdefault(ref.item, []).append((n, ref))
+    for item_ref, wanted in groups.items():
+        try:
+            msg = await items.message(ctx, item_ref)
+            parts = attachments.file_parts(msg.structure)
+            found = []
+            for n, ref in wanted:
+                if ref.index >= len(parts):
+                    answers[n] = _failed(ctx, "DeleteAttachment", EWSError(
+                        "ErrorItemNotFound", "the message has no such attachment"))
+                elif all(ref.index != other.index for _m, other in found):
+                    found.append((n, ref))
+                else:
+                    answers[n] = _failed(ctx, "DeleteAttachment", EWSError(
+                        "ErrorItemNotFound", "the attachment is named twice"))
+            if not found:
+                continue
+            content = await items.body(msg)
+            # Last first: a cut never moves the parts before it.
+            for _n, ref in sorted(found, key=lambda f: -parts[f[1].index].part.header_start):
+                content = attachments.remove_part(content, parts[ref.index])
             item, modseq = await _replace(ctx, msg, content)
         except (EWSError, SmsyncError, ValueError) as e:
-            answers.append(_failed(ctx, "DeleteAttachment", e if not isinstance(e, ValueError)
-                                   else EWSError("ErrorInternalServerError", str(e))))
+            error = e if not isinstance(e, ValueError) else EWSError("ErrorInternalServerError", str(e))
+            for n, _given in wanted:
+                if answers[n] is None:
+                    answers[n] = _failed(ctx, "DeleteAttachment", error)
             continue
-        root = etree.Element(m("RootItemId"), RootItemId=ids.item_id(item),
-                             RootItemChangeKey=ids.change_key(modseq))
-        answers.append(response_message("DeleteAttachment", children=[root]))
+        for n, _given in found:
+            root = etree.Element(m("RootItemId"), RootItemId=ids.item_id(item),
+                                 RootItemChangeKey=ids.change_key(modseq))
+            answers[n] = response_message("DeleteAttachment", children=[root])
     return response("DeleteAttachment", answers)
