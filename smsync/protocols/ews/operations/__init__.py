@@ -49,10 +49,11 @@ def implemented() -> list[str]:
 from smsync.protocols.ews.operations import (  # noqa: E402
     changes,
     finditem,
+    folder_changes,
     folders,
     getitem,
     server_info,
     syncing,
 )
 
-MODULES = (server_info, folders, finditem, getitem, changes, syncing)
+MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing)
