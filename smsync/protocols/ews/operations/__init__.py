@@ -48,6 +48,7 @@ def implemented() -> list[str]:
 # Importing the modules registers their operations.
 from smsync.protocols.ews.operations import (  # noqa: E402
     changes,
+    directory,
     finditem,
     folder_changes,
     folders,
@@ -56,4 +57,5 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     syncing,
 )
 
-MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing)
+MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing,
+           directory)
