@@ -69,6 +69,28 @@ async def message(ctx, ref: ids.ItemRef, mailbox=None) -> Message:
     return Message(ref, mailbox, infos[0], structure)
 
 
+@attrs.frozen
+class CollectionItem:
+    """One collection item: its id, collection handle and stored item."""
+
+    ref: ids.ItemRef
+    collection: object
+    item: object
+
+
+async def collection_item(ctx, ref: ids.ItemRef) -> CollectionItem:
+    """The collection item ``ref`` names (``ErrorItemNotFound`` when it is gone)."""
+    collections = await ctx.store.collections(ctx.account)
+    try:
+        collection = await collections.collection_by_id(ref.source)
+    except NotFound:
+        raise EWSError(ITEM_NOT_FOUND, "the item's folder is gone") from None
+    found = await collection.get([ref.key])
+    if not found:
+        raise EWSError(ITEM_NOT_FOUND, "the item is gone")
+    return CollectionItem(ref, collection, found[0])
+
+
 async def body(msg: Message) -> Optional[bytes]:
     try:
         return await msg.mailbox.read_body(msg.ref.uid)

@@ -1,5 +1,5 @@
 """FindItem (MS-OXWSSRCH): the items of folders, a page at a time, in the shape asked
-for. Mail folders are served; the others (calendars, contacts, tasks) answer empty
+for. Mail folders and address books are served; calendars and task lists answer empty
 until their item types are converted."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from lxml import etree
 
 from smsync.errors import SmsyncError
 
-from smsync.protocols.ews import messages, restriction, shapes, tree
+from smsync.model import CollectionKind
+from smsync.protocols.ews import contacts, messages, restriction, shapes, tree
 from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -67,6 +68,24 @@ async def _find_in_mail(ctx, folder, request, shape, page, order, where):
     return holder
 
 
+async def _find_contacts(ctx, folder, shape, page):
+    """A page of an address book, in the order of the items' names."""
+    collection = await tree.collection_of(ctx, folder)
+    infos = [i for i in await collection.items() if i.component == "VCARD"]
+    chosen, next_offset, last = shapes.cut(infos, page)
+    holder = etree.Element(m("RootFolder"), IndexedPagingOffset=str(next_offset),
+                           TotalItemsInView=str(len(infos)),
+                           IncludesLastItemInRange="true" if last else "false")
+    listed = etree.SubElement(holder, t("Items"))
+    for item in await collection.get([i.name for i in chosen]):
+        try:
+            listed.append(contacts.contact_element(ctx.account, folder.ref.source, item.info.name,
+                                                   item.info.revision, item.content, shape))
+        except EWSError as e:
+            ctx.log(f"FindItem: {item.info.name}: {e.message}")  # a card that does not parse
+    return holder
+
+
 @operation("FindItem")
 async def find_item(ctx, request):
     shape = shapes.parse_shape(request, "ItemShape")
@@ -90,6 +109,10 @@ async def find_item(ctx, request):
             folder = await tree.resolve(ctx, element, folders)
             if folder.is_mail and traversal == "Shallow":
                 holder = await _find_in_mail(ctx, folder, request, shape, page, order, where)
+            elif folder.kind == CollectionKind.ADDRESSBOOK and traversal == "Shallow":
+                if where is not None:
+                    raise EWSError(restriction.UNSUPPORTED_FILTER, "contacts are not searched yet")
+                holder = await _find_contacts(ctx, folder, shape, page)
             else:
                 holder = etree.Element(m("RootFolder"), IndexedPagingOffset="0",
                                        TotalItemsInView="0", IncludesLastItemInRange="true")

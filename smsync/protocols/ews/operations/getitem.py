@@ -6,8 +6,8 @@ from __future__ import annotations
 from lxml import etree
 
 from smsync.errors import SmsyncError
-from smsync.protocols.ews import items, messages, shapes
-from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError, from_store
+from smsync.protocols.ews import contacts, ids, items, messages, shapes
+from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message
 
@@ -19,6 +19,15 @@ def item_ids(request, tag: str = "ItemIds") -> list:
     return [child for child in holder if isinstance(child.tag, str)]
 
 
+async def _collection_item(ctx, ref, shape):
+    found = await items.collection_item(ctx, ref)
+    info = found.item.info
+    if info.component != "VCARD":
+        raise EWSError(INVALID_OPERATION, "calendar, task and note items are not served yet")
+    return contacts.contact_element(ctx.account, ref.source, info.name, info.revision,
+                                    found.item.content, shape)
+
+
 @operation("GetItem")
 async def get_item(ctx, request):
     shape = shapes.parse_shape(request, "ItemShape")
@@ -27,10 +36,14 @@ async def get_item(ctx, request):
     answers = []
     for element in item_ids(request):
         try:
-            msg = await items.message(ctx, items.parse_item_ref(ctx, element))
-            raw = await items.body(msg) if needs_body else None
-            node = messages.message_element(ctx.account, msg.ref.source, msg.info, msg.structure,
-                                            shape, raw, get_item=True)
+            ref = items.parse_item_ref(ctx, element)
+            if ref.kind == ids.ITEM:
+                node = await _collection_item(ctx, ref, shape)
+            else:
+                msg = await items.message(ctx, ref)
+                raw = await items.body(msg) if needs_body else None
+                node = messages.message_element(ctx.account, msg.ref.source, msg.info, msg.structure,
+                                                shape, raw, get_item=True)
         except (EWSError, SmsyncError) as e:
             error = from_store(e)
             ctx.log(f"GetItem: {error.code}: {error.message}")
