@@ -85,7 +85,8 @@ async def collection_item(ctx, ref: ids.ItemRef) -> CollectionItem:
         collection = await collections.collection_by_id(ref.source)
     except NotFound:
         raise EWSError(ITEM_NOT_FOUND, "the item's folder is gone") from None
-    found = await collection.get([ref.key])
+    # An occurrence's key names its event's stored item, then its RECURRENCE-ID.
+    found = await collection.get([ref.key.partition("\x00")[0]])
     if not found:
         raise EWSError(ITEM_NOT_FOUND, "the item is gone")
     return CollectionItem(ref, collection, found[0])

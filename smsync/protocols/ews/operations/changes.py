@@ -278,6 +278,8 @@ async def delete_item(ctx, request):
             if ref.kind == ids.ITEM:
                 # A collection keeps no Deleted Items of its own: every kind deletes,
                 # leaving the tombstone every protocol reports.
+                if "\x00" in ref.key:
+                    raise EWSError(INVALID_OPERATION, "deleting one occurrence is not served yet")
                 found = await items.collection_item(ctx, ref)
                 await found.collection.delete(ref.key)
                 answers.append(response_message("DeleteItem"))

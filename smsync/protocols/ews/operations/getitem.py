@@ -6,7 +6,9 @@ from __future__ import annotations
 from lxml import etree
 
 from smsync.errors import SmsyncError
-from smsync.protocols.ews import contacts, ids, items, messages, shapes
+from datetime import timedelta
+
+from smsync.protocols.ews import calendar, contacts, ids, items, messages, shapes
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message
@@ -22,10 +24,22 @@ def item_ids(request, tag: str = "ItemIds") -> list:
 async def _collection_item(ctx, ref, shape):
     found = await items.collection_item(ctx, ref)
     info = found.item.info
-    if info.component != "VCARD":
-        raise EWSError(INVALID_OPERATION, "calendar, task and note items are not served yet")
-    return contacts.contact_element(ctx.account, ref.source, info.name, info.revision,
-                                    found.item.content, shape)
+    if info.component == "VCARD":
+        return contacts.contact_element(ctx.account, ref.source, info.name, info.revision,
+                                        found.item.content, shape)
+    if info.component == "VEVENT":
+        instance = None
+        name, rid = calendar.split_key(ref.key)
+        if rid is not None:
+            near = [i for i in calendar.instances(found.item.content, rid - timedelta(days=400),
+                                                  rid + timedelta(days=400))
+                    if i.recurrence_id == rid]
+            if not near:
+                raise EWSError("ErrorItemNotFound", "no such occurrence")
+            instance = near[0]
+        return calendar.calendar_item_element(ctx.account, ref.source, name, info.revision,
+                                              found.item.content, shape, instance)
+    raise EWSError(INVALID_OPERATION, "task and note items are not served yet")
 
 
 @operation("GetItem")

@@ -25,7 +25,7 @@ from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
 from smsync.model import CollectionKind
-from smsync.protocols.ews import contacts, ids, messages, shapes, tree
+from smsync.protocols.ews import calendar, contacts, ids, messages, shapes, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_SYNC_STATE,
@@ -93,8 +93,8 @@ async def _sync_items(ctx, request):
     folder = _sync_folder(request, ctx, folders)
     if folder is None:
         raise EWSError(SCHEMA_VALIDATION, "SyncFolderId names one folder")
-    if not folder.is_mail and folder.kind != CollectionKind.ADDRESSBOOK:
-        raise EWSError(INVALID_OPERATION, "only mail folders and address books are synchronised yet")
+    if not folder.is_mail and folder.kind not in (CollectionKind.ADDRESSBOOK, CollectionKind.CALENDAR):
+        raise EWSError(INVALID_OPERATION, "task and note lists are not synchronised yet")
     state_text = (request.findtext(m("SyncState")) or "").strip()
     key = "0"
     if state_text:
@@ -167,12 +167,13 @@ def _contact_changes(ctx, folder, result, shape, ignore):
             etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref))
             continue
         item = change.item
-        if item is None or item.info.component != "VCARD":
+        if item is None or item.info.component not in ("VCARD", "VEVENT"):
             continue
+        convert = contacts.contact_element if item.info.component == "VCARD" else calendar.calendar_item_element
         try:
-            element = contacts.contact_element(ctx.account, folder.ref.source, item.info.name,
-                                               item.info.revision, item.content, shape)
-        except EWSError as e:
+            element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
+                              item.content, shape)
+        except (EWSError, SmsyncError) as e:
             ctx.log(f"SyncFolderItems: {item.info.name}: {e.message}")
             continue
         node = etree.SubElement(changes, t("Create" if change.op == ADD else "Update"))
