@@ -45,6 +45,12 @@ def requests(item: str, folder: str) -> list:
         ("MoveFolder", f'<m:ToFolderId><t:DistinguishedFolderId Id="junkemail"/></m:ToFolderId><m:FolderIds><t:FolderId Id="{folder}"/></m:FolderIds>'),
         ("EmptyFolder", '<m:FolderIds><t:DistinguishedFolderId Id="junkemail"/></m:FolderIds>'),
         ("DeleteFolder", f'<m:FolderIds><t:FolderId Id="{folder}"/><t:DistinguishedFolderId Id="drafts"/></m:FolderIds>'),
+        ("FindItem", f'<m:ItemShape>{SHAPE}</m:ItemShape><m:CalendarView MaxEntriesReturned="5" '
+                     'StartDate="2026-01-01T00:00:00Z" EndDate="2026-02-01T00:00:00Z"/>'
+                     '<m:ParentFolderIds><t:DistinguishedFolderId Id="calendar"/></m:ParentFolderIds>'),
+        ("CreateItem", '<m:Items><t:Contact><t:DisplayName>Zed</t:DisplayName><t:EmailAddresses>'
+                       '<t:Entry Key="EmailAddress1">zed@example.org</t:Entry></t:EmailAddresses>'
+                       '<t:PhoneNumbers><t:Entry Key="MobilePhone">555</t:Entry></t:PhoneNumbers></t:Contact></m:Items>'),
         ("DeleteItem", f'<m:ItemIds><t:ItemId Id="{item}"/></m:ItemIds>'),
     ]
 
@@ -111,9 +117,9 @@ async def test_scrambled_operations_are_answered_not_crashed(server, log_capture
         return seen
 
     seen = await in_thread(run)
-    assert len(seen) == 12 * 16
+    assert len(seen) == 12 * 18
     # Unscrambled, every request is served (but for the distinguished folders refusing).
-    first = {name: codes for name, _status, codes in seen[:16]}
+    first = {name: codes for name, _status, codes in seen[:18]}
     assert first.pop("DeleteFolder") == ("ErrorDeleteDistinguishedFolder",) * 2
     assert first.pop("MoveFolder") == ("ErrorDeleteDistinguishedFolder",)
     assert {n: c for n, c in first.items() if set(c) != {"NoError"}} == {}
