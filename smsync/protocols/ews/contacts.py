@@ -36,7 +36,8 @@ DEFAULT_FIELDS = frozenset({"contacts:DisplayName", "contacts:GivenName", "conta
                             "contacts:JobTitle", "item:ItemClass", "item:ParentFolderId"})
 
 
-def _escape(value: str) -> str:
+def escape_text(value: str) -> str:
+    """``value`` as vCard/iCalendar TEXT (backslash, newline, comma and semicolon escaped)."""
     return (value.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,")
             .replace(";", "\\;"))
 
@@ -207,24 +208,24 @@ def apply(card: Component, fields: dict, removed: frozenset = frozenset()) -> No
     for field in removed:
         fields = {**fields, field: {} if field in ("EmailAddresses", "PhoneNumbers") else ""}
     if "DisplayName" in fields or "FileAs" in fields:
-        _set(card, "FN", _escape(fields.get("DisplayName") or fields.get("FileAs") or ""))
+        _set(card, "FN", escape_text(fields.get("DisplayName") or fields.get("FileAs") or ""))
     if {"Surname", "GivenName", "MiddleName"} & set(fields):
         current = _split(card.value("N") or "") + [""] * 5
         for index, field in enumerate(("Surname", "GivenName", "MiddleName")):
             if field in fields:
                 current[index] = fields[field]
-        _set(card, "N", ";".join(_escape(p) for p in current[:5]))
+        _set(card, "N", ";".join(escape_text(p) for p in current[:5]))
     if {"CompanyName", "Department"} & set(fields):
         current = _split(card.value("ORG") or "") + [""]
         if "CompanyName" in fields:
             current[0] = fields["CompanyName"]
         if "Department" in fields:
             current[1] = fields["Department"]
-        value = ";".join(_escape(p) for p in current[:2]).rstrip(";")
+        value = ";".join(escape_text(p) for p in current[:2]).rstrip(";")
         _set(card, "ORG", value or None)
     for field, name in (("JobTitle", "TITLE"), ("Body", "NOTE"), ("Nickname", "NICKNAME")):
         if field in fields:
-            _set(card, name, _escape(fields[field]) if fields[field] else None)
+            _set(card, name, escape_text(fields[field]) if fields[field] else None)
     if "Birthday" in fields:
         _set(card, "BDAY", fields["Birthday"][:10] or None)
     if "EmailAddresses" in fields:
@@ -235,11 +236,11 @@ def apply(card: Component, fields: dict, removed: frozenset = frozenset()) -> No
             value = fields["EmailAddresses"].get(key, "")
             if index < len(emails):
                 if value:
-                    emails[index].value = _escape(value)
+                    emails[index].value = escape_text(value)
                 else:
                     card.properties.remove(emails[index])
             elif value:
-                card.properties.append(Property("EMAIL", _escape(value), [("TYPE", ["INTERNET"])]))
+                card.properties.append(Property("EMAIL", escape_text(value), [("TYPE", ["INTERNET"])]))
     if "PhoneNumbers" in fields:
         for key, value in fields["PhoneNumbers"].items():
             if key not in PHONES:

@@ -51,6 +51,11 @@ def requests(item: str, folder: str) -> list:
         ("CreateItem", '<m:Items><t:Contact><t:DisplayName>Zed</t:DisplayName><t:EmailAddresses>'
                        '<t:Entry Key="EmailAddress1">zed@example.org</t:Entry></t:EmailAddresses>'
                        '<t:PhoneNumbers><t:Entry Key="MobilePhone">555</t:Entry></t:PhoneNumbers></t:Contact></m:Items>'),
+        ("CreateItem", '<m:Items><t:CalendarItem><t:Subject>Meet</t:Subject><t:Start>2026-03-02T13:00:00Z</t:Start>'
+                       '<t:End>2026-03-02T14:00:00Z</t:End><t:Recurrence><t:WeeklyRecurrence><t:Interval>1</t:Interval>'
+                       '<t:DaysOfWeek>Monday</t:DaysOfWeek></t:WeeklyRecurrence><t:NumberedRecurrence>'
+                       '<t:StartDate>2026-03-02</t:StartDate><t:NumberOfOccurrences>3</t:NumberOfOccurrences>'
+                       '</t:NumberedRecurrence></t:Recurrence></t:CalendarItem></m:Items>'),
         ("DeleteItem", f'<m:ItemIds><t:ItemId Id="{item}"/></m:ItemIds>'),
     ]
 
@@ -117,9 +122,9 @@ async def test_scrambled_operations_are_answered_not_crashed(server, log_capture
         return seen
 
     seen = await in_thread(run)
-    assert len(seen) == 12 * 18
+    assert len(seen) == 12 * 19
     # Unscrambled, every request is served (but for the distinguished folders refusing).
-    first = {name: codes for name, _status, codes in seen[:18]}
+    first = {name: codes for name, _status, codes in seen[:19]}
     assert first.pop("DeleteFolder") == ("ErrorDeleteDistinguishedFolder",) * 2
     assert first.pop("MoveFolder") == ("ErrorDeleteDistinguishedFolder",)
     assert {n: c for n, c in first.items() if set(c) != {"NoError"}} == {}

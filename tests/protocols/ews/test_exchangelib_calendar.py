@@ -73,3 +73,55 @@ async def test_calendar_view_masters_occurrences_sync_and_delete(server):
     assert changes == [("create", "Holiday"), ("create", "Standup")]
     assert later == ["delete"]
     assert [i.name for i in await cal.items()] == ["weekly-1.ics"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_create_update_and_delete_events(server):
+    collections = await server.collections()
+    cal = await collections.collection("calendar")
+    await cal.put("weekly-1.ics", SERIES)
+
+    def client():
+        from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
+        from exchangelib.recurrence import NumberedPattern, Recurrence, WeeklyPattern
+
+        acc = account(server)
+        utc = EWSTimeZone("UTC")
+        item = CalendarItem(account=acc, folder=acc.calendar, subject="Review",
+                            start=EWSDateTime(2026, 3, 2, 13, 0, tzinfo=utc),
+                            end=EWSDateTime(2026, 3, 2, 14, 0, tzinfo=utc), location="Room 2",
+                            body="Bring numbers",
+                            recurrence=Recurrence(pattern=WeeklyPattern(interval=1, weekdays=[1]),
+                                                  boundary=NumberedPattern(start=EWSDateTime(2026, 3, 2, tzinfo=utc).date(),
+                                                                           number=3)))
+        item.save()
+        start = EWSDateTime(2026, 3, 1, tzinfo=utc)
+        end = EWSDateTime(2026, 4, 1, tzinfo=utc)
+        made = [(i.subject, i.start.astimezone(utc).strftime("%m-%d %H:%M"), i.location)
+                for i in acc.calendar.view(start=start, end=end)]
+        item.subject = "Quarterly review"
+        item.location = "Room 3"
+        item.save(update_fields=["subject", "location"])
+        second = [i for i in acc.calendar.view(start=start, end=end)][1]
+        second.delete()
+        after = [(i.subject, i.start.astimezone(utc).strftime("%m-%d %H:%M"), i.location)
+                 for i in acc.calendar.view(start=start, end=end)]
+        # An edit of the Berlin series keeps its zone and its moved occurrence.
+        standup = [i for i in acc.calendar.all() if i.subject == "Standup"][0]
+        standup.start = EWSDateTime(2026, 1, 5, 8, 30, tzinfo=utc)
+        standup.end = EWSDateTime(2026, 1, 5, 9, 30, tzinfo=utc)
+        standup.save(update_fields=["start", "end"])
+        return made, after, item.id
+
+    made, after, _ = await in_thread(client)
+    assert made == [("Review", "03-02 13:00", "Room 2"), ("Review", "03-09 13:00", "Room 2"),
+                    ("Review", "03-16 13:00", "Room 2")]
+    assert after == [("Quarterly review", "03-02 13:00", "Room 3"),
+                     ("Quarterly review", "03-16 13:00", "Room 3")]
+    stored = {i.info.name: i for i in await cal.get([i.name for i in await cal.items()])}
+    review = next(i for n, i in stored.items() if n != "weekly-1.ics").content
+    assert b"RRULE:FREQ=WEEKLY;INTERVAL=1;BYDAY=MO;COUNT=3" in review
+    assert b"EXDATE:20260309T130000Z" in review and b"DESCRIPTION:Bring numbers" in review
+    weekly = stored["weekly-1.ics"].content
+    assert b"DTSTART;TZID=Europe/Berlin:20260105T093000" in weekly
+    assert b"RECURRENCE-ID;TZID=Europe/Berlin:20260112T100000" in weekly

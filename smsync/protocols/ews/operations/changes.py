@@ -20,7 +20,7 @@ from lxml import etree
 from smsync.errors import PreconditionFailed, SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import CollectionKind, FlagMode, Role, UIDSet
-from smsync.protocols.ews import contacts, ids, items, tree
+from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -215,10 +215,14 @@ def contact_changes(updates) -> tuple[dict, frozenset]:
 
 
 async def _update_contact(ctx, ref, change, resolution: str, change_key):
+    if calendar.OCCURRENCE in ref.key:
+        raise EWSError(INVALID_OPERATION, "changing one occurrence is not served yet")
     found = await items.collection_item(ctx, ref)
     info = found.item.info
+    if info.component == "VEVENT":
+        return await _update_event(ctx, ref, found, change, resolution, change_key)
     if info.component != "VCARD":
-        raise EWSError(INVALID_OPERATION, "only contacts among collection items are changed yet")
+        raise EWSError(INVALID_OPERATION, "task and note items are not changed yet")
     presented = ids.parse_change_key(change_key)
     if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
@@ -233,6 +237,83 @@ async def _update_contact(ctx, ref, change, resolution: str, change_key):
     node = etree.Element(t("Contact"))
     etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
     return node
+
+
+#: CalendarItem FieldURIs an update may set; the time zone fields are taken as said
+#: (times arrive with their offset) and the UID cannot change.
+_EVENT_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categories": "Categories",
+                 "calendar:Start": "Start", "calendar:End": "End", "calendar:Location": "Location",
+                 "calendar:IsAllDayEvent": "IsAllDayEvent",
+                 "calendar:LegacyFreeBusyStatus": "LegacyFreeBusyStatus",
+                 "calendar:Recurrence": "Recurrence"}
+_EVENT_IGNORED = {"calendar:StartTimeZone", "calendar:EndTimeZone", "calendar:MeetingTimeZone",
+                  "calendar:UID", "item:ReminderIsSet", "item:ReminderMinutesBeforeStart",
+                  "item:ReminderDueBy"}
+
+
+def event_changes(updates) -> tuple[dict, frozenset]:
+    """``(fields set, fields cleared)`` of a calendar item's ``<t:Updates>``."""
+    fields: dict = {}
+    removed = set()
+    for update in updates:
+        if not isinstance(update.tag, str):
+            continue
+        action = update.tag.rpartition("}")[2]
+        plain = update.find(t("FieldURI"))
+        uri = plain.get("FieldURI") if plain is not None else None
+        if uri in _EVENT_IGNORED:
+            continue
+        if uri not in _EVENT_FIELDS:
+            raise EWSError(INVALID_PROPERTY_SET, f"{str(uri)[:60]} cannot be changed on a calendar item here yet")
+        field = _EVENT_FIELDS[uri]
+        if action == "DeleteItemField":
+            if field in ("Start", "End"):
+                raise EWSError(INVALID_PROPERTY_SET, "a calendar item keeps its start and end")
+            removed.add(field)
+            continue
+        holder = update.find(t("CalendarItem"))
+        if holder is None:
+            raise EWSError(INVALID_PROPERTY_SET, "a calendar item update carries a CalendarItem")
+        fields.update({k: v for k, v in calendar_edit.read_fields(holder).items() if k == field})
+    return fields, frozenset(removed)
+
+
+async def _update_event(ctx, ref, found, change, resolution: str, change_key):
+    info = found.item.info
+    presented = ids.parse_change_key(change_key)
+    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    updates = change.find(t("Updates"))
+    fields, removed = event_changes(updates if updates is not None else ())
+    parsed = calendar.load(found.item.content)
+    calendar_edit.apply(parsed, fields, removed)
+    try:
+        new = await found.collection.put(ref.key, contacts.serialize(parsed), if_match=info.etag)
+    except PreconditionFailed:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    node = etree.Element(t("CalendarItem"))
+    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
+    return node
+
+
+async def _create_event(ctx, node, saved):
+    if saved is not None:
+        targets = [c for c in saved if isinstance(c.tag, str)]
+        if len(targets) != 1:
+            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
+        folder = await tree.resolve(ctx, targets[0])
+    else:
+        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "calendar"))
+    if folder.kind != CollectionKind.CALENDAR:
+        raise EWSError(INVALID_OPERATION, "calendar items are saved only in calendars")
+    collection = await tree.collection_of(ctx, folder)
+    uid, content = calendar_edit.new_event(calendar_edit.read_fields(node))
+    name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
+    info = await collection.put(name, content, if_none_match=True)
+    created = etree.Element(t("CalendarItem"))
+    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
+    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
+    return created
 
 
 async def _create_contact(ctx, node, saved):
@@ -278,10 +359,16 @@ async def delete_item(ctx, request):
             if ref.kind == ids.ITEM:
                 # A collection keeps no Deleted Items of its own: every kind deletes,
                 # leaving the tombstone every protocol reports.
-                if "\x00" in ref.key:
-                    raise EWSError(INVALID_OPERATION, "deleting one occurrence is not served yet")
                 found = await items.collection_item(ctx, ref)
-                await found.collection.delete(ref.key)
+                name, rid = calendar.split_key(ref.key)
+                if rid is None:
+                    await found.collection.delete(name)
+                else:
+                    # One occurrence: excluded from its series, which stays.
+                    parsed = calendar.load(found.item.content)
+                    calendar_edit.exclude(parsed, rid)
+                    await found.collection.put(name, contacts.serialize(parsed),
+                                               if_match=found.item.info.etag)
                 answers.append(response_message("DeleteItem"))
                 continue
             mailbox = await items.open_mailbox(ctx, ref.source)
@@ -443,9 +530,10 @@ async def create_item(ctx, request):
         if not isinstance(node.tag, str):
             continue
         try:
-            if node.tag == t("Contact"):
+            if node.tag in (t("Contact"), t("CalendarItem")):
+                make = _create_contact if node.tag == t("Contact") else _create_event
                 answers.append(response_message("CreateItem", children=[
-                    _item_holder(await _create_contact(ctx, node, saved))]))
+                    _item_holder(await make(ctx, node, saved))]))
                 continue
             if node.tag != t("Message"):
                 raise EWSError(INVALID_OPERATION, f"{node.tag.rpartition('}')[2][:40]} items are not served yet")
