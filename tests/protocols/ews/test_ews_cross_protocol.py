@@ -77,7 +77,7 @@ def dav(running, method: str, path: str, body: bytes = b"", headers=None):
 
 @pytest_twisted.ensureDeferred
 async def test_an_event_made_over_ews_is_in_caldav_and_eas_and_a_caldav_edit_comes_back(pim):
-    from tests.protocols.eas.eas_client import AS, data_of, ready_device
+    from tests.protocols.eas.eas_client import data_of, ready_device
 
     def ews_creates():
         from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
@@ -117,7 +117,7 @@ async def test_an_event_made_over_ews_is_in_caldav_and_eas_and_a_caldav_edit_com
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_carddav_contact_is_found_by_find_item(pim):
+async def test_a_carddav_contact_is_found_by_find_item_and_resolve_names(pim):
     card = (b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:erin-1\r\nFN:Erin Example\r\nN:Example;Erin;;;\r\n"
             b"EMAIL:erin@example.com\r\nEND:VCARD\r\n")
     status, _ = await in_thread(dav, pim, "PUT", f"/dav/addressbooks/{USER}/contacts/erin-1.vcf", card,
@@ -126,6 +126,14 @@ async def test_a_carddav_contact_is_found_by_find_item(pim):
 
     def ews_finds():
         acc = account(pim)
-        return [(c.display_name, [e.email for e in c.email_addresses or []]) for c in acc.contacts.all()]
+        found = [(c.display_name, [e.email for e in c.email_addresses or []]) for c in acc.contacts.all()]
+        resolved = acc.protocol.resolve_names(["erin"], return_full_contact_data=True)
+        by_mail = acc.protocol.resolve_names(["erin@example.com"])
+        return found, resolved, by_mail
 
-    assert await in_thread(ews_finds) == [("Erin Example", ["erin@example.com"])]
+    found, resolved, by_mail = await in_thread(ews_finds)
+    assert found == [("Erin Example", ["erin@example.com"])]
+    [(mailbox, contact)] = resolved
+    assert (mailbox.name, mailbox.email_address, mailbox.mailbox_type) == ("Erin Example", "erin@example.com", "Contact")
+    assert contact.display_name == "Erin Example"
+    assert [m.email_address for m in by_mail] == ["erin@example.com"]
