@@ -50,7 +50,14 @@ def _days(text: Optional[str]) -> list[str]:
 
 
 def rrule_of(recurrence) -> str:
-    """The RRULE of an EWS ``<t:Recurrence>``."""
+    """The RRULE of an EWS ``<t:Recurrence>`` (``EWSError`` for one that is not)."""
+    try:
+        return _rrule_of(recurrence)
+    except ValueError:
+        raise EWSError(SCHEMA_VALIDATION, "a Recurrence with a value out of its type") from None
+
+
+def _rrule_of(recurrence) -> str:
     parts: list[str] = []
     pattern = next((c for c in recurrence if isinstance(c.tag, str) and c.tag.endswith("Recurrence")
                     and c.tag.rpartition("}")[2] not in ("NoEndRecurrence", "EndDateRecurrence",
@@ -88,7 +95,7 @@ def rrule_of(recurrence) -> str:
     if numbered is not None:
         parts.append(f"COUNT={int(numbered.findtext(t('NumberOfOccurrences')) or '1')}")
     elif ending is not None:
-        end = date.fromisoformat((ending.findtext(t("EndDate")) or "")[:10])
+        end = date.fromisoformat((ending.findtext(t("EndDate")) or "").strip()[:10])
         parts.append("UNTIL=" + end.strftime("%Y%m%d") + "T235959Z")
     return ";".join(parts)
 

@@ -11,13 +11,14 @@ import pytest_twisted
 from lxml import etree
 
 from smsync.protocols.ews import ids, soap
-from smsync.testing.servers import USER, in_thread, numbered_message
+from smsync.testing.servers import USER, in_thread
 from tests.protocols.ews.ews_support import operation, post
+from tests.protocols.ews.test_exchangelib_read import WITH_FILE
 
 SHAPE = '<t:BaseShape>Default</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties>'
 
 
-def requests(item: str, folder: str) -> list:
+def requests(item: str, folder: str, attachment: str) -> list:
     inbox = '<t:DistinguishedFolderId Id="inbox"/>'
     return [
         ("GetFolder", f'<m:FolderShape>{SHAPE}</m:FolderShape><m:FolderIds>{inbox}<t:FolderId Id="{folder}"/></m:FolderIds>'),
@@ -56,6 +57,7 @@ def requests(item: str, folder: str) -> list:
                        '<t:DaysOfWeek>Monday</t:DaysOfWeek></t:WeeklyRecurrence><t:NumberedRecurrence>'
                        '<t:StartDate>2026-03-02</t:StartDate><t:NumberOfOccurrences>3</t:NumberOfOccurrences>'
                        '</t:NumberedRecurrence></t:Recurrence></t:CalendarItem></m:Items>'),
+        ("GetAttachment", f'<m:AttachmentIds><t:AttachmentId Id="{attachment}"/></m:AttachmentIds>'),
         ("DeleteItem", f'<m:ItemIds><t:ItemId Id="{item}"/></m:ItemIds>'),
     ]
 
@@ -95,16 +97,17 @@ def mutate(element, rnd: random.Random) -> None:
 @pytest_twisted.ensureDeferred
 async def test_scrambled_operations_are_answered_not_crashed(server, log_capture):
     port = server.port("http")
-    [uid] = await server.deliver(numbered_message(1))
+    [uid] = await server.deliver(WITH_FILE)
     box = await server.mailbox()
     item = ids.item_id(ids.ItemRef(USER, ids.MESSAGE, box.id, str(uid)))
     folder = ids.folder_id(ids.FolderRef(USER, ids.MAIL_FOLDER, box.id))
+    attachment = ids.attachment_id(ids.ItemRef(USER, ids.MESSAGE, box.id, str(uid)), "2")
     rnd = random.Random(16)
 
     def run():
         seen = []
         for round_ in range(12):
-            for name, xml in requests(item, folder):
+            for name, xml in requests(item, folder, attachment):
                 op = operation(name, xml)
                 for key, value in ATTRIBUTES.get(name, {}).items():
                     op.set(key, value)
@@ -122,9 +125,9 @@ async def test_scrambled_operations_are_answered_not_crashed(server, log_capture
         return seen
 
     seen = await in_thread(run)
-    assert len(seen) == 12 * 19
+    assert len(seen) == 12 * 20
     # Unscrambled, every request is served (but for the distinguished folders refusing).
-    first = {name: codes for name, _status, codes in seen[:19]}
+    first = {name: codes for name, _status, codes in seen[:20]}
     assert first.pop("DeleteFolder") == ("ErrorDeleteDistinguishedFolder",) * 2
     assert first.pop("MoveFolder") == ("ErrorDeleteDistinguishedFolder",)
     assert {n: c for n, c in first.items() if set(c) != {"NoError"}} == {}

@@ -47,6 +47,7 @@ def implemented() -> list[str]:
 
 # Importing the modules registers their operations.
 from smsync.protocols.ews.operations import (  # noqa: E402
+    attachments,
     changes,
     directory,
     finditem,
@@ -58,4 +59,4 @@ from smsync.protocols.ews.operations import (  # noqa: E402
 )
 
 MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing,
-           directory)
+           directory, attachments)
