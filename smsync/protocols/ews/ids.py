@@ -28,6 +28,8 @@ _CHECK = 4
 #: Kind letters.
 MAIL_FOLDER, COLLECTION, VIRTUAL = "F", "C", "V"
 MESSAGE, ITEM = "M", "I"
+#: An attachment of a message: its part's section path (``"2"``, ``"2.1"``).
+ATTACHMENT = "A"
 
 #: Folders EWS has that the store does not.
 ROOT, MSGFOLDERROOT, OUTBOX = "root", "msgfolderroot", "outbox"
@@ -146,6 +148,22 @@ def parse_item_id(text: str) -> ItemRef:
                                 and 0 < int(fields[2]) < 2 ** 32):
         raise MalformedId("not an item id")
     return ItemRef(fields[0], kind, fields[1], fields[2])
+
+
+def attachment_id(ref: ItemRef, path: str) -> str:
+    """The AttachmentId text of part ``path`` of the message ``ref``."""
+    return _pack(ATTACHMENT, ref.account, ref.source, ref.key, path)
+
+
+def parse_attachment_id(text: str) -> tuple[ItemRef, str]:
+    """``(the message, the part's path)`` an AttachmentId names; ``MalformedId``."""
+    kind, fields = _unpack(text)
+    if kind != ATTACHMENT or len(fields) != 4:
+        raise MalformedId("not an attachment id")
+    account, source, key, path = fields
+    if not (key.isascii() and key.isdigit()) or not all(p.isdigit() for p in path.split(".")):
+        raise MalformedId("not an attachment id")
+    return ItemRef(account, MESSAGE, source, key), path
 
 
 def change_key(revision: Optional[int]) -> str:

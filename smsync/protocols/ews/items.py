@@ -69,6 +69,29 @@ async def message(ctx, ref: ids.ItemRef, mailbox=None) -> Message:
     return Message(ref, mailbox, infos[0], structure)
 
 
+@attrs.frozen
+class CollectionItem:
+    """One collection item: its id, collection handle and stored item."""
+
+    ref: ids.ItemRef
+    collection: object
+    item: object
+
+
+async def collection_item(ctx, ref: ids.ItemRef) -> CollectionItem:
+    """The collection item ``ref`` names (``ErrorItemNotFound`` when it is gone)."""
+    collections = await ctx.store.collections(ctx.account)
+    try:
+        collection = await collections.collection_by_id(ref.source)
+    except NotFound:
+        raise EWSError(ITEM_NOT_FOUND, "the item's folder is gone") from None
+    # An occurrence's key names its event's stored item, then its RECURRENCE-ID.
+    found = await collection.get([ref.key.partition("\x00")[0]])
+    if not found:
+        raise EWSError(ITEM_NOT_FOUND, "the item is gone")
+    return CollectionItem(ref, collection, found[0])
+
+
 async def body(msg: Message) -> Optional[bytes]:
     try:
         return await msg.mailbox.read_body(msg.ref.uid)

@@ -19,7 +19,7 @@ from lxml import etree
 from smsync.formats.bodytext import decode_body, html_to_text, text_part
 from smsync.formats.headers import decode_words
 from smsync.model import SYSTEM_FLAGS, MessageInfo
-from smsync.protocols.ews import ids
+from smsync.protocols.ews import attachments, ids
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text
 
@@ -34,7 +34,7 @@ DEFAULT_FIELDS = frozenset({
     "message:IsRead", "message:Sender", "message:ToRecipients", "message:CcRecipients",
 })
 #: Fields only GetItem gives in its Default shape.
-GETITEM_DEFAULT = frozenset({"item:Body"})
+GETITEM_DEFAULT = frozenset({"item:Body", "item:Attachments"})
 
 
 def ews_date(value: Optional[datetime]) -> Optional[str]:
@@ -125,13 +125,13 @@ def message_element(account: str, folder_source: str, info: MessageInfo, structu
         kind, content = body_of(structure, raw, shape.body_type)
         body = etree.SubElement(node, t("Body"), BodyType=kind)
         body.text = text(content)
-    if structure.has_attachments and wants("item:Attachments"):
-        from smsync.protocols.ews.attachments import attachments_element  # ews-directory hook
-
-        node.append(attachments_element(account, folder_source, info.uid, structure))
     if raw is not None and wants("item:TextBody"):
         _kind, content = body_of(structure, raw, "Text")
         etree.SubElement(node, t("TextBody"), BodyType="Text").text = text(content)
+    if structure.has_attachments and wants("item:Attachments"):
+        listed = attachments.listing(ref, structure.root)
+        if listed is not None:
+            node.append(listed)
     if wants("item:DateTimeReceived"):
         etree.SubElement(node, t("DateTimeReceived")).text = ews_date(info.internal_date)
     if wants("item:Size"):

@@ -13,7 +13,7 @@ from smsync.edge import oof
 from smsync.testing.servers import USER, RunningServers, in_thread
 from tests.protocols.ews.ews_support import account, post
 from tests.protocols.ews.test_exchangelib_availability import TENTATIVE
-from tests.protocols.ews.test_exchangelib_directory import DORA
+from tests.protocols.ews.test_exchangelib_people import DORA
 from tests.store import pg_support
 from tests.store.pg_support import fresh_schema_uri
 

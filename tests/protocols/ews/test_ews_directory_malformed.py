@@ -10,7 +10,7 @@ import random
 import pytest_twisted
 from lxml import etree
 
-from smsync.protocols.ews import attachments, ids, soap
+from smsync.protocols.ews import ids, soap
 from smsync.testing.servers import OTHER, USER, in_thread
 from tests.protocols.ews.ews_support import operation, post
 from tests.protocols.ews.test_ews_malformed import mutate
@@ -60,7 +60,7 @@ async def test_scrambled_operations_are_answered_not_crashed(server, log_capture
         [uid] = await server.deliver(DELIVERED)
         box = await server.mailbox()
         ref = ids.ItemRef(USER, ids.MESSAGE, box.id, str(uid))
-        return ids.item_id(ref), attachments.attachment_id(attachments.AttachmentRef(ref, 0))
+        return ids.item_id(ref), ids.attachment_id(ref, "2")
 
     def run(round_, item, attachment):
         seen = []

@@ -78,6 +78,13 @@ async def test_bad_and_foreign_ids_fail_only_their_own_item(server):
                              '</t:DistinguishedFolderId><t:DistinguishedFolderId Id="nonesuch"/>'
                              '</m:FolderIds>')
     assert codes(answer) == ["ErrorAccessDenied", "ErrorFolderNotFound"]
+    # Attachment ids likewise: another account's, a part that is none, garbage.
+    theirs = ids.attachment_id(ids.ItemRef(OTHER, ids.MESSAGE, bob_box.id, str(bob_uid)), "1")
+    none = ids.attachment_id(ids.ItemRef(USER, ids.MESSAGE, box.id, str(uid)), "7")
+    answer = await in_thread(call, port, "GetAttachment",
+                             f'<m:AttachmentIds><t:AttachmentId Id="{theirs}"/><t:AttachmentId Id="{none}"/>'
+                             f'<t:AttachmentId Id="{mine}"/></m:AttachmentIds>')
+    assert codes(answer) == ["ErrorAccessDenied", "ErrorItemNotFound", "ErrorInvalidIdMalformed"]
 
 
 @pytest_twisted.ensureDeferred

@@ -8,10 +8,20 @@ from __future__ import annotations
 import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
+from smsync.formats.bodytext import decode_transfer
 from smsync.formats.message import parse_message
-from smsync.protocols.ews import attachments
+from smsync.protocols.ews import attachments, ids
 from smsync.testing.servers import USER, in_thread
 from tests.protocols.ews.ews_support import account, call, codes
+
+def stored_attachments(raw: bytes) -> list:
+    """``(name, content)`` of the attachments of stored bytes, as EWS lists them."""
+    out = []
+    for path, part in attachments.parts(parse_message(raw).root):
+        out.append((attachments._name(part, path),
+                    decode_transfer(raw[part.body_start:part.body_end], part.encoding), part))
+    return out
+
 
 DELIVERED = (b"From: Carol <carol@example.net>\r\nTo: " + USER.encode() + b"\r\n"
              b"Subject: report attached\r\nMessage-ID: <r1@example.net>\r\nMIME-Version: 1.0\r\n"
@@ -69,10 +79,8 @@ async def test_add_and_remove_attachments_of_a_draft(server):
     assert await in_thread(add) == ["r\u00e9sum\u00e9.bin"]
     # The stored message, as IMAP serves it.
     [stored] = await server.bodies(folder="Drafts")
-    structure = parse_message(stored)
-    [left] = attachments.file_parts(structure)
-    assert attachments.name_of(left.part) == "r\u00e9sum\u00e9.bin"
-    assert attachments.decoded(stored, left.part) == bytes(range(256))
+    [(name, content, _part)] = stored_attachments(stored)
+    assert name == "r\u00e9sum\u00e9.bin" and content == bytes(range(256))
     assert b"see attached" in stored or b"c2VlIGF0dGFjaGVk" in stored
     box = await server.mailbox("Drafts")
     assert all("\\Draft" in i.flags for i in await box.messages(None))
@@ -92,12 +100,12 @@ async def test_attachment_errors(server):
         acc = account(server)
         item = acc.inbox.get(subject="report attached")
         port = server.portno
-        gone = attachments.parse_attachment_id(item.attachments[0].attachment_id.id)
-        beyond = attachments.attachment_id(attachments.AttachmentRef(gone.item, 9))
+        message, _path = ids.parse_attachment_id(item.attachments[0].attachment_id.id)
+        beyond = ids.attachment_id(message, "9")
         assert codes(call(port, "GetAttachment", f'<m:AttachmentIds><t:AttachmentId Id="{beyond}"/>'
                           '</m:AttachmentIds>')) == ["ErrorItemNotFound"]
-        theirs = attachments.attachment_id(attachments.AttachmentRef(
-            gone.item.__class__("bob@example.org", gone.item.kind, gone.item.source, gone.item.key), 0))
+        theirs = ids.attachment_id(ids.ItemRef("bob@example.org", message.kind, message.source,
+                                               message.key), "2")
         assert codes(call(port, "DeleteAttachment", f'<m:AttachmentIds><t:AttachmentId Id="{theirs}"/>'
                           '</m:AttachmentIds>')) == ["ErrorAccessDenied"]
         not_base64 = call(port, "CreateAttachment",
@@ -150,7 +158,5 @@ async def test_new_messages_carry_their_attachments(server):
 
     await in_thread(client)
     [received] = await server.bodies(user=OTHER)
-    [photo] = attachments.file_parts(parse_message(received))
-    assert attachments.name_of(photo.part) == "photo.jpg"
-    assert attachments.decoded(received, photo.part) == b"\xff\xd8\xff\xe0jpeg"
-    assert photo.part.mime_type == "image/jpeg"
+    [(name, content, part)] = stored_attachments(received)
+    assert (name, content, part.mime_type) == ("photo.jpg", b"\xff\xd8\xff\xe0jpeg", "image/jpeg")

@@ -93,3 +93,27 @@ async def test_get_item_bodies_and_mime(server):
         assert item.is_read is False
 
     await in_thread(client)
+
+
+WITH_FILE = (b"From: carol@example.net\r\nTo: alice@example.org\r\nSubject: the report\r\n"
+             b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n"
+             b"--z\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+             b"--z\r\nContent-Type: application/pdf; name=report.pdf\r\n"
+             b"Content-Disposition: attachment; filename=report.pdf\r\n"
+             b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IKdHJ1bmNhdGVk\r\n--z--\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_attachments_listed_and_read(server):
+    await server.deliver(WITH_FILE)
+
+    def client():
+        acc = account(server)
+        item = acc.inbox.all()[0]
+        full = acc.inbox.get(id=item.id)
+        [attachment] = full.attachments
+        return full.has_attachments, attachment.name, attachment.content_type, attachment.content
+
+    has, name, kind, content = await in_thread(client)
+    assert has is True and name == "report.pdf" and kind == "application/pdf"
+    assert content == b"%PDF-1.4\n%\xc7\xec\x8f\xa2\ntruncated"

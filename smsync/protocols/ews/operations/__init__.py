@@ -52,6 +52,7 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     changes,
     directory,
     finditem,
+    folder_changes,
     folders,
     getitem,
     junk,
@@ -62,5 +63,5 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     syncing,
 )
 
-MODULES = (server_info, folders, finditem, getitem, changes, syncing, directory, oof, rules, junk,
-           senditem, availability, attachments)
+MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing,
+           directory, attachments, oof, rules, junk, senditem, availability)

@@ -16,8 +16,8 @@ from typing import Optional
 from lxml import etree
 
 from smsync.edge import directory
-from smsync.errors import SmsyncError
-from smsync.protocols.ews import ids, tree
+from smsync.errors import NotFound, SmsyncError
+from smsync.protocols.ews import contacts, ids, tree
 from smsync.protocols.ews.errors import (
     ACCESS_DENIED,
     INVALID_ID_MALFORMED,
@@ -26,6 +26,7 @@ from smsync.protocols.ews.errors import (
     from_store,
 )
 from smsync.protocols.ews.operations import operation
+from smsync.protocols.ews.shapes import ALL, Shape
 from smsync.protocols.ews.soap import m, response, response_message, t, text, xs_bool
 
 NO_RESULTS = "ErrorNameResolutionNoResults"
@@ -77,8 +78,41 @@ def group_mailbox(account: str, group: directory.Group):
     return node
 
 
+async def _stored_cards(ctx, people) -> dict:
+    """``(source, name) -> (revision, content)`` of the address-book cards of ``people``."""
+    wanted: dict = {}
+    for person in people:
+        if person.kind == directory.CONTACT and person.source and person.name:
+            wanted.setdefault(person.source, set()).add(person.name)
+    out = {}
+    if not wanted:
+        return out
+    collections = await ctx.store.collections(ctx.account)
+    for source, names in wanted.items():
+        try:
+            book = await collections.collection_by_id(source)
+            for item in await book.get(sorted(names)):
+                out[(source, item.info.name)] = (item.info.revision, item.content)
+        except NotFound:
+            continue  # deleted meanwhile
+    return out
+
+
+def full_contact(account: str, person: directory.Person, cards: dict):
+    """The ``<t:Contact>`` ReturnFullContactData asks for: a stored card as the contacts
+    converter shows it (with its ItemId), an account from what the directory knows."""
+    stored = cards.get((person.source, person.name))
+    if stored is not None:
+        try:
+            return contacts.contact_element(account, person.source, person.name, stored[0],
+                                            stored[1], Shape(ALL))
+        except EWSError:
+            pass  # a card the converter cannot read: what the directory read of it
+    return contact_element(person)
+
+
 def contact_element(person: directory.Person):
-    """The ``<t:Contact>`` ReturnFullContactData asks for, in schema order."""
+    """The ``<t:Contact>`` of a directory entry, in schema order."""
     node = etree.Element(t("Contact"))
     _sub(node, "DisplayName", person.display_name)
     if person.first_name:
@@ -158,13 +192,14 @@ async def resolve_names(ctx, request):
             answers.append(response_message("ResolveNames", NO_RESULTS, "No results were found."))
             continue
         shown = min(total, MAX_CANDIDATES)
+        cards = await _stored_cards(ctx, found[:MAX_CANDIDATES]) if full else {}
         holder = etree.Element(m("ResolutionSet"), TotalItemsInView=str(shown),
                                IncludesLastItemInRange="true" if total <= MAX_CANDIDATES else "false")
         for person in found[:MAX_CANDIDATES]:
             resolution = _sub(holder, "Resolution")
             resolution.append(mailbox_element(ctx.account, person))
             if full:
-                resolution.append(contact_element(person))
+                resolution.append(full_contact(ctx.account, person, cards))
         for group in matched_groups[:MAX_CANDIDATES - len(found[:MAX_CANDIDATES])]:
             _sub(holder, "Resolution").append(group_mailbox(ctx.account, group))
         if total == 1:

@@ -1,14 +1,17 @@
 """FindItem (MS-OXWSSRCH): the items of folders, a page at a time, in the shape asked
-for. Mail folders are served; the others (calendars, contacts, tasks) answer empty
-until their item types are converted."""
+for. Mail folders, address books and calendars (CalendarView expanding recurrences)
+are served; task and note lists answer empty until their item types are converted."""
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from lxml import etree
 
 from smsync.errors import SmsyncError
 
-from smsync.protocols.ews import messages, restriction, shapes, tree
+from smsync.model import CollectionKind
+from smsync.protocols.ews import calendar, contacts, messages, restriction, shapes, tree
 from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -67,14 +70,89 @@ async def _find_in_mail(ctx, folder, request, shape, page, order, where):
     return holder
 
 
+def _calendar_view(node):
+    """``(start, end, limit)`` of a CalendarView (None without one)."""
+    if node is None:
+        return None
+    try:
+        start = datetime.fromisoformat(node.get("StartDate", "").replace("Z", "+00:00"))
+        end = datetime.fromisoformat(node.get("EndDate", "").replace("Z", "+00:00"))
+        limit = int(node.get("MaxEntriesReturned", "0")) or None
+    except ValueError:
+        raise EWSError(SCHEMA_VALIDATION, "a CalendarView has StartDate and EndDate") from None
+    start = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+    end = end if end.tzinfo else end.replace(tzinfo=timezone.utc)
+    if end <= start or (limit is not None and limit < 1):
+        raise EWSError("ErrorCalendarEndDateIsEarlierThanStartDate" if end <= start else SCHEMA_VALIDATION,
+                       "the view's end is not after its start")
+    return start, end, limit
+
+
+async def _find_events(ctx, folder, shape, page, view):
+    """A calendar's events: with a CalendarView every occurrence in it, by start; without,
+    the stored events (single ones and series masters), a page at a time."""
+    collection = await tree.collection_of(ctx, folder)
+    found = []
+    if view is None:
+        infos = [i for i in await collection.items() if i.component == "VEVENT"]
+        chosen, next_offset, last = shapes.cut(infos, page)
+        total = len(infos)
+        for item in await collection.get([i.name for i in chosen]):
+            found.append((item, None))
+    else:
+        start, end, limit = view
+        infos = [i for i in await collection.time_range(start, end, components={"VEVENT"})]
+        for item in await collection.get([i.name for i in infos]):
+            try:
+                found.extend((item, instance) for instance in calendar.instances(item.content, start, end))
+            except SmsyncError as e:
+                ctx.log(f"FindItem: {item.info.name}: {e}")
+        found.sort(key=lambda pair: (pair[1].start or start, pair[0].info.name))
+        total = len(found)
+        last = limit is None or total <= limit
+        found = found if limit is None else found[:limit]
+        next_offset = len(found)
+    holder = etree.Element(m("RootFolder"), TotalItemsInView=str(total),
+                           IncludesLastItemInRange="true" if last else "false")
+    if view is None:
+        holder.set("IndexedPagingOffset", str(next_offset))
+    listed = etree.SubElement(holder, t("Items"))
+    for item, instance in found:
+        try:
+            listed.append(calendar.calendar_item_element(ctx.account, folder.ref.source, item.info.name,
+                                                         item.info.revision, item.content, shape, instance))
+        except (EWSError, SmsyncError) as e:
+            ctx.log(f"FindItem: {item.info.name}: {e}")  # an event that does not parse
+    return holder
+
+
+async def _find_contacts(ctx, folder, shape, page):
+    """A page of an address book, in the order of the items' names."""
+    collection = await tree.collection_of(ctx, folder)
+    infos = [i for i in await collection.items() if i.component == "VCARD"]
+    chosen, next_offset, last = shapes.cut(infos, page)
+    holder = etree.Element(m("RootFolder"), IndexedPagingOffset=str(next_offset),
+                           TotalItemsInView=str(len(infos)),
+                           IncludesLastItemInRange="true" if last else "false")
+    listed = etree.SubElement(holder, t("Items"))
+    for item in await collection.get([i.name for i in chosen]):
+        try:
+            listed.append(contacts.contact_element(ctx.account, folder.ref.source, item.info.name,
+                                                   item.info.revision, item.content, shape))
+        except EWSError as e:
+            ctx.log(f"FindItem: {item.info.name}: {e.message}")  # a card that does not parse
+    return holder
+
+
 @operation("FindItem")
 async def find_item(ctx, request):
     shape = shapes.parse_shape(request, "ItemShape")
     traversal = request.get("Traversal", "Shallow")
     if traversal not in ("Shallow", "SoftDeleted", "Associated"):
         raise EWSError(SCHEMA_VALIDATION, f"Traversal {traversal[:20]!r}")
-    if request.find(m("CalendarView")) is not None or request.find(m("ContactsView")) is not None:
-        raise EWSError("ErrorInvalidOperation", "calendar and contacts views are not served yet")
+    if request.find(m("ContactsView")) is not None:
+        raise EWSError("ErrorInvalidOperation", "contacts views are not served yet")
+    view = _calendar_view(request.find(m("CalendarView")))
     page = shapes.parse_page(request, "IndexedPageItemView")
     order = _sort_order(request)
     where = restriction.parse(request.find(m("Restriction")))
@@ -90,6 +168,14 @@ async def find_item(ctx, request):
             folder = await tree.resolve(ctx, element, folders)
             if folder.is_mail and traversal == "Shallow":
                 holder = await _find_in_mail(ctx, folder, request, shape, page, order, where)
+            elif folder.kind == CollectionKind.CALENDAR and traversal == "Shallow":
+                if where is not None:
+                    raise EWSError(restriction.UNSUPPORTED_FILTER, "calendars are not searched yet")
+                holder = await _find_events(ctx, folder, shape, page, view)
+            elif folder.kind == CollectionKind.ADDRESSBOOK and traversal == "Shallow":
+                if where is not None:
+                    raise EWSError(restriction.UNSUPPORTED_FILTER, "contacts are not searched yet")
+                holder = await _find_contacts(ctx, folder, shape, page)
             else:
                 holder = etree.Element(m("RootFolder"), IndexedPagingOffset="0",
                                        TotalItemsInView="0", IncludesLastItemInRange="true")

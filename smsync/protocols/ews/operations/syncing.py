@@ -24,7 +24,8 @@ import zlib
 from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
-from smsync.protocols.ews import ids, messages, shapes, tree
+from smsync.model import CollectionKind
+from smsync.protocols.ews import calendar, contacts, ids, messages, shapes, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_SYNC_STATE,
@@ -35,7 +36,7 @@ from smsync.protocols.ews.errors import (
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.operations.folders import folder_element
 from smsync.protocols.ews.soap import m, response, response_message, t
-from smsync.sync import ADD, DELETE, MAIL, SourceRef
+from smsync.sync import ADD, COLLECTION, DELETE, MAIL, SourceRef
 
 #: MaxChangesReturned bounds (MS-OXWSSYNC 2.2.4.3: 1 to 512).
 MAX_CHANGES = 512
@@ -92,8 +93,8 @@ async def _sync_items(ctx, request):
     folder = _sync_folder(request, ctx, folders)
     if folder is None:
         raise EWSError(SCHEMA_VALIDATION, "SyncFolderId names one folder")
-    if not folder.is_mail:
-        raise EWSError(INVALID_OPERATION, "only mail folders are synchronised yet")
+    if not folder.is_mail and folder.kind not in (CollectionKind.ADDRESSBOOK, CollectionKind.CALENDAR):
+        raise EWSError(INVALID_OPERATION, "task and note lists are not synchronised yet")
     state_text = (request.findtext(m("SyncState")) or "").strip()
     key = "0"
     if state_text:
@@ -111,7 +112,7 @@ async def _sync_items(ctx, request):
                 ref = parse_item_ref(ctx, element)
                 if ref.source == folder.ref.source:
                     ignore.add(ref.key)
-    source = SourceRef(MAIL, folder.ref.source)
+    source = SourceRef(MAIL if folder.is_mail else COLLECTION, folder.ref.source)
     try:
         try:
             result = await ctx.sync_adapter.sync(ctx.account, ctx.device_id, source, key, (), window)
@@ -124,6 +125,9 @@ async def _sync_items(ctx, request):
         raise EWSError(INVALID_SYNC_STATE, str(e)) from None
     except NotFound:
         raise EWSError("ErrorFolderNotFound", "the folder is gone") from None
+    if not folder.is_mail:
+        changes = _contact_changes(ctx, folder, result, shape, ignore)
+        return await _sync_answer(ctx, folder, result, changes, key)
     mailbox = await tree.mailbox_of(ctx, folder)
     shown = [c for c in result.changes if c.op != DELETE and c.message is not None and c.server_id not in ignore]
     structures = await mailbox.structures([int(c.server_id) for c in shown]) if shown else {}
@@ -149,6 +153,35 @@ async def _sync_items(ctx, request):
         node = etree.SubElement(changes, t("Create" if change.op == ADD else "Update"))
         node.append(messages.message_element(ctx.account, folder.ref.source, change.message,
                                              structure, shape, raws.get(change.server_id)))
+    return await _sync_answer(ctx, folder, result, changes, key)
+
+
+def _contact_changes(ctx, folder, result, shape, ignore):
+    changes = etree.Element(m("Changes"))
+    for change in result.changes:
+        if change.server_id in ignore:
+            continue
+        if change.op == DELETE:
+            node = etree.SubElement(changes, t("Delete"))
+            ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, change.server_id)
+            etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref))
+            continue
+        item = change.item
+        if item is None or item.info.component not in ("VCARD", "VEVENT"):
+            continue
+        convert = contacts.contact_element if item.info.component == "VCARD" else calendar.calendar_item_element
+        try:
+            element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
+                              item.content, shape)
+        except (EWSError, SmsyncError) as e:
+            ctx.log(f"SyncFolderItems: {item.info.name}: {e.message}")
+            continue
+        node = etree.SubElement(changes, t("Create" if change.op == ADD else "Update"))
+        node.append(element)
+    return changes
+
+
+async def _sync_answer(ctx, folder, result, changes, key: str):
     new_state = _pack(_ITEMS_PREFIX, {"f": folder.ref.source, "k": result.sync_key})
     sync_state = etree.Element(m("SyncState"))
     sync_state.text = new_state
