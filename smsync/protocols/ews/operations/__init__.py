@@ -54,9 +54,10 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     folder_changes,
     folders,
     getitem,
+    notify,
     server_info,
     syncing,
 )
 
 MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing,
-           directory, attachments)
+           directory, attachments, notify)
