@@ -55,9 +55,10 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     folders,
     getitem,
     notify,
+    sending,
     server_info,
     syncing,
 )
 
 MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing,
-           directory, attachments, notify)
+           directory, attachments, notify, sending)
