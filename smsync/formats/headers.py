@@ -424,27 +424,3 @@ def address_field(name: str, mailboxes) -> bytes:
             line = more[-1] + ("," if n < len(items) - 1 else "")
     lines.append(line)
     return "\r\n".join(lines).encode("ascii")
-
-
-def without_fields(raw: bytes, *names: str) -> bytes:
-    """``raw`` (RFC 5322) without the header fields called ``names`` (case-insensitive;
-    folded continuation lines go with their field); everything else byte for byte. A
-    message with no blank line is all header."""
-    end = raw.find(b"\r\n\r\n")
-    sep = b"\r\n"
-    if end < 0 or (0 <= raw.find(b"\n\n") < end):
-        end, sep = raw.find(b"\n\n"), b"\n"
-        if end < 0:
-            sep = b"\r\n" if b"\r\n" in raw else b"\n"
-            end = len(raw)
-    drop = {n.lower().encode("ascii") for n in names}
-    kept, skipping = [], False
-    for line in raw[:end].split(sep):
-        if line[:1] in (b" ", b"\t"):
-            if not skipping:
-                kept.append(line)
-            continue
-        skipping = line.split(b":", 1)[0].strip().lower() in drop
-        if not skipping:
-            kept.append(line)
-    return sep.join(kept) + raw[end:]

@@ -1,4 +1,5 @@
-"""EWS beside IMAP over one SQLite store: what one client does, the other sees at once."""
+"""EWS beside IMAP, CalDAV, CardDAV and EAS over one store, SQLite and PostgreSQL: what
+one client does, the others see at once."""
 
 from __future__ import annotations
 
@@ -6,14 +7,26 @@ import imaplib
 
 import pytest
 import pytest_twisted
+from twisted.internet.defer import ensureDeferred
 
-from smsync.testing.servers import PASSWORD, USER, in_thread, numbered_message
-from tests.protocols.ews.ews_support import account, start, stop
+from smsync.testing.servers import PASSWORD, USER, RunningServers, in_thread, numbered_message
+from smsync.testing.servers import SQLITE
+from tests.protocols.ews.ews_support import account, stop
+from tests.store.pg_support import fresh_schema_uri, pg_database
+
+#: The PostgreSQL database fixture, imported to be found by pytest.
+FIXTURES = (pg_database,)
 
 
-@pytest.fixture
-def both():
-    running = start(("imap", "ews"))
+def store_uri(request) -> str:
+    if request.param == "sqlite":
+        return SQLITE
+    return fresh_schema_uri(request.getfixturevalue("pg_database"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both(request):
+    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("imap", "ews"), store_uri(request))))
     yield running
     stop(running)
 
@@ -54,9 +67,10 @@ async def test_read_and_categories_over_ews_are_flags_in_imap_and_back(both):
     assert await in_thread(ews_sees) == (True, True)
 
 
-@pytest.fixture
-def pim():
-    running = start(("caldav", "carddav", "eas", "ews"), tls=True)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pim(request):
+    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(
+        ("caldav", "carddav", "eas", "ews"), store_uri(request), tls=True)))
     yield running
     stop(running)
 

@@ -130,3 +130,29 @@ async def test_send_to_another_account(server):
     assert await in_thread(client) == ["hello bob"]
     [received] = await server.bodies(user=OTHER)
     assert b"Subject: hello bob" in received and b"hi" not in received.split(b"\r\n\r\n")[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_saved_draft_is_sent_and_junk_is_marked(server):
+    await server.deliver(numbered_message(5))
+
+    def client():
+        from exchangelib import Mailbox, Message
+
+        acc = account(server)
+        draft = Message(account=acc, folder=acc.drafts, subject="draft to bob", body="later",
+                        to_recipients=[Mailbox(email_address=OTHER)],
+                        bcc_recipients=[Mailbox(email_address="hidden@example.org")])
+        draft.save()
+        draft.send()  # an item with an id: SendItem
+        item = acc.inbox.all()[0]
+        item.mark_as_junk(is_junk=True, move_item=True)
+        return acc.drafts.total_count, [i.subject for i in acc.sent.all()], acc.junk.total_count
+
+    drafts, sent, junk = await in_thread(client)
+    assert (drafts, sent, junk) == (0, ["draft to bob"], 1)
+    [received] = await server.bodies(user=OTHER)
+    assert b"Subject: draft to bob" in received and b"hidden@example.org" not in received
+    [copy] = await server.bodies(folder="Sent")
+    assert b"hidden@example.org" in copy  # the sender's own copy keeps Bcc
+    assert [set(f) for f in (await flags_of(server, "Junk")).values()] == [{"$Junk"}]

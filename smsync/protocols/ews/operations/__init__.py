@@ -55,13 +55,13 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     folder_changes,
     folders,
     getitem,
-    junk,
+    notify,
     oof,
     rules,
-    senditem,
+    sending,
     server_info,
     syncing,
 )
 
 MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing,
-           directory, attachments, oof, rules, junk, senditem, availability)
+           directory, attachments, notify, sending, oof, rules, availability)

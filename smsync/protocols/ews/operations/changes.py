@@ -338,7 +338,8 @@ async def _create_contact(ctx, node, saved):
 # -- DeleteItem ------------------------------------------------------------------------
 
 
-async def _role_box(ctx, role: Role):
+async def role_box(ctx, role: Role):
+    """The account's mail folder of ``role`` (None when it has none)."""
     mail = await ctx.store.mail(ctx.account)
     try:
         return await mail.mailbox_by_role(role)
@@ -351,7 +352,7 @@ async def delete_item(ctx, request):
     kind = request.get("DeleteType", "")
     if kind not in ("HardDelete", "SoftDelete", "MoveToDeletedItems"):
         raise EWSError(SCHEMA_VALIDATION, f"DeleteType {kind[:30]!r}")
-    trash = await _role_box(ctx, Role.TRASH) if kind == "MoveToDeletedItems" else None
+    trash = await role_box(ctx, Role.TRASH) if kind == "MoveToDeletedItems" else None
     answers = []
     for element in item_ids(request):
         try:
@@ -565,13 +566,13 @@ async def _save(ctx, node, content: bytes, saved):
             raise EWSError(INVALID_OPERATION, "messages are saved only in mail folders")
         mailbox = await tree.mailbox_of(ctx, folder)
     else:
-        mailbox = await _role_box(ctx, Role.DRAFTS)
+        mailbox = await role_box(ctx, Role.DRAFTS)
         if mailbox is None:
             raise EWSError("ErrorFolderNotFound", "the account has no Drafts folder")
     is_read = node.findtext(t("IsRead"))
     # What is composed here, or saved in Drafts, is a draft; a whole message uploaded
     # elsewhere (an import) is a message like any other.
-    drafts = await _role_box(ctx, Role.DRAFTS)
+    drafts = await role_box(ctx, Role.DRAFTS)
     composed = node.find(t("MimeContent")) is None
     flags = {DRAFT} if composed or (drafts is not None and drafts.id == mailbox.id) else set()
     if xs_bool(is_read) or (is_read is None and DRAFT in flags):
@@ -583,7 +584,8 @@ async def _save(ctx, node, content: bytes, saved):
     return _id_only(ctx.account, mailbox.id, result.uid, result.modseq)
 
 
-def _header_recipients(content: bytes) -> list[str]:
+def header_recipients(content: bytes) -> list[str]:
+    """Every address of a message's To, Cc and Bcc fields."""
     from smsync.formats.message import parse_message
 
     envelope = parse_message(content).envelope
@@ -594,7 +596,7 @@ async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
     from smsync.edge.outbound import SendFailed
 
     composed = node.find(t("MimeContent")) is None
-    recipients = _recipients(node) or ([] if composed else _header_recipients(content))
+    recipients = _recipients(node) or ([] if composed else header_recipients(content))
     if not recipients:
         raise EWSError("ErrorInvalidRecipients", "a message to send needs recipients")
     body = compose(ctx, node, bcc=False, stamped=stamped) if composed else content
