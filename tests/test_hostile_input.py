@@ -297,6 +297,58 @@ def check_syncml(port, password):
     r = c.getresponse()
     answer = r.read()
     assert r.status == 200 and re.search(rb"<Data>(<!\[CDATA\[)?212(\]\]>)?</Data>", answer), (r.status, answer[:500])
+
+
+def ews_request(body: bytes, password: str, auth=True, path=b"/EWS/Exchange.asmx") -> bytes:
+    return http_request(b"POST", path, [b"Content-Type: text/xml; charset=utf-8",
+                                        b"Content-Length: %d" % len(body)], body, password, auth)
+
+
+SOAP_OPEN = (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+             b'xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" '
+             b'xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Body>')
+SOAP_CLOSE = b"</s:Body></s:Envelope>"
+
+
+def ews_attacks(password):
+    soap_bomb = BILLION_LAUGHS.replace(b'<propfind xmlns="DAV:"><prop><i>&i;</i></prop></propfind>',
+                                       SOAP_OPEN + b"<m:GetFolder>&i;</m:GetFolder>" + SOAP_CLOSE)
+    soap_xxe = EXTERNAL_ENTITY.replace(b'<propfind xmlns="DAV:"><prop><x>&x;</x></prop></propfind>',
+                                       SOAP_OPEN + b"<m:GetItem>&x;</m:GetItem>" + SOAP_CLOSE)
+    return [
+        # XML bombs and external entities, garbage, nesting, wrong envelopes, unknown
+        # operations, ids and sync states made up: faults (500) or per-item errors.
+        ews_request(soap_bomb, password),
+        ews_request(soap_xxe, password),
+        ews_request(noise(8, 300), password),
+        ews_request(SOAP_OPEN + b"<m:GetFolder>" + b"<a>" * 20000 + SOAP_CLOSE, password),
+        ews_request(b"<s:Envelope/>", password),
+        ews_request(SOAP_OPEN + b"<m:NoSuchOperation/>" + SOAP_CLOSE, password),
+        ews_request(SOAP_OPEN + b'<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+                    b'<m:ItemIds><t:ItemId Id="\xff\x00garbage"/></m:ItemIds></m:GetItem>' + SOAP_CLOSE, password),
+        ews_request(SOAP_OPEN + b'<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>'
+                    b'<m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId>'
+                    b'<m:SyncState>' + base64.b64encode(noise(9, 80)) + b'</m:SyncState>'
+                    b'<m:MaxChangesReturned>99999999999</m:MaxChangesReturned></m:SyncFolderItems>' + SOAP_CLOSE,
+                    password),
+        ews_request(b"", password, auth=False),
+        ews_request(SOAP_OPEN + SOAP_CLOSE, "wrong password"),
+        ews_request(b"<x/>", password, path=b"/autodiscover/autodiscover.svc"),
+        ews_request(BILLION_LAUGHS, password, path=b"/autodiscover/autodiscover.xml"),
+        http_request(b"POST", b"/EWS/Exchange.asmx", [b"Content-Length: 99999999999999"], b"x", password),
+    ]
+
+
+def check_ews(port, password):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    body = (SOAP_OPEN + b'<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>'
+            b'<m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>' + SOAP_CLOSE)
+    c.request("POST", "/EWS/Exchange.asmx", body=body,
+              headers={"Authorization": f"Basic {token}", "Content-Type": "text/xml"})
+    r = c.getresponse()
+    answer = r.read()
+    assert r.status == 200 and b"<m:ResponseCode>NoError</m:ResponseCode>" in answer, (r.status, answer[:300])
     c.close()
 
 
@@ -308,23 +360,28 @@ PROTOCOLS = {
     "http": (None, check_http),
     "eas": (None, check_eas),
     "syncml": (None, check_syncml),
+    "ews": (None, check_ews),
 }
 
 
 @pytest.mark.parametrize("name", list(PROTOCOLS))
 def test_hostile_input_leaves_the_service_working(server, name):
     ports, password, proc, log = server
-    web = name in ("http", "eas", "syncml")
+    web = name in ("http", "eas", "syncml", "ews")
     port = ports["http" if web else name]
     crafted, check = PROTOCOLS[name]
     if crafted is None:
-        crafted = {"http": http_attacks, "eas": eas_attacks, "syncml": syncml_attacks}[name](password)
+        crafted = {"http": http_attacks, "eas": eas_attacks, "syncml": syncml_attacks,
+                   "ews": ews_attacks}[name](password)
     check(port, password)
     for payload in crafted:
         said = attack(port, payload, read_first=not web, half_close=not web)
         if web:
-            # Every crafted request is answered (not dropped), and with a client error.
-            assert re.match(rb"HTTP/1\.[01] [45]\d\d ", said), (payload[:80], said[:300])
+            # Every crafted request is answered (not dropped), and with a client error
+            # (EWS: a fault, or per-item errors, never an internal one).
+            assert re.match(rb"HTTP/1\.[01] [45]\d\d " if name != "ews" else rb"HTTP/1\.[01] [2-5]\d\d ",
+                            said), (payload[:80], said[:300])
+            assert b"ErrorInternalServerError" not in said, (payload[:80], said[:300])
             assert b"root:" not in said  # no external entity was resolved
         assert proc.poll() is None, "the server exited"
         check(port, password)

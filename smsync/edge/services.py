@@ -7,6 +7,7 @@ from typing import Optional
 
 import attrs
 
+from smsync.edge.autodiscover import AutodiscoverRouter
 from smsync.edge.devices import Devices
 from smsync.edge.gate import Gate, GateSettings
 from smsync.edge.limiter import LimiterSettings, LoginLimiter
@@ -31,6 +32,8 @@ class Edge:
         outbound: ``Outbound`` -- the submitter and relay queue; also the service the
             server runs once for all protocols (``service``).
         gate: ``Gate`` -- how many connections may wait before logging in.
+        autodiscover: ``AutodiscoverRouter`` -- the one ``/autodiscover/autodiscover.xml``
+            EAS and EWS share, each answering its own response schema.
     """
 
     store: object
@@ -42,6 +45,7 @@ class Edge:
     devices: Devices
     outbound: Outbound
     gate: Gate = attrs.field(factory=Gate)
+    autodiscover: AutodiscoverRouter = attrs.field(factory=AutodiscoverRouter)
 
     @property
     def service(self):

@@ -45,7 +45,7 @@ HTTP_PATHS = {
     "caldav": ("/.well-known/caldav", "/dav/", "/", "/principals/"),
     "carddav": ("/.well-known/carddav", "/dav/", "/", "/principals/"),
     "eas": ("/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml"),
-    "ews": ("/EWS/Exchange.asmx",),
+    "ews": ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc"),
     "syncml": ("/syncml", "/sync"),
 }
 
@@ -65,6 +65,7 @@ _HTTP: dict[str, Builder] = {
     "caldav": "smsync.protocols.caldav:build_resources",
     "carddav": "smsync.protocols.carddav:build_resources",
     "eas": "smsync.protocols.eas:build_resources",
+    "ews": "smsync.protocols.ews:build_resources",
     "syncml": "smsync.protocols.syncml:build_resources",
 }
 

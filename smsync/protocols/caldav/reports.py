@@ -9,8 +9,6 @@ from datetime import datetime, timedelta, timezone
 from smsync._async import Pacer
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, parse_components, serialize
-from smsync.formats.icalendar import expand_instances
-from smsync.formats.icaltime import Duration, prop_times, zones_of
 from smsync.protocols.caldav.filters import index_hint, matches, parse_filter, parse_time_range
 from smsync.protocols.caldav.properties import c
 from smsync.protocols.dav import Report
@@ -21,6 +19,8 @@ from smsync.protocols.dav.propfind import (PropRequest, batches, item_response_b
 from smsync.protocols.dav.resources import Kind
 from smsync.protocols.dav.response import Response, multistatus
 from smsync.protocols.dav.xml import children
+from smsync.scheduling.freebusy import busy_periods, published_periods
+from smsync.scheduling.freebusy import merge as _merge
 
 
 def _is_calendar(res) -> bool:
@@ -104,64 +104,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def _fb_text(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def busy_periods(data: bytes, start, end) -> list[tuple[str, datetime, datetime]]:
-    """``(fbtype, start, end)`` of the busy time of one event in ``[start, end)``.
-    Transparent and cancelled events are free time (RFC 4791 7.10)."""
-    cal = parse_components(data)[0]
-    events = [x for x in cal.components if x.name == "VEVENT"]
-    master = next((e for e in events if e.get("RECURRENCE-ID") is None), events[0] if events else None)
-    if master is None:
-        return []
-    if (master.value("TRANSP") or "").strip().upper() == "TRANSPARENT":
-        return []
-    status = (master.value("STATUS") or "").strip().upper()
-    if status == "CANCELLED":
-        return []
-    fbtype = "BUSY-TENTATIVE" if status == "TENTATIVE" else "BUSY"
-    out = []
-    for _, s, e in expand_instances(data, start, end):
-        if s is None or e is None:
-            continue
-        s, e = max(s, start), min(e, end)
-        if e > s:
-            out.append((fbtype, s, e))
-    return out
-
-
-def published_periods(data: bytes, start, end) -> list[tuple[str, datetime, datetime]]:
-    """``(fbtype, start, end)`` of the FREEBUSY periods of a stored VFREEBUSY object in
-    ``[start, end)`` (RFC 4791 7.10 counts them beside events); FREE time is left out."""
-    cal = parse_components(data)[0]
-    zones = zones_of(cal)
-    out = []
-    for comp in cal.components:
-        if comp.name != "VFREEBUSY":
-            continue
-        for prop in comp.get_all("FREEBUSY"):
-            fbtype = (prop.param("FBTYPE") or "BUSY").strip().upper()
-            if fbtype == "FREE":
-                continue
-            for t, period_end in prop_times(prop, zones):
-                if period_end is None:
-                    continue
-                e = period_end.end_epoch(t) if isinstance(period_end, Duration) else period_end.epoch
-                s = max(_EPOCH + timedelta(seconds=t.epoch), start)
-                e = min(_EPOCH + timedelta(seconds=e), end)
-                if e > s:
-                    out.append((fbtype, s, e))
-    return out
-
-
-def _merge(periods):
-    merged = []
-    for fbtype, s, e in sorted(periods, key=lambda p: (p[0], p[1])):
-        if merged and merged[-1][0] == fbtype and s <= merged[-1][2]:
-            merged[-1] = (fbtype, merged[-1][1], max(merged[-1][2], e))
-        else:
-            merged.append((fbtype, s, e))
-    return sorted(merged, key=lambda p: p[1])
 
 
 class FreeBusyQuery(Report):

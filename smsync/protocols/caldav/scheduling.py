@@ -21,7 +21,6 @@ from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, parse_components, serialize
 from smsync.model import CollectionKind
 from smsync.protocols.caldav.properties import c
-from smsync.protocols.caldav.reports import _merge, busy_periods
 from smsync.protocols.dav import ItemHooks, Method
 from smsync.protocols.dav import Property as DavProperty
 from smsync.protocols.dav.errors import DavError
@@ -30,6 +29,7 @@ from smsync.protocols.dav.response import Response, xml_response
 from smsync.protocols.dav.xml import (dav, element, element_tags, escape_text, href_element, root_element,
                                      sub, text_property)
 from smsync.scheduling import itip
+from smsync.scheduling.freebusy import busy_time
 from smsync.scheduling.messages import (DELIVERED, INBOX_METHOD, NO_ROUTE, SENT, SUCCESS, from_inbox,
                                         is_scheduling_object, schedule_tag)
 from smsync.scheduling.scheduler import Outgoing, Scheduler, mailbox
@@ -297,22 +297,6 @@ def _schedule_response(results) -> Response:
     return xml_response(root, 200)
 
 
-async def _busy(store, account: str, start: datetime, end: datetime):
-    cstore = await store.collections(account)
-    periods = []
-    for entry in await cstore.list_collections(CollectionKind.CALENDAR):
-        handle = await cstore.collection_by_id(entry.id)
-        infos = await handle.time_range(start, end, ["VEVENT"])
-        if not infos:
-            continue
-        for item in await handle.get([i.name for i in infos]):
-            try:
-                periods += busy_periods(item.content, start, end)
-            except InvalidData:
-                continue
-    return _merge(periods)
-
-
 async def free_busy(ctx, request: Component, fb: Component) -> Response:
     """Answer a VFREEBUSY REQUEST (RFC 6638 5): each attendee of this server's busy
     time in the range asked; others are unknown calendar users here."""
@@ -338,7 +322,7 @@ async def free_busy(ctx, request: Component, fb: Component) -> Response:
             Property("ORGANIZER", organizer.value, organizer.params),
             Property("ATTENDEE", attendee.value, attendee.params),
         ])
-        for fbtype, s, e in await _busy(ctx.store, account, start, end):
+        for fbtype, s, e in await busy_time(ctx.store, account, start, end):
             answer.properties.append(Property("FREEBUSY", f"{_stamp(s)}/{_stamp(e)}",
                                               [("FBTYPE", [fbtype])]))
         cal = Component("VCALENDAR", [Property("VERSION", "2.0"),

@@ -19,8 +19,12 @@ AUTODISCOVER_PATH = "/autodiscover/autodiscover.xml"
 def build_resources(edge):
     """``{path: resource}`` of the EAS endpoint and its Autodiscover over ``edge``
     (``smsync.tap``'s HTTP builder signature)."""
+    from smsync.protocols.eas.autodiscover import RESPONSE_NS
     from smsync.protocols.eas.discovery import AutodiscoverEndpoint
     from smsync.protocols.eas.server import EASEndpoint, EndpointResource
 
+    # The Autodiscover URL is EWS's too: the edge's router sends each request to the
+    # protocol of the response schema it asks for.
+    discovery = edge.autodiscover.register(RESPONSE_NS, AutodiscoverEndpoint(edge))
     return {"/Microsoft-Server-ActiveSync": EndpointResource(EASEndpoint(edge), "EAS"),
-            AUTODISCOVER_PATH: EndpointResource(AutodiscoverEndpoint(edge), "Autodiscover")}
+            AUTODISCOVER_PATH: discovery}

@@ -330,6 +330,20 @@ END:VCARD\r
 """
 
 
+BUSY = b"""BEGIN:VCALENDAR\r
+VERSION:2.0\r
+PRODID:-//test//EN\r
+BEGIN:VEVENT\r
+UID:busy-1\r
+DTSTAMP:20231201T000000Z\r
+DTSTART:20240101T100000Z\r
+DTEND:20240101T110000Z\r
+SUMMARY:Busy\r
+END:VEVENT\r
+END:VCALENDAR\r
+"""
+
+
 @pytest_twisted.ensureDeferred
 async def test_resolve_recipients(server):
     from smsync.testing.servers import password_hash
@@ -338,6 +352,9 @@ async def test_resolve_recipients(server):
     collections = await server.collections()
     (book,) = await collections.list_collections(CollectionKind.ADDRESSBOOK)
     await (await collections.collection_by_id(book.id)).put("dora.vcf", CARD)
+    theirs = await server.collections(OTHER)
+    (calendar,) = await theirs.list_collections(CollectionKind.CALENDAR)
+    await (await theirs.collection_by_id(calendar.id)).put("busy.ics", BUSY)
     await deferToThread(_resolve, server)
 
 
@@ -381,13 +398,17 @@ def _resolve(server):
     assert response.find(RR, "Status").text == "3" and response.find(RR, "RecipientCount").text == "2"
     assert len([r for r in response.children if r.tag == "Recipient"]) == 1
 
-    # Certificates and free/busy are not kept: their own statuses, the recipient resolved.
-    tree = resolve(OTHER, options=e(RR, "Options", e(RR, "CertificateRetrieval", text="2"),
-                                    e(RR, "Availability", e(RR, "StartTime", text="2024-01-01T00:00:00.000Z"),
-                                      e(RR, "EndTime", text="2024-01-02T00:00:00.000Z"))))
-    recipient = tree.find(RR, "Response").find(RR, "Recipient")
-    assert recipient.find(RR, "Availability").find(RR, "Status").text == "162"
-    assert recipient.find(RR, "Certificates").find(RR, "Status").text == "7"
+    # Certificates are not kept: their own status, the recipient resolved. An account's
+    # free/busy is its calendars' (busy 10:00-11:00 that day), a contact's is not known.
+    day = e(RR, "Availability", e(RR, "StartTime", text="2024-01-01T00:00:00.000Z"),
+            e(RR, "EndTime", text="2024-01-02T00:00:00.000Z"))
+    tree = resolve(OTHER, "dora@maps.example",
+                   options=e(RR, "Options", e(RR, "CertificateRetrieval", text="2"), day))
+    account, contact = (r.find(RR, "Recipient") for r in tree.children if r.tag == "Response")
+    assert account.find(RR, "Availability").find(RR, "Status").text == "1"
+    assert account.find(RR, "Availability").find(RR, "MergedFreeBusy").text == "0" * 20 + "22" + "0" * 26
+    assert contact.find(RR, "Availability").find(RR, "Status").text == "162"
+    assert account.find(RR, "Certificates").find(RR, "Status").text == "7"
 
     # Protocol errors.
     assert resolve().find(RR, "Status").text == "5"

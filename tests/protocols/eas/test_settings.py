@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.threads import deferToThread
 
-from smsync.protocols.eas import oof
+from smsync.edge import oof
 from smsync.protocols.eas.wbxml import Element
 from smsync.testing.servers import SQLITE, USER, RunningServers
 from tests.protocols.eas import test_eas_endpoint as endpoint

@@ -4,16 +4,23 @@ the server's accounts (Type 1, GAL) and the contacts of the account's address bo
 
 An address matching exactly resolves to that entry; otherwise the ``To`` is a prefix of
 addresses and names, and several matches are answered as ambiguous suggestions.
-Free/busy (Availability) and S/MIME certificates are not kept by this server: asking
-for them gets their "could not be retrieved" and "no valid certificate" statuses.
+Availability of an account of this server is its calendars' merged free/busy (the
+core's ``smsync.scheduling.freebusy``, as CalDAV and EWS answer it), one digit per 30
+minutes; a contact's is not known here ("could not be retrieved"). S/MIME certificates
+are not kept: "no valid certificate".
 """
 
 from __future__ import annotations
 
-from smsync.protocols.eas import directory
+from datetime import datetime, timedelta
+from typing import Optional
+
+from smsync.edge import directory
+from smsync.errors import NotFound
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.convert import ConversionError, parse_eas_date
 from smsync.protocols.eas.wbxml import Element
+from smsync.scheduling import freebusy
 
 RR = "ResolveRecipients:"
 
@@ -30,6 +37,10 @@ NO_CERTIFICATE = "7"
 MAX_TO = 100
 #: Suggestions per ambiguous To when the device names no MaxAmbiguousRecipients.
 DEFAULT_AMBIGUOUS = 19
+#: Availability's intervals, and the longest range answered (MS-ASCMD 2.2.3.105).
+INTERVAL = timedelta(minutes=30)
+MAX_AVAILABILITY = timedelta(days=42)
+_DIGITS = {freebusy.TENTATIVE: "1", freebusy.BUSY: "2", freebusy.UNAVAILABLE: "3"}
 
 
 def _r(tag: str, text=None, *children) -> Element:
@@ -54,36 +65,67 @@ class _Options:
                                  DEFAULT_AMBIGUOUS)
         availability = find("Availability")
         self.availability = availability is not None
+        self.start = self.end = None
         if availability is not None:
             start, end = availability.find(RR, "StartTime"), availability.find(RR, "EndTime")
             if start is None or end is None:
                 raise ValueError("Availability needs a StartTime and an EndTime")
             try:
-                if parse_eas_date(start.text) >= parse_eas_date(end.text):
-                    raise ValueError("Availability ends before it starts")
+                self.start, self.end = parse_eas_date(start.text), parse_eas_date(end.text)
             except ConversionError as e:
                 raise ValueError(str(e)) from None
+            if self.start >= self.end:
+                raise ValueError("Availability ends before it starts")
+            self.end = min(self.end, self.start + MAX_AVAILABILITY)
 
 
-def _recipient(person: directory.Person, options: _Options, details: bool) -> Element:
+def merged_free_busy(periods, start: datetime, end: datetime) -> str:
+    """One digit per 30 minutes from ``start`` to ``end``: the busiest of the busy
+    ``periods`` (``(fbtype, start, end)``) overlapping it, 0 for free."""
+    out = []
+    at = start
+    while at < end:
+        stop = at + INTERVAL
+        out.append(max((_DIGITS.get(kind, "2") for kind, s, e in periods if s < stop and e > at),
+                       default="0"))
+        at = stop
+    return "".join(out)
+
+
+async def availability(store, person: directory.Person, options: _Options) -> Element:
+    """The Availability of a resolved recipient: an account's merged free/busy."""
+    if person.kind == directory.GAL:
+        try:
+            periods = await freebusy.busy_time(store, person.email, options.start, options.end)
+        except NotFound:
+            periods = None
+        if periods is not None:
+            return _r("Availability", None, _r("Status", OK),
+                      _r("MergedFreeBusy", merged_free_busy(periods, options.start, options.end)))
+    return _r("Availability", None, _r("Status", FREEBUSY_UNAVAILABLE))
+
+
+def _recipient(person: directory.Person, options: _Options, details: bool,
+               free_busy: Optional[Element] = None) -> Element:
     """One Recipient; with ``details``, the Availability and Certificates asked for."""
     children = [_r("Type", str(person.kind)), _r("DisplayName", person.display_name),
                 _r("EmailAddress", person.email)]
     if details and options.availability:
-        children.append(_r("Availability", None, _r("Status", FREEBUSY_UNAVAILABLE)))
+        children.append(free_busy if free_busy is not None
+                        else _r("Availability", None, _r("Status", FREEBUSY_UNAVAILABLE)))
     if details and options.certificates != 1:
         children.append(_r("Certificates", None, _r("Status", NO_CERTIFICATE),
                            _r("CertificateCount", "0"), _r("RecipientCount", "0")))
     return _r("Recipient", None, *children)
 
 
-def _response(to: str, found: list, options: _Options) -> Element:
+def _response(to: str, found: list, options: _Options, free_busy: Optional[Element] = None) -> Element:
     if not found:
         return _r("Response", None, _r("To", to), _r("Status", NOT_RESOLVED),
                   _r("RecipientCount", "0"))
     if len(found) == 1:
         return _r("Response", None, _r("To", to), _r("Status", RESOLVED),
-                  _r("RecipientCount", "1"), _recipient(found[0], options, True))
+                  _r("RecipientCount", "1"), _recipient(found[0], options, True, free_busy))
     status = AMBIGUOUS if len(found) <= options.max_ambiguous else AMBIGUOUS_PARTIAL
     shown = found[:options.max_ambiguous]
     # Suggestions carry no certificates nor free/busy (MS-ASCMD 2.2.3.177.12).
@@ -112,6 +154,8 @@ async def resolve_recipients(ctx, body):
     for to in tos:
         found = directory.resolve(people, to)
         resolved += len(found) == 1
-        responses.append(_response(to, found, options))
+        free_busy = (await availability(ctx.store, found[0], options)
+                     if len(found) == 1 and options.availability else None)
+        responses.append(_response(to, found, options, free_busy))
     ctx.log(f"ResolveRecipients: {resolved} of {len(tos)} resolved")
     return _r("ResolveRecipients", None, _r("Status", OK), *responses)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 
+from smsync.edge import directory
 from smsync.errors import SmsyncError, StorageUnavailable
-from smsync.protocols.eas import directory, mailquery
+from smsync.protocols.eas import mailquery
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.convert import ConversionError, eas_date, parse_eas_date, parse_options
 from smsync.protocols.eas.email import application_data

@@ -13,8 +13,9 @@ from __future__ import annotations
 import html
 import re
 
+from smsync.edge import oof
 from smsync.interfaces import MAX_SETTING
-from smsync.protocols.eas import oof, state
+from smsync.protocols.eas import state
 from smsync.protocols.eas.commands import CommandError, command
 from smsync.protocols.eas.convert import ConversionError, eas_date, parse_eas_date
 from smsync.protocols.eas.wbxml import Element

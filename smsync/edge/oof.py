@@ -1,6 +1,7 @@
-"""The account's out-of-office ("Oof") settings as EAS Settings reads and writes them,
-kept per account in the store's optional ``IAccountSettings`` (so every device of the
-account sees what one of them set, across restarts).
+"""The account's out-of-office ("Oof") settings, one state every protocol reads and
+writes (EAS Settings Oof, EWS Get/SetUserOofSettings), kept per account in the store's
+optional ``IAccountSettings`` (so every device of the account sees what one of them
+set, across restarts). The key keeps its first user's name, ``eas:oof``.
 
 Stored as JSON under ``KEY``; what cannot be read back counts as "off", so a damaged
 value never makes the Settings command fail.

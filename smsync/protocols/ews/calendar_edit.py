@@ -1,0 +1,252 @@
+"""EWS calendar items -> the iCalendar a store keeps: new events (CreateItem), edits of
+an event's fields (UpdateItem) and deleted occurrences (DeleteItem of one occurrence).
+
+An edit rewrites only the properties of the fields it names in the event's master and
+keeps every other line -- VTIMEZONEs, overridden instances, alarms, X- properties -- so
+what EWS cannot carry survives. A time is written in the zone the event already uses
+(its DTSTART's TZID, when that is an IANA zone), else in UTC. Recurrence patterns
+(daily, weekly, monthly by day or by weekday, yearly) with their ranges (no end, an end
+date, a count) become an RRULE.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from datetime import date, datetime, timedelta, timezone
+from typing import Optional
+
+from smsync.formats.contentlines import Component, Property, serialize
+from smsync.formats.icaltime import prop_time, zones_of
+from smsync.protocols.ews.calendar import master_of
+from smsync.protocols.ews.contacts import escape_text
+from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
+from smsync.protocols.ews.soap import t, xs_bool
+
+_DAYS = {"Sunday": "SU", "Monday": "MO", "Tuesday": "TU", "Wednesday": "WE", "Thursday": "TH",
+         "Friday": "FR", "Saturday": "SA"}
+_INDEX = {"First": "1", "Second": "2", "Third": "3", "Fourth": "4", "Last": "-1"}
+_MONTHS = {name: n for n, name in enumerate(
+    ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+     "October", "November", "December"), start=1)}
+
+
+def parse_when(value: Optional[str]) -> datetime:
+    """An EWS dateTime (UTC without an offset, as the schema's TimeZoneContext default)."""
+    try:
+        when = datetime.fromisoformat((value or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise EWSError(SCHEMA_VALIDATION, f"{str(value)[:40]!r} is not a dateTime") from None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _days(text: Optional[str]) -> list[str]:
+    out = []
+    for word in (text or "").split():
+        if word not in _DAYS:
+            raise EWSError(INVALID_PROPERTY_SET, f"{word[:20]} is not a day of the week")
+        out.append(_DAYS[word])
+    return out
+
+
+def rrule_of(recurrence) -> str:
+    """The RRULE of an EWS ``<t:Recurrence>`` (``EWSError`` for one that is not)."""
+    try:
+        return _rrule_of(recurrence)
+    except ValueError:
+        raise EWSError(SCHEMA_VALIDATION, "a Recurrence with a value out of its type") from None
+
+
+def _rrule_of(recurrence) -> str:
+    parts: list[str] = []
+    pattern = next((c for c in recurrence if isinstance(c.tag, str) and c.tag.endswith("Recurrence")
+                    and c.tag.rpartition("}")[2] not in ("NoEndRecurrence", "EndDateRecurrence",
+                                                         "NumberedRecurrence")), None)
+    if pattern is None:
+        raise EWSError(INVALID_PROPERTY_SET, "a Recurrence needs a pattern")
+    kind = pattern.tag.rpartition("}")[2]
+    interval = (pattern.findtext(t("Interval")) or "1").strip()
+    if kind == "DailyRecurrence":
+        parts = ["FREQ=DAILY", f"INTERVAL={int(interval)}"]
+    elif kind == "WeeklyRecurrence":
+        parts = ["FREQ=WEEKLY", f"INTERVAL={int(interval)}"]
+        days = _days(pattern.findtext(t("DaysOfWeek")))
+        if days:
+            parts.append("BYDAY=" + ",".join(days))
+    elif kind == "AbsoluteMonthlyRecurrence":
+        parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}",
+                 f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}"]
+    elif kind == "RelativeMonthlyRecurrence":
+        index = _INDEX.get((pattern.findtext(t("DayOfWeekIndex")) or "").strip())
+        days = _days(pattern.findtext(t("DaysOfWeek")))
+        if index is None or len(days) != 1:
+            raise EWSError(INVALID_PROPERTY_SET, "a relative monthly pattern names one weekday and its index")
+        parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}", f"BYDAY={index}{days[0]}"]
+    elif kind == "AbsoluteYearlyRecurrence":
+        month = _MONTHS.get((pattern.findtext(t("Month")) or "").strip())
+        if month is None:
+            raise EWSError(INVALID_PROPERTY_SET, "a yearly pattern names its month")
+        parts = ["FREQ=YEARLY", f"BYMONTH={month}",
+                 f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}"]
+    else:
+        raise EWSError(INVALID_PROPERTY_SET, f"{kind[:40]} is not served yet")
+    numbered = recurrence.find(t("NumberedRecurrence"))
+    ending = recurrence.find(t("EndDateRecurrence"))
+    if numbered is not None:
+        parts.append(f"COUNT={int(numbered.findtext(t('NumberOfOccurrences')) or '1')}")
+    elif ending is not None:
+        end = date.fromisoformat((ending.findtext(t("EndDate")) or "").strip()[:10])
+        parts.append("UNTIL=" + end.strftime("%Y%m%d") + "T235959Z")
+    return ";".join(parts)
+
+
+def _zone_name(event: Component) -> Optional[str]:
+    start = event.get("DTSTART")
+    tzid = start.param("TZID") if start is not None else None
+    if not tzid:
+        return None
+    try:
+        zoneinfo.ZoneInfo(tzid.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return tzid.strip()
+
+
+def _set_time(event: Component, name: str, when: datetime, all_day: bool, zone: Optional[str]) -> None:
+    props = [p for p in event.properties if p.name == name]
+    for prop in props:
+        event.properties.remove(prop)
+    if all_day:
+        prop = Property(name, when.date().strftime("%Y%m%d"), [("VALUE", ["DATE"])])
+    elif zone is not None:
+        local = when.astimezone(zoneinfo.ZoneInfo(zone))
+        prop = Property(name, local.strftime("%Y%m%dT%H%M%S"), [("TZID", [zone])])
+    else:
+        prop = Property(name, when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    event.properties.append(prop)
+
+
+def _set_text(event: Component, name: str, value: Optional[str]) -> None:
+    for prop in [p for p in event.properties if p.name == name]:
+        event.properties.remove(prop)
+    if value:
+        event.properties.append(Property(name, escape_text(value)))
+
+
+def read_fields(node) -> dict:
+    """The fields a ``<t:CalendarItem>`` (or one field of it in an update) sets."""
+    out: dict = {}
+    for field in ("Subject", "Location", "UID", "LegacyFreeBusyStatus"):
+        value = node.findtext(t(field))
+        if value is not None:
+            out[field] = value.strip()
+    body = node.find(t("Body"))
+    if body is not None:
+        out["Body"] = body.text or ""
+    for field in ("Start", "End"):
+        value = node.findtext(t(field))
+        if value is not None:
+            out[field] = parse_when(value)
+    all_day = node.findtext(t("IsAllDayEvent"))
+    if all_day is not None:
+        out["IsAllDayEvent"] = xs_bool(all_day)
+    recurrence = node.find(t("Recurrence"))
+    if recurrence is not None:
+        out["Recurrence"] = rrule_of(recurrence)
+    categories = node.find(t("Categories"))
+    if categories is not None:
+        out["Categories"] = [(s.text or "").strip() for s in categories if isinstance(s.tag, str)]
+    return out
+
+
+def apply(calendar: Component, fields: dict, removed: frozenset = frozenset()) -> None:
+    """Write ``fields`` into the event's master and clear the fields in ``removed``."""
+    event = master_of(calendar)
+    zone = _zone_name(event)
+    start_prop = event.get("DTSTART")
+    was_all_day = start_prop is not None and (start_prop.param("VALUE") or "").upper() == "DATE"
+    all_day = fields.get("IsAllDayEvent", was_all_day)
+    if "Start" in fields or "IsAllDayEvent" in fields:
+        start = fields.get("Start")
+        if start is None and start_prop is not None:
+            start = datetime.fromtimestamp(prop_time(start_prop, zones_of(calendar)).epoch, timezone.utc)
+        if start is not None:
+            _set_time(event, "DTSTART", start, all_day, zone)
+    if "End" in fields or "IsAllDayEvent" in fields:
+        end = fields.get("End")
+        end_prop = event.get("DTEND")
+        if end is None and end_prop is not None:
+            end = datetime.fromtimestamp(prop_time(end_prop, zones_of(calendar)).epoch, timezone.utc)
+        if end is not None:
+            if all_day and "End" in fields and end.time() != datetime.min.time():
+                end = end + timedelta(days=1)  # an all-day end is the next day's start
+            for prop in [p for p in event.properties if p.name == "DURATION"]:
+                event.properties.remove(prop)
+            _set_time(event, "DTEND", end, all_day, zone)
+    for field, name in (("Subject", "SUMMARY"), ("Location", "LOCATION"), ("Body", "DESCRIPTION")):
+        if field in fields or field in removed:
+            _set_text(event, name, fields.get(field))
+    if "LegacyFreeBusyStatus" in fields:
+        _set_text(event, "TRANSP", "TRANSPARENT" if fields["LegacyFreeBusyStatus"] == "Free" else "OPAQUE")
+    if "Categories" in fields or "Categories" in removed:
+        for prop in [p for p in event.properties if p.name == "CATEGORIES"]:
+            event.properties.remove(prop)
+        wanted = [c for c in fields.get("Categories", []) if c]
+        if wanted:
+            event.properties.append(Property("CATEGORIES", ",".join(escape_text(c) for c in wanted)))
+    if "Recurrence" in fields or "Recurrence" in removed:
+        for prop in [p for p in event.properties if p.name == "RRULE"]:
+            event.properties.remove(prop)
+        if fields.get("Recurrence"):
+            event.properties.append(Property("RRULE", fields["Recurrence"]))
+    _bump(event)
+
+
+def _bump(event: Component) -> None:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for name in ("DTSTAMP", "LAST-MODIFIED"):
+        for prop in [p for p in event.properties if p.name == name]:
+            event.properties.remove(prop)
+        event.properties.append(Property(name, stamp))
+    sequence = event.get("SEQUENCE")
+    if sequence is not None and sequence.value.isdigit():
+        sequence.value = str(int(sequence.value) + 1)
+
+
+def new_event(fields: dict, organizer: Optional[str] = None) -> tuple[str, bytes]:
+    """``(uid, iCalendar bytes)`` of a new event with ``fields``."""
+    if "Start" not in fields or "End" not in fields:
+        raise EWSError(SCHEMA_VALIDATION, "a calendar item needs Start and End")
+    if fields["End"] < fields["Start"]:
+        raise EWSError("ErrorCalendarEndDateIsEarlierThanStartDate", "the end is before the start")
+    uid = fields.get("UID") or str(uuid.uuid4())
+    event = Component("VEVENT", [Property("UID", escape_text(uid))])
+    calendar = Component("VCALENDAR", [Property("VERSION", "2.0"),
+                                       Property("PRODID", "-//smsync//EWS//EN")], [event])
+    apply(calendar, fields)
+    if organizer:
+        event.properties.append(Property("ORGANIZER", f"mailto:{organizer}"))
+    return uid, serialize(calendar)
+
+
+def exclude(calendar: Component, recurrence_id: datetime) -> None:
+    """Delete one occurrence: an EXDATE in the master's own form, and its override gone."""
+    event = master_of(calendar)
+    zones = zones_of(calendar)
+    calendar.components = [c for c in calendar.components if not (
+        c.name == "VEVENT" and c.get("RECURRENCE-ID") is not None
+        and prop_time(c.get("RECURRENCE-ID"), zones).epoch == int(recurrence_id.timestamp()))]
+    start = event.get("DTSTART")
+    all_day = start is not None and (start.param("VALUE") or "").upper() == "DATE"
+    zone = _zone_name(event)
+    if all_day:
+        prop = Property("EXDATE", recurrence_id.strftime("%Y%m%d"), [("VALUE", ["DATE"])])
+    elif zone is not None:
+        prop = Property("EXDATE", recurrence_id.astimezone(zoneinfo.ZoneInfo(zone)).strftime("%Y%m%dT%H%M%S"),
+                        [("TZID", [zone])])
+    else:
+        prop = Property("EXDATE", recurrence_id.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    event.properties.append(prop)
+    _bump(event)
+
+

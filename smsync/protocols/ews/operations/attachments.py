@@ -1,0 +1,161 @@
+"""GetAttachment (MS-OXWSCORE 3.1.4.3): a message's attachment, decoded from the stored
+bytes; CreateAttachment and DeleteAttachment of file attachments of messages, which
+rewrite the stored message (``attachments.add_parts``, ``remove_part``): the new one is
+appended to the same folder with the old one's flags and date, then the old one is
+removed -- every protocol sees one message replaced by another. The answer's
+RootItemId and RootItemChangeKey name the new message, as Exchange answers them."""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from smsync.errors import NotFound, SmsyncError
+from smsync.formats.message import parse_message
+from smsync.model import UIDSet
+from smsync.protocols.ews import attachments, ids, items
+from smsync.protocols.ews.errors import ACCESS_DENIED, INVALID_ID_MALFORMED, SCHEMA_VALIDATION, EWSError, from_store
+from smsync.protocols.ews.operations import operation
+from smsync.protocols.ews.soap import m, response, response_message, t
+
+
+@operation("GetAttachment")
+async def get_attachment(ctx, request):
+    holder = request.find(m("AttachmentIds"))
+    if holder is None:
+        raise EWSError(SCHEMA_VALIDATION, "no AttachmentIds")
+    answers = []
+    for element in holder:
+        if not isinstance(element.tag, str):
+            continue
+        try:
+            try:
+                ref, path = ids.parse_attachment_id(element.get("Id") or "")
+            except ids.MalformedId as e:
+                raise EWSError(INVALID_ID_MALFORMED, f"attachment id: {e}") from None
+            if ref.account != ctx.account:
+                raise EWSError(ACCESS_DENIED, "the attachment belongs to another account")
+            msg = await items.message(ctx, ref)
+            part = attachments.find(msg.structure.root, path)
+            if part is None:
+                raise EWSError("ErrorItemNotFound", "no such attachment")
+            try:
+                raw = await msg.mailbox.read_body(ref.uid, part.body_start, part.body_end - part.body_start)
+            except NotFound:
+                raise EWSError("ErrorItemNotFound", "the item is gone") from None
+            node = attachments.file_attachment(ref, path, part, raw)
+        except (EWSError, SmsyncError) as e:
+            error = from_store(e)
+            ctx.log(f"GetAttachment: {error.code}: {error.message}")
+            answers.append(response_message("GetAttachment", error.code, error.message,
+                                            [etree.Element(m("Attachments"))]))
+            continue
+        listed = etree.Element(m("Attachments"))
+        listed.append(node)
+        answers.append(response_message("GetAttachment", children=[listed]))
+    return response("GetAttachment", answers)
+
+
+# -- CreateAttachment, DeleteAttachment ------------------------------------------------
+
+
+def _failed(ctx, name: str, error, children=()):
+    error = from_store(error)
+    ctx.log(f"{name}: {error.code}: {error.message}")
+    return response_message(name, error.code, error.message, list(children))
+
+
+async def _replace(ctx, msg, content: bytes):
+    """Store ``content`` in place of ``msg`` (same folder, flags and date): the new
+    message's ``ItemRef`` and MODSEQ."""
+    result = await msg.mailbox.append(content, flags=sorted(msg.info.flags),
+                                      internal_date=msg.info.internal_date)
+    await msg.mailbox.remove(UIDSet.of([msg.ref.uid]))
+    return ids.ItemRef(ctx.account, ids.MESSAGE, msg.ref.source, str(result.uid)), result.modseq
+
+
+@operation("CreateAttachment")
+async def create_attachment(ctx, request):
+    parent = request.find(m("ParentItemId"))
+    holder = request.find(m("Attachments"))
+    if parent is None or holder is None:
+        raise EWSError(SCHEMA_VALIDATION, "CreateAttachment needs a ParentItemId and Attachments")
+    nodes = [c for c in holder if isinstance(c.tag, str)]
+    if not nodes:
+        raise EWSError(SCHEMA_VALIDATION, "no attachment to create")
+    try:
+        msg = await items.message(ctx, items.parse_item_ref(ctx, parent))
+        presented = ids.parse_change_key(parent.get("ChangeKey"))
+        if presented is not None and presented != msg.info.modseq:
+            raise EWSError("ErrorIrresolvableConflict", "the item changed since its ChangeKey")
+        raw = await items.body(msg)
+        eol = attachments._eol(raw)
+        added = [attachments.new_part(node, eol) for node in nodes]
+        content = attachments.add_parts(raw, msg.structure, added)
+        item, modseq = await _replace(ctx, msg, content)
+    except (EWSError, SmsyncError) as e:
+        # The message is rewritten once for all of them: they fail together.
+        return response("CreateAttachment", [_failed(ctx, "CreateAttachment", e) for _ in nodes])
+    # The new parts are the message's last attachments.
+    paths = [path for path, _part in attachments.parts(parse_message(content).root)][-len(nodes):]
+    answers = []
+    for path in paths:
+        listed = etree.Element(m("Attachments"))
+        node = etree.SubElement(listed, t("FileAttachment"))
+        etree.SubElement(node, t("AttachmentId"), Id=ids.attachment_id(item, path),
+                         RootItemId=ids.item_id(item), RootItemChangeKey=ids.change_key(modseq))
+        answers.append(response_message("CreateAttachment", children=[listed]))
+    await ctx.note(f"CreateAttachment: {len(nodes)} attachment(s) added to a message")
+    return response("CreateAttachment", answers)
+
+
+@operation("DeleteAttachment")
+async def delete_attachment(ctx, request):
+    # Attachments of one message are removed in one rewrite (their ids all name the
+    # message before it): each is answered with the message after it.
+    holder = request.find(m("AttachmentIds"))
+    if holder is None:
+        raise EWSError(SCHEMA_VALIDATION, "no AttachmentIds")
+    elements = [c for c in holder if isinstance(c.tag, str)]
+    answers: list = [None] * len(elements)
+    groups: dict = {}
+    for n, element in enumerate(elements):
+        try:
+            try:
+                ref, path = ids.parse_attachment_id(element.get("Id") or "")
+            except ids.MalformedId as e:
+                raise EWSError(INVALID_ID_MALFORMED, f"attachment id: {e}") from None
+            if ref.account != ctx.account:
+                raise EWSError(ACCESS_DENIED, "the attachment belongs to another account")
+        except EWSError as e:
+            answers[n] = _failed(ctx, "DeleteAttachment", e)
+            continue
+        groups.setdefault(ref, []).append((n, path))
+    for ref, wanted in groups.items():
+        found = []
+        try:
+            msg = await items.message(ctx, ref)
+            for n, path in wanted:
+                part = attachments.find(msg.structure.root, path)
+                if part is None or any(path == other for _n, other, _p in found):
+                    answers[n] = _failed(ctx, "DeleteAttachment", EWSError(
+                        "ErrorItemNotFound", "no such attachment"))
+                else:
+                    found.append((n, path, part))
+            if not found:
+                continue
+            content = await items.body(msg)
+            # Last first: a cut never moves the parts before it.
+            for _n, path, _part in sorted(found, key=lambda f: -f[2].header_start):
+                content = attachments.remove_part(content, msg.structure, path)
+            item, modseq = await _replace(ctx, msg, content)
+        except (EWSError, SmsyncError, ValueError) as e:
+            error = e if not isinstance(e, ValueError) else EWSError("ErrorInternalServerError", str(e))
+            for n, _path in wanted:
+                if answers[n] is None:
+                    answers[n] = _failed(ctx, "DeleteAttachment", error)
+            continue
+        for n, _path, _part in found:
+            root = etree.Element(m("RootItemId"), RootItemId=ids.item_id(item),
+                                 RootItemChangeKey=ids.change_key(modseq))
+            answers[n] = response_message("DeleteAttachment", children=[root])
+    return response("DeleteAttachment", answers)

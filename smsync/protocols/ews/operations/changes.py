@@ -1,0 +1,608 @@
+"""Changes to items: UpdateItem (messages: IsRead, Flag, Categories; contacts: their
+fields, merged into the stored vCard), DeleteItem, MoveItem, CopyItem and CreateItem
+(messages from MIME content or fields -- SaveOnly files a draft, SendOnly and
+SendAndSaveCopy send through the edge's submitter -- and contacts).
+
+Every item of a batch is answered on its own; each change is one store call, so it is
+seen at once over IMAP, EAS and the rest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.utils
+import re
+from datetime import datetime, timezone
+
+from lxml import etree
+
+from smsync.errors import PreconditionFailed, SmsyncError
+from smsync.formats.headers import address_field, unstructured_field
+from smsync.model import CollectionKind, FlagMode, Role, UIDSet
+from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, tree
+from smsync.protocols.ews.errors import (
+    INVALID_OPERATION,
+    INVALID_PROPERTY_SET,
+    IRRESOLVABLE_CONFLICT,
+    MIME_CONTENT_INVALID,
+    MOVE_COPY_FAILED,
+    SCHEMA_VALIDATION,
+    EWSError,
+    from_store,
+)
+from smsync.protocols.ews.messages import DRAFT, FLAGGED, SEEN, keywords
+from smsync.protocols.ews.operations import operation
+from smsync.protocols.ews.operations.getitem import item_ids
+from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
+
+_CONFLICT_RESOLUTIONS = ("NeverOverwrite", "AutoResolve", "AlwaysOverwrite")
+
+
+def _item_holder(node=None):
+    holder = etree.Element(m("Items"))
+    if node is not None:
+        holder.append(node)
+    return holder
+
+
+def _id_only(account: str, source: str, uid: int, modseq: int):
+    node = etree.Element(t("Message"))
+    ref = ids.ItemRef(account, ids.MESSAGE, source, str(uid))
+    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(modseq))
+    return node
+
+
+def _failed(ctx, name: str, error, extra=()) -> object:
+    error = from_store(error)
+    ctx.log(f"{name}: {error.code}: {error.message}")
+    return response_message(name, error.code, error.message, list(extra))
+
+
+# -- UpdateItem ------------------------------------------------------------------------
+
+
+def _field_uri(update) -> str:
+    node = update.find(t("FieldURI"))
+    if node is None:
+        raise EWSError(INVALID_PROPERTY_SET, "only FieldURI updates of messages are served")
+    return node.get("FieldURI", "")
+
+
+def _item_value(update, tag: str):
+    for kind in ("Message", "Item"):
+        holder = update.find(t(kind))
+        if holder is not None:
+            return holder.find(t(tag))
+    return None
+
+
+def flag_changes(updates, flags: frozenset) -> tuple[set, set]:
+    """``(flags to add, flags to remove)`` for a message's ``<t:Updates>``; the
+    message's current ``flags`` let a field set to what it already is pass (clients
+    send every field they hold)."""
+    add, remove = set(), set()
+    for update in updates:
+        if not isinstance(update.tag, str):
+            continue
+        action = update.tag.rpartition("}")[2]
+        uri = _field_uri(update)
+        if action not in ("SetItemField", "AppendToItemField", "DeleteItemField"):
+            raise EWSError(SCHEMA_VALIDATION, f"{action[:40]} is not an update")
+        if uri == "message:IsRead":
+            node = _item_value(update, "IsRead") if action != "DeleteItemField" else None
+            value = node is not None and xs_bool(node.text)
+            (add if value else remove).add(SEEN)
+        elif uri == "item:Flag":
+            status = "NotFlagged"
+            if action != "DeleteItemField":
+                node = _item_value(update, "Flag")
+                status = (node.findtext(t("FlagStatus")) if node is not None else None) or "NotFlagged"
+            (add if status == "Flagged" else remove).add(FLAGGED)
+        elif uri == "item:Categories":
+            node = _item_value(update, "Categories") if action != "DeleteItemField" else None
+            wanted = {(s.text or "").strip() for s in node if isinstance(s.tag, str)} if node is not None else set()
+            wanted.discard("")
+            if any(not re.fullmatch(r"[!#-'*-[\]-~]+", w) for w in wanted):
+                raise EWSError(INVALID_PROPERTY_SET, "a category must be one word of printable ASCII")
+            current = set(keywords(flags))
+            add |= wanted - current
+            if action != "AppendToItemField":
+                remove |= current - wanted
+        elif uri == "item:IsDraft" or uri == "message:IsDeliveryReceiptRequested":
+            continue  # read-only here, as in Exchange once saved
+        else:
+            raise EWSError(INVALID_PROPERTY_SET, f"{uri[:60]} cannot be changed on a message here yet")
+    return add, remove
+
+
+@operation("UpdateItem")
+async def update_item(ctx, request):
+    resolution = request.get("ConflictResolution", "AutoResolve")
+    if resolution not in _CONFLICT_RESOLUTIONS:
+        raise EWSError(SCHEMA_VALIDATION, f"ConflictResolution {resolution[:30]!r}")
+    holder = request.find(m("ItemChanges"))
+    if holder is None:
+        raise EWSError(SCHEMA_VALIDATION, "no ItemChanges")
+    answers = []
+    for change in holder:
+        if not isinstance(change.tag, str):
+            continue
+        try:
+            id_el = change.find(t("ItemId"))
+            if id_el is None:
+                raise EWSError(INVALID_OPERATION, "only ItemId changes are served")
+            ref = items.parse_item_ref(ctx, id_el)
+            if ref.kind == ids.ITEM:
+                node = await _update_contact(ctx, ref, change, resolution, id_el.get("ChangeKey"))
+                conflicts = etree.Element(m("ConflictResults"))
+                etree.SubElement(conflicts, t("Count")).text = "0"
+                answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
+                continue
+            msg = await items.message(ctx, ref)
+            presented = ids.parse_change_key(id_el.get("ChangeKey"))
+            stale = presented is not None and presented != msg.info.modseq
+            if stale and resolution == "NeverOverwrite":
+                raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+            updates = change.find(t("Updates"))
+            add, remove = flag_changes(updates if updates is not None else (), msg.info.flags)
+            remove -= add
+            guard = presented if resolution == "NeverOverwrite" else None
+            modseq = msg.info.modseq
+            uids = UIDSet.of([msg.ref.uid])
+            for mode, flags in ((FlagMode.ADD, add), (FlagMode.REMOVE, remove)):
+                if not flags:
+                    continue
+                result = await msg.mailbox.store_flags(uids, mode, sorted(flags), unchanged_since=guard)
+                if result.modified:
+                    raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+                for info in result.changed:
+                    modseq = info.modseq
+                    guard = info.modseq if guard is not None else None
+            node = _id_only(ctx.account, msg.ref.source, msg.ref.uid, modseq)
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, "UpdateItem", e, [_item_holder()]))
+            continue
+        conflicts = etree.Element(m("ConflictResults"))
+        etree.SubElement(conflicts, t("Count")).text = "0"
+        answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
+    return response("UpdateItem", answers)
+
+
+#: Contact FieldURIs an update may set, and the field each is.
+_CONTACT_FIELDS = {f"contacts:{name}": name for name in (
+    "DisplayName", "FileAs", "GivenName", "MiddleName", "Surname", "Nickname", "CompanyName",
+    "Department", "JobTitle", "Birthday")}
+_CONTACT_FIELDS["item:Body"] = "Body"
+_INDEXED = {"contacts:EmailAddress": "EmailAddresses", "contacts:PhoneNumber": "PhoneNumbers"}
+
+
+def contact_changes(updates) -> tuple[dict, frozenset]:
+    """``(fields set, fields cleared)`` of a contact's ``<t:Updates>``."""
+    fields: dict = {}
+    removed = set()
+    for update in updates:
+        if not isinstance(update.tag, str):
+            continue
+        action = update.tag.rpartition("}")[2]
+        plain = update.find(t("FieldURI"))
+        indexed = update.find(t("IndexedFieldURI"))
+        if plain is not None and plain.get("FieldURI") in _CONTACT_FIELDS:
+            field = _CONTACT_FIELDS[plain.get("FieldURI")]
+            if action == "DeleteItemField":
+                removed.add(field)
+                continue
+            holder = update.find(t("Contact"))
+            if holder is None:
+                raise EWSError(INVALID_PROPERTY_SET, "a contact update carries a Contact")
+            fields.update({k: v for k, v in contacts.read_fields(holder).items() if k == field})
+        elif indexed is not None and indexed.get("FieldURI") in _INDEXED:
+            field = _INDEXED[indexed.get("FieldURI")]
+            key = indexed.get("FieldIndex", "")
+            value = ""
+            if action != "DeleteItemField":
+                holder = update.find(t("Contact"))
+                entries = contacts.read_fields(holder).get(field, {}) if holder is not None else {}
+                value = entries.get(key, "")
+            fields.setdefault(field, {})[key] = value
+        elif plain is not None and plain.get("FieldURI") in ("item:Subject", "contacts:CompleteName"):
+            continue  # made from the names: nothing of its own to keep
+        else:
+            uri = (plain if plain is not None else indexed)
+            shown = uri.get("FieldURI") if uri is not None else "?"
+            raise EWSError(INVALID_PROPERTY_SET, f"{str(shown)[:60]} cannot be changed on a contact here yet")
+    return fields, frozenset(removed)
+
+
+async def _update_contact(ctx, ref, change, resolution: str, change_key):
+    if calendar.OCCURRENCE in ref.key:
+        raise EWSError(INVALID_OPERATION, "changing one occurrence is not served yet")
+    found = await items.collection_item(ctx, ref)
+    info = found.item.info
+    if info.component == "VEVENT":
+        return await _update_event(ctx, ref, found, change, resolution, change_key)
+    if info.component != "VCARD":
+        raise EWSError(INVALID_OPERATION, "task and note items are not changed yet")
+    presented = ids.parse_change_key(change_key)
+    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    updates = change.find(t("Updates"))
+    fields, removed = contact_changes(updates if updates is not None else ())
+    card = contacts.load(found.item.content)
+    contacts.apply(card, fields, removed)
+    try:
+        new = await found.collection.put(ref.key, contacts.serialize(card), if_match=info.etag)
+    except PreconditionFailed:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    node = etree.Element(t("Contact"))
+    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
+    return node
+
+
+#: CalendarItem FieldURIs an update may set; the time zone fields are taken as said
+#: (times arrive with their offset) and the UID cannot change.
+_EVENT_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categories": "Categories",
+                 "calendar:Start": "Start", "calendar:End": "End", "calendar:Location": "Location",
+                 "calendar:IsAllDayEvent": "IsAllDayEvent",
+                 "calendar:LegacyFreeBusyStatus": "LegacyFreeBusyStatus",
+                 "calendar:Recurrence": "Recurrence"}
+_EVENT_IGNORED = {"calendar:StartTimeZone", "calendar:EndTimeZone", "calendar:MeetingTimeZone",
+                  "calendar:UID", "item:ReminderIsSet", "item:ReminderMinutesBeforeStart",
+                  "item:ReminderDueBy"}
+
+
+def event_changes(updates) -> tuple[dict, frozenset]:
+    """``(fields set, fields cleared)`` of a calendar item's ``<t:Updates>``."""
+    fields: dict = {}
+    removed = set()
+    for update in updates:
+        if not isinstance(update.tag, str):
+            continue
+        action = update.tag.rpartition("}")[2]
+        plain = update.find(t("FieldURI"))
+        uri = plain.get("FieldURI") if plain is not None else None
+        if uri in _EVENT_IGNORED:
+            continue
+        if uri not in _EVENT_FIELDS:
+            raise EWSError(INVALID_PROPERTY_SET, f"{str(uri)[:60]} cannot be changed on a calendar item here yet")
+        field = _EVENT_FIELDS[uri]
+        if action == "DeleteItemField":
+            if field in ("Start", "End"):
+                raise EWSError(INVALID_PROPERTY_SET, "a calendar item keeps its start and end")
+            removed.add(field)
+            continue
+        holder = update.find(t("CalendarItem"))
+        if holder is None:
+            raise EWSError(INVALID_PROPERTY_SET, "a calendar item update carries a CalendarItem")
+        fields.update({k: v for k, v in calendar_edit.read_fields(holder).items() if k == field})
+    return fields, frozenset(removed)
+
+
+async def _update_event(ctx, ref, found, change, resolution: str, change_key):
+    info = found.item.info
+    presented = ids.parse_change_key(change_key)
+    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    updates = change.find(t("Updates"))
+    fields, removed = event_changes(updates if updates is not None else ())
+    parsed = calendar.load(found.item.content)
+    calendar_edit.apply(parsed, fields, removed)
+    try:
+        new = await found.collection.put(ref.key, contacts.serialize(parsed), if_match=info.etag)
+    except PreconditionFailed:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    node = etree.Element(t("CalendarItem"))
+    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
+    return node
+
+
+async def _create_event(ctx, node, saved):
+    if saved is not None:
+        targets = [c for c in saved if isinstance(c.tag, str)]
+        if len(targets) != 1:
+            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
+        folder = await tree.resolve(ctx, targets[0])
+    else:
+        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "calendar"))
+    if folder.kind != CollectionKind.CALENDAR:
+        raise EWSError(INVALID_OPERATION, "calendar items are saved only in calendars")
+    collection = await tree.collection_of(ctx, folder)
+    uid, content = calendar_edit.new_event(calendar_edit.read_fields(node))
+    name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
+    info = await collection.put(name, content, if_none_match=True)
+    created = etree.Element(t("CalendarItem"))
+    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
+    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
+    return created
+
+
+async def _create_contact(ctx, node, saved):
+    if saved is not None:
+        targets = [c for c in saved if isinstance(c.tag, str)]
+        if len(targets) != 1:
+            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
+        folder = await tree.resolve(ctx, targets[0])
+    else:
+        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "contacts"))
+    if folder.kind != CollectionKind.ADDRESSBOOK:
+        raise EWSError(INVALID_OPERATION, "contacts are saved only in contact folders")
+    collection = await tree.collection_of(ctx, folder)
+    uid, content = contacts.new_card(contacts.read_fields(node))
+    info = await collection.put(f"{uid}.vcf", content, if_none_match=True)
+    created = etree.Element(t("Contact"))
+    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
+    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
+    return created
+
+
+# -- DeleteItem ------------------------------------------------------------------------
+
+
+async def role_box(ctx, role: Role):
+    """The account's mail folder of ``role`` (None when it has none)."""
+    mail = await ctx.store.mail(ctx.account)
+    try:
+        return await mail.mailbox_by_role(role)
+    except SmsyncError:
+        return None
+
+
+@operation("DeleteItem")
+async def delete_item(ctx, request):
+    kind = request.get("DeleteType", "")
+    if kind not in ("HardDelete", "SoftDelete", "MoveToDeletedItems"):
+        raise EWSError(SCHEMA_VALIDATION, f"DeleteType {kind[:30]!r}")
+    trash = await role_box(ctx, Role.TRASH) if kind == "MoveToDeletedItems" else None
+    answers = []
+    for element in item_ids(request):
+        try:
+            ref = items.parse_item_ref(ctx, element)
+            if ref.kind == ids.ITEM:
+                # A collection keeps no Deleted Items of its own: every kind deletes,
+                # leaving the tombstone every protocol reports.
+                found = await items.collection_item(ctx, ref)
+                name, rid = calendar.split_key(ref.key)
+                if rid is None:
+                    await found.collection.delete(name)
+                else:
+                    # One occurrence: excluded from its series, which stays.
+                    parsed = calendar.load(found.item.content)
+                    calendar_edit.exclude(parsed, rid)
+                    await found.collection.put(name, contacts.serialize(parsed),
+                                               if_match=found.item.info.etag)
+                answers.append(response_message("DeleteItem"))
+                continue
+            mailbox = await items.open_mailbox(ctx, ref.source)
+            msg = await items.message(ctx, ref, mailbox)
+            uids = UIDSet.of([ref.uid])
+            if trash is not None and trash.id != mailbox.id:
+                trash_name = (await trash.info()).name
+                await mailbox.move(uids, trash_name)
+            else:
+                # SoftDelete (Exchange's recoverable items) and a delete from Deleted Items
+                # remove the message: every protocol sees it expunged.
+                await mailbox.remove(uids)
+            del msg
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, "DeleteItem", e))
+            continue
+        answers.append(response_message("DeleteItem"))
+    return response("DeleteItem", answers)
+
+
+# -- MoveItem, CopyItem ----------------------------------------------------------------
+
+
+async def _destination(ctx, request):
+    holder = request.find(m("ToFolderId"))
+    targets = [c for c in holder if isinstance(c.tag, str)] if holder is not None else []
+    if len(targets) != 1:
+        raise EWSError(SCHEMA_VALIDATION, "ToFolderId names one folder")
+    folder = await tree.resolve(ctx, targets[0])
+    if not folder.is_mail:
+        raise EWSError(MOVE_COPY_FAILED, "messages go only to mail folders")
+    return folder
+
+
+async def _move_or_copy(ctx, request, name: str, move: bool):
+    try:
+        dest = await _destination(ctx, request)
+    except (EWSError, SmsyncError) as e:
+        # The destination fails every item alike.
+        error = from_store(e, "ErrorFolderNotFound")
+        ctx.log(f"{name}: {error.code}: {error.message}")
+        return response(name, [response_message(name, error.code, error.message)
+                               for _ in item_ids(request)])
+    dest_box = await tree.mailbox_of(ctx, dest)
+    answers = []
+    for element in item_ids(request):
+        try:
+            ref = items.parse_item_ref(ctx, element)
+            mailbox = await items.open_mailbox(ctx, ref.source)
+            await items.message(ctx, ref, mailbox)
+            uids = UIDSet.of([ref.uid])
+            if move and mailbox.id == dest_box.id:
+                node = _id_only(ctx.account, ref.source, ref.uid,
+                                (await mailbox.messages(uids))[0].modseq)
+            else:
+                result = await (mailbox.move if move else mailbox.copy)(uids, dest.name)
+                if not result.dest_uids:
+                    raise EWSError("ErrorItemNotFound", "the item is gone")
+                new_uid = result.dest_uids[0]
+                infos = await dest_box.messages(UIDSet.of([new_uid]))
+                node = _id_only(ctx.account, dest_box.id, new_uid, infos[0].modseq if infos else 0)
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, name, e, [_item_holder()]))
+            continue
+        answers.append(response_message(name, children=[_item_holder(node)]))
+    return response(name, answers)
+
+
+@operation("MoveItem")
+async def move_item(ctx, request):
+    return await _move_or_copy(ctx, request, "MoveItem", True)
+
+
+@operation("CopyItem")
+async def copy_item(ctx, request):
+    return await _move_or_copy(ctx, request, "CopyItem", False)
+
+
+# -- CreateItem ------------------------------------------------------------------------
+
+
+def _mailboxes(node, tag: str) -> list[tuple[str, str]]:
+    holder = node.find(t(tag))
+    out = []
+    if holder is None:
+        return out
+    for box in holder.iter(t("Mailbox")):
+        address = (box.findtext(t("EmailAddress")) or "").strip()
+        if not re.fullmatch(r"[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9.-]+", address):
+            raise EWSError("ErrorInvalidRecipients", f"{address[:80]!r} is not an address")
+        name = (box.findtext(t("Name")) or "").replace("\r", " ").replace("\n", " ").strip()
+        out.append((name if name != address else "", address))
+    return out
+
+
+def stamp(ctx) -> tuple[bytes, bytes]:
+    """A new message's Date and Message-ID fields."""
+    domain = ctx.account.rpartition("@")[2] or "localhost"
+    return (b"Date: " + email.utils.format_datetime(datetime.now(timezone.utc)).encode("ascii"),
+            b"Message-ID: " + email.utils.make_msgid(domain=domain).encode("ascii"))
+
+
+def compose(ctx, node, bcc: bool = True, stamped=None) -> bytes:
+    """RFC 5322 bytes for a ``<t:Message>`` given by fields (Subject, Body, recipients;
+    the Bcc field only with ``bcc``: the copies sent lose it), dated and named by
+    ``stamped`` (``stamp``; a new one by default)."""
+    subject = (node.findtext(t("Subject")) or "").replace("\r", " ").replace("\n", " ")
+    body_el = node.find(t("Body"))
+    body = body_el.text or "" if body_el is not None else ""
+    html = body_el is not None and body_el.get("BodyType", "Text") == "HTML"
+    sender = _mailboxes(node, "From") or [("", ctx.account)]
+    lines = [address_field("From", sender[:1])]
+    for tag, field in (("ToRecipients", "To"), ("CcRecipients", "Cc"), ("BccRecipients", "Bcc")):
+        if field == "Bcc" and not bcc:
+            continue
+        found = _mailboxes(node, tag)
+        if found:
+            lines.append(address_field(field, found))
+    lines.append(unstructured_field("Subject", subject))
+    lines.extend(stamped or stamp(ctx))
+    lines.append(b"MIME-Version: 1.0")
+    lines.append(f"Content-Type: text/{'html' if html else 'plain'}; charset=utf-8".encode("ascii"))
+    lines.append(b"Content-Transfer-Encoding: base64")
+    encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+    composed = b"\r\n".join(lines) + b"\r\n\r\n" + encoded
+    # ews-directory hook: the item's own <t:Attachments> (exchangelib sends them inline).
+    from smsync.protocols.ews.attachments import with_attachments
+
+    return with_attachments(composed, node)
+
+
+def _content(ctx, node, stamped=None) -> bytes:
+    mime = node.find(t("MimeContent"))
+    if mime is not None and (mime.text or "").strip():
+        try:
+            raw = base64.b64decode("".join((mime.text or "").split()), validate=True)
+        except (binascii.Error, ValueError):
+            raise EWSError(MIME_CONTENT_INVALID, "MimeContent is not base64") from None
+        if not raw.strip():
+            raise EWSError(MIME_CONTENT_INVALID, "empty MimeContent")
+        return raw
+    return compose(ctx, node, stamped=stamped)
+
+
+def _recipients(node) -> list[str]:
+    out = []
+    for tag in ("ToRecipients", "CcRecipients", "BccRecipients"):
+        out += [address for _name, address in _mailboxes(node, tag)]
+    return out
+
+
+@operation("CreateItem")
+async def create_item(ctx, request):
+    disposition = request.get("MessageDisposition", "SaveOnly")
+    if disposition not in ("SaveOnly", "SendOnly", "SendAndSaveCopy"):
+        raise EWSError(SCHEMA_VALIDATION, f"MessageDisposition {disposition[:30]!r}")
+    holder = request.find(m("Items"))
+    if holder is None:
+        raise EWSError(SCHEMA_VALIDATION, "no Items")
+    saved = request.find(m("SavedItemFolderId"))
+    answers = []
+    for node in holder:
+        if not isinstance(node.tag, str):
+            continue
+        try:
+            if node.tag in (t("Contact"), t("CalendarItem")):
+                make = _create_contact if node.tag == t("Contact") else _create_event
+                answers.append(response_message("CreateItem", children=[
+                    _item_holder(await make(ctx, node, saved))]))
+                continue
+            if node.tag != t("Message"):
+                raise EWSError(INVALID_OPERATION, f"{node.tag.rpartition('}')[2][:40]} items are not served yet")
+            stamped = stamp(ctx)
+            content = _content(ctx, node, stamped)
+            if disposition == "SaveOnly":
+                created = await _save(ctx, node, content, saved)
+            else:
+                await _send(ctx, node, content, disposition == "SendAndSaveCopy", stamped)
+                created = None
+        except (EWSError, SmsyncError) as e:
+            answers.append(_failed(ctx, "CreateItem", e, [_item_holder()]))
+            continue
+        answers.append(response_message("CreateItem", children=[_item_holder(created)]))
+    return response("CreateItem", answers)
+
+
+async def _save(ctx, node, content: bytes, saved):
+    if saved is not None:
+        targets = [c for c in saved if isinstance(c.tag, str)]
+        if len(targets) != 1:
+            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
+        folder = await tree.resolve(ctx, targets[0])
+        if not folder.is_mail:
+            raise EWSError(INVALID_OPERATION, "messages are saved only in mail folders")
+        mailbox = await tree.mailbox_of(ctx, folder)
+    else:
+        mailbox = await role_box(ctx, Role.DRAFTS)
+        if mailbox is None:
+            raise EWSError("ErrorFolderNotFound", "the account has no Drafts folder")
+    is_read = node.findtext(t("IsRead"))
+    # What is composed here, or saved in Drafts, is a draft; a whole message uploaded
+    # elsewhere (an import) is a message like any other.
+    drafts = await role_box(ctx, Role.DRAFTS)
+    composed = node.find(t("MimeContent")) is None
+    flags = {DRAFT} if composed or (drafts is not None and drafts.id == mailbox.id) else set()
+    if xs_bool(is_read) or (is_read is None and DRAFT in flags):
+        flags.add(SEEN)
+    categories = node.find(t("Categories"))
+    if categories is not None:
+        flags |= {(s.text or "").strip() for s in categories if isinstance(s.tag, str) and (s.text or "").strip()}
+    result = await mailbox.append(content, flags=sorted(flags))
+    return _id_only(ctx.account, mailbox.id, result.uid, result.modseq)
+
+
+def header_recipients(content: bytes) -> list[str]:
+    """Every address of a message's To, Cc and Bcc fields."""
+    from smsync.formats.message import parse_message
+
+    envelope = parse_message(content).envelope
+    return [a.email for a in (*envelope.to, *envelope.cc, *envelope.bcc) if a.email]
+
+
+async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
+    from smsync.edge.outbound import SendFailed
+
+    composed = node.find(t("MimeContent")) is None
+    recipients = _recipients(node) or ([] if composed else header_recipients(content))
+    if not recipients:
+        raise EWSError("ErrorInvalidRecipients", "a message to send needs recipients")
+    body = compose(ctx, node, bcc=False, stamped=stamped) if composed else content
+    try:
+        await ctx.edge.outbound.submitter.send(ctx.account, ctx.account, recipients, body,
+                                               save_in_sent=save_copy, sent_copy=content)
+    except SendFailed as e:
+        raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
+    await ctx.note(f"CreateItem: sent a message to {len(recipients)} recipient(s)")

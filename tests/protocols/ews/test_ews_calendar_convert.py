@@ -1,0 +1,90 @@
+"""The calendar converter: an event written from EWS fields reads back as written, and an
+edit keeps every line it has no field for (zones, overridden instances, alarms)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smsync.formats.contentlines import serialize
+from smsync.protocols.ews import calendar, calendar_edit, soap
+from smsync.protocols.ews.shapes import ALL, Shape
+
+words = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters=" ,;\\-'."),
+                min_size=1, max_size=30).map(str.strip).filter(bool)
+starts = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)).map(
+    lambda d: d.replace(second=0, microsecond=0, tzinfo=timezone.utc))
+lengths = st.integers(min_value=0, max_value=3 * 24 * 60).map(lambda m: timedelta(minutes=m))
+
+
+def read_back(content: bytes) -> dict:
+    node = calendar.calendar_item_element("a@example.org", "c1", "e.ics", 1, content, Shape(ALL))
+    return {child.tag.rpartition("}")[2]: child.text for child in node}
+
+
+@given(words, st.one_of(st.none(), words), st.one_of(st.none(), words), starts, lengths)
+def test_fields_read_back(subject, location, body, start, length):
+    fields = {"Subject": subject, "Start": start, "End": start + length}
+    if location:
+        fields["Location"] = location
+    if body:
+        fields["Body"] = body
+    _uid, content = calendar_edit.new_event(fields)
+    got = read_back(content)
+    assert got["Subject"] == subject
+    assert got.get("Location") == location and got.get("Body") == body
+    assert got["Start"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert got["End"] == (start + length).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert got["CalendarItemType"] == "Single"
+
+
+SERIES = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n"
+          b"END:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:s1\r\nDTSTAMP:20260101T000000Z\r\n"
+          b"DTSTART;TZID=Europe/Berlin:20260105T100000\r\nDTEND;TZID=Europe/Berlin:20260105T110000\r\n"
+          b"RRULE:FREQ=DAILY;COUNT=5\r\nSUMMARY:Old\r\nX-KEEP:me\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\n"
+          b"TRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:s1\r\n"
+          b"RECURRENCE-ID;TZID=Europe/Berlin:20260106T100000\r\nDTSTART;TZID=Europe/Berlin:20260106T120000\r\n"
+          b"DTEND;TZID=Europe/Berlin:20260106T130000\r\nSUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@given(words)
+def test_an_edit_keeps_what_it_does_not_name(subject):
+    parsed = calendar.load(SERIES)
+    calendar_edit.apply(parsed, {"Subject": subject})
+    written = serialize(parsed)
+    assert read_back(written)["Subject"] == subject
+    for kept in (b"X-KEEP:me", b"TRIGGER:-PT5M", b"RECURRENCE-ID;TZID=Europe/Berlin:20260106T100000",
+                 b"DTSTART;TZID=Europe/Berlin:20260105T100000", b"RRULE:FREQ=DAILY;COUNT=5",
+                 b"BEGIN:VTIMEZONE"):
+        assert kept in written
+
+
+def test_excluding_an_occurrence():
+    parsed = calendar.load(SERIES)
+    calendar_edit.exclude(parsed, datetime(2026, 1, 6, 9, 0, tzinfo=timezone.utc))
+    written = serialize(parsed)
+    assert b"EXDATE;TZID=Europe/Berlin:20260106T100000" in written and b"Moved" not in written
+    starts_left = [i.start for i in calendar.instances(written, datetime(2026, 1, 1, tzinfo=timezone.utc),
+                                                       datetime(2026, 2, 1, tzinfo=timezone.utc))]
+    assert [s.day for s in starts_left] == [5, 7, 8, 9]
+
+
+def test_recurrence_patterns():
+    def rule(xml: str) -> str:
+        from lxml import etree
+
+        node = etree.fromstring(f'<t:Recurrence xmlns:t="{soap.T}">{xml}</t:Recurrence>')
+        return calendar_edit.rrule_of(node)
+
+    assert rule("<t:DailyRecurrence><t:Interval>2</t:Interval></t:DailyRecurrence><t:NoEndRecurrence>"
+                "<t:StartDate>2026-01-01</t:StartDate></t:NoEndRecurrence>") == "FREQ=DAILY;INTERVAL=2"
+    assert rule("<t:RelativeMonthlyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Tuesday</t:DaysOfWeek>"
+                "<t:DayOfWeekIndex>Last</t:DayOfWeekIndex></t:RelativeMonthlyRecurrence><t:EndDateRecurrence>"
+                "<t:StartDate>2026-01-01</t:StartDate><t:EndDate>2026-12-31</t:EndDate></t:EndDateRecurrence>"
+                ) == "FREQ=MONTHLY;INTERVAL=1;BYDAY=-1TU;UNTIL=20261231T235959Z"
+    assert rule("<t:AbsoluteYearlyRecurrence><t:DayOfMonth>14</t:DayOfMonth><t:Month>February</t:Month>"
+                "</t:AbsoluteYearlyRecurrence><t:NumberedRecurrence><t:StartDate>2026-02-14</t:StartDate>"
+                "<t:NumberOfOccurrences>5</t:NumberOfOccurrences></t:NumberedRecurrence>"
+                ) == "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=14;COUNT=5"
