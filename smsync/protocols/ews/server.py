@@ -46,6 +46,8 @@ class Context:
     sync_adapter: object = None
     #: The TimeZoneContext the client named (a Windows zone id), if any.
     timezone: Optional[str] = None
+    #: The twisted.web request (GetStreamingEvents writes its answer on it as it goes).
+    request: object = None
 
     @property
     def store(self):
@@ -151,7 +153,7 @@ class EWSEndpoint:
         client = Client.http("ews", agent, host)
         await self.edge.devices.record(account, "ews", client, min_interval=RECORD_INTERVAL)
         ctx = Context(self.edge, account, parsed.version, host, agent, parsed.operation,
-                      client.device_id, self.sync_adapter, parsed.timezone)
+                      client.device_id, self.sync_adapter, parsed.timezone, request)
         try:
             payload = await spec.handler(ctx, parsed.body)
         except soap.SoapFault as e:

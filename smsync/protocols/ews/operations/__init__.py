@@ -51,8 +51,9 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     finditem,
     folders,
     getitem,
+    notifications,
     server_info,
     syncing,
 )
 
-MODULES = (server_info, folders, finditem, getitem, changes, syncing)
+MODULES = (server_info, folders, finditem, getitem, changes, syncing, notifications)
