@@ -365,6 +365,10 @@ class Feed:
             cursor = await self._baseline(folder)
             if cursor is not None and folder.ref.source not in self.cursors:
                 self.cursors[folder.ref.source] = cursor
+                # A change committed while the baseline was read may have been announced
+                # before the cursor was there to take it: one read from the baseline.
+                self.pending.add(folder.ref.source)
+        self._kick()
 
     def add(self, sub: Subscription) -> None:
         self.subs[sub.id] = sub
@@ -391,6 +395,9 @@ class Feed:
             self.pending.update(self.cursors)
         else:
             return
+        self._kick()
+
+    def _kick(self) -> None:
         if not self.running and (self.pending or self.hierarchy_pending):
             self.running = True
             ensureDeferred(self._run())
