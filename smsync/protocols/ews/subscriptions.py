@@ -81,6 +81,10 @@ TICK = 5.0
 PUSH_FAILURES = 5
 PUSH_RETRY = 2.0
 PUSH_TIMEOUT = 30.0
+#: Moves and copies remembered for Moved/Copied events: how long, and how many before
+#: the old ones are forgotten early.
+TRANSFER_TTL = 60.0
+TRANSFERS = 10_000
 #: Expired or unsubscribed ids remembered, to answer ErrorExpiredSubscription.
 TOMBSTONES = 10_000
 
@@ -236,8 +240,10 @@ class Subscription:
             return False
         if self.folders is None:
             return True
-        source = event.watched_source
-        return source in self.folders or (event.folder is not None and event.folder.source in self.folders)
+        folders = self.folders
+        return (event.watched_source in folders
+                or (event.folder is not None and event.folder.source in folders)
+                or (event.old_parent is not None and event.old_parent.source in folders))
 
     def take(self, event: Event) -> None:
         self.events.append(event)
@@ -433,19 +439,42 @@ class Feed:
                 changes = await box.changes_since(cursor.mark)
                 when = _now()
                 uidnext = cursor.uidnext
+                transfers = self.hub.transfers
                 for info in changes.changed:
                     item = ids.ItemRef(self.account, ids.MESSAGE, ref.source, str(info.uid))
                     if info.uid >= cursor.uidnext:
+                        uidnext = max(uidnext, info.uid + 1)
+                        came = transfers.pop((self.account, ref.source, info.uid), None) if transfers else None
+                        if came is not None:
+                            old_source, old_uid, moved = came[:3]
+                            events.append(Event(
+                                MOVED if moved else COPIED, ref, item, change=info.modseq,
+                                old_item=ids.ItemRef(self.account, ids.MESSAGE, old_source, str(old_uid)),
+                                old_parent=ids.FolderRef(self.account, ids.MAIL_FOLDER, old_source),
+                                when=when))
+                            continue
                         events.append(Event(CREATED, ref, item, change=info.modseq, when=when))
                         if "\\Seen" not in info.flags and "\\Draft" not in info.flags:
                             events.append(Event(NEW_MAIL, ref, item, change=info.modseq, when=when))
-                        uidnext = max(uidnext, info.uid + 1)
                     else:
                         events.append(Event(MODIFIED, ref, item, change=info.modseq, when=when))
+                moves = self.hub.moved_from
                 for uid in changes.expunged:
-                    if uid < cursor.uidnext:
-                        events.append(Event(DELETED, ref, ids.ItemRef(self.account, ids.MESSAGE,
-                                                                      ref.source, str(uid)), when=when))
+                    if uid >= cursor.uidnext:
+                        continue  # came and went between two reads
+                    old_item = ids.ItemRef(self.account, ids.MESSAGE, ref.source, str(uid))
+                    went = moves.pop((self.account, ref.source, uid), None) if moves else None
+                    if went is not None:
+                        dest, new_uid = went[:2]
+                        if dest in self.cursors:
+                            continue  # the destination's read tells of the move
+                        transfers.pop((self.account, dest, new_uid), None)
+                        events.append(Event(
+                            MOVED, ids.FolderRef(self.account, ids.MAIL_FOLDER, dest),
+                            ids.ItemRef(self.account, ids.MESSAGE, dest, str(new_uid)),
+                            old_item=old_item, old_parent=ref, when=when))
+                        continue
+                    events.append(Event(DELETED, ref, old_item, when=when))
                 cursor.mark = max(cursor.mark, changes.highestmodseq)
                 cursor.uidnext = uidnext
             elif ref.kind == ids.COLLECTION:
@@ -519,6 +548,11 @@ class Hub:
         self.feeds: dict[str, Feed] = {}
         self.streams: set = set()
         self.gone: OrderedDict = OrderedDict()
+        #: Messages EWS moved or copied, for Moved/Copied events:
+        #: (account, destination, new UID) -> (source, old UID, moved, when) and
+        #: (account, source, old UID) -> (destination, new UID, when).
+        self.transfers: dict = {}
+        self.moved_from: dict = {}
         self._ticker = None
         self._last_sweep = 0.0
 
@@ -584,6 +618,26 @@ class Hub:
             sub.pusher = None
         sub.events = []
 
+    def note_transfer(self, account: str, source: str, result, destination: str, moved: bool) -> None:
+        """EWS moved (``moved``) or copied messages of folder ``source`` to
+        ``destination`` (``result`` the store's ``CopyResult``): the feed then tells
+        Moved/Copied (with the old ids) instead of Created and Deleted. Nothing is kept
+        for an account without subscriptions."""
+        if account not in self.feeds:
+            return
+        when = _now()
+        for old_uid, new_uid in zip(result.source_uids, result.dest_uids):
+            self.transfers[(account, destination, new_uid)] = (source, old_uid, moved, when)
+            if moved:
+                self.moved_from[(account, source, old_uid)] = (destination, new_uid, when)
+        if len(self.transfers) > TRANSFERS:
+            self._forget_transfers(when - TRANSFER_TTL)
+
+    def _forget_transfers(self, before: float) -> None:
+        for table in (self.transfers, self.moved_from):
+            for key in [k for k, v in table.items() if v[-1] < before]:
+                del table[key]
+
     def count(self, account: Optional[str] = None) -> int:
         if account is None:
             return len(self.subs)
@@ -605,6 +659,7 @@ class Hub:
             stream.tick(now)
         if now - self._last_sweep >= 60 or not self.streams:
             self._last_sweep = now
+            self._forget_transfers(now - TRANSFER_TTL)
             for sub in [s for s in self.subs.values() if s.stream is None and s.expires <= now]:
                 log.info("ews: subscription of {account} expired", account=sub.account)
                 self.drop(sub, expired=True)
@@ -622,6 +677,14 @@ class Hub:
 
 
 _HUBS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def note_transfer(store, account: str, source: str, result, destination: str, moved: bool) -> None:
+    """``Hub.note_transfer`` of ``store``'s hub (MoveItem, CopyItem and DeleteItem's
+    MoveToDeletedItems call it after the store moved or copied)."""
+    hub = _HUBS.get(store)
+    if hub is not None:
+        hub.note_transfer(account, source, result, destination, moved)
 
 
 def hub_of(store) -> Hub:

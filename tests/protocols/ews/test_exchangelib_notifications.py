@@ -92,6 +92,40 @@ async def test_pull_sees_lmtp_delivery_and_another_session(server):
 
 
 @pytest_twisted.ensureDeferred
+async def test_moves_and_copies_are_moved_and_copied_events(server):
+    await server.deliver(numbered_message(1), numbered_message(2), numbered_message(3))
+
+    def run():
+        acc = account(server)
+        target = acc.junk
+        from exchangelib.folders import FolderCollection
+
+        # The Inbox and the Junk folder, not the Deleted Items the third goes to.
+        watched, mark = FolderCollection(account=acc, folders=[acc.inbox, target]).subscribe_to_pull(
+            event_types=["MovedEvent", "CopiedEvent", "DeletedEvent", "CreatedEvent"])
+        items = {i.subject: i for i in acc.inbox.all().only("subject")}
+        old_ids = {s: i.id for s, i in items.items()}
+        items["message 1"].move(target)
+        items["message 2"].copy(target)
+        items["message 3"].move_to_trash()
+        time.sleep(0.5)
+        seen = events_of(acc.inbox.get_events(watched, mark))
+        return old_ids, target.id, acc.trash.id, seen
+
+    old_ids, target_id, trash_id, seen = await in_thread(run)
+    kinds = sorted(kind for kind, _ in seen)
+    assert kinds == ["CopiedEvent", "MovedEvent", "MovedEvent"], kinds
+    by_old = {event.old_item_id.id: (kind, event) for kind, event in seen}
+    kind, moved = by_old[old_ids["message 1"]]
+    assert kind == "MovedEvent" and moved.parent_folder_id.id == target_id
+    assert moved.item_id.id != old_ids["message 1"]
+    kind, copied = by_old[old_ids["message 2"]]
+    assert kind == "CopiedEvent" and copied.parent_folder_id.id == target_id
+    kind, trashed = by_old[old_ids["message 3"]]
+    assert kind == "MovedEvent" and trashed.parent_folder_id.id == trash_id
+
+
+@pytest_twisted.ensureDeferred
 async def test_streaming_new_mail_within_a_second_of_lmtp(server):
     def subscribe():
         return account(server).inbox.subscribe_to_streaming(event_types=["NewMailEvent"])
