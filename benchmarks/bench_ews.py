@@ -1,79 +1,137 @@
-"""Exchange Web Services benchmark (issue 16): FindItem paging and GetItem, end to end.
+"""Exchange Web Services benchmark (issue 16): reading a large Inbox, and notifications.
 
-    .venv/bin/python benchmarks/bench_ews.py [--quick] [--messages 10000] [--page 100]
+    .venv/bin/python benchmarks/bench_ews.py [--quick] [--only find,get,rss,push]
+        [--items 10000] [--page 100] [--streams 5000] [--stream-accounts 50]
+        [--push-streams 1000] [--push-accounts 100] [--profile DIR]
+
+``--quick`` is a smoke run with small sizes (500 messages, 500 streams, 100 pushed).
+``--profile DIR`` runs each server under cProfile once it is ready and writes
+``DIR/<figure>.pstats`` (the reactor thread only).
 
 Figures and targets:
 
-1. ``FindItem``: paging through an Inbox of ``--messages`` messages ``--page`` at a
-   time (IndexedPageItemView, IdOnly plus the subject): items per second from the first
-   page asked to the last answered. Target >= 3,000 items/s.
-2. ``GetItem``: the whole Inbox read back ``--page`` messages per request (Default
-   shape, bodies as text): items per second. Target >= 1,000 items/s.
-3. Streaming notifications (5,000 subscriptions within 200 MB, delivery to event p99
-   < 100 ms) are not measured: the server has no notifications yet (docs/ews.md).
+1. ``FindItem``: paging through a 10,000-message Inbox 100 at a time
+   (IndexedPageItemView, BaseShape IdOnly plus item:Subject): items per second from the
+   first request to the last answer, over one keep-alive connection (``persistent``)
+   and with a new connection (and login) for every request (``re-connect``). Target
+   >= 3,000 items/s. Every answer is checked: HTTP 200, NoError, 100 messages (the last
+   page the rest), each with a Subject; the ids must be 10,000 distinct ones.
+2. ``GetItem``: the same 10,000 messages, 100 ids per request, BaseShape Default
+   (bodies included, as text): items per second, persistent and re-connect. Target
+   >= 1,000 items/s. Every answer: HTTP 200, 100 NoError messages, each with a Body.
+3. ``streams RSS``: 5,000 open GetStreamingEvents connections (50 accounts x 100, each
+   connection its own streaming subscription on the account's Inbox, ConnectionTimeout
+   30 minutes): resident memory of the server process once they all wait (each has had
+   its first keep-alive). Target <= 200 MB. The idle server's RSS is printed beside it.
+4. ``LMTP -> event``: 1,000 streams waiting (100 accounts x 10); one message per account
+   delivered over LMTP, one account after the other; latency from the moment the end of
+   the DATA is sent to each of that account's streams reading its NewMailEvent. Target
+   p99 < 100 ms. (Measured from before the LMTP reply, so it includes the delivery.)
 
-The server runs in its own process (this script with ``--serve``) through the
-production start-up path (``smsync.testing.servers.RunningServers``) over the
-``sqlite:`` store in a temporary directory, filled before it starts; the client is
-raw HTTP/1.1 over one keep-alive connection (``http.client``) with smsync's own SOAP
-codec. Every answer is checked: HTTP 200, NoError, the subjects of every message
-exactly once. ``--quick`` is a smoke run of 500 messages.
+Each server runs in its own process (this script with ``--serve``), EWS and LMTP
+together as ``smsync serve`` runs them (``smsync.testing.servers.RunningServers``,
+the production start-up path), over the ``sqlite:`` store in a temporary directory,
+logging to a file there as twistd would. Accounts and the Inbox's messages are put in
+the store before the server starts (bulk, through the store). Clients are raw HTTP/1.1
+over asyncio on 127.0.0.1. The machine's load average is printed with the figures: on
+a shared machine, compare runs made under similar load.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
-import http.client
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-USER = "bench@example.org"
+from bench_eas import LMTP, HTTPError, _bounded, _expect, _pct, _rss_mb, account, make_message  # noqa: E402
+from bench_imap import _cpu_seconds, _raise_fd_limit  # noqa: E402
+
 PASSWORD = "bench password"
-EWS = "/EWS/Exchange.asmx"
+EWS_PATH = "/EWS/Exchange.asmx"
+M = "http://schemas.microsoft.com/exchange/services/2006/messages"
+T = "http://schemas.microsoft.com/exchange/services/2006/types"
+S = "http://schemas.xmlsoap.org/soap/envelope/"
+TARGETS = {"find_items_s": 3000, "get_items_s": 1000, "streams_rss_mb": 200, "push_p99_ms": 100}
 
 
-def make_message(i: int) -> bytes:
-    body = (f"Line {i} of a benchmark message.\r\n" * 40).encode()
-    return (f"From: Sender {i % 50} <sender{i % 50}@example.net>\r\nTo: {USER}\r\n"
-            f"Subject: bench message {i}\r\nMessage-ID: <b{i}@example.net>\r\n"
-            f"Date: Mon, 5 Jan 2026 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-            ).encode() + body
+# ---------------------------------------------------------------------------------------
+# The server process
 
 
-def serve(directory: str, count: int) -> None:
-    """Fill a fresh SQLite store with ``count`` messages, then serve EWS on 127.0.0.1
-    until SIGTERM; the port goes to ``directory/port``."""
+def serve(directory: str, spec_file: str) -> None:
+    """Fill a fresh SQLite store as the spec says, then serve EWS and LMTP over it on
+    127.0.0.1 until SIGTERM; the ports go to ``directory/ports``."""
+    _raise_fd_limit()
+    with open(spec_file) as f:
+        spec = json.load(f)
     from twisted.internet import defer, reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
     logfile = open(os.path.join(directory, "server.log"), "a")
     globalLogBeginner.beginLoggingTo([textFileLogObserver(logfile)], redirectStandardIO=False)
+    profile = None
 
     async def main():
         from smsync.auth import hash_password
         from smsync.store.registry import open_store
-        from smsync.testing.servers import RunningServers
+        from smsync.testing.servers import RunningServers, config_with, default_config
 
         uri = f"sqlite:///{directory}/store"
         store = await open_store(uri)
-        await store.accounts.add(USER, hash_password(PASSWORD))
-        inbox = await (await store.mail(USER)).mailbox("INBOX")
-        for first in range(0, count, 200):
-            await defer.gatherResults([defer.ensureDeferred(inbox.append(make_message(i)))
-                                       for i in range(first, min(first + 200, count))])
+        hashed = hash_password(PASSWORD)
+        for name in spec["accounts"]:
+            await store.accounts.add(name, hashed)
+        for name, count in spec.get("messages", {}).items():
+            inbox = await (await store.mail(name)).mailbox("INBOX")
+            for first in range(0, count, 200):
+                await defer.gatherResults([defer.ensureDeferred(inbox.append(make_message(i, name)))
+                                           for i in range(first, min(first + 200, count))])
         await store.close()
-        running = await RunningServers.start(("ews",), uri, accounts=(), directory=directory)
-        with open(os.path.join(directory, "port.tmp"), "w") as f:
-            json.dump(running.port("http"), f)
-        os.rename(os.path.join(directory, "port.tmp"), os.path.join(directory, "port"))
+        config = config_with(default_config(), limits={
+            "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
+        running = await RunningServers.start(("ews", "lmtp"), uri, config=config, accounts=(),
+                                             directory=directory)
+        ports = {"http": running.port("http"), "lmtp": running.port("lmtp")}
+        nonlocal profile
+        if spec.get("tracemalloc"):
+            import tracemalloc
+
+            tracemalloc.start(12)
+
+            def snapshot(_signum, _frame):
+                snap = tracemalloc.take_snapshot()
+                with open(os.path.join(directory, spec["tracemalloc"]), "w") as f:
+                    total = sum(stat.size for stat in snap.statistics("filename"))
+                    f.write(f"{total / 1024:10.0f} KiB traced in all\n")
+                    for stat in snap.statistics("filename")[:15]:
+                        f.write(f"{stat.size / 1024:10.0f} KiB {stat.traceback[0].filename}\n")
+                    for stat in snap.statistics("traceback")[:30]:
+                        f.write(f"{stat.size / 1024:10.0f} KiB {stat.count:8d} blocks\n")
+                        f.write("".join(f"    {line}\n" for line in stat.traceback.format()[-12:]))
+
+            signal.signal(signal.SIGUSR1, snapshot)
+        if spec.get("profile"):
+            import cProfile
+
+            profile = cProfile.Profile()
+            profile.enable()
+        with open(os.path.join(directory, "ports.tmp"), "w") as f:
+            json.dump(ports, f)
+        os.rename(os.path.join(directory, "ports.tmp"), os.path.join(directory, "ports"))
 
     def failed(failure):
         failure.printTraceback()
@@ -81,114 +139,449 @@ def serve(directory: str, count: int) -> None:
 
     reactor.callWhenRunning(lambda: defer.Deferred.fromCoroutine(main()).addErrback(failed))
     reactor.run()
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(spec["profile"])
+
+
+class Server:
+    """This script's ``--serve`` in a child process, with ``spec`` loaded first."""
+
+    def __init__(self, label: str, spec: dict, profile_dir=None):
+        self.label = label
+        self.dir = tempfile.mkdtemp(prefix="smsync-bench-ews-")
+        if profile_dir:
+            spec = dict(spec, profile=os.path.join(os.path.abspath(profile_dir), f"{label}.pstats"))
+        spec_file = os.path.join(self.dir, "spec.json")
+        with open(spec_file, "w") as f:
+            json.dump(spec, f)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", self.dir, spec_file],
+                                     env=env, cwd=ROOT)
+        port_file = os.path.join(self.dir, "ports")
+        deadline = time.time() + 1800
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError(f"the {label} server did not start")
+            time.sleep(0.2)
+        with open(port_file) as f:
+            ports = json.load(f)
+        self.http, self.lmtp = ports["http"], ports["lmtp"]
+        self.pid = self.proc.pid
+
+    def rss_mb(self) -> float:
+        return _rss_mb(self.pid)
+
+    def cpu(self) -> float:
+        return _cpu_seconds(self.pid)
+
+    async def settle(self, quiet: float = 0.03, step: float = 0.5, limit: float = 120) -> None:
+        deadline = time.monotonic() + limit
+        before = self.cpu()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(step)
+            now = self.cpu()
+            if now - before < quiet:
+                return
+            before = now
+
+    def problems(self) -> int:
+        try:
+            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
+                return sum(1 for line in f if "Traceback" in line)
+        except OSError:
+            return 0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------
+# The client: raw HTTP/1.1 over asyncio
+
+
+def envelope(operation: str, inner: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="{S}" xmlns:m="{M}" '
+            f'xmlns:t="{T}"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header>'
+            f"<s:Body><m:{operation}>{inner}</m:{operation}></s:Body></s:Envelope>").encode()
 
 
 class Client:
-    """One keep-alive connection posting SOAP requests."""
+    """One account's HTTP/1.1 connection to the EWS endpoint."""
 
-    def __init__(self, port: int):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-        self.headers = {"Authorization": f"Basic {token}", "Content-Type": "text/xml; charset=utf-8"}
+    def __init__(self, port: int, user: str):
+        self.port = port
+        self.user = user
+        self.reader = self.writer = None
+        self.auth = "Basic " + base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
 
-    def call(self, name: str, xml: str):
-        from lxml import etree
+    async def connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
 
-        from smsync.protocols.ews import soap
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
 
-        op = etree.fromstring(f'<m:{name} xmlns:m="{soap.M}" xmlns:t="{soap.T}">{xml}</m:{name}>')
-        self.conn.request("POST", EWS, body=soap.request_envelope(op), headers=self.headers)
-        response = self.conn.getresponse()
-        payload = response.read()
-        if response.status != 200:
-            raise SystemExit(f"{name}: HTTP {response.status}: {payload[:300]!r}")
-        answer = soap.read_response(payload)
-        for message in soap.messages_of(answer.payload):
-            code = message.findtext(soap.m("ResponseCode"))
-            if code != "NoError":
-                raise SystemExit(f"{name}: {code}")
+    def send(self, body: bytes, close: bool = False) -> None:
+        head = [f"POST {EWS_PATH} HTTP/1.1", "Host: 127.0.0.1", f"Authorization: {self.auth}",
+                "Content-Type: text/xml; charset=utf-8", f"Content-Length: {len(body)}"]
+        if close:
+            head.append("Connection: close")
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+    async def head(self) -> tuple[int, dict]:
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name:
+                headers[name.strip().lower()] = value.strip()
+        return int(lines[0].split()[1]), headers
+
+    async def receive(self) -> tuple[int, bytes]:
+        status, headers = await self.head()
+        if "content-length" not in headers:
+            raise HTTPError(f"no Content-Length ({headers})")
+        body = await self.reader.readexactly(int(headers["content-length"]))
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, body
+
+    async def post(self, body: bytes, reconnect: bool = False) -> tuple[int, bytes]:
+        if self.writer is None or reconnect:
+            self.close()
+            await self.connect()
+        self.send(body, close=reconnect)
+        answer = await self.receive()
+        if reconnect:
+            self.close()
         return answer
 
 
-def find_all(client: Client, page: int) -> tuple[list, list, float]:
-    from smsync.protocols.ews import soap
+_ITEM_ID = re.compile(rb'<t:ItemId Id="([^"]+)"')
 
-    ids, subjects, offset = [], [], 0
+
+def find_page(offset: int, page: int) -> bytes:
+    return envelope("FindItem", (
+        "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>"
+        '<t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape>'
+        f'<m:IndexedPageItemView MaxEntriesReturned="{page}" Offset="{offset}" BasePoint="Beginning"/>'
+        '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds>'))
+
+
+def get_items(item_ids: list) -> bytes:
+    wanted = "".join(f'<t:ItemId Id="{i}"/>' for i in item_ids)
+    return envelope("GetItem", (
+        "<m:ItemShape><t:BaseShape>Default</t:BaseShape><t:BodyType>Text</t:BodyType></m:ItemShape>"
+        f"<m:ItemIds>{wanted}</m:ItemIds>"))
+
+
+async def find_all(client: Client, total: int, page: int, reconnect: bool) -> tuple[float, list]:
+    """Page through the Inbox: (seconds, item ids)."""
+    found: list = []
     start = time.perf_counter()
+    offset = 0
     while True:
-        answer = client.call("FindItem", (
-            '<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>'
-            '<t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape>'
-            f'<m:IndexedPageItemView MaxEntriesReturned="{page}" Offset="{offset}" BasePoint="Beginning"/>'
-            '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds>'))
-        root = soap.messages_of(answer.payload)[0].find(soap.m("RootFolder"))
-        items = list(root.find(soap.t("Items")))
-        ids += [i.find(soap.t("ItemId")).get("Id") for i in items]
-        subjects += [i.findtext(soap.t("Subject")) for i in items]
-        offset += len(items)
-        if root.get("IncludesLastItemInRange") == "true":
-            return ids, subjects, time.perf_counter() - start
+        status, body = await client.post(find_page(offset, page), reconnect)
+        _expect(status == 200 and b"<m:ResponseCode>NoError</m:ResponseCode>" in body,
+                f"FindItem at {offset}: HTTP {status} {body[:300]!r}")
+        ids = _ITEM_ID.findall(body)
+        _expect(body.count(b"<t:Subject>") == len(ids), "FindItem: an item without its Subject")
+        found += ids
+        offset += len(ids)
+        if b'IncludesLastItemInRange="true"' in body or not ids:
+            break
+        _expect(len(ids) == page, f"FindItem: a page of {len(ids)}")
+    elapsed = time.perf_counter() - start
+    _expect(len(found) == total and len(set(found)) == total,
+            f"FindItem: {len(found)} ids, {len(set(found))} distinct, of {total}")
+    return elapsed, found
 
 
-def get_all(client: Client, ids: list, page: int) -> tuple[list, float]:
-    from smsync.protocols.ews import soap
-
-    subjects = []
+async def get_all(client: Client, item_ids: list, page: int, reconnect: bool) -> float:
     start = time.perf_counter()
-    for first in range(0, len(ids), page):
-        xml = "".join(f'<t:ItemId Id="{i}"/>' for i in ids[first:first + page])
-        answer = client.call("GetItem", '<m:ItemShape><t:BaseShape>Default</t:BaseShape>'
-                             '<t:BodyType>Text</t:BodyType></m:ItemShape>'
-                             f'<m:ItemIds>{xml}</m:ItemIds>')
-        for message in soap.messages_of(answer.payload):
-            item = message.find(f"{soap.m('Items')}/{soap.t('Message')}")
-            if item is None or not item.findtext(soap.t("Body")):
-                raise SystemExit("GetItem: a message without its body")
-            subjects.append(item.findtext(soap.t("Subject")))
-    return subjects, time.perf_counter() - start
+    for first in range(0, len(item_ids), page):
+        chunk = [i.decode() for i in item_ids[first:first + page]]
+        status, body = await client.post(get_items(chunk), reconnect)
+        _expect(status == 200, f"GetItem: HTTP {status} {body[:300]!r}")
+        _expect(body.count(b"<m:ResponseCode>NoError</m:ResponseCode>") == len(chunk)
+                and body.count(b"<t:Body ") == len(chunk), f"GetItem: not {len(chunk)} bodies")
+    return time.perf_counter() - start
+
+
+async def read_figures(args, rows: dict) -> None:
+    user = account(0)
+    print(f"[read] filling an Inbox of {args.items} messages", flush=True)
+    server = Server("read", {"accounts": [user], "messages": {user: args.items}}, args.profile)
+    try:
+        client = Client(server.http, user)
+        ids: list = []
+        for mode, reconnect in (("persistent", False), ("re-connect", True)):
+            if "find" in args.figures:
+                await find_all(client, args.items, args.page, reconnect)  # warm the caches
+                cpu0 = server.cpu()
+                elapsed, ids = await find_all(client, args.items, args.page, reconnect)
+                rows[f"find_{mode}"] = {"items_s": args.items / elapsed,
+                                        "cpu_ms": (server.cpu() - cpu0) * 1000 / (args.items / args.page)}
+                print(f"  FindItem {mode}: {args.items / elapsed:.0f} items/s", flush=True)
+            if "get" in args.figures:
+                if not ids:
+                    _, ids = await find_all(client, args.items, args.page, False)
+                cpu0 = server.cpu()
+                elapsed = await get_all(client, ids, args.page, reconnect)
+                rows[f"get_{mode}"] = {"items_s": len(ids) / elapsed,
+                                       "cpu_ms": (server.cpu() - cpu0) * 1000 / (len(ids) / args.page)}
+                print(f"  GetItem {mode}: {len(ids) / elapsed:.0f} items/s", flush=True)
+        client.close()
+    finally:
+        rows["read_log_tracebacks"] = server.problems()
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# Streaming
+
+
+STREAMING = ('<m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/>'
+             "</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType>"
+             "<t:EventType>CreatedEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest>")
+
+
+class Listener:
+    """One streaming subscription and its open GetStreamingEvents connection."""
+
+    def __init__(self, port: int, user: str):
+        self.client = Client(port, user)
+        self.sub_id = None
+        self.buffer = b""
+        self.waiter = None
+
+    async def subscribe(self) -> None:
+        status, body = await self.client.post(envelope("Subscribe", STREAMING))
+        found = re.search(rb"<m:SubscriptionId>([^<]+)</m:SubscriptionId>", body)
+        _expect(status == 200 and found is not None, f"Subscribe: HTTP {status} {body[:300]!r}")
+        self.sub_id = found.group(1).decode()
+
+    async def open(self) -> None:
+        """GetStreamingEvents on the same connection; back once the first keep-alive came."""
+        self.client.send(envelope("GetStreamingEvents", (
+            f"<m:SubscriptionIds><t:SubscriptionId>{self.sub_id}</t:SubscriptionId></m:SubscriptionIds>"
+            "<m:ConnectionTimeout>30</m:ConnectionTimeout>")))
+        status, headers = await self.client.head()
+        _expect(status == 200 and headers.get("transfer-encoding") == "chunked",
+                f"GetStreamingEvents: HTTP {status} {headers}")
+        await self.until(b"<m:ConnectionStatus>OK</m:ConnectionStatus>")
+
+    async def until(self, marker: bytes) -> float:
+        """Read until ``marker`` has come; the perf_counter time it did."""
+        while marker not in self.buffer:
+            data = await self.client.reader.read(65536)
+            if not data:
+                raise HTTPError("the stream ended")
+            self.buffer += data
+        when = time.perf_counter()
+        self.buffer = self.buffer[self.buffer.index(marker) + len(marker):]
+        return when
+
+    def close(self) -> None:
+        self.client.close()
+
+
+async def _open_streams(port: int, accounts: list, per: int) -> list:
+    listeners = [Listener(port, user) for user in accounts for _ in range(per)]
+
+    async def start(listener):
+        await listener.subscribe()
+        await listener.open()
+
+    await _bounded([start(lst) for lst in listeners], 100)
+    return listeners
+
+
+async def rss_figure(args, rows: dict) -> None:
+    accounts = [account(a, "s") for a in range(args.stream_accounts)]
+    per = args.streams // len(accounts)
+    print(f"[rss] {len(accounts) * per} open GetStreamingEvents", flush=True)
+    spec = {"accounts": accounts}
+    if args.tracemalloc:
+        spec["tracemalloc"] = "tracemalloc.txt"
+    server = Server("rss", spec, args.profile)
+    try:
+        await server.settle()
+        rows["rss_before_mb"] = server.rss_mb()
+        t0 = time.perf_counter()
+        listeners = await _open_streams(server.http, accounts, per)
+        rows["rss_setup_s"] = time.perf_counter() - t0
+        await server.settle()
+        rows["streams_rss_mb"] = server.rss_mb()
+        if args.tracemalloc:
+            server.proc.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(5)
+            await server.settle()
+            with open(os.path.join(server.dir, "tracemalloc.txt")) as f:
+                with open(os.path.join(args.tracemalloc, "rss.txt"), "w") as out:
+                    out.write(f.read())
+        # Every stream still open: each answers a delivery to its account.
+        rows["streams_open"] = sum(1 for lst in listeners if lst.client.reader is not None
+                                   and not lst.client.reader.at_eof())
+        for lst in listeners:
+            lst.close()
+    finally:
+        rows["rss_log_tracebacks"] = server.problems()
+        server.stop()
+
+
+async def push_figure(args, rows: dict) -> None:
+    accounts = [account(a, "p") for a in range(args.push_accounts)]
+    per = args.push_streams // len(accounts)
+    print(f"[push] {len(accounts) * per} streams; {len(accounts)} deliveries over LMTP", flush=True)
+    server = Server("push", {"accounts": accounts}, args.profile)
+    try:
+        listeners = await _open_streams(server.http, accounts, per)
+        await server.settle()
+        lmtp = LMTP()
+        await lmtp.connect(server.lmtp)
+        latencies, missing = [], 0
+        for a, user in enumerate(accounts):
+            mine = listeners[a * per:(a + 1) * per]
+            waits = [asyncio.ensure_future(lst.until(b"NewMailEvent")) for lst in mine]
+            message = make_message(10**6 + a, user)
+            stuffed = message.replace(b"\r\n.", b"\r\n..")
+            lmtp.writer.write(f"MAIL FROM:<load@example.net>\r\nRCPT TO:<{user}>\r\nDATA\r\n".encode())
+            for _ in range(3):
+                await lmtp._reply()
+            t0 = time.perf_counter()
+            lmtp.writer.write(stuffed + b".\r\n")
+            await lmtp._reply()
+            done, pending = await asyncio.wait(waits, timeout=10)
+            missing += len(pending)
+            for w in pending:
+                w.cancel()
+            latencies += [w.result() - t0 for w in done]
+        lmtp.close()
+        rows["push_answers"] = len(latencies)
+        rows["push_expected"] = len(accounts) * per
+        rows["push_missing"] = missing
+        rows["push_p50_ms"] = _pct(latencies, 50) * 1000
+        rows["push_p99_ms"] = _pct(latencies, 99) * 1000 if not missing else float("inf")
+        rows["push_max_ms"] = max(latencies) * 1000 if latencies else float("nan")
+        for lst in listeners:
+            lst.close()
+    finally:
+        rows["push_log_tracebacks"] = server.problems()
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def report(rows: dict, args) -> None:
+    print()
+    print(f"EWS benchmark (store sqlite, Exchange2016, pages of {args.page})")
+    print()
+    print("| figure | value | target |")
+    print("|---|---:|---|")
+
+    def line(label, key, fmt, target="", verdict=None):
+        value = rows
+        try:
+            for part in key.split("."):
+                value = value[part]
+        except (KeyError, TypeError):
+            print(f"| {label} | n/a | {target} |")
+            return
+        text = format(value, fmt)
+        mark = ""
+        if verdict is not None:
+            mark = " ok" if verdict(value) else " **MISSED**"
+        print(f"| {label} | {text} | {target}{mark} |")
+
+    for mode in ("persistent", "re-connect"):
+        if "find" in args.figures:
+            line(f"FindItem paging {args.items} msgs, IdOnly+Subject, {mode} (items/s)",
+                 f"find_{mode}.items_s", ".0f", f">= {TARGETS['find_items_s']}",
+                 lambda v: v >= TARGETS["find_items_s"])
+            line(f"  server CPU per page, {mode} (ms)", f"find_{mode}.cpu_ms", ".1f")
+    for mode in ("persistent", "re-connect"):
+        if "get" in args.figures:
+            line(f"GetItem {args.page} msgs with bodies per request, {mode} (items/s)",
+                 f"get_{mode}.items_s", ".0f", f">= {TARGETS['get_items_s']}",
+                 lambda v: v >= TARGETS["get_items_s"])
+            line(f"  server CPU per request, {mode} (ms)", f"get_{mode}.cpu_ms", ".1f")
+    if "rss" in args.figures:
+        line("server RSS before the streams (MB)", "rss_before_mb", ".0f")
+        line(f"server RSS with {args.streams} open GetStreamingEvents (MB)", "streams_rss_mb", ".0f",
+             f"<= {TARGETS['streams_rss_mb']} MB", lambda v: v <= TARGETS["streams_rss_mb"])
+        line("  streams still open when measured", "streams_open", "d")
+        line(f"  subscribing and opening {args.streams} streams (s)", "rss_setup_s", ".1f")
+    if "push" in args.figures:
+        line(f"LMTP delivery -> NewMailEvent on the stream, p99 ({args.push_streams} streams, ms)",
+             "push_p99_ms", ".1f", f"< {TARGETS['push_p99_ms']} ms", lambda v: v < TARGETS["push_p99_ms"])
+        line("  p50 (ms)", "push_p50_ms", ".1f")
+        line("  max (ms)", "push_max_ms", ".1f")
+        if "push_answers" in rows:
+            print(f"\nevents received {rows['push_answers']}/{rows['push_expected']} "
+                  f"(none within 10 s: {rows['push_missing']})")
+    tracebacks = sum(v for k, v in rows.items() if k.endswith("_log_tracebacks"))
+    print(f"tracebacks in the servers' logs: {tracebacks}")
+    print("load average before/after: %s / %s" % (
+        " ".join(f"{x:.2f}" for x in args.load_before), " ".join(f"{x:.2f}" for x in os.getloadavg())))
+
+
+async def run(args) -> dict:
+    rows: dict = {}
+    limit = _raise_fd_limit()
+    needed = max(args.streams, args.push_streams) + 200
+    if needed > limit:
+        raise SystemExit(f"open-file limit {limit} is too low for {needed} connections")
+    if args.figures & {"find", "get"}:
+        await read_figures(args, rows)
+    if "rss" in args.figures:
+        await rss_figure(args, rows)
+    if "push" in args.figures:
+        await push_figure(args, rows)
+    return rows
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--messages", type=int, default=10_000)
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--only", help="comma-separated: find, get, rss, push")
+    ap.add_argument("--items", type=int, default=10000)
     ap.add_argument("--page", type=int, default=100)
+    ap.add_argument("--streams", type=int, default=5000)
+    ap.add_argument("--stream-accounts", type=int, default=50)
+    ap.add_argument("--push-streams", type=int, default=1000)
+    ap.add_argument("--push-accounts", type=int, default=100)
+    ap.add_argument("--profile", help="write each server's cProfile statistics in this directory")
+    ap.add_argument("--tracemalloc", help="trace the rss server's allocations (slow; its RSS is then "
+                    "not the figure) and write the largest, with the streams open, to DIR/rss.txt")
     ap.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
+        serve(*args.serve)
         return
-    count = 500 if args.quick else args.messages
-    directory = tempfile.mkdtemp(prefix="bench-ews-")
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", directory, str(count)])
-    try:
-        port_file = os.path.join(directory, "port")
-        deadline = time.monotonic() + 600
-        while not os.path.exists(port_file):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
-        with open(port_file) as f:
-            port = json.load(f)
-        client = Client(port)
-        ids, found, find_time = find_all(client, args.page)
-        expected = sorted(f"bench message {i}" for i in range(count))
-        if sorted(found) != expected:
-            raise SystemExit("FindItem: not every message exactly once")
-        read, get_time = get_all(client, ids, args.page)
-        if sorted(read) != expected:
-            raise SystemExit("GetItem: not every message exactly once")
-        load = os.getloadavg()[0]
-        print(f"EWS, {count} messages, {args.page} a request (load average {load:.2f})")
-        print(f"  FindItem: {count / find_time:8.0f} items/s   (target >= 3,000)"
-              f"  {'met' if count / find_time >= 3000 else 'NOT met'}")
-        print(f"  GetItem:  {count / get_time:8.0f} items/s   (target >= 1,000)"
-              f"  {'met' if count / get_time >= 1000 else 'NOT met'}")
-        print("  streaming notifications: not measured (not built yet)")
-    finally:
-        proc.terminate()
-        proc.wait(60)
-        shutil.rmtree(directory, ignore_errors=True)
+    if args.quick:
+        args.items, args.streams, args.stream_accounts = 500, 500, 10
+        args.push_streams, args.push_accounts = 100, 10
+    for directory in (args.profile, args.tracemalloc):
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+    args.figures = set(args.only.split(",")) if args.only else {"find", "get", "rss", "push"}
+    args.load_before = os.getloadavg()
+    rows = asyncio.run(run(args))
+    report(rows, args)
 
 
 if __name__ == "__main__":

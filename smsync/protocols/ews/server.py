@@ -46,8 +46,8 @@ class Context:
     sync_adapter: object = None
     #: The TimeZoneContext the client named (a Windows zone id), if any.
     timezone: Optional[str] = None
-    #: The endpoint's pull subscriptions (``notifications.Subscriptions``).
-    subscriptions: object = None
+    #: The twisted.web request (GetStreamingEvents writes its answer on it as it goes).
+    request: object = None
 
     @property
     def store(self):
@@ -121,12 +121,10 @@ class EWSEndpoint:
     """The endpoint's logic over one ``Edge``; ``EWSResource`` puts it on twisted.web."""
 
     def __init__(self, edge):
-        from smsync.protocols.ews.notifications import Subscriptions
         from smsync.sync import SyncAdapter
 
         self.edge = edge
         self.sync_adapter = SyncAdapter(edge.store)
-        self.subscriptions = Subscriptions(edge.store.notifier)
 
     async def handle(self, request) -> Response:
         host = peer_host(request)
@@ -155,7 +153,7 @@ class EWSEndpoint:
         client = Client.http("ews", agent, host)
         await self.edge.devices.record(account, "ews", client, min_interval=RECORD_INTERVAL)
         ctx = Context(self.edge, account, parsed.version, host, agent, parsed.operation,
-                      client.device_id, self.sync_adapter, parsed.timezone, self.subscriptions)
+                      client.device_id, self.sync_adapter, parsed.timezone, request)
         try:
             payload = await spec.handler(ctx, parsed.body)
         except soap.SoapFault as e:

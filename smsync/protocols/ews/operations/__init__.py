@@ -55,7 +55,7 @@ from smsync.protocols.ews.operations import (  # noqa: E402
     folder_changes,
     folders,
     getitem,
-    notify,
+    notifications,
     oof,
     rules,
     sending,
@@ -64,4 +64,4 @@ from smsync.protocols.ews.operations import (  # noqa: E402
 )
 
 MODULES = (server_info, folders, folder_changes, finditem, getitem, changes, syncing,
-           directory, attachments, notify, sending, oof, rules, availability)
+           directory, attachments, notifications, sending, oof, rules, availability)

@@ -35,6 +35,7 @@ from smsync.protocols.ews.messages import DRAFT, FLAGGED, SEEN, keywords
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.operations.getitem import item_ids
 from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
+from smsync.protocols.ews.subscriptions import note_transfer
 
 _CONFLICT_RESOLUTIONS = ("NeverOverwrite", "AutoResolve", "AlwaysOverwrite")
 
@@ -377,7 +378,8 @@ async def delete_item(ctx, request):
             uids = UIDSet.of([ref.uid])
             if trash is not None and trash.id != mailbox.id:
                 trash_name = (await trash.info()).name
-                await mailbox.move(uids, trash_name)
+                moved = await mailbox.move(uids, trash_name)
+                note_transfer(ctx.store, ctx.account, mailbox.id, moved, trash.id, True)
             else:
                 # SoftDelete (Exchange's recoverable items) and a delete from Deleted Items
                 # remove the message: every protocol sees it expunged.
@@ -426,6 +428,7 @@ async def _move_or_copy(ctx, request, name: str, move: bool):
                                 (await mailbox.messages(uids))[0].modseq)
             else:
                 result = await (mailbox.move if move else mailbox.copy)(uids, dest.name)
+                note_transfer(ctx.store, ctx.account, mailbox.id, result, dest_box.id, move)
                 if not result.dest_uids:
                     raise EWSError("ErrorItemNotFound", "the item is gone")
                 new_uid = result.dest_uids[0]
