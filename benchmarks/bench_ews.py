@@ -10,7 +10,7 @@ Figures and targets:
 2. ``GetItem``: the whole Inbox read back ``--page`` messages per request (Default
    shape, bodies as text): items per second. Target >= 1,000 items/s.
 3. Streaming notifications (5,000 subscriptions within 200 MB, delivery to event p99
-   < 100 ms) are not measured: the server has no notifications yet (docs/ews.md).
+   < 100 ms) are not measured yet.
 
 The server runs in its own process (this script with ``--serve``) through the
 production start-up path (``smsync.testing.servers.RunningServers``) over the
@@ -184,7 +184,7 @@ def main() -> None:
               f"  {'met' if count / find_time >= 3000 else 'NOT met'}")
         print(f"  GetItem:  {count / get_time:8.0f} items/s   (target >= 1,000)"
               f"  {'met' if count / get_time >= 1000 else 'NOT met'}")
-        print("  streaming notifications: not measured (not built yet)")
+        print("  streaming notifications: not measured yet")
     finally:
         proc.terminate()
         proc.wait(60)

@@ -1,4 +1,5 @@
-"""Pull subscriptions (Subscribe, GetEvents, Unsubscribe): what changed in an account's
+"""Pull and streaming subscriptions (Subscribe, GetEvents, GetStreamingEvents,
+Unsubscribe): what changed in an account's
 folders since the client last asked, woken by the store's ``IChangeNotifier`` whichever
 protocol or process made the change.
 
@@ -62,6 +63,10 @@ class Subscription:
     previous: Optional[str] = None
     last_answer: Optional[list] = None
     handle: object = None
+    #: A streaming subscription (GetStreamingEvents) rather than a pull one.
+    streaming: bool = False
+    #: Called when something is noticed (a waiting GetStreamingEvents wakes).
+    wake: Optional[Callable[[], None]] = None
 
     def expired(self, now: float) -> bool:
         return now - self.last_used > self.timeout * 60
@@ -75,6 +80,8 @@ class Subscription:
             self.pending.add((event.kind.value, event.folder_id))
         if len(self.pending) > MAX_PENDING:
             self.pending = {("resync", "")}
+        if self.pending and self.wake is not None:
+            self.wake()
 
 
 class Subscriptions:
@@ -86,12 +93,13 @@ class Subscriptions:
         self._all: dict[str, Subscription] = {}
 
     def add(self, account: str, sources: Optional[frozenset], event_types: frozenset,
-            timeout: float) -> Subscription:
+            timeout: float, streaming: bool = False) -> Subscription:
         self.expire()
         mine = sorted((s for s in self._all.values() if s.account == account), key=lambda s: s.last_used)
         for old in mine[:max(0, len(mine) - MAX_PER_ACCOUNT + 1)]:
             self.remove(old.id)
-        sub = Subscription(new_token(), account, sources, event_types, timeout, self.clock())
+        sub = Subscription(new_token(), account, sources, event_types, timeout, self.clock(),
+                           streaming=streaming)
         sub.handle = self.notifier.subscribe(account, sub.notice)
         self._all[sub.id] = sub
         return sub
@@ -114,7 +122,8 @@ class Subscriptions:
 
     def expire(self) -> None:
         now = self.clock()
-        for sub in [s for s in self._all.values() if s.expired(now)]:
+        # A streaming subscription with a connection open is in use, however long.
+        for sub in [s for s in self._all.values() if s.expired(now) and s.wake is None]:
             self.remove(sub.id)
 
     def __len__(self) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from smsync.edge.devices import Client
@@ -48,6 +49,8 @@ class Context:
     timezone: Optional[str] = None
     #: The endpoint's pull subscriptions (``notifications.Subscriptions``).
     subscriptions: object = None
+    #: Fires (with None) when the client's connection ends: a long-lived answer stops.
+    gone: object = None
 
     @property
     def store(self):
@@ -106,6 +109,13 @@ async def basic_login(edge, request, host: str, protocol: str = "ews"):
     return account
 
 
+def _gone(request) -> Deferred:
+    """A Deferred firing (with None) when the request's connection ends, however."""
+    d = request.notifyFinish()
+    d.addErrback(lambda _failure: None)  # a client hanging up is not an error here
+    return d
+
+
 def _header(request, name: str) -> Optional[str]:
     value = request.getHeader(name.encode("ascii"))
     return value.decode("latin-1")[:300] if value is not None else None
@@ -155,7 +165,8 @@ class EWSEndpoint:
         client = Client.http("ews", agent, host)
         await self.edge.devices.record(account, "ews", client, min_interval=RECORD_INTERVAL)
         ctx = Context(self.edge, account, parsed.version, host, agent, parsed.operation,
-                      client.device_id, self.sync_adapter, parsed.timezone, self.subscriptions)
+                      client.device_id, self.sync_adapter, parsed.timezone, self.subscriptions,
+                      _gone(request))
         try:
             payload = await spec.handler(ctx, parsed.body)
         except soap.SoapFault as e:
@@ -164,6 +175,8 @@ class EWSEndpoint:
             return fault(soap.SoapFault(e.code, e.message), host, parsed.version)
         except StorageUnavailable as e:
             return fault(soap.SoapFault("ErrorServerBusy", str(e), client=False), host, parsed.version)
+        if isinstance(payload, Response):
+            return payload  # a streamed answer (GetStreamingEvents)
         return Response(200, soap.envelope(payload, parsed.version), XML)
 
 

@@ -52,3 +52,32 @@ async def test_pull_subscription_events(server):
 
     quiet, error = await in_thread(follow_on)
     assert quiet == ["StatusEvent"] and error == "ErrorSubscriptionNotFound"
+
+
+@pytest_twisted.ensureDeferred
+async def test_streaming_subscription_events(server, log_capture):
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    def subscribe():
+        return account(server).inbox.subscribe_to_streaming()
+
+    sub_id = await in_thread(subscribe)
+
+    def listen():
+        acc = account(server)
+        for notification in acc.inbox.get_streaming_events(sub_id, connection_timeout=1):
+            kinds = sorted(type(e).__name__ for e in notification.events)
+            if kinds:
+                return notification.subscription_id, kinds
+        return None
+
+    listening = in_thread(listen)
+    await deferLater(reactor, 1.0, lambda: None)
+    started = reactor.seconds()
+    await server.deliver(numbered_message(9))
+    got = await listening
+    assert got == (sub_id, ["CreatedEvent", "NewMailEvent"])
+    assert reactor.seconds() - started < 5  # pushed, not found at the end of the connection
+    await deferLater(reactor, 0.5, lambda: None)  # the client hung up: the answer ends
+    assert not [e for e in log_capture.events if e.get("log_failure") is not None]

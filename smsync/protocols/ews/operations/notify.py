@@ -1,5 +1,6 @@
-"""Subscribe (pull), GetEvents and Unsubscribe: see ``smsync.protocols.ews.notifications``.
-Push and streaming subscriptions are not served yet (``ErrorInvalidOperation``)."""
+"""Subscribe (pull and streaming), GetEvents, GetStreamingEvents and Unsubscribe: see
+``smsync.protocols.ews.notifications``. Push subscriptions (the server calling the client)
+are not served (``ErrorInvalidOperation``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import copy
 from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError
-from smsync.protocols.ews import ids, notifications, tree
+from smsync.protocols.ews import ids, notifications, soap, tree
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
@@ -34,17 +35,21 @@ async def _baseline(ctx, folder: tree.Folder):
 @operation("Subscribe")
 async def subscribe(ctx, request):
     pull = request.find(m("PullSubscriptionRequest"))
+    streaming = pull is None and request.find(m("StreamingSubscriptionRequest")) is not None
+    if streaming:
+        pull = request.find(m("StreamingSubscriptionRequest"))
     if pull is None:
         name = next((c.tag.rpartition("}")[2] for c in request if isinstance(c.tag, str)), "nothing")
         ctx.log(f"Subscribe: {name[:40]} is not served")
         return response("Subscribe", [response_message(
-            "Subscribe", INVALID_OPERATION, "only pull subscriptions are served yet")])
+            "Subscribe", INVALID_OPERATION, "only pull and streaming subscriptions are served")])
     try:
         wanted = {(e.text or "").strip() for e in pull.iter(t("EventType"))}
         if not wanted or not wanted <= EVENT_TYPES:
             raise EWSError(SCHEMA_VALIDATION, "EventTypes names events of EWS")
         try:
-            timeout = int((pull.findtext(t("Timeout")) or "30").strip())
+            # A streaming subscription ends 30 minutes after its last connection.
+            timeout = 30 if streaming else int((pull.findtext(t("Timeout")) or "30").strip())
         except ValueError:
             raise EWSError("ErrorInvalidPullSubscriptionTimeout",
                            "Timeout is a number of minutes") from None
@@ -60,7 +65,7 @@ async def subscribe(ctx, request):
             chosen = [await tree.resolve(ctx, e, folders) for e in holder if isinstance(e.tag, str)]
             watched = [f for f in chosen if f.is_mail or f.ref.kind == ids.COLLECTION]
             sources = frozenset(f.ref.source for f in watched)
-        sub = ctx.subscriptions.add(ctx.account, sources, frozenset(wanted), timeout)
+        sub = ctx.subscriptions.add(ctx.account, sources, frozenset(wanted), timeout, streaming)
         for folder in watched:
             sub.seen[folder.ref.source] = await _baseline(ctx, folder)
     except (EWSError, SmsyncError) as e:
@@ -69,9 +74,12 @@ async def subscribe(ctx, request):
         return response("Subscribe", [response_message("Subscribe", error.code, error.message)])
     sub_id = etree.Element(m("SubscriptionId"))
     sub_id.text = sub.id
-    watermark = etree.Element(m("Watermark"))
-    watermark.text = sub.watermark
-    return response("Subscribe", [response_message("Subscribe", children=[sub_id, watermark])])
+    children = [sub_id]
+    if not streaming:
+        watermark = etree.Element(m("Watermark"))
+        watermark.text = sub.watermark
+        children.append(watermark)
+    return response("Subscribe", [response_message("Subscribe", children=children)])
 
 
 def _event(kind: str, watermark: str, id_tag: str, id_text: str, parent: str, change_key=None):
@@ -204,6 +212,99 @@ async def get_events(ctx, request):
     sub.previous, sub.watermark, sub.last_answer = presented, watermark, events
     node = _notification(sub.id, presented, events, watermark)
     return response("GetEvents", [response_message("GetEvents", children=[node])])
+
+
+#: Seconds between keep-alive messages of a quiet GetStreamingEvents (clients and proxies
+#: must see the connection alive).
+HEARTBEAT = 30.0
+
+
+def _streamed(ctx, subs: list, until: float):
+    """The chunks of a GetStreamingEvents answer: a message whenever a subscription has
+    events, a keep-alive every ``HEARTBEAT`` seconds, and a last one saying the
+    connection is closed, at ``until`` or when the client hangs up."""
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    def message(notes: list, status: str) -> bytes:
+        node = response_message("GetStreamingEvents")
+        if notes:
+            holder = etree.SubElement(node, m("Notifications"))
+            holder.extend(notes)
+        etree.SubElement(node, m("ConnectionStatus")).text = status
+        return soap.envelope(response("GetStreamingEvents", [node]), ctx.version)
+
+    async def chunks():
+        gone = []
+        ctx.gone.addCallback(lambda _: gone.append(True))
+        waiting: list = []
+
+        def wake():
+            if waiting:
+                d = waiting.pop()
+                if not d.called:
+                    d.callback(None)
+
+        for sub in subs:
+            sub.wake = wake
+        try:
+            yield message([], "OK")
+            while not gone and reactor.seconds() < until:
+                notes = []
+                for sub in subs:
+                    if sub.pending:
+                        watermark = notifications.new_token()
+                        try:
+                            events = await _events(ctx, sub, watermark)
+                        except SmsyncError as e:
+                            ctx.log(f"GetStreamingEvents: {e}")  # told again with the next change
+                            continue
+                        sub.previous, sub.watermark = sub.watermark, watermark
+                        if events:
+                            notes.append(_notification(sub.id, sub.previous, events, watermark))
+                if notes:
+                    yield message(notes, "OK")
+                    continue
+                d = Deferred()
+                waiting.append(d)
+                timer = reactor.callLater(min(HEARTBEAT, max(0.0, until - reactor.seconds())), wake)
+                ctx.gone.addCallback(lambda _: wake())
+                await d
+                if timer.active():
+                    timer.cancel()
+                if not any(sub.pending for sub in subs) and not gone and reactor.seconds() < until:
+                    yield message([], "OK")
+            yield message([], "Closed")
+        finally:
+            for sub in subs:
+                sub.wake = None
+                sub.last_used = ctx.subscriptions.clock()
+
+    return chunks()
+
+
+@operation("GetStreamingEvents")
+async def get_streaming_events(ctx, request):
+    from twisted.internet import reactor
+
+    from smsync.edge.web import Response
+    from smsync.protocols.ews.server import XML
+
+    holder = request.find(m("SubscriptionIds"))
+    wanted = [(e.text or "").strip() for e in holder if isinstance(e.tag, str)] if holder is not None else []
+    try:
+        minutes = int((request.findtext(m("ConnectionTimeout")) or "").strip())
+    except ValueError:
+        minutes = 0
+    if not wanted or not 1 <= minutes <= 30:
+        raise EWSError(SCHEMA_VALIDATION, "SubscriptionIds and a ConnectionTimeout of 1 to 30 minutes")
+    subs = [ctx.subscriptions.get(sub_id, ctx.account) for sub_id in wanted]
+    if any(sub is None or not sub.streaming for sub in subs):
+        ctx.log("GetStreamingEvents: no such streaming subscription")
+        node = response_message("GetStreamingEvents", NOT_FOUND, "no such streaming subscription")
+        return response("GetStreamingEvents", [node])
+    until = reactor.seconds() + minutes * 60
+    return Response(200, content_type=XML, chunks=_streamed(ctx, subs, until), immediate=True)
 
 
 @operation("Unsubscribe")
