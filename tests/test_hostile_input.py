@@ -303,6 +303,56 @@ def check_ews(port, password):
     c.close()
 
 
+def syncml_message(password: str, session: str = "1", cred: bool = True) -> bytes:
+    auth = ""
+    if cred:
+        token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+        auth = (f"<Cred><Meta><Type xmlns='syncml:metinf'>syncml:auth-basic</Type></Meta>"
+                f"<Data>{token}</Data></Cred>")
+    return (f"<SyncML xmlns='SYNCML:SYNCML1.2'><SyncHdr><VerDTD>1.2</VerDTD><VerProto>SyncML/1.2"
+            f"</VerProto><SessionID>{session}</SessionID><MsgID>1</MsgID><Target><LocURI>x</LocURI>"
+            f"</Target><Source><LocURI>hostile-syncml</LocURI></Source>{auth}</SyncHdr>"
+            f"<SyncBody><Final/></SyncBody></SyncML>").encode()
+
+
+def syncml_request(body: bytes, content_type: bytes = b"application/vnd.syncml+xml",
+                   path: bytes = b"/syncml", extra=()) -> bytes:
+    return http_request(b"POST", path, [b"Content-Type: " + content_type,
+                                        b"Content-Length: %d" % len(body), *extra], body, "", auth=False)
+
+
+SYNCML_LAUGHS = BILLION_LAUGHS.replace(b'<propfind xmlns="DAV:"><prop><i>&i;</i></prop></propfind>',
+                                       b"<SyncML><SyncHdr><VerDTD>&i;</VerDTD></SyncHdr></SyncML>")
+
+
+def syncml_attacks(password):
+    wbxml = b"\x02\x9f\x53\x6a\x00"
+    return [
+        # Malformed XML and WBXML, an entity bomb, a SyncML without its header, a
+        # session token nobody issued, a body past the limit, the wrong type or method.
+        syncml_request(b"<SyncML><SyncHdr>" + noise(8, 100)),
+        syncml_request(SYNCML_LAUGHS),
+        syncml_request(wbxml + noise(9, 200), b"application/vnd.syncml+wbxml"),
+        syncml_request(wbxml + b"\x00\x6d" + b"\x6c" * 5000, b"application/vnd.syncml+wbxml"),
+        syncml_request(b"<SyncML xmlns='SYNCML:SYNCML1.2'><SyncHdr/><SyncBody/></SyncML>"),
+        syncml_request(syncml_message(password), path=b"/syncml?s=no-such-session"),
+        syncml_request(b"<SyncML/>", b"text/plain"),
+        http_request(b"POST", b"/sync", [b"Content-Type: application/vnd.syncml+xml",
+                                         b"Content-Length: 99999999999999"], b"x", "", auth=False),
+        http_request(b"GET", b"/syncml", [], b"", "", auth=False),
+    ]
+
+
+def check_syncml(port, password):
+    body = syncml_message(password, session=str(random.randrange(1, 10**9)))
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("POST", "/syncml", body=body, headers={"Content-Type": "application/vnd.syncml+xml"})
+    r = c.getresponse()
+    answer = r.read()
+    assert r.status == 200 and re.search(rb"<Data>(<!\[CDATA\[)?212(\]\]>)?</Data>", answer), (r.status, answer[:500])
+    c.close()
+
+
 PROTOCOLS = {
     "imap": (IMAP_ATTACKS, check_imap),
     "pop3": (POP3_ATTACKS, check_pop3),
@@ -311,17 +361,19 @@ PROTOCOLS = {
     "http": (None, check_http),
     "eas": (None, check_eas),
     "ews": (None, check_ews),
+    "syncml": (None, check_syncml),
 }
 
 
 @pytest.mark.parametrize("name", list(PROTOCOLS))
 def test_hostile_input_leaves_the_service_working(server, name):
     ports, password, proc, log = server
-    web = name in ("http", "eas", "ews")
+    web = name in ("http", "eas", "ews", "syncml")
     port = ports["http" if web else name]
     crafted, check = PROTOCOLS[name]
     if crafted is None:
-        crafted = {"http": http_attacks, "eas": eas_attacks, "ews": ews_attacks}[name](password)
+        crafted = {"http": http_attacks, "eas": eas_attacks, "ews": ews_attacks,
+                   "syncml": syncml_attacks}[name](password)
     check(port, password)
     for payload in crafted:
         said = attack(port, payload, read_first=not web, half_close=not web)

@@ -353,3 +353,35 @@ def unescape_text(value: str) -> str:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+def escape_text(text: str) -> str:
+    """TEXT escaping of RFC 5545 3.3.11 / RFC 6350 3.4 (the inverse of
+    ``unescape_text``); line ends of any kind become ``\\n``."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def split_raw(value: str, sep: str) -> list[str]:
+    """``value`` cut at every ``sep`` not escaped with a backslash; pieces stay escaped."""
+    out, start, i, n = [], 0, 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == sep:
+            out.append(value[start:i])
+            start = i + 1
+        i += 1
+    out.append(value[start:])
+    return out
+
+
+def text_list(props: list[Property]) -> list[str]:
+    """The unescaped, stripped, non-empty items of comma-separated TEXT list properties
+    (CATEGORIES, NICKNAME)."""
+    items = []
+    for prop in props:
+        items.extend(unescape_text(v).strip() for v in split_raw(prop.value, ","))
+    return [v for v in items if v]

@@ -235,6 +235,42 @@ class SyncAdapter:
                     if not lock.waiting:
                         self._locks.pop((account, device_id, ref), None)
 
+    @deferred
+    async def hold(self, account, device_id, source, server_ids):
+        """Record that the device already holds ``server_ids`` of ``source`` as they are
+        now (SyncML's slow sync matched them to items the device sent): its next rounds
+        do not send them. Items that no longer exist are skipped; a source the device
+        never synced is left alone. Fires with the number of items recorded."""
+        account = account.lower()
+        lock = self._locks.setdefault((account, device_id, source), DeferredLock())
+        async with lock:
+            try:
+                devices = self._store.devices
+                key = state_key(source.kind, source.id)
+                raw = await devices.load_state(account, device_id, key)
+                state = SyncState.from_bytes(raw) if raw else None
+                if state is None:
+                    return 0
+                src = await self._open(self._store, account, source, False)
+                wanted = list(server_ids)
+                entries = await src.reread(wanted) if wanted else {}
+                held = 0
+                for server_id, change in entries.items():
+                    info = change.item.info if change.item is not None else None
+                    revision = info.revision if info is not None else None
+                    if revision is None:
+                        current = await src.lookup(server_id)
+                        if current is None:
+                            continue
+                        revision = current.revision
+                    state.cursor.hold(server_id, revision)
+                    held += 1
+                await devices.save_states(account, device_id, {key: state.to_bytes()})
+                return held
+            finally:
+                if not lock.waiting:
+                    self._locks.pop((account, device_id, source), None)
+
     async def _note(self, account, device_id, ref, forget, hold) -> None:
         devices = self._store.devices
         key = state_key(ref.kind, ref.id)

@@ -103,6 +103,19 @@ class HttpRoot(_Branch):
         limit = getattr(found, "body_limit", None)
         return limit(method) if limit is not None else None
 
+    def anonymous_body_limit(self, method: bytes, path: bytes):
+        """The body limit for a request without HTTP credentials that the resource
+        mounted over ``path`` sets (``anonymous_body_limit(method)``: SyncML carries its
+        credentials inside the message), or None for the site's own."""
+        path = path.split(b"?", 1)[0].lower()
+        found, length = None, -1
+        for key, resource in self.mounts.items():
+            prefix = key.lower().encode("utf-8").rstrip(b"/")
+            if (path == prefix or path.startswith(prefix + b"/")) and len(prefix) > length:
+                found, length = resource, len(prefix)
+        limit = getattr(found, "anonymous_body_limit", None)
+        return limit(method) if limit is not None else None
+
 
 class _BoundedRequest(Request):
     """A request whose body may not exceed the site's ``max_body``.
@@ -130,6 +143,14 @@ class _BoundedRequest(Request):
             mounted = getattr(site.resource, "body_limit", None)
             method = getattr(self.channel, "_command", None)
             path = getattr(self.channel, "_path", None)
+            anonymous = getattr(site.resource, "anonymous_body_limit", None)
+            if (not authorised and anonymous is not None and isinstance(method, bytes)
+                    and isinstance(path, bytes)):
+                # A protocol whose credentials travel in the body (SyncML) says how
+                # much of a stranger's body it reads before it can tell who sent it.
+                own = anonymous(method, path)
+                if own is not None:
+                    self._limit = min(site.max_body, own)
             if mounted is not None and isinstance(method, bytes) and isinstance(path, bytes):
                 own = mounted(method, path)
                 if own is not None:

@@ -46,7 +46,7 @@ HTTP_PATHS = {
     "carddav": ("/.well-known/carddav", "/dav/", "/", "/principals/"),
     "eas": ("/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml"),
     "ews": ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc"),
-    "syncml": ("/sync",),
+    "syncml": ("/syncml", "/sync"),
 }
 
 Builder = Union[str, Callable]
@@ -66,6 +66,7 @@ _HTTP: dict[str, Builder] = {
     "carddav": "smsync.protocols.carddav:build_resources",
     "eas": "smsync.protocols.eas:build_resources",
     "ews": "smsync.protocols.ews:build_resources",
+    "syncml": "smsync.protocols.syncml:build_resources",
 }
 
 

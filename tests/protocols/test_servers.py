@@ -152,6 +152,21 @@ def _ews(running, tls: bool) -> list[str]:
     return codes
 
 
+def _syncml(running, tls: bool) -> list[str]:
+    """A device's first message (basic credentials, a slow-sync Alert): the SyncHdr's
+    Status code, over each port."""
+    from tests.protocols.syncml.raw import RawSyncML, alert, basic_cred, status_of
+
+    codes = []
+    for secure in ([False, True] if tls else [False]):
+        scheme = "https" if secure else "http"
+        client = RawSyncML(f"{scheme}://{running.host}:{running.port('syncml', tls=secure)}/syncml",
+                           USER, PASSWORD, f"servers-{scheme}", context=client_tls_context() if secure else None)
+        status, root = client.send(alert(client, 201, "addressbook", None, "1"), cred=basic_cred(USER, PASSWORD))
+        codes += status_of(root, "SyncHdr")
+    return codes
+
+
 async def _session(running, protocol: str, tls: bool) -> None:
     """A real client's session with ``protocol``, and what it left in the store."""
     if protocol == "imap":
@@ -170,6 +185,8 @@ async def _session(running, protocol: str, tls: bool) -> None:
         assert await in_thread(_eas, running, tls) == ["ok"] * (2 if tls else 1)
     elif protocol == "ews":
         assert await in_thread(_ews, running, tls) == ["NoError"] * (2 if tls else 1)
+    elif protocol == "syncml":
+        assert await in_thread(_syncml, running, tls) == ["212"] * (2 if tls else 1)
     else:
         raise AssertionError(f"no client for {protocol}")
 

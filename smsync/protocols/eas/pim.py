@@ -19,11 +19,17 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
-from smsync.formats.contentlines import Component, Property, parse_components, unescape_text
+from smsync.formats import contentlines
+from smsync.formats.contentlines import Component, Property, parse_components
 from smsync.protocols.eas.convert import BASE, HTML, PLAIN, ConversionError, body_text
 from smsync.protocols.eas.wbxml import Element
 
 AS = "AirSync:"
+
+# The TEXT helpers live with the content lines; EAS modules reach them through pim.
+escape_text = contentlines.escape_text
+split_raw = contentlines.split_raw
+text_list = contentlines.text_list
 
 
 def guarded(fn: Callable) -> Callable:
@@ -40,37 +46,6 @@ def guarded(fn: Callable) -> Callable:
             raise ConversionError(f"{type(e).__name__}: {e}"[:200]) from e
 
     return wrapper
-
-
-def escape_text(text: str) -> str:
-    """TEXT escaping of RFC 5545 3.3.11 / RFC 6350 3.4 (the inverse of
-    ``contentlines.unescape_text``)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
-
-
-def split_raw(value: str, sep: str) -> list[str]:
-    """``value`` cut at every ``sep`` not escaped with a backslash; pieces stay escaped."""
-    out, start, i, n = [], 0, 0, len(value)
-    while i < n:
-        c = value[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == sep:
-            out.append(value[start:i])
-            start = i + 1
-        i += 1
-    out.append(value[start:])
-    return out
-
-
-def text_list(props: list[Property]) -> list[str]:
-    """The unescaped items of comma-separated TEXT list properties (CATEGORIES)."""
-    items = []
-    for prop in props:
-        items.extend(unescape_text(v).strip() for v in split_raw(prop.value, ","))
-    return [v for v in items if v]
 
 
 def element(namespace: str, tag: str, text: Optional[str] = None, *children: Element) -> Element:

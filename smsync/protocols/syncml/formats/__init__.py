@@ -14,8 +14,33 @@ A ``Format`` promises:
   that cannot be read.
 * ``from_canonical(data)`` -- the stored item in the device's format (bytes).
 
+Items are bytes both ways (a ``str`` given to ``to_canonical`` is taken as UTF-8).
+
 Each module of this package adds its formats with ``register``; this module registers the
-types the store keeps as they are.
+types the store keeps as they are, and importing it registers every family:
+
+=============  ==================================================  =====================
+kind           types (DevInf order: the store's own first)          modules
+=============  ==================================================  =====================
+ADDRESSBOOK    ``text/vcard`` 3.0, ``text/x-s4j-sifc``,              ``vcard30``, ``sifc``,
+               ``text/x-vcard`` 2.1                                 ``vcard21``
+CALENDAR       ``text/calendar`` 2.0, ``text/x-vcalendar`` 1.0,      ``icalendar20``,
+               ``text/x-s4j-sife``                                  ``vcalendar10``, ``sife``
+TASKS          ``text/calendar`` 2.0, ``text/x-vcalendar`` 1.0,      ``icalendar20``,
+               ``text/x-s4j-sift``                                  ``vcalendar10``, ``sift``
+NOTES          ``text/calendar`` 2.0 (VJOURNAL), ``text/plain``,     ``icalendar20``,
+               ``text/x-s4j-sifn``, ``text/x-vnote`` 1.1             ``plaintext``, ``sifn``,
+                                                                    ``vnote``
+=============  ==================================================  =====================
+
+What they share: ``cards`` and ``calendars`` (the stored forms, adds and Replaces),
+``merge`` (a device's edit merged into the stored item, so what its format cannot
+carry stays), ``notes`` (a note's title and text), ``vcaltimes`` / ``vcalrules``
+(vCalendar 1.0 times, zones and rules), ``sif`` / ``sifcal`` (Funambol's XML; SIF-E and
+SIF-T go through vCalendar 1.0) and ``support``. Every ``to_canonical``
+result has been through ``summarize_vcard`` / ``summarize_calendar``; an add without a
+UID gets a new one, a Replace keeps the stored item's, and a Replace that changes
+nothing returns ``previous`` itself.
 """
 
 from __future__ import annotations
@@ -72,3 +97,23 @@ def _as_is(data: bytes, previous: Optional[bytes] = None) -> bytes:
 register(Format(CollectionKind.ADDRESSBOOK, "text/vcard", "3.0", _as_is, _as_is))
 register(Format(CollectionKind.CALENDAR, "text/calendar", "2.0", _as_is, _as_is))
 register(Format(CollectionKind.TASKS, "text/calendar", "2.0", _as_is, _as_is))
+
+
+
+# Every family registers its formats on import (after the names above exist), in the
+# order DevInf lists them: the store's own type first for each kind.
+from smsync.protocols.syncml.formats import (  # noqa: E402 - needs register above
+    icalendar20,
+    plaintext,
+    sifc,
+    sife,
+    sifn,
+    sift,
+    vcalendar10,
+    vcard21,
+    vcard30,
+    vnote,
+)
+
+__all__ = ["Format", "register", "lookup", "formats_for", "icalendar20", "plaintext", "sifc", "sife",
+           "sifn", "sift", "vcalendar10", "vcard21", "vcard30", "vnote"]
