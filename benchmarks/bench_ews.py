@@ -9,8 +9,13 @@ Figures and targets:
    page asked to the last answered. Target >= 3,000 items/s.
 2. ``GetItem``: the whole Inbox read back ``--page`` messages per request (Default
    shape, bodies as text): items per second. Target >= 1,000 items/s.
-3. Streaming notifications (5,000 subscriptions within 200 MB, delivery to event p99
-   < 100 ms) are not measured yet.
+3. ``streams RSS``: ``--streams`` (5,000) streaming subscriptions, 50 per account, each
+   with its GetStreamingEvents connection open (ConnectionTimeout 30): resident memory
+   of the whole server process once every one has had its first keep-alive. Target
+   <= 200 MB (the idle server's RSS is printed beside it).
+4. ``push p99``: then one message per account is delivered over LMTP, one account after
+   the other; latency from the LMTP reply to the DATA to each of that account's 50
+   streams receiving its NewMailEvent. Target p99 < 100 ms.
 
 The server runs in its own process (this script with ``--serve``) through the
 production start-up path (``smsync.testing.servers.RunningServers``) over the
@@ -48,9 +53,14 @@ def make_message(i: int) -> bytes:
             ).encode() + body
 
 
-def serve(directory: str, count: int) -> None:
-    """Fill a fresh SQLite store with ``count`` messages, then serve EWS on 127.0.0.1
-    until SIGTERM; the port goes to ``directory/port``."""
+def stream_account(n: int) -> str:
+    return f"stream{n}@example.org"
+
+
+def serve(directory: str, count: int, stream_accounts: int = 0) -> None:
+    """Fill a fresh SQLite store with ``count`` messages (and ``stream_accounts`` more
+    accounts), then serve EWS and LMTP on 127.0.0.1 until SIGTERM; the ports go to
+    ``directory/port``."""
     from twisted.internet import defer, reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
@@ -64,15 +74,18 @@ def serve(directory: str, count: int) -> None:
 
         uri = f"sqlite:///{directory}/store"
         store = await open_store(uri)
-        await store.accounts.add(USER, hash_password(PASSWORD))
+        hashed = hash_password(PASSWORD)
+        await store.accounts.add(USER, hashed)
+        for n in range(stream_accounts):
+            await store.accounts.add(stream_account(n), hashed)
         inbox = await (await store.mail(USER)).mailbox("INBOX")
         for first in range(0, count, 200):
             await defer.gatherResults([defer.ensureDeferred(inbox.append(make_message(i)))
                                        for i in range(first, min(first + 200, count))])
         await store.close()
-        running = await RunningServers.start(("ews",), uri, accounts=(), directory=directory)
+        running = await RunningServers.start(("ews", "lmtp"), uri, accounts=(), directory=directory)
         with open(os.path.join(directory, "port.tmp"), "w") as f:
-            json.dump(running.port("http"), f)
+            json.dump({"http": running.port("http"), "lmtp": running.port("lmtp")}, f)
         os.rename(os.path.join(directory, "port.tmp"), os.path.join(directory, "port"))
 
     def failed(failure):
@@ -148,19 +161,142 @@ def get_all(client: Client, ids: list, page: int) -> tuple[list, float]:
     return subjects, time.perf_counter() - start
 
 
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _soap(name: str, xml: str) -> bytes:
+    from lxml import etree
+
+    from smsync.protocols.ews import soap
+
+    op = etree.fromstring(f'<m:{name} xmlns:m="{soap.M}" xmlns:t="{soap.T}">{xml}</m:{name}>')
+    return soap.request_envelope(op)
+
+
+class Stream:
+    """One account's streaming subscription and its open GetStreamingEvents."""
+
+    def __init__(self, port: int, user: str):
+        self.port, self.user = port, user
+        token = base64.b64encode(f"{user}:{PASSWORD}".encode()).decode()
+        self.auth = f"Authorization: Basic {token}\r\n"
+        self.events: list = []
+        self.first = None
+
+    async def _post(self, body: bytes):
+        import asyncio
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        writer.write((f"POST {EWS} HTTP/1.1\r\nHost: 127.0.0.1\r\n{self.auth}"
+                      f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        await writer.drain()
+        status = await reader.readline()
+        headers = {}
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            key, _, value = line.decode("latin-1").partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return status, headers, reader, writer
+
+    async def subscribe(self) -> None:
+        import re
+
+        status, headers, reader, writer = await self._post(_soap(
+            "Subscribe", '<m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/>'
+            '</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes>'
+            '</m:StreamingSubscriptionRequest>'))
+        body = await reader.readexactly(int(headers["content-length"]))
+        writer.close()
+        self.sub_id = re.search(rb"<m:SubscriptionId>([^<]+)<", body).group(1).decode()
+
+    async def listen(self) -> None:
+        import asyncio
+
+        _status, _headers, self.reader, self.writer = await self._post(_soap(
+            "GetStreamingEvents", f"<m:SubscriptionIds><t:SubscriptionId>{self.sub_id}</t:SubscriptionId>"
+            "</m:SubscriptionIds><m:ConnectionTimeout>30</m:ConnectionTimeout>"))
+        self.first = asyncio.get_running_loop().create_future()
+        self.task = asyncio.ensure_future(self._read())
+        await self.first
+
+    async def _read(self) -> None:
+        import time as clock
+
+        while True:
+            size = int((await self.reader.readline()).strip() or b"0", 16)
+            if size == 0:
+                return
+            chunk = await self.reader.readexactly(size)
+            await self.reader.readline()
+            if not self.first.done():
+                self.first.set_result(None)
+            if b"NewMailEvent" in chunk:
+                self.events.append(clock.perf_counter())
+
+    def close(self) -> None:
+        self.task.cancel()
+        self.writer.close()
+
+
+async def streaming(ports: dict, accounts: int, pid: int) -> tuple:
+    import asyncio
+    import smtplib
+
+    idle = _rss_mb(pid)
+    streams = [Stream(ports["http"], stream_account(n)) for n in range(accounts) for _ in range(50)]
+    limit = asyncio.Semaphore(50)
+
+    async def start(stream):
+        async with limit:
+            await stream.subscribe()
+            await stream.listen()
+
+    await asyncio.gather(*(start(s) for s in streams))
+    await asyncio.sleep(2)
+    rss = _rss_mb(pid)
+    latencies = []
+    lmtp = smtplib.LMTP("127.0.0.1", ports["lmtp"])
+    for n in range(accounts):
+        mine = [s for s in streams if s.user == stream_account(n)]
+        lmtp.sendmail("bench@example.net", [stream_account(n)], make_message(n))
+        sent = time.perf_counter()
+        deadline = sent + 10
+        while any(not s.events for s in mine) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.001)
+        latencies += [(s.events[0] - sent) * 1000 for s in mine if s.events]
+        missing = sum(1 for s in mine if not s.events)
+        if missing:
+            raise SystemExit(f"{missing} streams of {stream_account(n)} heard nothing")
+    lmtp.quit()
+    for s in streams:
+        s.close()
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return idle, rss, len(streams), p99, latencies[len(latencies) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--messages", type=int, default=10_000)
     ap.add_argument("--page", type=int, default=100)
-    ap.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--streams", type=int, default=5000, help="streaming subscriptions (50 per account)")
+    ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
+        serve(args.serve[0], int(args.serve[1]), int(args.serve[2]))
         return
     count = 500 if args.quick else args.messages
+    accounts = max(1, (100 if args.quick else args.streams) // 50)
     directory = tempfile.mkdtemp(prefix="bench-ews-")
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", directory, str(count)])
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", directory, str(count), str(accounts)])
     try:
         port_file = os.path.join(directory, "port")
         deadline = time.monotonic() + 600
@@ -169,8 +305,8 @@ def main() -> None:
                 raise SystemExit("the server did not start")
             time.sleep(0.2)
         with open(port_file) as f:
-            port = json.load(f)
-        client = Client(port)
+            ports = json.load(f)
+        client = Client(ports["http"])
         ids, found, find_time = find_all(client, args.page)
         expected = sorted(f"bench message {i}" for i in range(count))
         if sorted(found) != expected:
@@ -184,7 +320,13 @@ def main() -> None:
               f"  {'met' if count / find_time >= 3000 else 'NOT met'}")
         print(f"  GetItem:  {count / get_time:8.0f} items/s   (target >= 1,000)"
               f"  {'met' if count / get_time >= 1000 else 'NOT met'}")
-        print("  streaming notifications: not measured yet")
+        import asyncio
+
+        idle, rss, opened, p99, median = asyncio.run(streaming(ports, accounts, proc.pid))
+        print(f"  streams RSS: {rss:8.1f} MB with {opened} streams open (idle {idle:.1f} MB)"
+              f"   (target <= 200 MB)  {'met' if rss <= 200 else 'NOT met'}")
+        print(f"  push p99:   {p99:8.1f} ms, median {median:.1f} ms   (target < 100 ms)"
+              f"  {'met' if p99 < 100 else 'NOT met'}")
     finally:
         proc.terminate()
         proc.wait(60)

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from typing import Callable, Optional
 
 import attrs
+from twisted.python.failure import Failure
 
 from smsync.model import ChangeKind
 
@@ -63,6 +64,8 @@ class Subscription:
     previous: Optional[str] = None
     last_answer: Optional[list] = None
     handle: object = None
+    #: Mail folder id -> the highest MODSEQ a notice named (what a shared read is for).
+    revisions: dict = attrs.field(factory=dict)
     #: A streaming subscription (GetStreamingEvents) rather than a pull one.
     streaming: bool = False
     #: Called when something is noticed (a waiting GetStreamingEvents wakes).
@@ -78,6 +81,8 @@ class Subscription:
             self.pending.add(("hierarchy", ""))
         elif event.folder_id and (self.sources is None or event.folder_id in self.sources):
             self.pending.add((event.kind.value, event.folder_id))
+            if event.revision is not None:
+                self.revisions[event.folder_id] = max(self.revisions.get(event.folder_id, 0), event.revision)
         if len(self.pending) > MAX_PENDING:
             self.pending = {("resync", "")}
         if self.pending and self.wake is not None:
@@ -91,6 +96,41 @@ class Subscriptions:
         self.notifier = notifier
         self.clock = clock
         self._all: dict[str, Subscription] = {}
+        #: Change-log reads under way or just done, shared by the subscriptions that
+        #: need the same one (fifty streams of one account told of one delivery make
+        #: one read, not fifty).
+        self._reads: dict = {}
+
+    def shared_read(self, key, read: Callable):
+        """A Deferred firing with ``read()``'s result (``read`` gives a Deferred or a
+        coroutine), made once for every caller asking with ``key`` while it is under
+        way or kept."""
+        from twisted.internet.defer import Deferred, ensureDeferred
+
+        if len(self._reads) > 1000:
+            self._reads.clear()
+        entry = self._reads.get(key)
+        if entry is None:
+            entry = self._reads[key] = {"result": None, "waiters": [], "done": False}
+
+            def finish(result):
+                entry["done"], entry["result"] = True, result
+                for waiter in entry["waiters"]:
+                    if isinstance(result, Failure):
+                        waiter.errback(result)
+                    else:
+                        waiter.callback(result)
+                entry["waiters"] = []
+                if isinstance(result, Failure):
+                    self._reads.pop(key, None)
+
+            ensureDeferred(read()).addBoth(finish)
+        waiter = Deferred()
+        if entry["done"]:
+            waiter.callback(entry["result"])
+        else:
+            entry["waiters"].append(waiter)
+        return waiter
 
     def add(self, account: str, sources: Optional[frozenset], event_types: frozenset,
             timeout: float, streaming: bool = False) -> Subscription:

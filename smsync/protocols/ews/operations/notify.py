@@ -102,12 +102,18 @@ async def _mail_events(ctx, sub, folder_id: str, watermark: str) -> list:
         sub.seen.pop(folder_id, None)
         return []
     base = sub.seen.get(folder_id)
-    info = await mailbox.info()
     if base is None:
+        info = await mailbox.info()
         sub.seen[folder_id] = (info.highestmodseq, info.uidnext)
         return []
     modseq, uidnext = base
-    changes = await mailbox.changes_since(modseq)
+    revision = sub.revisions.get(folder_id)
+    if revision is not None and revision > modseq:
+        # Every subscription told of this change reads the same log: one read for all.
+        changes = await ctx.subscriptions.shared_read((ctx.account, folder_id, modseq, revision),
+                                                      lambda: mailbox.changes_since(modseq))
+    else:
+        changes = await mailbox.changes_since(modseq)
     parent = ids.folder_id(ids.FolderRef(ctx.account, ids.MAIL_FOLDER, folder_id))
     out = []
 
@@ -125,7 +131,9 @@ async def _mail_events(ctx, sub, folder_id: str, watermark: str) -> list:
     if "DeletedEvent" in sub.event_types:
         out += [_event("DeletedEvent", watermark, "ItemId", item(uid), parent)
                 for uid in changes.expunged if uid < uidnext]
-    sub.seen[folder_id] = (changes.highestmodseq, info.uidnext)
+    # A message is new when above what the client was told of: UIDs only grow.
+    sub.seen[folder_id] = (changes.highestmodseq,
+                           max([uidnext] + [m.uid + 1 for m in changes.changed]))
     return out
 
 
