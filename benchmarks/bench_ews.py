@@ -261,7 +261,7 @@ async def streaming(ports: dict, accounts: int, pid: int) -> tuple:
     await asyncio.gather(*(start(s) for s in streams))
     await asyncio.sleep(2)
     rss = _rss_mb(pid)
-    latencies = []
+    latencies, worst = [], []
     lmtp = smtplib.LMTP("127.0.0.1", ports["lmtp"])
     for n in range(accounts):
         mine = [s for s in streams if s.user == stream_account(n)]
@@ -271,6 +271,7 @@ async def streaming(ports: dict, accounts: int, pid: int) -> tuple:
         while any(not s.events for s in mine) and time.perf_counter() < deadline:
             await asyncio.sleep(0.001)
         latencies += [(s.events[0] - sent) * 1000 for s in mine if s.events]
+        worst.append((max((s.events[0] - sent) * 1000 for s in mine if s.events), n))
         missing = sum(1 for s in mine if not s.events)
         if missing:
             raise SystemExit(f"{missing} streams of {stream_account(n)} heard nothing")
@@ -279,6 +280,8 @@ async def streaming(ports: dict, accounts: int, pid: int) -> tuple:
         s.close()
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    slow = sorted(worst, reverse=True)[:3]
+    print("  slowest deliveries (ms, account number): " + ", ".join(f"{ms:.0f} (#{n})" for ms, n in slow))
     return idle, rss, len(streams), p99, latencies[len(latencies) // 2]
 
 
