@@ -24,7 +24,9 @@ class Response:
 
     A large answer gives ``chunks`` instead of ``body``: an async iterator of its bytes,
     produced while they are sent (see ``write_response``), so that neither building nor
-    holding the whole answer is needed.
+    holding the whole answer is needed. With ``immediate`` each chunk goes out as soon
+    as it is produced (a long-lived answer of events, EWS GetStreamingEvents), not
+    gathered into pieces first.
     """
 
     status: int
@@ -32,6 +34,7 @@ class Response:
     content_type: Optional[str] = None
     headers: dict = attrs.field(factory=dict)
     chunks: Optional[AsyncIterator[bytes]] = None
+    immediate: bool = False
 
 
 def peer_host(request) -> str:
@@ -119,13 +122,16 @@ async def _write_stream(request, response: Response) -> None:
     size = 0
     drain: Optional[_Drain] = None
     chunks = response.chunks
+    if response.immediate and not _gone(request):
+        _start(request, response)
+        drain = _Drain(request)
     try:
         async for data in chunks:
             if _gone(request) or (drain is not None and drain.stopped):
                 return
             held.append(data)
             size += len(data)
-            if size < STREAM_PIECE:
+            if size < STREAM_PIECE and not response.immediate:
                 continue
             if drain is None:
                 # No Content-Length: twisted.web sends HTTP/1.1 chunked (1.0: until close).

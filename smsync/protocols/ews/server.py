@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 import attrs
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from smsync.edge.devices import Client
@@ -106,6 +107,13 @@ async def basic_login(edge, request, host: str, protocol: str = "ews"):
     return account
 
 
+def _gone(request) -> Deferred:
+    """A Deferred firing (with None) when the request's connection ends, however."""
+    d = request.notifyFinish()
+    d.addErrback(lambda _failure: None)  # a client hanging up is not an error here
+    return d
+
+
 def _header(request, name: str) -> Optional[str]:
     value = request.getHeader(name.encode("ascii"))
     return value.decode("latin-1")[:300] if value is not None else None
@@ -162,6 +170,8 @@ class EWSEndpoint:
             return fault(soap.SoapFault(e.code, e.message), host, parsed.version)
         except StorageUnavailable as e:
             return fault(soap.SoapFault("ErrorServerBusy", str(e), client=False), host, parsed.version)
+        if isinstance(payload, Response):
+            return payload  # a streamed answer (GetStreamingEvents)
         return Response(200, soap.envelope(payload, parsed.version), XML)
 
 

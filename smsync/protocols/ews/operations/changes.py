@@ -17,9 +17,9 @@ from datetime import datetime, timezone
 
 from lxml import etree
 
-from smsync.errors import PreconditionFailed, SmsyncError
+from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
-from smsync.model import CollectionKind, FlagMode, Role, UIDSet
+from smsync.model import FlagMode, Role, UIDSet
 from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
@@ -32,7 +32,7 @@ from smsync.protocols.ews.errors import (
     from_store,
 )
 from smsync.protocols.ews.messages import DRAFT, FLAGGED, SEEN, keywords
-from smsync.protocols.ews.operations import operation
+from smsync.protocols.ews.operations import operation, pim_changes
 from smsync.protocols.ews.operations.getitem import item_ids
 from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
 from smsync.protocols.ews.subscriptions import note_transfer
@@ -135,7 +135,7 @@ async def update_item(ctx, request):
                 raise EWSError(INVALID_OPERATION, "only ItemId changes are served")
             ref = items.parse_item_ref(ctx, id_el)
             if ref.kind == ids.ITEM:
-                node = await _update_contact(ctx, ref, change, resolution, id_el.get("ChangeKey"))
+                node = await pim_changes.update_collection_item(ctx, ref, change, resolution, id_el.get("ChangeKey"))
                 conflicts = etree.Element(m("ConflictResults"))
                 etree.SubElement(conflicts, t("Count")).text = "0"
                 answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
@@ -168,172 +168,6 @@ async def update_item(ctx, request):
         etree.SubElement(conflicts, t("Count")).text = "0"
         answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
     return response("UpdateItem", answers)
-
-
-#: Contact FieldURIs an update may set, and the field each is.
-_CONTACT_FIELDS = {f"contacts:{name}": name for name in (
-    "DisplayName", "FileAs", "GivenName", "MiddleName", "Surname", "Nickname", "CompanyName",
-    "Department", "JobTitle", "Birthday")}
-_CONTACT_FIELDS["item:Body"] = "Body"
-_INDEXED = {"contacts:EmailAddress": "EmailAddresses", "contacts:PhoneNumber": "PhoneNumbers"}
-
-
-def contact_changes(updates) -> tuple[dict, frozenset]:
-    """``(fields set, fields cleared)`` of a contact's ``<t:Updates>``."""
-    fields: dict = {}
-    removed = set()
-    for update in updates:
-        if not isinstance(update.tag, str):
-            continue
-        action = update.tag.rpartition("}")[2]
-        plain = update.find(t("FieldURI"))
-        indexed = update.find(t("IndexedFieldURI"))
-        if plain is not None and plain.get("FieldURI") in _CONTACT_FIELDS:
-            field = _CONTACT_FIELDS[plain.get("FieldURI")]
-            if action == "DeleteItemField":
-                removed.add(field)
-                continue
-            holder = update.find(t("Contact"))
-            if holder is None:
-                raise EWSError(INVALID_PROPERTY_SET, "a contact update carries a Contact")
-            fields.update({k: v for k, v in contacts.read_fields(holder).items() if k == field})
-        elif indexed is not None and indexed.get("FieldURI") in _INDEXED:
-            field = _INDEXED[indexed.get("FieldURI")]
-            key = indexed.get("FieldIndex", "")
-            value = ""
-            if action != "DeleteItemField":
-                holder = update.find(t("Contact"))
-                entries = contacts.read_fields(holder).get(field, {}) if holder is not None else {}
-                value = entries.get(key, "")
-            fields.setdefault(field, {})[key] = value
-        elif plain is not None and plain.get("FieldURI") in ("item:Subject", "contacts:CompleteName"):
-            continue  # made from the names: nothing of its own to keep
-        else:
-            uri = (plain if plain is not None else indexed)
-            shown = uri.get("FieldURI") if uri is not None else "?"
-            raise EWSError(INVALID_PROPERTY_SET, f"{str(shown)[:60]} cannot be changed on a contact here yet")
-    return fields, frozenset(removed)
-
-
-async def _update_contact(ctx, ref, change, resolution: str, change_key):
-    if calendar.OCCURRENCE in ref.key:
-        raise EWSError(INVALID_OPERATION, "changing one occurrence is not served yet")
-    found = await items.collection_item(ctx, ref)
-    info = found.item.info
-    if info.component == "VEVENT":
-        return await _update_event(ctx, ref, found, change, resolution, change_key)
-    if info.component != "VCARD":
-        raise EWSError(INVALID_OPERATION, "task and note items are not changed yet")
-    presented = ids.parse_change_key(change_key)
-    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-    updates = change.find(t("Updates"))
-    fields, removed = contact_changes(updates if updates is not None else ())
-    card = contacts.load(found.item.content)
-    contacts.apply(card, fields, removed)
-    try:
-        new = await found.collection.put(ref.key, contacts.serialize(card), if_match=info.etag)
-    except PreconditionFailed:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
-    node = etree.Element(t("Contact"))
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
-    return node
-
-
-#: CalendarItem FieldURIs an update may set; the time zone fields are taken as said
-#: (times arrive with their offset) and the UID cannot change.
-_EVENT_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categories": "Categories",
-                 "calendar:Start": "Start", "calendar:End": "End", "calendar:Location": "Location",
-                 "calendar:IsAllDayEvent": "IsAllDayEvent",
-                 "calendar:LegacyFreeBusyStatus": "LegacyFreeBusyStatus",
-                 "calendar:Recurrence": "Recurrence"}
-_EVENT_IGNORED = {"calendar:StartTimeZone", "calendar:EndTimeZone", "calendar:MeetingTimeZone",
-                  "calendar:UID", "item:ReminderIsSet", "item:ReminderMinutesBeforeStart",
-                  "item:ReminderDueBy"}
-
-
-def event_changes(updates) -> tuple[dict, frozenset]:
-    """``(fields set, fields cleared)`` of a calendar item's ``<t:Updates>``."""
-    fields: dict = {}
-    removed = set()
-    for update in updates:
-        if not isinstance(update.tag, str):
-            continue
-        action = update.tag.rpartition("}")[2]
-        plain = update.find(t("FieldURI"))
-        uri = plain.get("FieldURI") if plain is not None else None
-        if uri in _EVENT_IGNORED:
-            continue
-        if uri not in _EVENT_FIELDS:
-            raise EWSError(INVALID_PROPERTY_SET, f"{str(uri)[:60]} cannot be changed on a calendar item here yet")
-        field = _EVENT_FIELDS[uri]
-        if action == "DeleteItemField":
-            if field in ("Start", "End"):
-                raise EWSError(INVALID_PROPERTY_SET, "a calendar item keeps its start and end")
-            removed.add(field)
-            continue
-        holder = update.find(t("CalendarItem"))
-        if holder is None:
-            raise EWSError(INVALID_PROPERTY_SET, "a calendar item update carries a CalendarItem")
-        fields.update({k: v for k, v in calendar_edit.read_fields(holder).items() if k == field})
-    return fields, frozenset(removed)
-
-
-async def _update_event(ctx, ref, found, change, resolution: str, change_key):
-    info = found.item.info
-    presented = ids.parse_change_key(change_key)
-    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-    updates = change.find(t("Updates"))
-    fields, removed = event_changes(updates if updates is not None else ())
-    parsed = calendar.load(found.item.content)
-    calendar_edit.apply(parsed, fields, removed)
-    try:
-        new = await found.collection.put(ref.key, contacts.serialize(parsed), if_match=info.etag)
-    except PreconditionFailed:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
-    node = etree.Element(t("CalendarItem"))
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
-    return node
-
-
-async def _create_event(ctx, node, saved):
-    if saved is not None:
-        targets = [c for c in saved if isinstance(c.tag, str)]
-        if len(targets) != 1:
-            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
-        folder = await tree.resolve(ctx, targets[0])
-    else:
-        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "calendar"))
-    if folder.kind != CollectionKind.CALENDAR:
-        raise EWSError(INVALID_OPERATION, "calendar items are saved only in calendars")
-    collection = await tree.collection_of(ctx, folder)
-    uid, content = calendar_edit.new_event(calendar_edit.read_fields(node))
-    name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
-    info = await collection.put(name, content, if_none_match=True)
-    created = etree.Element(t("CalendarItem"))
-    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
-    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
-    return created
-
-
-async def _create_contact(ctx, node, saved):
-    if saved is not None:
-        targets = [c for c in saved if isinstance(c.tag, str)]
-        if len(targets) != 1:
-            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
-        folder = await tree.resolve(ctx, targets[0])
-    else:
-        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "contacts"))
-    if folder.kind != CollectionKind.ADDRESSBOOK:
-        raise EWSError(INVALID_OPERATION, "contacts are saved only in contact folders")
-    collection = await tree.collection_of(ctx, folder)
-    uid, content = contacts.new_card(contacts.read_fields(node))
-    info = await collection.put(f"{uid}.vcf", content, if_none_match=True)
-    created = etree.Element(t("Contact"))
-    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
-    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
-    return created
 
 
 # -- DeleteItem ------------------------------------------------------------------------
@@ -539,7 +373,7 @@ async def create_item(ctx, request):
             continue
         try:
             if node.tag in (t("Contact"), t("CalendarItem")):
-                make = _create_contact if node.tag == t("Contact") else _create_event
+                make = pim_changes.create_contact if node.tag == t("Contact") else pim_changes.create_event
                 answers.append(response_message("CreateItem", children=[
                     _item_holder(await make(ctx, node, saved))]))
                 continue

@@ -41,8 +41,6 @@ async def convert_id(ctx, request):
             continue
         mailbox = source.get("Mailbox", ctx.account)
         node = etree.Element(m("AlternateId"))
-        converted = etree.SubElement(node, t("AlternateId"), Format=destination, Id=given,
-                                     Mailbox=mailbox)
-        del converted
+        etree.SubElement(node, t("AlternateId"), Format=destination, Id=given, Mailbox=mailbox)
         answers.append(response_message("ConvertId", children=[node]))
     return response("ConvertId", answers)
