@@ -35,6 +35,7 @@ from smsync.formats.contentlines import (
     parse_components,
     parse_lines,
     serialize,
+    split_raw,
     unescape_text,
 )
 from smsync.formats.icalendar import summarize_calendar
@@ -100,8 +101,10 @@ def _escape(text: str) -> str:
 
 
 def _split_list(value: str) -> list[str]:
-    """The items of a TEXT list (commas not escaped), unescaped."""
-    return [unescape_text(v) for v in re.split(r"(?<!\\),", value) if v != ""]
+    """The items of a TEXT list (cut at commas not escaped), unescaped. (A look-behind
+    for the backslash took ``\\\\,`` -- an escaped backslash, then a comma -- for an
+    escaped comma.)"""
+    return [unescape_text(v) for v in split_raw(value, ",") if v != ""]
 
 
 def _load(data: bytes) -> tuple[Component, list[Component]]:

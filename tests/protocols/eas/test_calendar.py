@@ -606,3 +606,14 @@ def test_compact_dates_are_strftimes(epoch):
     except (OverflowError, ValueError) as e:
         got = type(e)
     assert got == expected
+
+
+def test_a_category_that_is_a_backslash_stays_apart_from_the_next():
+    # Found by the round-trip property: "\\," is an escaped backslash and then a comma.
+    app = Element("AirSync:", "ApplicationData", (
+        E("StartTime", "20210101T000000Z"), E("EndTime", "20210101T010000Z"), E("Subject", "x"),
+        E("Categories", None, E("Category", "\\"), E("Category", "0"))))
+    data = from_application_data(app, "14.1")
+    back = to_application_data(data, "14.1")
+    cats = back.find(C, "Categories")
+    assert [c.text for c in cats.children] == ["\\", "0"]
