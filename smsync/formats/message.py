@@ -256,7 +256,7 @@ def _parse_multipart(data, boundary: str, start: int, end: int, default, depth: 
     return tuple(_parse_entity(data, s, e, default, depth + 1, budget)[0] for s, e in ranges)
 
 
-def _is_attachment(part: BodyPart, is_root: bool) -> bool:
+def is_attachment(part: BodyPart, is_root: bool) -> bool:
     """What a mail client would show with a paper clip: declared attachments, named
     files not shown inline, and forwarded messages or binary parts that are not inline
     resources (``Content-ID`` parts of multipart/related)."""
@@ -283,7 +283,7 @@ def parse_message(data) -> MessageStructure:
     size = len(data)
     root, fields = _parse_entity(data, 0, size, ("text", "plain"), 0, [MAX_PARTS])
     envelope = _envelope(fields)
-    has_attachments = any(_is_attachment(p, p is root) for p in root.walk())
+    has_attachments = any(is_attachment(p, p is root) for p in root.walk())
     return MessageStructure(
         envelope=envelope,
         root=root,

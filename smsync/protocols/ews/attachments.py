@@ -14,24 +14,11 @@ from typing import Iterator, Optional
 from lxml import etree
 
 from smsync.formats.bodytext import decode_transfer
+from smsync.formats.message import is_attachment
 from smsync.formats.structure import BodyPart
 from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.soap import t, text
-
-
-def is_attachment(part: BodyPart, is_root: bool) -> bool:
-    """Declared attachments, named files not shown inline, and binary parts that are not
-    inline resources of multipart/related (the rule IMAP's has-attachment keeps)."""
-    if part.children or part.disposition == "inline":
-        return False
-    if part.disposition == "attachment":
-        return True
-    if is_root:
-        return False
-    if part.filename is not None:
-        return True
-    return part.type not in ("text", "multipart") and part.id is None
 
 
 def parts(root: BodyPart) -> Iterator[tuple[str, BodyPart]]:
