@@ -372,8 +372,9 @@ async def create_item(ctx, request):
         if not isinstance(node.tag, str):
             continue
         try:
-            if node.tag in (t("Contact"), t("CalendarItem")):
-                make = pim_changes.create_contact if node.tag == t("Contact") else pim_changes.create_event
+            if node.tag in (t("Contact"), t("CalendarItem"), t("Task")):
+                make = {t("Contact"): pim_changes.create_contact, t("CalendarItem"): pim_changes.create_event,
+                        t("Task"): pim_changes.create_task}[node.tag]
                 answers.append(response_message("CreateItem", children=[
                     _item_holder(await make(ctx, node, saved))]))
                 continue

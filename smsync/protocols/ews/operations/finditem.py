@@ -1,6 +1,6 @@
 """FindItem (MS-OXWSSRCH): the items of folders, a page at a time, in the shape asked
-for. Mail folders, address books and calendars (CalendarView expanding recurrences)
-are served; task and note lists answer empty until their item types are converted."""
+for. Mail folders, address books, calendars (CalendarView expanding recurrences) and
+task lists are served; note lists answer empty until their item type is converted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from lxml import etree
 from smsync.errors import SmsyncError
 
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, contacts, messages, restriction, shapes, tree
+from smsync.protocols.ews import calendar, contacts, messages, restriction, shapes, tasks, tree
 from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -144,6 +144,24 @@ async def _find_contacts(ctx, folder, shape, page):
     return holder
 
 
+async def _find_tasks(ctx, folder, shape, page):
+    """A page of a task list, in the order of the items' names."""
+    collection = await tree.collection_of(ctx, folder)
+    infos = [i for i in await collection.items() if i.component == "VTODO"]
+    chosen, next_offset, last = shapes.cut(infos, page)
+    holder = etree.Element(m("RootFolder"), IndexedPagingOffset=str(next_offset),
+                           TotalItemsInView=str(len(infos)),
+                           IncludesLastItemInRange="true" if last else "false")
+    listed = etree.SubElement(holder, t("Items"))
+    for item in await collection.get([i.name for i in chosen]):
+        try:
+            listed.append(tasks.task_element(ctx.account, folder.ref.source, item.info.name,
+                                             item.info.revision, item.content, shape))
+        except (EWSError, SmsyncError) as e:
+            ctx.log(f"FindItem: {item.info.name}: {e}")  # a task that does not parse
+    return holder
+
+
 @operation("FindItem")
 async def find_item(ctx, request):
     shape = shapes.parse_shape(request, "ItemShape")
@@ -176,6 +194,10 @@ async def find_item(ctx, request):
                 if where is not None:
                     raise EWSError(restriction.UNSUPPORTED_FILTER, "contacts are not searched yet")
                 holder = await _find_contacts(ctx, folder, shape, page)
+            elif folder.kind == CollectionKind.TASKS and traversal == "Shallow":
+                if where is not None:
+                    raise EWSError(restriction.UNSUPPORTED_FILTER, "tasks are not searched yet")
+                holder = await _find_tasks(ctx, folder, shape, page)
             else:
                 holder = etree.Element(m("RootFolder"), IndexedPagingOffset="0",
                                        TotalItemsInView="0", IncludesLastItemInRange="true")

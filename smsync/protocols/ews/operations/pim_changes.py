@@ -1,6 +1,6 @@
 """UpdateItem and CreateItem of collection items: contacts (fields merged into the stored
-vCard) and calendar items (fields merged into the event's master, new events), for
-``changes``' operations."""
+vCard), calendar items (fields merged into the event's master, new events) and tasks
+(fields merged into the stored VTODO, new tasks), for ``changes``' operations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from lxml import etree
 
 from smsync.errors import PreconditionFailed
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, tree
+from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, tasks, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -73,8 +73,10 @@ async def update_collection_item(ctx, ref, change, resolution: str, change_key):
     info = found.item.info
     if info.component == "VEVENT":
         return await _update_event(ctx, ref, found, change, resolution, change_key)
+    if info.component == "VTODO":
+        return await _update_task(ctx, ref, found, change, resolution, change_key)
     if info.component != "VCARD":
-        raise EWSError(INVALID_OPERATION, "task and note items are not changed yet")
+        raise EWSError(INVALID_OPERATION, "note items are not changed yet")
     presented = ids.parse_change_key(change_key)
     if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
@@ -182,6 +184,80 @@ async def create_contact(ctx, node, saved):
     uid, content = contacts.new_card(contacts.read_fields(node))
     info = await collection.put(f"{uid}.vcf", content, if_none_match=True)
     created = etree.Element(t("Contact"))
+    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
+    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
+    return created
+
+
+#: Task FieldURIs an update may set, and the field each is.
+_TASK_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categories": "Categories",
+                "item:Importance": "Importance", "item:Sensitivity": "Sensitivity",
+                "task:StartDate": "StartDate", "task:DueDate": "DueDate",
+                "task:CompleteDate": "CompleteDate", "task:Status": "Status",
+                "task:PercentComplete": "PercentComplete", "task:IsComplete": "IsComplete"}
+#: Fields clients send that a VTODO has no place for; taken and dropped, as Exchange's
+#: read-only ones are.
+_TASK_IGNORED = {"item:ReminderIsSet", "item:ReminderDueBy", "item:ReminderMinutesBeforeStart",
+                 "task:StatusDescription", "task:ChangeCount", "task:IsRecurring", "task:Owner"}
+
+
+def task_changes(updates) -> tuple[dict, frozenset]:
+    """``(fields set, fields cleared)`` of a task's ``<t:Updates>``."""
+    fields: dict = {}
+    removed = set()
+    for update in updates:
+        if not isinstance(update.tag, str):
+            continue
+        action = update.tag.rpartition("}")[2]
+        plain = update.find(t("FieldURI"))
+        uri = plain.get("FieldURI") if plain is not None else None
+        if uri in _TASK_IGNORED:
+            continue
+        if uri not in _TASK_FIELDS:
+            raise EWSError(INVALID_PROPERTY_SET, f"{str(uri)[:60]} cannot be changed on a task here yet")
+        field = _TASK_FIELDS[uri]
+        if action == "DeleteItemField":
+            removed.add(field)
+            continue
+        holder = update.find(t("Task"))
+        if holder is None:
+            raise EWSError(INVALID_PROPERTY_SET, "a task update carries a Task")
+        fields.update({k: v for k, v in tasks.read_fields(holder).items() if k == field})
+    return fields, frozenset(removed)
+
+
+async def _update_task(ctx, ref, found, change, resolution: str, change_key):
+    info = found.item.info
+    presented = ids.parse_change_key(change_key)
+    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    updates = change.find(t("Updates"))
+    fields, removed = task_changes(updates if updates is not None else ())
+    parsed = tasks.load(found.item.content)
+    tasks.apply(parsed, fields, removed)
+    try:
+        new = await found.collection.put(ref.key, tasks.serialize(parsed), if_match=info.etag)
+    except PreconditionFailed:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    node = etree.Element(t("Task"))
+    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
+    return node
+
+
+async def create_task(ctx, node, saved):
+    if saved is not None:
+        targets = [c for c in saved if isinstance(c.tag, str)]
+        if len(targets) != 1:
+            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
+        folder = await tree.resolve(ctx, targets[0])
+    else:
+        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "tasks"))
+    if folder.kind != CollectionKind.TASKS:
+        raise EWSError(INVALID_OPERATION, "tasks are saved only in task folders")
+    collection = await tree.collection_of(ctx, folder)
+    uid, content = tasks.new_task(tasks.read_fields(node))
+    info = await collection.put(f"{uid}.ics", content, if_none_match=True)
+    created = etree.Element(t("Task"))
     ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
     etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
     return created
