@@ -25,7 +25,7 @@ from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, contacts, ids, messages, shapes, tree
+from smsync.protocols.ews import calendar, contacts, ids, messages, shapes, tasks, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_SYNC_STATE,
@@ -93,8 +93,9 @@ async def _sync_items(ctx, request):
     folder = _sync_folder(request, ctx, folders)
     if folder is None:
         raise EWSError(SCHEMA_VALIDATION, "SyncFolderId names one folder")
-    if not folder.is_mail and folder.kind not in (CollectionKind.ADDRESSBOOK, CollectionKind.CALENDAR):
-        raise EWSError(INVALID_OPERATION, "task and note lists are not synchronised yet")
+    if not folder.is_mail and folder.kind not in (CollectionKind.ADDRESSBOOK, CollectionKind.CALENDAR,
+                                                  CollectionKind.TASKS):
+        raise EWSError(INVALID_OPERATION, "note lists are not synchronised yet")
     state_text = (request.findtext(m("SyncState")) or "").strip()
     key = "0"
     if state_text:
@@ -167,9 +168,11 @@ def _contact_changes(ctx, folder, result, shape, ignore):
             etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref))
             continue
         item = change.item
-        if item is None or item.info.component not in ("VCARD", "VEVENT"):
+        converters = {"VCARD": contacts.contact_element, "VEVENT": calendar.calendar_item_element,
+                      "VTODO": tasks.task_element}
+        if item is None or item.info.component not in converters:
             continue
-        convert = contacts.contact_element if item.info.component == "VCARD" else calendar.calendar_item_element
+        convert = converters[item.info.component]
         try:
             element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
                               item.content, shape)
