@@ -156,12 +156,93 @@ def read_fields(node) -> dict:
     categories = node.find(t("Categories"))
     if categories is not None:
         out["Categories"] = [(s.text or "").strip() for s in categories if isinstance(s.tag, str)]
+    for field in ATTENDEE_ROLES:
+        holder = node.find(t(field))
+        if holder is not None:
+            out[field] = _attendees(holder)
     return out
+
+
+#: The EWS attendee lists and the ATTENDEE parameters each is written with.
+ATTENDEE_ROLES = {
+    "RequiredAttendees": [("ROLE", ["REQ-PARTICIPANT"])],
+    "OptionalAttendees": [("ROLE", ["OPT-PARTICIPANT"])],
+    "Resources": [("CUTYPE", ["RESOURCE"]), ("ROLE", ["NON-PARTICIPANT"])],
+}
+
+
+def _attendees(holder) -> list[tuple[str, str]]:
+    """``(address, name)`` of each ``<t:Attendee>`` of a list that has an address."""
+    out = []
+    for box in holder.iter(t("Mailbox")):
+        address = (box.findtext(t("EmailAddress")) or "").strip()
+        if "@" not in address or any(c in address for c in " \t\r\n<>\"\\;:,"):
+            continue  # a name without an address cannot be invited
+        name = (box.findtext(t("Name")) or "").replace("\r", " ").replace("\n", " ").strip()
+        out.append((address, name if name.lower() != address.lower() else ""))
+    return out
+
+
+def _role_of(prop: Property) -> str:
+    if (prop.param("CUTYPE") or "").upper() == "RESOURCE":
+        return "Resources"
+    if (prop.param("ROLE") or "").upper() == "OPT-PARTICIPANT":
+        return "OptionalAttendees"
+    return "RequiredAttendees"
+
+
+def _set_attendees(event: Component, field: str, wanted: list, organizer: Optional[str]) -> None:
+    """Make the ATTENDEEs of ``field``'s list ``wanted``: those already there keep their
+    line (PARTSTAT and all), new ones are asked (NEEDS-ACTION, RSVP); the organizer's
+    own line is left alone."""
+    def address(prop):
+        value = prop.value
+        return (value[7:] if value.lower().startswith("mailto:") else value).lower()
+
+    mine = [p for p in event.properties if p.name == "ATTENDEE" and _role_of(p) == field
+            and (organizer is None or address(p) != organizer.lower())]
+    kept = {address(p): p for p in mine}
+    for prop in mine:
+        event.properties.remove(prop)
+    present = {address(p) for p in event.properties if p.name == "ATTENDEE"}
+    for email, name in wanted:
+        key = email.lower()
+        if key in present:
+            continue
+        present.add(key)
+        if key in kept:
+            event.properties.append(kept[key])
+            continue
+        params = list(ATTENDEE_ROLES[field]) + [("PARTSTAT", ["NEEDS-ACTION"]), ("RSVP", ["TRUE"])]
+        if name:
+            params.insert(0, ("CN", [name.replace('"', "'")]))
+        event.properties.append(Property("ATTENDEE", f"mailto:{email}", params))
+
+
+def set_organizer(calendar: Component, account: str) -> bool:
+    """Make ``account`` the organizer of an event that has attendees and no organizer.
+    True when the event's organizer is ``account`` (and it has attendees)."""
+    event = master_of(calendar)
+    if not event.get_all("ATTENDEE"):
+        return False
+    organizer = event.get("ORGANIZER")
+    if organizer is None:
+        event.properties.append(Property("ORGANIZER", f"mailto:{account}"))
+        return True
+    value = organizer.value
+    return (value[7:] if value.lower().startswith("mailto:") else value).lower() == account.lower()
 
 
 def apply(calendar: Component, fields: dict, removed: frozenset = frozenset()) -> None:
     """Write ``fields`` into the event's master and clear the fields in ``removed``."""
     event = master_of(calendar)
+    organizer = event.get("ORGANIZER")
+    organizer_address = None
+    if organizer is not None:
+        organizer_address = organizer.value[7:] if organizer.value.lower().startswith("mailto:") else organizer.value
+    for field in ATTENDEE_ROLES:
+        if field in fields or field in removed:
+            _set_attendees(event, field, fields.get(field, []), organizer_address)
     zone = _zone_name(event)
     start_prop = event.get("DTSTART")
     was_all_day = start_prop is not None and (start_prop.param("VALUE") or "").upper() == "DATE"

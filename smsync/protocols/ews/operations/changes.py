@@ -20,7 +20,7 @@ from lxml import etree
 from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
-from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, tree
+from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meetings, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -36,6 +36,7 @@ from smsync.protocols.ews.operations import operation, pim_changes
 from smsync.protocols.ews.operations.getitem import item_ids
 from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
 from smsync.protocols.ews.subscriptions import note_transfer
+from smsync.scheduling.scheduler import Plan
 
 _CONFLICT_RESOLUTIONS = ("NeverOverwrite", "AutoResolve", "AlwaysOverwrite")
 
@@ -122,6 +123,7 @@ async def update_item(ctx, request):
     resolution = request.get("ConflictResolution", "AutoResolve")
     if resolution not in _CONFLICT_RESOLUTIONS:
         raise EWSError(SCHEMA_VALIDATION, f"ConflictResolution {resolution[:30]!r}")
+    invitations = meetings.mode_of(request, "SendMeetingInvitationsOrCancellations")
     holder = request.find(m("ItemChanges"))
     if holder is None:
         raise EWSError(SCHEMA_VALIDATION, "no ItemChanges")
@@ -135,7 +137,8 @@ async def update_item(ctx, request):
                 raise EWSError(INVALID_OPERATION, "only ItemId changes are served")
             ref = items.parse_item_ref(ctx, id_el)
             if ref.kind == ids.ITEM:
-                node = await pim_changes.update_collection_item(ctx, ref, change, resolution, id_el.get("ChangeKey"))
+                node = await pim_changes.update_collection_item(ctx, ref, change, resolution, id_el.get("ChangeKey"),
+                                                                invitations)
                 conflicts = etree.Element(m("ConflictResults"))
                 etree.SubElement(conflicts, t("Count")).text = "0"
                 answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
@@ -188,6 +191,7 @@ async def delete_item(ctx, request):
     if kind not in ("HardDelete", "SoftDelete", "MoveToDeletedItems"):
         raise EWSError(SCHEMA_VALIDATION, f"DeleteType {kind[:30]!r}")
     trash = await role_box(ctx, Role.TRASH) if kind == "MoveToDeletedItems" else None
+    cancellations = meetings.mode_of(request, "SendMeetingCancellations")
     answers = []
     for element in item_ids(request):
         try:
@@ -198,7 +202,11 @@ async def delete_item(ctx, request):
                 found = await items.collection_item(ctx, ref)
                 name, rid = calendar.split_key(ref.key)
                 if rid is None:
+                    plan = Plan()
+                    if found.item.info.component == "VEVENT":
+                        plan = await meetings.plan_delete(ctx, cancellations, found.item.content)
                     await found.collection.delete(name)
+                    await meetings.carry_out(ctx, plan)
                 else:
                     # One occurrence: excluded from its series, which stays.
                     parsed = calendar.load(found.item.content)
@@ -367,6 +375,7 @@ async def create_item(ctx, request):
     if holder is None:
         raise EWSError(SCHEMA_VALIDATION, "no Items")
     saved = request.find(m("SavedItemFolderId"))
+    invitations = meetings.mode_of(request, "SendMeetingInvitations")
     answers = []
     for node in holder:
         if not isinstance(node.tag, str):
@@ -375,8 +384,9 @@ async def create_item(ctx, request):
             if node.tag in (t("Contact"), t("CalendarItem"), t("Task")):
                 make = {t("Contact"): pim_changes.create_contact, t("CalendarItem"): pim_changes.create_event,
                         t("Task"): pim_changes.create_task}[node.tag]
+                extra = {"send_mode": invitations} if node.tag == t("CalendarItem") else {}
                 answers.append(response_message("CreateItem", children=[
-                    _item_holder(await make(ctx, node, saved))]))
+                    _item_holder(await make(ctx, node, saved, **extra))]))
                 continue
             if node.tag != t("Message"):
                 raise EWSError(INVALID_OPERATION, f"{node.tag.rpartition('}')[2][:40]} items are not served yet")

@@ -10,7 +10,7 @@ from lxml import etree
 
 from smsync.errors import PreconditionFailed
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, tasks, tree
+from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meetings, tasks, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -66,13 +66,14 @@ def contact_changes(updates) -> tuple[dict, frozenset]:
     return fields, frozenset(removed)
 
 
-async def update_collection_item(ctx, ref, change, resolution: str, change_key):
+async def update_collection_item(ctx, ref, change, resolution: str, change_key,
+                                 send_mode: str = meetings.SEND_TO_NONE):
     if calendar.OCCURRENCE in ref.key:
         raise EWSError(INVALID_OPERATION, "changing one occurrence is not served yet")
     found = await items.collection_item(ctx, ref)
     info = found.item.info
     if info.component == "VEVENT":
-        return await _update_event(ctx, ref, found, change, resolution, change_key)
+        return await _update_event(ctx, ref, found, change, resolution, change_key, send_mode)
     if info.component == "VTODO":
         return await _update_task(ctx, ref, found, change, resolution, change_key)
     if info.component != "VCARD":
@@ -99,7 +100,9 @@ _EVENT_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categorie
                  "calendar:Start": "Start", "calendar:End": "End", "calendar:Location": "Location",
                  "calendar:IsAllDayEvent": "IsAllDayEvent",
                  "calendar:LegacyFreeBusyStatus": "LegacyFreeBusyStatus",
-                 "calendar:Recurrence": "Recurrence"}
+                 "calendar:Recurrence": "Recurrence",
+                 "calendar:RequiredAttendees": "RequiredAttendees",
+                 "calendar:OptionalAttendees": "OptionalAttendees", "calendar:Resources": "Resources"}
 _EVENT_IGNORED = {"calendar:StartTimeZone", "calendar:EndTimeZone", "calendar:MeetingTimeZone",
                   "calendar:UID", "item:ReminderIsSet", "item:ReminderMinutesBeforeStart",
                   "item:ReminderDueBy"}
@@ -132,7 +135,7 @@ def event_changes(updates) -> tuple[dict, frozenset]:
     return fields, frozenset(removed)
 
 
-async def _update_event(ctx, ref, found, change, resolution: str, change_key):
+async def _update_event(ctx, ref, found, change, resolution: str, change_key, send_mode: str):
     info = found.item.info
     presented = ids.parse_change_key(change_key)
     if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
@@ -141,16 +144,19 @@ async def _update_event(ctx, ref, found, change, resolution: str, change_key):
     fields, removed = event_changes(updates if updates is not None else ())
     parsed = calendar.load(found.item.content)
     calendar_edit.apply(parsed, fields, removed)
+    calendar_edit.set_organizer(parsed, ctx.account)
+    content, plan = await meetings.plan_put(ctx, send_mode, found.item.content, contacts.serialize(parsed))
     try:
-        new = await found.collection.put(ref.key, contacts.serialize(parsed), if_match=info.etag)
+        new = await found.collection.put(ref.key, content, if_match=info.etag)
     except PreconditionFailed:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    await meetings.carry_out(ctx, plan)
     node = etree.Element(t("CalendarItem"))
     etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
     return node
 
 
-async def create_event(ctx, node, saved):
+async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE):
     if saved is not None:
         targets = [c for c in saved if isinstance(c.tag, str)]
         if len(targets) != 1:
@@ -161,9 +167,14 @@ async def create_event(ctx, node, saved):
     if folder.kind != CollectionKind.CALENDAR:
         raise EWSError(INVALID_OPERATION, "calendar items are saved only in calendars")
     collection = await tree.collection_of(ctx, folder)
-    uid, content = calendar_edit.new_event(calendar_edit.read_fields(node))
+    fields = calendar_edit.read_fields(node)
+    # An event with attendees is a meeting the account organizes.
+    organizer = ctx.account if any(fields.get(f) for f in calendar_edit.ATTENDEE_ROLES) else None
+    uid, content = calendar_edit.new_event(fields, organizer)
+    content, plan = await meetings.plan_put(ctx, send_mode, None, content)
     name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
     info = await collection.put(name, content, if_none_match=True)
+    await meetings.carry_out(ctx, plan)
     created = etree.Element(t("CalendarItem"))
     ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
     etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))

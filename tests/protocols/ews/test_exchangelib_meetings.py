@@ -1,0 +1,169 @@
+"""exchangelib organizing meetings: CreateItem / UpdateItem / DeleteItem of a calendar
+item with attendees send invitations, updates and cancellations through the core
+scheduler -- a local attendee gets them in its schedule inbox and calendar at once, a
+remote one as iMIP mail through the relay (an SMTP sink here) -- and SendToNone sends
+nothing."""
+
+from __future__ import annotations
+
+import email
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import deferLater
+
+from smsync.testing.servers import OTHER, USER, config_with, in_thread
+from tests.protocols.delivery.delivery_harness import Sink
+from tests.protocols.ews.ews_support import account, start, stop
+
+REMOTE = "carol@remote.example"
+
+
+@pytest.fixture
+def meeting_server(tmp_path):
+    sink = Sink()
+    sink.listen()
+    config = config_with(delivery={
+        "hostname": "mx.example.org", "smarthost": f"127.0.0.1:{sink.portno}",
+        "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
+    running = start(config=config, directory=tmp_path)
+    running.sink = sink
+    yield running
+    stop(running)
+    pytest_twisted.blockon(ensureDeferred(sink.stop()))
+
+
+async def _items(server, user: str, kind: str) -> list:
+    """``user``'s stored items of every collection of ``kind`` ("calendar", "schedule-inbox")."""
+    cstore = await server.collections(user)
+    out = []
+    for info in await cstore.list_collections():
+        if info.kind.value == kind:
+            handle = await cstore.collection_by_id(info.id)
+            out += await handle.get([i.name for i in await handle.items()])
+    return out
+
+
+async def _wait(predicate, timeout: float = 10.0):
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await deferLater(reactor, 0.05, lambda: None)
+    raise AssertionError("condition not met in time")
+
+
+def _calendar_part(raw: bytes) -> str:
+    for part in email.message_from_bytes(raw).walk():
+        if part.get_content_type() == "text/calendar":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no text/calendar part")
+
+
+def _create(server, subject: str, attendees, mode: str, optional=()):
+    from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
+    from exchangelib.properties import Attendee, Mailbox
+
+    acc = account(server)
+    utc = EWSTimeZone("UTC")
+    item = CalendarItem(
+        account=acc, folder=acc.calendar, subject=subject,
+        start=EWSDateTime(2027, 3, 1, 10, tzinfo=utc), end=EWSDateTime(2027, 3, 1, 11, tzinfo=utc),
+        required_attendees=[Attendee(mailbox=Mailbox(email_address=a)) for a in attendees],
+        optional_attendees=[Attendee(mailbox=Mailbox(email_address=a)) for a in optional] or None)
+    item.save(send_meeting_invitations=mode)
+    return acc, item
+
+
+@pytest_twisted.ensureDeferred
+async def test_invite_local_attendee_then_cancel(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+        _acc, item = _create(server, "Planning", [OTHER], SEND_TO_ALL_AND_SAVE_COPY)
+        return item
+
+    item = await in_thread(organizer)
+    [own] = await _items(server, USER, "calendar")
+    text = own.content.decode().replace("\r\n ", "")
+    assert f"ORGANIZER:mailto:{USER}" in text
+    assert f"mailto:{OTHER}" in text and "ROLE=REQ-PARTICIPANT" in text
+    assert "PARTSTAT=NEEDS-ACTION" in text and "RSVP=TRUE" in text
+    assert f"SCHEDULE-STATUS=1.2:mailto:{OTHER}" in text
+
+    [invite] = await _items(server, OTHER, "schedule-inbox")
+    assert b"METHOD:REQUEST" in invite.content and b"Planning" in invite.content
+    [placed] = await _items(server, OTHER, "calendar")
+    assert placed.info.uid == own.info.uid and b"SUMMARY:Planning" in placed.content
+
+    def update_and_delete():
+        from exchangelib.items import SEND_ONLY_TO_ALL, SEND_TO_ALL_AND_SAVE_COPY
+
+        item.subject = "Planning (moved)"
+        item.save(update_fields=["subject"], send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY)
+        item.delete(send_meeting_cancellations=SEND_ONLY_TO_ALL)
+
+    await in_thread(update_and_delete)
+    assert await _items(server, USER, "calendar") == []
+    [placed] = await _items(server, OTHER, "calendar")
+    assert b"STATUS:CANCELLED" in placed.content and b"Planning (moved)" in placed.content
+    [inbox] = await _items(server, OTHER, "schedule-inbox")
+    assert b"METHOD:CANCEL" in inbox.content
+    assert server.sink.received == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_remote_attendee_gets_imip_mail_and_cancel(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+        _acc, item = _create(server, "Review", [REMOTE], SEND_TO_ALL_AND_SAVE_COPY, optional=[OTHER])
+        return item
+
+    item = await in_thread(organizer)
+    [own] = await _items(server, USER, "calendar")
+    assert b"ROLE=OPT-PARTICIPANT" in own.content
+    await _wait(lambda: bool(server.sink.received))
+    [(sender, rcpt, raw)] = server.sink.received
+    assert (sender, rcpt) == (USER, REMOTE)
+    assert email.message_from_bytes(raw)["Subject"] == "Invitation: Review"
+    ics = _calendar_part(raw)
+    assert "METHOD:REQUEST" in ics and f"UID:{own.info.uid}" in ics
+    assert len(await _items(server, OTHER, "schedule-inbox")) == 1
+
+    def delete():
+        from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+        item.delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
+
+    await in_thread(delete)
+    await _wait(lambda: len(server.sink.received) == 2)
+    sender, rcpt, raw = server.sink.received[1]
+    assert (sender, rcpt) == (USER, REMOTE)
+    assert "METHOD:CANCEL" in _calendar_part(raw)
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_to_none_stores_without_sending(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.items import SEND_TO_NONE
+
+        _acc, item = _create(server, "Quiet", [OTHER, REMOTE], SEND_TO_NONE)
+        return item
+
+    item = await in_thread(organizer)
+    [own] = await _items(server, USER, "calendar")
+    text = own.content.decode().replace("\r\n ", "")
+    assert f"mailto:{REMOTE}" in text and "SCHEDULE-STATUS" not in text
+    await in_thread(lambda: item.delete(send_meeting_cancellations="SendToNone"))
+    await deferLater(reactor, 0.5, lambda: None)
+    assert server.sink.received == []
+    assert await _items(server, OTHER, "schedule-inbox") == []
+    assert await _items(server, OTHER, "calendar") == []
