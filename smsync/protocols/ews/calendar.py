@@ -192,17 +192,32 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
     organizer = event.get("ORGANIZER")
     if organizer is not None and wants("calendar:Organizer"):
         _mailbox(node, "Organizer", organizer.value, organizer.param("CN"))
-    attendees = event.get_all("ATTENDEE")
-    if attendees and wants("calendar:RequiredAttendees"):
-        holder = etree.SubElement(node, t("RequiredAttendees"))
-        for attendee in attendees:
-            one = etree.SubElement(holder, t("Attendee"))
-            address = attendee.value.split(":", 1)[1] if attendee.value.lower().startswith("mailto:") else attendee.value
-            box = etree.SubElement(one, t("Mailbox"))
-            etree.SubElement(box, t("Name")).text = text(attendee.param("CN") or address)
-            etree.SubElement(box, t("EmailAddress")).text = text(address)
-            etree.SubElement(box, t("RoutingType")).text = "SMTP"
-            status = {"ACCEPTED": "Accept", "DECLINED": "Decline", "TENTATIVE": "Tentative"}.get(
-                (attendee.param("PARTSTAT") or "").upper(), "NoResponseReceived")
-            etree.SubElement(one, t("ResponseType")).text = status
+    for field in ("RequiredAttendees", "OptionalAttendees", "Resources"):
+        listed = [a for a in event.get_all("ATTENDEE") if _attendee_list(a) == field]
+        if listed and wants(f"calendar:{field}"):
+            _attendees(node, field, listed)
     return node
+
+
+def _attendee_list(attendee) -> str:
+    """The EWS list an ATTENDEE belongs in, by its CUTYPE and ROLE."""
+    if (attendee.param("CUTYPE") or "").upper() in ("RESOURCE", "ROOM"):
+        return "Resources"
+    if (attendee.param("ROLE") or "").upper() == "OPT-PARTICIPANT":
+        return "OptionalAttendees"
+    return "RequiredAttendees"
+
+
+def _attendees(node, field: str, attendees) -> None:
+    """The EWS list ``field`` of ``attendees`` (ATTENDEE properties), added to ``node``."""
+    holder = etree.SubElement(node, t(field))
+    for attendee in attendees:
+        one = etree.SubElement(holder, t("Attendee"))
+        address = attendee.value.split(":", 1)[1] if attendee.value.lower().startswith("mailto:") else attendee.value
+        box = etree.SubElement(one, t("Mailbox"))
+        etree.SubElement(box, t("Name")).text = text(attendee.param("CN") or address)
+        etree.SubElement(box, t("EmailAddress")).text = text(address)
+        etree.SubElement(box, t("RoutingType")).text = "SMTP"
+        status = {"ACCEPTED": "Accept", "DECLINED": "Decline", "TENTATIVE": "Tentative"}.get(
+            (attendee.param("PARTSTAT") or "").upper(), "NoResponseReceived")
+        etree.SubElement(one, t("ResponseType")).text = status

@@ -184,7 +184,7 @@ def _attendees(holder) -> list[tuple[str, str]]:
 
 
 def _role_of(prop: Property) -> str:
-    if (prop.param("CUTYPE") or "").upper() == "RESOURCE":
+    if (prop.param("CUTYPE") or "").upper() in ("RESOURCE", "ROOM"):
         return "Resources"
     if (prop.param("ROLE") or "").upper() == "OPT-PARTICIPANT":
         return "OptionalAttendees"

@@ -167,3 +167,29 @@ async def test_send_to_none_stores_without_sending(meeting_server):
     assert server.sink.received == []
     assert await _items(server, OTHER, "schedule-inbox") == []
     assert await _items(server, OTHER, "calendar") == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_update_invites_the_added_and_cancels_the_removed(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+        from exchangelib.properties import Attendee, Mailbox
+
+        acc, item = _create(server, "Sync", [OTHER], SEND_TO_ALL_AND_SAVE_COPY, optional=[USER.replace("alice", "nobody")])
+        item.required_attendees = [Attendee(mailbox=Mailbox(email_address=REMOTE))]
+        item.save(update_fields=["required_attendees"],
+                  send_meeting_invitations="SendToChangedAndSaveCopy")
+        again = acc.calendar.get(id=item.id)
+        return ([a.mailbox.email_address for a in again.required_attendees or ()],
+                [a.mailbox.email_address for a in again.optional_attendees or ()])
+
+    required, optional = await in_thread(organizer)
+    assert required == [REMOTE]
+    assert optional == [USER.replace("alice", "nobody")]
+    [placed] = await _items(server, OTHER, "calendar")
+    assert b"STATUS:CANCELLED" in placed.content
+    await _wait(lambda: any(rcpt == REMOTE for _s, rcpt, _r in server.sink.received))
+    invited = [raw for _s, rcpt, raw in server.sink.received if rcpt == REMOTE]
+    assert "METHOD:REQUEST" in _calendar_part(invited[-1])
