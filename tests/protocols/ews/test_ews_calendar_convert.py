@@ -88,3 +88,46 @@ def test_recurrence_patterns():
                 "</t:AbsoluteYearlyRecurrence><t:NumberedRecurrence><t:StartDate>2026-02-14</t:StartDate>"
                 "<t:NumberOfOccurrences>5</t:NumberOfOccurrences></t:NumberedRecurrence>"
                 ) == "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=14;COUNT=5"
+
+
+def _attendee_lists(content: bytes) -> dict:
+    node = calendar.calendar_item_element("a@example.org", "c1", "e.ics", 1, content, Shape(ALL))
+    return {child.tag.rpartition("}")[2]: [(box.findtext(soap.t("Mailbox") + "/" + soap.t("EmailAddress")),
+                                            box.findtext(soap.t("ResponseType"))) for box in child]
+            for child in node if child.tag.endswith("Attendees") or child.tag.endswith("Resources")}
+
+
+def test_attendees_written_by_list_and_answers_kept():
+    from lxml import etree
+
+    t = soap.t
+    item = etree.Element(t("CalendarItem"))
+    for field, address in (("RequiredAttendees", "b@example.org"), ("OptionalAttendees", "c@example.org"),
+                           ("Resources", "room@example.org")):
+        box = etree.SubElement(etree.SubElement(etree.SubElement(item, t(field)), t("Attendee")), t("Mailbox"))
+        etree.SubElement(box, t("Name")).text = "Bee" if field == "RequiredAttendees" else address
+        etree.SubElement(box, t("EmailAddress")).text = address
+    fields = calendar_edit.read_fields(item)
+    start = datetime(2027, 1, 1, 10, tzinfo=timezone.utc)
+    fields.update({"Start": start, "End": start + timedelta(hours=1)})
+    _uid, content = calendar_edit.new_event(fields, "a@example.org")
+    text = content.decode().replace("\r\n ", "")
+    assert "ORGANIZER:mailto:a@example.org" in text
+    assert "ATTENDEE;CN=Bee;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:b@example.org" in text
+    assert "ATTENDEE;ROLE=OPT-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:c@example.org" in text
+    assert "CUTYPE=RESOURCE;ROLE=NON-PARTICIPANT" in text
+    assert _attendee_lists(content) == {
+        "RequiredAttendees": [("b@example.org", "NoResponseReceived")],
+        "OptionalAttendees": [("c@example.org", "NoResponseReceived")],
+        "Resources": [("room@example.org", "NoResponseReceived")]}
+
+    # b answered; an edit of the required list keeps b's answer, adds d, leaves c alone.
+    answered = content.replace(b"\r\n ", b"").replace(b"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:b@",
+                                                       b"PARTSTAT=ACCEPTED:mailto:b@")
+    assert b"PARTSTAT=ACCEPTED" in answered
+    parsed = calendar.load(answered)
+    calendar_edit.apply(parsed, {"RequiredAttendees": [("b@example.org", ""), ("d@example.org", "")]})
+    assert _attendee_lists(serialize(parsed))["RequiredAttendees"] == [
+        ("b@example.org", "Accept"), ("d@example.org", "NoResponseReceived")]
+    assert _attendee_lists(serialize(parsed))["OptionalAttendees"] == [("c@example.org", "NoResponseReceived")]
+    assert calendar_edit.set_organizer(parsed, "a@example.org")
