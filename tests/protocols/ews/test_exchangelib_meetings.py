@@ -193,3 +193,67 @@ async def test_update_invites_the_added_and_cancels_the_removed(meeting_server):
     await _wait(lambda: any(rcpt == REMOTE for _s, rcpt, _r in server.sink.received))
     invited = [raw for _s, rcpt, raw in server.sink.received if rcpt == REMOTE]
     assert "METHOD:REQUEST" in _calendar_part(invited[-1])
+
+
+def _answer(server, subject: str, how: str):
+    """The attendee (OTHER) finds the invitation's calendar item and answers it with
+    exchangelib's ``how`` (accept, tentatively_accept, decline)."""
+    acc = account(server, user=OTHER)
+    [item] = [i for i in acc.calendar.all() if i.subject == subject]
+    return getattr(item, how)()
+
+
+@pytest_twisted.ensureDeferred
+async def test_attendee_accepts(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+        _create(server, "Standup", [OTHER], SEND_TO_ALL_AND_SAVE_COPY)
+
+    await in_thread(organizer)
+    await in_thread(lambda: _answer(server, "Standup", "accept"))
+    [own] = await _items(server, USER, "calendar")
+    assert "PARTSTAT=ACCEPTED" in own.content.decode().replace("\r\n ", "")
+    [placed] = await _items(server, OTHER, "calendar")
+    assert "PARTSTAT=ACCEPTED" in placed.content.decode().replace("\r\n ", "")
+    assert server.sink.received == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_attendee_tentatively_accepts_then_declines(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+        _create(server, "Retro", [OTHER], SEND_TO_ALL_AND_SAVE_COPY)
+
+    await in_thread(organizer)
+    await in_thread(lambda: _answer(server, "Retro", "tentatively_accept"))
+    [own] = await _items(server, USER, "calendar")
+    assert "PARTSTAT=TENTATIVE" in own.content.decode().replace("\r\n ", "")
+    [placed] = await _items(server, OTHER, "calendar")
+    assert "PARTSTAT=TENTATIVE" in placed.content.decode().replace("\r\n ", "")
+
+    await in_thread(lambda: _answer(server, "Retro", "decline"))
+    [own] = await _items(server, USER, "calendar")
+    assert "PARTSTAT=DECLINED" in own.content.decode().replace("\r\n ", "")
+    # A declined meeting leaves the attendee's calendar, as Exchange removes it.
+    assert await _items(server, OTHER, "calendar") == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_organizer_cannot_answer_own_meeting(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.errors import ErrorInvalidOperation
+        from exchangelib.items import SEND_TO_NONE
+
+        _acc, item = _create(server, "Mine", [OTHER], SEND_TO_NONE)
+        with pytest.raises(ErrorInvalidOperation):
+            item.accept()
+
+    await in_thread(organizer)

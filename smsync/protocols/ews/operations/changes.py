@@ -20,7 +20,7 @@ from lxml import etree
 from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
-from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meetings, tree
+from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meeting_replies, meetings, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -387,6 +387,10 @@ async def create_item(ctx, request):
                 extra = {"send_mode": invitations} if node.tag == t("CalendarItem") else {}
                 answers.append(response_message("CreateItem", children=[
                     _item_holder(await make(ctx, node, saved, **extra))]))
+                continue
+            if node.tag in meeting_replies.ANSWERS:
+                answered = await meeting_replies.respond(ctx, node, disposition)
+                answers.append(response_message("CreateItem", children=[_item_holder(answered)]))
                 continue
             if node.tag != t("Message"):
                 raise EWSError(INVALID_OPERATION, f"{node.tag.rpartition('}')[2][:40]} items are not served yet")

@@ -1,0 +1,72 @@
+"""An attendee's answer to a meeting over EWS: CreateItem of ``t:AcceptItem``,
+``t:TentativelyAcceptItem`` or ``t:DeclineItem`` whose ReferenceItemId is the calendar
+item the invitation placed in the account's calendar.
+
+The account's PARTSTAT is set on that item (a declined meeting leaves the calendar, as
+Exchange and EAS MeetingResponse do) and, unless MessageDisposition is SaveOnly, the
+iTIP REPLY goes to the organizer through the core ``Scheduler``: an organizer of this
+server has it on their copy at once, a remote one gets it as iMIP mail.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from smsync.errors import InvalidData, NotFound, PreconditionFailed
+from smsync.protocols.ews import ids, items, meetings
+from smsync.protocols.ews.errors import INVALID_OPERATION, IRRESOLVABLE_CONFLICT, ITEM_NOT_FOUND, EWSError
+from smsync.protocols.ews.soap import t
+from smsync.scheduling import itip
+from smsync.scheduling.scheduler import Outgoing, Plan
+
+#: The response item tags and the PARTSTAT each files.
+ANSWERS = {t("AcceptItem"): "ACCEPTED", t("TentativelyAcceptItem"): "TENTATIVE",
+           t("DeclineItem"): "DECLINED"}
+
+
+async def respond(ctx, node, disposition: str):
+    """Serve one response item ``node``: the answered calendar item (its new ItemId), or
+    None when declining removed it from the calendar. ``EWSError`` otherwise."""
+    partstat = ANSWERS[node.tag]
+    reference = node.find(t("ReferenceItemId"))
+    if reference is None or not reference.get("Id"):
+        raise EWSError(ITEM_NOT_FOUND, "a response names its ReferenceItemId")
+    try:
+        ref = ids.parse_item_id(reference.get("Id"))
+    except ids.MalformedId:
+        raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId names no item here") from None
+    if ref.account != ctx.account:
+        raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId is another account's item")
+    if ref.kind != ids.ITEM:
+        raise EWSError(INVALID_OPERATION, "answering from a meeting request message is not served yet")
+    found = await items.collection_item(ctx, ref)
+    stored = found.item.content
+    try:
+        info = itip.parse_itip(stored, method_required=False)
+    except InvalidData:
+        raise EWSError(INVALID_OPERATION, "the item is not a meeting") from None
+    if not info.organizer or itip.same_address(info.organizer, ctx.account):
+        raise EWSError(INVALID_OPERATION, "the account organizes this meeting")
+    if info.attendee(ctx.account) is None:
+        raise EWSError(INVALID_OPERATION, "the account does not attend this meeting")
+    try:
+        answer = itip.reply(stored, ctx.account, partstat)
+        updated = itip.apply_partstat(stored, ctx.account, partstat)
+    except InvalidData as e:
+        raise EWSError(INVALID_OPERATION, f"the meeting cannot be answered: {e}"[:120]) from None
+    created = None
+    try:
+        if partstat == "DECLINED":
+            await found.collection.delete(ref.key, if_match=found.item.info.etag)
+        else:
+            new = await found.collection.put(ref.key, updated, if_match=found.item.info.etag)
+            created = etree.Element(t("CalendarItem"))
+            etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
+    except PreconditionFailed:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    except NotFound:
+        raise EWSError(ITEM_NOT_FOUND, "the item is gone") from None
+    own = info.attendee(ctx.account)
+    if disposition != "SaveOnly" and not (own is not None and own.rsvp is False):
+        await meetings.carry_out(ctx, Plan(None, (Outgoing(itip.REPLY, answer, (info.organizer,), info.summary),)))
+    return created
