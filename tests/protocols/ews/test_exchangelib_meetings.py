@@ -257,3 +257,35 @@ async def test_organizer_cannot_answer_own_meeting(meeting_server):
             item.accept()
 
     await in_thread(organizer)
+
+
+@pytest_twisted.ensureDeferred
+async def test_save_only_answer_is_kept_not_sent_and_foreign_ids_are_not_found(meeting_server):
+    server = meeting_server
+
+    def organizer():
+        from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+
+        _acc, item = _create(server, "Quiet answer", [OTHER], SEND_TO_ALL_AND_SAVE_COPY)
+        return item
+
+    mine = await in_thread(organizer)
+
+    def attendee():
+        from exchangelib.errors import ErrorItemNotFound
+        from exchangelib.items import SAVE_ONLY, AcceptItem
+        from exchangelib.properties import ReferenceItemId
+
+        acc = account(server, user=OTHER)
+        [item] = [i for i in acc.calendar.all() if i.subject == "Quiet answer"]
+        # exchangelib names a folder for SaveOnly (Exchange keeps the unsent response there).
+        item.accept(message_disposition=SAVE_ONLY, folder=acc.drafts)
+        foreign = AcceptItem(account=acc, reference_item_id=ReferenceItemId(id=mine.id, changekey=mine.changekey))
+        with pytest.raises(ErrorItemNotFound):
+            foreign.send()
+
+    await in_thread(attendee)
+    [placed] = await _items(server, OTHER, "calendar")
+    assert "PARTSTAT=ACCEPTED" in placed.content.decode().replace("\r\n ", "")
+    [own] = await _items(server, USER, "calendar")
+    assert "PARTSTAT=NEEDS-ACTION" in own.content.decode().replace("\r\n ", "")
