@@ -13,7 +13,7 @@ from __future__ import annotations
 from lxml import etree
 
 from smsync.errors import InvalidData, NotFound, PreconditionFailed
-from smsync.protocols.ews import ids, items, meetings
+from smsync.protocols.ews import calendar, ids, items, meetings
 from smsync.protocols.ews.errors import INVALID_OPERATION, IRRESOLVABLE_CONFLICT, ITEM_NOT_FOUND, EWSError
 from smsync.protocols.ews.soap import t
 from smsync.scheduling import itip
@@ -39,6 +39,8 @@ async def respond(ctx, node, disposition: str):
         raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId is another account's item")
     if ref.kind != ids.ITEM:
         raise EWSError(INVALID_OPERATION, "answering from a meeting request message is not served yet")
+    if calendar.OCCURRENCE in ref.key:
+        raise EWSError(INVALID_OPERATION, "answering one occurrence is not served yet")
     found = await items.collection_item(ctx, ref)
     stored = found.item.content
     try:
