@@ -126,10 +126,12 @@ async def _find_events(ctx, folder, shape, page, view):
     return holder
 
 
-async def _find_contacts(ctx, folder, shape, page):
-    """A page of an address book, in the order of the items' names."""
+async def _find_named(ctx, folder, shape, page, component: str, element):
+    """A page of an address book or task list (the items of ``component``), in the order
+    of the items' names; ``element`` renders one item (``contacts.contact_element``,
+    ``tasks.task_element``)."""
     collection = await tree.collection_of(ctx, folder)
-    infos = [i for i in await collection.items() if i.component == "VCARD"]
+    infos = [i for i in await collection.items() if i.component == component]
     chosen, next_offset, last = shapes.cut(infos, page)
     holder = etree.Element(m("RootFolder"), IndexedPagingOffset=str(next_offset),
                            TotalItemsInView=str(len(infos)),
@@ -137,28 +139,10 @@ async def _find_contacts(ctx, folder, shape, page):
     listed = etree.SubElement(holder, t("Items"))
     for item in await collection.get([i.name for i in chosen]):
         try:
-            listed.append(contacts.contact_element(ctx.account, folder.ref.source, item.info.name,
-                                                   item.info.revision, item.content, shape))
-        except EWSError as e:
-            ctx.log(f"FindItem: {item.info.name}: {e.message}")  # a card that does not parse
-    return holder
-
-
-async def _find_tasks(ctx, folder, shape, page):
-    """A page of a task list, in the order of the items' names."""
-    collection = await tree.collection_of(ctx, folder)
-    infos = [i for i in await collection.items() if i.component == "VTODO"]
-    chosen, next_offset, last = shapes.cut(infos, page)
-    holder = etree.Element(m("RootFolder"), IndexedPagingOffset=str(next_offset),
-                           TotalItemsInView=str(len(infos)),
-                           IncludesLastItemInRange="true" if last else "false")
-    listed = etree.SubElement(holder, t("Items"))
-    for item in await collection.get([i.name for i in chosen]):
-        try:
-            listed.append(tasks.task_element(ctx.account, folder.ref.source, item.info.name,
-                                             item.info.revision, item.content, shape))
+            listed.append(element(ctx.account, folder.ref.source, item.info.name,
+                                  item.info.revision, item.content, shape))
         except (EWSError, SmsyncError) as e:
-            ctx.log(f"FindItem: {item.info.name}: {e}")  # a task that does not parse
+            ctx.log(f"FindItem: {item.info.name}: {e}")  # an item that does not parse
     return holder
 
 
@@ -193,11 +177,11 @@ async def find_item(ctx, request):
             elif folder.kind == CollectionKind.ADDRESSBOOK and traversal == "Shallow":
                 if where is not None:
                     raise EWSError(restriction.UNSUPPORTED_FILTER, "contacts are not searched yet")
-                holder = await _find_contacts(ctx, folder, shape, page)
+                holder = await _find_named(ctx, folder, shape, page, "VCARD", contacts.contact_element)
             elif folder.kind == CollectionKind.TASKS and traversal == "Shallow":
                 if where is not None:
                     raise EWSError(restriction.UNSUPPORTED_FILTER, "tasks are not searched yet")
-                holder = await _find_tasks(ctx, folder, shape, page)
+                holder = await _find_named(ctx, folder, shape, page, "VTODO", tasks.task_element)
             else:
                 holder = etree.Element(m("RootFolder"), IndexedPagingOffset="0",
                                        TotalItemsInView="0", IncludesLastItemInRange="true")

@@ -156,17 +156,32 @@ async def _update_event(ctx, ref, found, change, resolution: str, change_key, se
     return node
 
 
-async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE):
+async def _target(ctx, saved, distinguished: str, kind: CollectionKind, refusal: str):
+    """``(folder, collection)`` a new item goes to: the one SavedItemFolderId names, else
+    the account's distinguished folder; ``refusal`` if that folder holds other items."""
     if saved is not None:
         targets = [c for c in saved if isinstance(c.tag, str)]
         if len(targets) != 1:
             raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
         folder = await tree.resolve(ctx, targets[0])
     else:
-        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "calendar"))
-    if folder.kind != CollectionKind.CALENDAR:
-        raise EWSError(INVALID_OPERATION, "calendar items are saved only in calendars")
-    collection = await tree.collection_of(ctx, folder)
+        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", distinguished))
+    if folder.kind != kind:
+        raise EWSError(INVALID_OPERATION, refusal)
+    return folder, await tree.collection_of(ctx, folder)
+
+
+def _created(tag: str, ctx, folder, info):
+    """The answer's element for an item just stored: its ItemId and ChangeKey."""
+    created = etree.Element(t(tag))
+    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
+    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
+    return created
+
+
+async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE):
+    folder, collection = await _target(ctx, saved, "calendar", CollectionKind.CALENDAR,
+                                       "calendar items are saved only in calendars")
     fields = calendar_edit.read_fields(node)
     # An event with attendees is a meeting the account organizes.
     organizer = ctx.account if any(fields.get(f) for f in calendar_edit.ATTENDEE_ROLES) else None
@@ -175,29 +190,15 @@ async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE)
     name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
     info = await collection.put(name, content, if_none_match=True)
     await meetings.carry_out(ctx, plan)
-    created = etree.Element(t("CalendarItem"))
-    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
-    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
-    return created
+    return _created("CalendarItem", ctx, folder, info)
 
 
 async def create_contact(ctx, node, saved):
-    if saved is not None:
-        targets = [c for c in saved if isinstance(c.tag, str)]
-        if len(targets) != 1:
-            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
-        folder = await tree.resolve(ctx, targets[0])
-    else:
-        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "contacts"))
-    if folder.kind != CollectionKind.ADDRESSBOOK:
-        raise EWSError(INVALID_OPERATION, "contacts are saved only in contact folders")
-    collection = await tree.collection_of(ctx, folder)
+    folder, collection = await _target(ctx, saved, "contacts", CollectionKind.ADDRESSBOOK,
+                                       "contacts are saved only in contact folders")
     uid, content = contacts.new_card(contacts.read_fields(node))
     info = await collection.put(f"{uid}.vcf", content, if_none_match=True)
-    created = etree.Element(t("Contact"))
-    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
-    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
-    return created
+    return _created("Contact", ctx, folder, info)
 
 
 #: Task FieldURIs an update may set, and the field each is.
@@ -256,19 +257,8 @@ async def _update_task(ctx, ref, found, change, resolution: str, change_key):
 
 
 async def create_task(ctx, node, saved):
-    if saved is not None:
-        targets = [c for c in saved if isinstance(c.tag, str)]
-        if len(targets) != 1:
-            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
-        folder = await tree.resolve(ctx, targets[0])
-    else:
-        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "tasks"))
-    if folder.kind != CollectionKind.TASKS:
-        raise EWSError(INVALID_OPERATION, "tasks are saved only in task folders")
-    collection = await tree.collection_of(ctx, folder)
+    folder, collection = await _target(ctx, saved, "tasks", CollectionKind.TASKS,
+                                       "tasks are saved only in task folders")
     uid, content = tasks.new_task(tasks.read_fields(node))
     info = await collection.put(f"{uid}.ics", content, if_none_match=True)
-    created = etree.Element(t("Task"))
-    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
-    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
-    return created
+    return _created("Task", ctx, folder, info)
