@@ -14,7 +14,7 @@ import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
 from smsync.model import CollectionKind
-from smsync.protocols.syncml.message import child, children, data_bytes, metinf_text, text
+from smsync.protocols.syncml.message import child, data_bytes, metinf_text
 from smsync.testing.servers import PASSWORD, USER, RunningServers
 from tests.protocols.syncml.raw import (
     RawSyncML,
