@@ -5,9 +5,11 @@ PercentComplete, paths not served; and CopyFolder."""
 from __future__ import annotations
 
 import pytest_twisted
+from lxml import etree
 
-from smsync.protocols.ews import soap
-from smsync.testing.servers import in_thread
+from smsync.model import FlagMode, UIDSet
+from smsync.protocols.ews import ids, soap
+from smsync.testing.servers import OTHER, USER, in_thread, numbered_message
 from tests.protocols.ews.ews_support import call, codes
 
 NAMES = ["Ada Lovelace", "Alan Turing", "Kelly Rollin", "Ken Thompson", "NAME", "Name1", "Zoe Quinn"]
@@ -136,3 +138,124 @@ async def test_task_status_and_percent_and_paths_not_served(server):
                            '</t:Excludes>') == ["ErrorUnsupportedQueryFilter"] * 2
     assert await in_thread(refused, _equal("IsGreaterThan", "task:DueDate", "soon")) == [
         "ErrorInvalidValueForProperty", "ErrorUnsupportedPathForQuery"]
+
+
+# -- CopyFolder ------------------------------------------------------------------------
+
+
+def _copy(port, to: str, *sources: str):
+    answer = call(port, "CopyFolder", f"<m:ToFolderId>{to}</m:ToFolderId><m:FolderIds>{''.join(sources)}</m:FolderIds>")
+    out = []
+    for message in soap.messages_of(answer.payload):
+        node = message.find(f"{soap.m('Folders')}/*")
+        out.append((message.findtext(soap.m("ResponseCode")),
+                    ids.parse_folder_id(node.find(soap.t("FolderId")).get("Id")) if node is not None else None,
+                    etree.QName(node).localname if node is not None else None))
+    return out
+
+
+def _fid(ref) -> str:
+    return f'<t:FolderId Id="{ids.folder_id(ref)}"/>'
+
+
+def _dist(name: str) -> str:
+    return f'<t:DistinguishedFolderId Id="{name}"/>'
+
+
+async def _contents(server, name: str) -> list:
+    """``[(body, flags)]`` of a mail folder, in UID order."""
+    box = await server.mailbox(name)
+    infos = await box.messages(None)
+    return [(await box.read_body(i.uid), sorted(i.flags)) for i in infos]
+
+
+@pytest_twisted.ensureDeferred
+async def test_copy_mail_folders_with_their_messages_and_subfolders(server):
+    port = server.port("http")
+    mail = await server.store.mail(USER)
+    projects = await mail.create_mailbox("Projects")
+    sub = await mail.create_mailbox("Projects/2026")
+    await server.deliver(numbered_message(1), numbered_message(2), folder="Projects")
+    await server.deliver(numbered_message(3), folder="Projects/2026")
+    box = await server.mailbox("Projects")
+    await box.store_flags(UIDSet.of([min(await box.uids())]), FlagMode.ADD, ["\\Seen", "$label1"])
+    before = {name: await _contents(server, name) for name in ("Projects", "Projects/2026")}
+    projects_ref = ids.FolderRef(USER, ids.MAIL_FOLDER, projects.id)
+
+    [(code, ref, element)] = await in_thread(_copy, port, _dist("inbox"), _fid(projects_ref))
+    assert (code, element) == ("NoError", "Folder")
+    names = {e.name: e.id for e in await mail.list_mailboxes()}
+    assert ref == ids.FolderRef(USER, ids.MAIL_FOLDER, names["INBOX/Projects"])
+    assert await _contents(server, "INBOX/Projects") == before["Projects"]
+    assert await _contents(server, "INBOX/Projects/2026") == before["Projects/2026"]
+    # The originals are untouched.
+    assert {name: await _contents(server, name) for name in before} == before
+    # A second copy beside the first gets a free name; copying into the folder itself,
+    # or below it, fails that folder alone.
+    sub_ref = ids.FolderRef(USER, ids.MAIL_FOLDER, sub.id)
+    answers = await in_thread(_copy, port, _dist("msgfolderroot"), _fid(sub_ref))
+    assert answers[0][0] == "NoError"
+    answers = await in_thread(_copy, port, _fid(sub_ref), _fid(projects_ref), _fid(sub_ref),
+                              _fid(ids.FolderRef(USER, ids.MAIL_FOLDER, names["INBOX/Projects/2026"])))
+    assert [a[0] for a in answers] == ["ErrorMoveCopyFailed", "ErrorMoveCopyFailed", "NoError"]
+    names = {e.name for e in await mail.list_mailboxes()}
+    assert {n for n in names if "2026" in n or "Projects" in n} == {
+        "2026", "INBOX/Projects", "INBOX/Projects/2026", "Projects", "Projects/2026", "Projects/2026/2026"}
+    answers = await in_thread(_copy, port, _dist("msgfolderroot"), _fid(projects_ref))
+    assert answers[0][0] == "NoError"
+    assert "Projects (2)/2026/2026" in {e.name for e in await mail.list_mailboxes()}
+    assert await _contents(server, "Projects (2)/2026") == before["Projects/2026"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_copy_collections_and_errors_per_folder(server):
+    port = server.port("http")
+    collections = await server.collections()
+    cal = await collections.collection("calendar")
+    event = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\n"
+             b"DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\n"
+             b"SUMMARY:Planning\r\nX-KEEP:me\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    await cal.put("e1.ics", event)
+    book = await collections.collection("contacts")
+    await book.put("c1.vcf", _card(1, "Ada Lovelace"))
+    await book.put("c2.vcf", _card(2, "Alan Turing"))
+    before = {info.id for info in await collections.list_collections()}
+
+    answers = await in_thread(_copy, port, _dist("msgfolderroot"), _dist("calendar"), _dist("contacts"))
+    assert [(code, element) for code, _ref, element in answers] == [
+        ("NoError", "CalendarFolder"), ("NoError", "ContactsFolder")]
+    made = {info.id: info for info in await collections.list_collections() if info.id not in before}
+    assert sorted(ref.source for _code, ref, _el in answers) == sorted(made)
+    cal_copy = await collections.collection_by_id(answers[0][1].source)
+    assert [i.content for i in await cal_copy.get(["e1.ics"])] == [event]
+    book_copy = await collections.collection_by_id(answers[1][1].source)
+    assert sorted(i.name for i in await book_copy.items()) == ["c1.vcf", "c2.vcf"]
+    # The copies are folders like any other: FindItem lists their items, and their
+    # names say they are copies.
+    shown = await in_thread(lambda: [_listed(m) for m in soap.messages_of(call(
+        port, "FindItem", SHAPE + f"<m:ParentFolderIds>{_fid(answers[1][1])}</m:ParentFolderIds>").payload)])
+    assert shown == [["Ada Lovelace", "Alan Turing"]]
+    displays = sorted(info.properties.get("displayname", "") for info in made.values())
+    assert all(d.endswith("(2)") for d in displays), displays
+    # The originals are untouched.
+    assert [i.name for i in await cal.items()] == ["e1.ics"] and len(await book.items()) == 2
+
+    # Per folder: garbage, another account's folder, a folder that is gone, a virtual
+    # folder, a calendar under a mail folder -- and a good one between them.
+    bob_box = await server.mailbox(user=OTHER)
+    answers = await in_thread(
+        _copy, port, _dist("msgfolderroot"), '<t:FolderId Id="garbage!"/>',
+        _fid(ids.FolderRef(OTHER, ids.MAIL_FOLDER, bob_box.id)),
+        _fid(ids.FolderRef(USER, ids.MAIL_FOLDER, "nonesuch")), _dist("outbox"), _dist("tasks"))
+    assert [a[0] for a in answers] == ["ErrorInvalidIdMalformed", "ErrorAccessDenied", "ErrorFolderNotFound",
+                                       "ErrorMoveCopyFailed", "NoError"]
+    answers = await in_thread(_copy, port, _dist("inbox"), _dist("calendar"))
+    assert [a[0] for a in answers] == ["ErrorInvalidOperation"]
+    # The target: gone, or another account's, fails every folder.
+    answers = await in_thread(_copy, port, _fid(ids.FolderRef(USER, ids.MAIL_FOLDER, "nonesuch")),
+                              _dist("calendar"), _dist("contacts"))
+    assert [a[0] for a in answers] == ["ErrorToFolderNotFound"] * 2
+    answers = await in_thread(_copy, port, _fid(ids.FolderRef(OTHER, ids.MAIL_FOLDER, bob_box.id)),
+                              _dist("inbox"))
+    assert [a[0] for a in answers] == ["ErrorAccessDenied"]
+    assert len(await collections.list_collections()) == len(before) + 3  # only the tasks copy more
