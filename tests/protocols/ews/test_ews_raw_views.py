@@ -259,3 +259,74 @@ async def test_copy_collections_and_errors_per_folder(server):
                               _dist("inbox"))
     assert [a[0] for a in answers] == ["ErrorAccessDenied"]
     assert len(await collections.list_collections()) == len(before) + 3  # only the tasks copy more
+
+
+# -- scrambled --------------------------------------------------------------------------
+
+
+def _scrambled_requests(folder: str) -> list:
+    contains = ('<t:Contains ContainmentMode="Prefixed" ContainmentComparison="IgnoreCase">'
+                '<t:IndexedFieldURI FieldURI="contacts:EmailAddress" FieldIndex="EmailAddress1"/>'
+                '<t:Constant Value="c"/></t:Contains>')
+    return [
+        ("FindItem", SHAPE + '<m:ContactsView MaxEntriesReturned="5" InitialName="A" FinalName="Z"/>'
+                     f'<m:Restriction><t:Or>{contains}<t:Not>{_equal("IsEqualTo", "contacts:GivenName", "Ada")}'
+                     '</t:Not></t:Or></m:Restriction><m:ParentFolderIds>' + _dist("contacts") + '</m:ParentFolderIds>'),
+        ("FindItem", SHAPE + '<m:IndexedPageItemView MaxEntriesReturned="5" Offset="0" BasePoint="Beginning"/>'
+                     f'<m:Restriction><t:And>{_equal("IsGreaterThan", "task:DueDate", "2026-01-01T00:00:00Z")}'
+                     '<t:Exists><t:FieldURI FieldURI="task:Status"/></t:Exists></t:And></m:Restriction>'
+                     '<m:SortOrder><t:FieldOrder Order="Descending"><t:FieldURI FieldURI="task:PercentComplete"/>'
+                     '</t:FieldOrder></m:SortOrder><m:ParentFolderIds>' + _dist("tasks") + '</m:ParentFolderIds>'),
+        ("FindItem", SHAPE + '<m:CalendarView MaxEntriesReturned="5" StartDate="2026-01-01T00:00:00Z" '
+                     'EndDate="2026-02-01T00:00:00Z"/>'
+                     f'<m:Restriction>{_equal("IsLessThan", "calendar:Start", "2026-01-20T00:00:00Z")}</m:Restriction>'
+                     '<m:ParentFolderIds>' + _dist("calendar") + '</m:ParentFolderIds>'),
+        ("CopyFolder", f'<m:ToFolderId>{_dist("msgfolderroot")}</m:ToFolderId>'
+                       f'<m:FolderIds><t:FolderId Id="{folder}"/>{_dist("calendar")}</m:FolderIds>'),
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_scrambled_views_restrictions_and_copies_are_answered_not_crashed(server, log_capture):
+    import random
+
+    from tests.protocols.ews.ews_support import operation, post
+    from tests.protocols.ews.test_ews_malformed import mutate
+
+    port = server.port("http")
+    collections = await server.collections()
+    await (await collections.collection("contacts")).put("c1.vcf", _card(1, "Ada Lovelace"))
+    await (await collections.collection("tasks")).put("t.ics", _todo("t", "SUMMARY:x", "DUE:20260310T170000Z"))
+    await (await collections.collection("calendar")).put("e.ics", (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:e\r\n"
+        b"DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\nRRULE:FREQ=WEEKLY;COUNT=5\r\n"
+        b"SUMMARY:w\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
+    mail = await server.store.mail(USER)
+    entry = await mail.create_mailbox("Keep")
+    await server.deliver(numbered_message(1), folder="Keep")
+    folder = ids.folder_id(ids.FolderRef(USER, ids.MAIL_FOLDER, entry.id))
+    rnd = random.Random(1616)
+
+    def run():
+        seen = []
+        for round_ in range(15):
+            for name, xml in _scrambled_requests(folder):
+                op = operation(name, xml)
+                if name == "FindItem":
+                    op.set("Traversal", "Shallow")
+                if round_:
+                    mutate(op, rnd)
+                status, _headers, payload = post(port, soap.request_envelope(op))
+                answer = soap.read_response(payload)
+                assert status in (200, 500), (name, status)
+                text = etree.tostring(answer.payload) if answer.payload is not None else b""
+                assert answer.response_code != "ErrorInternalServerError", (name, answer.fault_string)
+                assert b"ErrorInternalServerError" not in text, (name, text[:500])
+                seen.append(codes(answer) if answer.payload is not None else [answer.response_code])
+        return seen
+
+    seen = await in_thread(run)
+    # Unscrambled, each is served.
+    assert seen[:4] == [["NoError"], ["NoError"], ["NoError"], ["NoError", "NoError"]]
+    failures = [e for e in log_capture.events if e.get("log_failure") is not None]
+    assert not failures, [str(e["log_failure"].value) for e in failures][:5]
