@@ -4,9 +4,9 @@ values a SortOrder sorts by.
 IsEqualTo, IsNotEqualTo, IsGreaterThan(OrEqualTo), IsLessThan(OrEqualTo), Contains
 (ContainmentMode, ContainmentComparison), Exists, And, Or, Not over the common fields of
 each kind of item: a table FieldURI -> ``Field`` per kind (``MAIL``, ``CONTACT``,
-``EVENT``, ``TASK``). A message is read from its metadata and structure
-(``MailRecord``); a contact, event or task from its ``<t:Contact>``/``<t:CalendarItem>``/
-``<t:Task>`` rendered in the AllProperties shape by its converter (``ItemRecord``), so
+``EVENT``, ``TASK``, ``NOTE``). A message is read from its metadata and structure
+(``MailRecord``); a contact, event, task or note from its ``<t:Contact>``/
+``<t:CalendarItem>``/``<t:Task>``/``<t:Message>`` rendered in the AllProperties shape by its converter (``ItemRecord``), so
 a field is matched on exactly the value GetItem shows. A field or operator not in the
 table is ``ErrorUnsupportedPathForQuery``/``ErrorUnsupportedQueryFilter``, never a wrong
 answer. Comparing with an item that has no value of the field is false (as Exchange
@@ -226,6 +226,14 @@ TASK = {
     "task:CompleteDate": _text("CompleteDate", _date),
     "task:IsComplete": _text("IsComplete", _bool),
     "task:PercentComplete": _text("PercentComplete", _number),
+}
+
+
+#: Notes (sticky notes, VJOURNALs).
+NOTE = {
+    **_COMMON,
+    "item:DateTimeCreated": _text("DateTimeCreated", _date),
+    "item:LastModifiedTime": _text("LastModifiedTime", _date),
 }
 
 

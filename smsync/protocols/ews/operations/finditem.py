@@ -1,6 +1,6 @@
 """FindItem (MS-OXWSSRCH): the items of folders, a page at a time, in the shape asked
-for. Mail folders, address books, calendars (CalendarView expanding recurrences) and
-task lists are served; note lists answer empty until their item type is converted."""
+for, restricted and sorted as asked. Mail folders, address books (ContactsView too),
+calendars (CalendarView expanding recurrences), task and note lists are served."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from lxml import etree
 from smsync.errors import SmsyncError
 
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, contacts, messages, restriction, shapes, tasks, tree
+from smsync.protocols.ews import calendar, contacts, messages, notes, restriction, shapes, tasks, tree
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -152,6 +152,7 @@ _KINDS = {
     CollectionKind.CALENDAR: ("VEVENT", _render_event, restriction.EVENT),
     CollectionKind.ADDRESSBOOK: ("VCARD", _render_named(contacts.contact_element), restriction.CONTACT),
     CollectionKind.TASKS: ("VTODO", _render_named(tasks.task_element), restriction.TASK),
+    CollectionKind.NOTES: ("VJOURNAL", _render_named(notes.note_element), restriction.NOTE),
 }
 _ALL = shapes.Shape(shapes.ALL)
 
@@ -287,8 +288,8 @@ async def find_item(ctx, request):
             elif folder.kind in _KINDS:
                 holder = await _find_in_collection(ctx, folder, query)
             else:
-                # Virtual folders (the Outbox...) and note lists hold nothing: a
-                # restriction is still checked, as over messages.
+                # Virtual folders (the Outbox...) hold nothing: a restriction is
+                # still checked, as over messages.
                 restriction.parse(query.restriction, restriction.MAIL)
                 holder = _empty()
         except (EWSError, SmsyncError) as e:
