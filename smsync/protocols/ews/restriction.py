@@ -103,8 +103,6 @@ MAIL = {
     "item:ItemClass": Field(lambda r: "IPM.Note", str),
     "message:IsFlagged": Field(lambda r: FLAGGED in r.info.flags, _bool),
 }
-#: Kept for callers of the first version (the message table).
-FIELDS = MAIL
 
 
 # -- contacts, events, tasks: read from their rendered element ---------------------------
