@@ -175,6 +175,35 @@ class EWSEndpoint:
         return Response(200, soap.envelope(payload, parsed.version), XML)
 
 
+class DescriptionEndpoint:
+    """``/EWS/Services.wsdl`` and the schema files it imports (``wsdl``), to a client
+    that logged in as it would to the endpoint (Exchange serves them under the same
+    authentication)."""
+
+    def __init__(self, edge, name: str):
+        self.edge = edge
+        self.name = name.lower()
+
+    async def handle(self, request) -> Response:
+        from smsync.protocols.ews import wsdl
+        from smsync.protocols.ews.discovery import ews_url
+
+        host = peer_host(request)
+        account = await basic_login(self.edge, request, host)
+        if isinstance(account, Response):
+            return account
+        method = request.method.decode("ascii", "replace").upper()
+        if method not in ("GET", "HEAD"):
+            return refuse(405, f"{method} is not served here", host, {"Allow": "GET, HEAD"})
+        if self.name == "services.wsdl":
+            body = wsdl.services_wsdl(operations.implemented(), ews_url(request))
+        elif self.name == "messages.xsd":
+            body = wsdl.messages_schema(operations.implemented())
+        else:
+            body = wsdl.types_schema()
+        return Response(200, body, XML)
+
+
 class EndpointResource(HandlerResource):
     """An endpoint (``EWSEndpoint``, the Autodiscover ones) on the shared site."""
 
