@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from smsync.edge.devices import Client
-from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
+from smsync.edge import httpauth
 from smsync.edge.web import HandlerResource, Response, peer_host
 from smsync.errors import StorageUnavailable
 from smsync.protocols.ews import operations, soap
@@ -81,30 +81,11 @@ def refuse(status: int, message: str, host: str, headers=None) -> Response:
     return Response(status, message.encode("utf-8"), "text/plain; charset=utf-8", dict(headers or {}))
 
 
-def challenge() -> Response:
-    return Response(401, b"", "text/plain; charset=utf-8",
-                    {"WWW-Authenticate": 'Basic realm="smsync"'})
-
-
 async def basic_login(edge, request, host: str, protocol: str = "ews"):
-    """The account the request's HTTP Basic credentials log in (``protocol``), or the
-    ``Response`` refusing them: 403 for a password over clear text from elsewhere or an
-    account the policy keeps off, 503 while logins are unavailable, 401 with a Basic
-    challenge for none or wrong ones (clients probe anonymously first)."""
-    authorization = request.getHeader(b"authorization")
-    if authorization and not request.isSecure() and not edge.logins.cleartext_allowed(host):
-        return refuse(403, "passwords are accepted over HTTPS only", host)
-    try:
-        account = await edge.logins.basic(protocol, authorization, host)
-    except BadCredentials:
-        account = None
-    except ProtocolNotAllowed:
-        return refuse(403, "Exchange Web Services is not enabled for this account", host)
-    except LoginUnavailable as e:
-        return refuse(503, str(e), host, {"Retry-After": "30"})
-    if account is None:
-        return challenge()
-    return account
+    """The account the request's HTTP Basic credentials log in to ``protocol``, or the
+    ``Response`` refusing them (``smsync.edge.httpauth.basic_login``)."""
+    return await httpauth.basic_login(edge, request, host, protocol, refuse, lambda: refuse(
+        403, "Exchange Web Services is not enabled for this account", host))
 
 
 def _gone(request) -> Deferred:
