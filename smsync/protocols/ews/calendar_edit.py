@@ -20,6 +20,7 @@ from smsync.formats.contentlines import Component, Property, serialize
 from smsync.formats.icaltime import prop_time, zones_of
 from smsync.protocols.ews.calendar import master_of
 from smsync.protocols.ews.contacts import escape_text
+from smsync.protocols.ews.recurrence import DAY_SETS
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.soap import t, xs_bool
 
@@ -49,6 +50,20 @@ def _days(text: Optional[str]) -> list[str]:
     return out
 
 
+def _relative(pattern) -> list[str]:
+    """The BYDAY (and BYSETPOS) of a relative pattern: one weekday and its index
+    (``BYDAY=2TU``), or a set EWS names as one word -- Day, Weekday, WeekendDay --
+    and its index (``BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1``)."""
+    index = _INDEX.get((pattern.findtext(t("DayOfWeekIndex")) or "").strip())
+    word = (pattern.findtext(t("DaysOfWeek")) or "").strip()
+    if index is not None and word in DAY_SETS:
+        return ["BYDAY=" + ",".join(DAY_SETS[word]), f"BYSETPOS={index}"]
+    days = _days(word)
+    if index is None or len(days) != 1:
+        raise EWSError(INVALID_PROPERTY_SET, "a relative pattern names one weekday and its index")
+    return [f"BYDAY={index}{days[0]}"]
+
+
 def rrule_of(recurrence) -> str:
     """The RRULE of an EWS ``<t:Recurrence>`` (``EWSError`` for one that is not)."""
     try:
@@ -73,21 +88,23 @@ def _rrule_of(recurrence) -> str:
         days = _days(pattern.findtext(t("DaysOfWeek")))
         if days:
             parts.append("BYDAY=" + ",".join(days))
+        first = (pattern.findtext(t("FirstDayOfWeek")) or "Monday").strip()
+        if first != "Monday":
+            parts.append("WKST=" + _days(first)[0])
     elif kind == "AbsoluteMonthlyRecurrence":
         parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}",
                  f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}"]
     elif kind == "RelativeMonthlyRecurrence":
-        index = _INDEX.get((pattern.findtext(t("DayOfWeekIndex")) or "").strip())
-        days = _days(pattern.findtext(t("DaysOfWeek")))
-        if index is None or len(days) != 1:
-            raise EWSError(INVALID_PROPERTY_SET, "a relative monthly pattern names one weekday and its index")
-        parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}", f"BYDAY={index}{days[0]}"]
-    elif kind == "AbsoluteYearlyRecurrence":
+        parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}"] + _relative(pattern)
+    elif kind in ("AbsoluteYearlyRecurrence", "RelativeYearlyRecurrence"):
         month = _MONTHS.get((pattern.findtext(t("Month")) or "").strip())
         if month is None:
             raise EWSError(INVALID_PROPERTY_SET, "a yearly pattern names its month")
-        parts = ["FREQ=YEARLY", f"BYMONTH={month}",
-                 f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}"]
+        parts = ["FREQ=YEARLY", f"BYMONTH={month}"]
+        if kind == "AbsoluteYearlyRecurrence":
+            parts.append(f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}")
+        else:
+            parts += _relative(pattern)
     else:
         raise EWSError(INVALID_PROPERTY_SET, f"{kind[:40]} is not served yet")
     numbered = recurrence.find(t("NumberedRecurrence"))
