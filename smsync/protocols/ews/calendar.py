@@ -9,6 +9,7 @@ sent in UTC, as EWS allows; an all-day event keeps IsAllDayEvent.
 
 from __future__ import annotations
 
+import copy
 import zoneinfo
 from datetime import datetime, timedelta, timezone
 from typing import Optional
@@ -89,6 +90,17 @@ def first_instance(content: bytes) -> Instance:
 def instances(content: bytes, start: datetime, end: datetime) -> list[Instance]:
     """The occurrences overlapping ``[start, end)``."""
     return [Instance(rid, s, e) for rid, s, e in expand_instances(content, start, end)]
+
+
+def occurrence(content: bytes, recurrence_id: datetime) -> Optional[Instance]:
+    """The occurrence of a series at ``recurrence_id``, overridden or not (None: the
+    series has none there, or it was deleted)."""
+    near = timedelta(days=400)
+    for instance in instances(content, recurrence_id - near, recurrence_id + near):
+        if instance.recurrence_id == recurrence_id:
+            return instance
+    # An override moved further away than that.
+    return next((i for i in overrides(content) if i.recurrence_id == recurrence_id), None)
 
 
 def _event_for(calendar: Component, recurrence_id: Optional[datetime]) -> Component:
@@ -349,3 +361,46 @@ def _tzinfo(dtstart):
         return zoneinfo.ZoneInfo(tzid.strip())
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+# -- occurrences by InstanceIndex (t:OccurrenceItemId) ---------------------------------
+
+#: How far ahead an endless series is walked for an InstanceIndex, in years.
+_INDEX_WINDOWS = (1, 5, 25, 100)
+
+
+def occurrence_at(content: bytes, index: int) -> datetime:
+    """The RECURRENCE-ID of occurrence ``index`` (1-based) of a series, counted over its
+    pattern as Exchange counts: a deleted occurrence keeps its place (and is
+    ``ErrorCalendarOccurrenceIsDeletedFromRecurrence``), a moved one too."""
+    calendar = load(content)
+    if not is_recurring(calendar):
+        raise EWSError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "the item is not a series")
+    if index < 1:
+        raise EWSError("ErrorSchemaValidation", "an InstanceIndex starts at 1")
+    master = copy.deepcopy(master_of(calendar))
+    master.properties = [p for p in master.properties if p.name != "EXDATE"]
+    bare = serialize(Component("VCALENDAR", list(calendar.properties),
+                               [c for c in calendar.components if c.name != "VEVENT"] + [master]))
+    rules = [rule_parts(p.value) or {} for p in master.get_all("RRULE")]
+    endless = any("COUNT" not in r and "UNTIL" not in r for r in rules)
+    found: list = []
+    try:
+        if not endless:
+            found = expand_instances(bare, None, None)
+        else:
+            begin = first_instance(bare).start
+            for years in _INDEX_WINDOWS:
+                if begin is None or begin.year + years > 9998:
+                    break
+                found = expand_instances(bare, None, begin.replace(year=begin.year + years))
+                if len(found) >= index:
+                    break
+    except SmsyncError:
+        found = []  # past what is walked: as out of range
+    if len(found) < index:
+        raise EWSError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "no such occurrence")
+    rid = sorted(r for r, _s, _e in found if r is not None)[index - 1]
+    if rid in deleted(calendar):
+        raise EWSError("ErrorCalendarOccurrenceIsDeletedFromRecurrence", "that occurrence was deleted")
+    return rid

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from smsync.formats.contentlines import serialize
 from smsync.protocols.ews import calendar, calendar_edit, soap
+from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.shapes import ALL, Shape
 
 words = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters=" ,;\\-'."),
@@ -253,3 +255,51 @@ def test_a_master_lists_its_pattern_first_last_modified_and_deleted():
     # A single event has none of these; nor does a series' master asked for by default.
     single = calendar.calendar_item_element("a@example.org", "c1", "e.ics", 7, series, Shape())
     assert single.find(t("Recurrence")) is None and single.find(t("ModifiedOccurrences")) is None
+
+
+def test_an_occurrence_edit_is_an_override_in_the_masters_form():
+    """A change of one occurrence makes its override from the master -- alarms and X-
+    lines kept, the series' lines not -- with RECURRENCE-ID and times in the master's
+    zone; a second change merges into it; a date series' override is dated."""
+    parsed = calendar.load(SERIES)
+    third = datetime(2026, 1, 7, 9, 0, tzinfo=timezone.utc)  # 10:00 in Berlin
+    calendar_edit.apply(parsed, {"Subject": "Third"}, recurrence_id=third)
+    calendar_edit.apply(parsed, {"Location": "Hall"}, recurrence_id=third)
+    written = serialize(parsed)
+    events = written.split(b"BEGIN:VEVENT")[1:]
+    assert len(events) == 3 and b"RRULE" in events[0] and b"SUMMARY:Old" in events[0]
+    made = events[2]
+    for line in (b"RECURRENCE-ID;TZID=Europe/Berlin:20260107T100000", b"DTSTART;TZID=Europe/Berlin:20260107T100000",
+                 b"DTEND;TZID=Europe/Berlin:20260107T110000", b"SUMMARY:Third", b"LOCATION:Hall",
+                 b"X-KEEP:me", b"TRIGGER:-PT5M"):
+        assert line in made, line
+    assert b"RRULE" not in made and b"EXDATE" not in made
+    got = {i.recurrence_id: i for i in calendar.overrides(written)}
+    assert set(got) == {datetime(2026, 1, 6, 9, tzinfo=timezone.utc), third}
+    # The series itself is unchanged, and the override is the occurrence EWS reads.
+    assert read_back(written)["Subject"] == "Old"
+    node = calendar.calendar_item_element("a@example.org", "c1", "e.ics", 1, written, Shape(ALL),
+                                          calendar.occurrence(written, third))
+    assert node.findtext(soap.t("Subject")) == "Third" and node.findtext(soap.t("CalendarItemType")) == "Exception"
+    # An occurrence has no recurrence of its own.
+    with pytest.raises(EWSError):
+        calendar_edit.apply(parsed, {"Recurrence": "FREQ=DAILY"}, recurrence_id=third)
+    dated = calendar.load(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTAMP:20260101T000000Z\r\n"
+                          b"DTSTART;VALUE=DATE:20260105\r\nDTEND;VALUE=DATE:20260106\r\nRRULE:FREQ=WEEKLY\r\n"
+                          b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+    calendar_edit.apply(dated, {"Subject": "Holiday"}, recurrence_id=datetime(2026, 1, 12, tzinfo=timezone.utc))
+    text = serialize(dated)
+    assert b"RECURRENCE-ID;VALUE=DATE:20260112" in text and b"DTEND;VALUE=DATE:20260113" in text
+
+
+def test_instance_index_counts_the_pattern():
+    series = SERIES.replace(b"RRULE:FREQ=DAILY;COUNT=5\r\n",
+                            b"RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=Europe/Berlin:20260108T100000\r\n")
+    assert calendar.occurrence_at(series, 1) == datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    assert calendar.occurrence_at(series, 2) == datetime(2026, 1, 6, 9, tzinfo=timezone.utc)  # moved: its place
+    assert calendar.occurrence_at(series, 5) == datetime(2026, 1, 9, 9, tzinfo=timezone.utc)  # the deleted counts
+    for index, code in ((4, "ErrorCalendarOccurrenceIsDeletedFromRecurrence"),
+                        (6, "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange")):
+        with pytest.raises(EWSError) as raised:
+            calendar.occurrence_at(series, index)
+        assert raised.value.code == code

@@ -69,3 +69,93 @@ async def test_a_series_reads_back_with_its_recurrence(server):
     assert kind == "RecurringMaster"
     assert (first, last) == ("03-02 13:00", "03-23 13:00")
     assert modified is None and deleted is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_occurrence_changed_and_one_deleted_then_a_caldav_override(dav_server):
+    from exchangelib.errors import (
+        ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange,
+        ErrorCalendarOccurrenceIsDeletedFromRecurrence,
+    )
+
+    def ews_edits():
+        from exchangelib import EWSDateTime, EWSTimeZone
+
+        acc = account(dav_server)
+        utc = EWSTimeZone("UTC")
+        item, _ = _weekly(acc)
+        occurrence = item.occurrence(2)  # GetItem of an OccurrenceItemId
+        occurrence.refresh()
+        before = (occurrence.type, occurrence.subject, _utc(occurrence.start), _utc(occurrence.original_start))
+        occurrence.subject = "Sync (moved)"
+        occurrence.start = EWSDateTime(2026, 3, 10, 15, 0, tzinfo=utc)
+        occurrence.end = EWSDateTime(2026, 3, 10, 16, 30, tzinfo=utc)
+        occurrence.save(update_fields=["subject", "start", "end"])  # UpdateItem of an OccurrenceItemId
+        changed_id = occurrence.id
+        item.occurrence(3).delete()  # DeleteItem of an OccurrenceItemId
+        errors = []
+        for index in (3, 9):
+            try:
+                item.occurrence(index).refresh()
+            except (ErrorCalendarOccurrenceIsDeletedFromRecurrence,
+                    ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange) as e:
+                errors.append(type(e).__name__)
+        master = acc.calendar.get(id=item.id)
+        modified = [(o.id, _utc(o.start), _utc(o.end), _utc(o.original_start))
+                    for o in master.modified_occurrences]
+        deleted = [_utc(d.start) for d in master.deleted_occurrences]
+        view = [(i.subject, _utc(i.start), i.type, i.location)
+                for i in acc.calendar.view(start=EWSDateTime(2026, 3, 1, tzinfo=utc),
+                                           end=EWSDateTime(2026, 4, 1, tzinfo=utc))]
+        changed = acc.calendar.get(id=changed_id)
+        series = changed.recurring_master()  # GetItem of a RecurringMasterItemId
+        series.refresh()
+        return (before, changed_id, errors, modified, deleted, view, (changed.type, changed.subject),
+                (series.id, series.type, master.changekey))
+
+    before, changed_id, errors, modified, deleted, view, changed, series = await in_thread(ews_edits)
+    assert before == ("Occurrence", "Sync", "03-09 13:00", "03-09 13:00")
+    assert errors == ["ErrorCalendarOccurrenceIsDeletedFromRecurrence",
+                      "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange"]
+    assert modified == [(changed_id, "03-10 15:00", "03-10 16:30", "03-09 13:00")]
+    assert deleted == ["03-16 13:00"]
+    assert view == [("Sync", "03-02 13:00", "Occurrence", "Room 4"),
+                    ("Sync (moved)", "03-10 15:00", "Exception", "Room 4"),
+                    ("Sync", "03-23 13:00", "Occurrence", "Room 4")]
+    assert changed == ("Exception", "Sync (moved)")
+    assert series[1] == "RecurringMaster" and series[0] != changed_id
+
+    # One stored iCalendar: the override and the EXDATE, served as they are over CalDAV.
+    cal = await (await dav_server.collections()).collection("calendar")
+    [info] = await cal.items()
+    [stored] = await cal.get([info.name])
+    text = stored.content.replace(b"\r\n ", b"")
+    assert b"RECURRENCE-ID:20260309T130000Z" in text and b"DTSTART:20260310T150000Z" in text
+    assert b"SUMMARY:Sync (moved)" in text and b"EXDATE:20260316T130000Z" in text
+    assert text.count(b"BEGIN:VEVENT") == 2 and text.count(b"LOCATION:Room 4") == 2
+    status, body = await in_thread(dav, dav_server, "GET", f"/dav/calendars/{USER}/calendar/{info.name}")
+    assert status == 200 and b"RECURRENCE-ID:20260309T130000Z" in body.replace(b"\r\n ", b"")
+
+    # An override made over CalDAV (the fourth occurrence an hour later) is a modified
+    # occurrence over EWS.
+    override = (b"BEGIN:VEVENT\r\nUID:" + text.split(b"UID:")[1].split(b"\r\n")[0] + b"\r\n"
+                b"DTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:20260323T130000Z\r\n"
+                b"DTSTART:20260323T140000Z\r\nDTEND:20260323T150000Z\r\nSUMMARY:Sync (CalDAV)\r\n"
+                b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+    edited = body.replace(b"END:VCALENDAR\r\n", override)
+    status, _ = await in_thread(dav, dav_server, "PUT", f"/dav/calendars/{USER}/calendar/{info.name}", edited,
+                                {"Content-Type": "text/calendar"})
+    assert status in (201, 204)
+
+    def ews_reads():
+        acc = account(dav_server)
+        [master] = [i for i in acc.calendar.all() if i.type == "RecurringMaster"]
+        master = acc.calendar.get(id=master.id)
+        fourth = master.occurrence(4)
+        fourth.refresh()
+        return ([(_utc(o.start), _utc(o.original_start)) for o in master.modified_occurrences],
+                (fourth.subject, fourth.type, _utc(fourth.start)))
+
+    modified, fourth = await in_thread(ews_reads)
+    assert modified == [("03-10 15:00", "03-09 13:00"), ("03-23 14:00", "03-23 13:00")]
+    assert fourth == ("Sync (CalDAV)", "Exception", "03-23 14:00")
