@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.task import deferLater
 
-from smsync.testing.servers import PASSWORD, USER, in_thread
+from smsync.testing.servers import OTHER, PASSWORD, USER, config_with, in_thread
 from tests.protocols.ews.ews_support import account, start, stop
 
 
@@ -159,3 +162,96 @@ async def test_an_occurrence_changed_and_one_deleted_then_a_caldav_override(dav_
     modified, fourth = await in_thread(ews_reads)
     assert modified == [("03-10 15:00", "03-09 13:00"), ("03-23 14:00", "03-23 13:00")]
     assert fourth == ("Sync (CalDAV)", "Exception", "03-23 14:00")
+
+
+REMOTE = "carol@remote.example"
+
+
+@pytest.fixture
+def reply_server(tmp_path):
+    """EWS whose iMIP mail to other domains goes to an SMTP sink."""
+    from tests.protocols.delivery.delivery_harness import Sink
+
+    sink = Sink()
+    sink.listen()
+    config = config_with(delivery={
+        "hostname": "mx.example.org", "smarthost": f"127.0.0.1:{sink.portno}",
+        "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
+    running = start(config=config, directory=tmp_path)
+    running.sink = sink
+    yield running
+    stop(running)
+    pytest_twisted.blockon(ensureDeferred(sink.stop()))
+
+
+def _invited(attendee: str) -> bytes:
+    """A weekly meeting of a remote organizer in ``attendee``'s calendar, not answered."""
+    return (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:remote-weekly\r\n"
+            b"DTSTAMP:20260101T000000Z\r\nDTSTART:20260302T130000Z\r\nDTEND:20260302T140000Z\r\n"
+            b"RRULE:FREQ=WEEKLY;COUNT=4\r\nSUMMARY:Planning\r\nSEQUENCE:0\r\n"
+            b"ORGANIZER;CN=Carol:mailto:" + REMOTE.encode() + b"\r\n"
+            b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:" + REMOTE.encode() + b"\r\n"
+            b"ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:" + attendee.encode() + b"\r\n"
+            b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def _calendar_parts(sink) -> list:
+    import email
+
+    out = []
+    for _sender, rcpt, raw in sink.received:
+        for part in email.message_from_bytes(raw).walk():
+            if part.get_content_type() == "text/calendar" and rcpt == REMOTE:
+                out.append(part.get_payload(decode=True).decode().replace("\r\n ", ""))
+    return out
+
+
+@pytest_twisted.ensureDeferred
+async def test_answering_one_occurrence(reply_server):
+    server = reply_server
+    cal = await (await server.collections(OTHER)).collection("calendar")
+    await cal.put("remote-weekly.ics", _invited(OTHER))
+
+    def attendee():
+        from exchangelib import EWSDateTime, EWSTimeZone
+
+        acc = account(server, user=OTHER)
+        utc = EWSTimeZone("UTC")
+        view = list(acc.calendar.view(start=EWSDateTime(2026, 3, 1, tzinfo=utc),
+                                      end=EWSDateTime(2026, 4, 1, tzinfo=utc)))
+        view[1].accept()  # the ReferenceItemId is the occurrence's id
+        second = acc.calendar.get(id=view[1].id)
+        series = view[0].recurring_master()
+        series.refresh()
+        declining = series.occurrence(3)
+        declining.refresh()  # now it has the occurrence's own id
+        declining.decline()
+        again = [(i.type, _utc(i.start)) for i in acc.calendar.view(start=EWSDateTime(2026, 3, 1, tzinfo=utc),
+                                                                    end=EWSDateTime(2026, 4, 1, tzinfo=utc))]
+        return second.type, again
+
+    second, again = await in_thread(attendee)
+    assert second == "Exception"
+    # Both answered occurrences stay (the declined one marked so); the series is one item.
+    assert again == [("Occurrence", "03-02 13:00"), ("Exception", "03-09 13:00"), ("Exception", "03-16 13:00"),
+                     ("Occurrence", "03-23 13:00")]
+    [stored] = await cal.get(["remote-weekly.ics"])
+    events = stored.content.replace(b"\r\n ", b"").split(b"BEGIN:VEVENT")[1:]
+    assert len(events) == 3
+    own = "mailto:" + OTHER
+    assert b"RRULE" in events[0] and b"PARTSTAT=NEEDS-ACTION;RSVP=TRUE:" + own.encode() in events[0]
+    assert b"RECURRENCE-ID:20260309T130000Z" in events[1] and b"PARTSTAT=ACCEPTED" in events[1].split(own.encode())[0]
+    assert b"RECURRENCE-ID:20260316T130000Z" in events[2] and b"PARTSTAT=DECLINED" in events[2]
+
+    async def two_replies():
+        for _ in range(200):
+            if len(_calendar_parts(server.sink)) >= 2:
+                return
+            await deferLater(reactor, 0.05, lambda: None)
+
+    await two_replies()
+    replies = _calendar_parts(server.sink)
+    assert len(replies) == 2
+    for text, rid, partstat in zip(replies, ("20260309T130000Z", "20260316T130000Z"), ("ACCEPTED", "DECLINED")):
+        assert "METHOD:REPLY" in text and f"RECURRENCE-ID:{rid}" in text and f"PARTSTAT={partstat}" in text
+        assert text.count("BEGIN:VEVENT") == 1 and "RRULE" not in text
