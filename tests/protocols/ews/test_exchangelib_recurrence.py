@@ -107,10 +107,12 @@ async def test_an_occurrence_changed_and_one_deleted_then_a_caldav_override(dav_
         modified = [(o.id, _utc(o.start), _utc(o.end), _utc(o.original_start))
                     for o in master.modified_occurrences]
         deleted = [_utc(d.start) for d in master.deleted_occurrences]
+        changed = acc.calendar.get(id=changed_id)
+        changed.location = "Room 9"  # a second change, by the occurrence's own ItemId
+        changed.save(update_fields=["location"])
         view = [(i.subject, _utc(i.start), i.type, i.location)
                 for i in acc.calendar.view(start=EWSDateTime(2026, 3, 1, tzinfo=utc),
                                            end=EWSDateTime(2026, 4, 1, tzinfo=utc))]
-        changed = acc.calendar.get(id=changed_id)
         series = changed.recurring_master()  # GetItem of a RecurringMasterItemId
         series.refresh()
         return (before, changed_id, errors, modified, deleted, view, (changed.type, changed.subject),
@@ -123,7 +125,7 @@ async def test_an_occurrence_changed_and_one_deleted_then_a_caldav_override(dav_
     assert modified == [(changed_id, "03-10 15:00", "03-10 16:30", "03-09 13:00")]
     assert deleted == ["03-16 13:00"]
     assert view == [("Sync", "03-02 13:00", "Occurrence", "Room 4"),
-                    ("Sync (moved)", "03-10 15:00", "Exception", "Room 4"),
+                    ("Sync (moved)", "03-10 15:00", "Exception", "Room 9"),
                     ("Sync", "03-23 13:00", "Occurrence", "Room 4")]
     assert changed == ("Exception", "Sync (moved)")
     assert series[1] == "RecurringMaster" and series[0] != changed_id
@@ -135,7 +137,7 @@ async def test_an_occurrence_changed_and_one_deleted_then_a_caldav_override(dav_
     text = stored.content.replace(b"\r\n ", b"")
     assert b"RECURRENCE-ID:20260309T130000Z" in text and b"DTSTART:20260310T150000Z" in text
     assert b"SUMMARY:Sync (moved)" in text and b"EXDATE:20260316T130000Z" in text
-    assert text.count(b"BEGIN:VEVENT") == 2 and text.count(b"LOCATION:Room 4") == 2
+    assert text.count(b"BEGIN:VEVENT") == 2 and b"LOCATION:Room 4" in text and b"LOCATION:Room 9" in text
     status, body = await in_thread(dav, dav_server, "GET", f"/dav/calendars/{USER}/calendar/{info.name}")
     assert status == 200 and b"RECURRENCE-ID:20260309T130000Z" in body.replace(b"\r\n ", b"")
 
@@ -255,3 +257,38 @@ async def test_answering_one_occurrence(reply_server):
     for text, rid, partstat in zip(replies, ("20260309T130000Z", "20260316T130000Z"), ("ACCEPTED", "DECLINED")):
         assert "METHOD:REPLY" in text and f"RECURRENCE-ID:{rid}" in text and f"PARTSTAT={partstat}" in text
         assert text.count("BEGIN:VEVENT") == 1 and "RRULE" not in text
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_occurrence_ids_fail_their_own_item(server):
+    """OccurrenceItemId and RecurringMasterItemId as clients may garble them: each fails
+    its own ResponseMessage with the code Exchange gives, the good one is answered."""
+    from smsync.protocols.ews import ids
+    from tests.protocols.ews.ews_support import call, codes
+
+    def client():
+        acc = account(server)
+        item, _ = _weekly(acc)
+        return item.id
+
+    master = await in_thread(client)
+    ref = ids.parse_item_id(master)
+    foreign = ids.item_id(ids.ItemRef(OTHER, ids.ITEM, ref.source, ref.key))
+    message = ids.item_id(ids.ItemRef(USER, ids.MESSAGE, ref.source, "7"))
+    wanted = [
+        (f'<t:OccurrenceItemId RecurringMasterId="{master}" InstanceIndex="2"/>', "NoError"),
+        (f'<t:OccurrenceItemId RecurringMasterId="{master}" InstanceIndex="0"/>', "ErrorSchemaValidation"),
+        (f'<t:OccurrenceItemId RecurringMasterId="{master}" InstanceIndex="two"/>', "ErrorSchemaValidation"),
+        (f'<t:OccurrenceItemId RecurringMasterId="{master}" InstanceIndex="99999999"/>',
+         "ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange"),
+        ('<t:OccurrenceItemId RecurringMasterId="garbage" InstanceIndex="1"/>', "ErrorInvalidIdMalformed"),
+        ('<t:OccurrenceItemId InstanceIndex="1"/>', "ErrorInvalidIdEmpty"),
+        (f'<t:OccurrenceItemId RecurringMasterId="{foreign}" InstanceIndex="1"/>', "ErrorAccessDenied"),
+        (f'<t:OccurrenceItemId RecurringMasterId="{message}" InstanceIndex="1"/>', "ErrorItemNotFound"),
+        (f'<t:RecurringMasterItemId OccurrenceId="{master}"/>', "NoError"),
+        ('<t:RecurringMasterItemId OccurrenceId="garbage"/>', "ErrorInvalidIdMalformed"),
+    ]
+    shape = "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
+    answer = await in_thread(call, server.port("http"), "GetItem",
+                             shape + "<m:ItemIds>" + "".join(x for x, _ in wanted) + "</m:ItemIds>")
+    assert codes(answer) == [code for _, code in wanted]
