@@ -318,6 +318,16 @@ def _occurrence_info(parent, tag: str, ref, revision: int, instance: Instance) -
     etree.SubElement(node, t("OriginalStart")).text = ews_date(instance.recurrence_id or instance.start)
 
 
+def pattern_said(calendar: Component) -> bool:
+    """Whether the series' RRULE is one EWS has a pattern for (and so is sent)."""
+    master = master_of(calendar)
+    rule, dtstart = master.get("RRULE"), master.get("DTSTART")
+    if rule is None or dtstart is None:
+        return False
+    start = prop_time(dtstart, zones_of(calendar))
+    return recurrence_element(rule.value, start.local.date()) is not None
+
+
 def _series(node, ref, revision: int, content: bytes, calendar: Component, wants) -> None:
     """A master's Recurrence, FirstOccurrence, LastOccurrence, ModifiedOccurrences and
     DeletedOccurrences, in the schema's order (each only when asked for: walking a

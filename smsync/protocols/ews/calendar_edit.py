@@ -257,10 +257,11 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
     occurrence's override, made if need be) and clear the fields in ``removed``."""
     if recurrence_id is None:
         event = master_of(calendar)
-    elif "Recurrence" in fields or "Recurrence" in removed:
+    elif "Recurrence" in fields:
         raise EWSError(INVALID_PROPERTY_SET, "an occurrence has no recurrence of its own")
     else:
         event = override(calendar, recurrence_id)
+        removed = removed - {"Recurrence"}  # it has none to clear (clients send every field)
     organizer = event.get("ORGANIZER")
     organizer_address = None
     if organizer is not None:

@@ -109,7 +109,7 @@ async def test_an_occurrence_changed_and_one_deleted_then_a_caldav_override(dav_
         deleted = [_utc(d.start) for d in master.deleted_occurrences]
         changed = acc.calendar.get(id=changed_id)
         changed.location = "Room 9"  # a second change, by the occurrence's own ItemId
-        changed.save(update_fields=["location"])
+        changed.save(update_fields=["location", "recurrence"])  # an exception has none to clear
         view = [(i.subject, _utc(i.start), i.type, i.location)
                 for i in acc.calendar.view(start=EWSDateTime(2026, 3, 1, tzinfo=utc),
                                            end=EWSDateTime(2026, 4, 1, tzinfo=utc))]
@@ -292,3 +292,34 @@ async def test_bad_occurrence_ids_fail_their_own_item(server):
     answer = await in_thread(call, server.port("http"), "GetItem",
                              shape + "<m:ItemIds>" + "".join(x for x, _ in wanted) + "</m:ItemIds>")
     assert codes(answer) == [code for _, code in wanted]
+
+
+TWICE_MONTHLY = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:twice\r\n"
+                 b"DTSTAMP:20260101T000000Z\r\nDTSTART:20260301T090000Z\r\nDTEND:20260301T100000Z\r\n"
+                 b"RRULE:FREQ=MONTHLY;BYMONTHDAY=1,15;COUNT=4\r\nSUMMARY:Payroll\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_clearing_a_recurrence_never_sent_keeps_the_series(server):
+    """A rule no EWS pattern says is sent without Recurrence; a client clearing that
+    field (exchangelib sends DeleteItemField for an empty one) does not end the series.
+    A series whose Recurrence was sent is ended so."""
+    cal = await (await server.collections()).collection("calendar")
+    await cal.put("twice.ics", TWICE_MONTHLY)
+
+    def client():
+        acc = account(server)
+        item, _ = _weekly(acc)
+        [twice] = [i for i in acc.calendar.all() if i.subject == "Payroll"]
+        twice = acc.calendar.get(id=twice.id)
+        seen = (twice.type, twice.recurrence)
+        for series in (twice, acc.calendar.get(id=item.id)):
+            series.recurrence = None
+            series.save(update_fields=["recurrence"])
+        return seen, acc.calendar.get(id=twice.id).type, acc.calendar.get(id=item.id).type
+
+    seen, twice, weekly = await in_thread(client)
+    assert seen == ("RecurringMaster", None)
+    assert (twice, weekly) == ("RecurringMaster", "Single")
+    [stored] = await cal.get(["twice.ics"])
+    assert b"RRULE:FREQ=MONTHLY;BYMONTHDAY=1,15;COUNT=4" in stored.content

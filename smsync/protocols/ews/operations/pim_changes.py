@@ -148,6 +148,10 @@ async def _update_event(ctx, ref, found, change, resolution: str, change_key, se
     name, rid = calendar.split_key(ref.key)
     if rid is not None and calendar.occurrence(found.item.content, rid) is None:
         raise EWSError(ITEM_NOT_FOUND, "no such occurrence")
+    if rid is None and "Recurrence" in removed and not calendar.pattern_said(parsed):
+        # A rule EWS has no pattern for was never sent: a client clearing the field it
+        # did not get (as those saving every field do) must not end the series.
+        removed = removed - {"Recurrence"}
     calendar_edit.apply(parsed, fields, removed, rid)
     calendar_edit.set_organizer(parsed, ctx.account)
     content, plan = await meetings.plan_put(ctx, send_mode, found.item.content, contacts.serialize(parsed))
