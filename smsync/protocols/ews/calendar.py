@@ -20,6 +20,7 @@ from smsync.formats.icalendar import expand_instances
 from smsync.formats.icaltime import prop_time, zones_of
 from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import EWSError
+from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.messages import ews_date
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text
@@ -196,6 +197,7 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
         listed = [a for a in event.get_all("ATTENDEE") if _attendee_list(a) == field]
         if listed and wants(f"calendar:{field}"):
             _attendees(node, field, listed)
+    render_component(node, master_of(calendar), shape)  # ews-xprop: extended properties
     return node
 
 

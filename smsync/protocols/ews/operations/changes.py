@@ -21,6 +21,7 @@ from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
 from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meeting_replies, meetings, tree
+from smsync.protocols.ews import extended, extended_store
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -148,8 +149,11 @@ async def update_item(ctx, request):
             stale = presented is not None and presented != msg.info.modseq
             if stale and resolution == "NeverOverwrite":
                 raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-            updates = change.find(t("Updates"))
-            add, remove = flag_changes(updates if updates is not None else (), msg.info.flags)
+            # Extended properties are kept beside the message (extended_store); the
+            # rest are its flags.
+            props, updates = extended.split_updates(change.find(t("Updates")))
+            extended_store.require(ctx, props)
+            add, remove = flag_changes(updates, msg.info.flags)
             remove -= add
             guard = presented if resolution == "NeverOverwrite" else None
             modseq = msg.info.modseq
@@ -163,6 +167,7 @@ async def update_item(ctx, request):
                 for info in result.changed:
                     modseq = info.modseq
                     guard = info.modseq if guard is not None else None
+            await extended_store.change_message(ctx, msg.mailbox, msg.ref.uid, props)
             node = _id_only(ctx.account, msg.ref.source, msg.ref.uid, modseq)
         except (EWSError, SmsyncError) as e:
             answers.append(_failed(ctx, "UpdateItem", e, [_item_holder()]))
@@ -274,6 +279,7 @@ async def _move_or_copy(ctx, request, name: str, move: bool):
                 if not result.dest_uids:
                     raise EWSError("ErrorItemNotFound", "the item is gone")
                 new_uid = result.dest_uids[0]
+                await extended_store.carry(ctx, ref.source, ref.uid, dest_box, new_uid)
                 infos = await dest_box.messages(UIDSet.of([new_uid]))
                 node = _id_only(ctx.account, dest_box.id, new_uid, infos[0].modseq if infos else 0)
         except (EWSError, SmsyncError) as e:
@@ -432,7 +438,15 @@ async def _save(ctx, node, content: bytes, saved):
     categories = node.find(t("Categories"))
     if categories is not None:
         flags |= {(s.text or "").strip() for s in categories if isinstance(s.tag, str) and (s.text or "").strip()}
+    props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()}
+    extended_store.require(ctx, props)
     result = await mailbox.append(content, flags=sorted(flags))
+    try:
+        await extended_store.change_message(ctx, mailbox, result.uid, props)
+    except EWSError:
+        # Not half made: a message whose properties cannot be kept is not kept either.
+        await mailbox.remove(UIDSet.of([result.uid]))
+        raise
     return _id_only(ctx.account, mailbox.id, result.uid, result.modseq)
 
 
