@@ -12,7 +12,9 @@ restarts, and a value there costs the message nothing.
   and neither is a UID within it, so an entry can never name another message. Entries
   of messages expunged since are dropped lazily, whenever the folder's setting is
   written; MoveItem and CopyItem carry them to the new message (a move over IMAP does
-  not: the moved message is a new one there). A folder's properties of all its
+  not: the moved message is a new one there), and SendAndSaveCopy gives them to the
+  copy filed in Sent Items. A change of only these leaves the message's ChangeKey (its
+  MODSEQ) as it was: nothing IMAP sees changed. A folder's properties of all its
   messages share ``MAX_SETTING`` (64 KiB): beyond that a set is refused with
   ``ErrorDataSizeLimitExceeded`` rather than dropped.
 - Folders: ``ews:xprop:f:<kind>:<folder id>``, JSON ``{key: stored text}``, removed

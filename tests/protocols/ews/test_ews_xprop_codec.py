@@ -233,3 +233,39 @@ async def test_message_properties_are_cleaned_lazily_and_capped():
     assert caught.value.code == extended.TOO_LARGE
     stored = json.loads(ctx.store.settings.values[(ctx.account, "ews:xprop:m:box1")])
     assert sorted(stored) == ["3", "4"] and "name/a/2" not in stored["4"]
+
+
+# -- other protocols' edits keep them --------------------------------------------------
+
+XPROP = "X-SMSYNC-EWS-XPROP;X-KEY=tag/0x3a4f:StringArray:a\\,b,c\r\n"
+CARD = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c1\r\nFN:Erin Example\r\nN:Example;Erin;;;\r\n"
+        + XPROP + "END:VCARD\r\n").encode()
+EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\n"
+         "DTSTAMP:20260101T000000Z\r\nDTSTART:20260504T090000Z\r\nDTEND:20260504T100000Z\r\n"
+         "SUMMARY:Planning\r\n" + XPROP + "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+TODO = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:t1\r\n"
+        "DTSTAMP:20260101T000000Z\r\nSUMMARY:Review\r\n" + XPROP + "END:VTODO\r\nEND:VCALENDAR\r\n").encode()
+
+
+@pytest.mark.parametrize("module, data, namespace, field, component", [
+    ("contacts", CARD, "Contacts:", "FirstName", "VCARD"),
+    ("calendar", EVENT, "Calendar:", "Subject", "VEVENT"),
+    ("tasks", TODO, "Tasks:", "Subject", "VTODO"),
+])
+def test_an_eas_edit_keeps_the_extended_properties(module, data, namespace, field, component):
+    import importlib
+
+    from smsync.formats.wbxml import Element
+
+    converter = importlib.import_module(f"smsync.protocols.eas.{module}")
+    app = converter.to_application_data(data, "16.1")
+    changed = Element(app.namespace, app.tag, [
+        Element(c.namespace, c.tag, text="Edited") if (c.namespace, c.tag) == (namespace, field) else c
+        for c in app.children])
+    assert changed != app
+    stored = converter.from_application_data(changed, "16.1", existing=data)
+    assert b"Edited" in stored
+    root = parse_components(stored)[0]
+    target = root if root.name == component else next(c for c in root.components if c.name == component)
+    assert extended.component_props(target) == {"tag/0x3a4f": "StringArray:a\\,b,c"}
+    assert extended.decode("StringArray:a\\,b,c") == ("StringArray", ["a,b", "c"])

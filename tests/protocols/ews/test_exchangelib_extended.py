@@ -14,7 +14,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
-from smsync.testing.servers import PASSWORD, SQLITE, USER, RunningServers, in_thread
+from smsync.testing.servers import OTHER, PASSWORD, SQLITE, USER, RunningServers, in_thread
 from tests.protocols.ews.ews_support import account, call, codes, stop
 
 
@@ -220,9 +220,15 @@ async def test_message_properties_kept_beside_the_message(server, registered):
         target.save()
         changed.move(target)
         moved = target.get(subject="With properties")
-        return read, listed, synced, updated, (moved.project_code, moved.labels)
+        from exchangelib import Mailbox
 
-    read, listed, synced, updated, moved = await in_thread(run)
+        Message(account=acc, folder=acc.sent, subject="Sent one", body="hi", project_code="S-1",
+                to_recipients=[Mailbox(email_address=OTHER)]).send_and_save()
+        sent = acc.sent.get(subject="Sent one")
+        return read, listed, synced, updated, (moved.project_code, moved.labels), sent.project_code
+
+    read, listed, synced, updated, moved, sent = await in_thread(run)
+    assert sent == "S-1"
     assert read == ("M-1", ["l1", "l2"], 5, None)
     assert listed == {"With properties": ("M-1", 5), "Without": (None, None)}
     assert synced == {"With properties": ["l1", "l2"], "Without": None}

@@ -466,9 +466,22 @@ async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
     if not recipients:
         raise EWSError("ErrorInvalidRecipients", "a message to send needs recipients")
     body = compose(ctx, node, bcc=False, stamped=stamped) if composed else content
+    # The copy kept in Sent Items keeps the message's extended properties: it is the
+    # one message appended there while sending.
+    props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()} if save_copy else {}
+    extended_store.require(ctx, props)
+    sent_box = await role_box(ctx, Role.SENT) if props else None
+    before = (await sent_box.info()).uidnext if sent_box is not None else None
     try:
         await ctx.edge.outbound.submitter.send(ctx.account, ctx.account, recipients, body,
                                                save_in_sent=save_copy, sent_copy=content)
     except SendFailed as e:
         raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
+    if before is not None:
+        # (n:* names the last message even below n, as in IMAP.)
+        filed = [i for i in await sent_box.messages(UIDSet.range(before, None)) if i.uid >= before]
+        if len(filed) == 1:
+            await extended_store.change_message(ctx, sent_box, filed[0].uid, props)
+        else:
+            ctx.log("CreateItem: the sent copy's extended properties were not kept (Sent changed meanwhile)")
     await ctx.note(f"CreateItem: sent a message to {len(recipients)} recipient(s)")
