@@ -269,3 +269,17 @@ def test_an_eas_edit_keeps_the_extended_properties(module, data, namespace, fiel
     target = root if root.name == component else next(c for c in root.components if c.name == component)
     assert extended.component_props(target) == {"tag/0x3a4f": "StringArray:a\\,b,c"}
     assert extended.decode("StringArray:a\\,b,c") == ("StringArray", ["a,b", "c"])
+
+
+def test_well_known_message_tags_follow_the_flags():
+    from smsync.protocols.ews import extended_flags as wk
+
+    assert wk.props_of({"\\Seen", "\\Flagged", "\\Answered"}, True) == {
+        wk.FLAG_STATUS: "Integer:2", wk.MESSAGE_FLAGS: "Integer:17", wk.LAST_VERB: "Integer:102"}
+    assert wk.props_of({"\\Draft", "$Forwarded", "\\Answered"}, False) == {
+        wk.MESSAGE_FLAGS: "Integer:8", wk.LAST_VERB: "Integer:104"}
+    add, remove, rest = wk.to_flags({wk.FLAG_STATUS: "Integer:2", wk.LAST_VERB: None,
+                                     wk.MESSAGE_FLAGS: "Integer:0", "tag/0x3a4f": "Integer:1"})
+    assert (add, remove, rest) == ({"\\Flagged"}, {"\\Answered", "$Forwarded", "\\Seen"},
+                                   {"tag/0x3a4f": "Integer:1"})
+    assert wk.to_flags({wk.FLAG_STATUS: None, wk.LAST_VERB: "Integer:102"})[:2] == ({"\\Answered"}, {"\\Flagged"})

@@ -279,3 +279,47 @@ async def test_bad_properties_are_answered_with_their_codes(server):
         </m:Items>""")
     assert codes(answer) == ["ErrorInvalidExtendedPropertyValue", "ErrorInvalidExtendedProperty",
                              "ErrorInvalidExtendedProperty", "ErrorInvalidExtendedPropertyValue", "NoError"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_well_known_message_tags_are_its_flags(server):
+    from exchangelib import Message
+    from exchangelib.extended_properties import ExtendedProperty, Flag
+
+    class MessageFlags(ExtendedProperty):
+        property_tag = 0x0E07
+        property_type = "Integer"
+
+    class LastVerb(ExtendedProperty):
+        property_tag = 0x1081
+        property_type = "Integer"
+
+    wanted = {"flag_status": Flag, "message_flags": MessageFlags, "last_verb": LastVerb}
+    for name, cls in wanted.items():
+        Message.register(name, cls)
+    try:
+        def run():
+            acc = account(server)
+            draft = Message(account=acc, folder=acc.drafts, subject="Tagged", body="x")
+            draft.save()
+            got = acc.drafts.get(id=draft.id)
+            before = (got.flag_status, got.message_flags, got.last_verb)
+            got.flag_status = 2
+            got.last_verb = 104
+            got.message_flags = 0x1
+            got.save(update_fields=["flag_status", "last_verb", "message_flags"])
+            after = acc.drafts.get(id=draft.id)
+            return before, (after.flag_status, after.message_flags, after.last_verb, after.is_read)
+
+        before, after = await in_thread(run)
+    finally:
+        for name in wanted:
+            Message.deregister(name)
+    assert before == (None, 0x8, None)  # unsent, not read (exchangelib says IsRead false)
+    assert after == (2, 0x1 | 0x8, 104, True)
+    box = await server.mailbox("Drafts")
+    [info] = await box.messages(None)
+    assert {"\\Flagged", "$Forwarded", "\\Draft", "\\Seen"} <= set(info.flags)
+    # Nothing was kept beside the message for these.
+    settings = getattr(server.store, "settings", None)
+    assert settings is None or await settings.get(USER, f"ews:xprop:m:{box.id}") is None

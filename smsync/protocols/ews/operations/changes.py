@@ -21,7 +21,7 @@ from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
 from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meeting_replies, meetings, tree
-from smsync.protocols.ews import extended, extended_store
+from smsync.protocols.ews import extended, extended_flags, extended_store
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -152,8 +152,10 @@ async def update_item(ctx, request):
             # Extended properties are kept beside the message (extended_store); the
             # rest are its flags.
             props, updates = extended.split_updates(change.find(t("Updates")))
+            by_props, unflag, props = extended_flags.to_flags(props)
             extended_store.require(ctx, props)
             add, remove = flag_changes(updates, msg.info.flags)
+            add, remove = add | by_props, remove | unflag
             remove -= add
             guard = presented if resolution == "NeverOverwrite" else None
             modseq = msg.info.modseq
@@ -227,6 +229,8 @@ async def delete_item(ctx, request):
                 trash_name = (await trash.info()).name
                 moved = await mailbox.move(uids, trash_name)
                 note_transfer(ctx.store, ctx.account, mailbox.id, moved, trash.id, True)
+                if moved.dest_uids:
+                    await extended_store.carry(ctx, ref.source, ref.uid, trash, moved.dest_uids[0])
             else:
                 # SoftDelete (Exchange's recoverable items) and a delete from Deleted Items
                 # remove the message: every protocol sees it expunged.
@@ -439,6 +443,8 @@ async def _save(ctx, node, content: bytes, saved):
     if categories is not None:
         flags |= {(s.text or "").strip() for s in categories if isinstance(s.tag, str) and (s.text or "").strip()}
     props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()}
+    by_props, unflag, props = extended_flags.to_flags(props)
+    flags = (flags | by_props) - unflag
     extended_store.require(ctx, props)
     result = await mailbox.append(content, flags=sorted(flags))
     try:
@@ -469,6 +475,7 @@ async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
     # The copy kept in Sent Items keeps the message's extended properties: it is the
     # one message appended there while sending.
     props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()} if save_copy else {}
+    props = extended_flags.to_flags(props)[2]  # the copy's flags are the sent ones
     extended_store.require(ctx, props)
     sent_box = await role_box(ctx, Role.SENT) if props else None
     before = (await sent_box.info()).uidnext if sent_box is not None else None
