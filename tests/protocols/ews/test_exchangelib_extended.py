@@ -323,3 +323,56 @@ async def test_well_known_message_tags_are_its_flags(server):
     # Nothing was kept beside the message for these.
     settings = getattr(server.store, "settings", None)
     assert settings is None or await settings.get(USER, f"ews:xprop:m:{box.id}") is None
+
+
+SCRAMBLED_URIS = [
+    '<t:ExtendedFieldURI/>',
+    '<t:ExtendedFieldURI PropertyType="Nope" PropertyTag="0x1"/>',
+    '<t:ExtendedFieldURI PropertyType="String" PropertyTag="zz"/>',
+    '<t:ExtendedFieldURI PropertyType="String" PropertyTag="0x1ffff"/>',
+    '<t:ExtendedFieldURI PropertyType="String" PropertySetId="not-a-guid" PropertyName="a"/>',
+    '<t:ExtendedFieldURI PropertyType="String" DistinguishedPropertySetId="Nope" PropertyId="1"/>',
+    '<t:ExtendedFieldURI PropertyType="String" DistinguishedPropertySetId="Common" PropertyId="1" PropertyName="a"/>',
+    '<t:ExtendedFieldURI PropertyType="String" DistinguishedPropertySetId="Common" PropertyId="-5"/>',
+    '<t:ExtendedFieldURI PropertyType="String" DistinguishedPropertySetId="Common" PropertyName=""/>',
+]
+
+
+@pytest_twisted.ensureDeferred
+async def test_scrambled_extended_properties_are_client_errors(server):
+    port = server.port("http")
+
+    def run():
+        out = []
+
+        def codes_of(answer):
+            return codes(answer) if answer.payload is not None else []
+
+        for uri in SCRAMBLED_URIS:
+            shape = (f"<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>{uri}"
+                     "</t:AdditionalProperties></m:ItemShape>")
+            answer = call(port, "FindItem", shape + '<m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/>'
+                          "</m:ParentFolderIds>")
+            out.append(("FindItem", answer.fault_code, codes_of(answer)))
+            folder_shape = shape.replace("ItemShape", "FolderShape")
+            answer = call(port, "GetFolder", folder_shape + '<m:FolderIds><t:DistinguishedFolderId Id="inbox"/>'
+                          "</m:FolderIds>")
+            out.append(("GetFolder", answer.fault_code, codes_of(answer)))
+            for body in ("", "<t:Value>1</t:Value>", "<t:Values><t:Value>1</t:Value></t:Values>"):
+                answer = call(port, "CreateItem", '<m:Items><t:Contact><t:DisplayName>x</t:DisplayName>'
+                              f"<t:ExtendedProperty>{uri}{body}</t:ExtendedProperty></t:Contact></m:Items>")
+                out.append(("CreateItem", answer.fault_code, codes_of(answer)))
+                answer = call(port, "CreateFolder", '<m:ParentFolderId><t:DistinguishedFolderId Id="inbox"/>'
+                              '</m:ParentFolderId><m:Folders><t:Folder><t:DisplayName>s</t:DisplayName>'
+                              f"<t:ExtendedProperty>{uri}{body}</t:ExtendedProperty></t:Folder></m:Folders>")
+                out.append(("CreateFolder", answer.fault_code, codes_of(answer)))
+                answer = call(port, "UpdateFolder", '<m:FolderChanges><t:FolderChange>'
+                              '<t:DistinguishedFolderId Id="inbox"/><t:Updates><t:SetFolderField>'
+                              f"{uri}<t:Folder><t:ExtendedProperty>{uri}{body}</t:ExtendedProperty></t:Folder>"
+                              "</t:SetFolderField></t:Updates></t:FolderChange></m:FolderChanges>")
+                out.append(("UpdateFolder", answer.fault_code, codes_of(answer)))
+        return out
+
+    for name, fault, answered in await in_thread(run):
+        assert "ErrorInternalServerError" not in (fault, *answered), name
+        assert fault is not None or (answered and "NoError" not in answered), (name, answered)
