@@ -1,4 +1,5 @@
-"""exchangelib and extended properties (MS-OXWSXPROP): set on CreateItem and
+"""exchangelib and extended properties (MS-OXWSXPROP), over SQLite (and PostgreSQL for
+the messages' and folders', which live in the store's settings): set on CreateItem and
 CreateFolder, read back by GetItem, FindItem, SyncFolderItems and GetFolder (only when
 asked for), changed and deleted by UpdateItem and UpdateFolder, single and multi-valued,
 named by PropertyTag, PropertyName and PropertyId -- on calendar items, contacts, tasks,
@@ -16,6 +17,10 @@ from twisted.internet.defer import ensureDeferred
 
 from smsync.testing.servers import OTHER, PASSWORD, SQLITE, USER, RunningServers, in_thread
 from tests.protocols.ews.ews_support import account, call, codes, stop
+from tests.store.pg_support import fresh_schema_uri, pg_database
+
+#: The PostgreSQL database fixture, imported to be found by pytest.
+FIXTURES = (pg_database,)
 
 
 def _classes():
@@ -64,6 +69,15 @@ def registered():
         for name in classes:
             kind.deregister(name)
     Folder.deregister("project_code")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either(request):
+    """EWS over either store: messages' and folders' properties live in its settings."""
+    uri = SQLITE if request.param == "sqlite" else fresh_schema_uri(request.getfixturevalue("pg_database"))
+    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("ews",), uri)))
+    yield running
+    stop(running)
 
 
 @pytest.fixture
@@ -194,7 +208,9 @@ async def test_contact_and_task_properties_and_a_carddav_edit(pim, registered):
 
 
 @pytest_twisted.ensureDeferred
-async def test_message_properties_kept_beside_the_message(server, registered):
+async def test_message_properties_kept_beside_the_message(either, registered):
+    server = either
+
     def run():
         from exchangelib import Message
         from exchangelib.folders import Folder
@@ -237,7 +253,9 @@ async def test_message_properties_kept_beside_the_message(server, registered):
 
 
 @pytest_twisted.ensureDeferred
-async def test_folder_properties(server, registered):
+async def test_folder_properties(either, registered):
+    server = either
+
     def run():
         from exchangelib.folders import Folder
 
