@@ -23,6 +23,7 @@ from smsync.formats.icalendar import expand_instances
 from smsync.formats.icaltime import prop_time, prop_times, zones_of
 from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import EWSError
+from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.messages import ews_date
 from smsync.protocols.ews.recurrence import recurrence_element, rule_parts
 from smsync.protocols.ews.shapes import Shape
@@ -181,6 +182,9 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
         holder = etree.SubElement(node, t("Categories"))
         for category in categories.split(","):
             etree.SubElement(holder, t("String")).text = text(category.strip())
+    # ExtendedProperty comes before the calendar fields (ItemType's sequence); they
+    # are kept on the master, for the series and each occurrence alike.
+    render_component(node, master_of(calendar), shape)
     uid = event.value("UID")
     if uid and wants("calendar:UID"):
         etree.SubElement(node, t("UID")).text = text(uid)

@@ -12,6 +12,7 @@ from smsync.errors import SmsyncError
 
 from smsync.model import CollectionKind
 from smsync.protocols.ews import calendar, contacts, messages, restriction, shapes, tasks, tree
+from smsync.protocols.ews import extended_store  # ews-xprop
 from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -67,6 +68,7 @@ async def _find_in_mail(ctx, folder, request, shape, page, order, where):
         if structure is None:
             continue  # expunged meanwhile
         items.append(messages.message_element(ctx.account, folder.ref.source, info, structure, shape))
+    await extended_store.fill_messages(ctx, shape, items)  # ews-xprop
     return holder
 
 

@@ -7,6 +7,7 @@ from lxml import etree
 
 from smsync.errors import SmsyncError
 from smsync.protocols.ews import ids, shapes, tree
+from smsync.protocols.ews import extended_store  # ews-xprop
 from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -51,6 +52,7 @@ async def folder_element(ctx, folder: tree.Folder, shape: shapes.Shape, folders:
         etree.SubElement(node, t("DistinguishedFolderId")).text = folder.distinguished
     if folder.element == "Folder" and shape.wants("folder:UnreadCount", True):
         etree.SubElement(node, t("UnreadCount")).text = str(unread)
+    await extended_store.render_folder(ctx, node, folder.ref, shape)  # ews-xprop
     return node
 
 

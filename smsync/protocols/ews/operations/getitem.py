@@ -8,7 +8,7 @@ from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError
 from smsync.model import UIDSet
-from smsync.protocols.ews import calendar, contacts, ids, items, messages, shapes, tasks
+from smsync.protocols.ews import calendar, contacts, extended_store, ids, items, messages, shapes, tasks
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -142,4 +142,6 @@ async def get_item(ctx, request):
         holder = etree.Element(m("Items"))
         holder.append(node)
         answers.append(response_message("GetItem", children=[holder]))
+    for answer in answers:
+        await extended_store.fill_messages(ctx, shape, answer)
     return response("GetItem", answers)
