@@ -6,7 +6,7 @@ the three EmailAddresses in the first three EMAIL, each phone key in the first T
 its type, Birthday in BDAY, the body in NOTE. An update (``apply``) rewrites only the
 properties of the fields it sets or deletes and keeps every other line of the card as
 it was -- the fourth address, photos, X- properties, groups -- so what EWS cannot carry
-survives an EWS edit.
+survives an EWS edit. Extended properties are kept in the card too (``extended``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from lxml import etree
 from smsync.formats.contentlines import Component, Property, parse_components, serialize, unescape_text
 from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, EWSError
+from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text
 
@@ -125,7 +126,8 @@ def fields_of(card: Component) -> dict:
 def contact_element(account: str, source: str, name: str, revision: int, content: bytes,
                     shape: Shape):
     """The ``<t:Contact>`` of a stored vCard in ``shape``."""
-    fields = fields_of(load(content))
+    card = load(content)
+    fields = fields_of(card)
 
     def wants(uri: str) -> bool:
         return shape.wants(uri, uri in DEFAULT_FIELDS)
@@ -158,6 +160,7 @@ def contact_element(account: str, source: str, name: str, revision: int, content
     for field in ("Department", "JobTitle", "Surname"):
         if field in fields and wants(f"contacts:{field}"):
             etree.SubElement(node, t(field)).text = text(fields[field])
+    render_component(node, card, shape)
     return node
 
 

@@ -4,7 +4,8 @@ Everything comes from what the store keeps: the message's metadata (flags, dates
 size, MODSEQ), its parsed structure (envelope, subject, parts) and, only when a body or
 the MIME content is asked for, its RFC 5322 bytes. Flags map to EWS properties:
 ``\\Seen`` is IsRead, ``\\Draft`` IsDraft, ``\\Flagged`` a Flag of status Flagged,
-keywords are Categories.
+keywords are Categories; the extended properties that are flags too
+(``extended_flags``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from lxml import etree
 from smsync.formats.bodytext import decode_body, html_to_text, text_part
 from smsync.formats.headers import decode_words
 from smsync.model import SYSTEM_FLAGS, MessageInfo
-from smsync.protocols.ews import attachments, ids
+from smsync.protocols.ews import attachments, extended_flags, ids
+from smsync.protocols.ews.extended import render
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text
 
@@ -173,6 +175,8 @@ def message_element(account: str, folder_source: str, info: MessageInfo, structu
         etree.SubElement(node, t("InternetMessageId")).text = text(structure.message_id)
     if wants("message:IsRead"):
         etree.SubElement(node, t("IsRead")).text = _bool(SEEN in info.flags)
+    if shape.extended:
+        render(node, extended_flags.props_of(info.flags, structure.has_attachments), shape)
     return node
 
 

@@ -1,6 +1,7 @@
 """What a request asks to see of each folder or item: ``FolderShape``/``ItemShape``
 (MS-OXWSCDATA 2.2.4.30/.38) -- a base shape (IdOnly, Default, AllProperties) plus
-additional properties by FieldURI -- and the paging views of FindFolder/FindItem."""
+additional properties by FieldURI or ExtendedFieldURI -- and the paging views of
+FindFolder/FindItem."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Optional
 import attrs
 
 from smsync.protocols.ews.errors import INVALID_PAGING, SCHEMA_VALIDATION, EWSError
+from smsync.protocols.ews.extended import parse_uri
 from smsync.protocols.ews.soap import m, t, xs_bool
 
 ID_ONLY, DEFAULT, ALL = "IdOnly", "Default", "AllProperties"
@@ -17,13 +19,15 @@ ID_ONLY, DEFAULT, ALL = "IdOnly", "Default", "AllProperties"
 @attrs.frozen
 class Shape:
     """``base`` (ID_ONLY, DEFAULT, ALL), the FieldURIs asked for beyond it
-    (``"item:Subject"``), the body type (Best, HTML, Text) and whether MIME content was
-    asked for (IncludeMimeContent)."""
+    (``"item:Subject"``), the body type (Best, HTML, Text), whether MIME content was
+    asked for (IncludeMimeContent) and the extended properties asked for
+    (``extended.Uri``s; no base shape includes them)."""
 
     base: str = DEFAULT
     fields: frozenset = frozenset()
     body_type: str = "Best"
     mime: bool = False
+    extended: tuple = ()
 
     def wants(self, field_uri: str, default: bool = False, in_all: bool = True) -> bool:
         """Whether the property ``field_uri`` is asked for: by name, or by the base
@@ -44,15 +48,19 @@ def parse_shape(element, tag: str) -> Shape:
     if base not in (ID_ONLY, DEFAULT, ALL):
         raise EWSError(SCHEMA_VALIDATION, f"BaseShape {base[:40]!r} is not one of IdOnly, Default, AllProperties")
     fields = set()
+    extended: dict = {}
     extra = node.find(t("AdditionalProperties"))
     if extra is not None:
         for prop in extra:
             uri = prop.get("FieldURI")
             if uri:
                 fields.add(uri)
+            elif prop.tag == t("ExtendedFieldURI"):
+                parsed = parse_uri(prop)
+                extended.setdefault((parsed.key, parsed.type), parsed)
     body_type = (node.findtext(t("BodyType")) or "Best").strip()
     mime = xs_bool(node.findtext(t("IncludeMimeContent")))
-    return Shape(base, frozenset(fields), body_type, mime)
+    return Shape(base, frozenset(fields), body_type, mime, tuple(extended.values()))
 
 
 @attrs.frozen

@@ -9,7 +9,8 @@ they are kept in ``X-SMSYNC-EWS-STATUS`` beside the nearest STATUS (IN-PROCESS,
 NEEDS-ACTION) so CalDAV clients see something sensible and EWS gets its own value back.
 IsComplete is Status == Completed. An update (``apply``) rewrites only the properties of
 the fields it sets or deletes and keeps every other line -- RRULE, VALARM, X- properties,
-VTIMEZONEs -- so what EWS cannot carry survives an EWS edit.
+VTIMEZONEs -- so what EWS cannot carry survives an EWS edit. Extended properties are
+kept in the VTODO too (``extended``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from smsync.protocols.ews.calendar import load as load_calendar
 from smsync.protocols.ews.calendar_edit import parse_when
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
+from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text, xs_bool
 
@@ -116,7 +118,8 @@ def fields_of(calendar: Component) -> dict:
 
 def task_element(account: str, source: str, name: str, revision: int, content: bytes, shape: Shape):
     """The ``<t:Task>`` of a stored VTODO in ``shape`` (elements in the schema's order)."""
-    fields = fields_of(load(content))
+    calendar = load(content)
+    fields = fields_of(calendar)
 
     def wants(uri: str) -> bool:
         return shape.wants(uri, uri in DEFAULT_FIELDS)
@@ -153,6 +156,7 @@ def task_element(account: str, source: str, name: str, revision: int, content: b
         etree.SubElement(node, t("StartDate")).text = fields["StartDate"]
     if wants("task:Status"):
         etree.SubElement(node, t("Status")).text = fields["Status"]
+    render_component(node, todo_of(calendar), shape)
     return node
 
 

@@ -21,6 +21,7 @@ from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
 from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meeting_replies, meetings, notes, tree
+from smsync.protocols.ews import extended, extended_flags, extended_store
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -33,7 +34,7 @@ from smsync.protocols.ews.errors import (
 )
 from smsync.protocols.ews.messages import DRAFT, FLAGGED, SEEN, keywords
 from smsync.protocols.ews.operations import operation, pim_changes
-from smsync.protocols.ews.operations.getitem import item_ids
+from smsync.protocols.ews.operations.getitem import ID_TAGS, item_ids, resolve_item_ref
 from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
 from smsync.protocols.ews.subscriptions import note_transfer
 from smsync.scheduling.scheduler import Plan
@@ -132,10 +133,10 @@ async def update_item(ctx, request):
         if not isinstance(change.tag, str):
             continue
         try:
-            id_el = change.find(t("ItemId"))
+            id_el = next((c for c in change if c.tag in ID_TAGS), None)
             if id_el is None:
                 raise EWSError(INVALID_OPERATION, "only ItemId changes are served")
-            ref = items.parse_item_ref(ctx, id_el)
+            ref = await resolve_item_ref(ctx, id_el)
             if ref.kind == ids.ITEM:
                 node = await notes.update_note(ctx, ref, change, resolution, id_el.get("ChangeKey"))
                 if node is None:  # not a note
@@ -150,8 +151,13 @@ async def update_item(ctx, request):
             stale = presented is not None and presented != msg.info.modseq
             if stale and resolution == "NeverOverwrite":
                 raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-            updates = change.find(t("Updates"))
-            add, remove = flag_changes(updates if updates is not None else (), msg.info.flags)
+            # Extended properties are kept beside the message (extended_store); the
+            # rest are its flags.
+            props, updates = extended.split_updates(change.find(t("Updates")))
+            by_props, unflag, props = extended_flags.to_flags(props)
+            extended_store.require(ctx, props)
+            add, remove = flag_changes(updates, msg.info.flags)
+            add, remove = add | by_props, remove | unflag
             remove -= add
             guard = presented if resolution == "NeverOverwrite" else None
             modseq = msg.info.modseq
@@ -165,6 +171,7 @@ async def update_item(ctx, request):
                 for info in result.changed:
                     modseq = info.modseq
                     guard = info.modseq if guard is not None else None
+            await extended_store.change_message(ctx, msg.mailbox, msg.ref.uid, props)
             node = _id_only(ctx.account, msg.ref.source, msg.ref.uid, modseq)
         except (EWSError, SmsyncError) as e:
             answers.append(_failed(ctx, "UpdateItem", e, [_item_holder()]))
@@ -197,7 +204,7 @@ async def delete_item(ctx, request):
     answers = []
     for element in item_ids(request):
         try:
-            ref = items.parse_item_ref(ctx, element)
+            ref = await resolve_item_ref(ctx, element)
             if ref.kind == ids.ITEM:
                 # A collection keeps no Deleted Items of its own: every kind deletes,
                 # leaving the tombstone every protocol reports.
@@ -224,6 +231,8 @@ async def delete_item(ctx, request):
                 trash_name = (await trash.info()).name
                 moved = await mailbox.move(uids, trash_name)
                 note_transfer(ctx.store, ctx.account, mailbox.id, moved, trash.id, True)
+                if moved.dest_uids:
+                    await extended_store.carry(ctx, ref.source, ref.uid, trash, moved.dest_uids[0])
             else:
                 # SoftDelete (Exchange's recoverable items) and a delete from Deleted Items
                 # remove the message: every protocol sees it expunged.
@@ -276,6 +285,7 @@ async def _move_or_copy(ctx, request, name: str, move: bool):
                 if not result.dest_uids:
                     raise EWSError("ErrorItemNotFound", "the item is gone")
                 new_uid = result.dest_uids[0]
+                await extended_store.carry(ctx, ref.source, ref.uid, dest_box, new_uid)
                 infos = await dest_box.messages(UIDSet.of([new_uid]))
                 node = _id_only(ctx.account, dest_box.id, new_uid, infos[0].modseq if infos else 0)
         except (EWSError, SmsyncError) as e:
@@ -438,7 +448,17 @@ async def _save(ctx, node, content: bytes, saved):
     categories = node.find(t("Categories"))
     if categories is not None:
         flags |= {(s.text or "").strip() for s in categories if isinstance(s.tag, str) and (s.text or "").strip()}
+    props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()}
+    by_props, unflag, props = extended_flags.to_flags(props)
+    flags = (flags | by_props) - unflag
+    extended_store.require(ctx, props)
     result = await mailbox.append(content, flags=sorted(flags))
+    try:
+        await extended_store.change_message(ctx, mailbox, result.uid, props)
+    except EWSError:
+        # Not half made: a message whose properties cannot be kept is not kept either.
+        await mailbox.remove(UIDSet.of([result.uid]))
+        raise
     return _id_only(ctx.account, mailbox.id, result.uid, result.modseq)
 
 
@@ -458,9 +478,23 @@ async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
     if not recipients:
         raise EWSError("ErrorInvalidRecipients", "a message to send needs recipients")
     body = compose(ctx, node, bcc=False, stamped=stamped) if composed else content
+    # The copy kept in Sent Items keeps the message's extended properties: it is the
+    # one message appended there while sending.
+    props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()} if save_copy else {}
+    props = extended_flags.to_flags(props)[2]  # the copy's flags are the sent ones
+    extended_store.require(ctx, props)
+    sent_box = await role_box(ctx, Role.SENT) if props else None
+    before = (await sent_box.info()).uidnext if sent_box is not None else None
     try:
         await ctx.edge.outbound.submitter.send(ctx.account, ctx.account, recipients, body,
                                                save_in_sent=save_copy, sent_copy=content)
     except SendFailed as e:
         raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
+    if before is not None:
+        # (n:* names the last message even below n, as in IMAP.)
+        filed = [i for i in await sent_box.messages(UIDSet.range(before, None)) if i.uid >= before]
+        if len(filed) == 1:
+            await extended_store.change_message(ctx, sent_box, filed[0].uid, props)
+        else:
+            ctx.log("CreateItem: the sent copy's extended properties were not kept (Sent changed meanwhile)")
     await ctx.note(f"CreateItem: sent a message to {len(recipients)} recipient(s)")

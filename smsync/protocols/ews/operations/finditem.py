@@ -14,6 +14,7 @@ from smsync.errors import SmsyncError
 
 from smsync.model import CollectionKind
 from smsync.protocols.ews import calendar, contacts, messages, notes, restriction, shapes, tasks, tree
+from smsync.protocols.ews import extended_store  # ews-xprop
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -72,6 +73,7 @@ async def _find_in_mail(ctx, folder, query):
         if structure is None:
             continue  # expunged meanwhile
         items.append(messages.message_element(ctx.account, folder.ref.source, info, structure, query.shape))
+    await extended_store.fill_messages(ctx, query.shape, items)  # ews-xprop
     return holder
 
 

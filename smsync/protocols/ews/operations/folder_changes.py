@@ -5,7 +5,10 @@ A mail folder's place in the tree is its name (``INBOX/Projects``): creating, re
 and moving are ``IMailStore`` calls on names, and IMAP sees each at once. Calendars,
 address books and task lists are created at the top (as collections are) and renamed
 through their display name. The distinguished folders cannot be deleted, moved or
-renamed (``ErrorDeleteDistinguishedFolder``, ``ErrorInvalidOperation``).
+renamed (``ErrorDeleteDistinguishedFolder``, ``ErrorInvalidOperation``). A folder's
+extended properties (CreateFolder's ExtendedProperty, UpdateFolder's SetFolderField and
+DeleteFolderField of an ExtendedFieldURI) are kept in the account's settings
+(``extended_store``) and go with the folder.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from lxml import etree
 
 from smsync.errors import SmsyncError
 from smsync.model import MAILBOX_SEPARATOR, PROP_DISPLAYNAME, CollectionKind, UIDSet
-from smsync.protocols.ews import ids, tree
+from smsync.protocols.ews import extended, extended_store, ids, tree
 from smsync.protocols.ews.errors import (
     DELETE_DISTINGUISHED,
     FOLDER_EXISTS,
@@ -109,6 +112,16 @@ async def create_folder(ctx, request):
 
 
 async def _create_one(ctx, parent: tree.Folder, node):
+    props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()}
+    extended_store.require(ctx, props)  # refused before the folder is made
+    made = await _make_folder(ctx, parent, node)
+    if props:
+        ref = ids.parse_folder_id(made.find(t("FolderId")).get("Id"))
+        await extended_store.change_folder(ctx, ref, props)
+    return made
+
+
+async def _make_folder(ctx, parent: tree.Folder, node):
     name = _display_name(node.findtext(t("DisplayName")))
     element = node.tag.rpartition("}")[2]
     folder_class = (node.findtext(t("FolderClass")) or "").strip()
@@ -168,8 +181,9 @@ async def update_folder(ctx, request):
             if len(targets) != 1:
                 raise EWSError(SCHEMA_VALIDATION, "a FolderChange names one folder")
             folder = await tree.resolve(ctx, targets[0], folders)
-            updates = change.find(t("Updates"))
-            for update in (updates if updates is not None else ()):
+            props, updates = extended.split_updates(change.find(t("Updates")))
+            extended_store.require(ctx, props)
+            for update in updates:
                 if not isinstance(update.tag, str):
                     continue
                 uri_el = update.find(t("FieldURI"))
@@ -184,6 +198,7 @@ async def update_folder(ctx, request):
                         raise EWSError(INVALID_PROPERTY_SET, "a folder keeps its class")
                 else:
                     raise EWSError(INVALID_PROPERTY_SET, f"{str(uri)[:60]} cannot be changed here")
+            await extended_store.change_folder(ctx, folder.ref, props)
             _, _, revision = await counts(ctx, folder)
             node = _id_element(folder.ref, revision, folder.element)
         except (EWSError, SmsyncError) as e:
@@ -213,6 +228,7 @@ async def _delete_tree(ctx, folder: tree.Folder, folders: list) -> None:
         elif doomed.ref.kind == ids.COLLECTION:
             collections = await ctx.store.collections(ctx.account)
             await collections.delete_collection(doomed.name)
+        await extended_store.forget_folder(ctx, doomed.ref)
 
 
 async def _move_under(ctx, folder: tree.Folder, dest: tree.Folder) -> str:

@@ -16,6 +16,7 @@ from lxml import etree
 from smsync.errors import SmsyncError
 from smsync.model import MAILBOX_SEPARATOR, PROP_DISPLAYNAME, UIDSet
 from smsync.protocols.ews import ids, shapes, tree
+from smsync.protocols.ews import extended_store  # ews-xprop
 from smsync.protocols.ews.errors import (
     FOLDER_NOT_FOUND,
     INVALID_OPERATION,
@@ -67,6 +68,7 @@ async def folder_element(ctx, folder: tree.Folder, shape: shapes.Shape, folders:
         etree.SubElement(node, t("DistinguishedFolderId")).text = folder.distinguished
     if folder.element == "Folder" and shape.wants("folder:UnreadCount", True):
         etree.SubElement(node, t("UnreadCount")).text = str(unread)
+    await extended_store.render_folder(ctx, node, folder.ref, shape)  # ews-xprop
     return node
 
 

@@ -11,10 +11,12 @@ from lxml import etree
 from smsync.errors import PreconditionFailed
 from smsync.model import CollectionKind
 from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meetings, tasks, tree
+from smsync.protocols.ews import extended
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
     IRRESOLVABLE_CONFLICT,
+    ITEM_NOT_FOUND,
     SCHEMA_VALIDATION,
     EWSError,
 )
@@ -68,10 +70,10 @@ def contact_changes(updates) -> tuple[dict, frozenset]:
 
 async def update_collection_item(ctx, ref, change, resolution: str, change_key,
                                  send_mode: str = meetings.SEND_TO_NONE):
-    if calendar.OCCURRENCE in ref.key:
-        raise EWSError(INVALID_OPERATION, "changing one occurrence is not served yet")
     found = await items.collection_item(ctx, ref)
     info = found.item.info
+    if calendar.OCCURRENCE in ref.key and info.component != "VEVENT":
+        raise EWSError(ITEM_NOT_FOUND, "only events have occurrences")
     if info.component == "VEVENT":
         return await _update_event(ctx, ref, found, change, resolution, change_key, send_mode)
     if info.component == "VTODO":
@@ -81,10 +83,11 @@ async def update_collection_item(ctx, ref, change, resolution: str, change_key,
     presented = ids.parse_change_key(change_key)
     if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-    updates = change.find(t("Updates"))
-    fields, removed = contact_changes(updates if updates is not None else ())
+    props, updates = extended.split_updates(change.find(t("Updates")))
+    fields, removed = contact_changes(updates)
     card = contacts.load(found.item.content)
     contacts.apply(card, fields, removed)
+    extended.set_in(card, props)
     try:
         new = await found.collection.put(ref.key, contacts.serialize(card), if_match=info.etag)
     except PreconditionFailed:
@@ -140,14 +143,27 @@ async def _update_event(ctx, ref, found, change, resolution: str, change_key, se
     presented = ids.parse_change_key(change_key)
     if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-    updates = change.find(t("Updates"))
-    fields, removed = event_changes(updates if updates is not None else ())
+    props, updates = extended.split_updates(change.find(t("Updates")))
+    fields, removed = event_changes(updates)
     parsed = calendar.load(found.item.content)
-    calendar_edit.apply(parsed, fields, removed)
+    # One occurrence's change is an override (RECURRENCE-ID) in the same stored item.
+    name, rid = calendar.split_key(ref.key)
+    if rid is not None and calendar.occurrence(found.item.content, rid) is None:
+        raise EWSError(ITEM_NOT_FOUND, "no such occurrence")
+    if rid is not None and props:
+        # They are kept on the master (what every occurrence shows): one occurrence's
+        # own would be lost, so it is refused rather than applied to the series.
+        raise EWSError("ErrorInvalidPropertySet", "extended properties belong to the whole series")
+    if rid is None and "Recurrence" in removed and not calendar.pattern_said(parsed):
+        # A rule EWS has no pattern for was never sent: a client clearing the field it
+        # did not get (as those saving every field do) must not end the series.
+        removed = removed - {"Recurrence"}
+    calendar_edit.apply(parsed, fields, removed, rid)
+    extended.set_in(calendar.master_of(parsed), props)
     calendar_edit.set_organizer(parsed, ctx.account)
     content, plan = await meetings.plan_put(ctx, send_mode, found.item.content, contacts.serialize(parsed))
     try:
-        new = await found.collection.put(ref.key, content, if_match=info.etag)
+        new = await found.collection.put(name, content, if_match=info.etag)
     except PreconditionFailed:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
     await meetings.carry_out(ctx, plan)
@@ -186,6 +202,7 @@ async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE)
     # An event with attendees is a meeting the account organizes.
     organizer = ctx.account if any(fields.get(f) for f in calendar_edit.ATTENDEE_ROLES) else None
     uid, content = calendar_edit.new_event(fields, organizer)
+    content = extended.stamp(content, node, "VEVENT")
     content, plan = await meetings.plan_put(ctx, send_mode, None, content)
     name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
     info = await collection.put(name, content, if_none_match=True)
@@ -197,6 +214,7 @@ async def create_contact(ctx, node, saved):
     folder, collection = await _target(ctx, saved, "contacts", CollectionKind.ADDRESSBOOK,
                                        "contacts are saved only in contact folders")
     uid, content = contacts.new_card(contacts.read_fields(node))
+    content = extended.stamp(content, node, "VCARD")
     info = await collection.put(f"{uid}.vcf", content, if_none_match=True)
     return _created("Contact", ctx, folder, info)
 
@@ -243,10 +261,11 @@ async def _update_task(ctx, ref, found, change, resolution: str, change_key):
     presented = ids.parse_change_key(change_key)
     if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-    updates = change.find(t("Updates"))
-    fields, removed = task_changes(updates if updates is not None else ())
+    props, updates = extended.split_updates(change.find(t("Updates")))
+    fields, removed = task_changes(updates)
     parsed = tasks.load(found.item.content)
     tasks.apply(parsed, fields, removed)
+    extended.set_in(tasks.todo_of(parsed), props)
     try:
         new = await found.collection.put(ref.key, tasks.serialize(parsed), if_match=info.etag)
     except PreconditionFailed:
@@ -260,5 +279,6 @@ async def create_task(ctx, node, saved):
     folder, collection = await _target(ctx, saved, "tasks", CollectionKind.TASKS,
                                        "tasks are saved only in task folders")
     uid, content = tasks.new_task(tasks.read_fields(node))
+    content = extended.stamp(content, node, "VTODO")
     info = await collection.put(f"{uid}.ics", content, if_none_match=True)
     return _created("Task", ctx, folder, info)

@@ -26,6 +26,7 @@ from lxml import etree
 from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
 from smsync.model import CollectionKind
 from smsync.protocols.ews import calendar, contacts, ids, messages, shapes, tasks, tree
+from smsync.protocols.ews import extended_store  # ews-xprop
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_SYNC_STATE,
@@ -154,6 +155,7 @@ async def _sync_items(ctx, request):
         node = etree.SubElement(changes, t("Create" if change.op == ADD else "Update"))
         node.append(messages.message_element(ctx.account, folder.ref.source, change.message,
                                              structure, shape, raws.get(change.server_id)))
+    await extended_store.fill_messages(ctx, shape, changes)  # ews-xprop
     return await _sync_answer(ctx, folder, result, changes, key)
 
 
