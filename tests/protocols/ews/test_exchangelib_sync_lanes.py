@@ -84,6 +84,37 @@ async def test_two_sessions_sync_one_folder_independently(server):
     assert len(devices) == 1
 
 
+@pytest_twisted.ensureDeferred
+async def test_a_session_asking_again_gets_the_same_answer(server):
+    await server.deliver(*(numbered_message(n) for n in range(1, 4)))
+
+    def run():
+        a, b = account(server), account(server)
+        list(a.inbox.sync_items())
+        list(b.inbox.sync_items())
+        before = a.inbox.item_sync_state
+        b.inbox.all().get(subject="message 2").delete()
+        from exchangelib import Message
+
+        Message(account=b, folder=b.inbox, subject="from b", body="x").save()
+
+        def changes(state):
+            got = [(kind, getattr(item, "subject", None)) for kind, item in a.inbox.sync_items(sync_state=state)]
+            return sorted(got, key=str), a.inbox.item_sync_state
+
+        first, after = changes(before)
+        # The answer was lost: A asks with the same SyncState again, while B syncs on.
+        b_changes = sorted(kind for kind, _ in b.inbox.sync_items())
+        again, after_again = changes(before)
+        return first, again, after == after_again, changes(after)[0], b_changes
+
+    first, again, same_state, then, b_changes = await in_thread(run)
+    assert first == again and same_state
+    assert [kind for kind, _ in first] == ["create", "delete"] and first[0][1] == "from b"
+    assert then == []
+    assert b_changes == ["create", "delete"]
+
+
 SHAPE = "<m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>"
 
 
