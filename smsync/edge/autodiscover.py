@@ -8,24 +8,76 @@ site keeps one (mounting one resource twice is no change). A request is sent to 
 endpoint of the schema it names, or, when it names none the router knows (or is no XML
 at all), to the first endpoint registered, which answers it with its own error. The
 body is read here, bounded, and handed on unread.
+
+``answer_pox`` is what both endpoints do with a request once it reaches them: log in as
+the protocol will, read the address asked for, and answer only for the account that
+logged in.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Optional
+from typing import Callable, Optional
 
 from lxml import etree
+from twisted.logger import Logger
 
-from smsync.edge.web import HandlerResource, Response
+from smsync.edge.web import HandlerResource, Response, peer_host
+
+log = Logger(namespace="smsync.http")
 
 PATH = "/autodiscover/autodiscover.xml"
 
 #: Largest request body read (a real one is a few hundred bytes).
 MAX_REQUEST = 64 * 1024
 
+#: POX ErrorCode values (both schemas use them).
+INVALID_REQUEST = 600
+SCHEMA_NOT_SUPPORTED = 601
+XML = "text/xml; charset=utf-8"
+
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           huge_tree=False, remove_comments=True)
+
+
+class AutodiscoverError(ValueError):
+    """A request that is not one answered here; ``code`` is the POX ErrorCode."""
+
+    def __init__(self, message: str, code: int = INVALID_REQUEST):
+        super().__init__(message)
+        self.code = code
+
+
+async def answer_pox(request, label: str, login, parse: Callable[[bytes], str],
+                     answer: Callable[[str], bytes], error: Callable[[int, str], bytes],
+                     refuse: Callable[..., Response]) -> Response:
+    """One POX Autodiscover request, answered by a protocol's parts: ``await
+    login(request, host)`` (the account, or a ``Response`` refusing it), ``parse(body)``
+    (the address asked for, or ``AutodiscoverError``), ``answer(account)`` and
+    ``error(code, message)`` (the documents), ``refuse(status, message, host,
+    headers)`` (a plain refusal with the protocol's log line). ``label`` starts the log
+    lines. A GET is answered with an error document, as Exchange does for the phones
+    that probe with one; an address other than the account's own is refused."""
+    host = peer_host(request)
+    method = request.method.decode("ascii", "replace").upper()
+    if method == "GET":
+        return Response(200, error(INVALID_REQUEST, "POST an Autodiscover request"), XML)
+    if method != "POST":
+        return refuse(405, f"autodiscover: {method} is not served here", host, {"Allow": "GET,POST"})
+    account = await login(request, host)
+    if isinstance(account, Response):
+        return account
+    body = request.content.read(MAX_REQUEST + 1) if request.content is not None else b""
+    try:
+        email = parse(body)
+    except AutodiscoverError as e:
+        log.info("{label}: {host}: autodiscover: {error}", label=label, host=host, error=str(e))
+        return Response(200, error(e.code, str(e)), XML)
+    if email.lower() != account.lower():
+        log.info("{label}: {host}: autodiscover: {account} asked for {other}", label=label, host=host,
+                 account=account, other=email[:100])
+        return Response(200, error(INVALID_REQUEST, "you may ask only for your own address"), XML)
+    return Response(200, answer(account), XML)
 
 
 def requested_schema(body: bytes) -> Optional[str]:

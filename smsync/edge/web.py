@@ -5,6 +5,7 @@ letting an error escape into twisted.web."""
 
 from __future__ import annotations
 
+import re
 from typing import AsyncIterator, Optional
 
 import attrs
@@ -35,6 +36,21 @@ class Response:
     headers: dict = attrs.field(factory=dict)
     chunks: Optional[AsyncIterator[bytes]] = None
     immediate: bool = False
+
+
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$")
+
+
+def site_url(request, path: str) -> str:
+    """The URL of ``path`` on the host the client reached (its Host header), over HTTPS
+    unless the request came over clear text (a test, or a proxy on loopback): what
+    Autodiscover and service descriptions tell a client to use."""
+    name = (request.getHeader(b"host") or b"").decode("latin-1").strip()
+    # The Host header is the client's to write: only a host name (and port) goes into
+    # a document.
+    host = name if name and _HOST.match(name) else "localhost"
+    scheme = "https" if request.isSecure() else "http"
+    return f"{scheme}://{host}{path}"
 
 
 def peer_host(request) -> str:

@@ -45,7 +45,8 @@ HTTP_PATHS = {
     "caldav": ("/.well-known/caldav", "/dav/", "/", "/principals/"),
     "carddav": ("/.well-known/carddav", "/dav/", "/", "/principals/"),
     "eas": ("/Microsoft-Server-ActiveSync", "/autodiscover/autodiscover.xml"),
-    "ews": ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc"),
+    "ews": ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc",
+            "/EWS/Services.wsdl", "/EWS/messages.xsd", "/EWS/types.xsd"),
     "syncml": ("/syncml", "/sync"),
 }
 

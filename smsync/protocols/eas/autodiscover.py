@@ -11,6 +11,8 @@ from typing import Optional
 import attrs
 from lxml import etree
 
+from smsync.edge.autodiscover import SCHEMA_NOT_SUPPORTED, AutodiscoverError
+
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006"
 RESPONSE_NS = "http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006"
 ENVELOPE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
@@ -18,21 +20,9 @@ ENVELOPE_NS = "http://schemas.microsoft.com/exchange/autodiscover/responseschema
 #: Largest request body taken (a real one is a few hundred bytes).
 MAX_REQUEST = 16 * 1024
 
-#: MS-ASCMD 2.2.3.61.1 ErrorCode values.
-INVALID_REQUEST = 600
-SCHEMA_NOT_SUPPORTED = 601
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                           huge_tree=False, remove_comments=True)
-
-
-class AutodiscoverError(ValueError):
-    """A request that is not a mobilesync Autodiscover request; ``code`` is the
-    ErrorCode to answer with."""
-
-    def __init__(self, message: str, code: int = INVALID_REQUEST):
-        super().__init__(message)
-        self.code = code
 
 
 @attrs.frozen

@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from smsync.edge.devices import Client, wipe_request
-from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
+from smsync.edge import httpauth
 from smsync.edge.web import HandlerResource, Response, peer_host
 from smsync.errors import SmsyncError, StorageUnavailable
 from smsync.protocols.eas import commands, state
@@ -105,24 +105,9 @@ def refuse(status: int, message: str, host: str, headers=None) -> Response:
 
 
 async def basic_login(edge, request, host: str, not_allowed):
-    """The account the request's HTTP Basic credentials log in (protocol ``eas``), or the
-    ``Response`` refusing them: 403 for a password over clear text from elsewhere,
-    ``not_allowed()`` where the policy keeps the account off EAS, 503 while logins are
-    unavailable, 401 with a challenge for none or wrong ones."""
-    authorization = request.getHeader(b"authorization")
-    if authorization and not request.isSecure() and not edge.logins.cleartext_allowed(host):
-        return refuse(403, "passwords are accepted over HTTPS only", host)
-    try:
-        account = await edge.logins.basic("eas", authorization, host)
-    except BadCredentials:
-        account = None
-    except ProtocolNotAllowed:
-        return not_allowed()
-    except LoginUnavailable as e:
-        return refuse(503, str(e), host, {"Retry-After": "30"})
-    if account is None:
-        return Response(401, headers={"WWW-Authenticate": 'Basic realm="smsync"'})
-    return account
+    """The account the request's HTTP Basic credentials log in to EAS, or the
+    ``Response`` refusing them (``smsync.edge.httpauth.basic_login``)."""
+    return await httpauth.basic_login(edge, request, host, "eas", refuse, not_allowed)
 
 
 def _headers(request) -> dict:

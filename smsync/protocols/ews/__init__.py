@@ -7,7 +7,8 @@ in, decode, run the operation's handler from the registry (``operations``), enco
 ``tree`` is the folder tree EWS shows (with its distinguished folders) over the store's
 mail folders and collections; ``messages`` turns stored RFC 5322 messages into EWS
 items; ``shapes`` and ``restriction`` read what a request asks to see and to match.
-``discovery`` answers Autodiscover, POX and SOAP, on the same site.
+``discovery`` answers Autodiscover, POX and SOAP, on the same site; ``wsdl`` writes
+the service description (``/EWS/Services.wsdl`` and its schema files).
 """
 
 #: Where EWS is served on the shared site (matched ignoring case).
@@ -19,11 +20,14 @@ def build_resources(edge):
     (``smsync.tap``'s HTTP builder signature)."""
     from smsync.protocols.ews.autodiscover import RESPONSE_NS
     from smsync.protocols.ews.discovery import SVC_PATH, PoxEndpoint, SoapEndpoint
-    from smsync.protocols.ews.server import EndpointResource, EWSEndpoint
+    from smsync.protocols.ews.server import DescriptionEndpoint, EndpointResource, EWSEndpoint
+    from smsync.protocols.ews.wsdl import FILES
 
     # The POX URL is EAS's too: the edge's router sends each request to the protocol
     # of the response schema it asks for.
     pox = edge.autodiscover.register(RESPONSE_NS, PoxEndpoint(edge))
     return {EWS_PATH: EndpointResource(EWSEndpoint(edge), "EWS"),
             "/autodiscover/autodiscover.xml": pox,
-            SVC_PATH: EndpointResource(SoapEndpoint(edge), "Autodiscover")}
+            SVC_PATH: EndpointResource(SoapEndpoint(edge), "Autodiscover"),
+            **{f"/EWS/{name}": EndpointResource(DescriptionEndpoint(edge, name), "EWS")
+               for name in FILES}}

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping, Optional
 import attrs
 from lxml import etree
 
+from smsync.edge.autodiscover import SCHEMA_NOT_SUPPORTED, AutodiscoverError
 from smsync.protocols.ews import soap
 
 REQUEST_NS = "http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"
@@ -27,18 +28,6 @@ WSA = "http://www.w3.org/2005/08/addressing"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 MAX_REQUEST = 64 * 1024
-
-#: POX ErrorCode values.
-INVALID_REQUEST = 600
-SCHEMA_NOT_SUPPORTED = 601
-
-
-class AutodiscoverError(ValueError):
-    """A request that is not one answered here; ``code`` is the POX ErrorCode."""
-
-    def __init__(self, message: str, code: int = INVALID_REQUEST):
-        super().__init__(message)
-        self.code = code
 
 
 def _valid_email(email: str) -> bool:

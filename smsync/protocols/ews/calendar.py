@@ -9,18 +9,22 @@ sent in UTC, as EWS allows; an all-day event keeps IsAllDayEvent.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import copy
+import zoneinfo
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import attrs
 from lxml import etree
 
-from smsync.formats.contentlines import Component, parse_components, unescape_text
+from smsync.errors import SmsyncError
+from smsync.formats.contentlines import Component, parse_components, serialize, unescape_text
 from smsync.formats.icalendar import expand_instances
-from smsync.formats.icaltime import prop_time, zones_of
+from smsync.formats.icaltime import prop_time, prop_times, zones_of
 from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.messages import ews_date
+from smsync.protocols.ews.recurrence import recurrence_element, rule_parts
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text
 
@@ -86,6 +90,17 @@ def first_instance(content: bytes) -> Instance:
 def instances(content: bytes, start: datetime, end: datetime) -> list[Instance]:
     """The occurrences overlapping ``[start, end)``."""
     return [Instance(rid, s, e) for rid, s, e in expand_instances(content, start, end)]
+
+
+def occurrence(content: bytes, recurrence_id: datetime) -> Optional[Instance]:
+    """The occurrence of a series at ``recurrence_id``, overridden or not (None: the
+    series has none there, or it was deleted)."""
+    near = timedelta(days=400)
+    for instance in instances(content, recurrence_id - near, recurrence_id + near):
+        if instance.recurrence_id == recurrence_id:
+            return instance
+    # An override moved further away than that.
+    return next((i for i in overrides(content) if i.recurrence_id == recurrence_id), None)
 
 
 def _event_for(calendar: Component, recurrence_id: Optional[datetime]) -> Component:
@@ -175,6 +190,8 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
         etree.SubElement(node, t("Start")).text = ews_date(instance.start)
     if instance.end is not None and wants("calendar:End"):
         etree.SubElement(node, t("End")).text = ews_date(instance.end)
+    if instance.recurrence_id is not None and wants("calendar:OriginalStart"):
+        etree.SubElement(node, t("OriginalStart")).text = ews_date(instance.recurrence_id)
     dtstart = event.get("DTSTART")
     all_day = dtstart is not None and (dtstart.param("VALUE") or "").upper() == "DATE"
     if wants("calendar:IsAllDayEvent"):
@@ -196,6 +213,8 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
         listed = [a for a in event.get_all("ATTENDEE") if _attendee_list(a) == field]
         if listed and wants(f"calendar:{field}"):
             _attendees(node, field, listed)
+    if kind == "RecurringMaster":
+        _series(node, ids.ItemRef(account, ids.ITEM, source, name), revision, content, calendar, wants)
     return node
 
 
@@ -221,3 +240,181 @@ def _attendees(node, field: str, attendees) -> None:
         status = {"ACCEPTED": "Accept", "DECLINED": "Decline", "TENTATIVE": "Tentative"}.get(
             (attendee.param("PARTSTAT") or "").upper(), "NoResponseReceived")
         etree.SubElement(one, t("ResponseType")).text = status
+
+
+# -- a series' master: its pattern, first and last, modified and deleted occurrences -----
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def overrides(content: bytes) -> list[Instance]:
+    """The overridden instances of a series (each RECURRENCE-ID with its own start and
+    end), by RECURRENCE-ID."""
+    calendar = load(content)
+    only = Component("VCALENDAR", list(calendar.properties),
+                     [c for c in calendar.components if c.name != "VEVENT" or c.get("RECURRENCE-ID") is not None])
+    if not any(c.name == "VEVENT" for c in only.components):
+        return []
+    try:
+        found = expand_instances(serialize(only), None, None)
+    except SmsyncError:
+        return []  # an override without times: the series is served without it
+    return sorted((Instance(rid, s, e) for rid, s, e in found if rid is not None),
+                  key=lambda i: i.recurrence_id)
+
+
+def deleted(calendar: Component) -> list[datetime]:
+    """The start of each deleted occurrence (the master's EXDATEs), in order. A date
+    deleting a day of a timed series is that day's occurrence."""
+    master = master_of(calendar)
+    zones = zones_of(calendar)
+    dtstart = master.get("DTSTART")
+    if dtstart is None:
+        return []
+    start = prop_time(dtstart, zones)
+    out = set()
+    for prop in master.get_all("EXDATE"):
+        for when, _ in prop_times(prop, zones):
+            if when.is_date and not start.is_date:
+                out.add(start.zone.epoch(datetime.combine(when.local.date(), start.local.time())))
+            else:
+                out.add(when.epoch)
+    return [_utc(e) for e in sorted(out)]
+
+
+def bounds(content: bytes) -> tuple[Optional[Instance], Optional[Instance]]:
+    """``(first, last)`` occurrence of a series; ``last`` None for a series without end
+    (or too long to walk), ``first`` None when no occurrence is left."""
+    calendar = load(content)
+    master = master_of(calendar)
+    rules = [rule_parts(p.value) or {} for p in master.get_all("RRULE")]
+    endless = any("COUNT" not in r and "UNTIL" not in r for r in rules)
+    if not endless:
+        try:
+            found = expand_instances(content, None, None)
+        except SmsyncError:
+            found = []
+        if found:
+            return Instance(*found[0]), Instance(*found[-1])
+    try:
+        begin = first_instance(content).start
+        for years in (1, 10, 100):
+            if begin is None or begin.year + years > 9998:
+                break
+            found = expand_instances(content, begin - timedelta(days=1), begin.replace(year=begin.year + years))
+            if found:
+                return Instance(*found[0]), None
+    except SmsyncError:
+        pass  # a series too dense to walk that far: no first occurrence named
+    return None, None
+
+
+def _occurrence_info(parent, tag: str, ref, revision: int, instance: Instance) -> None:
+    """An OccurrenceInfoType: the occurrence's ItemId, Start, End and OriginalStart."""
+    node = etree.SubElement(parent, t(tag))
+    key = occurrence_key(ref.key, instance.recurrence_id)
+    etree.SubElement(node, t("ItemId"), Id=ids.item_id(attrs.evolve(ref, key=key)),
+                     ChangeKey=ids.change_key(revision))
+    etree.SubElement(node, t("Start")).text = ews_date(instance.start)
+    etree.SubElement(node, t("End")).text = ews_date(instance.end)
+    etree.SubElement(node, t("OriginalStart")).text = ews_date(instance.recurrence_id or instance.start)
+
+
+def pattern_said(calendar: Component) -> bool:
+    """Whether the series' RRULE is one EWS has a pattern for (and so is sent)."""
+    master = master_of(calendar)
+    rule, dtstart = master.get("RRULE"), master.get("DTSTART")
+    if rule is None or dtstart is None:
+        return False
+    start = prop_time(dtstart, zones_of(calendar))
+    return recurrence_element(rule.value, start.local.date()) is not None
+
+
+def _series(node, ref, revision: int, content: bytes, calendar: Component, wants) -> None:
+    """A master's Recurrence, FirstOccurrence, LastOccurrence, ModifiedOccurrences and
+    DeletedOccurrences, in the schema's order (each only when asked for: walking a
+    series costs)."""
+    master = master_of(calendar)
+    dtstart = master.get("DTSTART")
+    if dtstart is None:
+        return
+    start = prop_time(dtstart, zones_of(calendar))
+    rule = master.get("RRULE")
+    if rule is not None and wants("calendar:Recurrence"):
+        pattern = recurrence_element(rule.value, start.local.date(), _tzinfo(dtstart))
+        if pattern is not None:
+            node.append(pattern)
+    if wants("calendar:FirstOccurrence") or wants("calendar:LastOccurrence"):
+        first, last = bounds(content)
+        if first is not None and first.start is not None and wants("calendar:FirstOccurrence"):
+            _occurrence_info(node, "FirstOccurrence", ref, revision, first)
+        if last is not None and last.start is not None and wants("calendar:LastOccurrence"):
+            _occurrence_info(node, "LastOccurrence", ref, revision, last)
+    if wants("calendar:ModifiedOccurrences"):
+        changed = [i for i in overrides(content) if i.start is not None]
+        if changed:
+            holder = etree.SubElement(node, t("ModifiedOccurrences"))
+            for instance in changed:
+                _occurrence_info(holder, "Occurrence", ref, revision, instance)
+    if wants("calendar:DeletedOccurrences"):
+        gone = deleted(calendar)
+        if gone:
+            holder = etree.SubElement(node, t("DeletedOccurrences"))
+            for when in gone:
+                etree.SubElement(etree.SubElement(holder, t("DeletedOccurrence")), t("Start")).text = ews_date(when)
+
+
+def _tzinfo(dtstart):
+    """The IANA zone of a DTSTART's TZID (None: UTC, floating or unknown)."""
+    tzid = dtstart.param("TZID")
+    if not tzid:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(tzid.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+# -- occurrences by InstanceIndex (t:OccurrenceItemId) ---------------------------------
+
+#: How far ahead an endless series is walked for an InstanceIndex, in years.
+_INDEX_WINDOWS = (1, 5, 25, 100)
+
+
+def occurrence_at(content: bytes, index: int) -> datetime:
+    """The RECURRENCE-ID of occurrence ``index`` (1-based) of a series, counted over its
+    pattern as Exchange counts: a deleted occurrence keeps its place (and is
+    ``ErrorCalendarOccurrenceIsDeletedFromRecurrence``), a moved one too."""
+    calendar = load(content)
+    if not is_recurring(calendar):
+        raise EWSError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "the item is not a series")
+    if index < 1:
+        raise EWSError("ErrorSchemaValidation", "an InstanceIndex starts at 1")
+    master = copy.deepcopy(master_of(calendar))
+    master.properties = [p for p in master.properties if p.name != "EXDATE"]
+    bare = serialize(Component("VCALENDAR", list(calendar.properties),
+                               [c for c in calendar.components if c.name != "VEVENT"] + [master]))
+    rules = [rule_parts(p.value) or {} for p in master.get_all("RRULE")]
+    endless = any("COUNT" not in r and "UNTIL" not in r for r in rules)
+    found: list = []
+    try:
+        if not endless:
+            found = expand_instances(bare, None, None)
+        else:
+            begin = first_instance(bare).start
+            for years in _INDEX_WINDOWS:
+                if begin is None or begin.year + years > 9998:
+                    break
+                found = expand_instances(bare, None, begin.replace(year=begin.year + years))
+                if len(found) >= index:
+                    break
+    except SmsyncError:
+        found = []  # past what is walked: as out of range
+    if len(found) < index:
+        raise EWSError("ErrorCalendarOccurrenceIndexIsOutOfRecurrenceRange", "no such occurrence")
+    rid = sorted(r for r, _s, _e in found if r is not None)[index - 1]
+    if rid in deleted(calendar):
+        raise EWSError("ErrorCalendarOccurrenceIsDeletedFromRecurrence", "that occurrence was deleted")
+    return rid

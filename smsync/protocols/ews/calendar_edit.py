@@ -11,6 +11,7 @@ date, a count) become an RRULE.
 
 from __future__ import annotations
 
+import copy
 import uuid
 import zoneinfo
 from datetime import date, datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from smsync.formats.contentlines import Component, Property, serialize
 from smsync.formats.icaltime import prop_time, zones_of
 from smsync.protocols.ews.calendar import master_of
 from smsync.protocols.ews.contacts import escape_text
+from smsync.protocols.ews.recurrence import DAY_SETS
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.soap import t, xs_bool
 
@@ -49,6 +51,20 @@ def _days(text: Optional[str]) -> list[str]:
     return out
 
 
+def _relative(pattern) -> list[str]:
+    """The BYDAY (and BYSETPOS) of a relative pattern: one weekday and its index
+    (``BYDAY=2TU``), or a set EWS names as one word -- Day, Weekday, WeekendDay --
+    and its index (``BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1``)."""
+    index = _INDEX.get((pattern.findtext(t("DayOfWeekIndex")) or "").strip())
+    word = (pattern.findtext(t("DaysOfWeek")) or "").strip()
+    if index is not None and word in DAY_SETS:
+        return ["BYDAY=" + ",".join(DAY_SETS[word]), f"BYSETPOS={index}"]
+    days = _days(word)
+    if index is None or len(days) != 1:
+        raise EWSError(INVALID_PROPERTY_SET, "a relative pattern names one weekday and its index")
+    return [f"BYDAY={index}{days[0]}"]
+
+
 def rrule_of(recurrence) -> str:
     """The RRULE of an EWS ``<t:Recurrence>`` (``EWSError`` for one that is not)."""
     try:
@@ -73,21 +89,23 @@ def _rrule_of(recurrence) -> str:
         days = _days(pattern.findtext(t("DaysOfWeek")))
         if days:
             parts.append("BYDAY=" + ",".join(days))
+        first = (pattern.findtext(t("FirstDayOfWeek")) or "Monday").strip()
+        if first != "Monday":
+            parts.append("WKST=" + _days(first)[0])
     elif kind == "AbsoluteMonthlyRecurrence":
         parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}",
                  f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}"]
     elif kind == "RelativeMonthlyRecurrence":
-        index = _INDEX.get((pattern.findtext(t("DayOfWeekIndex")) or "").strip())
-        days = _days(pattern.findtext(t("DaysOfWeek")))
-        if index is None or len(days) != 1:
-            raise EWSError(INVALID_PROPERTY_SET, "a relative monthly pattern names one weekday and its index")
-        parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}", f"BYDAY={index}{days[0]}"]
-    elif kind == "AbsoluteYearlyRecurrence":
+        parts = ["FREQ=MONTHLY", f"INTERVAL={int(interval)}"] + _relative(pattern)
+    elif kind in ("AbsoluteYearlyRecurrence", "RelativeYearlyRecurrence"):
         month = _MONTHS.get((pattern.findtext(t("Month")) or "").strip())
         if month is None:
             raise EWSError(INVALID_PROPERTY_SET, "a yearly pattern names its month")
-        parts = ["FREQ=YEARLY", f"BYMONTH={month}",
-                 f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}"]
+        parts = ["FREQ=YEARLY", f"BYMONTH={month}"]
+        if kind == "AbsoluteYearlyRecurrence":
+            parts.append(f"BYMONTHDAY={int(pattern.findtext(t('DayOfMonth')) or '1')}")
+        else:
+            parts += _relative(pattern)
     else:
         raise EWSError(INVALID_PROPERTY_SET, f"{kind[:40]} is not served yet")
     numbered = recurrence.find(t("NumberedRecurrence"))
@@ -233,9 +251,17 @@ def set_organizer(calendar: Component, account: str) -> bool:
     return (value[7:] if value.lower().startswith("mailto:") else value).lower() == account.lower()
 
 
-def apply(calendar: Component, fields: dict, removed: frozenset = frozenset()) -> None:
-    """Write ``fields`` into the event's master and clear the fields in ``removed``."""
-    event = master_of(calendar)
+def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
+          recurrence_id: Optional[datetime] = None) -> None:
+    """Write ``fields`` into the event's master (with ``recurrence_id``, into that
+    occurrence's override, made if need be) and clear the fields in ``removed``."""
+    if recurrence_id is None:
+        event = master_of(calendar)
+    elif "Recurrence" in fields:
+        raise EWSError(INVALID_PROPERTY_SET, "an occurrence has no recurrence of its own")
+    else:
+        event = override(calendar, recurrence_id)
+        removed = removed - {"Recurrence"}  # it has none to clear (clients send every field)
     organizer = event.get("ORGANIZER")
     organizer_address = None
     if organizer is not None:
@@ -331,3 +357,42 @@ def exclude(calendar: Component, recurrence_id: datetime) -> None:
     _bump(event)
 
 
+
+
+#: What an occurrence's override does not take from its master: the series' own lines
+#: and the times it gets for itself.
+_SERIES_ONLY = frozenset({"RRULE", "RDATE", "EXDATE", "EXRULE", "DTSTART", "DTEND", "DURATION",
+                          "RECURRENCE-ID"})
+
+
+def _same_instant(prop: Optional[Property], zones, when: datetime) -> bool:
+    return prop is not None and prop_time(prop, zones).epoch == int(when.timestamp())
+
+
+def override(calendar: Component, recurrence_id: datetime) -> Component:
+    """The VEVENT overriding the occurrence at ``recurrence_id`` (UTC): the one stored,
+    else a new one -- a copy of the master (alarms, attendees, X- properties and all)
+    without the series' lines, at the occurrence's times, with RECURRENCE-ID and times
+    in the master's own form (a date, its zone, or UTC)."""
+    zones = zones_of(calendar)
+    for event in calendar.components:
+        if event.name == "VEVENT" and _same_instant(event.get("RECURRENCE-ID"), zones, recurrence_id):
+            return event
+    master = master_of(calendar)
+    start_prop = master.get("DTSTART")
+    all_day = start_prop is not None and (start_prop.param("VALUE") or "").upper() == "DATE"
+    zone = _zone_name(master)
+    made = copy.deepcopy(master)
+    made.properties = [p for p in made.properties if p.name not in _SERIES_ONLY]
+    _set_time(made, "RECURRENCE-ID", recurrence_id, all_day, zone)
+    _set_time(made, "DTSTART", recurrence_id, all_day, zone)
+    if master.get("DURATION") is not None:
+        made.properties.append(copy.deepcopy(master.get("DURATION")))
+    elif master.get("DTEND") is not None and start_prop is not None:
+        length = prop_time(master.get("DTEND"), zones).epoch - prop_time(start_prop, zones).epoch
+        _set_time(made, "DTEND", recurrence_id + timedelta(seconds=length), all_day, zone)
+    at = calendar.components.index(master) + 1
+    while at < len(calendar.components) and calendar.components[at].get("RECURRENCE-ID") is not None:
+        at += 1  # after the master's other overrides
+    calendar.components.insert(at, made)
+    return made

@@ -13,15 +13,12 @@ HTTPS unless the request came over clear text to a server that allows it.
 
 from __future__ import annotations
 
-import re
-
 from twisted.logger import Logger
 
-from smsync.edge.web import Response, peer_host
+from smsync.edge.autodiscover import answer_pox
+from smsync.edge.web import Response, peer_host, site_url
 from smsync.protocols.ews import EWS_PATH, soap
 from smsync.protocols.ews.autodiscover import (
-    INVALID_REQUEST,
-    AutodiscoverError,
     parse_pox_request,
     parse_user_settings,
     pox_error,
@@ -34,16 +31,11 @@ from smsync.protocols.ews.server import XML, basic_login, fault, refuse
 log = Logger(namespace="smsync.ews")
 
 SVC_PATH = "/autodiscover/autodiscover.svc"
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(:\d{1,5})?$")
 
 
 def ews_url(request) -> str:
     """The EWS URL on the host the client reached."""
-    name = (request.getHeader(b"host") or b"").decode("latin-1").strip()
-    # The Host header is the client's to write: only a host name (and port) goes in.
-    host = name if name and _HOST.match(name) else "localhost"
-    scheme = "https" if request.isSecure() else "http"
-    return f"{scheme}://{host}{EWS_PATH}"
+    return site_url(request, EWS_PATH)
 
 
 def _display_name(account: str) -> str:
@@ -56,27 +48,12 @@ class PoxEndpoint:
     def __init__(self, edge):
         self.edge = edge
 
-    async def handle(self, request) -> Response:
-        host = peer_host(request)
-        method = request.method.decode("ascii", "replace").upper()
-        if method == "GET":
-            return Response(200, pox_error(INVALID_REQUEST, "POST an Autodiscover request"), XML)
-        if method != "POST":
-            return refuse(405, f"autodiscover: {method} is not served here", host, {"Allow": "GET,POST"})
-        account = await basic_login(self.edge, request, host)
-        if isinstance(account, Response):
-            return account
-        body = request.content.read(64 * 1024 + 1) if request.content is not None else b""
-        try:
-            email = parse_pox_request(body)
-        except AutodiscoverError as e:
-            log.info("ews: {host}: autodiscover: {error}", host=host, error=str(e))
-            return Response(200, pox_error(e.code, str(e)), XML)
-        if email.lower() != account:
-            log.info("ews: {host}: autodiscover: {account} asked for {other}", host=host,
-                     account=account, other=email[:100])
-            return Response(200, pox_error(INVALID_REQUEST, "you may ask only for your own address"), XML)
-        return Response(200, pox_settings(account, _display_name(account), ews_url(request)), XML)
+    def handle(self, request):
+        return answer_pox(
+            request, "ews", lambda request, host: basic_login(self.edge, request, host),
+            parse_pox_request,
+            lambda account: pox_settings(account, _display_name(account), ews_url(request)),
+            pox_error, refuse)
 
 
 class SoapEndpoint:

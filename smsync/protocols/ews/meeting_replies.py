@@ -6,6 +6,10 @@ The account's PARTSTAT is set on that item (a declined meeting leaves the calend
 Exchange and EAS MeetingResponse do) and, unless MessageDisposition is SaveOnly, the
 iTIP REPLY goes to the organizer through the core ``Scheduler``: an organizer of this
 server has it on their copy at once, a remote one gets it as iMIP mail.
+
+An occurrence's ItemId answers that occurrence alone: the PARTSTAT is set on its
+RECURRENCE-ID override (made from the master when there is none) and the REPLY names
+that instance.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 from lxml import etree
 
 from smsync.errors import InvalidData, NotFound, PreconditionFailed
-from smsync.protocols.ews import calendar, ids, items, meetings
+from smsync.formats.contentlines import Component, serialize
+from smsync.protocols.ews import calendar, calendar_edit, ids, items, meetings
 from smsync.protocols.ews.errors import INVALID_OPERATION, IRRESOLVABLE_CONFLICT, ITEM_NOT_FOUND, EWSError
 from smsync.protocols.ews.soap import t
 from smsync.scheduling import itip
@@ -39,8 +44,6 @@ async def respond(ctx, node, disposition: str):
         raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId is another account's item")
     if ref.kind != ids.ITEM:
         raise EWSError(INVALID_OPERATION, "answering from a meeting request message is not served yet")
-    if calendar.OCCURRENCE in ref.key:
-        raise EWSError(INVALID_OPERATION, "answering one occurrence is not served yet")
     found = await items.collection_item(ctx, ref)
     stored = found.item.content
     try:
@@ -51,6 +54,9 @@ async def respond(ctx, node, disposition: str):
         raise EWSError(INVALID_OPERATION, "the account organizes this meeting")
     if info.attendee(ctx.account) is None:
         raise EWSError(INVALID_OPERATION, "the account does not attend this meeting")
+    _name, rid = calendar.split_key(ref.key)
+    if rid is not None:
+        return await _respond_occurrence(ctx, ref, found, info, rid, partstat, disposition)
     try:
         answer = itip.reply(stored, ctx.account, partstat)
         updated = itip.apply_partstat(stored, ctx.account, partstat)
@@ -69,6 +75,41 @@ async def respond(ctx, node, disposition: str):
     except NotFound:
         raise EWSError(ITEM_NOT_FOUND, "the item is gone") from None
     own = info.attendee(ctx.account)
+    if disposition != "SaveOnly" and not (own is not None and own.rsvp is False):
+        await meetings.carry_out(ctx, Plan(None, (Outgoing(itip.REPLY, answer, (info.organizer,), info.summary),)))
+    return created
+
+
+async def _respond_occurrence(ctx, ref, found, info, rid, partstat: str, disposition: str):
+    """Answer one occurrence: the PARTSTAT goes on that instance's override (made from
+    the master when there is none), the series keeps the account's answer to it, and
+    the REPLY names the instance (RECURRENCE-ID). A declined occurrence stays, marked
+    declined, so the answer is kept with it; the answer is the occurrence's ItemId."""
+    stored = found.item.content
+    if calendar.occurrence(stored, rid) is None:
+        raise EWSError(ITEM_NOT_FOUND, "no such occurrence")
+    parsed = calendar.load(stored)
+    event = calendar_edit.override(parsed, rid)
+    # The override alone (with the zones its times need), for itip's functions.
+    alone = Component("VCALENDAR", list(parsed.properties),
+                      [c for c in parsed.components if c.name == "VTIMEZONE"] + [event])
+    try:
+        answered = calendar.load(itip.apply_partstat(serialize(alone), ctx.account, partstat))
+        answer = itip.reply(serialize(answered), ctx.account, partstat)
+    except InvalidData as e:
+        raise EWSError(INVALID_OPERATION, f"the meeting cannot be answered: {e}"[:120]) from None
+    parsed.components[parsed.components.index(event)] = calendar.master_of(answered)
+    name = calendar.split_key(ref.key)[0]
+    try:
+        new = await found.collection.put(name, serialize(parsed), if_match=found.item.info.etag)
+    except PreconditionFailed:
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    except NotFound:
+        raise EWSError(ITEM_NOT_FOUND, "the item is gone") from None
+    created = etree.Element(t("CalendarItem"))
+    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
+    own = next((a for a in itip.parse_itip(serialize(alone), method_required=False).attendees
+                if itip.same_address(a.address, ctx.account)), None)
     if disposition != "SaveOnly" and not (own is not None and own.rsvp is False):
         await meetings.carry_out(ctx, Plan(None, (Outgoing(itip.REPLY, answer, (info.organizer,), info.summary),)))
     return created

@@ -18,7 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from smsync.edge.devices import Client
-from smsync.edge.logins import BadCredentials, LoginUnavailable, ProtocolNotAllowed
+from smsync.edge import httpauth
 from smsync.edge.web import HandlerResource, Response, peer_host
 from smsync.errors import StorageUnavailable
 from smsync.protocols.ews import operations, soap
@@ -81,30 +81,11 @@ def refuse(status: int, message: str, host: str, headers=None) -> Response:
     return Response(status, message.encode("utf-8"), "text/plain; charset=utf-8", dict(headers or {}))
 
 
-def challenge() -> Response:
-    return Response(401, b"", "text/plain; charset=utf-8",
-                    {"WWW-Authenticate": 'Basic realm="smsync"'})
-
-
 async def basic_login(edge, request, host: str, protocol: str = "ews"):
-    """The account the request's HTTP Basic credentials log in (``protocol``), or the
-    ``Response`` refusing them: 403 for a password over clear text from elsewhere or an
-    account the policy keeps off, 503 while logins are unavailable, 401 with a Basic
-    challenge for none or wrong ones (clients probe anonymously first)."""
-    authorization = request.getHeader(b"authorization")
-    if authorization and not request.isSecure() and not edge.logins.cleartext_allowed(host):
-        return refuse(403, "passwords are accepted over HTTPS only", host)
-    try:
-        account = await edge.logins.basic(protocol, authorization, host)
-    except BadCredentials:
-        account = None
-    except ProtocolNotAllowed:
-        return refuse(403, "Exchange Web Services is not enabled for this account", host)
-    except LoginUnavailable as e:
-        return refuse(503, str(e), host, {"Retry-After": "30"})
-    if account is None:
-        return challenge()
-    return account
+    """The account the request's HTTP Basic credentials log in to ``protocol``, or the
+    ``Response`` refusing them (``smsync.edge.httpauth.basic_login``)."""
+    return await httpauth.basic_login(edge, request, host, protocol, refuse, lambda: refuse(
+        403, "Exchange Web Services is not enabled for this account", host))
 
 
 def _gone(request) -> Deferred:
@@ -173,6 +154,35 @@ class EWSEndpoint:
         if isinstance(payload, Response):
             return payload  # a streamed answer (GetStreamingEvents)
         return Response(200, soap.envelope(payload, parsed.version), XML)
+
+
+class DescriptionEndpoint:
+    """``/EWS/Services.wsdl`` and the schema files it imports (``wsdl``), to a client
+    that logged in as it would to the endpoint (Exchange serves them under the same
+    authentication)."""
+
+    def __init__(self, edge, name: str):
+        self.edge = edge
+        self.name = name.lower()
+
+    async def handle(self, request) -> Response:
+        from smsync.protocols.ews import wsdl
+        from smsync.protocols.ews.discovery import ews_url
+
+        host = peer_host(request)
+        account = await basic_login(self.edge, request, host)
+        if isinstance(account, Response):
+            return account
+        method = request.method.decode("ascii", "replace").upper()
+        if method not in ("GET", "HEAD"):
+            return refuse(405, f"{method} is not served here", host, {"Allow": "GET, HEAD"})
+        if self.name == "services.wsdl":
+            body = wsdl.services_wsdl(operations.implemented(), ews_url(request))
+        elif self.name == "messages.xsd":
+            body = wsdl.messages_schema(operations.implemented())
+        else:
+            body = wsdl.types_schema()
+        return Response(200, body, XML)
 
 
 class EndpointResource(HandlerResource):

@@ -33,7 +33,7 @@ from smsync.protocols.ews.errors import (
 )
 from smsync.protocols.ews.messages import DRAFT, FLAGGED, SEEN, keywords
 from smsync.protocols.ews.operations import operation, pim_changes
-from smsync.protocols.ews.operations.getitem import item_ids
+from smsync.protocols.ews.operations.getitem import ID_TAGS, item_ids, resolve_item_ref
 from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
 from smsync.protocols.ews.subscriptions import note_transfer
 from smsync.scheduling.scheduler import Plan
@@ -132,10 +132,10 @@ async def update_item(ctx, request):
         if not isinstance(change.tag, str):
             continue
         try:
-            id_el = change.find(t("ItemId"))
+            id_el = next((c for c in change if c.tag in ID_TAGS), None)
             if id_el is None:
                 raise EWSError(INVALID_OPERATION, "only ItemId changes are served")
-            ref = items.parse_item_ref(ctx, id_el)
+            ref = await resolve_item_ref(ctx, id_el)
             if ref.kind == ids.ITEM:
                 node = await pim_changes.update_collection_item(ctx, ref, change, resolution, id_el.get("ChangeKey"),
                                                                 invitations)
@@ -195,7 +195,7 @@ async def delete_item(ctx, request):
     answers = []
     for element in item_ids(request):
         try:
-            ref = items.parse_item_ref(ctx, element)
+            ref = await resolve_item_ref(ctx, element)
             if ref.kind == ids.ITEM:
                 # A collection keeps no Deleted Items of its own: every kind deletes,
                 # leaving the tombstone every protocol reports.

@@ -3,8 +3,7 @@ bodies (Text, HTML or Best) and MIME content read from the stored RFC 5322 bytes
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+import attrs
 from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError
@@ -12,7 +11,7 @@ from smsync.model import UIDSet
 from smsync.protocols.ews import calendar, contacts, ids, items, messages, shapes, tasks
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
-from smsync.protocols.ews.soap import m, response, response_message
+from smsync.protocols.ews.soap import m, response, response_message, t
 from smsync.sync.reads import read_ranges
 
 
@@ -21,6 +20,42 @@ def item_ids(request, tag: str = "ItemIds") -> list:
     if holder is None:
         raise EWSError(SCHEMA_VALIDATION, f"no {tag}")
     return [child for child in holder if isinstance(child.tag, str)]
+
+
+#: The elements naming an item: itself, one occurrence of a series by its index, or the
+#: series of an occurrence (MS-OXWSCORE BaseItemIdType).
+ID_TAGS = (t("ItemId"), t("OccurrenceItemId"), t("RecurringMasterItemId"))
+
+
+async def resolve_item_ref(ctx, element) -> ids.ItemRef:
+    """The item an ``<t:ItemId>``, ``<t:OccurrenceItemId RecurringMasterId=
+    InstanceIndex=>`` (exchangelib's ``master.occurrence(n)``) or
+    ``<t:RecurringMasterItemId OccurrenceId=>`` (``occurrence.recurring_master()``)
+    names: an occurrence's key carries its RECURRENCE-ID, a master's does not.
+    ``EWSError`` as ``items.parse_item_ref`` says, or for an index the series lacks."""
+    if element.tag == t("OccurrenceItemId"):
+        master = _master_ref(ctx, element.get("RecurringMasterId"))
+        try:
+            index = int(element.get("InstanceIndex", ""))
+        except ValueError:
+            raise EWSError(SCHEMA_VALIDATION, "an OccurrenceItemId has an InstanceIndex") from None
+        found = await items.collection_item(ctx, master)
+        if found.item.info.component != "VEVENT":
+            raise EWSError("ErrorItemNotFound", "only events have occurrences")
+        rid = calendar.occurrence_at(found.item.content, index)
+        return attrs.evolve(master, key=calendar.occurrence_key(master.key, rid))
+    if element.tag == t("RecurringMasterItemId"):
+        return _master_ref(ctx, element.get("OccurrenceId"))
+    return items.parse_item_ref(ctx, element)
+
+
+def _master_ref(ctx, text) -> ids.ItemRef:
+    """The series an item id names (an occurrence's id names its master's stored item)."""
+    holder = etree.Element(t("ItemId"), Id=text or "")
+    ref = items.parse_item_ref(ctx, holder)
+    if ref.kind != ids.ITEM:
+        raise EWSError("ErrorItemNotFound", "a message has no occurrences")
+    return attrs.evolve(ref, key=calendar.split_key(ref.key)[0])
 
 
 async def _collection_item(ctx, ref, shape):
@@ -33,12 +68,9 @@ async def _collection_item(ctx, ref, shape):
         instance = None
         name, rid = calendar.split_key(ref.key)
         if rid is not None:
-            near = [i for i in calendar.instances(found.item.content, rid - timedelta(days=400),
-                                                  rid + timedelta(days=400))
-                    if i.recurrence_id == rid]
-            if not near:
+            instance = calendar.occurrence(found.item.content, rid)
+            if instance is None:
                 raise EWSError("ErrorItemNotFound", "no such occurrence")
-            instance = near[0]
         return calendar.calendar_item_element(ctx.account, ref.source, name, info.revision,
                                               found.item.content, shape, instance)
     if info.component == "VTODO":
@@ -86,9 +118,9 @@ async def get_item(ctx, request):
     parsed = []
     for element in item_ids(request):
         try:
-            parsed.append(items.parse_item_ref(ctx, element))
-        except EWSError as e:
-            parsed.append(e)
+            parsed.append(await resolve_item_ref(ctx, element))
+        except (EWSError, SmsyncError) as e:
+            parsed.append(from_store(e))
     read = await _read_messages(ctx, [r for r in parsed if not isinstance(r, EWSError)], needs_body)
     answers = []
     for ref in parsed:

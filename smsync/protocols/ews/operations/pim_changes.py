@@ -15,6 +15,7 @@ from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
     IRRESOLVABLE_CONFLICT,
+    ITEM_NOT_FOUND,
     SCHEMA_VALIDATION,
     EWSError,
 )
@@ -68,10 +69,10 @@ def contact_changes(updates) -> tuple[dict, frozenset]:
 
 async def update_collection_item(ctx, ref, change, resolution: str, change_key,
                                  send_mode: str = meetings.SEND_TO_NONE):
-    if calendar.OCCURRENCE in ref.key:
-        raise EWSError(INVALID_OPERATION, "changing one occurrence is not served yet")
     found = await items.collection_item(ctx, ref)
     info = found.item.info
+    if calendar.OCCURRENCE in ref.key and info.component != "VEVENT":
+        raise EWSError(ITEM_NOT_FOUND, "only events have occurrences")
     if info.component == "VEVENT":
         return await _update_event(ctx, ref, found, change, resolution, change_key, send_mode)
     if info.component == "VTODO":
@@ -143,11 +144,19 @@ async def _update_event(ctx, ref, found, change, resolution: str, change_key, se
     updates = change.find(t("Updates"))
     fields, removed = event_changes(updates if updates is not None else ())
     parsed = calendar.load(found.item.content)
-    calendar_edit.apply(parsed, fields, removed)
+    # One occurrence's change is an override (RECURRENCE-ID) in the same stored item.
+    name, rid = calendar.split_key(ref.key)
+    if rid is not None and calendar.occurrence(found.item.content, rid) is None:
+        raise EWSError(ITEM_NOT_FOUND, "no such occurrence")
+    if rid is None and "Recurrence" in removed and not calendar.pattern_said(parsed):
+        # A rule EWS has no pattern for was never sent: a client clearing the field it
+        # did not get (as those saving every field do) must not end the series.
+        removed = removed - {"Recurrence"}
+    calendar_edit.apply(parsed, fields, removed, rid)
     calendar_edit.set_organizer(parsed, ctx.account)
     content, plan = await meetings.plan_put(ctx, send_mode, found.item.content, contacts.serialize(parsed))
     try:
-        new = await found.collection.put(ref.key, content, if_match=info.etag)
+        new = await found.collection.put(name, content, if_match=info.etag)
     except PreconditionFailed:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
     await meetings.carry_out(ctx, plan)
