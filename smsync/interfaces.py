@@ -669,9 +669,22 @@ class ISyncAdapter(Interface):
     ``smsync.sync.SourceRef``. A *sync key* is an opaque string the adapter hands out;
     presenting it again gets the changes after it. The adapter keeps its state in the
     device registry, so removing a device resets it.
+
+    A device has one state per source, unless the protocol names a *lane*: a lane is
+    an independent state of the device on the source (its own keys, its own idea of
+    what the device holds), for clients one device id stands for several of (EWS: two
+    sessions of one program share a User-Agent). ``lane=None``, the default, is the
+    device's one lane-less state, which lanes never touch. A lane is 1 to 64 letters,
+    digits, ``_`` or ``-`` (``InvalidData`` otherwise), made by its first round (key
+    ``"0"``); the protocol picks a new random one for each chain of keys. At most
+    ``smsync.sync.lanes.MAX_LANES`` lanes are kept per device and source: a round of
+    another one drops the least recently used (every round, replays included, makes
+    its lane the most recently used), whose keys are then ``SyncTokenInvalid``. The
+    order of the lanes is saved with the round's state in one ``save_states``.
+    Removing the device drops every lane.
     """
 
-    def sync(account, device_id, source, sync_key, client_changes=(), window=100):
+    def sync(account, device_id, source, sync_key, client_changes=(), window=100, lane=None):
         """One sync round: apply the device's changes, then give it the server's.
 
         ``client_changes``: ``smsync.sync.ClientChange`` values (add with a client id,
@@ -686,13 +699,18 @@ class ISyncAdapter(Interface):
 
         Presenting the previous sync key again with the same batch (the answer was lost)
         applies nothing twice and fires with the same result again. ``SyncTokenInvalid``
-        for a key never issued to this device for this source (the device must start over
-        with ``"0"``)."""
+        for a key never issued to this device for this source in ``lane`` (a key of
+        another lane included, and any key of a lane dropped since), after which the
+        device must start over with ``"0"``.
 
-    def estimate(account, device_id, source, sync_key):
+        ``lane``: which of the device's states on ``source`` the round is of (see the
+        interface); None for its lane-less state."""
+
+    def estimate(account, device_id, source, sync_key, lane=None):
         """Fire with how many changes the device holding ``sync_key`` (its current key
-        for ``source``) has not got yet -- what the next rounds would send -- without
-        changing its state. ``SyncTokenInvalid`` for any other key, ``"0"`` included."""
+        for ``source`` in ``lane``) has not got yet -- what the next rounds would send --
+        without changing its state or the order of its lanes. ``SyncTokenInvalid`` for
+        any other key, ``"0"`` included."""
 
 
 class IAccountAvatar(Interface):

@@ -2,8 +2,8 @@
 
 One round (``SyncAdapter.sync``):
 
-1. Find the device's state for the source (device registry key ``sync:<kind>:<id>``)
-   and check the presented key: ``"0"`` starts over; the current key continues; the
+1. Find the device's state for the source (device registry key ``sync:<kind>:<id>``,
+   or ``sync:<kind>:<id>#<lane>`` for a round of a lane: ``smsync.sync.lanes``) and check the presented key: ``"0"`` starts over; the current key continues; the
    previous key is a retry (the answer was lost) -- the same batch gets the stored answer
    again and applies nothing, a different batch is run again from the state as it was
    before the lost round (adds of the lost round are recognised by client id and not
@@ -18,7 +18,9 @@ One round (``SyncAdapter.sync``):
    sync (``"0"``) instead walks the folder by UID, so a 100,000-message folder costs
    one window's worth of work per round, not the whole log; collections read the log
    with a limit for the same reason.
-4. Save the new state, the request's fingerprint and the answer in one ``save_states``.
+4. Save the new state, the request's fingerprint and the answer in one ``save_states``
+   (with a lane, also the list of the device's lanes on the source and the removal of
+   the least recently used one it pushes out).
 
 Conflict policies (the device's ``ConflictPolicy``), for a device change to an item the
 server changed since the device last got it:
@@ -40,7 +42,8 @@ crash after the commit loses only the answer: the retry is recognised in step 1 
 it again. Over a store without transactions the writes go one by one, and a crash
 between 2 and 4 can apply part of the batch again when the device retries.
 
-Rounds are serialised per (device, source) within one process; across processes (several
+Rounds are serialised per (device, source) within one process, whatever their lane (the
+lanes of a source share their list); across processes (several
 frontends on one PostgreSQL store) the transaction makes a round all or nothing but two
 rounds of one device racing in two processes can still both start from the same state.
 """
@@ -69,8 +72,9 @@ from smsync.errors import (
 )
 from smsync.interfaces import IStoreTransactions, ISyncAdapter
 from smsync.model import ConflictPolicy
+from smsync.sync import lanes
 from smsync.sync.sources import CollectionSource, Entry, MailSource
-from smsync.sync.state import Cursor, Retry, SyncState, state_key
+from smsync.sync.state import Cursor, Retry, SyncState
 from smsync.sync.types import (
     ADD,
     CHANGE,
@@ -143,18 +147,20 @@ class SyncAdapter:
 
     Args:
         store: the ``IStore`` whose mail, collections and device registry it uses.
+        max_lanes: how many lanes a device keeps per source (``smsync.sync.lanes``).
     """
 
-    def __init__(self, store):
+    def __init__(self, store, max_lanes: int = lanes.MAX_LANES):
         self._store = store
+        self._max_lanes = max_lanes
         # Two rounds of one device on one source at once (a client that sends a second
         # request before the first is answered) must not interleave their state updates.
         self._locks: dict = {}
 
     @deferred
     async def sync(self, account, device_id, source, sync_key, client_changes=(), window=100,
-                   deletes_as_moves=False):
-        """See ``ISyncAdapter.sync``.
+                   deletes_as_moves=False, lane=None):
+        """See ``ISyncAdapter.sync`` (``lane`` too).
 
         Extra argument ``deletes_as_moves`` (mail sources only, EAS's DeletesAsMoves):
         a deleted message is moved to the account's Trash folder instead of removed
@@ -175,22 +181,23 @@ class SyncAdapter:
             raise InvalidData("window must be an integer >= 0")
         if not all(isinstance(c, ClientChange) for c in client_changes):
             raise InvalidData("client changes must be ClientChange values")
+        lane = lanes.check(lane)
         account = account.lower()
         device = await self._store.devices.get(account, device_id)
         lock = self._locks.setdefault((account, device_id, source), DeferredLock())
         async with lock:
             try:
                 return await self._atomically(account, device, source, sync_key,
-                                              client_changes, window, deletes_as_moves)
+                                              client_changes, window, deletes_as_moves, lane)
             finally:
                 if not lock.waiting:
                     self._locks.pop((account, device_id, source), None)
 
     @deferred
-    async def estimate(self, account, device_id, source, sync_key):
-        """How many changes the device holding ``sync_key`` for ``source`` has not got
-        yet (EAS GetItemEstimate): the count the next rounds would send, read without
-        changing the device's state.
+    async def estimate(self, account, device_id, source, sync_key, lane=None):
+        """How many changes the device holding ``sync_key`` for ``source`` (in ``lane``)
+        has not got yet (EAS GetItemEstimate): the count the next rounds would send, read
+        without changing the device's state (nor the lanes' order).
 
         Raises (as failures of the Deferred):
             NotFound: no such device, folder or collection.
@@ -200,11 +207,12 @@ class SyncAdapter:
         """
         if not isinstance(source, SourceRef):
             raise InvalidData("source must be a SourceRef")
+        lane = lanes.check(lane)
         account = account.lower()
         device = await self._store.devices.get(account, device_id)
         src = await self._open(self._store, account, source, False)
         raw = await self._store.devices.load_state(account, device.device_id,
-                                                   state_key(source.kind, source.id))
+                                                   lanes.lane_key(source.kind, source.id, lane))
         state = SyncState.from_bytes(raw) if raw else None
         if state is None or sync_key != state.key or state.uidvalidity != src.validity:
             raise SyncTokenInvalid(f"sync key {sync_key!r} is not the current one")
@@ -220,33 +228,35 @@ class SyncAdapter:
         return count
 
     @deferred
-    async def moved(self, account, device_id, source, server_id, dest, dest_server_id):
+    async def moved(self, account, device_id, source, server_id, dest, dest_server_id, lane=None):
         """Record that the device itself moved ``server_id`` of ``source`` to
-        ``dest_server_id`` of ``dest`` (EAS MoveItems): its next rounds send neither a
-        delete from the source nor an add to the destination. Sources the device never
-        synced are left alone."""
+        ``dest_server_id`` of ``dest`` (EAS MoveItems): its next rounds (in ``lane`` of
+        each) send neither a delete from the source nor an add to the destination.
+        Sources the device never synced are left alone."""
+        lane = lanes.check(lane)
         account = account.lower()
         for ref, forget, hold in ((source, server_id, None), (dest, None, dest_server_id)):
             lock = self._locks.setdefault((account, device_id, ref), DeferredLock())
             async with lock:
                 try:
-                    await self._note(account, device_id, ref, forget, hold)
+                    await self._note(account, device_id, ref, forget, hold, lane)
                 finally:
                     if not lock.waiting:
                         self._locks.pop((account, device_id, ref), None)
 
     @deferred
-    async def hold(self, account, device_id, source, server_ids):
+    async def hold(self, account, device_id, source, server_ids, lane=None):
         """Record that the device already holds ``server_ids`` of ``source`` as they are
         now (SyncML's slow sync matched them to items the device sent): its next rounds
-        do not send them. Items that no longer exist are skipped; a source the device
-        never synced is left alone. Fires with the number of items recorded."""
+        (in ``lane``) do not send them. Items that no longer exist are skipped; a source
+        the device never synced is left alone. Fires with the number of items recorded."""
+        lane = lanes.check(lane)
         account = account.lower()
         lock = self._locks.setdefault((account, device_id, source), DeferredLock())
         async with lock:
             try:
                 devices = self._store.devices
-                key = state_key(source.kind, source.id)
+                key = lanes.lane_key(source.kind, source.id, lane)
                 raw = await devices.load_state(account, device_id, key)
                 state = SyncState.from_bytes(raw) if raw else None
                 if state is None:
@@ -271,9 +281,9 @@ class SyncAdapter:
                 if not lock.waiting:
                     self._locks.pop((account, device_id, source), None)
 
-    async def _note(self, account, device_id, ref, forget, hold) -> None:
+    async def _note(self, account, device_id, ref, forget, hold, lane) -> None:
         devices = self._store.devices
-        key = state_key(ref.kind, ref.id)
+        key = lanes.lane_key(ref.kind, ref.id, lane)
         raw = await devices.load_state(account, device_id, key)
         state = SyncState.from_bytes(raw) if raw else None
         if state is None:
@@ -313,12 +323,12 @@ class SyncAdapter:
         return await CollectionSource.open(collections, source.id)
 
     async def _sync(self, view, account, device, source, sync_key, client_changes, window,
-                    deletes_as_moves) -> SyncResult:
+                    deletes_as_moves, lane) -> SyncResult:
         """The round itself, reading and writing through ``view``: the store, or an open
         ``IStoreTransaction`` of it."""
         devices = view.devices
         src = await self._open(view, account, source, deletes_as_moves)
-        key = state_key(source.kind, source.id)
+        key = lanes.lane_key(source.kind, source.id, lane)
         raw = await devices.load_state(account, device.device_id, key)
         state = SyncState.from_bytes(raw) if raw else None
         fp = fingerprint(source, sync_key, client_changes, window, deletes_as_moves)
@@ -327,12 +337,15 @@ class SyncAdapter:
         if state is not None and state.retry is not None and sync_key == state.retry.presented:
             if fp == state.retry.fingerprint:
                 answer, gone = await self._replayed(src, state.retry.answer)
+                values = await self._touch(devices, account, device, source, lane)
                 if gone:
                     # Adds of items deleted since, left out of the answer: the device
                     # never gets them, so it must not hear of their deletion either.
                     for server_id in gone:
                         state.cursor.drop(server_id)
-                    await devices.save_states(account, device.device_id, {key: state.to_bytes()})
+                    values[key] = state.to_bytes()
+                if values:
+                    await devices.save_states(account, device.device_id, values)
                 return answer
             # The answer was lost and the device sent a different batch: run it from the
             # state the lost round started from, without storing its adds again.
@@ -361,10 +374,17 @@ class SyncAdapter:
         state.counter += 1
         answer = SyncResult(state.key, results, changes, more)
         state.retry = Retry(sync_key, fp, before, rnd.adds, answer)
-        await devices.save_states(account, device.device_id, {key: state.to_bytes()})
+        values = await self._touch(devices, account, device, source, lane)
+        values[key] = state.to_bytes()
+        await devices.save_states(account, device.device_id, values)
         for note in rnd.notes:
             await devices.log(account, device.device_id, note)
         return answer
+
+    async def _touch(self, devices, account, device, source, lane) -> dict:
+        """The lanes' list with ``lane`` first, and its evictions (``lanes.touch``)."""
+        return await lanes.touch(devices, account, device.device_id, source.kind, source.id,
+                                 lane, self._max_lanes)
 
     @staticmethod
     async def _replayed(src, answer: SyncResult) -> tuple[SyncResult, list]:

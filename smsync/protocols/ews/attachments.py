@@ -14,7 +14,7 @@ from typing import Iterator, Optional
 from lxml import etree
 
 from smsync.formats.bodytext import decode_transfer
-from smsync.formats.message import is_attachment
+from smsync.formats.message import is_attachment, parse_message
 from smsync.formats.structure import BodyPart
 from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import EWSError
@@ -210,6 +210,29 @@ def remove_part(raw: bytes, structure, path: str) -> bytes:
     return raw[:start] + raw[part.body_end:]
 
 
+def renumbered(old_raw: bytes, old_root: BodyPart, new_raw: bytes, removed=()) -> dict:
+    """How the attachments' section paths changed from ``old_raw`` to ``new_raw`` (a
+    rewrite by ``add_parts`` or by ``remove_part`` of the paths ``removed``): old path ->
+    new path, None for an attachment that is gone; unchanged paths are left out. Both
+    rewrites keep the other attachments in their order (added ones come last), so the
+    old ones left are matched in order, and a match is trusted only if the part's bytes
+    are the same: anything else counts as gone, never as another attachment."""
+    new_parts = list(parts(parse_message(new_raw).root))
+    out: dict = {path: None for path in removed}
+    kept = [(path, part) for path, part in parts(old_root) if path not in out]
+    for n, (path, part) in enumerate(kept):
+        if n >= len(new_parts):
+            out[path] = None
+            continue
+        new_path, new_part = new_parts[n]
+        same = old_raw[part.body_start:part.body_end] == new_raw[new_part.body_start:new_part.body_end]
+        if not same:
+            out[path] = None
+        elif new_path != path:
+            out[path] = new_path
+    return out
+
+
 def with_attachments(raw: bytes, item) -> bytes:
     """``raw`` with the file attachments an item element (CreateItem's ``<t:Message>``)
     carries in its ``<t:Attachments>``; ``raw`` itself when it carries none."""
@@ -217,7 +240,5 @@ def with_attachments(raw: bytes, item) -> bytes:
     nodes = [c for c in holder if isinstance(c.tag, str)] if holder is not None else []
     if not nodes:
         return raw
-    from smsync.formats.message import parse_message
-
     eol = _eol(raw)
     return add_parts(raw, parse_message(raw), [new_part(node, eol) for node in nodes])

@@ -3,7 +3,10 @@ bytes; CreateAttachment and DeleteAttachment of file attachments of messages, wh
 rewrite the stored message (``attachments.add_parts``, ``remove_part``): the new one is
 appended to the same folder with the old one's flags and date, then the old one is
 removed -- every protocol sees one message replaced by another. The answer's
-RootItemId and RootItemChangeKey name the new message, as Exchange answers them."""
+RootItemId and RootItemChangeKey name the new message. The old message's ids keep
+working (Exchange's item ids survive an attachment change, and clients keep them): each
+rewrite records its successor (``successors``) before the old message goes, and the
+ids of the old message's attachments follow theirs to their new place."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from lxml import etree
 from smsync.errors import NotFound, SmsyncError
 from smsync.formats.message import parse_message
 from smsync.model import UIDSet
-from smsync.protocols.ews import attachments, ids, items
+from smsync.protocols.ews import attachments, ids, items, successors
 from smsync.protocols.ews.errors import ACCESS_DENIED, INVALID_ID_MALFORMED, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -35,11 +38,12 @@ async def get_attachment(ctx, request):
             if ref.account != ctx.account:
                 raise EWSError(ACCESS_DENIED, "the attachment belongs to another account")
             msg = await items.message(ctx, ref)
-            part = attachments.find(msg.structure.root, path)
+            now = msg.attachment_path(path)
+            part = attachments.find(msg.structure.root, now) if now is not None else None
             if part is None:
                 raise EWSError("ErrorItemNotFound", "no such attachment")
             try:
-                raw = await msg.mailbox.read_body(ref.uid, part.body_start, part.body_end - part.body_start)
+                raw = await msg.mailbox.read_body(msg.uid, part.body_start, part.body_end - part.body_start)
             except NotFound:
                 raise EWSError("ErrorItemNotFound", "the item is gone") from None
             node = attachments.file_attachment(ref, path, part, raw)
@@ -64,12 +68,16 @@ def _failed(ctx, name: str, error, children=()):
     return response_message(name, error.code, error.message, list(children))
 
 
-async def _replace(ctx, msg, content: bytes):
-    """Store ``content`` in place of ``msg`` (same folder, flags and date): the new
-    message's ``ItemRef`` and MODSEQ."""
+async def _replace(ctx, msg, old_raw: bytes, content: bytes, removed=()):
+    """Store ``content`` in place of ``msg`` (same folder, flags and date), whose bytes
+    were ``old_raw``, and record the new one as its successor: the new message's
+    ``ItemRef`` and MODSEQ. ``removed``: the attachment paths the rewrite took out."""
     result = await msg.mailbox.append(content, flags=sorted(msg.info.flags),
                                       internal_date=msg.info.internal_date)
-    await msg.mailbox.remove(UIDSet.of([msg.ref.uid]))
+    # Recorded before the old message goes: a client never finds neither.
+    paths = attachments.renumbered(old_raw, msg.structure.root, content, removed)
+    await successors.record(ctx, msg.ref.source, msg.uid, result.uid, paths)
+    await msg.mailbox.remove(UIDSet.of([msg.uid]))
     return ids.ItemRef(ctx.account, ids.MESSAGE, msg.ref.source, str(result.uid)), result.modseq
 
 
@@ -91,7 +99,7 @@ async def create_attachment(ctx, request):
         eol = attachments._eol(raw)
         added = [attachments.new_part(node, eol) for node in nodes]
         content = attachments.add_parts(raw, msg.structure, added)
-        item, modseq = await _replace(ctx, msg, content)
+        item, modseq = await _replace(ctx, msg, raw, content)
     except (EWSError, SmsyncError) as e:
         # The message is rewritten once for all of them: they fail together.
         return response("CreateAttachment", [_failed(ctx, "CreateAttachment", e) for _ in nodes])
@@ -108,16 +116,31 @@ async def create_attachment(ctx, request):
     return response("CreateAttachment", answers)
 
 
+async def _attachment_message(ctx, ref, cache: dict):
+    """The message ``ref`` names, read once per request (several attachment ids can
+    name one message, or messages rewritten into one); ``EWSError`` when it is gone."""
+    if ref not in cache:
+        try:
+            cache[ref] = await items.message(ctx, ref)
+        except (EWSError, SmsyncError) as e:
+            cache[ref] = e
+    found = cache[ref]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
 @operation("DeleteAttachment")
 async def delete_attachment(ctx, request):
-    # Attachments of one message are removed in one rewrite (their ids all name the
-    # message before it): each is answered with the message after it.
+    # Attachments of one message are removed in one rewrite (their ids name the message
+    # before it, or one it replaced): each is answered with the message after it.
     holder = request.find(m("AttachmentIds"))
     if holder is None:
         raise EWSError(SCHEMA_VALIDATION, "no AttachmentIds")
     elements = [c for c in holder if isinstance(c.tag, str)]
     answers: list = [None] * len(elements)
     groups: dict = {}
+    cache: dict = {}
     for n, element in enumerate(elements):
         try:
             try:
@@ -126,16 +149,17 @@ async def delete_attachment(ctx, request):
                 raise EWSError(INVALID_ID_MALFORMED, f"attachment id: {e}") from None
             if ref.account != ctx.account:
                 raise EWSError(ACCESS_DENIED, "the attachment belongs to another account")
-        except EWSError as e:
+            msg = await _attachment_message(ctx, ref, cache)
+        except (EWSError, SmsyncError) as e:
             answers[n] = _failed(ctx, "DeleteAttachment", e)
             continue
-        groups.setdefault(ref, []).append((n, path))
-    for ref, wanted in groups.items():
+        # Grouped by the message as stored now, with the part's path in it now.
+        groups.setdefault((msg.ref.source, msg.uid), (msg, []))[1].append((n, msg.attachment_path(path)))
+    for msg, wanted in groups.values():
         found = []
         try:
-            msg = await items.message(ctx, ref)
             for n, path in wanted:
-                part = attachments.find(msg.structure.root, path)
+                part = attachments.find(msg.structure.root, path) if path is not None else None
                 if part is None or any(path == other for _n, other, _p in found):
                     answers[n] = _failed(ctx, "DeleteAttachment", EWSError(
                         "ErrorItemNotFound", "no such attachment"))
@@ -143,11 +167,11 @@ async def delete_attachment(ctx, request):
                     found.append((n, path, part))
             if not found:
                 continue
-            content = await items.body(msg)
+            raw = content = await items.body(msg)
             # Last first: a cut never moves the parts before it.
             for _n, path, _part in sorted(found, key=lambda f: -f[2].header_start):
                 content = attachments.remove_part(content, msg.structure, path)
-            item, modseq = await _replace(ctx, msg, content)
+            item, modseq = await _replace(ctx, msg, raw, content, [path for _n, path, _p in found])
         except (EWSError, SmsyncError, ValueError) as e:
             error = e if not isinstance(e, ValueError) else EWSError("ErrorInternalServerError", str(e))
             for n, _path in wanted:

@@ -161,7 +161,7 @@ async def update_item(ctx, request):
             remove -= add
             guard = presented if resolution == "NeverOverwrite" else None
             modseq = msg.info.modseq
-            uids = UIDSet.of([msg.ref.uid])
+            uids = UIDSet.of([msg.uid])
             for mode, flags in ((FlagMode.ADD, add), (FlagMode.REMOVE, remove)):
                 if not flags:
                     continue
@@ -226,7 +226,7 @@ async def delete_item(ctx, request):
                 continue
             mailbox = await items.open_mailbox(ctx, ref.source)
             msg = await items.message(ctx, ref, mailbox)
-            uids = UIDSet.of([ref.uid])
+            uids = UIDSet.of([msg.uid])
             if trash is not None and trash.id != mailbox.id:
                 trash_name = (await trash.info()).name
                 moved = await mailbox.move(uids, trash_name)
@@ -274,8 +274,8 @@ async def _move_or_copy(ctx, request, name: str, move: bool):
         try:
             ref = items.parse_item_ref(ctx, element)
             mailbox = await items.open_mailbox(ctx, ref.source)
-            await items.message(ctx, ref, mailbox)
-            uids = UIDSet.of([ref.uid])
+            msg = await items.message(ctx, ref, mailbox)
+            uids = UIDSet.of([msg.uid])
             if move and mailbox.id == dest_box.id:
                 node = _id_only(ctx.account, ref.source, ref.uid,
                                 (await mailbox.messages(uids))[0].modseq)

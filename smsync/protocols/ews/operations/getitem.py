@@ -98,16 +98,18 @@ async def _read_messages(ctx, refs: list, needs_body: bool) -> dict:
             continue  # each of its items answers ErrorItemNotFound
         uids = sorted({r.uid for r in wanted})
         infos = {i.uid: i for i in await mailbox.messages(UIDSet.of(uids))}
-        present = [u for u in uids if u in infos]
+        now = await items.stored_uids(ctx, mailbox, source, uids, infos)  # rewritten since
+        present = sorted({now[u] for u in uids if now[u] in infos})
         structures = await mailbox.structures(present) if present else {}
         bodies: dict = {}
         if needs_body and present:
             raws = await read_ranges(mailbox, [(u, 0, None) for u in present])
             bodies = dict(zip(present, raws))
         for ref in wanted:
-            info, structure = infos.get(ref.uid), structures.get(ref.uid)
-            if info is not None and structure is not None and (not needs_body or bodies.get(ref.uid) is not None):
-                found[ref] = (info, structure, bodies.get(ref.uid))
+            uid = now[ref.uid]
+            info, structure = infos.get(uid), structures.get(uid)
+            if info is not None and structure is not None and (not needs_body or bodies.get(uid) is not None):
+                found[ref] = (info, structure, bodies.get(uid))
     return found
 
 
@@ -136,6 +138,7 @@ async def get_item(ctx, request):
                 info, structure, raw = read[ref]
                 node = messages.message_element(ctx.account, ref.source, info, structure,
                                                 shape, raw, get_item=True)
+                items.echo_id(node, ref, info.uid)
         except (EWSError, SmsyncError) as e:
             error = from_store(e)
             ctx.log(f"GetItem: {error.code}: {error.message}")

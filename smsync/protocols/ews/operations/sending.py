@@ -62,7 +62,7 @@ async def send_item(ctx, request):
                 raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
             if target is not None:
                 await (await tree.mailbox_of(ctx, target)).append(raw, flags=["\\Seen"])
-            await msg.mailbox.remove(UIDSet.of([ref.uid]))
+            await msg.mailbox.remove(UIDSet.of([msg.uid]))
             await ctx.note(f"SendItem: sent a message to {len(recipients)} recipient(s)")
         except (EWSError, SmsyncError) as e:
             answers.append(_failed(ctx, "SendItem", e))
@@ -81,7 +81,7 @@ async def mark_as_junk(ctx, request):
         try:
             ref = items.parse_item_ref(ctx, element)
             msg = await items.message(ctx, ref)
-            uids = UIDSet.of([ref.uid])
+            uids = UIDSet.of([msg.uid])
             await msg.mailbox.store_flags(uids, FlagMode.ADD, ["$Junk" if junk else "$NotJunk"])
             await msg.mailbox.store_flags(uids, FlagMode.REMOVE, ["$NotJunk" if junk else "$Junk"])
             node = None

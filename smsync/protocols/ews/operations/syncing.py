@@ -2,11 +2,17 @@
 
 SyncFolderItems runs the sync engine (``ISyncAdapter``) every state-based protocol
 shares: the client is its device (named by its User-Agent), the folder its source, and
-the SyncState carries the folder and the engine's sync key, so a state shown for
-another folder, or one never issued, is ``ErrorInvalidSyncStateData`` and the client
-starts over. The engine keeps one state per device and folder: presenting the previous
-state again (the answer was lost) gets the same answer again, and a new start (no
-SyncState) replaces what the device held for that folder.
+the SyncState carries the folder, the engine's sync key and a *lane*
+(``smsync.sync.lanes``), so a state shown for another folder, or one never issued, is
+``ErrorInvalidSyncStateData`` and the client starts over. Exchange's SyncStates are
+independent of each other, and two sessions of one program share a User-Agent, so
+every SyncFolderItems without a SyncState starts a new random lane: each chain of
+states is its own, and two sessions syncing one folder never reset each other. The
+engine keeps the 16 lanes of a client and folder used last (a script that starts over
+every run does not grow its state for ever); a state of a lane dropped since is
+``ErrorInvalidSyncStateData``. Presenting the previous state of a lane again (the
+answer was lost) gets the same answer again and applies nothing twice. A state issued
+before lanes (no lane in it) goes on in the client's lane-less state.
 
 SyncFolderHierarchy needs no server state: its SyncState lists the folders the client
 was last told of, with a digest of what it saw of each, so the next call reports the
@@ -19,14 +25,14 @@ import base64
 import binascii
 import hashlib
 import json
+import secrets
 import zlib
 
 from lxml import etree
 
-from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
+from smsync.errors import InvalidData, NotFound, SmsyncError, SyncTokenInvalid
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, contacts, ids, messages, shapes, tasks, tree
-from smsync.protocols.ews import extended_store  # ews-xprop
+from smsync.protocols.ews import calendar, contacts, extended_store, ids, messages, shapes, tasks, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_SYNC_STATE,
@@ -99,11 +105,16 @@ async def _sync_items(ctx, request):
         raise EWSError(INVALID_OPERATION, "note lists are not synchronised yet")
     state_text = (request.findtext(m("SyncState")) or "").strip()
     key = "0"
+    # A new chain of states: a lane of its own (12 characters of ``lanes.check``'s set).
+    lane = secrets.token_urlsafe(9)
     if state_text:
         state = _unpack(_ITEMS_PREFIX, state_text)
         if not isinstance(state, dict) or state.get("f") != folder.ref.source or not isinstance(state.get("k"), str):
             raise EWSError(INVALID_SYNC_STATE, "the SyncState is of another folder")
         key = state["k"]
+        lane = state.get("l")
+        if lane is not None and not isinstance(lane, str):
+            raise EWSError(INVALID_SYNC_STATE, "the SyncState is not one this server gave")
     ignore = set()
     ignored = request.find(m("Ignore"))
     if ignored is not None:
@@ -117,19 +128,24 @@ async def _sync_items(ctx, request):
     source = SourceRef(MAIL if folder.is_mail else COLLECTION, folder.ref.source)
     try:
         try:
-            result = await ctx.sync_adapter.sync(ctx.account, ctx.device_id, source, key, (), window)
+            result = await ctx.sync_adapter.sync(ctx.account, ctx.device_id, source, key, (), window,
+                                                 lane=lane)
         except NotFound:
             # The folder is gone, or the client's entry in the devices list was removed
             # (by its user, lately): make the entry again and let the folder decide.
             await ctx.store.devices.seen(ctx.account, ctx.device_id, "ews", user_agent=ctx.user_agent)
-            result = await ctx.sync_adapter.sync(ctx.account, ctx.device_id, source, key, (), window)
+            result = await ctx.sync_adapter.sync(ctx.account, ctx.device_id, source, key, (), window,
+                                                 lane=lane)
     except SyncTokenInvalid as e:
         raise EWSError(INVALID_SYNC_STATE, str(e)) from None
+    except InvalidData:
+        # A lane this server never makes: a state that was tampered with.
+        raise EWSError(INVALID_SYNC_STATE, "the SyncState is not one this server gave") from None
     except NotFound:
         raise EWSError("ErrorFolderNotFound", "the folder is gone") from None
     if not folder.is_mail:
         changes = _contact_changes(ctx, folder, result, shape, ignore)
-        return await _sync_answer(ctx, folder, result, changes, key)
+        return await _sync_answer(ctx, folder, result, changes, key, lane)
     mailbox = await tree.mailbox_of(ctx, folder)
     shown = [c for c in result.changes if c.op != DELETE and c.message is not None and c.server_id not in ignore]
     structures = await mailbox.structures([int(c.server_id) for c in shown]) if shown else {}
@@ -155,8 +171,8 @@ async def _sync_items(ctx, request):
         node = etree.SubElement(changes, t("Create" if change.op == ADD else "Update"))
         node.append(messages.message_element(ctx.account, folder.ref.source, change.message,
                                              structure, shape, raws.get(change.server_id)))
-    await extended_store.fill_messages(ctx, shape, changes)  # ews-xprop
-    return await _sync_answer(ctx, folder, result, changes, key)
+    await extended_store.fill_messages(ctx, shape, changes)
+    return await _sync_answer(ctx, folder, result, changes, key, lane)
 
 
 def _contact_changes(ctx, folder, result, shape, ignore):
@@ -186,8 +202,11 @@ def _contact_changes(ctx, folder, result, shape, ignore):
     return changes
 
 
-async def _sync_answer(ctx, folder, result, changes, key: str):
-    new_state = _pack(_ITEMS_PREFIX, {"f": folder.ref.source, "k": result.sync_key})
+async def _sync_answer(ctx, folder, result, changes, key: str, lane):
+    document = {"f": folder.ref.source, "k": result.sync_key}
+    if lane is not None:
+        document["l"] = lane
+    new_state = _pack(_ITEMS_PREFIX, document)
     sync_state = etree.Element(m("SyncState"))
     sync_state.text = new_state
     last = etree.Element(m("IncludesLastItemInRange"))
