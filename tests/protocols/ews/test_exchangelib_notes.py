@@ -151,3 +151,26 @@ async def test_notes_over_raw_soap(server):
         return node.findtext(soap.t("ItemClass")), node.findtext(soap.t("Subject")), node.findtext(soap.t("Body"))
 
     assert await in_thread(read) == ("IPM.StickyNote", "Call Ann", "at 5 sharp")
+
+
+@pytest_twisted.ensureDeferred
+async def test_note_lists_are_synchronised(server):
+    notes = await (await server.collections()).collection("notes")
+    await notes.put("note-1.ics", JOURNAL)
+
+    def initial():
+        acc = account(server)
+        changes = list(acc.notes.sync_items())
+        return acc.notes.item_sync_state, [(kind, getattr(item, "subject", None)) for kind, item in changes]
+
+    state, seen = await in_thread(initial)
+    assert seen == [("create", "Door code")]
+    await notes.put("note-2.ics", OTHER_NOTE)
+    await notes.delete("note-1.ics")
+
+    def incremental():
+        acc = account(server)
+        acc.notes.item_sync_state = state
+        return sorted(kind for kind, _item in acc.notes.sync_items())
+
+    assert await in_thread(incremental) == ["create", "delete"]
