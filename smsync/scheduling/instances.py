@@ -326,3 +326,81 @@ def only(cal: Component, components: list[Component], *extra_zones: Component) -
                 zones.append(z)
                 have.add((z.value("TZID") or "").strip())
     return serialize(Component("VCALENDAR", list(cal.properties), zones + list(components)))
+
+
+def _sequence(comp: Optional[Component]) -> int:
+    try:
+        return max(int(((comp.value("SEQUENCE") if comp is not None else None) or "0").strip()), 0)
+    except ValueError:
+        return 0
+
+
+def merge_instances(stored: bytes, request: bytes, attendee: str) -> bytes:
+    """An attendee's ``stored`` copy of a series updated by a REQUEST for single
+    instances only (RFC 5546 3.2.2: an organizer changing one occurrence may send just
+    it): each instance replaces that instance's override (or is added), unless the copy
+    holds a newer version of it (a higher SEQUENCE); the same version sent again keeps
+    ``attendee``'s answer there. The rest of the series stays as it was.
+
+    Raises:
+        InvalidData: unreadable data.
+    """
+    cal, message = load(stored), load(request)
+    zones, message_zones = zones_of(cal), zones_of(message)
+    top = master(cal)
+    for comp in items(message):
+        when = instant(comp.get("RECURRENCE-ID"), message_zones)
+        if when is None:
+            continue
+        current = find_override(cal, when, zones)
+        shown = current if current is not None else top
+        if _sequence(shown) > _sequence(comp):
+            continue  # an older version than the one filed
+        new = copy.deepcopy(comp)
+        own = _partstat(shown, attendee) if shown is not None else None
+        if _sequence(shown) == _sequence(comp) and own and own != "NEEDS-ACTION":
+            set_partstat(new, attendee, own)  # the same version again: the answer stands
+        if current is not None:
+            cal.components[cal.components.index(current)] = new
+            continue
+        at = cal.components.index(top) + 1 if top is not None else len(cal.components)
+        while at < len(cal.components) and cal.components[at].get("RECURRENCE-ID") is not None:
+            at += 1
+        cal.components.insert(at, new)
+    have = {(c.value("TZID") or "").strip() for c in cal.components if c.name == "VTIMEZONE"}
+    extra = [z for z in message.components
+             if z.name == "VTIMEZONE" and (z.value("TZID") or "").strip() not in have]
+    cal.components = extra + cal.components
+    return serialize(cal)
+
+
+def keep_answers(new: bytes, stored: bytes, attendee: str) -> bytes:
+    """``new`` (the same version of an event sent again) with ``attendee``'s answers in
+    ``stored`` kept, each on the component -- series or occurrence -- it was given to.
+
+    Raises:
+        InvalidData: unreadable data.
+    """
+    given = answers(stored, attendee)
+    if all(partstat == "NEEDS-ACTION" for partstat in given.values()):
+        return new
+    cal = load(new)
+    zones = zones_of(cal)
+    # Not listed (invited through a list, say): the answer is kept on every component.
+    listed = any(_partstat(c, attendee) is not None for c in items(cal))
+    for comp in items(cal):
+        if listed and _partstat(comp, attendee) is None:
+            continue
+        when = instant(comp.get("RECURRENCE-ID"), zones)
+        # An occurrence answered apart keeps that answer, the others the series' one.
+        partstat = given[when] if when in given else given.get(None)
+        if partstat is not None and partstat != "NEEDS-ACTION":
+            set_partstat(comp, attendee, partstat)
+    # Occurrences answered apart that the new version does not override get their
+    # override back, so the answer stays theirs alone.
+    for when, partstat in given.items():
+        if (when is None or partstat == given.get(None) or partstat == "NEEDS-ACTION"
+                or find_override(cal, when, zones) is not None or not has_instance(cal, when)):
+            continue
+        set_partstat(override(cal, utc(when)), attendee, partstat)
+    return serialize(cal)

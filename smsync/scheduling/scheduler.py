@@ -30,7 +30,7 @@ from smsync.model import CollectionKind
 from smsync.scheduling import imip, instances
 from smsync.scheduling.calendar import default_calendar, find_event
 from smsync.scheduling.itip import (CANCEL, COUNTER, REPLY, REQUEST, ITip, address_of,
-                                    apply_partstat, calendar_object, parse_itip, reply,
+                                    calendar_object, parse_itip, reply,
                                     same_address)
 from smsync.scheduling.messages import (DELIVERED, NO_ROUTE, SENT, attendee_entries, cancelled,
                                         changed_for_all, differs_but_exdates, forced, message,
@@ -420,12 +420,17 @@ class Scheduler:
                     log.info("scheduling: REQUEST {uid} for {account} from another organizer: ignored",
                              uid=info.uid[:60], account=account)
                     return
+                if not info.has_master and stored.has_master:
+                    # Single occurrences of the series: those change, the rest stays.
+                    content = strip_schedule_params(calendar_object(
+                        instances.merge_instances(item.content, itip_message, account)))
+                    await collection.put(item.info.name, content, if_match=item.info.etag)
+                    return
                 if stored.sequence > info.sequence:
                     return  # an older version than the one filed
-                own = partstat_of(item.content, account)
-                if stored.sequence == info.sequence and own and own != "NEEDS-ACTION":
-                    # The same version sent again: the attendee's answer stands.
-                    content = apply_partstat(content, account, own)
+                if stored.sequence == info.sequence:
+                    # The same version sent again: the attendee's answers stand.
+                    content = instances.keep_answers(content, item.content, account)
             await collection.put(item.info.name, content, if_match=item.info.etag)
         except PreconditionFailed:
             log.info("scheduling: REQUEST {uid} for {account} raced a change: not filed",

@@ -230,3 +230,34 @@ async def test_changed_only_goes_to_the_attendees_whose_entry_changed():
         assert set(plan.outgoing[0].recipients) == {BOB, CAROL, DAVE}
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_request_for_one_occurrence_changes_that_instance_of_the_copy():
+    store = await _setup()
+    try:
+        scheduler = Scheduler(store, Outbox())
+        mine = await _invited(store, scheduler)
+        bobs = await _one(store, BOB)
+        await _store_as(store, BOB, bobs, _with_override(bobs, SECOND, "ACCEPTED"), scheduler)
+
+        # The same version sent again keeps bob's answer to the occurrence he answered.
+        await scheduler.receive(BOB, mine.replace(b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:REQUEST"), sender=ALICE)
+        parts = _parts(await _one(store, BOB))
+        assert _partstat(parts[SECOND], BOB) == "ACCEPTED" and _partstat(parts[None], BOB) == "NEEDS-ACTION"
+
+        # The organizer moves the third occurrence and sends that instance alone.
+        moved = mine.replace(b"RRULE:FREQ=WEEKLY;COUNT=4\r\n", f"RECURRENCE-ID:{THIRD}\r\n".encode()).replace(
+            b"DTSTART:20270101T100000Z", b"DTSTART:20270115T110000Z").replace(b"SEQUENCE:0", b"SEQUENCE:1")
+        await scheduler.receive(BOB, moved.replace(b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:REQUEST"), sender=ALICE)
+        parts = _parts(await _one(store, BOB))
+        assert set(parts) == {None, SECOND, THIRD}
+        assert parts[None].get("RRULE") is not None
+        assert parts[THIRD].value("DTSTART") == "20270115T110000Z"
+        assert _partstat(parts[SECOND], BOB) == "ACCEPTED"
+        # An older version of that instance does not replace it.
+        older = moved.replace(b"SEQUENCE:1", b"SEQUENCE:0").replace(b"T110000Z", b"T120000Z")
+        await scheduler.receive(BOB, older.replace(b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:REQUEST"), sender=ALICE)
+        assert _parts(await _one(store, BOB))[THIRD].value("DTSTART") == "20270115T110000Z"
+    finally:
+        await store.close()
