@@ -5,12 +5,15 @@ A protocol asks the ``Scheduler`` what a write means before storing it (``plan_p
 those taken off, an attendee's new PARTSTAT sends a REPLY to the organizer, deleting
 sends CANCEL (organizer) or a declining REPLY (attendee). The ``Plan`` says what to
 store (the organizer's copy gets each attendee's SCHEDULE-STATUS) and what to send;
-once stored, ``carry_out`` sends it.
+once stored, ``carry_out`` sends it. What names single occurrences of a series
+(RECURRENCE-ID) -- an answer to one, an occurrence taken out (an EXDATE), a request for
+one -- is about those instances alone (``instances``).
 
 Delivery: an address that is an account of this server gets the message at once
 (``receive``): in its schedule inbox, and applied to its calendars -- a REQUEST placed
-or updated in the default calendar, a CANCEL marking the event cancelled, a REPLY
-setting the attendee's PARTSTAT on the organizer's copy. Any other address gets the
+or updated in the default calendar, a CANCEL marking the event cancelled (or taking
+the cancelled occurrences out of the series), a REPLY setting the attendee's PARTSTAT on
+the organizer's copy (on the occurrences it names, when it names some). Any other address gets the
 message as iMIP mail (RFC 6047) through ``send``, the server's submission service.
 iMIP mail coming in (``incoming_mail``) is received the same way once its sender is
 seen to be who may send it.
