@@ -3,6 +3,7 @@ store, portal and config, built once per server."""
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import attrs
@@ -14,6 +15,7 @@ from smsync.edge.limiter import LimiterSettings, LoginLimiter
 from smsync.edge.logins import Logins
 from smsync.edge.outbound import Outbound
 from smsync.edge.policy import Policy
+from smsync.edge.quota import Quotas
 from smsync.edge.tls import server_context
 
 
@@ -34,6 +36,11 @@ class Edge:
         gate: ``Gate`` -- how many connections may wait before logging in.
         autodiscover: ``AutodiscoverRouter`` -- the one ``/autodiscover/autodiscover.xml``
             EAS and EWS share, each answering its own response schema.
+        quotas: ``Quotas`` -- each account's storage limit, checked where mail enters
+            (None: no quotas, for an edge made by hand).
+        started: when the server started (``time.time()``), for the status page.
+        listening: what the server listens on, filled in by ``smsync.tap`` once bound:
+            a listener's name (``imap``, ``http``...) -> its bound addresses.
     """
 
     store: object
@@ -46,6 +53,9 @@ class Edge:
     outbound: Outbound
     gate: Gate = attrs.field(factory=Gate)
     autodiscover: AutodiscoverRouter = attrs.field(factory=AutodiscoverRouter)
+    quotas: Optional[Quotas] = None
+    started: float = attrs.field(factory=time.time)
+    listening: dict = attrs.field(factory=dict)
 
     @property
     def service(self):
@@ -77,6 +87,7 @@ def make_edge(store, portal, config=None, tls: Optional[object] = None, relay: b
         devices=Devices(store),
         outbound=Outbound(store, config, relay=relay, shared=shared),
         gate=Gate(GateSettings.from_config(config)),
+        quotas=Quotas(store),
     )
 
 

@@ -269,6 +269,11 @@ class SmsyncService(MultiService):
             return
         listening = [s.listening for s in self if getattr(s, "listening", None) is not None]
         await DeferredList(listening, consumeErrors=True)
+        # What the status page shows: each listener's bound addresses.
+        self.edge.listening.update({
+            name: [_describe(port) for port in getattr(service, "ports", ())] or
+            list(getattr(service, "endpoints", ()))
+            for name, service in self.listeners.items()})
 
     def _start_stream(self, protocol: str, endpoints) -> None:
         if not registry.is_available(protocol):

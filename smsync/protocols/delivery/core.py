@@ -59,8 +59,10 @@ class DeliveryCore:
     """Resolves recipients to accounts and stores messages in their Inbox."""
 
     def __init__(self, store, hostname: str, max_message_size: int,
-                 plus_separator: str = "+", clock=time.monotonic):
+                 plus_separator: str = "+", clock=time.monotonic, quotas=None):
         self.store = store
+        #: ``smsync.edge.quota.Quotas``: each account's storage limit (None: none).
+        self.quotas = quotas
         self.hostname = hostname
         self.max_message_size = max_message_size
         self.plus_separator = plus_separator
@@ -124,8 +126,28 @@ class DeliveryCore:
 
     def deliver(self, account: str, spool, sender: str, received: bytes) -> Deferred:
         """Store the spooled message in ``account``'s Inbox with ``Return-Path`` and
-        ``received`` prepended. Fires with the reply for this recipient: 250 once the
-        store has made it durable, an error reply otherwise (never fails)."""
+        ``received`` prepended, if it fits the account's quota. Fires with the reply
+        for this recipient: 250 once the store has made it durable, an error reply
+        otherwise (never fails)."""
+        if self.quotas is not None and not self.quotas.known_unlimited(account):
+            return self._deliver_within_quota(account, spool, sender, received)
+        return self._deliver(account, spool, sender, received)
+
+    @deferred
+    async def _deliver_within_quota(self, account, spool, sender, received) -> Reply:
+        # RFC 3463: 4.2.2 "mailbox full" (the sender retries; the user may make room),
+        # 5.2.2 for a message that would not fit even in an empty mailbox.
+        try:
+            await self.quotas.check(account, spool.size)
+        except QuotaExceeded as e:
+            if getattr(e, "permanent", False):
+                return Reply(552, "5.2.2", "message larger than the mailbox quota")
+            return Reply(452, "4.2.2", "mailbox full, try again later")
+        except Exception:
+            return self._failed(Failure(), account)
+        return await self._deliver(account, spool, sender, received)
+
+    def _deliver(self, account: str, spool, sender: str, received: bytes) -> Deferred:
         inbox = self._inboxes.get(account)
         if inbox is None:
             return self._deliver_opening(account, spool, sender, received)
