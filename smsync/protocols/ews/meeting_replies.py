@@ -18,7 +18,7 @@ from lxml import etree
 
 from smsync.errors import InvalidData, NotFound, PreconditionFailed
 from smsync.formats.contentlines import Component, serialize
-from smsync.protocols.ews import calendar, calendar_edit, ids, items, meetings
+from smsync.protocols.ews import calendar, calendar_edit, ids, items, meeting_items, meetings
 from smsync.protocols.ews.errors import INVALID_OPERATION, IRRESOLVABLE_CONFLICT, ITEM_NOT_FOUND, EWSError
 from smsync.protocols.ews.soap import t
 from smsync.scheduling import itip
@@ -26,7 +26,7 @@ from smsync.scheduling.scheduler import Outgoing, Plan
 
 #: The response item tags and the PARTSTAT each files.
 ANSWERS = {t("AcceptItem"): "ACCEPTED", t("TentativelyAcceptItem"): "TENTATIVE",
-           t("DeclineItem"): "DECLINED"}
+           t("DeclineItem"): "DECLINED", t("RemoveItem"): None}
 
 
 async def respond(ctx, node, disposition: str):
@@ -42,8 +42,8 @@ async def respond(ctx, node, disposition: str):
         raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId names no item here") from None
     if ref.account != ctx.account:
         raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId is another account's item")
-    if ref.kind != ids.ITEM:
-        raise EWSError(INVALID_OPERATION, "answering from a meeting request message is not served yet")
+    if ref.kind != ids.ITEM or partstat is None:
+        return await meeting_items.respond(ctx, node, ref, disposition)  # meeting messages, RemoveItem
     found = await items.collection_item(ctx, ref)
     stored = found.item.content
     try:
