@@ -173,7 +173,13 @@ class Meeting:
             etree.SubElement(node, t("HasBeenProcessed")).text = _bool(associated is not None)
         if wants("meeting:ResponseType"):
             etree.SubElement(node, t("ResponseType")).text = self.response_type
-        _take(node, event, ("UID", "RecurrenceId"))
+        _take(node, event, ("UID",))
+        instance = self._recurrence_id()
+        if instance is not None and wants("calendar:RecurrenceId"):
+            etree.SubElement(node, t("RecurrenceId")).text = ews_date(instance)
+        if instance is not None and event is not None and event.find(t("CalendarItemType")) is not None:
+            # A message about one occurrence of a series (its RECURRENCE-ID alone).
+            event.find(t("CalendarItemType")).text = "Occurrence"
         stamp = self._stamp()
         if stamp is not None and wants("calendar:DateTimeStamp"):
             etree.SubElement(node, t("DateTimeStamp")).text = ews_date(stamp)
@@ -250,8 +256,15 @@ class Meeting:
         return "Free" if (master.value("TRANSP") or "").strip().upper() == "TRANSPARENT" else "Busy"
 
     def _stamp(self) -> Optional[datetime]:
+        return self._time_of("DTSTAMP")
+
+    def _recurrence_id(self) -> Optional[datetime]:
+        """The occurrence a message about one instance names (None: the whole meeting)."""
+        return None if self.info.has_master else self._time_of("RECURRENCE-ID")
+
+    def _time_of(self, name: str) -> Optional[datetime]:
         master = self._master()
-        prop = master.get("DTSTAMP") if master is not None else None
+        prop = master.get(name) if master is not None else None
         if prop is None:
             return None
         try:

@@ -136,6 +136,18 @@ def test_cancellation_and_response_fields():
     assert node.findtext(t("ProposedStart")) == "2027-03-01T10:00:00Z"
 
 
+def test_a_series_and_one_occurrence():
+    series = meeting("REQUEST", extra="RRULE:FREQ=WEEKLY;COUNT=4")
+    node = element(mail(series.ics, "REQUEST"), series)
+    assert node.findtext(t("CalendarItemType")) == "RecurringMaster"
+    assert node.find(t("Recurrence")) is not None and names(node)[-1] == "Recurrence"
+    one = meeting("CANCEL", extra="RECURRENCE-ID:20270301T100000Z")
+    node = element(mail(one.ics, "CANCEL"), one)
+    assert node.findtext(t("RecurrenceId")) == "2027-03-01T10:00:00Z"
+    assert names(node).index("UID") < names(node).index("RecurrenceId") < names(node).index("Start")
+    assert node.findtext(t("CalendarItemType")) == "Occurrence"
+
+
 def test_default_shape_keeps_the_message_defaults_and_the_meeting_essentials():
     node = element(mail(ics("REQUEST"), "REQUEST"), meeting("REQUEST"), Shape(DEFAULT))
     got = names(node)
@@ -164,8 +176,14 @@ _LINES = st.sampled_from([
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_LINES, max_size=14))
-def test_any_calendar_part_reads_as_a_meeting_or_a_message(lines):
+@given(st.sampled_from(["REQUEST", "CANCEL", "REPLY", "COUNTER"]), st.lists(_LINES, max_size=10),
+       st.lists(_LINES, max_size=6), st.booleans())
+def test_any_calendar_part_reads_as_a_meeting_or_a_message(method, inside, outside, skeleton):
+    """Mostly well-formed meeting messages with odd properties in them (and sometimes
+    not even that): each reads as a meeting item or stays a Message, never an error."""
+    body = ["UID:u1", f"ORGANIZER:mailto:{ORGANIZER}", f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:{ACCOUNT}"]
+    lines = ([f"METHOD:{method}", "BEGIN:VEVENT", *body, *inside, "END:VEVENT", *outside] if skeleton
+             else inside + outside)
     data = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", *lines, "END:VCALENDAR", ""]).encode()
     found = meeting_items.detect(data)
     if found is None:
