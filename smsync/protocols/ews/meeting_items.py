@@ -293,10 +293,7 @@ def _bool(value: bool) -> str:
 def calendar_part(structure):
     """The ``text/calendar`` part a message's structure shows (not inside attached
     messages; None: no such part, or one too large to be an invitation)."""
-    try:
-        part = imip.calendar_part(structure)
-    except (AttributeError, TypeError):
-        return None
+    part = imip.calendar_part(structure)
     if part is None or part.body_end - part.header_end > imip.MAX_CALENDAR or part.body_end < part.header_end:
         return None
     return part

@@ -67,6 +67,14 @@ def test_the_structure_spots_the_calendar_part_without_reading():
     assert meeting_items.calendar_part(parse_message(plain)) is None
 
 
+def test_a_forwarded_invitation_is_a_message():
+    inner = mail(ics("REQUEST"), "REQUEST")
+    outer = (b"From: d@e.f\r\nTo: a@b.c\r\nSubject: Fwd\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\n"
+             b"see below\r\n--XX\r\nContent-Type: message/rfc822\r\n\r\n" + inner + b"\r\n--XX--\r\n")
+    assert meeting_items.calendar_part(parse_message(outer)) is None
+
+
 def test_methods_and_classes():
     assert meeting("REQUEST").item_class == "IPM.Schedule.Meeting.Request"
     assert meeting("CANCEL").item_class == "IPM.Schedule.Meeting.Canceled"
