@@ -111,7 +111,11 @@ _EVENT_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categorie
                  "calendar:Recurrence": "Recurrence",
                  "calendar:RequiredAttendees": "RequiredAttendees",
                  "calendar:OptionalAttendees": "OptionalAttendees", "calendar:Resources": "Resources"}
-_EVENT_IGNORED = {"calendar:UID", "item:ReminderDueBy"}
+#: Fields clients saving every field send (exchangelib's ``save()``) that an event has
+#: no place for: taken and dropped rather than failing the whole update.
+_EVENT_IGNORED = {"calendar:UID", "item:ReminderDueBy", "item:InReplyTo", "item:Culture", "calendar:When",
+                  "calendar:ConferenceType", "calendar:AllowNewTimeProposal", "calendar:IsResponseRequested",
+                  "calendar:MeetingWorkspaceUrl", "calendar:NetShowUrl"}
 #: Fields a DeleteItemField leaves as they are: a series keeps its zone.
 _EVENT_KEPT = {"StartTimeZone", "EndTimeZone"}
 
