@@ -153,3 +153,36 @@ async def test_utc_and_2007_clients(server):
     contents = [s.content for s in await cal.get(list(stored))]
     assert any(b"DTSTART:20260601T090000Z" in c for c in contents)
     assert any(b"DTSTART;TZID=Asia/Tokyo:20260602T090000" in c for c in contents)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_task_with_a_reminder_and_a_recurrence(server):
+    def ews():
+        from exchangelib import EWSDateTime, EWSTimeZone, Task
+        from exchangelib.recurrence import NoEndPattern, TaskRecurrence, WeeklyPattern
+
+        utc = EWSTimeZone("UTC")
+        acc = account(server)
+        recurrence = TaskRecurrence(pattern=WeeklyPattern(interval=1, weekdays=[3]),
+                                    boundary=NoEndPattern(start=EWSDateTime(2026, 3, 4).date()))
+        task = Task(account=acc, folder=acc.tasks, subject="Weekly report",
+                    due_date=EWSDateTime(2026, 3, 4).date(), reminder_is_set=True,
+                    reminder_due_by=EWSDateTime(2026, 3, 4, 8, 0, tzinfo=utc), recurrence=recurrence)
+        task.save()
+        got = acc.tasks.get(id=task.id)
+        before = (got.reminder_is_set, got.reminder_due_by.astimezone(utc).strftime("%m-%d %H:%M"),
+                  got.is_recurring, got.recurrence == recurrence)
+        got.reminder_due_by = EWSDateTime(2026, 3, 4, 7, 30, tzinfo=utc)
+        got.save(update_fields=["reminder_due_by"])
+        got.recurrence = None
+        got.save(update_fields=["recurrence"])
+        again = acc.tasks.get(id=task.id)
+        return before, (again.reminder_due_by.astimezone(utc).strftime("%m-%d %H:%M"), again.is_recurring,
+                        again.recurrence)
+
+    before, after = await in_thread(ews)
+    assert before == (True, "03-04 08:00", True, True)
+    assert after == ("03-04 07:30", False, None)
+    tasks = await (await server.collections()).collection("tasks")
+    [stored] = await tasks.get([i.name for i in await tasks.items()])
+    assert b"TRIGGER;VALUE=DATE-TIME:20260304T073000Z" in stored.content and b"RRULE" not in stored.content

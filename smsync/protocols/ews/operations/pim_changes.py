@@ -237,10 +237,12 @@ _TASK_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categories
                 "item:Importance": "Importance", "item:Sensitivity": "Sensitivity",
                 "task:StartDate": "StartDate", "task:DueDate": "DueDate",
                 "task:CompleteDate": "CompleteDate", "task:Status": "Status",
-                "task:PercentComplete": "PercentComplete", "task:IsComplete": "IsComplete"}
+                "task:PercentComplete": "PercentComplete", "task:IsComplete": "IsComplete",
+                "item:ReminderIsSet": "ReminderIsSet", "item:ReminderDueBy": "ReminderDueBy",
+                "task:Recurrence": "Recurrence"}
 #: Fields clients send that a VTODO has no place for; taken and dropped, as Exchange's
 #: read-only ones are.
-_TASK_IGNORED = {"item:ReminderIsSet", "item:ReminderDueBy", "item:ReminderMinutesBeforeStart",
+_TASK_IGNORED = {"item:ReminderMinutesBeforeStart",
                  "task:StatusDescription", "task:ChangeCount", "task:IsRecurring", "task:Owner"}
 
 
@@ -265,7 +267,8 @@ def task_changes(updates) -> tuple[dict, frozenset]:
         holder = update.find(t("Task"))
         if holder is None:
             raise EWSError(INVALID_PROPERTY_SET, "a task update carries a Task")
-        fields.update({k: v for k, v in tasks.read_fields(holder).items() if k == field})
+        wanted = {field, "RecurrenceStart"} if field == "Recurrence" else {field}
+        fields.update({k: v for k, v in tasks.read_fields(holder).items() if k in wanted})
     return fields, frozenset(removed)
 
 
