@@ -179,13 +179,13 @@ def read_fields(node, zone: Optional[str] = None) -> dict:
     without an offset is local time in ``zone`` (the request's TimeZoneContext)."""
     out: dict = {}
     for field in ("StartTimeZone", "EndTimeZone", "MeetingTimeZone"):
-        holder = node.find(t(field))
-        if holder is not None:
-            # A zone no Windows or IANA name says leaves the times as sent (in UTC).
-            out["EndTimeZone" if field == "EndTimeZone" else "StartTimeZone"] = (
-                timezones.element_zone(holder) or "UTC")
+        # A zone no Windows or IANA name says is not taken: a new event's times stay in
+        # UTC (or the TimeZoneContext), an existing one keeps its zone.
+        named = timezones.element_zone(node.find(t(field)))
+        if named is not None:
+            out["EndTimeZone" if field == "EndTimeZone" else "StartTimeZone"] = named
             if field == "MeetingTimeZone":
-                out.setdefault("EndTimeZone", out["StartTimeZone"])
+                out.setdefault("EndTimeZone", named)
     reminder = node.findtext(t("ReminderIsSet"))
     if reminder is not None:
         out["ReminderIsSet"] = xs_bool(reminder)
