@@ -265,3 +265,29 @@ def test_reminders_module_keeps_the_trigger_form():
     todo = calendar.load(WITH_ALARMS).components[0]
     reminders.set_event_reminder(todo, 10)  # the same: the line is not rewritten
     assert "TRIGGER:-PT10M" in unfolded(serialize(todo))
+
+
+@given(st.text(max_size=60), st.text(max_size=12), st.sampled_from(["StartTimeZone", "EndTimeZone", "MeetingTimeZone"]))
+def test_scrambled_zone_and_reminder_values_are_refused_or_dropped(zone_id, minutes, tag):
+    from smsync.protocols.ews.errors import EWSError
+
+    node = item("<t:Start>2026-05-01T10:00:00Z</t:Start><t:End>2026-05-01T11:00:00Z</t:End>")
+    holder = etree.SubElement(node, t(tag))
+    try:
+        holder.set("Id", zone_id)
+        holder.set("TimeZoneName", zone_id)
+    except ValueError:
+        return  # not XML text
+    etree.SubElement(node, t("ReminderIsSet")).text = "true"
+    try:
+        etree.SubElement(node, t("ReminderMinutesBeforeStart")).text = minutes
+    except ValueError:
+        return
+    try:
+        fields = calendar_edit.read_fields(node)
+    except EWSError:
+        return
+    content = calendar_edit.new_event(fields)[1]
+    assert element(content).findtext(t("ReminderIsSet")) == "true"
+    tzid = fields.get("StartTimeZone")
+    assert tzid is None or tzid in WINDOWS_TO_IANA.values() or zoneinfo.ZoneInfo(tzid)

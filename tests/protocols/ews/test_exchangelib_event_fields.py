@@ -186,3 +186,35 @@ async def test_a_task_with_a_reminder_and_a_recurrence(server):
     tasks = await (await server.collections()).collection("tasks")
     [stored] = await tasks.get([i.name for i in await tasks.items()])
     assert b"TRIGGER;VALUE=DATE-TIME:20260304T073000Z" in stored.content and b"RRULE" not in stored.content
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_meeting_state_of_an_invitation_in_find_get_and_sync(server):
+    from smsync.testing.servers import OTHER
+
+    invitation = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:invited-1\r\n"
+                  b"DTSTAMP:20260101T000000Z\r\nDTSTART:20260601T090000Z\r\nDTEND:20260601T103000Z\r\n"
+                  b"SUMMARY:Review\r\nSTATUS:CANCELLED\r\nPRIORITY:9\r\nCLASS:PRIVATE\r\n"
+                  b"ORGANIZER:mailto:" + OTHER.encode() + b"\r\n"
+                  b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:" + OTHER.encode() + b"\r\n"
+                  b"ATTENDEE;PARTSTAT=TENTATIVE;RSVP=TRUE:mailto:" + USER.encode() + b"\r\n"
+                  b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+    cal = await (await server.collections()).collection("calendar")
+    await cal.put("invited-1.ics", invitation)
+
+    def ews():
+        acc = account(server)
+
+        def state(item):
+            return (item.is_meeting, item.is_cancelled, item.my_response_type, item.is_response_requested,
+                    item.appointment_state, item.duration, item.importance, item.sensitivity)
+
+        [found] = list(acc.calendar.all())
+        got = acc.calendar.get(id=found.id)
+        [(_kind, synced)] = list(acc.calendar.sync_items())
+        return state(found), state(got), state(synced)
+
+    found, got, synced = await in_thread(ews)
+    expected = (True, True, "Tentative", True, ("Meeting", "Received", "Canceled"), "PT1H30M", "Low", "Private")
+    assert got == expected and synced == expected
+    assert found[:3] == expected[:3]
