@@ -104,7 +104,11 @@ class Policy:
         return rule
 
     async def allows(self, account: str, protocol: str) -> bool:
-        """True when ``account`` may log in over ``protocol``."""
+        """True when ``account`` may log in over ``protocol``. A name that is not a
+        protocol of ``PROTOCOLS`` (the web interface, ``web``) is always allowed: an
+        account the policy keeps off every protocol still reaches its own settings."""
+        if protocol not in ALL:
+            return True
         rule = await self.allowed(account)
         return rule is None or protocol in rule
 

@@ -10,6 +10,9 @@ items, call it.
   (``calendar_object``).
 * ``imip`` -- the mail side: build the RFC 6047 message carrying a REPLY, find and read
   the ``text/calendar`` part of a stored message.
+* ``instances`` -- single occurrences of a series: the override of one instance (found,
+  or made from the master), excluding an instance, and what an answer, a cancel or a
+  request naming instances (RECURRENCE-ID) does to a stored copy -- that instance alone.
 * ``calendar`` -- small async helpers over ``ICollectionStore``/``ICollection``: the
   account's default calendar, filing an attendee's answer there.
 

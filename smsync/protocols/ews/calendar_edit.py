@@ -11,12 +11,12 @@ date, a count) become an RRULE.
 
 from __future__ import annotations
 
-import copy
 import uuid
 import zoneinfo
 from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
+from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, serialize
 from smsync.formats.icaltime import prop_time, zones_of
 from smsync.protocols.ews import reminders, timezones
@@ -25,6 +25,7 @@ from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.recurrence import DAY_SETS
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.soap import t, xs_bool
+from smsync.scheduling import instances
 
 _DAYS = {"Sunday": "SU", "Monday": "MO", "Tuesday": "TU", "Wednesday": "WE", "Thursday": "TH",
          "Friday": "FR", "Saturday": "SA"}
@@ -472,40 +473,13 @@ def exclude(calendar: Component, recurrence_id: datetime) -> None:
 
 
 
-#: What an occurrence's override does not take from its master: the series' own lines
-#: and the times it gets for itself.
-_SERIES_ONLY = frozenset({"RRULE", "RDATE", "EXDATE", "EXRULE", "DTSTART", "DTEND", "DURATION",
-                          "RECURRENCE-ID"})
-
-
-def _same_instant(prop: Optional[Property], zones, when: datetime) -> bool:
-    return prop is not None and prop_time(prop, zones).epoch == int(when.timestamp())
-
-
 def override(calendar: Component, recurrence_id: datetime) -> Component:
     """The VEVENT overriding the occurrence at ``recurrence_id`` (UTC): the one stored,
     else a new one -- a copy of the master (alarms, attendees, X- properties and all)
     without the series' lines, at the occurrence's times, with RECURRENCE-ID and times
-    in the master's own form (a date, its zone, or UTC)."""
-    zones = zones_of(calendar)
-    for event in calendar.components:
-        if event.name == "VEVENT" and _same_instant(event.get("RECURRENCE-ID"), zones, recurrence_id):
-            return event
-    master = master_of(calendar)
-    start_prop = master.get("DTSTART")
-    all_day = start_prop is not None and (start_prop.param("VALUE") or "").upper() == "DATE"
-    zone = _zone_name(master)
-    made = copy.deepcopy(master)
-    made.properties = [p for p in made.properties if p.name not in _SERIES_ONLY]
-    _set_time(made, "RECURRENCE-ID", recurrence_id, all_day, zone)
-    _set_time(made, "DTSTART", recurrence_id, all_day, zone)
-    if master.get("DURATION") is not None:
-        made.properties.append(copy.deepcopy(master.get("DURATION")))
-    elif master.get("DTEND") is not None and start_prop is not None:
-        length = prop_time(master.get("DTEND"), zones).epoch - prop_time(start_prop, zones).epoch
-        _set_time(made, "DTEND", recurrence_id + timedelta(seconds=length), all_day, zone)
-    at = calendar.components.index(master) + 1
-    while at < len(calendar.components) and calendar.components[at].get("RECURRENCE-ID") is not None:
-        at += 1  # after the master's other overrides
-    calendar.components.insert(at, made)
-    return made
+    in the master's own form (a date, its zone, or UTC). The core's, which the
+    scheduler uses for an answer to one occurrence, so both make the same override."""
+    try:
+        return instances.override(calendar, recurrence_id)
+    except InvalidData:
+        raise EWSError("ErrorItemCorrupt", "the stored item holds no series") from None

@@ -36,11 +36,21 @@ async def test_read_and_categories_over_ews_are_flags_in_imap_and_back(both):
     await both.deliver(numbered_message(1), numbered_message(2))
 
     def ews_marks():
-        acc = account(both)
-        for item in acc.inbox.filter(subject="message 1"):
-            item.is_read = True
-            item.categories = ["Work"]
-            item.save(update_fields=["is_read", "categories"])
+        from exchangelib import Message
+        from exchangelib.extended_properties import Flag
+
+        # exchangelib flags a message through PidTagFlagStatus (2: flagged for
+        # follow-up), which is the message's \Flagged.
+        Message.register("flag_status", Flag)
+        try:
+            acc = account(both)
+            for item in acc.inbox.filter(subject="message 1"):
+                item.is_read = True
+                item.categories = ["Work"]
+                item.flag_status = 2
+                item.save(update_fields=["is_read", "categories", "flag_status"])
+        finally:
+            Message.deregister("flag_status")
 
     await in_thread(ews_marks)
 
@@ -57,6 +67,7 @@ async def test_read_and_categories_over_ews_are_flags_in_imap_and_back(both):
 
     flags = await in_thread(imap_reads_and_deletes)
     assert "\\Seen" in flags["1"] and "Work" in flags["1"] and "\\Seen" not in flags["2"]
+    assert "\\Flagged" in flags["1"] and "\\Flagged" not in flags["2"]
 
     def ews_sees():
         acc = account(both)

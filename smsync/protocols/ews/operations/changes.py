@@ -20,7 +20,7 @@ from lxml import etree
 from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
-from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meeting_replies, meetings, tree
+from smsync.protocols.ews import calendar, ids, items, meeting_replies, meetings, notes, tree
 from smsync.protocols.ews import extended, extended_flags, extended_store
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
@@ -138,8 +138,10 @@ async def update_item(ctx, request):
                 raise EWSError(INVALID_OPERATION, "only ItemId changes are served")
             ref = await resolve_item_ref(ctx, id_el)
             if ref.kind == ids.ITEM:
-                node = await pim_changes.update_collection_item(ctx, ref, change, resolution, id_el.get("ChangeKey"),
-                                                                invitations)
+                node = await notes.update_note(ctx, ref, change, resolution, id_el.get("ChangeKey"))
+                if node is None:  # not a note
+                    node = await pim_changes.update_collection_item(ctx, ref, change, resolution,
+                                                                    id_el.get("ChangeKey"), invitations)
                 conflicts = etree.Element(m("ConflictResults"))
                 etree.SubElement(conflicts, t("Count")).text = "0"
                 answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
@@ -215,11 +217,9 @@ async def delete_item(ctx, request):
                     await found.collection.delete(name)
                     await meetings.carry_out(ctx, plan)
                 else:
-                    # One occurrence: excluded from its series, which stays.
-                    parsed = calendar.load(found.item.content)
-                    calendar_edit.exclude(parsed, rid)
-                    await found.collection.put(name, contacts.serialize(parsed),
-                                               if_match=found.item.info.etag)
+                    # One occurrence: excluded from its series, which stays; a meeting's
+                    # attendees get that instance's CANCEL (its organizer, a decline).
+                    await meetings.delete_occurrence(ctx, cancellations, found, name, rid)
                 answers.append(response_message("DeleteItem"))
                 continue
             mailbox = await items.open_mailbox(ctx, ref.source)
@@ -404,6 +404,10 @@ async def create_item(ctx, request):
                 continue
             if node.tag != t("Message"):
                 raise EWSError(INVALID_OPERATION, f"{node.tag.rpartition('}')[2][:40]} items are not served yet")
+            if await notes.is_note(ctx, node, saved):
+                answers.append(response_message("CreateItem", children=[
+                    _item_holder(await notes.create_note(ctx, node, saved))]))
+                continue
             stamped = stamp(ctx)
             content = _content(ctx, node, stamped)
             if disposition == "SaveOnly":

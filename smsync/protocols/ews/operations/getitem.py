@@ -8,7 +8,7 @@ from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError
 from smsync.model import UIDSet
-from smsync.protocols.ews import calendar, contacts, extended_store, ids, items, messages, shapes, tasks
+from smsync.protocols.ews import calendar, contacts, extended_store, ids, items, messages, notes, shapes, tasks
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -76,7 +76,10 @@ async def _collection_item(ctx, ref, shape):
     if info.component == "VTODO":
         return tasks.task_element(ctx.account, ref.source, info.name, info.revision,
                                   found.item.content, shape)
-    raise EWSError(INVALID_OPERATION, "note items are not served yet")
+    if info.component == "VJOURNAL":
+        return notes.note_element(ctx.account, ref.source, info.name, info.revision,
+                                  found.item.content, shape, get_item=True)
+    raise EWSError(INVALID_OPERATION, f"{info.component[:20]} items are not served")
 
 
 async def _read_messages(ctx, refs: list, needs_body: bool) -> dict:

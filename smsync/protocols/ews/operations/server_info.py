@@ -8,7 +8,7 @@ from lxml import etree
 from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import INVALID_ID_MALFORMED, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.operations import operation
-from smsync.protocols.ews.soap import m, response, response_message, t
+from smsync.protocols.ews.soap import T, XSI, m, response, response_message
 
 #: The one id format this server's ids are in; EwsLegacyId is the same text.
 _SAME = ("EwsId", "EwsLegacyId")
@@ -40,7 +40,12 @@ async def convert_id(ctx, request):
                                             "only ids of this server, as EwsId, are converted"))
             continue
         mailbox = source.get("Mailbox", ctx.account)
-        node = etree.Element(m("AlternateId"))
-        etree.SubElement(node, t("AlternateId"), Format=destination, Id=given, Mailbox=mailbox)
+        # The converted id is the message's own AlternateId element, typed by xsi:type
+        # (MS-OXWSCVTID ConvertIdResponseMessageType), as clients read it.
+        node = etree.Element(m("AlternateId"), {f"{{{XSI}}}type": "t:AlternateIdType"},
+                             nsmap={"xsi": XSI, "t": T})
+        node.set("Format", destination)
+        node.set("Id", given)
+        node.set("Mailbox", mailbox)
         answers.append(response_message("ConvertId", children=[node]))
     return response("ConvertId", answers)

@@ -32,7 +32,7 @@ from lxml import etree
 
 from smsync.errors import InvalidData, NotFound, SmsyncError, SyncTokenInvalid
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, contacts, extended_store, ids, messages, shapes, tasks, tree
+from smsync.protocols.ews import calendar, contacts, extended_store, ids, messages, notes, shapes, tasks, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_SYNC_STATE,
@@ -101,8 +101,8 @@ async def _sync_items(ctx, request):
     if folder is None:
         raise EWSError(SCHEMA_VALIDATION, "SyncFolderId names one folder")
     if not folder.is_mail and folder.kind not in (CollectionKind.ADDRESSBOOK, CollectionKind.CALENDAR,
-                                                  CollectionKind.TASKS):
-        raise EWSError(INVALID_OPERATION, "note lists are not synchronised yet")
+                                                  CollectionKind.TASKS, CollectionKind.NOTES):
+        raise EWSError(INVALID_OPERATION, "this folder is not synchronised")
     state_text = (request.findtext(m("SyncState")) or "").strip()
     key = "0"
     # A new chain of states: a lane of its own (12 characters of ``lanes.check``'s set).
@@ -187,7 +187,7 @@ def _contact_changes(ctx, folder, result, shape, ignore):
             continue
         item = change.item
         converters = {"VCARD": contacts.contact_element, "VEVENT": calendar.calendar_item_element,
-                      "VTODO": tasks.task_element}
+                      "VTODO": tasks.task_element, "VJOURNAL": notes.note_element}
         if item is None or item.info.component not in converters:
             continue
         convert = converters[item.info.component]
