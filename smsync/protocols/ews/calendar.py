@@ -21,6 +21,7 @@ from smsync.errors import SmsyncError
 from smsync.formats.contentlines import Component, parse_components, serialize, unescape_text
 from smsync.formats.icalendar import expand_instances
 from smsync.formats.icaltime import prop_time, prop_times, zones_of
+from smsync.formats.zonerules import iana_name, info_from_zone
 from smsync.protocols.ews import ids, reminders, timezones
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.extended import render_component
@@ -236,7 +237,7 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
             _attendees(node, field, listed)
     if instance.start is not None and instance.end is not None and wants("calendar:Duration"):
         etree.SubElement(node, t("Duration")).text = xs_duration(instance.end - instance.start)
-    start_zone, end_zone = event_zones(event)
+    start_zone, end_zone = event_zones(event, calendar)
     year = (instance.start or datetime.now(timezone.utc)).year
     if wants("calendar:TimeZone"):
         shown = timezones.zone_text(start_zone, year)
@@ -290,17 +291,37 @@ def sensitivity_of(component: Component) -> str:
     return _FROM_CLASS.get((component.value("CLASS") or "").strip().upper(), "Normal")
 
 
-def _zone_of(prop) -> Optional[str]:
-    tzid = (prop.param("TZID") or "").strip() if prop is not None else ""
-    return timezones.iana_of(tzid) if tzid else None
+def zone_name(calendar: Component, tzid: Optional[str]) -> Optional[str]:
+    """The IANA zone a TZID stands for: itself, the zone of a Windows id (Outlook's
+    TZIDs), the zone inside a prefixed name (``/mozilla.org/.../Europe/Berlin``), or the
+    first common zone with the same rule as its VTIMEZONE; None when none is."""
+    tzid = (tzid or "").strip()
+    if not tzid:
+        return None
+    named = timezones.iana_of(tzid)
+    if named is not None:
+        return named
+    try:
+        zone = zones_of(calendar).get(tzid)
+        info = getattr(zone, "info", None)
+        if isinstance(info, zoneinfo.ZoneInfo):
+            return info.key
+        if zone is None:
+            return None
+        year = datetime.now(timezone.utc).year
+        return iana_name(info_from_zone(zone, year), year)
+    except SmsyncError:
+        return None
 
 
-def event_zones(event: Component) -> tuple[str, str]:
+def event_zones(event: Component, calendar: Optional[Component] = None) -> tuple[str, str]:
     """The IANA zones of an event's start and end: their TZIDs' (an end without one
     takes the start's); UTC for UTC, floating and all-day times."""
-    start = _zone_of(event.get("DTSTART")) or "Etc/UTC"
-    end_prop = event.get("DTEND")
-    end = _zone_of(end_prop) if end_prop is not None and end_prop.param("TZID") else None
+    holder = calendar if calendar is not None else Component("VCALENDAR")
+    start_prop, end_prop = event.get("DTSTART"), event.get("DTEND")
+    start = zone_name(holder, start_prop.param("TZID")) if start_prop is not None else None
+    end = zone_name(holder, end_prop.param("TZID")) if end_prop is not None else None
+    start = start or "Etc/UTC"
     return start, end or start
 
 

@@ -20,7 +20,7 @@ from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, serialize
 from smsync.formats.icaltime import prop_time, zones_of
 from smsync.protocols.ews import reminders, timezones
-from smsync.protocols.ews.calendar import master_of
+from smsync.protocols.ews.calendar import master_of, zone_name
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.recurrence import DAY_SETS
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
@@ -123,13 +123,17 @@ def _rrule_of(recurrence) -> str:
     return ";".join(parts)
 
 
-def _zone_name(event: Component, name: str = "DTSTART") -> Optional[str]:
+def _zone_name(event: Component, name: str = "DTSTART", calendar: Optional[Component] = None) -> Optional[str]:
     """The IANA zone of the event's DTSTART (or ``name``) TZID; None for UTC, floating,
-    a date, or a TZID that names no IANA zone."""
+    a date, or a TZID that names no IANA zone (with ``calendar``: none its VTIMEZONE's
+    rule or name says either, see ``calendar.zone_name``)."""
     start = event.get(name)
     tzid = start.param("TZID") if start is not None else None
     if not tzid:
         return None
+    if calendar is not None:
+        named = zone_name(calendar, tzid)
+        return None if named is None or timezones.is_utc(named) else named
     try:
         zoneinfo.ZoneInfo(tzid.strip())
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -314,13 +318,13 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
     for field in ATTENDEE_ROLES:
         if field in fields or field in removed:
             _set_attendees(event, field, fields.get(field, []), organizer_address)
-    zone, end_zone = _zones(event, fields)
+    zone, end_zone = _zones(calendar, event, fields)
     start_prop = event.get("DTSTART")
     was_all_day = start_prop is not None and (start_prop.param("VALUE") or "").upper() == "DATE"
     all_day = fields.get("IsAllDayEvent", was_all_day)
     # A zone changed alone rewrites the times in it (the same instants).
     if "Start" in fields or "IsAllDayEvent" in fields or (
-            not all_day and start_prop is not None and zone != _zone_name(event)):
+            not all_day and start_prop is not None and zone != _zone_name(event, "DTSTART", calendar)):
         start = fields.get("Start")
         if start is None and start_prop is not None:
             start = datetime.fromtimestamp(prop_time(start_prop, zones_of(calendar)).epoch, timezone.utc)
@@ -328,7 +332,7 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
             _set_time(event, "DTSTART", start, all_day, zone)
     end_prop = event.get("DTEND")
     if "End" in fields or "IsAllDayEvent" in fields or (
-            not all_day and end_prop is not None and end_zone != _zone_name(event, "DTEND")):
+            not all_day and end_prop is not None and end_zone != _zone_name(event, "DTEND", calendar)):
         end = fields.get("End")
         if end is None and end_prop is not None:
             end = datetime.fromtimestamp(prop_time(end_prop, zones_of(calendar)).epoch, timezone.utc)
@@ -363,20 +367,20 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
     _bump(event)
 
 
-def _zones(event: Component, fields: dict) -> tuple[Optional[str], Optional[str]]:
+def _zones(calendar: Component, event: Component, fields: dict) -> tuple[Optional[str], Optional[str]]:
     """The IANA zones (None: UTC) the event's start and end are written in: those the
     update names, else those it has (an end without its own zone takes the start's)."""
     def named(field: str) -> Optional[str]:
         zone = fields[field]
         return None if timezones.is_utc(zone) else zone
 
-    start = named("StartTimeZone") if "StartTimeZone" in fields else _zone_name(event)
+    start = named("StartTimeZone") if "StartTimeZone" in fields else _zone_name(event, "DTSTART", calendar)
     if "EndTimeZone" in fields:
         end = named("EndTimeZone")
     elif "StartTimeZone" in fields or event.get("DTEND") is None:
         end = start
     else:
-        end = _zone_name(event, "DTEND")
+        end = _zone_name(event, "DTEND", calendar)
     return start, end
 
 

@@ -291,3 +291,34 @@ def test_scrambled_zone_and_reminder_values_are_refused_or_dropped(zone_id, minu
     assert element(content).findtext(t("ReminderIsSet")) == "true"
     tzid = fields.get("StartTimeZone")
     assert tzid is None or tzid in WINDOWS_TO_IANA.values() or zoneinfo.ZoneInfo(tzid)
+
+
+CUSTOM = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\n"
+          b"BEGIN:STANDARD\r\nDTSTART:16011028T030000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\n"
+          b"TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010325T020000\r\n"
+          b"RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\n"
+          b"END:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:c1\r\nDTSTAMP:20260101T000000Z\r\n"
+          b"DTSTART;TZID=Customized Time Zone:20260302T090000\r\nDTEND;TZID=Customized Time Zone:20260302T100000\r\n"
+          b"RRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Custom\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_zones_other_clients_name_their_own_way():
+    """Outlook's "Customized Time Zone" (a VTIMEZONE with Berlin's rule), a Windows id
+    as TZID, and Thunderbird's prefixed names are served as the zone they are, and an
+    EWS change of the times keeps the local time in it."""
+    for content in (CUSTOM, CUSTOM.replace(b"Customized Time Zone", b"W. Europe Standard Time"),
+                    CUSTOM.replace(b"Customized Time Zone", b"/mozilla.org/20050126_1/Europe/Berlin")):
+        node = element(content)
+        assert node.find(t("StartTimeZone")).get("Id") in ("W. Europe Standard Time", "Romance Standard Time",
+                                                           "Central Europe Standard Time",
+                                                           "Central European Standard Time")
+        parsed = calendar.load(content)
+        calendar_edit.apply(parsed, {"Subject": "only the subject"})
+        assert b"TZID=Europe/Berlin" not in serialize(parsed)  # nothing else rewritten
+        calendar_edit.apply(parsed, {"Start": datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc),
+                                     "End": datetime(2026, 3, 2, 10, 30, tzinfo=timezone.utc)})
+        text = unfolded(serialize(parsed))
+        assert "TZID:Europe/Berlin" in text or "/Europe/Berlin" in text
+        found = calendar.instances(serialize(parsed), datetime(2026, 3, 1, tzinfo=timezone.utc),
+                                   datetime(2026, 4, 30, tzinfo=timezone.utc))
+        assert {i.start.astimezone(BERLIN).strftime("%H:%M") for i in found} == {"10:30"}
