@@ -72,7 +72,7 @@ async def _collection_item(ctx, ref, shape):
             if instance is None:
                 raise EWSError("ErrorItemNotFound", "no such occurrence")
         return calendar.calendar_item_element(ctx.account, ref.source, name, info.revision,
-                                              found.item.content, shape, instance)
+                                              found.item.content, shape, instance, ctx.version)
     if info.component == "VTODO":
         return tasks.task_element(ctx.account, ref.source, info.name, info.revision,
                                   found.item.content, shape)
