@@ -138,9 +138,9 @@ class Query:
     contacts_view: Optional[ContactsView] = None
 
 
-def _render_event(account, source, item, instance, shape):
+def _render_event(account, source, item, instance, shape, version=None):
     return calendar.calendar_item_element(account, source, item.info.name, item.info.revision,
-                                          item.content, shape, instance)
+                                          item.content, shape, instance, version)
 
 
 def _render_named(element):
@@ -180,6 +180,10 @@ async def _find_in_collection(ctx, folder, query: Query):
     restricted, sorted (by name without a SortOrder; a ContactsView by display name) and
     cut to the page or view asked for."""
     component, render, fields = _KINDS[folder.kind]
+    if render is _render_event:
+        # The zone fields an event is answered with depend on the client's version.
+        def render(account, source, item, instance, shape):
+            return _render_event(account, source, item, instance, shape, ctx.version)
     where = restriction.parse(query.restriction, fields)
     order = [(restriction.sort_key(fields, key), descending) for key, descending in query.order or ()]
     names_view = query.contacts_view

@@ -195,8 +195,12 @@ def _contact_changes(ctx, folder, result, shape, ignore):
             continue
         convert = converters[item.info.component]
         try:
-            element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
-                              item.content, shape)
+            if convert is calendar.calendar_item_element:
+                element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
+                                  item.content, shape, version=ctx.version)
+            else:
+                element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
+                                  item.content, shape)
         except (EWSError, SmsyncError) as e:
             ctx.log(f"SyncFolderItems: {item.info.name}: {e.message}")
             continue
