@@ -28,7 +28,9 @@ def payload_uuid(account: str, kind: str) -> str:
 
 
 def _identifier(account: str, kind: str) -> str:
-    return f"org.smsync.profile.{account}.{kind}"
+    # Reverse-DNS style, which an address (its "@") is not: the account's profile UUID
+    # stands for it.
+    return f"org.smsync.profile.{payload_uuid(account, 'profile').lower()}.{kind}"
 
 
 def _payload(account: str, kind: str, payload_type: str, name: str, **fields) -> dict:
@@ -107,7 +109,7 @@ def mobileconfig(settings: Connection) -> bytes:
     profile = {
         "PayloadType": "Configuration",
         "PayloadVersion": 1,
-        "PayloadIdentifier": f"org.smsync.profile.{account}",
+        "PayloadIdentifier": _identifier(account, "profile"),
         "PayloadUUID": payload_uuid(account, "profile"),
         "PayloadDisplayName": f"smsync: {account}",
         "PayloadDescription": f"Mail, calendars and contacts of {account} on {settings.host}",

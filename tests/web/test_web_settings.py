@@ -191,6 +191,7 @@ async def test_connection_settings(web):
     assert "POP3" not in page and "SyncML" not in page
     copies = re.findall(r'data-copy="([^"]+)"', page)
     assert len(copies) >= 15 and all(f'id="{c}"' in page for c in copies)
+    assert "set up this account there: Mail, Calendars (CalDAV), Contacts (CardDAV), Exchange ActiveSync." in page
 
 
 @pytest_twisted.ensureDeferred
@@ -227,6 +228,7 @@ async def test_profile(web):
     uuids = [p["PayloadUUID"] for p in [profile, *profile["PayloadContent"]]]
     assert uuids == [p["PayloadUUID"] for p in [plistlib.loads(again), *plistlib.loads(again)["PayloadContent"]]]
     assert len(set(uuids)) == len(uuids)
+    assert all(re.fullmatch(r"[a-z0-9.-]+", p["PayloadIdentifier"]) for p in [profile, *payloads.values()])
     other = await in_thread(sign_in, web, OTHER)
     _, _, theirs = await in_thread(request, web, "GET", path, headers={"Cookie": other})
     assert plistlib.loads(theirs)["PayloadUUID"] != profile["PayloadUUID"]
@@ -256,3 +258,47 @@ async def test_connection_settings_under_tls():
         assert payloads["com.apple.eas.account"]["Host"] == f"127.0.0.1:{https}"
     finally:
         await running.stop()
+
+
+def test_host_clients_are_told():
+    from smsync.config import Config
+    from smsync.testing.servers import config_with
+    from smsync.web.connection import browser_host, server_host
+
+    assert browser_host("Mail.Example.ORG:8443") == "mail.example.org"
+    assert browser_host("mail.example.org") == "mail.example.org"
+    assert browser_host("[2001:db8::1]:8080") == "2001:db8::1"
+    assert browser_host("<script>") is None and browser_host("") is None and browser_host(None) is None
+    named = config_with(Config(), delivery={"hostname": "sync.example.org"})
+    assert server_host(named, "127.0.0.1:8080") == "sync.example.org"
+    assert server_host(Config(), "127.0.0.1:8080") == "127.0.0.1"
+
+
+def test_starttls_and_what_runs():
+    from types import SimpleNamespace
+
+    from smsync.config import Config
+    from smsync.edge.listening import Listening
+    from smsync.web.connection import connection_settings
+
+    class Port:
+        def __init__(self, port):
+            self.port = port
+
+        def getHost(self):
+            return SimpleNamespace(host="0.0.0.0", port=self.port)
+
+    listening = Listening()
+    listening.add_port("imap", Port(143))
+    listening.add_port("pop3", Port(110))
+    listening.add_port("http", Port(80))
+    listening.serving_http(["syncml", "web"])
+    edge = SimpleNamespace(config=Config(), listening=listening, tls=object())
+    settings = connection_settings(edge, USER, "sync.example.org")
+    assert [(s.protocol, s.port, s.security) for s in settings.services] == [
+        ("imap", 143, "starttls"), ("pop3", 110, "starttls"), ("syncml", 80, "none")]
+    assert settings.get("syncml").url == "http://sync.example.org/syncml"
+    assert settings.autodiscover.as_json() == {"autodiscover": None, "caldav": None, "carddav": None}
+    # Without a certificate, STARTTLS is not offered.
+    plain = connection_settings(SimpleNamespace(config=Config(), listening=listening, tls=None), USER, None)
+    assert plain.get("imap").security == "none"

@@ -65,7 +65,7 @@ def _settings_page(req, status: int = 200, error=None, field=None, done=None) ->
     settings = _connection(req)
     return render.page(req, "settings.html", status=status, title="Account settings",
                        connection=settings, error=error, field=field, done=done,
-                       has_profile=bool(profile.payloads(settings)))
+                       profile_parts=[p["PayloadDisplayName"] for p in profile.payloads(settings)])
 
 
 @page("GET", PAGE)
