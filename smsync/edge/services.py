@@ -12,6 +12,7 @@ from smsync.edge.autodiscover import AutodiscoverRouter
 from smsync.edge.devices import Devices
 from smsync.edge.gate import Gate, GateSettings
 from smsync.edge.limiter import LimiterSettings, LoginLimiter
+from smsync.edge.listening import Listening
 from smsync.edge.logins import Logins
 from smsync.edge.outbound import Outbound
 from smsync.edge.policy import Policy
@@ -36,11 +37,12 @@ class Edge:
         gate: ``Gate`` -- how many connections may wait before logging in.
         autodiscover: ``AutodiscoverRouter`` -- the one ``/autodiscover/autodiscover.xml``
             EAS and EWS share, each answering its own response schema.
+        listening: ``Listening`` -- the ports this server listens on and the HTTP
+            protocols its site serves, filled in by ``smsync.tap`` once they are bound
+            (empty for a protocol factory embedded on its own).
         quotas: ``Quotas`` -- each account's storage limit, checked where mail enters
             (None: no quotas, for an edge made by hand).
         started: when the server started (``time.time()``), for the status page.
-        listening: what the server listens on, filled in by ``smsync.tap`` once bound:
-            a listener's name (``imap``, ``http``...) -> its bound addresses.
     """
 
     store: object
@@ -53,9 +55,9 @@ class Edge:
     outbound: Outbound
     gate: Gate = attrs.field(factory=Gate)
     autodiscover: AutodiscoverRouter = attrs.field(factory=AutodiscoverRouter)
+    listening: Listening = attrs.field(factory=Listening)
     quotas: Optional[Quotas] = None
     started: float = attrs.field(factory=time.time)
-    listening: dict = attrs.field(factory=dict)
 
     @property
     def service(self):
