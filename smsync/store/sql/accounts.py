@@ -54,11 +54,13 @@ class SQLAccountStore:
         # accounts_name_c): a prefix is a range of it; a substring is matched while
         # walking it, stopping at the page's last row.
         name = "name" + d.binary_order
+        # One bound of each side, so the database walks exactly the range: the start is
+        # the cursor or the prefix, whichever is further.
         self._sql_page = {
-            prefix: q(f"SELECT name FROM accounts WHERE {name} > ?"
-                      + (f" AND {name} >= ? AND {name} < ?" if prefix else " AND name LIKE ? ESCAPE '!'")
-                      + f" ORDER BY {name} LIMIT ?")
-            for prefix in (False, True)
+            kind: q(f"SELECT name FROM accounts WHERE {where} ORDER BY {name} LIMIT ?")
+            for kind, where in (("contains", f"{name} > ? AND name LIKE ? ESCAPE '!'"),
+                                ("after", f"{name} > ? AND {name} < ?"),
+                                ("from", f"{name} >= ? AND {name} < ?"))
         }
         self._sql_count = q("SELECT COUNT(*) FROM accounts")
         # Folders keep their size total: an account's usage reads its few folder rows.
@@ -146,13 +148,15 @@ class SQLAccountStore:
         search, after, limit = account_page_args(search, after, limit)
         if search and not prefix:
             pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
-            args = (after or "", pattern, limit)
+            sql, args = self._sql_page["contains"], (after or "", pattern, limit)
         else:
             # Every name starting with the prefix ("" for all) sorts below it followed
             # by the highest code point.
-            prefix = True
-            args = (after or "", search, search + "\U0010ffff", limit)
-        sql = self._sql_page[bool(prefix)]
+            upper = search + "\U0010ffff"
+            if after is not None and after >= search:
+                sql, args = self._sql_page["after"], (after, upper, limit)
+            else:
+                sql, args = self._sql_page["from"], (search, upper, limit)
         return await self._db.read(lambda conn: [r[0] for r in conn.execute(sql, args)])
 
     @deferred
