@@ -318,6 +318,10 @@ def _query_parameter(name, description, schema=None):
                         "content": {"application/json": {"schema": LIST_OF(ACCOUNT, paged=True)}}},
                 **PROBLEMS})
 async def list_accounts(req):
+    # The API takes what its document says: an empty number or flag is a mistake.
+    for name in ("prefix", "limit"):
+        if req.query(name) == "":
+            raise bad_request(f"{name} is empty", name)
     search = _search(req.query("search"))
     names, more = await accounts.page(req.store, search, req.query("after") or None,
                                       _limit(req.query("limit")), _flag(req.query("prefix"), "prefix"))

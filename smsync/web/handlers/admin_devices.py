@@ -109,6 +109,10 @@ def _device_json(view) -> dict:
                         "content": {"application/json": {"schema": LIST_OF(ADMIN_DEVICE, paged=True)}}},
                 **PROBLEMS})
 async def list_all_devices(req):
+    # The API takes what its document says: an empty value is not "any".
+    for name in ("protocol", "older_than_days", "limit"):
+        if req.query(name) == "":
+            raise bad_request(f"{name} is empty", name)
     protocol, days = _filters(req.query("protocol"), req.query("older_than_days"))
     limit_text = req.query("limit") or str(PAGE_SIZE)
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= alldevices.MAX_PAGE:
