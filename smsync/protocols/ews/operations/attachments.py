@@ -15,7 +15,7 @@ from lxml import etree
 from smsync.errors import NotFound, SmsyncError
 from smsync.formats.message import parse_message
 from smsync.model import UIDSet
-from smsync.protocols.ews import attachments, ids, items, successors
+from smsync.protocols.ews import attachments, extended_store, ids, items, successors
 from smsync.protocols.ews.errors import ACCESS_DENIED, INVALID_ID_MALFORMED, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -68,15 +68,24 @@ def _failed(ctx, name: str, error, children=()):
     return response_message(name, error.code, error.message, list(children))
 
 
-async def _replace(ctx, msg, old_raw: bytes, content: bytes, removed=()):
-    """Store ``content`` in place of ``msg`` (same folder, flags and date), whose bytes
-    were ``old_raw``, and record the new one as its successor: the new message's
-    ``ItemRef`` and MODSEQ. ``removed``: the attachment paths the rewrite took out."""
-    result = await msg.mailbox.append(content, flags=sorted(msg.info.flags),
+async def replace_message(ctx, msg, old_raw: bytes, content: bytes, removed=(), flags=None,
+                          expected_modseq=None):
+    """Store ``content`` in place of ``msg`` (same folder and date; its flags, or
+    ``flags``), whose bytes were ``old_raw``, and record the new one as its successor:
+    the new message's ``ItemRef`` and MODSEQ. ``removed``: the attachment paths the
+    rewrite took out. With ``expected_modseq`` (ConflictResolution NeverOverwrite) a
+    message changed since it was read is ``ErrorIrresolvableConflict``, nothing
+    stored. Its extended properties go with it (``extended_store.carry``)."""
+    if expected_modseq is not None:
+        now = await msg.mailbox.messages(UIDSet.of([msg.uid]))
+        if not now or now[0].modseq != expected_modseq:
+            raise EWSError("ErrorIrresolvableConflict", "the item changed since its ChangeKey")
+    result = await msg.mailbox.append(content, flags=sorted(msg.info.flags if flags is None else flags),
                                       internal_date=msg.info.internal_date)
     # Recorded before the old message goes: a client never finds neither.
     paths = attachments.renumbered(old_raw, msg.structure.root, content, removed)
     await successors.record(ctx, msg.ref.source, msg.uid, result.uid, paths)
+    await extended_store.carry(ctx, msg.ref.source, msg.uid, msg.mailbox, result.uid)
     await msg.mailbox.remove(UIDSet.of([msg.uid]))
     return ids.ItemRef(ctx.account, ids.MESSAGE, msg.ref.source, str(result.uid)), result.modseq
 
@@ -99,7 +108,7 @@ async def create_attachment(ctx, request):
         eol = attachments._eol(raw)
         added = [attachments.new_part(node, eol) for node in nodes]
         content = attachments.add_parts(raw, msg.structure, added)
-        item, modseq = await _replace(ctx, msg, raw, content)
+        item, modseq = await replace_message(ctx, msg, raw, content)
     except (EWSError, SmsyncError) as e:
         # The message is rewritten once for all of them: they fail together.
         return response("CreateAttachment", [_failed(ctx, "CreateAttachment", e) for _ in nodes])
@@ -171,7 +180,7 @@ async def delete_attachment(ctx, request):
             # Last first: a cut never moves the parts before it.
             for _n, path, _part in sorted(found, key=lambda f: -f[2].header_start):
                 content = attachments.remove_part(content, msg.structure, path)
-            item, modseq = await _replace(ctx, msg, raw, content, [path for _n, path, _p in found])
+            item, modseq = await replace_message(ctx, msg, raw, content, [path for _n, path, _p in found])
         except (EWSError, SmsyncError, ValueError) as e:
             error = e if not isinstance(e, ValueError) else EWSError("ErrorInternalServerError", str(e))
             for n, _path in wanted:
