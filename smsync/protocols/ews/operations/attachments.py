@@ -15,10 +15,31 @@ from lxml import etree
 from smsync.errors import NotFound, SmsyncError
 from smsync.formats.message import parse_message
 from smsync.model import UIDSet
-from smsync.protocols.ews import attachments, extended_store, ids, items, successors
+from smsync.protocols.ews import attachments, extended_store, ids, items, shapes, successors
 from smsync.protocols.ews.errors import ACCESS_DENIED, INVALID_ID_MALFORMED, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
-from smsync.protocols.ews.soap import m, response, response_message, t
+from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
+
+
+def _attachment_shape(request) -> shapes.Shape:
+    """What an attached item is shown with (``<m:AttachmentShape>``: IncludeMimeContent,
+    BodyType, AdditionalProperties beyond the Default shape)."""
+    node = request.find(m("AttachmentShape"))
+    if node is None:
+        return shapes.Shape()
+    extra = node.find(t("AdditionalProperties"))
+    fields = frozenset(p.get("FieldURI") for p in extra if p.get("FieldURI")) if extra is not None else frozenset()
+    body_type = (node.findtext(t("BodyType")) or "Best").strip()
+    if body_type not in ("Best", "HTML", "Text"):
+        raise EWSError(SCHEMA_VALIDATION, f"BodyType {body_type[:20]!r}")
+    return shapes.Shape(shapes.DEFAULT, fields, body_type, xs_bool(node.findtext(t("IncludeMimeContent"))))
+
+
+def _compose(ctx):
+    """How an ItemAttachment's message is made: as CreateItem makes one."""
+    from smsync.protocols.ews.operations.changes import _content
+
+    return lambda node: _content(ctx, node)
 
 
 @operation("GetAttachment")
@@ -26,6 +47,7 @@ async def get_attachment(ctx, request):
     holder = request.find(m("AttachmentIds"))
     if holder is None:
         raise EWSError(SCHEMA_VALIDATION, "no AttachmentIds")
+    shape = _attachment_shape(request)
     answers = []
     for element in holder:
         if not isinstance(element.tag, str):
@@ -46,7 +68,11 @@ async def get_attachment(ctx, request):
                 raw = await msg.mailbox.read_body(msg.uid, part.body_start, part.body_end - part.body_start)
             except NotFound:
                 raise EWSError("ErrorItemNotFound", "the item is gone") from None
-            node = attachments.file_attachment(ref, path, part, raw)
+            if attachments.is_item(part):
+                node = attachments.item_attachment(ref, path, part,
+                                                   attachments.inner_message(ctx.account, raw, part, shape))
+            else:
+                node = attachments.file_attachment(ref, path, part, raw)
         except (EWSError, SmsyncError) as e:
             error = from_store(e)
             ctx.log(f"GetAttachment: {error.code}: {error.message}")
@@ -106,18 +132,18 @@ async def create_attachment(ctx, request):
             raise EWSError("ErrorIrresolvableConflict", "the item changed since its ChangeKey")
         raw = await items.body(msg)
         eol = attachments._eol(raw)
-        added = [attachments.new_part(node, eol) for node in nodes]
+        added = [attachments.new_part(node, eol, _compose(ctx)) for node in nodes]
         content = attachments.add_parts(raw, msg.structure, added)
         item, modseq = await replace_message(ctx, msg, raw, content)
     except (EWSError, SmsyncError) as e:
         # The message is rewritten once for all of them: they fail together.
         return response("CreateAttachment", [_failed(ctx, "CreateAttachment", e) for _ in nodes])
     # The new parts are the message's last attachments.
-    paths = [path for path, _part in attachments.parts(parse_message(content).root)][-len(nodes):]
+    made = list(attachments.parts(parse_message(content).root))[-len(nodes):]
     answers = []
-    for path in paths:
+    for path, part in made:
         listed = etree.Element(m("Attachments"))
-        node = etree.SubElement(listed, t("FileAttachment"))
+        node = etree.SubElement(listed, t("ItemAttachment" if attachments.is_item(part) else "FileAttachment"))
         etree.SubElement(node, t("AttachmentId"), Id=ids.attachment_id(item, path),
                          RootItemId=ids.item_id(item), RootItemChangeKey=ids.change_key(modseq))
         answers.append(response_message("CreateAttachment", children=[listed]))

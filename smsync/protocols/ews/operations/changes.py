@@ -400,7 +400,7 @@ def compose(ctx, node, bcc: bool = True, stamped=None) -> bytes:
     # ews-directory hook: the item's own <t:Attachments> (exchangelib sends them inline).
     from smsync.protocols.ews.attachments import with_attachments
 
-    return with_attachments(composed, node)
+    return with_attachments(composed, node, lambda inner: _content(ctx, inner))  # ews-drafts: item attachments
 
 
 def _content(ctx, node, stamped=None) -> bytes:
