@@ -21,7 +21,7 @@ from smsync.errors import SmsyncError
 from smsync.formats.contentlines import Component, parse_components, serialize, unescape_text
 from smsync.formats.icalendar import expand_instances
 from smsync.formats.icaltime import prop_time, prop_times, zones_of
-from smsync.protocols.ews import ids
+from smsync.protocols.ews import ids, item_attachments
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.messages import ews_date
@@ -184,6 +184,7 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
             etree.SubElement(holder, t("String")).text = text(category.strip())
     # ExtendedProperty comes before the calendar fields (ItemType's sequence); they
     # are kept on the master, for the series and each occurrence alike.
+    item_attachments.render(node, ids.ItemRef(account, ids.ITEM, source, name), calendar, wants)  # ews-drafts
     render_component(node, master_of(calendar), shape)
     uid = event.value("UID")
     if uid and wants("calendar:UID"):

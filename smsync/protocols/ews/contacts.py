@@ -18,7 +18,7 @@ from typing import Optional
 from lxml import etree
 
 from smsync.formats.contentlines import Component, Property, parse_components, serialize, unescape_text
-from smsync.protocols.ews import ids
+from smsync.protocols.ews import ids, item_attachments
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
@@ -160,6 +160,7 @@ def contact_element(account: str, source: str, name: str, revision: int, content
     for field in ("Department", "JobTitle", "Surname"):
         if field in fields and wants(f"contacts:{field}"):
             etree.SubElement(node, t(field)).text = text(fields[field])
+    item_attachments.render(node, ref, card, wants)  # ews-drafts: the photo
     render_component(node, card, shape)
     return node
 

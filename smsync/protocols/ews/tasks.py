@@ -24,7 +24,7 @@ from lxml import etree
 
 from smsync.formats.contentlines import Component, Property, serialize, text_list, unescape_text
 from smsync.formats.icaltime import prop_time, zones_of
-from smsync.protocols.ews import ids
+from smsync.protocols.ews import ids, item_attachments
 from smsync.protocols.ews.calendar import load as load_calendar
 from smsync.protocols.ews.calendar_edit import parse_when
 from smsync.protocols.ews.contacts import escape_text
@@ -156,6 +156,7 @@ def task_element(account: str, source: str, name: str, revision: int, content: b
         etree.SubElement(node, t("StartDate")).text = fields["StartDate"]
     if wants("task:Status"):
         etree.SubElement(node, t("Status")).text = fields["Status"]
+    item_attachments.render(node, ref, calendar, wants)  # ews-drafts
     render_component(node, todo_of(calendar), shape)
     return node
 

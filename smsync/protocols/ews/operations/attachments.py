@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from lxml import etree
 
-from smsync.errors import NotFound, SmsyncError
+from smsync.errors import NotFound, PreconditionFailed, SmsyncError
+from smsync.formats.contentlines import parse_components, serialize
 from smsync.formats.message import parse_message
 from smsync.model import UIDSet
-from smsync.protocols.ews import attachments, extended_store, ids, items, shapes, successors
+from smsync.protocols.ews import attachments, extended_store, ids, item_attachments, items, shapes, successors
 from smsync.protocols.ews.errors import ACCESS_DENIED, INVALID_ID_MALFORMED, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t, xs_bool
@@ -59,6 +60,11 @@ async def get_attachment(ctx, request):
                 raise EWSError(INVALID_ID_MALFORMED, f"attachment id: {e}") from None
             if ref.account != ctx.account:
                 raise EWSError(ACCESS_DENIED, "the attachment belongs to another account")
+            if ref.kind == ids.ITEM:
+                listed = etree.Element(m("Attachments"))
+                listed.append(await _item_attachment(ctx, ref, path))
+                answers.append(response_message("GetAttachment", children=[listed]))
+                continue
             msg = await items.message(ctx, ref)
             now = msg.attachment_path(path)
             part = attachments.find(msg.structure.root, now) if now is not None else None
@@ -126,7 +132,10 @@ async def create_attachment(ctx, request):
     if not nodes:
         raise EWSError(SCHEMA_VALIDATION, "no attachment to create")
     try:
-        msg = await items.message(ctx, items.parse_item_ref(ctx, parent))
+        ref = items.parse_item_ref(ctx, parent)
+        if ref.kind == ids.ITEM:
+            return await _create_item_attachments(ctx, ref, parent, nodes)
+        msg = await items.message(ctx, ref)
         presented = ids.parse_change_key(parent.get("ChangeKey"))
         if presented is not None and presented != msg.info.modseq:
             raise EWSError("ErrorIrresolvableConflict", "the item changed since its ChangeKey")
@@ -165,6 +174,82 @@ async def _attachment_message(ctx, ref, cache: dict):
     return found
 
 
+# -- attachments of calendar items, tasks, notes and contacts (item_attachments) -------
+
+
+async def _stored_item(ctx, ref):
+    """``(the stored collection item, its parsed content)`` ``ref`` names (an
+    occurrence's id names its series' item)."""
+    found = await items.collection_item(ctx, ref)
+    try:
+        roots = parse_components(found.item.content)
+    except SmsyncError:
+        raise EWSError("ErrorItemCorrupt", "the stored item cannot be read") from None
+    if not roots:
+        raise EWSError("ErrorItemCorrupt", "the stored item is empty")
+    return found, roots[0]
+
+
+async def _store_item(found, root):
+    """Store ``root`` as ``found``'s new content if it did not change meanwhile; the
+    new revision."""
+    try:
+        stored = await found.collection.put(found.item.info.name, serialize(root), if_match=found.item.info.etag)
+    except PreconditionFailed:
+        raise EWSError("ErrorIrresolvableConflict", "the item changed meanwhile") from None
+    return stored.revision
+
+
+def _master_ref(ctx, ref, found):
+    return ids.ItemRef(ctx.account, ids.ITEM, ref.source, found.item.info.name)
+
+
+async def _item_attachment(ctx, ref, path: str):
+    found, root = await _stored_item(ctx, ref)
+    component = item_attachments.holder_of(root)
+    prop = item_attachments.find(component, path) if component is not None else None
+    if prop is None:
+        raise EWSError("ErrorItemNotFound", "no such attachment")
+    return item_attachments.file_attachment(_master_ref(ctx, ref, found), path, prop, with_content=True)
+
+
+async def _create_item_attachments(ctx, ref, parent, nodes):
+    """CreateAttachment to an event, task, note or contact: every attachment added in
+    one change of the stored item (they fail together)."""
+    try:
+        found, root = await _stored_item(ctx, ref)
+        presented = ids.parse_change_key(parent.get("ChangeKey"))
+        if presented is not None and presented != found.item.info.revision:
+            raise EWSError("ErrorIrresolvableConflict", "the item changed since its ChangeKey")
+        paths = [item_attachments.add(root, node) for node in nodes]
+        revision = await _store_item(found, root)
+    except (EWSError, SmsyncError) as e:
+        return response("CreateAttachment", [_failed(ctx, "CreateAttachment", e) for _ in nodes])
+    item = _master_ref(ctx, ref, found)
+    answers = []
+    for path in paths:
+        listed = etree.Element(m("Attachments"))
+        node = etree.SubElement(listed, t("FileAttachment"))
+        etree.SubElement(node, t("AttachmentId"), Id=ids.attachment_id(item, path),
+                         RootItemId=ids.item_id(ref), RootItemChangeKey=ids.change_key(revision))
+        answers.append(response_message("CreateAttachment", children=[listed]))
+    await ctx.note(f"CreateAttachment: {len(nodes)} attachment(s) added to a {found.item.info.component}")
+    return response("CreateAttachment", answers)
+
+
+async def _delete_item_attachment(ctx, ref, path: str):
+    try:
+        found, root = await _stored_item(ctx, ref)
+        if not item_attachments.remove(root, path):
+            raise EWSError("ErrorItemNotFound", "no such attachment")
+        revision = await _store_item(found, root)
+    except (EWSError, SmsyncError) as e:
+        return _failed(ctx, "DeleteAttachment", e)
+    root_id = etree.Element(m("RootItemId"), RootItemId=ids.item_id(_master_ref(ctx, ref, found)),
+                            RootItemChangeKey=ids.change_key(revision))
+    return response_message("DeleteAttachment", children=[root_id])
+
+
 @operation("DeleteAttachment")
 async def delete_attachment(ctx, request):
     # Attachments of one message are removed in one rewrite (their ids name the message
@@ -184,6 +269,9 @@ async def delete_attachment(ctx, request):
                 raise EWSError(INVALID_ID_MALFORMED, f"attachment id: {e}") from None
             if ref.account != ctx.account:
                 raise EWSError(ACCESS_DENIED, "the attachment belongs to another account")
+            if ref.kind == ids.ITEM:
+                answers[n] = await _delete_item_attachment(ctx, ref, path)
+                continue
             msg = await _attachment_message(ctx, ref, cache)
         except (EWSError, SmsyncError) as e:
             answers[n] = _failed(ctx, "DeleteAttachment", e)
