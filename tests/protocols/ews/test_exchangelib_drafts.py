@@ -8,6 +8,7 @@ message rewriting nothing; ChangeKey conflicts."""
 
 from __future__ import annotations
 
+import pytest
 import pytest_twisted
 
 from smsync.formats.message import parse_message
@@ -273,3 +274,39 @@ async def test_send_and_save_of_a_saved_draft_updates_then_sends(server):
     assert await in_thread(edit_and_send) == (0, ["after"])
     [received] = await server.bodies(user=OTHER)
     assert parse_message(received).subject == "after"
+
+
+@pytest.fixture
+def project_code():
+    from exchangelib import Message
+    from exchangelib.extended_properties import ExtendedProperty
+
+    class ProjectCode(ExtendedProperty):
+        property_set_id = "c11ff724-aa03-4555-9952-8fa248a11c3e"
+        property_name = "Project Code"
+        property_type = "String"
+
+    Message.register("project_code", ProjectCode)
+    yield
+    Message.deregister("project_code")
+
+
+@pytest_twisted.ensureDeferred
+async def test_extended_properties_survive_content_changes(server, project_code):
+    def client():
+        from exchangelib import Message
+
+        acc = account(server)
+        draft = Message(account=acc, folder=acc.drafts, subject="one", body="b", project_code="P-1")
+        draft.save()
+        draft.subject = "two"
+        draft.save(update_fields=["subject"])
+        first = acc.drafts.get(id=draft.id).project_code
+        draft.subject = "three"
+        draft.project_code = "P-2"
+        draft.save(update_fields=["subject", "project_code"])
+        got = acc.drafts.get(id=draft.id)
+        listed = [m.project_code for m in acc.drafts.all().only("subject", "project_code")]
+        return first, (got.subject, got.project_code), listed
+
+    assert await in_thread(client) == ("P-1", ("three", "P-2"), ["P-2"])
