@@ -248,7 +248,11 @@ def add_parts(raw: bytes, structure, parts_: list) -> bytes:
     eol = _eol(raw)
     root = structure.root
     boundary = root.param("boundary") if root.type == "multipart" else None
-    if root.subtype == "mixed" and boundary and root.children:
+    # A part holding the root's delimiter (an attached message that is a copy of this
+    # one) would end the root early there: then the root is wrapped, whose new
+    # boundary no part holds.
+    clash = boundary is not None and any(b"--" + boundary.encode("latin-1") in p for p in parts_)
+    if root.subtype == "mixed" and boundary and root.children and not clash:
         at = root.children[-1].body_end
         added = b"".join(eol + b"--" + boundary.encode("latin-1") + eol + p for p in parts_)
         return raw[:at] + added + raw[at:]

@@ -121,3 +121,23 @@ async def test_item_attachment_errors(server):
 
     event, empty, has = await in_thread(client)
     assert event == ["ErrorInvalidOperation"] and empty == ["ErrorSchemaValidation"] and has is False
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_message_attached_to_itself_keeps_its_structure(server):
+    await server.deliver(FORWARD)
+
+    def client():
+        from exchangelib import ItemAttachment
+
+        acc = account(server)
+        item = acc.inbox.get(subject="fyi")
+        # Its own copy attached: the copy holds the message's own boundary.
+        item.attach(ItemAttachment(name="itself", item=acc.inbox.get(subject="fyi")))
+        again = acc.inbox.get(subject="fyi")
+        return [(type(a).__name__, a.name) for a in again.attachments], again.attachments[1].item.subject
+
+    listed, inner = await in_thread(client)
+    assert listed == [("ItemAttachment", "the original"), ("ItemAttachment", "itself")] and inner == "fyi"
+    [stored] = await server.bodies()
+    assert [name for name, _inner in _rfc822_parts(stored)] == ["the original", "itself"]
