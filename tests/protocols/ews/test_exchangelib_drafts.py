@@ -8,14 +8,16 @@ message rewriting nothing; ChangeKey conflicts."""
 
 from __future__ import annotations
 
+import imaplib
+
 import pytest
 import pytest_twisted
 
 from smsync.formats.message import parse_message
 from smsync.protocols.ews.messages import body_of
-from smsync.testing.servers import OTHER, USER, in_thread
+from smsync.testing.servers import OTHER, PASSWORD, USER, in_thread
 from smsync.protocols.ews import soap
-from tests.protocols.ews.ews_support import account, call, codes, operation, post
+from tests.protocols.ews.ews_support import account, call, codes, operation, post, start, stop
 
 
 def never_overwrite(port: int, xml: str):
@@ -310,3 +312,40 @@ async def test_extended_properties_survive_content_changes(server, project_code)
         return first, (got.subject, got.project_code), listed
 
     assert await in_thread(client) == ("P-1", ("three", "P-2"), ["P-2"])
+
+
+@pytest.fixture
+def with_imap():
+    running = start(("imap", "ews"))
+    yield running
+    stop(running)
+
+
+@pytest_twisted.ensureDeferred
+async def test_imap_sees_one_draft_with_the_latest_content(with_imap):
+    server = with_imap
+
+    def edit():
+        from exchangelib import HTMLBody, Mailbox, Message
+
+        acc = account(server)
+        draft = Message(account=acc, folder=acc.drafts, subject="v1", body="one",
+                        to_recipients=[Mailbox(email_address=OTHER)])
+        draft.save()
+        for n in (2, 3):
+            draft.subject = f"v{n}"
+            draft.body = HTMLBody(f"<p>body {n}</p>")
+            draft.save(update_fields=["subject", "body"])
+
+    def imap_reads():
+        c = imaplib.IMAP4(server.host, server.port("imap"))
+        c.login(USER, PASSWORD)
+        c.select("Drafts", readonly=True)
+        _typ, data = c.uid("FETCH", "1:*", "(FLAGS BODY.PEEK[])")
+        c.logout()
+        return [part for part in data if isinstance(part, tuple)]
+
+    await in_thread(edit)
+    [(meta, raw)] = await in_thread(imap_reads)
+    assert b"\\Draft" in meta
+    assert parse_message(raw).subject == "v3" and _text(raw) == ("HTML", "<p>body 3</p>")
