@@ -349,3 +349,34 @@ async def test_imap_sees_one_draft_with_the_latest_content(with_imap):
     [(meta, raw)] = await in_thread(imap_reads)
     assert b"\\Draft" in meta
     assert parse_message(raw).subject == "v3" and _text(raw) == ("HTML", "<p>body 3</p>")
+
+
+@pytest_twisted.ensureDeferred
+async def test_concurrent_saves_of_one_draft_leave_one_draft(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make():
+        from exchangelib import Message
+
+        acc = account(server)
+        draft = Message(account=acc, folder=acc.drafts, subject="s0", body="b")
+        draft.save()
+        return draft.id
+
+    item_id = await in_thread(make)
+
+    def save(n):
+        return codes(call(server.portno, "UpdateItem",
+                          f'<m:ItemChanges><t:ItemChange><t:ItemId Id="{item_id}"/><t:Updates>'
+                          f'<t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message>'
+                          f'<t:Subject>s{n}</t:Subject></t:Message></t:SetItemField></t:Updates>'
+                          '</t:ItemChange></m:ItemChanges>'))
+
+    def race():
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(save, range(1, 13)))
+
+    results = await in_thread(race)
+    # Each save is made to the draft as it is when it is stored: never a second copy.
+    assert results == [["NoError"]] * 12
+    assert len(await server.bodies(folder="Drafts")) == 1

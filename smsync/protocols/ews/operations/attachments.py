@@ -11,6 +11,7 @@ ids of the old message's attachments follow theirs to their new place."""
 from __future__ import annotations
 
 from lxml import etree
+from twisted.internet.defer import DeferredLock
 
 from smsync.errors import NotFound, PreconditionFailed, SmsyncError
 from smsync.formats.contentlines import parse_components, serialize
@@ -100,25 +101,47 @@ def _failed(ctx, name: str, error, children=()):
     return response_message(name, error.code, error.message, list(children))
 
 
+class ChangedMeanwhile(EWSError):
+    """The message changed (or was rewritten) between its read and its rewrite."""
+
+    def __init__(self):
+        super().__init__("ErrorIrresolvableConflict", "the item changed since it was read")
+
+
+# Rewrites of one message in this process go one after the other: a second one finds
+# the message gone (rewritten) instead of storing a second copy of it.
+_rewriting: dict = {}
+
+
 async def replace_message(ctx, msg, old_raw: bytes, content: bytes, removed=(), flags=None,
                           expected_modseq=None):
     """Store ``content`` in place of ``msg`` (same folder and date; its flags, or
     ``flags``), whose bytes were ``old_raw``, and record the new one as its successor:
     the new message's ``ItemRef`` and MODSEQ. ``removed``: the attachment paths the
-    rewrite took out. With ``expected_modseq`` (ConflictResolution NeverOverwrite) a
-    message changed since it was read is ``ErrorIrresolvableConflict``, nothing
-    stored. Its extended properties go with it (``extended_store.carry``)."""
-    if expected_modseq is not None:
-        now = await msg.mailbox.messages(UIDSet.of([msg.uid]))
-        if not now or now[0].modseq != expected_modseq:
-            raise EWSError("ErrorIrresolvableConflict", "the item changed since its ChangeKey")
-    result = await msg.mailbox.append(content, flags=sorted(msg.info.flags if flags is None else flags),
-                                      internal_date=msg.info.internal_date)
-    # Recorded before the old message goes: a client never finds neither.
-    paths = attachments.renumbered(old_raw, msg.structure.root, content, removed)
-    await successors.record(ctx, msg.ref.source, msg.uid, result.uid, paths)
-    await extended_store.carry(ctx, msg.ref.source, msg.uid, msg.mailbox, result.uid)
-    await msg.mailbox.remove(UIDSet.of([msg.uid]))
+    rewrite took out. A message gone since it was read (rewritten meanwhile) is
+    ``ChangedMeanwhile`` (ErrorIrresolvableConflict), nothing stored; so is one changed since, with
+    ``expected_modseq`` (ConflictResolution NeverOverwrite) -- else its flags as they
+    are now, with the changes ``flags`` makes to those read, go with it. Its extended
+    properties go with it (``extended_store.carry``)."""
+    key = (ctx.account, msg.ref.source, msg.uid)
+    lock = _rewriting.setdefault(key, DeferredLock())
+    async with lock:
+        try:
+            now = await msg.mailbox.messages(UIDSet.of([msg.uid]))
+            if not now or (expected_modseq is not None and now[0].modseq != expected_modseq):
+                raise ChangedMeanwhile()
+            kept = set(now[0].flags)
+            if flags is not None:
+                kept = (kept | (set(flags) - set(msg.info.flags))) - (set(msg.info.flags) - set(flags))
+            result = await msg.mailbox.append(content, flags=sorted(kept), internal_date=msg.info.internal_date)
+            # Recorded before the old message goes: a client never finds neither.
+            paths = attachments.renumbered(old_raw, msg.structure.root, content, removed)
+            await successors.record(ctx, msg.ref.source, msg.uid, result.uid, paths)
+            await extended_store.carry(ctx, msg.ref.source, msg.uid, msg.mailbox, result.uid)
+            await msg.mailbox.remove(UIDSet.of([msg.uid]))
+        finally:
+            if not lock.waiting:
+                _rewriting.pop(key, None)
     return ids.ItemRef(ctx.account, ids.MESSAGE, msg.ref.source, str(result.uid)), result.modseq
 
 

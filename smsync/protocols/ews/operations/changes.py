@@ -16,6 +16,7 @@ import re
 from datetime import datetime, timezone
 
 from lxml import etree
+from twisted.internet.defer import DeferredLock
 
 from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
@@ -40,6 +41,7 @@ from smsync.protocols.ews.subscriptions import note_transfer
 from smsync.scheduling.scheduler import Plan
 
 _CONFLICT_RESOLUTIONS = ("NeverOverwrite", "AutoResolve", "AlwaysOverwrite")
+_content_locks: dict = {}
 #: Message fields of a full save (exchangelib's ``save()``) that a message does not keep.
 _KEPT_AS_THEY_ARE = frozenset({"item:ReminderMinutesBeforeStart", "item:ReminderDueBy",
                                "message:IsResponseRequested", "item:Culture"})
@@ -134,7 +136,29 @@ async def _update_message(ctx, ref, change, id_el, resolution: str, disposition:
     included. The answer names the message by the id the client sent; with a
     ``disposition`` that sends (exchangelib's ``send_and_save()`` of a saved draft) the
     message is then sent as SendItem sends it, and there is none."""
-    node = await _change_message(ctx, ref, change, id_el, resolution)
+    from smsync.protocols.ews.operations.attachments import ChangedMeanwhile
+
+    # Content changes of one folder's messages in this process go one at a time, each
+    # reading the message as the one before left it; another process's rewrite
+    # meanwhile makes the change again to the message as it is now, unless the client
+    # asked to be told (NeverOverwrite).
+    content = any(uri.get("FieldURI") in drafts.CONTENT_URIS for uri in change.iter(t("FieldURI")))
+    lock = _content_locks.setdefault((ctx.account, ref.source), DeferredLock()) if content else None
+    try:
+        for attempt in range(4):
+            try:
+                if lock is None:
+                    node = await _change_message(ctx, ref, change, id_el, resolution)
+                else:
+                    async with lock:
+                        node = await _change_message(ctx, ref, change, id_el, resolution)
+                break
+            except ChangedMeanwhile:
+                if resolution == "NeverOverwrite" or attempt == 3:
+                    raise
+    finally:
+        if lock is not None and not lock.locked and not lock.waiting:
+            _content_locks.pop((ctx.account, ref.source), None)
     if disposition == "SaveOnly":
         return node
     from smsync.protocols.ews.operations.sending import send_stored
