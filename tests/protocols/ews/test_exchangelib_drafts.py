@@ -20,12 +20,17 @@ from smsync.protocols.ews import soap
 from tests.protocols.ews.ews_support import account, call, codes, operation, post, start, stop
 
 
-def never_overwrite(port: int, xml: str):
-    """An UpdateItem with ConflictResolution NeverOverwrite (``call`` sets none)."""
+def update(port: int, xml: str, **attributes):
+    """An UpdateItem with ``attributes`` (``call`` sets none)."""
     request = operation("UpdateItem", xml)
-    request.set("ConflictResolution", "NeverOverwrite")
+    for name, value in attributes.items():
+        request.set(name, value)
     _status, _headers, payload = post(port, soap.request_envelope(request, soap.LATEST))
     return soap.read_response(payload)
+
+
+def never_overwrite(port: int, xml: str):
+    return update(port, xml, ConflictResolution="NeverOverwrite")
 
 
 async def _uids_and_flags(server, folder="Drafts", user=USER):
@@ -380,3 +385,25 @@ async def test_concurrent_saves_of_one_draft_leave_one_draft(server):
     # Each save is made to the draft as it is when it is stored: never a second copy.
     assert results == [["NoError"]] * 12
     assert len(await server.bodies(folder="Drafts")) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_update_then_send_with_a_saved_item_folder(server):
+    def client():
+        from exchangelib import Mailbox, Message
+
+        acc = account(server)
+        draft = Message(account=acc, folder=acc.drafts, subject="draft", body="b",
+                        to_recipients=[Mailbox(email_address=OTHER)])
+        draft.save()
+        answer = update(server.portno, f"""
+            <m:SavedItemFolderId><t:DistinguishedFolderId Id="inbox"/></m:SavedItemFolderId>
+            <m:ItemChanges><t:ItemChange><t:ItemId Id="{draft.id}"/><t:Updates>
+              <t:SetItemField><t:FieldURI FieldURI="item:Subject"/>
+                <t:Message><t:Subject>sent from an update</t:Subject></t:Message></t:SetItemField>
+            </t:Updates></t:ItemChange></m:ItemChanges>""", MessageDisposition="SendAndSaveCopy")
+        return codes(answer), acc.drafts.total_count, [i.subject for i in acc.inbox.all()], acc.sent.total_count
+
+    assert await in_thread(client) == (["NoError"], 0, ["sent from an update"], 0)
+    [received] = await server.bodies(user=OTHER)
+    assert parse_message(received).subject == "sent from an update"

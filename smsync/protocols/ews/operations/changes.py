@@ -129,13 +129,15 @@ def flag_changes(updates, flags: frozenset) -> tuple[set, set]:
     return add, remove
 
 
-async def _update_message(ctx, ref, change, id_el, resolution: str, disposition: str = "SaveOnly"):
+async def _update_message(ctx, ref, change, id_el, resolution: str, disposition: str = "SaveOnly",
+                          request=None):
     """One ItemChange of a message: its flags (IsRead, Flag, Categories and the
     extended properties that are flags) changed in place; its content (``drafts``)
     by storing the message rewritten in its place, with its flags, the changed ones
     included. The answer names the message by the id the client sent; with a
     ``disposition`` that sends (exchangelib's ``send_and_save()`` of a saved draft) the
-    message is then sent as SendItem sends it, and there is none."""
+    message is then sent as SendItem sends it (its copy in the request's
+    SavedItemFolderId, else Sent Items), and there is none."""
     from smsync.protocols.ews.operations.attachments import ChangedMeanwhile
 
     # Content changes of one folder's messages in this process go one at a time, each
@@ -163,7 +165,15 @@ async def _update_message(ctx, ref, change, id_el, resolution: str, disposition:
         return node
     from smsync.protocols.ews.operations.sending import send_stored
 
-    await send_stored(ctx, await items.message(ctx, ref), disposition == "SendAndSaveCopy", name="UpdateItem")
+    target = None
+    saved = request.find(m("SavedItemFolderId")) if request is not None and disposition == "SendAndSaveCopy" else None
+    if saved is not None:
+        found = [c for c in saved if isinstance(c.tag, str)]
+        target = await tree.resolve(ctx, found[0]) if len(found) == 1 else None
+        if target is None or not target.is_mail:
+            raise EWSError(INVALID_OPERATION, "a sent copy goes to one mail folder")
+    await send_stored(ctx, await items.message(ctx, ref), disposition == "SendAndSaveCopy", target,
+                      name="UpdateItem")
     return None
 
 
@@ -240,7 +250,7 @@ async def update_item(ctx, request):
                 etree.SubElement(conflicts, t("Count")).text = "0"
                 answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
                 continue
-            node = await _update_message(ctx, ref, change, id_el, resolution, disposition)
+            node = await _update_message(ctx, ref, change, id_el, resolution, disposition, request)
         except (EWSError, SmsyncError) as e:
             answers.append(_failed(ctx, "UpdateItem", e, [_item_holder()]))
             continue
