@@ -22,7 +22,8 @@ from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
 from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meeting_replies, meetings, notes, tree
-from smsync.protocols.ews import drafts, extended, extended_flags, extended_store
+from smsync.protocols.ews import extended, extended_flags, extended_store
+from smsync.protocols.ews import drafts
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
