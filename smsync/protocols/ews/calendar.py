@@ -21,12 +21,13 @@ from smsync.errors import SmsyncError
 from smsync.formats.contentlines import Component, parse_components, serialize, unescape_text
 from smsync.formats.icalendar import expand_instances
 from smsync.formats.icaltime import prop_time, prop_times, zones_of
-from smsync.protocols.ews import ids, item_attachments
+from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.messages import ews_date
 from smsync.protocols.ews.recurrence import recurrence_element, rule_parts
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews import item_attachments
 from smsync.protocols.ews.soap import t, text
 
 #: Separates the stored item's name from an occurrence's RECURRENCE-ID in an item key

@@ -18,10 +18,11 @@ from typing import Optional
 from lxml import etree
 
 from smsync.formats.contentlines import Component, Property, parse_components, serialize, unescape_text
-from smsync.protocols.ews import ids, item_attachments
+from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews import item_attachments
 from smsync.protocols.ews.soap import t, text
 
 #: EWS phone keys -> the vCard TEL types that hold them (first match wins).

@@ -107,30 +107,47 @@ def file_attachment(ref: ids.ItemRef, path: str, prop: Property, with_content: b
     return node
 
 
-#: What may come before ``<t:Attachments>`` in an item (ItemType's sequence).
+#: ItemType's sequence up to HasAttachments: what comes before ``<t:Attachments>``,
+#: then what comes before HasAttachments.
 _BEFORE = ("MimeContent", "ItemId", "ParentFolderId", "ItemClass", "Subject", "Sensitivity", "Body")
+_BEFORE_HAS = _BEFORE + ("Attachments", "DateTimeReceived", "Size", "Categories", "Importance", "InReplyTo",
+                         "IsSubmitted", "IsDraft", "IsFromMe", "IsResend", "IsUnmodified",
+                         "InternetMessageHeaders", "DateTimeSent", "DateTimeCreated", "ResponseObjects",
+                         "ReminderDueBy", "ReminderIsSet", "ReminderNextTime", "ReminderMinutesBeforeStart",
+                         "DisplayCc", "DisplayTo")
+
+
+def _local(child) -> str:
+    return child.tag.rpartition("}")[2] if isinstance(child.tag, str) else ""
 
 
 def render(node, ref: ids.ItemRef, root: Component, wants) -> None:
-    """Add to a rendered item its ``<t:Attachments>`` (after its Body, as the schema
-    orders them) and HasAttachments, as ``wants(uri)`` asks; ``ref`` names the stored
-    item (not an occurrence), ``root`` is its parsed content."""
+    """Add to a rendered item its ``<t:Attachments>`` and HasAttachments, as
+    ``wants(uri)`` asks, where the schema orders them among what is there; ``ref``
+    names the stored item (not an occurrence), ``root`` is its parsed content."""
     component = holder_of(root)
     found = attached(component) if component is not None else []
     if found and wants("item:Attachments"):
         holder = etree.Element(t("Attachments"))
         for path, prop in found:
             holder.append(file_attachment(ref, path, prop))
-        anchor = None
-        for child in node:
-            if isinstance(child.tag, str) and child.tag.rpartition("}")[2] in _BEFORE:
-                anchor = child
-        if anchor is not None:
-            anchor.addnext(holder)
-        else:
-            node.insert(0, holder)
+        _place(node, holder, _BEFORE)
     if wants("item:HasAttachments"):
-        etree.SubElement(node, t("HasAttachments")).text = "true" if found else "false"
+        has = etree.Element(t("HasAttachments"))
+        has.text = "true" if found else "false"
+        _place(node, has, _BEFORE_HAS)
+
+
+def _place(node, element, before: tuple) -> None:
+    """Insert ``element`` after the last child of ``node`` named in ``before``."""
+    anchor = None
+    for child in node:
+        if _local(child) in before:
+            anchor = child
+    if anchor is not None:
+        anchor.addnext(element)
+    else:
+        node.insert(0, element)
 
 
 def add(root: Component, node) -> str:

@@ -24,13 +24,14 @@ from lxml import etree
 
 from smsync.formats.contentlines import Component, Property, serialize, text_list, unescape_text
 from smsync.formats.icaltime import prop_time, zones_of
-from smsync.protocols.ews import ids, item_attachments
+from smsync.protocols.ews import ids
 from smsync.protocols.ews.calendar import load as load_calendar
 from smsync.protocols.ews.calendar_edit import parse_when
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews import item_attachments
 from smsync.protocols.ews.soap import t, text, xs_bool
 
 #: The EWS status kept beside a STATUS that cannot say it.
@@ -156,8 +157,8 @@ def task_element(account: str, source: str, name: str, revision: int, content: b
         etree.SubElement(node, t("StartDate")).text = fields["StartDate"]
     if wants("task:Status"):
         etree.SubElement(node, t("Status")).text = fields["Status"]
-    item_attachments.render(node, ref, calendar, wants)  # ews-drafts
     render_component(node, todo_of(calendar), shape)
+    item_attachments.render(node, ref, calendar, wants)  # ews-drafts
     return node
 
 
