@@ -42,6 +42,9 @@ class DeviceView:
     wipe: Optional[WipeRequest] = None
     #: What it syncs ("Mail", "Calendars: Work"...), as far as known; empty: not known.
     syncs: tuple = ()
+    #: What the device says of itself beyond its user agent, as (label, value) pairs
+    #: (an EAS device's model, OS...; read on its own page only).
+    details: tuple = ()
 
     @property
     def type(self) -> str:
@@ -61,7 +64,7 @@ class DeviceView:
             "id": d.device_id, "name": d.name, "protocol": d.protocol, "type": self.type,
             "user_agent": d.user_agent, "first_seen": _iso(d.first_seen),
             "last_sync": _iso(d.last_sync), "renamable": self.renamable, "wipeable": self.wipeable,
-            "syncs": list(self.syncs),
+            "syncs": list(self.syncs), "details": dict(self.details),
             "wipe": None if self.wipe is None else {
                 "account_only": self.wipe.account_only, "requested": self.wipe.requested,
                 "acknowledged": self.wipe.acknowledged, "status": self.wipe.status},
@@ -95,7 +98,8 @@ async def device_of(store, account: str, device_id: str) -> DeviceView:
     if the account has no device of that id (another account's device is not found
     either: ids are looked up in ``account`` only)."""
     view = await _plain_view(store, account, device_id)
-    return attrs.evolve(view, syncs=await syncs_of(store, view.device))
+    return attrs.evolve(view, syncs=await syncs_of(store, view.device),
+                        details=await details_of(store, view.device))
 
 
 async def _plain_view(store, account: str, device_id: str) -> DeviceView:
@@ -103,6 +107,37 @@ async def _plain_view(store, account: str, device_id: str) -> DeviceView:
     device = await store.devices.get(account, device_id)
     wipe = await wipe_request(store.devices, account, device_id) if device.protocol in WIPEABLE else None
     return DeviceView(device, wipe, SYNCS.get(device.protocol, ()))
+
+
+# -- what a device says of itself -----------------------------------------------------
+
+#: The fields of an EAS device's DeviceInformation shown, with their labels.
+_EAS_DETAILS = (("Model", "Model"), ("FriendlyName", "Friendly name"), ("OS", "Operating system"),
+                ("OSLanguage", "Language"), ("MobileOperator", "Mobile operator"))
+
+
+async def details_of(store, device: Device) -> tuple:
+    """What ``device`` said of itself beyond its user agent, as (label, value) pairs: an
+    EAS device's DeviceInformation (Settings or Provision), a SyncML device's DevInf
+    maker and model. Empty when it said nothing."""
+    if device.protocol == "eas":
+        # The EAS endpoint's key (smsync.protocols.eas.commands.settings), imported
+        # rather than copied; only here, so the list never loads EAS's commands.
+        from smsync.protocols.eas.commands.settings import DEVICE_INFO_KEY
+
+        info = await _json_state(store, device, DEVICE_INFO_KEY)
+        if not isinstance(info, dict):
+            return ()
+        return tuple((label, str(info[key])) for key, label in _EAS_DETAILS if info.get(key))
+    if device.protocol == "syncml":
+        from smsync.protocols.syncml.databases import DEVINF_KEY
+
+        info = await _json_state(store, device, DEVINF_KEY)
+        if not isinstance(info, dict):
+            return ()
+        return tuple((label, str(info[key])) for key, label in (
+            ("manufacturer", "Maker"), ("model", "Model"), ("software", "Software")) if info.get(key))
+    return ()
 
 
 # -- what a device syncs -----------------------------------------------------------------
@@ -244,5 +279,5 @@ def not_found_message(account: str, device_id: str) -> str:
     return f"{account} has no device {device_id!r}"
 
 
-__all__ = ["DeviceView", "devices_of", "device_of", "syncs_of", "rename", "delete", "delete_means", "wipe",
+__all__ = ["DeviceView", "devices_of", "device_of", "syncs_of", "details_of", "rename", "delete", "delete_means", "wipe",
            "log_of", "check_name", "NotFound"]

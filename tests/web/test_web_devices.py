@@ -50,6 +50,8 @@ async def add_phone(store, account=USER, device_id=PHONE, agent="Android-Mail/1.
                                    json.dumps({"key": 1, "folders": folders}).encode())
     await store.devices.save_state(account, device_id, "eas:sync", json.dumps(
         {"collections": {"f1": {}, "c1": {}}, "wait": None, "window": 100}).encode())
+    await store.devices.save_state(account, device_id, "eas:device-info", json.dumps(
+        {"Model": "Pixel 8", "OS": "Android 14", "IMEI": "3560000"}).encode())
     await store.devices.log(account, device_id, "Sync f1: 3 added")
 
 
@@ -89,6 +91,7 @@ async def test_device_page_rename_wipe_and_delete(web):
     text = body.decode()
     assert status == 200 and "frame-ancestors 'none'" in headers["content-security-policy"]
     for fact in ("Exchange ActiveSync", "Android-Mail/1.0", "Mail: Inbox; Calendars: Calendar",
+                 "<dt>Model</dt><dd>Pixel 8</dd>", "<dt>Operating system</dt><dd>Android 14</dd>",
                  "Sync f1: 3 added", "none requested", 'action="/web/devices/eas-PHONE1/rename"',
                  "Remote wipe", "Account-only wipe", 'href="/web/devices/eas-PHONE1/delete"'):
         assert fact in text, fact
@@ -152,6 +155,7 @@ async def test_device_api(web):
     status, _, got = await call(web, "GET", f"/api/v1/devices/{PHONE}")
     assert status == 200 and got["type"] == "Exchange ActiveSync" and got["renamable"] and got["wipeable"]
     assert got["syncs"] == ["Mail: Inbox", "Calendars: Calendar"] and got["wipe"] is None
+    assert got["details"] == {"Model": "Pixel 8", "Operating system": "Android 14"}
 
     status, headers, got = await call(web, "PATCH", f"/api/v1/devices/{PHONE}", {"name": ""})
     assert status == 400 and got["field"] == "name" and headers["content-type"] == "application/problem+json"
@@ -304,3 +308,50 @@ async def test_real_clients_are_listed_with_their_type(web):
     status, _, body = await page(web, cookie, f"/web/devices/{caldav}")
     assert status == 200 and b"/rename" not in body and b"cannot be renamed" in body
     assert f"/web/devices/{caldav}/delete".encode() in body and b"Remote wipe" not in body
+
+
+@pytest.fixture
+def eas_web():
+    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("web", "eas"), SQLITE, tls=True)))
+    yield running
+    pytest_twisted.blockon(ensureDeferred(running.stop()))
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_real_eas_device_its_wipe_and_its_delete(eas_web):
+    from tests.protocols.eas.eas_client import AS, PROV, el, ready_device
+
+    web = eas_web
+    phone = await in_thread(ready_device, web, "WEBPHONE1")
+    inbox = phone.folder_of_type(2)
+    collection = await in_thread(phone.sync, inbox, "0")
+    key = collection.find(AS, "SyncKey").text
+
+    status, _, got = await call(web, "GET", "/api/v1/devices/eas-WEBPHONE1")
+    assert status == 200 and got["type"] == "Exchange ActiveSync" and got["last_sync"]
+    assert got["syncs"] == ["Mail: Inbox"]
+
+    # A wipe asked on the web reaches the device's next Provision.
+    status, _, got = await call(web, "POST", "/api/v1/devices/eas-WEBPHONE1/wipe", {})
+    assert status == 200 and got["account_only"] is False
+    provision = el(PROV, "Provision", el(PROV, "Policies", el(PROV, "Policy", el(
+        PROV, "PolicyType", text="MS-EAS-Provisioning-WBXML"))))
+    status, tree = await in_thread(phone.post, "Provision", provision)
+    assert status == 200 and tree.find(PROV, "RemoteWipe") is not None
+    report = el(PROV, "Provision", el(PROV, "RemoteWipe", el(PROV, "Status", text="1")))
+    await in_thread(phone.post, "Provision", report)
+    status, _, got = await call(web, "GET", "/api/v1/devices/eas-WEBPHONE1")
+    assert got["wipe"]["acknowledged"] and got["wipe"]["status"] == "1"
+
+    # Deleted: its state is gone, so its next sync starts over.
+    status, _, _ = await call(web, "DELETE", "/api/v1/devices/eas-WEBPHONE1")
+    assert status == 204
+    for state in ("eas:sync", "eas:hierarchy", "eas:policy", "wipe"):
+        assert await web.store.devices.load_state(USER, "eas-WEBPHONE1", state) is None
+    await in_thread(phone.provision)  # a new device to the server: provisioned again
+    status, tree = await in_thread(phone.post, "Sync", el(AS, "Sync", el(AS, "Collections", el(
+        AS, "Collection", el(AS, "SyncKey", text=key), el(AS, "CollectionId", text=inbox)))))
+    assert status == 200
+    assert tree.find(AS, "Collections").find(AS, "Collection").find(AS, "Status").text == "3"
+    again = await in_thread(phone.sync, inbox, "0")
+    assert again.find(AS, "Status").text == "1"
