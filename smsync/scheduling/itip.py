@@ -240,7 +240,7 @@ _REPLY_COPIES = ("UID", "RECURRENCE-ID", "SEQUENCE", "DTSTART", "DTEND", "DURATI
                  "SUMMARY", "ORGANIZER")
 
 
-def reply(event: bytes, attendee: str, partstat: str, *, comment: Optional[str] = None,
+def reply(event: bytes, attendee: str, partstat: Optional[str], *, comment: Optional[str] = None,
           now: Optional[datetime] = None) -> bytes:
     """The METHOD:REPLY object (RFC 5546 3.2.3 / 3.4.3) in which ``attendee`` answers
     ``event`` (the REQUEST, or the stored event) with ``partstat``.
@@ -248,14 +248,15 @@ def reply(event: bytes, attendee: str, partstat: str, *, comment: Optional[str] 
     One component per component of ``event`` that lists the attendee (all of them when
     none does), each with the UID, RECURRENCE-ID, SEQUENCE, ORGANIZER, times and summary
     of the original, a new DTSTAMP, and the attendee's own ATTENDEE property alone --
-    with its parameters but RSVP, and PARTSTAT set. The VTIMEZONEs are copied so the
+    with its parameters but RSVP, and PARTSTAT set (``partstat`` None: each component
+    keeps the one it has, an answer per instance). The VTIMEZONEs are copied so the
     times stay readable. ``comment`` becomes a COMMENT.
 
     Raises:
         InvalidData: unreadable data, no ORGANIZER, no attendee address, or a
             ``partstat`` that is none of ``PARTSTATS``.
     """
-    wanted = _check_partstat(partstat)
+    wanted = _check_partstat(partstat) if partstat is not None else None
     if not address_of(attendee):
         raise InvalidData("no attendee address")
     cal = _calendar(event)
@@ -279,7 +280,7 @@ def reply(event: bytes, attendee: str, partstat: str, *, comment: Optional[str] 
         own = copy.deepcopy(own) if own is not None else Property(
             "ATTENDEE", f"mailto:{address_of(attendee)}")
         _set_param(own, "RSVP", None)
-        _set_param(own, "PARTSTAT", [wanted])
+        _set_param(own, "PARTSTAT", [wanted or (own.param("PARTSTAT") or "NEEDS-ACTION").upper()])
         answer.properties.append(own)
         if comment:
             answer.properties.append(Property("COMMENT", _escape(comment)))

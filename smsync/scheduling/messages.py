@@ -13,6 +13,8 @@ from typing import Iterable, Optional
 
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, parse_components, serialize
+from smsync.formats.icaltime import zones_of
+from smsync.scheduling import instances
 from smsync.scheduling.itip import SCHEDULED, address_of, same_address
 
 #: Parameters that steer the server and are never sent to anyone (RFC 6638 3.2, 7.1-7.3).
@@ -53,15 +55,49 @@ def is_scheduling_object(data: bytes) -> bool:
         c.get("ORGANIZER") is not None for c in _items(_calendar(data)))
 
 
-def _signature(cal: Component) -> bytes:
+def _signature(cal: Component, ignore: frozenset = frozenset()) -> bytes:
     out = copy.deepcopy(cal)
     out.properties = [p for p in out.properties if p.name not in ("METHOD", INBOX_METHOD)]
     for comp in _items(out):
-        comp.properties = [p for p in comp.properties if p.name not in _VOLATILE_PROPS]
+        comp.properties = [p for p in comp.properties
+                           if p.name not in _VOLATILE_PROPS and p.name not in ignore]
         for prop in comp.properties:
             if prop.name in ("ATTENDEE", "ORGANIZER"):
                 prop.params = [(k, v) for k, v in prop.params if k not in _VOLATILE_PARAMS]
+    _drop_plain_overrides(out)
     return serialize(out)
+
+
+def _lines(comp: Component) -> list:
+    return sorted(serialize(Component("X", list(comp.properties), list(comp.components))).split(b"\r\n"))
+
+
+def _drop_plain_overrides(cal: Component) -> None:
+    """Leave out the overrides that only copy their master's instance (answers and
+    stamps apart): what filing an answer to one occurrence makes on the organizer's
+    copy changes no more than an answer to the series does."""
+    top = instances.master(cal)
+    if top is None or not instances.is_series(cal):
+        return
+    try:
+        zones = zones_of(cal)
+    except InvalidData:
+        return
+    plain = []
+    for comp in _items(cal):
+        rid = comp.get("RECURRENCE-ID")
+        if rid is None:
+            continue
+        when = instances.instant(rid, zones)
+        if when is None:
+            continue
+        try:
+            made = instances.made_from(top, instances.utc(when), zones)
+        except (InvalidData, ValueError):
+            continue
+        if _lines(made) == _lines(comp):
+            plain.append(comp)
+    cal.components = [c for c in cal.components if not any(c is p for p in plain)]
 
 
 def schedule_tag(data: bytes) -> str:
@@ -81,6 +117,43 @@ def significant_change(old: Optional[bytes], new: bytes) -> bool:
         return _signature(_calendar(old)) != _signature(_calendar(new))
     except InvalidData:
         return True
+
+
+def changed_for_all(old: bytes, new: bytes) -> bool:
+    """Whether ``new`` differs from ``old`` in what every attendee sees -- times,
+    place, recurrence, text -- not just in the attendee list and answers (SEQUENCE and
+    stamps aside): what decides who a "send to the changed only" update goes to."""
+    try:
+        ignore = frozenset({"ATTENDEE", "SEQUENCE"})
+        return _signature(_calendar(old), ignore) != _signature(_calendar(new), ignore)
+    except InvalidData:
+        return True
+
+
+def differs_but_exdates(old: bytes, new: bytes) -> bool:
+    """Whether ``new`` differs from ``old`` other than in EXDATE lines and SEQUENCE
+    (answers and stamps aside, like ``significant_change``)."""
+    try:
+        ignore = frozenset({"EXDATE", "SEQUENCE"})
+        return _signature(_calendar(old), ignore) != _signature(_calendar(new), ignore)
+    except InvalidData:
+        return True
+
+
+def attendee_entries(data: bytes, organizer: str) -> dict[str, frozenset]:
+    """What each attendee's entry says, answers aside: lower-cased address -> the
+    (RECURRENCE-ID, parameters) of every ATTENDEE line naming them."""
+    out: dict[str, set] = {}
+    for comp in _items(_calendar(data)):
+        rid = (comp.value("RECURRENCE-ID") or "").strip()
+        for prop in comp.get_all("ATTENDEE"):
+            address = address_of(prop.value).lower()
+            if not address or same_address(address, organizer):
+                continue
+            params = tuple(sorted((k, tuple(v)) for k, v in prop.params
+                                  if k not in _VOLATILE_PARAMS and k != "SCHEDULE-FORCE-SEND"))
+            out.setdefault(address, set()).add((rid, params))
+    return {k: frozenset(v) for k, v in out.items()}
 
 
 def recipients(data: bytes, organizer: str) -> dict[str, str]:

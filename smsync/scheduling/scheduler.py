@@ -5,13 +5,20 @@ A protocol asks the ``Scheduler`` what a write means before storing it (``plan_p
 those taken off, an attendee's new PARTSTAT sends a REPLY to the organizer, deleting
 sends CANCEL (organizer) or a declining REPLY (attendee). The ``Plan`` says what to
 store (the organizer's copy gets each attendee's SCHEDULE-STATUS) and what to send;
-once stored, ``carry_out`` sends it.
+once stored, ``carry_out`` sends it. What names single occurrences of a series
+(RECURRENCE-ID) -- an answer to one, an occurrence taken out (an EXDATE), a request for
+one -- is about those instances alone (``instances``).
 
 Delivery: an address that is an account of this server gets the message at once
 (``receive``): in its schedule inbox, and applied to its calendars -- a REQUEST placed
-or updated in the default calendar, a CANCEL marking the event cancelled, a REPLY
-setting the attendee's PARTSTAT on the organizer's copy. Any other address gets the
+or updated in the default calendar, a CANCEL marking the event cancelled (or taking
+the cancelled occurrences out of the series), a REPLY setting the attendee's PARTSTAT on
+the organizer's copy (on the occurrences it names, when it names some). Any other address gets the
 message as iMIP mail (RFC 6047) through ``send``, the server's submission service.
+A local account also gets that iMIP mail in its INBOX (``inbox_messages``), as Exchange
+gives every invitation, update, cancellation and answer: Outlook for Mac, EAS phones
+and IMAP users see and answer meetings in their mail. Answering from that message
+answers the calendar item delivery already placed, so nothing is applied twice.
 iMIP mail coming in (``incoming_mail``) is received the same way once its sender is
 seen to be who may send it.
 """
@@ -25,13 +32,15 @@ import attrs
 from twisted.logger import Logger
 
 from smsync.errors import InvalidData, NotFound, PreconditionFailed, SmsyncError
+from smsync.formats.contentlines import Property, serialize
 from smsync.model import CollectionKind
-from smsync.scheduling import imip
+from smsync.scheduling import imip, instances
 from smsync.scheduling.calendar import default_calendar, find_event
 from smsync.scheduling.itip import (CANCEL, COUNTER, REPLY, REQUEST, ITip, address_of,
-                                    apply_partstat, calendar_object, parse_itip, reply,
+                                    calendar_object, parse_itip, reply,
                                     same_address)
-from smsync.scheduling.messages import (DELIVERED, NO_ROUTE, SENT, cancelled, forced, message,
+from smsync.scheduling.messages import (DELIVERED, NO_ROUTE, SENT, attendee_entries, cancelled,
+                                        changed_for_all, differs_but_exdates, forced, message,
                                         partstat_of, recipients, set_schedule_status,
                                         significant_change, strip_force_send,
                                         strip_schedule_params, to_inbox)
@@ -50,6 +59,11 @@ OUTBOX_NAME = "schedule-outbox"
 #: ``send(account, recipients, message)``: hand an RFC 5322 message from ``account`` to
 #: the submission service for ``recipients`` (none of them an account here).
 SendMail = Callable[[str, list, bytes], Awaitable]
+
+#: Methods whose delivery to a local account is also an iMIP mail in its INBOX (what an
+#: organizer sends its attendees, and an attendee its organizer; not REFRESH, a request
+#: for a REQUEST the client answers itself).
+INBOX_MAIL_METHODS = frozenset({REQUEST, CANCEL, REPLY, COUNTER, DECLINECOUNTER})
 
 #: Collections an invitation may be found in, or filed into.
 _CALENDAR_KINDS = (CollectionKind.CALENDAR, CollectionKind.TASKS)
@@ -99,6 +113,12 @@ async def mailbox(collections, kind: CollectionKind):
     return await collections.collection_by_id(info.id)
 
 
+def inbox_messages_of(config) -> bool:
+    """``[scheduling] inbox_messages`` of ``config`` (a ``smsync.config.Config``; None or
+    one without the section: the default, yes)."""
+    return bool(getattr(getattr(config, "scheduling", None), "inbox_messages", True))
+
+
 def _parse(data: Optional[bytes]) -> Optional[ITip]:
     if data is None:
         return None
@@ -110,11 +130,13 @@ def _parse(data: Optional[bytes]) -> Optional[ITip]:
 
 class Scheduler:
     """Implicit scheduling over ``store`` (an ``IStore``); ``send`` carries iMIP mail
-    out (None: remote attendees cannot be reached, SCHEDULE-STATUS says so)."""
+    out (None: remote attendees cannot be reached, SCHEDULE-STATUS says so);
+    ``inbox_messages``: a local recipient also gets the iMIP mail in its INBOX."""
 
-    def __init__(self, store, send: Optional[SendMail] = None):
+    def __init__(self, store, send: Optional[SendMail] = None, *, inbox_messages: bool = True):
         self.store = store
         self.send = send
+        self.inbox_messages = inbox_messages
 
     async def local_account(self, address: str) -> Optional[str]:
         """The account of this server whose calendar user address ``address`` is
@@ -133,9 +155,18 @@ class Scheduler:
 
     # --- what a write means
 
-    async def plan_put(self, account: str, old: Optional[bytes], new: bytes) -> Plan:
+    async def plan_put(self, account: str, old: Optional[bytes], new: bytes, *,
+                       only_changed: bool = False) -> Plan:
         """What storing ``new`` in place of ``old`` (None: a new object) in ``account``'s
-        calendar sends. Data that is no scheduling object, or unreadable, sends nothing."""
+        calendar sends. Data that is no scheduling object, or unreadable, sends nothing.
+
+        The organizer's significant change sends REQUEST to every attendee -- with
+        ``only_changed`` (EWS's SendOnlyToChanged), when what changed is the attendee
+        list alone, only to the attendees added or whose entry changed; attendees taken
+        off get a CANCEL, and occurrences taken out of a series (a new EXDATE) a CANCEL
+        naming each instance. An attendee's new answer, to the series or to single
+        occurrences, sends a REPLY naming what was answered (an occurrence they took
+        out of their copy, a DECLINED one)."""
         info = _parse(new)
         if info is None:
             return Plan()
@@ -144,18 +175,31 @@ class Scheduler:
         if not organizer:
             return Plan()
         if same_address(organizer, account):
-            return await self._organizer_put(account, old if before is not None else None, new, info)
+            return await self._organizer_put(account, old if before is not None else None, new, info,
+                                             only_changed)
         if info.attendee(account) is not None:
             return self._attendee_change(account, old if before is not None else None, new, info,
                                          organizer)
         return Plan()
 
-    async def _organizer_put(self, account, old, new, info: ITip) -> Plan:
+    async def _organizer_put(self, account, old, new, info: ITip, only_changed: bool = False) -> Plan:
         now = recipients(new, account)
         earlier = recipients(old, account) if old is not None else {}
         removed = [address for key, address in earlier.items() if key not in now]
+        dropped, base = self._dropped(old, new)
         outgoing, content = [], None
-        to = now if significant_change(old, new) else {k: v for k, v in now.items() if k in forced(new)}
+        if base is not None:
+            # Occurrences taken out: a change for everyone only if more than that changed.
+            significant = differs_but_exdates(base, new)
+        else:
+            significant = significant_change(old, new)
+        if significant and only_changed and old is not None and not changed_for_all(base or old, new):
+            before, after = attendee_entries(old, account), attendee_entries(new, account)
+            to = {k: v for k, v in now.items() if before.get(k) != after.get(k) or k in forced(new)}
+        elif significant:
+            to = now
+        else:
+            to = {k: v for k, v in now.items() if k in forced(new)}
         if to:
             statuses = {key: await self._status(address) for key, address in to.items()}
             # SCHEDULE-FORCE-SEND is a request for this write only: not kept.
@@ -165,15 +209,91 @@ class Scheduler:
         if removed:
             outgoing.append(Outgoing(CANCEL, message(old, CANCEL, only=removed), tuple(removed),
                                      info.summary))
+        gone = {address.lower() for address in removed}
+        for when in sorted(dropped):
+            out = self._instance_cancel(account, old, new, when, gone, info.summary)
+            if out is not None:
+                outgoing.append(out)
         return Plan(content, tuple(outgoing))
 
-    def _attendee_change(self, account, old, new, info: ITip, organizer: str) -> Plan:
-        own = partstat_of(new, account)
-        earlier = partstat_of(old, account) if old is not None else None
-        if own is None or own == earlier or (old is None and own == "NEEDS-ACTION"):
-            return Plan()
+    @staticmethod
+    def _dropped(old: Optional[bytes], new: bytes) -> tuple[set, Optional[bytes]]:
+        """``(instants, base)``: the occurrences of ``old``'s series that ``new`` newly
+        excludes (EXDATEs added), and ``old`` with every added EXDATE applied (None when
+        none was added, or the series lost one)."""
+        if old is None:
+            return set(), None
         try:
-            answer = reply(new, account, own)
+            before, after = instances.load(old), instances.load(new)
+            if not instances.is_series(before):
+                return set(), None
+            added = instances.exdates(after) - instances.exdates(before)
+            if not added or not instances.exdates(before) <= instances.exdates(after):
+                return set(), None
+            dropped = {when for when in added if instances.has_instance(before, when)}
+            for when in added:
+                instances.exclude(before, when)
+            return dropped, serialize(before)
+        except InvalidData:
+            return set(), None
+
+    @staticmethod
+    def _instance_cancel(account, old: bytes, new: bytes, when: int, gone: set,
+                         summary) -> Optional[Outgoing]:
+        """The CANCEL of the one occurrence at ``when`` of ``old`` (RFC 5546 3.2.5): that
+        instance alone, to its attendees (but those taken off the whole event, who get
+        their own), with the SEQUENCE the series now has."""
+        try:
+            cal, comp = instances.instance_component(old, when)
+            top = instances.master(instances.load(new))
+            sequence = top.value("SEQUENCE") if top is not None else None
+            if sequence is not None:
+                comp.properties = [p for p in comp.properties if p.name != "SEQUENCE"]
+                comp.properties.append(Property("SEQUENCE", sequence.strip()))
+            alone = instances.only(cal, [comp])
+            to = [address for key, address in recipients(alone, account).items() if key not in gone]
+        except InvalidData:
+            return None
+        if not to:
+            return None
+        return Outgoing(CANCEL, message(alone, CANCEL), tuple(to), summary)
+
+    def _attendee_change(self, account, old, new, info: ITip, organizer: str) -> Plan:
+        """The REPLY an attendee's write sends: their answers that changed, per
+        component (the series, single occurrences), and a DECLINED one for each
+        occurrence they took out of their copy (RFC 6638 3.2.2)."""
+        try:
+            now = instances.answers(new, account)
+            before = instances.answers(old, account) if old is not None else {}
+        except InvalidData:
+            return Plan()
+
+        def earlier(when):
+            if when in before:
+                return before[when]
+            if when is not None and None in before:
+                return before[None]  # the occurrence had the series' answer
+            return None if old is not None else "NEEDS-ACTION"
+
+        changed = [when for when, partstat in now.items() if partstat != earlier(when)]
+        dropped, _base = self._dropped(old, new)
+        try:
+            newcal = instances.load(new)
+            parts = [instances.master(newcal) if when is None else instances.find_override(newcal, when)
+                     for when in sorted(changed, key=lambda w: (w is not None, w or 0))]
+            oldcal = instances.load(old) if old is not None else newcal
+            for when in sorted(dropped):
+                comp = instances.override(oldcal, instances.utc(when))
+                cancelled_there = any((c.value("STATUS") or "").strip().upper() == "CANCELLED"
+                                      for c in (comp, instances.master(oldcal)) if c is not None)
+                if earlier(when) in (None, "DECLINED") or cancelled_there:
+                    continue  # not theirs to answer, already declined, or called off
+                instances.set_partstat(comp, account, "DECLINED")
+                parts.append(comp)
+            parts = [p for p in parts if p is not None]
+            if not parts:
+                return Plan()
+            answer = reply(instances.only(newcal, parts, oldcal), account, None)
         except InvalidData:
             return Plan()  # e.g. no ORGANIZER left in the new version to reply to
         return Plan(None, (Outgoing(REPLY, answer, (organizer,), info.summary),))
@@ -208,8 +328,9 @@ class Scheduler:
         return statuses
 
     async def deliver(self, account: str, out: Outgoing) -> dict:
-        """Deliver one ``Outgoing`` from ``account``: local recipients at once, the rest
-        in one iMIP mail. The outcome per recipient, as ``carry_out``."""
+        """Deliver one ``Outgoing`` from ``account``: local recipients at once (with
+        ``inbox_messages``, also as iMIP mail in their INBOX), the rest in one iMIP
+        mail. The outcome per recipient, as ``carry_out``."""
         statuses: dict[str, str] = {}
         remote = []
         for recipient in out.recipients:
@@ -226,6 +347,9 @@ class Scheduler:
                 log.warn("scheduling: {method} from {account} to {target} not delivered: {why}",
                          method=out.method, account=account, target=target, why=e)
                 statuses[recipient.lower()] = NO_ROUTE
+                continue
+            if self.inbox_messages and out.method in INBOX_MAIL_METHODS:
+                await self._mail_to_inbox(account, target, recipient, out)
         if remote:
             code = NO_ROUTE
             if self.send is not None:
@@ -238,12 +362,33 @@ class Scheduler:
             statuses.update({r.lower(): code for r in remote})
         return statuses
 
+    async def _mail_to_inbox(self, account: str, target: str, recipient: str, out: Outgoing) -> None:
+        """File the iMIP mail of ``out`` from ``account`` in ``target``'s INBOX, as the
+        submission service's local delivery does (``Return-Path`` first). The calendar
+        already has the message (``receive``): the mail is for reading and answering,
+        and is not applied again. A failure is logged: the delivery stands."""
+        try:
+            body = self._mail(account, out, [recipient])
+            inbox = await (await self.store.mail(target)).mailbox("INBOX")
+            await inbox.append(imip.return_path(account) + body)
+        except Exception:
+            log.failure("scheduling: the {method} mail from {account} to {target} not filed in its INBOX",
+                        method=out.method, account=account, target=target)
+
     def _mail(self, account: str, out: Outgoing, remote: list) -> bytes:
         title = out.summary or "(no subject)"
+        info = _parse(out.message)
         if out.method == REPLY:
             partstat = partstat_of(out.message, account) or "NEEDS-ACTION"
+            own = info.attendee(account) if info is not None else None
             return imip.reply_message(out.message, attendee=account, organizer=remote[0],
-                                      partstat=partstat, summary=out.summary)
+                                      partstat=partstat, summary=out.summary,
+                                      attendee_name=own.name if own is not None else None)
+        if out.method == COUNTER:
+            own = info.attendee(account) if info is not None else None
+            name = own.name if own is not None else None
+        else:
+            name = info.organizer_name if info is not None else None
         subject, text = {
             REQUEST: (f"Invitation: {title}", f"{account} invites you to: {title}\n"),
             CANCEL: (f"Cancelled: {title}", f"{account} has cancelled: {title}\n"),
@@ -252,7 +397,8 @@ class Scheduler:
                              f"{account} has declined your proposal for: {title}\n"),
         }.get(out.method, (title, f"{title}\n"))
         return imip.imip_message(out.message, method=out.method, sender=account,
-                                 recipients=list(remote), subject=subject, text=text)
+                                 recipients=list(remote), subject=subject, text=text,
+                                 sender_name=name)
 
     # --- receiving
 
@@ -277,7 +423,7 @@ class Scheduler:
         elif info.method == CANCEL:
             await self._apply_cancel(collections, itip_message, info, sender)
         elif info.method == REPLY:
-            await self._apply_reply(collections, account, info, sender)
+            await self._apply_reply(collections, account, itip_message, info, sender)
         if info.method in INBOX_METHODS:
             await self._file_in_inbox(collections, itip_message, info)
 
@@ -320,12 +466,17 @@ class Scheduler:
                     log.info("scheduling: REQUEST {uid} for {account} from another organizer: ignored",
                              uid=info.uid[:60], account=account)
                     return
+                if not info.has_master and stored.has_master:
+                    # Single occurrences of the series: those change, the rest stays.
+                    content = strip_schedule_params(calendar_object(
+                        instances.merge_instances(item.content, itip_message, account)))
+                    await collection.put(item.info.name, content, if_match=item.info.etag)
+                    return
                 if stored.sequence > info.sequence:
                     return  # an older version than the one filed
-                own = partstat_of(item.content, account)
-                if stored.sequence == info.sequence and own and own != "NEEDS-ACTION":
-                    # The same version sent again: the attendee's answer stands.
-                    content = apply_partstat(content, account, own)
+                if stored.sequence == info.sequence:
+                    # The same version sent again: the attendee's answers stand.
+                    content = instances.keep_answers(content, item.content, account)
             await collection.put(item.info.name, content, if_match=item.info.etag)
         except PreconditionFailed:
             log.info("scheduling: REQUEST {uid} for {account} raced a change: not filed",
@@ -341,12 +492,16 @@ class Scheduler:
         if not organizer or (sender is not None and not same_address(organizer, sender)):
             return
         try:
-            await collection.put(item.info.name, cancelled(item.content, info.recurrence_ids),
-                                 if_match=item.info.etag)
+            if info.has_master:
+                content = cancelled(item.content)
+            else:
+                # Instances cancelled: they leave the series (RFC 5546 3.2.5).
+                content = instances.cancel_instances(item.content, info.recurrence_ids, itip_message)
+            await collection.put(item.info.name, content, if_match=item.info.etag)
         except (PreconditionFailed, InvalidData) as e:
             log.info("scheduling: CANCEL {uid} not applied: {why}", uid=info.uid[:60], why=e)
 
-    async def _apply_reply(self, collections, account, info: ITip, sender) -> None:
+    async def _apply_reply(self, collections, account, itip_message: bytes, info: ITip, sender) -> None:
         found = await self._find(collections, info.uid)
         if found is None:
             return
@@ -354,14 +509,13 @@ class Scheduler:
         stored = _parse(item.content)
         if stored is None or not same_address(stored.organizer, account):
             return
-        content = item.content
-        for attendee in info.attendees:
-            if sender is not None and not same_address(attendee.address, sender):
-                continue  # only an attendee answers for themselves
-            try:
-                content = apply_partstat(content, attendee.address, attendee.partstat)
-            except InvalidData:
-                continue
+        try:
+            # Each answer goes to the instance it names (RFC 5546 3.2.3): an attendee
+            # answering one occurrence changes that occurrence alone.
+            content = instances.apply_reply(item.content, itip_message, sender)
+        except InvalidData as e:
+            log.info("scheduling: REPLY {uid} not applied: {why}", uid=info.uid[:60], why=e)
+            return
         if content == item.content:
             return
         try:

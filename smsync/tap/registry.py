@@ -34,10 +34,10 @@ from typing import Callable, Optional, Union
 
 #: Every protocol smsync knows, in start order.
 PROTOCOLS = ("imap", "pop3", "lmtp", "smtp", "submission", "caldav", "carddav", "eas", "ews",
-             "syncml")
+             "syncml", "web")
 
 #: Protocols served over the shared HTTP site.
-HTTP_PROTOCOLS = frozenset({"caldav", "carddav", "eas", "ews", "syncml"})
+HTTP_PROTOCOLS = frozenset({"caldav", "carddav", "eas", "ews", "syncml", "web"})
 
 #: Where each protocol is mounted on the shared site (documentation, and the paths the
 #: root resource reserves for it).
@@ -48,6 +48,7 @@ HTTP_PATHS = {
     "ews": ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc",
             "/EWS/Services.wsdl", "/EWS/messages.xsd", "/EWS/types.xsd"),
     "syncml": ("/syncml", "/sync"),
+    "web": ("/web", "/api/v1"),
 }
 
 Builder = Union[str, Callable]
@@ -68,6 +69,7 @@ _HTTP: dict[str, Builder] = {
     "eas": "smsync.protocols.eas:build_resources",
     "ews": "smsync.protocols.ews:build_resources",
     "syncml": "smsync.protocols.syncml:build_resources",
+    "web": "smsync.web:build_resources",
 }
 
 

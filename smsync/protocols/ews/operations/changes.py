@@ -21,7 +21,7 @@ from twisted.internet.defer import DeferredLock
 from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
-from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meeting_replies, meetings, notes, tree
+from smsync.protocols.ews import calendar, ids, items, meeting_replies, meetings, notes, tree
 from smsync.protocols.ews import extended, extended_flags, extended_store
 from smsync.protocols.ews import drafts
 from smsync.protocols.ews.errors import (
@@ -79,7 +79,8 @@ def _field_uri(update) -> str:
 
 
 def _item_value(update, tag: str):
-    for kind in ("Message", "Item"):
+    # A meeting message (meeting_items) is updated under its own tag.
+    for kind in ("Message", "MeetingRequest", "MeetingCancellation", "MeetingResponse", "MeetingMessage", "Item"):
         holder = update.find(t(kind))
         if holder is not None:
             return holder.find(t(tag))
@@ -296,11 +297,9 @@ async def delete_item(ctx, request):
                     await found.collection.delete(name)
                     await meetings.carry_out(ctx, plan)
                 else:
-                    # One occurrence: excluded from its series, which stays.
-                    parsed = calendar.load(found.item.content)
-                    calendar_edit.exclude(parsed, rid)
-                    await found.collection.put(name, contacts.serialize(parsed),
-                                               if_match=found.item.info.etag)
+                    # One occurrence: excluded from its series, which stays; a meeting's
+                    # attendees get that instance's CANCEL (its organizer, a decline).
+                    await meetings.delete_occurrence(ctx, cancellations, found, name, rid)
                 answers.append(response_message("DeleteItem"))
                 continue
             mailbox = await items.open_mailbox(ctx, ref.source)
