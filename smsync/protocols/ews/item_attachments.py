@@ -132,9 +132,10 @@ def render(node, ref: ids.ItemRef, root: Component, wants) -> None:
         for path, prop in found:
             holder.append(file_attachment(ref, path, prop))
         _place(node, holder, _BEFORE)
-    if wants("item:HasAttachments"):
+    if found and wants("item:HasAttachments"):
+        # (Only when true: an item without attachments shows what it did before.)
         has = etree.Element(t("HasAttachments"))
-        has.text = "true" if found else "false"
+        has.text = "true"
         _place(node, has, _BEFORE_HAS)
 
 
