@@ -75,6 +75,15 @@ def is_recurring(calendar: Component) -> bool:
     return master.get("RRULE") is not None or master.get("RDATE") is not None
 
 
+def years_after(when: datetime, years: int) -> datetime:
+    """``when`` moved ``years`` years on (29 February becomes 28 February in a year
+    without one, where ``replace`` would raise)."""
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:
+        return when.replace(year=when.year + years, day=28)
+
+
 def first_instance(content: bytes) -> Instance:
     """The event's first occurrence (its DTSTART), for FindItem without a view."""
     calendar = load(content)
@@ -84,7 +93,7 @@ def first_instance(content: bytes) -> Instance:
     if dtstart is None:
         return Instance(None, None, None)
     begin = datetime.fromtimestamp(prop_time(dtstart, zones).epoch, timezone.utc)
-    found = expand_instances(content, begin, begin.replace(year=begin.year + 1) if begin.year < 9998 else None)
+    found = expand_instances(content, begin, years_after(begin, 1) if begin.year < 9998 else None)
     if found:
         _rid, start, end = found[0]
         return Instance(None, start, end)
@@ -472,7 +481,7 @@ def bounds(content: bytes) -> tuple[Optional[Instance], Optional[Instance]]:
         for years in (1, 10, 100):
             if begin is None or begin.year + years > 9998:
                 break
-            found = expand_instances(content, begin - timedelta(days=1), begin.replace(year=begin.year + years))
+            found = expand_instances(content, begin - timedelta(days=1), years_after(begin, years))
             if found:
                 return Instance(*found[0]), None
     except SmsyncError:
@@ -576,7 +585,7 @@ def occurrence_at(content: bytes, index: int) -> datetime:
             for years in _INDEX_WINDOWS:
                 if begin is None or begin.year + years > 9998:
                     break
-                found = expand_instances(bare, None, begin.replace(year=begin.year + years))
+                found = expand_instances(bare, None, years_after(begin, years))
                 if len(found) >= index:
                     break
     except SmsyncError:
