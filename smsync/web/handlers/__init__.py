@@ -6,6 +6,7 @@ from smsync.web.handlers import (
     admin_devices,
     admin_policy,
     admin_status,
+    device_detail,
     devices,
     openapi_doc,
     settings,
@@ -13,5 +14,5 @@ from smsync.web.handlers import (
     static,
 )
 
-MODULES = (signin, static, devices, settings, admin_accounts, admin_policy, admin_devices,
-           admin_status, openapi_doc)
+MODULES = (signin, static, devices, device_detail, settings, admin_accounts, admin_policy,
+           admin_devices, admin_status, openapi_doc)
