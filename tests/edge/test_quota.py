@@ -74,6 +74,21 @@ async def test_delivery_append_and_getquota_keep_the_quota(servers):
     assert root[0] == "OK" and b'(STORAGE 3 3)' in b" ".join(x for x in root[1][1] if x)
     assert refused[0] == "NO" and b"[OVERQUOTA]" in refused[1][0]
     assert fits[0] == "OK"
+    # Full to the last octet: refused at RCPT already, the other recipient served.
+    await accounts.set_quota(store, USER, (await accounts.usage(store, USER)))
+    servers.service.edge.quotas.forget()
+
+    def rcpt():
+        client = smtplib.LMTP(servers.host, servers.port("lmtp"))
+        try:
+            client.ehlo()
+            client.mail("sender@example.net")
+            return client.rcpt(USER), client.rcpt(OTHER)
+        finally:
+            client.close()
+
+    full, fine = await in_thread(rcpt)
+    assert full[0] == 452 and full[1].startswith(b"4.2.2") and fine[0] == 250
     # No quota: everything goes again.
     await accounts.set_quota(store, USER, None)
     servers.service.edge.quotas.forget()

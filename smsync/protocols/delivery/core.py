@@ -85,14 +85,29 @@ class DeliveryCore:
         """Fire with the account ``address`` delivers to (plus-addressing applied).
 
         Fails with ``Rejected``: 550 5.1.1 for an unknown user of a local domain, 550
-        5.7.1 for a domain that is not ours (no relaying), 501 for the null address.
+        5.7.1 for a domain that is not ours (no relaying), 501 for the null address,
+        452 4.2.2 for an account already at its quota (refused before the message is
+        sent: an SMTP transaction's other recipients are then not held back with it).
         """
         if address:
             account = account_of(address, self.plus_separator)
             # The usual case on a busy listener: answered without a coroutine.
             if self._known.get(account, 0.0) > self._clock():
-                return succeed(account)
-        return self._resolve(address)
+                return self._with_room(account)
+        return self._resolve(address).addCallback(self._with_room)
+
+    def _with_room(self, account: str):
+        if self.quotas is None or self.quotas.known_unlimited(account):
+            return succeed(account)
+        return self._room_for(account)
+
+    @deferred
+    async def _room_for(self, account: str) -> str:
+        try:
+            await self.quotas.check(account, 1)
+        except QuotaExceeded:
+            raise Rejected(Reply(452, "4.2.2", "mailbox full, try again later")) from None
+        return account
 
     @deferred
     async def _resolve(self, address: str) -> str:
