@@ -189,6 +189,12 @@ def _empty_structured(card: Component, prop: Optional[Property]) -> None:
         card.properties = [p for p in card.properties if p is not prop]
 
 
+
+def to_rows(content: bytes, info=None) -> list[dict[str, str]]:
+    """``[to_row(content)]``: a contact is one row (as ``fields_events.to_rows`` has it)."""
+    return [to_row(content, info)]
+
+
 def from_row(fields: dict[str, str], existing: Optional[bytes] = None, info=None) -> bytes:
     """The vCard to store for a Contacts list row: a new 3.0 card, or ``existing`` with
     what the row changes (fields left out, or sent as the stored card shows them, leave

@@ -179,6 +179,12 @@ def _set_assigned(todo: Component, text: str) -> None:
         todo.properties.append(prop)
 
 
+
+def to_rows(content: bytes, info=None) -> list[dict[str, str]]:
+    """``[to_row(content)]``: a task is one row (as ``fields_events.to_rows`` has it)."""
+    return [to_row(content, info)]
+
+
 def from_row(fields: dict[str, str], existing: Optional[bytes] = None, info=None) -> bytes:
     """The task to store for a Tasks list row: a new VTODO, or ``existing`` with what
     the row changes (fields left out, or sent as the stored task shows them, leave it as

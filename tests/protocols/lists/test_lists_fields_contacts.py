@@ -185,3 +185,7 @@ def test_escaping():
     card = _card(stored)
     assert card.value("N").startswith(escape_text("a;b") + ";")
     assert contacts.to_row(stored)["Company"] == "x,y;z"
+
+
+def test_to_rows_is_one_row():
+    assert contacts.to_rows(STORED) == [contacts.to_row(STORED)]

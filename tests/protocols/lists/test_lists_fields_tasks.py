@@ -173,3 +173,7 @@ def test_dates_are_utc():
     stored = tasks.from_row({"Title": "x", "DueDate": "2026-05-01 22:00:00"}, None)
     assert _todo(stored).value("DUE") == "20260501T220000Z"
     assert tasks.to_row(stored)["DueDate"] == "2026-05-01T22:00:00Z"
+
+
+def test_to_rows_is_one_row():
+    assert tasks.to_rows(STORED) == [tasks.to_row(STORED)]
