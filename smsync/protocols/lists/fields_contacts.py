@@ -195,6 +195,12 @@ def to_rows(content: bytes, info=None) -> list[dict[str, str]]:
     return [to_row(content, info)]
 
 
+def _uri(text: str) -> str:
+    """Text for a URI value (URL, ``tel:``), which has no escaping: without the line
+    breaks and control characters that would end or corrupt its content line."""
+    return "".join(c for c in text.strip() if c.isprintable())
+
+
 def from_row(fields: dict[str, str], existing: Optional[bytes] = None, info=None) -> bytes:
     """The vCard to store for a Contacts list row: a new 3.0 card, or ``existing`` with
     what the row changes (fields left out, or sent as the stored card shows them, leave
@@ -240,9 +246,10 @@ def from_row(fields: dict[str, str], existing: Optional[bytes] = None, info=None
             tel = _pick(card, "TEL", test, prefer)
             text = value(name)
             if tel is not None and tel.value.lower().startswith("tel:") and text:
-                text = "tel:" + text
-            _set_single(card, tel, "TEL", escape_text(text) if not text.startswith("tel:") else text,
-                        [("TYPE", [t.lower() for t in types] if v4 else types)])
+                value_text = "tel:" + _uri(text)  # a URI value: not TEXT-escaped
+            else:
+                value_text = escape_text(text)
+            _set_single(card, tel, "TEL", value_text, [("TYPE", [t.lower() for t in types] if v4 else types)])
     if any(changed(name) for name in _ADR):
         adr = _work_adr(card)
         for name, index in _ADR.items():
@@ -250,7 +257,7 @@ def from_row(fields: dict[str, str], existing: Optional[bytes] = None, info=None
                 adr = _set_component(card, adr, "ADR", index, 7, value(name), ["work"] if v4 else ["WORK"])
         _empty_structured(card, adr)
     if changed("WebPage"):
-        url = value("WebPage").split(", ")[0].strip()
+        url = _uri(value("WebPage").split(", ")[0])
         _set_single(card, card.get("URL"), "URL", url)
     out = serialize(card)
     if existing is not None:

@@ -167,7 +167,7 @@ def _set_assigned(todo: Component, text: str) -> None:
     if not text:
         todo.properties = [p for p in todo.properties if p is not (attendees[0] if attendees else None)]
         return
-    if "@" in text and " " not in text:
+    if "@" in text and text.isprintable() and not any(c in text for c in ' ;:,"<>\\'):
         prop = Property("ATTENDEE", "mailto:" + text)
     else:
         # A name without an address: a URN keeps it a valid cal-address.

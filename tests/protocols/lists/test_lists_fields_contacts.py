@@ -129,9 +129,12 @@ def test_cleared_fields_are_removed():
     assert [p.value for p in card.get_all("ADR")][1] == ";Building 5;;;;;"
 
 
+V4 = ("BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:1\r\nFN:Bo\r\nN:Bo;;;;\r\n"
+      "TEL;VALUE=uri;TYPE=cell:tel:+1-555-1\r\nURL:https://bo.example/\r\nEND:VCARD\r\n").encode()
+
+
 def test_vcard4_keeps_its_version():
-    v4 = ("BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:1\r\nFN:Bo\r\nN:Bo;;;;\r\n"
-          "TEL;VALUE=uri;TYPE=cell:tel:+1-555-1\r\nEND:VCARD\r\n").encode()
+    v4 = V4
     row = contacts.to_row(v4)
     assert row["CellPhone"] == "+1-555-1"
     stored = contacts.from_row(dict(row, CellPhone="+1-555-2", WorkPhone="+1-555-3"), v4)
@@ -174,9 +177,10 @@ def test_malformed_items(content):
 @given(st.dictionaries(st.sampled_from(sorted(contacts.NAMES)), st.text(max_size=40)))
 @SETTINGS
 def test_arbitrary_rows_store(row):
-    stored = contacts.from_row(row, STORED)
-    summarize_vcard(stored)
-    contacts.to_row(stored)
+    for existing in (STORED, V4):
+        stored = contacts.from_row(row, existing)
+        summarize_vcard(stored)
+        contacts.to_row(stored)
     parse_components(contacts.from_row(row, None))
 
 
