@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from smsync.errors import InvalidData
+from smsync.model import CollectionKind
 from smsync.formats.contentlines import (
     Component,
     Property,
@@ -46,6 +47,11 @@ from smsync.formats.contentlines import (
 
 from . import fields_common as fc
 from . import fields_ical as fi
+
+#: The collections this list type shows, and its SharePoint list template
+#: (``ServerTemplate`` of GetList: 105 Contacts, 106 Events, 107 Tasks).
+KIND = CollectionKind.ADDRESSBOOK
+SERVER_TEMPLATE = 105
 
 FIELDS = (
     fc.Field("Title", "Text", "Last Name", required=True),

@@ -48,6 +48,7 @@ from typing import Optional
 import attrs
 
 from smsync.errors import InvalidData
+from smsync.model import CollectionKind
 from smsync.formats.contentlines import Component, Property, escape_text, text_list
 from smsync.formats.icaltime import (
     Time,
@@ -77,6 +78,11 @@ SP_TIMEZONES = {2: "Europe/London", 3: "Europe/Paris", 4: "Europe/Berlin", 10: "
 _SP_IDS = {name: str(i) for i, name in SP_TIMEZONES.items()}
 #: Longest instance accepted (a year; SharePoint's own limit is far below).
 MAX_DURATION = 366 * 86400
+
+#: The collections this list type shows, and its SharePoint list template
+#: (``ServerTemplate`` of GetList: 105 Contacts, 106 Events, 107 Tasks).
+KIND = CollectionKind.CALENDAR
+SERVER_TEMPLATE = 106
 
 FIELDS = (
     fc.Field("Title", "Text", "Title", required=True),

@@ -27,6 +27,7 @@ from typing import Optional
 from urllib.parse import quote
 
 from smsync.errors import InvalidData
+from smsync.model import CollectionKind
 from smsync.formats.contentlines import Component, Property, escape_text, unescape_text
 from smsync.formats.icaltime import zones_of
 
@@ -40,6 +41,11 @@ HIGH, NORMAL, LOW = "(1) High", "(2) Normal", "(3) Low"
 PRIORITIES = (HIGH, NORMAL, LOW)
 #: Where a status iCalendar has no word for is kept.
 STATUS_PROP = "X-SMSYNC-TASK-STATUS"
+
+#: The collections this list type shows, and its SharePoint list template
+#: (``ServerTemplate`` of GetList: 105 Contacts, 106 Events, 107 Tasks).
+KIND = CollectionKind.TASKS
+SERVER_TEMPLATE = 107
 
 FIELDS = (
     fc.Field("Title", "Text", "Title", required=True),

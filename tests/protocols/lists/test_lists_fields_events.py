@@ -532,3 +532,17 @@ def test_occurrence_rows_on_any_series(stored, which, quarters, title, delete):
         assert after == [(rid, new_start, new_end)]
     # Sending the row Outlook now has back changes nothing.
     assert events.from_row(mine[0], edited, Info(item_id=3)) == edited
+
+
+def test_converter_by_kind():
+    from smsync.errors import NotFound
+    from smsync.model import CollectionKind
+    from smsync.protocols.lists import fields_by_kind, fields_contacts, fields_tasks
+
+    assert fields_by_kind.converter(CollectionKind.CALENDAR) is events
+    assert fields_by_kind.converter("addressbook") is fields_contacts
+    assert fields_by_kind.converter(CollectionKind.TASKS) is fields_tasks
+    assert [m.SERVER_TEMPLATE for m in (events, fields_contacts, fields_tasks)] == [106, 105, 107]
+    for kind in (CollectionKind.NOTES, "bogus"):
+        with pytest.raises(NotFound):
+            fields_by_kind.converter(kind)
