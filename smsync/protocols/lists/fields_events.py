@@ -333,14 +333,16 @@ class _Plan:
     duration: int
 
 
-def _plan(value, recurring: bool, all_day: bool) -> _Plan:
+def _plan(value, recurring: bool, all_day: bool, by_duration: bool = False) -> _Plan:
+    """The row's instance times; ``by_duration``: the end is EventDate plus Duration
+    (a master's EndDate is its series' end)."""
     start_text = value("EventDate")
     if not start_text.strip():
         raise InvalidData("an event needs an EventDate")
     start = fc.parse_datetime(start_text, "EventDate")
     end_text = value("EndDate")
     end = fc.parse_datetime(end_text, "EndDate") if end_text.strip() else start
-    if recurring:
+    if recurring or by_duration:
         dur_text = value("Duration")
         if dur_text.strip():
             seconds = fc.parse_int(dur_text, "Duration", 0, MAX_DURATION)
@@ -407,7 +409,9 @@ def _apply(cal: Component, comp: Component, fields: dict, shown: dict, new: bool
     all_day = fc.parse_bool(value("fAllDayEvent"), "fAllDayEvent")
     recurring = master and fc.parse_bool(value("fRecurrence"), "fRecurrence")
     times = new or force_times or any(changed(n) for n in ("EventDate", "EndDate", "fAllDayEvent", "Duration", "fRecurrence"))
-    plan = _plan(value, recurring, all_day) if times else None
+    # A series made single without a new EndDate: its EndDate was the series' end.
+    by_duration = master and not recurring and shown.get("fRecurrence") == "1" and not changed("EndDate")
+    plan = _plan(value, recurring, all_day, by_duration) if times else None
     rec = None
     rule_changed = master and (new or changed("fRecurrence") or changed("RecurrenceData")
                                or changed("fAllDayEvent"))

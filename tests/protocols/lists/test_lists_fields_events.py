@@ -265,6 +265,12 @@ def test_exception_rows_from_outlook():
     assert late.value("DTSTART") == "20260309T100000"
 
 
+def test_stopping_the_recurrence_keeps_the_first_instance():
+    row = events.to_row(STORED)
+    master = _master(events.from_row(dict(row, fRecurrence="0", EventType="0"), STORED))
+    assert master.value("DTSTART") == "20260302T090000" and master.value("DTEND") == "20260302T091500"
+
+
 def test_stopping_the_recurrence_drops_its_instances():
     stored = events.from_row(dict(events.to_row(STORED), fRecurrence="0", EventType="0",
                                   EndDate="2026-03-02T08:15:00Z"), STORED)
