@@ -97,6 +97,15 @@ def format_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def local_form(text: str) -> str:
+    """A row's ISO UTC date as the Lists service writes dates without ``DateInUtc``
+    (``yyyy-MM-dd HH:mm:ss``, the site's zone, UTC here); other text as it is."""
+    m = _ISO.match(text.strip()) if text else None
+    if m is None or text.strip()[-1:] != "Z":
+        return text
+    return text.strip()[:-1].replace("T", " ")
+
+
 def format_date(value: date) -> str:
     """A DATE as a list DateTime at midnight (all-day events, date-only tasks)."""
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T00:00:00Z"

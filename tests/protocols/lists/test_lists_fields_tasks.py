@@ -177,3 +177,11 @@ def test_dates_are_utc():
 
 def test_to_rows_is_one_row():
     assert tasks.to_rows(STORED) == [tasks.to_row(STORED)]
+
+
+def test_list_date_forms():
+    from smsync.protocols.lists import fields_common as fc
+    assert fc.local_form("2026-05-01T22:00:00Z") == "2026-05-01 22:00:00"
+    assert fc.local_form("") == "" and fc.local_form("x") == "x"
+    assert fc.parse_datetime("2026-05-01 22:00:00") == fc.parse_datetime("2026-05-01T22:00:00Z")
+    assert fc.parse_datetime("2026-05-02T00:00:00+02:00") == fc.parse_datetime("2026-05-01T22:00:00Z")
