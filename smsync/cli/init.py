@@ -13,6 +13,7 @@ from pathlib import Path
 import attrs
 from twisted.internet.threads import deferToThread
 
+from smsync.admin import accounts
 from smsync.auth import hash_password
 from smsync.cli import demo
 from smsync.cli.common import CliError, data_dir, one_line, say
@@ -124,6 +125,10 @@ async def _add_demo(store, directory: Path) -> str:
         await store.accounts.set_password_hash(demo.DEMO_ACCOUNT, password_hash)
     else:
         await demo.seed(store)
+    # The one account of a demo is its administrator, so the web interface shows every
+    # page (where the store can keep the flag).
+    if accounts.settings_of(store) is not None:
+        await accounts.set_admin(store, demo.DEMO_ACCOUNT, True)
     await deferToThread(_write_secret, directory / DEMO_PASSWORD_FILE, password)
     return password
 

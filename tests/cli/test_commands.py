@@ -45,7 +45,7 @@ def test_init_layout_and_reruns(tmp_path):
 async def test_init_demo_prints_a_working_password(tmp_path):
     result = ok("init", "--demo", cwd=tmp_path)
     password = re.search(r"demo account: demo@example\.test  password: (\S+)", result.out).group(1)
-    assert ok("user", "list", cwd=tmp_path).out == "demo@example.test\n"
+    assert ok("user", "list", cwd=tmp_path).out == "demo@example.test (admin)\n"
 
     async def check(store):
         stored = await store.accounts.password_hash("demo@example.test")
