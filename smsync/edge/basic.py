@@ -91,3 +91,9 @@ class VerifiedCache:
         for waiter in self._pending.pop(key, []):
             waiter.callback(account)
         return account
+
+    def forget(self, account: str) -> None:
+        """Drop every remembered credential of ``account``: its password changed, and
+        the old one must stop working at once, not ``ttl`` seconds later."""
+        for key in [k for k, (a, _) in self._cache.items() if a == account]:
+            del self._cache[key]

@@ -238,6 +238,12 @@ class Logins:
         self.limiter.succeeded(protocol, account, host)
         return account
 
+    def password_changed(self, account: str) -> None:
+        """Forget the verified Basic credentials of ``account`` (in this process; other
+        processes' caches expire after ``basic_ttl``), so its old password is refused
+        from the next request on."""
+        self.verified.forget(account)
+
     async def _check(self, user: bytes, password: bytes) -> Optional[str]:
         try:
             _, avatar, logout = await self.portal.login(UsernamePassword(user, password), None,

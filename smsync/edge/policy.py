@@ -24,6 +24,8 @@ from smsync.interfaces import IProtocolPolicy
 PROTOCOLS = ("imap", "pop3", "submission", "dav", "eas", "ews", "syncml")
 
 ALL = frozenset(PROTOCOLS)
+#: Logins no rule refuses.
+ALWAYS_ALLOWED = frozenset({"web"})
 
 
 def parse_protocols(text: str) -> frozenset:
@@ -104,10 +106,10 @@ class Policy:
         return rule
 
     async def allows(self, account: str, protocol: str) -> bool:
-        """True when ``account`` may log in over ``protocol``. A name that is not a
-        protocol of ``PROTOCOLS`` (the web interface, ``web``) is always allowed: an
-        account the policy keeps off every protocol still reaches its own settings."""
-        if protocol not in ALL:
+        """True when ``account`` may log in over ``protocol``. The web interface
+        (``web``) is always allowed: an account the policy keeps off every protocol
+        still reaches its own devices and settings."""
+        if protocol in ALWAYS_ALLOWED:
             return True
         rule = await self.allowed(account)
         return rule is None or protocol in rule

@@ -11,6 +11,7 @@ from smsync.edge.autodiscover import AutodiscoverRouter
 from smsync.edge.devices import Devices
 from smsync.edge.gate import Gate, GateSettings
 from smsync.edge.limiter import LimiterSettings, LoginLimiter
+from smsync.edge.listening import Listening
 from smsync.edge.logins import Logins
 from smsync.edge.outbound import Outbound
 from smsync.edge.policy import Policy
@@ -34,6 +35,9 @@ class Edge:
         gate: ``Gate`` -- how many connections may wait before logging in.
         autodiscover: ``AutodiscoverRouter`` -- the one ``/autodiscover/autodiscover.xml``
             EAS and EWS share, each answering its own response schema.
+        listening: ``Listening`` -- the ports this server listens on and the HTTP
+            protocols its site serves, filled in by ``smsync.tap`` once they are bound
+            (empty for a protocol factory embedded on its own).
     """
 
     store: object
@@ -46,6 +50,7 @@ class Edge:
     outbound: Outbound
     gate: Gate = attrs.field(factory=Gate)
     autodiscover: AutodiscoverRouter = attrs.field(factory=AutodiscoverRouter)
+    listening: Listening = attrs.field(factory=Listening)
 
     @property
     def service(self):

@@ -269,6 +269,18 @@ class SmsyncService(MultiService):
             return
         listening = [s.listening for s in self if getattr(s, "listening", None) is not None]
         await DeferredList(listening, consumeErrors=True)
+        self._record_listening()
+
+    def _record_listening(self) -> None:
+        # What runs, with the real port numbers (``tcp:0`` too), for whoever tells
+        # users how to connect (the web interface's connection settings).
+        listening = self.edge.listening
+        listening.clear()
+        for label, service in self.listeners.items():
+            for port in getattr(service, "ports", ()):
+                listening.add_port(label, port)
+        if self.http_root is not None:
+            listening.serving_http(p for p in self.plan.http if registry.is_available(p))
 
     def _start_stream(self, protocol: str, endpoints) -> None:
         if not registry.is_available(protocol):

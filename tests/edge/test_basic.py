@@ -81,3 +81,25 @@ async def test_no_header_is_anonymous_and_garbage_is_a_failed_login(log_capture)
             "smsync: dav: authentication failed for (unreadable Authorization) from 192.0.2.1"]
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_changed_password_forgets_the_verified_credentials():
+    store = await open_store("memory:")
+    try:
+        await store.accounts.add(USER, hash_password(PASSWORD))
+        await store.accounts.add("bob@example.org", hash_password(PASSWORD))
+        portal = CountingPortal(make_portal(store))
+        logins = Logins(portal, Policy(store))
+        assert await _attempt(logins, PASSWORD) == USER and portal.logins == 1
+        assert await logins.basic("dav", basic_header(b"bob@example.org", PASSWORD.encode()),
+                                  "192.0.2.1") == "bob@example.org"
+        await store.accounts.set_password_hash(USER, hash_password("another one"))
+        logins.password_changed(USER)
+        # Checked again (and refused) at once, not after the cache's ttl; bob's stays.
+        assert await _attempt(logins, PASSWORD) is None and portal.logins == 3
+        assert await logins.basic("dav", basic_header(b"bob@example.org", PASSWORD.encode()),
+                                  "192.0.2.1") == "bob@example.org"
+        assert portal.logins == 3
+    finally:
+        await store.close()

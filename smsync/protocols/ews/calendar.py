@@ -21,7 +21,8 @@ from smsync.errors import SmsyncError
 from smsync.formats.contentlines import Component, parse_components, serialize, unescape_text
 from smsync.formats.icalendar import expand_instances
 from smsync.formats.icaltime import prop_time, prop_times, zones_of
-from smsync.protocols.ews import ids
+from smsync.formats.zonerules import iana_name, info_from_zone
+from smsync.protocols.ews import ids, reminders, timezones
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.messages import ews_date
@@ -36,6 +37,7 @@ DEFAULT_FIELDS = frozenset({
     "item:ParentFolderId", "item:ItemClass", "item:Subject", "calendar:Start", "calendar:End",
     "calendar:IsAllDayEvent", "calendar:Location", "calendar:CalendarItemType",
     "calendar:Organizer", "calendar:LegacyFreeBusyStatus", "calendar:UID", "calendar:IsRecurring",
+    "calendar:IsMeeting", "calendar:IsCancelled", "calendar:MyResponseType",
 })
 
 
@@ -144,9 +146,11 @@ def _mailbox(parent, tag: str, value: str, name: Optional[str]) -> None:
 
 
 def calendar_item_element(account: str, source: str, name: str, revision: int, content: bytes,
-                          shape: Shape, instance: Optional[Instance] = None):
+                          shape: Shape, instance: Optional[Instance] = None, version: Optional[str] = None):
     """The ``<t:CalendarItem>`` of a stored event (its master or single event without
-    ``instance``; with one, that occurrence) in ``shape``."""
+    ``instance``; with one, that occurrence) in ``shape``, for a client of ``version``
+    (None: Exchange 2010 or later; its zones are StartTimeZone and EndTimeZone, an
+    Exchange 2007 client's the MeetingTimeZone)."""
     calendar = load(content)
     recurring = is_recurring(calendar)
     if instance is None:
@@ -174,6 +178,8 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
         etree.SubElement(node, t("ItemClass")).text = "IPM.Appointment"
     if wants("item:Subject"):
         etree.SubElement(node, t("Subject")).text = text(value("SUMMARY") or "")
+    if wants("item:Sensitivity"):
+        etree.SubElement(node, t("Sensitivity")).text = sensitivity_of(event)
     description = value("DESCRIPTION")
     if description is not None and wants("item:Body"):
         etree.SubElement(node, t("Body"), BodyType="Text").text = text(description)
@@ -182,6 +188,9 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
         holder = etree.SubElement(node, t("Categories"))
         for category in categories.split(","):
             etree.SubElement(holder, t("String")).text = text(category.strip())
+    if wants("item:Importance"):
+        etree.SubElement(node, t("Importance")).text = importance_of(event)
+    _reminder(node, event, instance, wants)
     # ExtendedProperty comes before the calendar fields (ItemType's sequence); they
     # are kept on the master, for the series and each occurrence alike.
     render_component(node, master_of(calendar), shape)
@@ -206,10 +215,19 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
     location = value("LOCATION")
     if location and wants("calendar:Location"):
         etree.SubElement(node, t("Location")).text = text(location)
+    state = meeting_state(event, account)
+    if wants("calendar:IsMeeting"):
+        etree.SubElement(node, t("IsMeeting")).text = _bool(state.is_meeting)
+    if wants("calendar:IsCancelled"):
+        etree.SubElement(node, t("IsCancelled")).text = _bool(state.is_cancelled)
     if wants("calendar:IsRecurring"):
         etree.SubElement(node, t("IsRecurring")).text = "true" if recurring else "false"
+    if state.is_meeting and wants("calendar:IsResponseRequested"):
+        etree.SubElement(node, t("IsResponseRequested")).text = _bool(state.response_requested)
     if wants("calendar:CalendarItemType"):
         etree.SubElement(node, t("CalendarItemType")).text = kind
+    if wants("calendar:MyResponseType"):
+        etree.SubElement(node, t("MyResponseType")).text = state.my_response
     organizer = event.get("ORGANIZER")
     if organizer is not None and wants("calendar:Organizer"):
         _mailbox(node, "Organizer", organizer.value, organizer.param("CN"))
@@ -217,9 +235,154 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
         listed = [a for a in event.get_all("ATTENDEE") if _attendee_list(a) == field]
         if listed and wants(f"calendar:{field}"):
             _attendees(node, field, listed)
+    if instance.start is not None and instance.end is not None and wants("calendar:Duration"):
+        etree.SubElement(node, t("Duration")).text = xs_duration(instance.end - instance.start)
+    start_zone, end_zone = event_zones(event, calendar)
+    year = (instance.start or datetime.now(timezone.utc)).year
+    if wants("calendar:TimeZone"):
+        shown = timezones.zone_text(start_zone, year)
+        if shown:
+            etree.SubElement(node, t("TimeZone")).text = shown
+    if wants("calendar:AppointmentState"):
+        etree.SubElement(node, t("AppointmentState")).text = str(state.appointment_state)
     if kind == "RecurringMaster":
         _series(node, ids.ItemRef(account, ids.ITEM, source, name), revision, content, calendar, wants)
+    if version == "Exchange2007_SP1":
+        zone = timezones.meeting_zone(start_zone, year) if wants("calendar:MeetingTimeZone") else None
+        if zone is not None:
+            node.append(zone)
+    else:
+        for field, iana in (("StartTimeZone", start_zone), ("EndTimeZone", end_zone)):
+            zone = timezones.definition(field, iana, year) if wants(f"calendar:{field}") else None
+            if zone is not None:
+                node.append(zone)
+    if version is not None and version.startswith(("Exchange2013", "Exchange2016")) and wants("calendar:IsOrganizer"):
+        etree.SubElement(node, t("IsOrganizer")).text = _bool(state.my_response == "Organizer")
     return node
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def xs_duration(delta: timedelta) -> str:
+    """An xs:duration as Exchange writes an item's Duration (``PT1H30M``, ``P1D``)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    clock = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    out = "P" + (f"{days}D" if days else "") + (f"T{clock}" if clock else "")
+    return out if out != "P" else "PT0S"
+
+
+#: PRIORITY (1-9, 0 undefined) <-> Importance, as tasks have them.
+def importance_of(component: Component) -> str:
+    priority = (component.value("PRIORITY") or "").strip()
+    if not priority.isdigit() or int(priority) in (0, 5):
+        return "Normal"
+    return "High" if int(priority) < 5 else "Low"
+
+
+_FROM_CLASS = {"PRIVATE": "Private", "CONFIDENTIAL": "Confidential", "X-PERSONAL": "Personal"}
+
+
+def sensitivity_of(component: Component) -> str:
+    return _FROM_CLASS.get((component.value("CLASS") or "").strip().upper(), "Normal")
+
+
+def zone_name(calendar: Component, tzid: Optional[str]) -> Optional[str]:
+    """The IANA zone a TZID stands for: itself, the zone of a Windows id (Outlook's
+    TZIDs), the zone inside a prefixed name (``/mozilla.org/.../Europe/Berlin``), or the
+    first common zone with the same rule as its VTIMEZONE; None when none is."""
+    tzid = (tzid or "").strip()
+    if not tzid:
+        return None
+    named = timezones.iana_of(tzid)
+    if named is not None:
+        return named
+    try:
+        zone = zones_of(calendar).get(tzid)
+        info = getattr(zone, "info", None)
+        if isinstance(info, zoneinfo.ZoneInfo):
+            return info.key
+        if zone is None:
+            return None
+        year = datetime.now(timezone.utc).year
+        return iana_name(info_from_zone(zone, year), year)
+    except SmsyncError:
+        return None
+
+
+def event_zones(event: Component, calendar: Optional[Component] = None) -> tuple[str, str]:
+    """The IANA zones of an event's start and end: their TZIDs' (an end without one
+    takes the start's); UTC for UTC, floating and all-day times."""
+    holder = calendar if calendar is not None else Component("VCALENDAR")
+    start_prop, end_prop = event.get("DTSTART"), event.get("DTEND")
+    start = zone_name(holder, start_prop.param("TZID")) if start_prop is not None else None
+    end = zone_name(holder, end_prop.param("TZID")) if end_prop is not None else None
+    start = start or "Etc/UTC"
+    return start, end or start
+
+
+def _reminder(node, event: Component, instance: Instance, wants) -> None:
+    """ReminderDueBy, ReminderIsSet and ReminderMinutesBeforeStart from the event's
+    reminder VALARM (``reminders``)."""
+    minutes = reminders.event_minutes(event)
+    if minutes is not None and instance.start is not None and wants("item:ReminderDueBy"):
+        etree.SubElement(node, t("ReminderDueBy")).text = ews_date(instance.start - timedelta(minutes=minutes))
+    if wants("item:ReminderIsSet"):
+        etree.SubElement(node, t("ReminderIsSet")).text = _bool(minutes is not None)
+    if wants("item:ReminderMinutesBeforeStart"):
+        etree.SubElement(node, t("ReminderMinutesBeforeStart")).text = str(
+            minutes if minutes is not None else reminders.DEFAULT_MINUTES)
+
+
+@attrs.frozen
+class MeetingState:
+    """What an event is to the account: a meeting (it has attendees), cancelled, the
+    account's own response (Organizer, Accept, Tentative, Decline, NoResponseReceived,
+    Unknown) and whether a response is asked for."""
+
+    is_meeting: bool
+    is_cancelled: bool
+    my_response: str
+    response_requested: bool
+
+    @property
+    def appointment_state(self) -> int:
+        """The AppointmentState bits: 1 a meeting, 2 received (not organized by the
+        account), 4 cancelled."""
+        bits = 1 if self.is_meeting else 0
+        if self.is_meeting and self.my_response != "Organizer":
+            bits |= 2
+        return bits | (4 if self.is_cancelled else 0)
+
+
+_RESPONSES = {"ACCEPTED": "Accept", "TENTATIVE": "Tentative", "DECLINED": "Decline",
+              "NEEDS-ACTION": "NoResponseReceived", "": "NoResponseReceived"}
+
+
+def _address(value: str) -> str:
+    return (value[7:] if value.lower().startswith("mailto:") else value).strip().lower()
+
+
+def meeting_state(event: Component, account: str) -> MeetingState:
+    """The ``MeetingState`` of ``event`` for ``account``."""
+    attendees = event.get_all("ATTENDEE")
+    cancelled = (event.value("STATUS") or "").strip().upper() == "CANCELLED"
+    organizer = event.get("ORGANIZER")
+    me = account.lower()
+    if not attendees:
+        return MeetingState(False, cancelled, "Organizer", False)
+    if organizer is None or _address(organizer.value) == me:
+        asked = any((a.param("RSVP") or "").upper() == "TRUE" for a in attendees if _address(a.value) != me)
+        return MeetingState(True, cancelled, "Organizer", asked)
+    mine = next((a for a in attendees if _address(a.value) == me), None)
+    if mine is None:
+        return MeetingState(True, cancelled, "Unknown", False)
+    response = _RESPONSES.get((mine.param("PARTSTAT") or "").strip().upper(), "Unknown")
+    return MeetingState(True, cancelled, response, (mine.param("RSVP") or "").upper() == "TRUE")
 
 
 def _attendee_list(attendee) -> str:

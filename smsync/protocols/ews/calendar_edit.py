@@ -19,7 +19,8 @@ from typing import Optional
 from smsync.errors import InvalidData
 from smsync.formats.contentlines import Component, Property, serialize
 from smsync.formats.icaltime import prop_time, zones_of
-from smsync.protocols.ews.calendar import master_of
+from smsync.protocols.ews import reminders, timezones
+from smsync.protocols.ews.calendar import master_of, zone_name
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.recurrence import DAY_SETS
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
@@ -34,13 +35,16 @@ _MONTHS = {name: n for n, name in enumerate(
      "October", "November", "December"), start=1)}
 
 
-def parse_when(value: Optional[str]) -> datetime:
-    """An EWS dateTime (UTC without an offset, as the schema's TimeZoneContext default)."""
+def parse_when(value: Optional[str], zone: Optional[str] = None) -> datetime:
+    """An EWS dateTime; one without an offset is local time in ``zone`` (the request's
+    TimeZoneContext, an IANA name), else UTC as the schema's default says."""
     try:
         when = datetime.fromisoformat((value or "").strip().replace("Z", "+00:00"))
     except ValueError:
         raise EWSError(SCHEMA_VALIDATION, f"{str(value)[:40]!r} is not a dateTime") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if when.tzinfo:
+        return when
+    return when.replace(tzinfo=zoneinfo.ZoneInfo(zone) if zone else timezone.utc)
 
 
 def _days(text: Optional[str]) -> list[str]:
@@ -119,11 +123,17 @@ def _rrule_of(recurrence) -> str:
     return ";".join(parts)
 
 
-def _zone_name(event: Component) -> Optional[str]:
-    start = event.get("DTSTART")
+def _zone_name(event: Component, name: str = "DTSTART", calendar: Optional[Component] = None) -> Optional[str]:
+    """The IANA zone of the event's DTSTART (or ``name``) TZID; None for UTC, floating,
+    a date, or a TZID that names no IANA zone (with ``calendar``: none its VTIMEZONE's
+    rule or name says either, see ``calendar.zone_name``)."""
+    start = event.get(name)
     tzid = start.param("TZID") if start is not None else None
     if not tzid:
         return None
+    if calendar is not None:
+        named = zone_name(calendar, tzid)
+        return None if named is None or timezones.is_utc(named) else named
     try:
         zoneinfo.ZoneInfo(tzid.strip())
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -136,7 +146,8 @@ def _set_time(event: Component, name: str, when: datetime, all_day: bool, zone: 
     for prop in props:
         event.properties.remove(prop)
     if all_day:
-        prop = Property(name, when.date().strftime("%Y%m%d"), [("VALUE", ["DATE"])])
+        day = when.astimezone(zoneinfo.ZoneInfo(zone)).date() if zone is not None and when.tzinfo else when.date()
+        prop = Property(name, day.strftime("%Y%m%d"), [("VALUE", ["DATE"])])
     elif zone is not None:
         local = when.astimezone(zoneinfo.ZoneInfo(zone))
         prop = Property(name, local.strftime("%Y%m%dT%H%M%S"), [("TZID", [zone])])
@@ -152,9 +163,46 @@ def _set_text(event: Component, name: str, value: Optional[str]) -> None:
         event.properties.append(Property(name, escape_text(value)))
 
 
-def read_fields(node) -> dict:
-    """The fields a ``<t:CalendarItem>`` (or one field of it in an update) sets."""
+#: EWS Importance and Sensitivity <-> PRIORITY and CLASS (as tasks have them).
+IMPORTANCES = {"High": "1", "Normal": "5", "Low": "9"}
+SENSITIVITIES = {"Normal": "PUBLIC", "Private": "PRIVATE", "Confidential": "CONFIDENTIAL",
+                 "Personal": "X-PERSONAL"}
+
+
+def _minutes(value: str) -> int:
+    try:
+        minutes = int(value.strip())
+    except ValueError:
+        raise EWSError(SCHEMA_VALIDATION, f"ReminderMinutesBeforeStart {value.strip()[:20]!r}") from None
+    if not -525600 * 10 <= minutes <= 525600 * 10:
+        raise EWSError(INVALID_PROPERTY_SET, "a reminder more than ten years from the start")
+    return minutes
+
+
+def read_fields(node, zone: Optional[str] = None) -> dict:
+    """The fields a ``<t:CalendarItem>`` (or one field of it in an update) sets; a time
+    without an offset is local time in ``zone`` (the request's TimeZoneContext)."""
     out: dict = {}
+    for field in ("StartTimeZone", "EndTimeZone", "MeetingTimeZone"):
+        # A zone no Windows or IANA name says is not taken: a new event's times stay in
+        # UTC (or the TimeZoneContext), an existing one keeps its zone.
+        named = timezones.element_zone(node.find(t(field)))
+        if named is not None:
+            out["EndTimeZone" if field == "EndTimeZone" else "StartTimeZone"] = named
+            if field == "MeetingTimeZone":
+                out.setdefault("EndTimeZone", named)
+    reminder = node.findtext(t("ReminderIsSet"))
+    if reminder is not None:
+        out["ReminderIsSet"] = xs_bool(reminder)
+    minutes = node.findtext(t("ReminderMinutesBeforeStart"))
+    if minutes is not None:
+        out["ReminderMinutesBeforeStart"] = _minutes(minutes)
+    for field, known in (("Importance", IMPORTANCES), ("Sensitivity", SENSITIVITIES)):
+        value = node.findtext(t(field))
+        if value is not None:
+            if value.strip() not in known:
+                raise EWSError(SCHEMA_VALIDATION, f"{field} {value.strip()[:20]!r}")
+            out[field] = value.strip()
     for field in ("Subject", "Location", "UID", "LegacyFreeBusyStatus"):
         value = node.findtext(t(field))
         if value is not None:
@@ -165,7 +213,7 @@ def read_fields(node) -> dict:
     for field in ("Start", "End"):
         value = node.findtext(t(field))
         if value is not None:
-            out[field] = parse_when(value)
+            out[field] = parse_when(value, out.get(f"{field}TimeZone", out.get("StartTimeZone", zone)))
     all_day = node.findtext(t("IsAllDayEvent"))
     if all_day is not None:
         out["IsAllDayEvent"] = xs_bool(all_day)
@@ -270,19 +318,22 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
     for field in ATTENDEE_ROLES:
         if field in fields or field in removed:
             _set_attendees(event, field, fields.get(field, []), organizer_address)
-    zone = _zone_name(event)
+    zone, end_zone = _zones(calendar, event, fields)
     start_prop = event.get("DTSTART")
     was_all_day = start_prop is not None and (start_prop.param("VALUE") or "").upper() == "DATE"
     all_day = fields.get("IsAllDayEvent", was_all_day)
-    if "Start" in fields or "IsAllDayEvent" in fields:
+    # A zone changed alone rewrites the times in it (the same instants).
+    if "Start" in fields or "IsAllDayEvent" in fields or (
+            not all_day and start_prop is not None and zone != _zone_name(event, "DTSTART", calendar)):
         start = fields.get("Start")
         if start is None and start_prop is not None:
             start = datetime.fromtimestamp(prop_time(start_prop, zones_of(calendar)).epoch, timezone.utc)
         if start is not None:
             _set_time(event, "DTSTART", start, all_day, zone)
-    if "End" in fields or "IsAllDayEvent" in fields:
+    end_prop = event.get("DTEND")
+    if "End" in fields or "IsAllDayEvent" in fields or (
+            not all_day and end_prop is not None and end_zone != _zone_name(event, "DTEND", calendar)):
         end = fields.get("End")
-        end_prop = event.get("DTEND")
         if end is None and end_prop is not None:
             end = datetime.fromtimestamp(prop_time(end_prop, zones_of(calendar)).epoch, timezone.utc)
         if end is not None:
@@ -290,7 +341,7 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
                 end = end + timedelta(days=1)  # an all-day end is the next day's start
             for prop in [p for p in event.properties if p.name == "DURATION"]:
                 event.properties.remove(prop)
-            _set_time(event, "DTEND", end, all_day, zone)
+            _set_time(event, "DTEND", end, all_day, end_zone)
     for field, name in (("Subject", "SUMMARY"), ("Location", "LOCATION"), ("Body", "DESCRIPTION")):
         if field in fields or field in removed:
             _set_text(event, name, fields.get(field))
@@ -307,7 +358,69 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset(),
             event.properties.remove(prop)
         if fields.get("Recurrence"):
             event.properties.append(Property("RRULE", fields["Recurrence"]))
+    _apply_reminder(event, fields, removed)
+    if "Importance" in fields or "Importance" in removed:
+        _set_kept(event, "PRIORITY", IMPORTANCES.get(fields.get("Importance", "Normal")), ("", "0", "5"))
+    if "Sensitivity" in fields or "Sensitivity" in removed:
+        _set_kept(event, "CLASS", SENSITIVITIES.get(fields.get("Sensitivity", "Normal")), ("", "PUBLIC"))
+    add_zones(calendar)
     _bump(event)
+
+
+def _zones(calendar: Component, event: Component, fields: dict) -> tuple[Optional[str], Optional[str]]:
+    """The IANA zones (None: UTC) the event's start and end are written in: those the
+    update names, else those it has (an end without its own zone takes the start's)."""
+    def named(field: str) -> Optional[str]:
+        zone = fields[field]
+        return None if timezones.is_utc(zone) else zone
+
+    start = named("StartTimeZone") if "StartTimeZone" in fields else _zone_name(event, "DTSTART", calendar)
+    if "EndTimeZone" in fields:
+        end = named("EndTimeZone")
+    elif "StartTimeZone" in fields or event.get("DTEND") is None:
+        end = start
+    else:
+        end = _zone_name(event, "DTEND", calendar)
+    return start, end
+
+
+def _set_kept(event: Component, name: str, value: Optional[str], same: tuple) -> None:
+    """Set ``name`` to ``value``, leaving it alone when what it holds means the same
+    (Normal is no PRIORITY, 0 or 5: a client saving every field changes nothing)."""
+    held = (event.value(name) or "").strip().upper()
+    if value == "5" and held in same or value == "PUBLIC" and held in same:
+        return
+    _set_text(event, name, value)
+
+
+def _apply_reminder(event: Component, fields: dict, removed: frozenset) -> None:
+    """ReminderIsSet and ReminderMinutesBeforeStart onto the event's reminder VALARM."""
+    if "ReminderIsSet" in removed or fields.get("ReminderIsSet") is False:
+        reminders.set_event_reminder(event, None)
+        return
+    held = reminders.event_minutes(event)
+    minutes = fields.get("ReminderMinutesBeforeStart")
+    if fields.get("ReminderIsSet") is True:
+        reminders.set_event_reminder(event, minutes if minutes is not None else
+                                     held if held is not None else reminders.DEFAULT_MINUTES)
+    elif minutes is not None and held is not None:
+        reminders.set_event_reminder(event, minutes)  # a new time for the reminder there is
+
+
+def add_zones(calendar: Component) -> None:
+    """Add a VTIMEZONE for each IANA TZID the events use that has none (RFC 5545 wants
+    one for every TZID; CalDAV clients read the zone's rules from it)."""
+    have = {(c.value("TZID") or "").strip() for c in calendar.components if c.name == "VTIMEZONE"}
+    year = datetime.now(timezone.utc).year
+    at = 0
+    for event in [c for c in calendar.components if c.name == "VEVENT"]:
+        for prop in event.properties:
+            tzid = (prop.param("TZID") or "").strip()
+            if not tzid or tzid in have or timezones.iana_of(tzid) != tzid:
+                continue
+            have.add(tzid)
+            calendar.components.insert(at, timezones.vtimezone_for(tzid, year))
+            at += 1
 
 
 def _bump(event: Component) -> None:
@@ -321,8 +434,12 @@ def _bump(event: Component) -> None:
         sequence.value = str(int(sequence.value) + 1)
 
 
-def new_event(fields: dict, organizer: Optional[str] = None) -> tuple[str, bytes]:
-    """``(uid, iCalendar bytes)`` of a new event with ``fields``."""
+def new_event(fields: dict, organizer: Optional[str] = None, zone: Optional[str] = None) -> tuple[str, bytes]:
+    """``(uid, iCalendar bytes)`` of a new event with ``fields``; its times are kept
+    in the zone its StartTimeZone names, else in ``zone`` (the request's
+    TimeZoneContext, an IANA name), else in UTC."""
+    if zone is not None and "StartTimeZone" not in fields:
+        fields = {**fields, "StartTimeZone": zone}
     if "Start" not in fields or "End" not in fields:
         raise EWSError(SCHEMA_VALIDATION, "a calendar item needs Start and End")
     if fields["End"] < fields["Start"]:

@@ -14,11 +14,14 @@ that instance.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from lxml import etree
 
 from smsync.errors import InvalidData, NotFound, PreconditionFailed
+from smsync.formats.bodytext import html_to_text
 from smsync.formats.contentlines import Component, serialize
-from smsync.protocols.ews import calendar, calendar_edit, ids, items, meetings
+from smsync.protocols.ews import calendar, calendar_edit, ids, items, meeting_items, meetings
 from smsync.protocols.ews.errors import INVALID_OPERATION, IRRESOLVABLE_CONFLICT, ITEM_NOT_FOUND, EWSError
 from smsync.protocols.ews.soap import t
 from smsync.scheduling import itip
@@ -26,7 +29,19 @@ from smsync.scheduling.scheduler import Outgoing, Plan
 
 #: The response item tags and the PARTSTAT each files.
 ANSWERS = {t("AcceptItem"): "ACCEPTED", t("TentativelyAcceptItem"): "TENTATIVE",
-           t("DeclineItem"): "DECLINED"}
+           t("DeclineItem"): "DECLINED", t("RemoveItem"): None}
+
+
+def comment_of(node) -> Optional[str]:
+    """The text the attendee wrote with the response (its Body, an HTML one as text),
+    sent as the REPLY's COMMENT; None when there is none."""
+    body = node.find(t("Body"))
+    if body is None or not (body.text or "").strip():
+        return None
+    text = body.text
+    if (body.get("BodyType") or "").lower() == "html":
+        text = html_to_text(text)
+    return text.strip()[:4000] or None
 
 
 async def respond(ctx, node, disposition: str):
@@ -42,8 +57,8 @@ async def respond(ctx, node, disposition: str):
         raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId names no item here") from None
     if ref.account != ctx.account:
         raise EWSError(ITEM_NOT_FOUND, "the ReferenceItemId is another account's item")
-    if ref.kind != ids.ITEM:
-        raise EWSError(INVALID_OPERATION, "answering from a meeting request message is not served yet")
+    if ref.kind != ids.ITEM or partstat is None:
+        return await meeting_items.respond(ctx, node, ref, disposition)  # meeting messages, RemoveItem
     found = await items.collection_item(ctx, ref)
     stored = found.item.content
     try:
@@ -56,9 +71,10 @@ async def respond(ctx, node, disposition: str):
         raise EWSError(INVALID_OPERATION, "the account does not attend this meeting")
     _name, rid = calendar.split_key(ref.key)
     if rid is not None:
-        return await _respond_occurrence(ctx, ref, found, info, rid, partstat, disposition)
+        return await _respond_occurrence(ctx, ref, found, info, rid, partstat, disposition,
+                                         comment_of(node))
     try:
-        answer = itip.reply(stored, ctx.account, partstat)
+        answer = itip.reply(stored, ctx.account, partstat, comment=comment_of(node))
         updated = itip.apply_partstat(stored, ctx.account, partstat)
     except InvalidData as e:
         raise EWSError(INVALID_OPERATION, f"the meeting cannot be answered: {e}"[:120]) from None
@@ -80,7 +96,8 @@ async def respond(ctx, node, disposition: str):
     return created
 
 
-async def _respond_occurrence(ctx, ref, found, info, rid, partstat: str, disposition: str):
+async def _respond_occurrence(ctx, ref, found, info, rid, partstat: str, disposition: str,
+                              comment: Optional[str] = None):
     """Answer one occurrence: the PARTSTAT goes on that instance's override (made from
     the master when there is none), the series keeps the account's answer to it, and
     the REPLY names the instance (RECURRENCE-ID). A declined occurrence stays, marked
@@ -95,7 +112,7 @@ async def _respond_occurrence(ctx, ref, found, info, rid, partstat: str, disposi
                       [c for c in parsed.components if c.name == "VTIMEZONE"] + [event])
     try:
         answered = calendar.load(itip.apply_partstat(serialize(alone), ctx.account, partstat))
-        answer = itip.reply(serialize(answered), ctx.account, partstat)
+        answer = itip.reply(serialize(answered), ctx.account, partstat, comment=comment)
     except InvalidData as e:
         raise EWSError(INVALID_OPERATION, f"the meeting cannot be answered: {e}"[:120]) from None
     parsed.components[parsed.components.index(event)] = calendar.master_of(answered)

@@ -100,9 +100,11 @@ def body_of(structure, raw: bytes, body_type: str) -> tuple[str, str]:
 
 
 def message_element(account: str, folder_source: str, info: MessageInfo, structure,
-                    shape: Shape, raw: Optional[bytes] = None, get_item: bool = False):
+                    shape: Shape, raw: Optional[bytes] = None, get_item: bool = False, meeting=None):
     """The ``<t:Message>`` of one stored message in ``shape``. ``raw`` (the stored
-    bytes) is needed for the body and the MIME content only."""
+    bytes) is needed for the body and the MIME content only. ``meeting`` (a
+    ``meeting_items.Meeting``) makes it the meeting request, cancellation or response
+    it is."""
     defaults = DEFAULT_FIELDS | (GETITEM_DEFAULT if get_item else frozenset())
 
     def wants(uri: str) -> bool:
@@ -177,6 +179,8 @@ def message_element(account: str, folder_source: str, info: MessageInfo, structu
         etree.SubElement(node, t("IsRead")).text = _bool(SEEN in info.flags)
     if shape.extended:
         render(node, extended_flags.props_of(info.flags, structure.has_attachments), shape)
+    if meeting is not None:
+        meeting.dress(node, shape)  # its tag, ItemClass and meeting fields (meeting_items)
     return node
 
 

@@ -7,8 +7,11 @@ Categories in CATEGORIES and Status in STATUS (NotStarted NEEDS-ACTION, InProgre
 IN-PROCESS, Completed COMPLETED). WaitingOnOthers and Deferred have no iCalendar status:
 they are kept in ``X-SMSYNC-EWS-STATUS`` beside the nearest STATUS (IN-PROCESS,
 NEEDS-ACTION) so CalDAV clients see something sensible and EWS gets its own value back.
-IsComplete is Status == Completed. An update (``apply``) rewrites only the properties of
-the fields it sets or deletes and keeps every other line -- RRULE, VALARM, X- properties,
+IsComplete is Status == Completed. The reminder (ReminderIsSet, ReminderDueBy) is the
+first display VALARM, relative or absolute (``reminders``; written absolute); the
+Recurrence is the RRULE, in the calendar's patterns (``recurrence``: a series needs a
+DTSTART, taken from the due date or the pattern's start when the task has none). An update (``apply``) rewrites only the properties of
+the fields it sets or deletes and keeps every other line -- other VALARMs, X- properties,
 VTIMEZONEs -- so what EWS cannot carry survives an EWS edit. Extended properties are
 kept in the VTODO too (``extended``).
 """
@@ -16,7 +19,7 @@ kept in the VTODO too (``extended``).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Optional
 
@@ -24,9 +27,10 @@ from lxml import etree
 
 from smsync.formats.contentlines import Component, Property, serialize, text_list, unescape_text
 from smsync.formats.icaltime import prop_time, zones_of
-from smsync.protocols.ews import ids
+from smsync.protocols.ews import ids, reminders
 from smsync.protocols.ews.calendar import load as load_calendar
-from smsync.protocols.ews.calendar_edit import parse_when
+from smsync.protocols.ews.calendar_edit import parse_when, rrule_of
+from smsync.protocols.ews.recurrence import recurrence_element
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.extended import render_component
@@ -113,7 +117,28 @@ def fields_of(calendar: Component) -> dict:
     categories = text_list(todo.get_all("CATEGORIES"))
     if categories:
         out["Categories"] = categories
+    start, due = (_instant(todo.get(name), calendar) for name in ("DTSTART", "DUE"))
+    due_by = reminders.task_due_by(todo, start, due)
+    if due_by is not None:
+        out["ReminderDueBy"] = due_by.strftime("%Y-%m-%dT%H:%M:%SZ")
+    rule = todo.get("RRULE")
+    first = start or due
+    if rule is not None and first is not None:
+        local = todo.get("DTSTART") or todo.get("DUE")
+        try:
+            day = prop_time(local, zones_of(calendar)).local.date()
+        except Exception:  # a value no client should have stored
+            day = first.date()
+        out["IsRecurring"] = True
+        if recurrence_element(rule.value, day) is not None:  # else no EWS pattern says it
+            out["Recurrence"] = rule.value
+            out["RecurrenceStart"] = day.isoformat()
     return out
+
+
+def _instant(prop: Optional[Property], calendar: Component) -> Optional[datetime]:
+    when = _ews_time(prop, calendar) if prop is not None else None
+    return datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if when else None
 
 
 def task_element(account: str, source: str, name: str, revision: int, content: bytes, shape: Shape):
@@ -144,19 +169,28 @@ def task_element(account: str, source: str, name: str, revision: int, content: b
             etree.SubElement(holder, t("String")).text = text(category)
     if wants("item:Importance"):
         etree.SubElement(node, t("Importance")).text = fields["Importance"]
+    if "ReminderDueBy" in fields and wants("item:ReminderDueBy"):
+        etree.SubElement(node, t("ReminderDueBy")).text = fields["ReminderDueBy"]
+    if wants("item:ReminderIsSet"):
+        etree.SubElement(node, t("ReminderIsSet")).text = "true" if "ReminderDueBy" in fields else "false"
+    # ExtendedProperty is ItemType's, before the task's own fields.
+    render_component(node, todo_of(calendar), shape)
     if "CompleteDate" in fields and wants("task:CompleteDate"):
         etree.SubElement(node, t("CompleteDate")).text = fields["CompleteDate"]
     if "DueDate" in fields and wants("task:DueDate"):
         etree.SubElement(node, t("DueDate")).text = fields["DueDate"]
     if wants("task:IsComplete"):
         etree.SubElement(node, t("IsComplete")).text = "true" if fields["IsComplete"] else "false"
+    if wants("task:IsRecurring"):
+        etree.SubElement(node, t("IsRecurring")).text = "true" if fields.get("IsRecurring") else "false"
     if wants("task:PercentComplete"):
         etree.SubElement(node, t("PercentComplete")).text = str(fields["PercentComplete"])
+    if "Recurrence" in fields and wants("task:Recurrence"):
+        node.append(recurrence_element(fields["Recurrence"], date.fromisoformat(fields["RecurrenceStart"])))
     if "StartDate" in fields and wants("task:StartDate"):
         etree.SubElement(node, t("StartDate")).text = fields["StartDate"]
     if wants("task:Status"):
         etree.SubElement(node, t("Status")).text = fields["Status"]
-    render_component(node, todo_of(calendar), shape)
     return node
 
 
@@ -206,6 +240,18 @@ def read_fields(node) -> dict:
     categories = node.find(t("Categories"))
     if categories is not None:
         out["Categories"] = [(s.text or "").strip() for s in categories if isinstance(s.tag, str)]
+    reminder = node.findtext(t("ReminderIsSet"))
+    if reminder is not None:
+        out["ReminderIsSet"] = xs_bool(reminder)
+    due_by = node.findtext(t("ReminderDueBy"))
+    if due_by is not None:
+        out["ReminderDueBy"] = parse_when(due_by).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    recurrence = node.find(t("Recurrence"))
+    if recurrence is not None:
+        out["Recurrence"] = rrule_of(recurrence)
+        first = recurrence.findtext(".//" + t("StartDate"))
+        if first:
+            out["RecurrenceStart"] = first.strip()[:10]
     return out
 
 
@@ -256,7 +302,37 @@ def apply(calendar: Component, fields: dict, removed: frozenset = frozenset()) -
     if "Categories" in fields or "Categories" in removed:
         wanted = [c for c in fields.get("Categories", []) if c]
         _set(todo, "CATEGORIES", ",".join(escape_text(c) for c in wanted) or None)
+    _apply_reminder(calendar, todo, fields, removed)
+    if "Recurrence" in removed and "Recurrence" not in fields_of(calendar) and todo.get("RRULE") is not None:
+        # A rule EWS has no pattern for was never sent: a client clearing the field it
+        # did not get (as those saving every field do) must not end the series.
+        removed = removed - {"Recurrence"}
+    if "Recurrence" in fields or "Recurrence" in removed:
+        _set(todo, "RRULE", fields.get("Recurrence") or None)
+        if fields.get("Recurrence") and todo.get("DTSTART") is None:
+            # A series counts from its DTSTART: the due date, else the pattern's start.
+            due = todo.get("DUE")
+            if due is not None:
+                todo.properties.append(Property("DTSTART", due.value, list(due.params)))
+            else:
+                day = fields.get("RecurrenceStart") or datetime.now(timezone.utc).date().isoformat()
+                _set(todo, "DTSTART", _utc(day + "T00:00:00Z"))
     _bump(todo)
+
+
+def _apply_reminder(calendar: Component, todo: Component, fields: dict, removed: frozenset) -> None:
+    """ReminderIsSet and ReminderDueBy onto the task's reminder VALARM: a time given is
+    an absolute TRIGGER; turned on without one, at the due date (else the start)."""
+    if "ReminderIsSet" in removed or fields.get("ReminderIsSet") is False:
+        reminders.set_task_reminder(todo, None)
+        return
+    due_by = fields.get("ReminderDueBy")
+    if due_by is not None and (fields.get("ReminderIsSet") is True or reminders.task_alarm(todo) is not None):
+        reminders.set_task_reminder(todo, parse_when(due_by))
+    elif fields.get("ReminderIsSet") is True and reminders.task_alarm(todo) is None:
+        when = _instant(todo.get("DUE"), calendar) or _instant(todo.get("DTSTART"), calendar)
+        if when is not None:
+            reminders.set_task_reminder(todo, when)
 
 
 def _bump(todo: Component) -> None:

@@ -5,12 +5,25 @@ client sends with GetUserAvailability (a bias and two yearly switches), over the
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, time, timedelta, timezone, tzinfo
 from typing import Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lxml import etree
 
-from smsync.formats.windowszones import RuleZone, Switch, YearlyRule, iana_zone, yearly_rule
+from smsync.errors import InvalidData
+from smsync.formats.contentlines import Component
+from smsync.formats.windowszones import (
+    IANA_TO_WINDOWS,
+    WINDOWS_TO_IANA,
+    RuleZone,
+    Switch,
+    YearlyRule,
+    iana_zone,
+    yearly_rule,
+)
+from smsync.formats.zonerules import iana_info, vtimezone
 from smsync.protocols.ews.errors import SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.soap import t
 
@@ -132,3 +145,127 @@ def parse_datetime(value: Optional[str], zone: tzinfo) -> datetime:
 def local_text(when: datetime, zone: tzinfo) -> str:
     """``when`` as the local time in ``zone``, as EWS writes availability times."""
     return when.astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# -- the zone of a calendar item (StartTimeZone, EndTimeZone, MeetingTimeZone) ---------
+#
+# An event keeps its zone as the IANA TZID of its DTSTART (and DTEND), with a VTIMEZONE,
+# as CalDAV clients expect; EWS names zones by their Windows ids. A Windows id becomes
+# the IANA zone CLDR maps it to; an IANA zone with no Windows id of its own is named by
+# the Windows zone with the same rule (Europe/Amsterdam is "W. Europe Standard Time").
+
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+_INDEX_NAMES = {1: "First", 2: "Second", 3: "Third", 4: "Fourth", 5: "Last"}
+#: Names of UTC itself: an event in one of these is stored in UTC (``Z``), not with a TZID.
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Etc/Universal", "Etc/Zulu", "Z"})
+
+
+def iana_of(zone_id: Optional[str]) -> Optional[str]:
+    """The IANA name of a zone EWS names (a Windows id, or an IANA name as some
+    clients send); None for one not known."""
+    name = (zone_id or "").strip()
+    if not name:
+        return None
+    mapped = WINDOWS_TO_IANA.get(name)
+    if mapped is not None:
+        return mapped
+    if "/" in name or name in UTC_NAMES:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            return None
+        return name
+    return None
+
+
+def is_utc(iana: str) -> bool:
+    return iana in UTC_NAMES
+
+
+@functools.lru_cache(maxsize=256)
+def windows_of(iana: str, year: int = 2026) -> Optional[str]:
+    """The Windows id of an IANA zone: its own, else the one with the same rule (one
+    of the same region first); None when none has it."""
+    if iana in UTC_NAMES:
+        return "UTC"
+    own = IANA_TO_WINDOWS.get(iana)
+    if own is not None:
+        return own
+    try:
+        key = iana_info(iana, year).rule_key()
+    except InvalidData:
+        return None
+    region = iana.split("/")[0] + "/"
+    found = None
+    for windows_id, name in WINDOWS_TO_IANA.items():
+        try:
+            if iana_info(name, year).rule_key() != key:
+                continue
+        except InvalidData:
+            continue
+        if name.startswith(region):
+            return windows_id
+        found = found or windows_id
+    return found
+
+
+def element_zone(node) -> Optional[str]:
+    """The IANA zone an item's ``<t:StartTimeZone>``/``<t:EndTimeZone>`` (a
+    TimeZoneDefinition: its Id, else its Name) or ``<t:MeetingTimeZone>`` (its
+    TimeZoneName) names; None when absent or not known (the times then stay in UTC)."""
+    if node is None:
+        return None
+    for attribute in ("Id", "TimeZoneName", "Name"):
+        found = iana_of(node.get(attribute))
+        if found is not None:
+            return found
+    return None
+
+
+def vtimezone_for(iana: str, year: int) -> Component:
+    """The VTIMEZONE of an IANA zone (its rule in ``year``), TZID the IANA name."""
+    return vtimezone(iana_info(iana, year), iana)
+
+
+def definition(tag: str, iana: str, year: int):
+    """``<t:StartTimeZone>`` (or EndTimeZone: a TimeZoneDefinitionType) with the
+    Windows Id and Name of an IANA zone; None when no Windows zone has its rule."""
+    windows_id = windows_of(iana)
+    zone = iana_zone(windows_id) if windows_id else None
+    if zone is None:
+        return None
+    return etree.Element(t(tag), Id=windows_id, Name=display_name(windows_id, yearly_rule(zone, year)))
+
+
+def zone_text(iana: str, year: int) -> Optional[str]:
+    """The display name of a zone, for ``<t:TimeZone>``."""
+    windows_id = windows_of(iana)
+    zone = iana_zone(windows_id) if windows_id else None
+    return display_name(windows_id, yearly_rule(zone, year)) if zone is not None else None
+
+
+def _change(parent, tag: str, offset: timedelta, switch: Switch, name: str) -> None:
+    node = etree.SubElement(parent, t(tag), TimeZoneName=name)
+    etree.SubElement(node, t("Offset")).text = xs_duration(offset)
+    rule = etree.SubElement(node, t("RelativeYearlyRecurrence"))
+    etree.SubElement(rule, t("DaysOfWeek")).text = WEEKDAYS[switch.weekday]
+    etree.SubElement(rule, t("DayOfWeekIndex")).text = _INDEX_NAMES[min(switch.occurrence, 5)]
+    etree.SubElement(rule, t("Month")).text = _MONTH_NAMES[switch.month - 1]
+    etree.SubElement(node, t("Time")).text = switch.at.strftime("%H:%M:%S")
+
+
+def meeting_zone(iana: str, year: int):
+    """The Exchange 2007 ``<t:MeetingTimeZone>`` (TimeZoneType) of an IANA zone: its
+    Windows name, base offset and yearly switches (None when no Windows zone has it)."""
+    windows_id = windows_of(iana)
+    zone = iana_zone(windows_id) if windows_id else None
+    if zone is None:
+        return None
+    rule = yearly_rule(zone, year)
+    node = etree.Element(t("MeetingTimeZone"), TimeZoneName=windows_id)
+    etree.SubElement(node, t("BaseOffset")).text = xs_duration(-rule.standard)
+    if rule.daylight is not None and rule.to_daylight is not None and rule.to_standard is not None:
+        _change(node, "Standard", timedelta(0), rule.to_standard, "Standard")
+        _change(node, "Daylight", rule.standard - rule.daylight, rule.to_daylight, "Daylight")
+    return node

@@ -236,8 +236,8 @@ def test_a_master_lists_its_pattern_first_last_modified_and_deleted():
     node = calendar.calendar_item_element("a@example.org", "c1", "e.ics", 7, series, Shape(ALL))
     t = soap.t
     tags = [child.tag.rpartition("}")[2] for child in node]
-    assert tags[-5:] == ["Recurrence", "FirstOccurrence", "LastOccurrence", "ModifiedOccurrences",
-                         "DeletedOccurrences"]
+    assert tags[-7:] == ["Recurrence", "FirstOccurrence", "LastOccurrence", "ModifiedOccurrences",
+                         "DeletedOccurrences", "StartTimeZone", "EndTimeZone"]
     assert node.find(t("Recurrence") + "/" + t("DailyRecurrence")).findtext(t("Interval")) == "1"
     assert node.find(t("Recurrence") + "/" + t("NumberedRecurrence")).findtext(t("NumberOfOccurrences")) == "5"
     assert node.find(t("FirstOccurrence")).findtext(t("Start")) == "2026-01-05T09:00:00Z"

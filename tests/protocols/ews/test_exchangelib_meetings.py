@@ -195,12 +195,12 @@ async def test_update_invites_the_added_and_cancels_the_removed(meeting_server):
     assert "METHOD:REQUEST" in _calendar_part(invited[-1])
 
 
-def _answer(server, subject: str, how: str):
+def _answer(server, subject: str, how: str, **kwargs):
     """The attendee (OTHER) finds the invitation's calendar item and answers it with
     exchangelib's ``how`` (accept, tentatively_accept, decline)."""
     acc = account(server, user=OTHER)
     [item] = [i for i in acc.calendar.all() if i.subject == subject]
-    return getattr(item, how)()
+    return getattr(item, how)(**kwargs)
 
 
 @pytest_twisted.ensureDeferred
@@ -213,9 +213,13 @@ async def test_attendee_accepts(meeting_server):
         _create(server, "Standup", [OTHER], SEND_TO_ALL_AND_SAVE_COPY)
 
     await in_thread(organizer)
-    await in_thread(lambda: _answer(server, "Standup", "accept"))
+    await in_thread(lambda: _answer(server, "Standup", "accept", body="See you there, <b>bring</b> cake"))
     [own] = await _items(server, USER, "calendar")
     assert "PARTSTAT=ACCEPTED" in own.content.decode().replace("\r\n ", "")
+    # What the attendee wrote goes with the answer, as its COMMENT.
+    [reply] = await _items(server, USER, "schedule-inbox")
+    assert "METHOD:REPLY" in reply.content.decode()
+    assert "COMMENT:See you there\\, <b>bring</b> cake" in reply.content.decode().replace("\r\n ", "")
     [placed] = await _items(server, OTHER, "calendar")
     assert "PARTSTAT=ACCEPTED" in placed.content.decode().replace("\r\n ", "")
     assert server.sink.received == []

@@ -73,7 +73,8 @@ def _field_uri(update) -> str:
 
 
 def _item_value(update, tag: str):
-    for kind in ("Message", "Item"):
+    # A meeting message (meeting_items) is updated under its own tag.
+    for kind in ("Message", "MeetingRequest", "MeetingCancellation", "MeetingResponse", "MeetingMessage", "Item"):
         holder = update.find(t(kind))
         if holder is not None:
             return holder.find(t(tag))

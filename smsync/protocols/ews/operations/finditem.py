@@ -13,7 +13,7 @@ from lxml import etree
 from smsync.errors import SmsyncError
 
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, contacts, messages, notes, restriction, shapes, tasks, tree
+from smsync.protocols.ews import calendar, contacts, meeting_items, messages, notes, restriction, shapes, tasks, tree
 from smsync.protocols.ews import extended_store  # ews-xprop
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
@@ -68,11 +68,13 @@ async def _find_in_mail(ctx, folder, query):
                            TotalItemsInView=str(len(infos)),
                            IncludesLastItemInRange="true" if last else "false")
     items = etree.SubElement(holder, t("Items"))
+    meetings = await meeting_items.meetings_of(ctx, mailbox, {i.uid: structures.get(i.uid) for i in chosen})
     for info in chosen:
         structure = structures.get(info.uid)
         if structure is None:
             continue  # expunged meanwhile
-        items.append(messages.message_element(ctx.account, folder.ref.source, info, structure, query.shape))
+        items.append(messages.message_element(ctx.account, folder.ref.source, info, structure, query.shape,
+                                              meeting=meetings.get(info.uid)))
     await extended_store.fill_messages(ctx, query.shape, items)  # ews-xprop
     return holder
 
@@ -136,9 +138,9 @@ class Query:
     contacts_view: Optional[ContactsView] = None
 
 
-def _render_event(account, source, item, instance, shape):
+def _render_event(account, source, item, instance, shape, version=None):
     return calendar.calendar_item_element(account, source, item.info.name, item.info.revision,
-                                          item.content, shape, instance)
+                                          item.content, shape, instance, version)
 
 
 def _render_named(element):
@@ -178,6 +180,10 @@ async def _find_in_collection(ctx, folder, query: Query):
     restricted, sorted (by name without a SortOrder; a ContactsView by display name) and
     cut to the page or view asked for."""
     component, render, fields = _KINDS[folder.kind]
+    if render is _render_event:
+        # The zone fields an event is answered with depend on the client's version.
+        def render(account, source, item, instance, shape):
+            return _render_event(account, source, item, instance, shape, ctx.version)
     where = restriction.parse(query.restriction, fields)
     order = [(restriction.sort_key(fields, key), descending) for key, descending in query.order or ()]
     names_view = query.contacts_view

@@ -8,7 +8,7 @@ from lxml import etree
 
 from smsync.errors import NotFound, SmsyncError
 from smsync.model import UIDSet
-from smsync.protocols.ews import calendar, contacts, extended_store, ids, items, messages, notes, shapes, tasks
+from smsync.protocols.ews import calendar, contacts, extended_store, ids, items, meeting_items, messages, notes, shapes, tasks
 from smsync.protocols.ews.errors import INVALID_OPERATION, SCHEMA_VALIDATION, EWSError, from_store
 from smsync.protocols.ews.operations import operation
 from smsync.protocols.ews.soap import m, response, response_message, t
@@ -72,7 +72,7 @@ async def _collection_item(ctx, ref, shape):
             if instance is None:
                 raise EWSError("ErrorItemNotFound", "no such occurrence")
         return calendar.calendar_item_element(ctx.account, ref.source, name, info.revision,
-                                              found.item.content, shape, instance)
+                                              found.item.content, shape, instance, ctx.version)
     if info.component == "VTODO":
         return tasks.task_element(ctx.account, ref.source, info.name, info.revision,
                                   found.item.content, shape)
@@ -83,9 +83,10 @@ async def _collection_item(ctx, ref, shape):
 
 
 async def _read_messages(ctx, refs: list, needs_body: bool) -> dict:
-    """``ref -> (info, structure, raw)`` for the messages among ``refs``, read a folder
-    at a time: one metadata read, one structure read and one ranged body read per folder
-    however many messages a request names (a client asks for a hundred at once)."""
+    """``ref -> (info, structure, raw, meeting)`` for the messages among ``refs``, read a
+    folder at a time: one metadata read, one structure read and one ranged body read per
+    folder however many messages a request names (a client asks for a hundred at once);
+    ``meeting`` says what meeting message it is (None: plain mail)."""
     by_folder: dict = {}
     for ref in refs:
         if ref.kind == ids.MESSAGE:
@@ -105,11 +106,12 @@ async def _read_messages(ctx, refs: list, needs_body: bool) -> dict:
         if needs_body and present:
             raws = await read_ranges(mailbox, [(u, 0, None) for u in present])
             bodies = dict(zip(present, raws))
+        meetings = await meeting_items.meetings_of(ctx, mailbox, structures, bodies)
         for ref in wanted:
             uid = now[ref.uid]
             info, structure = infos.get(uid), structures.get(uid)
             if info is not None and structure is not None and (not needs_body or bodies.get(uid) is not None):
-                found[ref] = (info, structure, bodies.get(uid))
+                found[ref] = (info, structure, bodies.get(uid), meetings.get(uid))
     return found
 
 
@@ -135,9 +137,9 @@ async def get_item(ctx, request):
             else:
                 if ref not in read:
                     raise NotFound("the item is gone")
-                info, structure, raw = read[ref]
+                info, structure, raw, meeting = read[ref]
                 node = messages.message_element(ctx.account, ref.source, info, structure,
-                                                shape, raw, get_item=True)
+                                                shape, raw, get_item=True, meeting=meeting)
                 items.echo_id(node, ref, info.uid)
         except (EWSError, SmsyncError) as e:
             error = from_store(e)

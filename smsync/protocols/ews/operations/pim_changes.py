@@ -11,7 +11,7 @@ from lxml import etree
 from smsync.errors import PreconditionFailed
 from smsync.model import CollectionKind
 from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meetings, tasks, tree
-from smsync.protocols.ews import extended
+from smsync.protocols.ews import extended, timezones
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -97,22 +97,32 @@ async def update_collection_item(ctx, ref, change, resolution: str, change_key,
     return node
 
 
-#: CalendarItem FieldURIs an update may set; the time zone fields are taken as said
-#: (times arrive with their offset) and the UID cannot change.
+#: CalendarItem FieldURIs an update may set (MeetingTimeZone, Exchange 2007's, sets the
+#: start's and the end's zone); the UID cannot change, ReminderDueBy is read-only.
 _EVENT_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categories": "Categories",
+                 "item:Importance": "Importance", "item:Sensitivity": "Sensitivity",
+                 "item:ReminderIsSet": "ReminderIsSet",
+                 "item:ReminderMinutesBeforeStart": "ReminderMinutesBeforeStart",
+                 "calendar:StartTimeZone": "StartTimeZone", "calendar:EndTimeZone": "EndTimeZone",
+                 "calendar:MeetingTimeZone": "StartTimeZone",
                  "calendar:Start": "Start", "calendar:End": "End", "calendar:Location": "Location",
                  "calendar:IsAllDayEvent": "IsAllDayEvent",
                  "calendar:LegacyFreeBusyStatus": "LegacyFreeBusyStatus",
                  "calendar:Recurrence": "Recurrence",
                  "calendar:RequiredAttendees": "RequiredAttendees",
                  "calendar:OptionalAttendees": "OptionalAttendees", "calendar:Resources": "Resources"}
-_EVENT_IGNORED = {"calendar:StartTimeZone", "calendar:EndTimeZone", "calendar:MeetingTimeZone",
-                  "calendar:UID", "item:ReminderIsSet", "item:ReminderMinutesBeforeStart",
-                  "item:ReminderDueBy"}
+#: Fields clients saving every field send (exchangelib's ``save()``) that an event has
+#: no place for: taken and dropped rather than failing the whole update.
+_EVENT_IGNORED = {"calendar:UID", "item:ReminderDueBy", "item:InReplyTo", "item:Culture", "calendar:When",
+                  "calendar:ConferenceType", "calendar:AllowNewTimeProposal", "calendar:IsResponseRequested",
+                  "calendar:MeetingWorkspaceUrl", "calendar:NetShowUrl"}
+#: Fields a DeleteItemField leaves as they are: a series keeps its zone.
+_EVENT_KEPT = {"StartTimeZone", "EndTimeZone"}
 
 
-def event_changes(updates) -> tuple[dict, frozenset]:
-    """``(fields set, fields cleared)`` of a calendar item's ``<t:Updates>``."""
+def event_changes(updates, zone=None) -> tuple[dict, frozenset]:
+    """``(fields set, fields cleared)`` of a calendar item's ``<t:Updates>``; times
+    without an offset are local in ``zone`` (the request's TimeZoneContext)."""
     fields: dict = {}
     removed = set()
     for update in updates:
@@ -129,12 +139,14 @@ def event_changes(updates) -> tuple[dict, frozenset]:
         if action == "DeleteItemField":
             if field in ("Start", "End"):
                 raise EWSError(INVALID_PROPERTY_SET, "a calendar item keeps its start and end")
-            removed.add(field)
+            if field not in _EVENT_KEPT:
+                removed.add(field)
             continue
         holder = update.find(t("CalendarItem"))
         if holder is None:
             raise EWSError(INVALID_PROPERTY_SET, "a calendar item update carries a CalendarItem")
-        fields.update({k: v for k, v in calendar_edit.read_fields(holder).items() if k == field})
+        wanted = {field, "EndTimeZone"} if uri == "calendar:MeetingTimeZone" else {field}
+        fields.update({k: v for k, v in calendar_edit.read_fields(holder, zone).items() if k in wanted})
     return fields, frozenset(removed)
 
 
@@ -144,7 +156,7 @@ async def _update_event(ctx, ref, found, change, resolution: str, change_key, se
     if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
         raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
     props, updates = extended.split_updates(change.find(t("Updates")))
-    fields, removed = event_changes(updates)
+    fields, removed = event_changes(updates, timezones.iana_of(ctx.timezone))
     parsed = calendar.load(found.item.content)
     # One occurrence's change is an override (RECURRENCE-ID) in the same stored item.
     name, rid = calendar.split_key(ref.key)
@@ -198,10 +210,11 @@ def _created(tag: str, ctx, folder, info):
 async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE):
     folder, collection = await _target(ctx, saved, "calendar", CollectionKind.CALENDAR,
                                        "calendar items are saved only in calendars")
-    fields = calendar_edit.read_fields(node)
+    zone = timezones.iana_of(ctx.timezone)
+    fields = calendar_edit.read_fields(node, zone)
     # An event with attendees is a meeting the account organizes.
     organizer = ctx.account if any(fields.get(f) for f in calendar_edit.ATTENDEE_ROLES) else None
-    uid, content = calendar_edit.new_event(fields, organizer)
+    uid, content = calendar_edit.new_event(fields, organizer, zone)
     content = extended.stamp(content, node, "VEVENT")
     content, plan = await meetings.plan_put(ctx, send_mode, None, content)
     name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
@@ -224,10 +237,12 @@ _TASK_FIELDS = {"item:Subject": "Subject", "item:Body": "Body", "item:Categories
                 "item:Importance": "Importance", "item:Sensitivity": "Sensitivity",
                 "task:StartDate": "StartDate", "task:DueDate": "DueDate",
                 "task:CompleteDate": "CompleteDate", "task:Status": "Status",
-                "task:PercentComplete": "PercentComplete", "task:IsComplete": "IsComplete"}
+                "task:PercentComplete": "PercentComplete", "task:IsComplete": "IsComplete",
+                "item:ReminderIsSet": "ReminderIsSet", "item:ReminderDueBy": "ReminderDueBy",
+                "task:Recurrence": "Recurrence"}
 #: Fields clients send that a VTODO has no place for; taken and dropped, as Exchange's
 #: read-only ones are.
-_TASK_IGNORED = {"item:ReminderIsSet", "item:ReminderDueBy", "item:ReminderMinutesBeforeStart",
+_TASK_IGNORED = {"item:ReminderMinutesBeforeStart",
                  "task:StatusDescription", "task:ChangeCount", "task:IsRecurring", "task:Owner"}
 
 
@@ -252,7 +267,8 @@ def task_changes(updates) -> tuple[dict, frozenset]:
         holder = update.find(t("Task"))
         if holder is None:
             raise EWSError(INVALID_PROPERTY_SET, "a task update carries a Task")
-        fields.update({k: v for k, v in tasks.read_fields(holder).items() if k == field})
+        wanted = {field, "RecurrenceStart"} if field == "Recurrence" else {field}
+        fields.update({k: v for k, v in tasks.read_fields(holder).items() if k in wanted})
     return fields, frozenset(removed)
 
 

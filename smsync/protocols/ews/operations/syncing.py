@@ -32,7 +32,7 @@ from lxml import etree
 
 from smsync.errors import InvalidData, NotFound, SmsyncError, SyncTokenInvalid
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, contacts, extended_store, ids, messages, notes, shapes, tasks, tree
+from smsync.protocols.ews import calendar, contacts, extended_store, ids, meeting_items, messages, notes, shapes, tasks, tree
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_SYNC_STATE,
@@ -156,6 +156,8 @@ async def _sync_items(ctx, request):
                 raws[change.server_id] = await mailbox.read_body(int(change.server_id))
             except NotFound:
                 pass
+    meetings = await meeting_items.meetings_of(ctx, mailbox, structures,
+                                               {int(k): v for k, v in raws.items()})
     changes = etree.Element(m("Changes"))
     for change in result.changes:
         if change.server_id in ignore:
@@ -170,7 +172,8 @@ async def _sync_items(ctx, request):
             continue  # gone between the engine's read and this one: its delete follows
         node = etree.SubElement(changes, t("Create" if change.op == ADD else "Update"))
         node.append(messages.message_element(ctx.account, folder.ref.source, change.message,
-                                             structure, shape, raws.get(change.server_id)))
+                                             structure, shape, raws.get(change.server_id),
+                                             meeting=meetings.get(int(change.server_id))))
     await extended_store.fill_messages(ctx, shape, changes)
     return await _sync_answer(ctx, folder, result, changes, key, lane)
 
@@ -192,8 +195,12 @@ def _contact_changes(ctx, folder, result, shape, ignore):
             continue
         convert = converters[item.info.component]
         try:
-            element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
-                              item.content, shape)
+            if convert is calendar.calendar_item_element:
+                element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
+                                  item.content, shape, version=ctx.version)
+            else:
+                element = convert(ctx.account, folder.ref.source, item.info.name, item.info.revision,
+                                  item.content, shape)
         except (EWSError, SmsyncError) as e:
             ctx.log(f"SyncFolderItems: {item.info.name}: {e.message}")
             continue
