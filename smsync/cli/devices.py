@@ -1,11 +1,12 @@
 """``smsync devices list|log|rename|delete|wipe USER [DEVICE] [NAME]``: the Synchronized
-Devices list."""
+Devices list, through ``smsync.admin.devices`` as the web interface goes (the same rules:
+a name's length and characters, which entries can be renamed or wiped)."""
 
 from __future__ import annotations
 
+from smsync.admin import devices as admin
 from smsync.cli.common import CliError, existing_account, opened_store, say
-from smsync.edge.devices import request_wipe
-from smsync.errors import NotFound
+from smsync.errors import InvalidData, NotFound
 
 
 def add_parser(subparsers, parents) -> None:
@@ -58,14 +59,18 @@ def format_devices(devices) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
 
 
+def _missing(account: str, device: str) -> CliError:
+    return CliError(admin.not_found_message(account, device))
+
+
 async def cmd_list(args, reactor) -> None:
     async with opened_store(args) as store:
         account = await existing_account(store, args.user)
-        devices = await store.devices.list(account)
-    if not devices:
+        views = await admin.devices_of(store, account)
+    if not views:
         say(f"no devices have synced {account} yet")
         return
-    for line in format_devices(devices):
+    for line in format_devices([v.device for v in views]):
         say(line.rstrip())
 
 
@@ -75,10 +80,9 @@ async def cmd_log(args, reactor) -> None:
     async with opened_store(args) as store:
         account = await existing_account(store, args.user)
         try:
-            await store.devices.get(account, args.device)
-            entries = await store.devices.get_log(account, args.device, args.limit)
+            entries = await admin.log_of(store, account, args.device, args.limit)
         except NotFound:
-            raise CliError(f"{account} has no device {args.device!r}") from None
+            raise _missing(account, args.device) from None
     if not entries:
         say(f"device {args.device} of {account} has nothing in its log")
         return
@@ -92,20 +96,21 @@ async def cmd_rename(args, reactor) -> None:
     async with opened_store(args) as store:
         account = await existing_account(store, args.user)
         try:
-            await store.devices.rename(account, args.device, args.name)
+            view = await admin.rename(store, account, args.device, args.name)
         except NotFound:
-            raise CliError(f"{account} has no device {args.device!r}") from None
-    say(f"renamed {args.device} to {args.name!r}")
+            raise _missing(account, args.device) from None
+        except InvalidData as e:
+            raise CliError(f"not renamed: {e}") from None
+    say(f"renamed {args.device} to {view.device.name!r}")
 
 
 async def cmd_delete(args, reactor) -> None:
     async with opened_store(args) as store:
         account = await existing_account(store, args.user)
         try:
-            await store.devices.get(account, args.device)
-            await store.devices.remove(account, args.device)
+            await admin.delete(store, account, args.device)
         except NotFound:
-            raise CliError(f"{account} has no device {args.device!r}") from None
+            raise _missing(account, args.device) from None
     say(f"deleted device {args.device} of {account}")
 
 
@@ -113,9 +118,11 @@ async def cmd_wipe(args, reactor) -> None:
     async with opened_store(args) as store:
         account = await existing_account(store, args.user)
         try:
-            await request_wipe(store.devices, account, args.device, args.account_only)
+            await admin.wipe(store, account, args.device, args.account_only)
         except NotFound:
-            raise CliError(f"{account} has no device {args.device!r}") from None
+            raise _missing(account, args.device) from None
+        except InvalidData as e:
+            raise CliError(f"not wiped: {e}") from None
     what = "remove the account" if args.account_only else "wipe itself"
     say(f"device {args.device} of {account} will be told to {what} when it next connects; "
         "delete it from the list once it has")

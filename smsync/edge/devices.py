@@ -66,7 +66,9 @@ class Client:
             agent = f"{name}/{version}" if version else name
             digest = hashlib.sha1(f"{name}\0{host}".encode("utf-8", "replace")).hexdigest()[:12]
             return cls(f"imap-{digest}", agent, None, host)
-        return cls(f"imap-{host}", f"IMAP {account} from {host}", None, host)
+        # Nothing said about itself: no user agent to show, a name from its address
+        # (as POP3's clients are named).
+        return cls(f"imap-{host}", None, f"IMAP client at {host}", host)
 
     @classmethod
     def http(cls, prefix: str, user_agent: Optional[str], host: Optional[str] = None) -> "Client":

@@ -29,6 +29,10 @@ DEVICE = {"type": "object", "required": ["id", "name", "protocol", "type"], "pro
     "id": {"type": "string"}, "name": {"type": "string"}, "protocol": {"type": "string"},
     "type": {"type": "string"}, "user_agent": NULLABLE_TEXT, "first_seen": WHEN, "last_sync": WHEN,
     "renamable": {"type": "boolean"}, "wipeable": {"type": "boolean"},
+    "syncs": {"type": "array", "items": {"type": "string"},
+              "description": "what it syncs, as far as known (\"Mail\", \"Calendars: Work\")"},
+    "details": {"type": "object", "additionalProperties": {"type": "string"},
+                "description": "what the device says of itself (model, OS...), on the device's own call"},
     "wipe": {"type": "object", "nullable": True, "properties": {
         "account_only": {"type": "boolean"}, "requested": {"type": "string"},
         "acknowledged": NULLABLE_TEXT, "status": NULLABLE_TEXT}}}}

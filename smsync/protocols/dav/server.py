@@ -191,7 +191,10 @@ class DavApp:
         home = self.registry.homes.get(segments[0]) if segments else None
         if home is None:
             return
-        client = Client.http("dav", ctx.header("User-Agent"), peer_host(ctx.request))
+        # Keyed by the home's protocol too: one program (one User-Agent) syncing both
+        # calendars and contacts is two entries, CalDAV and CardDAV, not one entry
+        # whose type flips with each request.
+        client = Client.http(home.protocol, ctx.header("User-Agent"), peer_host(ctx.request))
         self.edge.devices.record(ctx.account, home.protocol, client, min_interval=SEEN_INTERVAL)
 
 

@@ -145,7 +145,8 @@ async def test_device_without_id_named_by_address(server):
 
     await in_thread(client)
     (device,) = await server.store.devices.list(USER)
-    assert device.device_id == "imap-127.0.0.1" and USER in device.user_agent
+    assert device.device_id == "imap-127.0.0.1" and device.user_agent is None
+    assert device.name == "IMAP client at 127.0.0.1"
 
 
 @pytest_twisted.ensureDeferred
