@@ -9,6 +9,7 @@ from __future__ import annotations
 import imaplib
 import poplib
 import time
+from urllib.parse import quote
 
 import pytest_twisted
 
@@ -154,8 +155,13 @@ def _only_own_devices(page, server):
     bobs = recorded(server, OTHER)
     sign_in(page, USER)
     assert bobs.device_id not in page.content()
-    for url in (f"/web/devices/{bobs.device_id}", f"/api/v1/devices/{bobs.device_id}",
-                f"/web/devices/{bobs.device_id}/edit", f"/web/devices/{bobs.device_id}/log"):
+    # Her own device's page and API call answer (so a 404 below means "not hers").
+    own = page.locator("#devices tbody tr").first.get_attribute("data-device")
+    for url in (f"/web/devices/{quote(own, safe='')}", f"/api/v1/devices/{quote(own, safe='')}"):
+        assert page.goto(url).status == 200, url
+    theirs = quote(bobs.device_id, safe="")
+    for url in (f"/web/devices/{theirs}", f"/api/v1/devices/{theirs}", f"/web/devices/{theirs}/delete",
+                f"/api/v1/devices/{theirs}/log"):
         answer = page.goto(url)
         assert answer.status == 404, (url, answer.status)
         text = page.locator("body").inner_text()
