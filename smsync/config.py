@@ -47,6 +47,10 @@ An endpoint ``tls:PORT[:options]`` in ``[services]`` is implicit TLS (RFC 8314) 
     retry_max = 3600        # longest wait between two attempts
     max_queue_age = 432000  # seconds after which undeliverable mail is given up
 
+    [scheduling]
+    inbox_messages = true   # a local attendee/organizer also gets each invitation,
+                            # update, cancellation and answer as iMIP mail in its INBOX
+
 Every key is optional; a missing one takes the default above. Unknown sections or keys
 are errors (a typo must not silently do nothing).
 """
@@ -177,6 +181,15 @@ class DeliveryConfig:
 
 
 @attrs.frozen
+class SchedulingConfig:
+    """Meetings between accounts of this server (``smsync.scheduling``):
+    ``inbox_messages`` -- besides its calendar and schedule inbox, the recipient's INBOX
+    gets each iTIP message as iMIP mail (RFC 6047), as Exchange's Inbox does."""
+
+    inbox_messages: bool = True
+
+
+@attrs.frozen
 class Config:
     """A whole configuration. ``path`` is the file it was read from, if any."""
 
@@ -187,6 +200,7 @@ class Config:
     tls: TLSConfig = TLSConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     logins: LoginsConfig = LoginsConfig()
+    scheduling: SchedulingConfig = SchedulingConfig()
 
     def listen_on(self, service: str) -> tuple[str, ...]:
         """The Twisted endpoint strings ``service`` listens on, ``tls:`` shorthands made
@@ -197,7 +211,8 @@ class Config:
 _TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false"}
 
 _SECTIONS = {"store": StoreConfig, "services": ServicesConfig, "limits": LimitsConfig,
-             "tls": TLSConfig, "delivery": DeliveryConfig, "logins": LoginsConfig}
+             "tls": TLSConfig, "delivery": DeliveryConfig, "logins": LoginsConfig,
+             "scheduling": SchedulingConfig}
 
 
 def _check_endpoint(where: str, value: str) -> None:
@@ -356,6 +371,14 @@ def render_config(config: Config) -> str:
             text = _toml_string(value) if isinstance(value, str) else str(value)
             lines.append(f"{field.name} = {text}")
         lines.append("")
+    if config.scheduling != SchedulingConfig():
+        lines += [
+            "[scheduling]",
+            "# A local account also gets each invitation, update, cancellation and answer",
+            "# as iMIP mail in its INBOX (besides its calendar).",
+            f"inbox_messages = {'true' if config.scheduling.inbox_messages else 'false'}",
+            "",
+        ]
     return "\n".join(lines)
 
 

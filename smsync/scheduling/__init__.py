@@ -8,8 +8,9 @@ items, call it.
   (``parse_itip``), build an attendee's ``reply``, set an attendee's answer on an event
   (``apply_partstat``), turn a scheduling message into a storable calendar object
   (``calendar_object``).
-* ``imip`` -- the mail side: build the RFC 6047 message carrying a REPLY, find and read
-  the ``text/calendar`` part of a stored message.
+* ``imip`` -- the mail side: build the RFC 6047 message carrying an iTIP message (the
+  scheduler's mail to remote recipients, and to a local one's INBOX), find and read the
+  ``text/calendar`` part of a stored message.
 * ``instances`` -- single occurrences of a series: the override of one instance (found,
   or made from the master), excluding an instance, and what an answer, a cancel or a
   request naming instances (RECURRENCE-ID) does to a stored copy -- that instance alone.

@@ -1,6 +1,7 @@
 """iMIP (RFC 6047): iTIP messages carried by mail.
 
-``reply_message`` writes the mail an attendee's answer travels in: a
+``imip_message`` writes the mail any iTIP message travels in (``return_path`` heads
+the copy filed in a local Inbox); ``reply_message`` the one of an attendee's answer: a
 ``multipart/alternative`` of a short text for people and the ``text/calendar;
 method=REPLY`` part for their calendar software, from the attendee to the organizer.
 ``calendar_part`` and ``read_calendar`` find and read the iTIP object of a stored
@@ -74,6 +75,15 @@ def imip_message(calendar: bytes, *, method: str, sender: str, recipients: list[
     message.add_alternative(calendar.decode("utf-8", "replace"), subtype="calendar",
                             charset="utf-8", params={"method": method.upper()})
     return message.as_bytes(policy=SMTP)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def return_path(sender: str) -> bytes:
+    """The ``Return-Path`` field a message from ``sender`` is filed in a local Inbox
+    with (control characters made ``?``: an address is one header line)."""
+    return f"Return-Path: <{_CONTROL.sub('?', sender)}>\r\n".encode("utf-8")
 
 
 def reply_message(reply_ics: bytes, *, attendee: str, organizer: str, partstat: str,

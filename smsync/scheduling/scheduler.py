@@ -15,6 +15,10 @@ or updated in the default calendar, a CANCEL marking the event cancelled (or tak
 the cancelled occurrences out of the series), a REPLY setting the attendee's PARTSTAT on
 the organizer's copy (on the occurrences it names, when it names some). Any other address gets the
 message as iMIP mail (RFC 6047) through ``send``, the server's submission service.
+A local account also gets that iMIP mail in its INBOX (``inbox_messages``), as Exchange
+gives every invitation, update, cancellation and answer: Outlook for Mac, EAS phones
+and IMAP users see and answer meetings in their mail. Answering from that message
+answers the calendar item delivery already placed, so nothing is applied twice.
 iMIP mail coming in (``incoming_mail``) is received the same way once its sender is
 seen to be who may send it.
 """
@@ -55,6 +59,11 @@ OUTBOX_NAME = "schedule-outbox"
 #: ``send(account, recipients, message)``: hand an RFC 5322 message from ``account`` to
 #: the submission service for ``recipients`` (none of them an account here).
 SendMail = Callable[[str, list, bytes], Awaitable]
+
+#: Methods whose delivery to a local account is also an iMIP mail in its INBOX (what an
+#: organizer sends its attendees, and an attendee its organizer; not REFRESH, a request
+#: for a REQUEST the client answers itself).
+INBOX_MAIL_METHODS = frozenset({REQUEST, CANCEL, REPLY, COUNTER, DECLINECOUNTER})
 
 #: Collections an invitation may be found in, or filed into.
 _CALENDAR_KINDS = (CollectionKind.CALENDAR, CollectionKind.TASKS)
@@ -104,6 +113,12 @@ async def mailbox(collections, kind: CollectionKind):
     return await collections.collection_by_id(info.id)
 
 
+def inbox_messages_of(config) -> bool:
+    """``[scheduling] inbox_messages`` of ``config`` (a ``smsync.config.Config``; None or
+    one without the section: the default, yes)."""
+    return bool(getattr(getattr(config, "scheduling", None), "inbox_messages", True))
+
+
 def _parse(data: Optional[bytes]) -> Optional[ITip]:
     if data is None:
         return None
@@ -115,11 +130,13 @@ def _parse(data: Optional[bytes]) -> Optional[ITip]:
 
 class Scheduler:
     """Implicit scheduling over ``store`` (an ``IStore``); ``send`` carries iMIP mail
-    out (None: remote attendees cannot be reached, SCHEDULE-STATUS says so)."""
+    out (None: remote attendees cannot be reached, SCHEDULE-STATUS says so);
+    ``inbox_messages``: a local recipient also gets the iMIP mail in its INBOX."""
 
-    def __init__(self, store, send: Optional[SendMail] = None):
+    def __init__(self, store, send: Optional[SendMail] = None, *, inbox_messages: bool = True):
         self.store = store
         self.send = send
+        self.inbox_messages = inbox_messages
 
     async def local_account(self, address: str) -> Optional[str]:
         """The account of this server whose calendar user address ``address`` is
@@ -311,8 +328,9 @@ class Scheduler:
         return statuses
 
     async def deliver(self, account: str, out: Outgoing) -> dict:
-        """Deliver one ``Outgoing`` from ``account``: local recipients at once, the rest
-        in one iMIP mail. The outcome per recipient, as ``carry_out``."""
+        """Deliver one ``Outgoing`` from ``account``: local recipients at once (with
+        ``inbox_messages``, also as iMIP mail in their INBOX), the rest in one iMIP
+        mail. The outcome per recipient, as ``carry_out``."""
         statuses: dict[str, str] = {}
         remote = []
         for recipient in out.recipients:
@@ -329,6 +347,9 @@ class Scheduler:
                 log.warn("scheduling: {method} from {account} to {target} not delivered: {why}",
                          method=out.method, account=account, target=target, why=e)
                 statuses[recipient.lower()] = NO_ROUTE
+                continue
+            if self.inbox_messages and out.method in INBOX_MAIL_METHODS:
+                await self._mail_to_inbox(account, target, recipient, out)
         if remote:
             code = NO_ROUTE
             if self.send is not None:
@@ -341,12 +362,33 @@ class Scheduler:
             statuses.update({r.lower(): code for r in remote})
         return statuses
 
+    async def _mail_to_inbox(self, account: str, target: str, recipient: str, out: Outgoing) -> None:
+        """File the iMIP mail of ``out`` from ``account`` in ``target``'s INBOX, as the
+        submission service's local delivery does (``Return-Path`` first). The calendar
+        already has the message (``receive``): the mail is for reading and answering,
+        and is not applied again. A failure is logged: the delivery stands."""
+        try:
+            body = self._mail(account, out, [recipient])
+            inbox = await (await self.store.mail(target)).mailbox("INBOX")
+            await inbox.append(imip.return_path(account) + body)
+        except Exception:
+            log.failure("scheduling: the {method} mail from {account} to {target} not filed in its INBOX",
+                        method=out.method, account=account, target=target)
+
     def _mail(self, account: str, out: Outgoing, remote: list) -> bytes:
         title = out.summary or "(no subject)"
+        info = _parse(out.message)
         if out.method == REPLY:
             partstat = partstat_of(out.message, account) or "NEEDS-ACTION"
+            own = info.attendee(account) if info is not None else None
             return imip.reply_message(out.message, attendee=account, organizer=remote[0],
-                                      partstat=partstat, summary=out.summary)
+                                      partstat=partstat, summary=out.summary,
+                                      attendee_name=own.name if own is not None else None)
+        if out.method == COUNTER:
+            own = info.attendee(account) if info is not None else None
+            name = own.name if own is not None else None
+        else:
+            name = info.organizer_name if info is not None else None
         subject, text = {
             REQUEST: (f"Invitation: {title}", f"{account} invites you to: {title}\n"),
             CANCEL: (f"Cancelled: {title}", f"{account} has cancelled: {title}\n"),
@@ -355,7 +397,8 @@ class Scheduler:
                              f"{account} has declined your proposal for: {title}\n"),
         }.get(out.method, (title, f"{title}\n"))
         return imip.imip_message(out.message, method=out.method, sender=account,
-                                 recipients=list(remote), subject=subject, text=text)
+                                 recipients=list(remote), subject=subject, text=text,
+                                 sender_name=name)
 
     # --- receiving
 

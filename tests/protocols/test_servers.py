@@ -167,6 +167,26 @@ def _ews(running, tls: bool) -> list[str]:
     return codes
 
 
+def _web(running, tls: bool) -> list[int]:
+    """The API's own description, then the signed-in user's devices over Basic: the two
+    statuses, over each port."""
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    conns = [http.client.HTTPConnection(running.host, running.port("web"), timeout=30)]
+    if tls:
+        conns.append(http.client.HTTPSConnection(running.host, running.port("web", tls=True), timeout=30,
+                                                 context=client_tls_context()))
+    statuses = []
+    for conn in conns:
+        for path, headers in (("/api/v1/openapi.json", {}),
+                              ("/api/v1/devices", {"Authorization": f"Basic {token}"})):
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            statuses.append(response.status)
+        conn.close()
+    return statuses
+
+
 async def _session(running, protocol: str, tls: bool) -> None:
     """A real client's session with ``protocol``, and what it left in the store."""
     if protocol == "imap":
@@ -187,6 +207,8 @@ async def _session(running, protocol: str, tls: bool) -> None:
         assert await in_thread(_syncml, running, tls) == ["212"] * (2 if tls else 1)
     elif protocol == "ews":
         assert await in_thread(_ews, running, tls) == ["NoError"] * (2 if tls else 1)
+    elif protocol == "web":
+        assert await in_thread(_web, running, tls) == [200, 200] * (2 if tls else 1)
     else:
         raise AssertionError(f"no client for {protocol}")
 

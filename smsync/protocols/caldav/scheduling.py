@@ -32,7 +32,7 @@ from smsync.scheduling import itip
 from smsync.scheduling.freebusy import busy_time
 from smsync.scheduling.messages import (DELIVERED, INBOX_METHOD, NO_ROUTE, SENT, SUCCESS, from_inbox,
                                         is_scheduling_object, schedule_tag)
-from smsync.scheduling.scheduler import Outgoing, Scheduler, mailbox
+from smsync.scheduling.scheduler import Outgoing, Scheduler, inbox_messages_of, mailbox
 
 INBOX, OUTBOX = CollectionKind.SCHEDULE_INBOX, CollectionKind.SCHEDULE_OUTBOX
 MAILBOXES = (INBOX, OUTBOX)
@@ -63,7 +63,9 @@ def scheduler_of(ctx) -> Scheduler:
     app = ctx.app
     scheduler = _SCHEDULERS.get(app)
     if scheduler is None:
-        scheduler = Scheduler(ctx.store, _sender(getattr(app, "edge", None)))
+        edge = getattr(app, "edge", None)
+        scheduler = Scheduler(ctx.store, _sender(edge),
+                              inbox_messages=inbox_messages_of(getattr(edge, "config", None)))
         _SCHEDULERS[app] = scheduler
     return scheduler
 

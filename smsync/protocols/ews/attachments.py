@@ -9,11 +9,13 @@ import base64
 import binascii
 import re
 import secrets
+from datetime import datetime, timezone
 from typing import Iterator, Optional
 
 from lxml import etree
 
 from smsync.formats.bodytext import decode_transfer
+from smsync.formats.headers import decode_words
 from smsync.formats.message import is_attachment, parse_message
 from smsync.formats.structure import BodyPart
 from smsync.protocols.ews import ids
@@ -45,8 +47,14 @@ def _name(part: BodyPart, path: str) -> str:
     if part.filename:
         return part.filename
     if part.mime_type == "message/rfc822":
-        return f"message-{path}.eml"
+        subject = decode_words(part.envelope.subject or "").strip() if part.envelope is not None else ""
+        return subject or f"message-{path}.eml"
     return f"attachment-{path}"
+
+
+def is_item(part: BodyPart) -> bool:
+    """Whether an attachment is an attached message: an EWS ItemAttachment."""
+    return part.mime_type == "message/rfc822"
 
 
 def listing(ref: ids.ItemRef, root: BodyPart):
@@ -56,8 +64,44 @@ def listing(ref: ids.ItemRef, root: BodyPart):
         return None
     holder = etree.Element(t("Attachments"))
     for path, part in found:
-        holder.append(file_attachment(ref, path, part))
+        holder.append(item_attachment(ref, path, part) if is_item(part) else file_attachment(ref, path, part))
     return holder
+
+
+def item_attachment(ref: ids.ItemRef, path: str, part: BodyPart, item=None):
+    """An ``<t:ItemAttachment>`` (an attached message); with ``item`` (its
+    ``<t:Message>``, ``inner_message``) the item itself."""
+    node = etree.Element(t("ItemAttachment"))
+    etree.SubElement(node, t("AttachmentId"), Id=ids.attachment_id(ref, path))
+    etree.SubElement(node, t("Name")).text = text(_name(part, path))
+    etree.SubElement(node, t("ContentType")).text = part.mime_type
+    if part.id:
+        etree.SubElement(node, t("ContentId")).text = text(part.id.strip("<>"))
+    etree.SubElement(node, t("Size")).text = str(part.size)
+    etree.SubElement(node, t("IsInline")).text = "false"
+    if item is not None:
+        node.append(item)
+    return node
+
+
+def inner_message(account: str, raw: bytes, part: BodyPart, shape):
+    """The ``<t:Message>`` of an attached message whose stored body (``raw``, in its
+    transfer encoding) is given, in ``shape``: it is no item of a folder, so it has no
+    ItemId, ParentFolderId nor attachment ids of its own (MS-OXWSCORE: an attached
+    item is read with its attachment)."""
+    from smsync.model import MessageInfo
+    from smsync.protocols.ews.messages import SEEN, message_element
+
+    inner = decode_transfer(raw, part.encoding)
+    structure = parse_message(inner)
+    when = structure.date or datetime.now(timezone.utc)
+    info = MessageInfo(uid=0, flags=frozenset({SEEN}), internal_date=when, saved_date=when,
+                       size=len(inner), modseq=0)
+    node = message_element(account, "", info, structure, shape, inner, get_item=True)
+    for tag in ("ItemId", "ParentFolderId", "Attachments"):
+        for found in node.findall(t(tag)):
+            node.remove(found)
+    return node
 
 
 def file_attachment(ref: ids.ItemRef, path: str, part: BodyPart, raw: Optional[bytes] = None):
@@ -122,11 +166,49 @@ def part_bytes(name: str, content_type: str, content: bytes, inline: bool, eol: 
     return eol.join(lines) + eol + eol + body.rstrip(eol)
 
 
-def new_part(node, eol: bytes) -> bytes:
-    """The MIME part of a ``<t:FileAttachment>`` a client sends; ``EWSError`` for any
-    other attachment or content that is not base64."""
+def message_part(name: str, content: bytes, eol: bytes) -> bytes:
+    """A message/rfc822 part holding message ``content`` (RFC 2046 allows it no
+    base64: 7bit, else 8bit, else binary)."""
+    if eol != b"\r\n":
+        content = content.replace(b"\r\n", eol)
+    lines = [b"Content-Type: message/rfc822",
+             f"Content-Disposition: attachment; {_filename_param(name)}".encode("ascii")]
+    if not content.isascii():
+        lines.append(b"Content-Transfer-Encoding: 8bit" if b"\0" not in content else
+                     b"Content-Transfer-Encoding: binary")
+    return eol.join(lines) + eol + eol + content.rstrip(b"\r\n")
+
+
+#: The item elements an ItemAttachment may hold (MS-OXWSCORE ItemAttachmentType).
+_ITEM_TAGS = ("Item", "Message", "CalendarItem", "Contact", "Task", "MeetingMessage", "MeetingRequest",
+              "MeetingResponse", "MeetingCancellation", "PostItem")
+
+
+def new_item_part(node, eol: bytes, compose) -> bytes:
+    """The message/rfc822 part of an ``<t:ItemAttachment>`` holding a ``<t:Message>``
+    (by its fields, or its MimeContent): ``compose(message element)`` makes its bytes,
+    as CreateItem would (``changes._content``)."""
+    items = [c for c in node if isinstance(c.tag, str) and c.tag.rpartition("}")[2] in _ITEM_TAGS]
+    if len(items) != 1:
+        raise EWSError("ErrorSchemaValidation", "an ItemAttachment holds one item")
+    if items[0].tag not in (t("Message"), t("Item")):
+        raise EWSError("ErrorInvalidOperation", "only messages are attached as items here")
+    content = compose(items[0])
+    if len(content) > MAX_ATTACHMENT:
+        raise EWSError("ErrorAttachmentSizeLimitExceeded", "the attachment is too large")
+    name = (node.findtext(t("Name")) or "").strip() or (items[0].findtext(t("Subject")) or "").strip()
+    return message_part(name[:255] or "message", content, eol)
+
+
+def new_part(node, eol: bytes, compose=None) -> bytes:
+    """The MIME part of a ``<t:FileAttachment>`` a client sends, or of an
+    ``<t:ItemAttachment>`` when ``compose`` makes a message's bytes
+    (``new_item_part``); ``EWSError`` for any other attachment or content that is not
+    base64."""
+    if node.tag == t("ItemAttachment") and compose is not None:
+        return new_item_part(node, eol, compose)
     if node.tag != t("FileAttachment"):
-        raise EWSError("ErrorInvalidOperation", "only file attachments are added to messages here")
+        raise EWSError("ErrorInvalidOperation", "only file and item attachments are added to messages here")
     name = (node.findtext(t("Name")) or "").strip() or "attachment"
     encoded = "".join((node.findtext(t("Content")) or "").split())
     if len(encoded) > MAX_ATTACHMENT * 4 // 3 + 4:
@@ -166,7 +248,11 @@ def add_parts(raw: bytes, structure, parts_: list) -> bytes:
     eol = _eol(raw)
     root = structure.root
     boundary = root.param("boundary") if root.type == "multipart" else None
-    if root.subtype == "mixed" and boundary and root.children:
+    # A part holding the root's delimiter (an attached message that is a copy of this
+    # one) would end the root early there: then the root is wrapped, whose new
+    # boundary no part holds.
+    clash = boundary is not None and any(b"--" + boundary.encode("latin-1") in p for p in parts_)
+    if root.subtype == "mixed" and boundary and root.children and not clash:
         at = root.children[-1].body_end
         added = b"".join(eol + b"--" + boundary.encode("latin-1") + eol + p for p in parts_)
         return raw[:at] + added + raw[at:]
@@ -233,12 +319,13 @@ def renumbered(old_raw: bytes, old_root: BodyPart, new_raw: bytes, removed=()) -
     return out
 
 
-def with_attachments(raw: bytes, item) -> bytes:
-    """``raw`` with the file attachments an item element (CreateItem's ``<t:Message>``)
-    carries in its ``<t:Attachments>``; ``raw`` itself when it carries none."""
+def with_attachments(raw: bytes, item, compose=None) -> bytes:
+    """``raw`` with the attachments an item element (CreateItem's ``<t:Message>``)
+    carries in its ``<t:Attachments>`` (item attachments made by ``compose``, as
+    ``new_part`` says); ``raw`` itself when it carries none."""
     holder = item.find(t("Attachments"))
     nodes = [c for c in holder if isinstance(c.tag, str)] if holder is not None else []
     if not nodes:
         return raw
     eol = _eol(raw)
-    return add_parts(raw, parse_message(raw), [new_part(node, eol) for node in nodes])
+    return add_parts(raw, parse_message(raw), [new_part(node, eol, compose) for node in nodes])

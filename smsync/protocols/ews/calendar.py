@@ -28,6 +28,7 @@ from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.messages import ews_date
 from smsync.protocols.ews.recurrence import recurrence_element, rule_parts
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews import item_attachments
 from smsync.protocols.ews.soap import t, text
 
 #: Separates the stored item's name from an occurrence's RECURRENCE-ID in an item key
@@ -74,6 +75,15 @@ def is_recurring(calendar: Component) -> bool:
     return master.get("RRULE") is not None or master.get("RDATE") is not None
 
 
+def years_after(when: datetime, years: int) -> datetime:
+    """``when`` moved ``years`` years on (29 February becomes 28 February in a year
+    without one, where ``replace`` would raise)."""
+    try:
+        return when.replace(year=when.year + years)
+    except ValueError:
+        return when.replace(year=when.year + years, day=28)
+
+
 def first_instance(content: bytes) -> Instance:
     """The event's first occurrence (its DTSTART), for FindItem without a view."""
     calendar = load(content)
@@ -83,7 +93,7 @@ def first_instance(content: bytes) -> Instance:
     if dtstart is None:
         return Instance(None, None, None)
     begin = datetime.fromtimestamp(prop_time(dtstart, zones).epoch, timezone.utc)
-    found = expand_instances(content, begin, begin.replace(year=begin.year + 1) if begin.year < 9998 else None)
+    found = expand_instances(content, begin, years_after(begin, 1) if begin.year < 9998 else None)
     if found:
         _rid, start, end = found[0]
         return Instance(None, start, end)
@@ -193,6 +203,7 @@ def calendar_item_element(account: str, source: str, name: str, revision: int, c
     _reminder(node, event, instance, wants)
     # ExtendedProperty comes before the calendar fields (ItemType's sequence); they
     # are kept on the master, for the series and each occurrence alike.
+    item_attachments.render(node, ids.ItemRef(account, ids.ITEM, source, name), calendar, wants)  # ews-drafts
     render_component(node, master_of(calendar), shape)
     uid = event.value("UID")
     if uid and wants("calendar:UID"):
@@ -470,7 +481,7 @@ def bounds(content: bytes) -> tuple[Optional[Instance], Optional[Instance]]:
         for years in (1, 10, 100):
             if begin is None or begin.year + years > 9998:
                 break
-            found = expand_instances(content, begin - timedelta(days=1), begin.replace(year=begin.year + years))
+            found = expand_instances(content, begin - timedelta(days=1), years_after(begin, years))
             if found:
                 return Instance(*found[0]), None
     except SmsyncError:
@@ -574,7 +585,7 @@ def occurrence_at(content: bytes, index: int) -> datetime:
             for years in _INDEX_WINDOWS:
                 if begin is None or begin.year + years > 9998:
                     break
-                found = expand_instances(bare, None, begin.replace(year=begin.year + years))
+                found = expand_instances(bare, None, years_after(begin, years))
                 if len(found) >= index:
                     break
     except SmsyncError:

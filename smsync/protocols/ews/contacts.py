@@ -22,6 +22,7 @@ from smsync.protocols.ews import ids
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews import item_attachments
 from smsync.protocols.ews.soap import t, text
 
 #: EWS phone keys -> the vCard TEL types that hold them (first match wins).
@@ -160,6 +161,7 @@ def contact_element(account: str, source: str, name: str, revision: int, content
     for field in ("Department", "JobTitle", "Surname"):
         if field in fields and wants(f"contacts:{field}"):
             etree.SubElement(node, t(field)).text = text(fields[field])
+    item_attachments.render(node, ref, card, wants)  # ews-drafts: the photo
     render_component(node, card, shape)
     return node
 

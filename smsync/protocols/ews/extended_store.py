@@ -33,7 +33,7 @@ import json
 
 from smsync.interfaces import MAX_SETTING
 from smsync.model import UIDSet
-from smsync.protocols.ews import ids
+from smsync.protocols.ews import ids, successors
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.extended import CANNOT_SAVE, TOO_LARGE, render
 from smsync.protocols.ews.soap import t
@@ -161,6 +161,7 @@ async def fill_messages(ctx, shape, root) -> None:
     if not getattr(shape, "extended", ()) or _settings(ctx) is None:
         return
     tables: dict = {}
+    found = []
     for id_node in list(root.iter(t("ItemId"))):
         item = id_node.getparent()
         if item is None or item.tag in (t("Delete"), t("ReadFlagChange")):
@@ -169,10 +170,17 @@ async def fill_messages(ctx, shape, root) -> None:
             ref = ids.parse_item_id(id_node.get("Id") or "")
         except ids.MalformedId:
             continue
-        if ref.kind != ids.MESSAGE:
-            continue
+        if ref.kind == ids.MESSAGE:
+            found.append((item, ref))
+    # An id of a message rewritten since (``successors``; answers echo the id asked by)
+    # reads the properties of the message it is now.
+    now: dict = {}
+    for source in {ref.source for _item, ref in found}:
+        moved = await successors.find_all(ctx, source, {ref.uid for _item, ref in found if ref.source == source})
+        now.update({(source, str(old)): str(successor.uid) for old, successor in moved.items()})
+    for item, ref in found:
         if ref.source not in tables:
             tables[ref.source] = await message_table(ctx, ref.source)
-        entry = tables[ref.source].get(ref.key)
+        entry = tables[ref.source].get(now.get((ref.source, ref.key), ref.key))
         if isinstance(entry, dict) and entry:
             render(item, entry, shape)

@@ -151,16 +151,24 @@ def parse_item_id(text: str) -> ItemRef:
 
 
 def attachment_id(ref: ItemRef, path: str) -> str:
-    """The AttachmentId text of part ``path`` of the message ``ref``."""
+    """The AttachmentId text of part ``path`` of the message ``ref``, or of attachment
+    ``path`` (``i`` and 16 hex digits, ``item_attachments``) of collection item ``ref``."""
     return _pack(ATTACHMENT, ref.account, ref.source, ref.key, path)
 
 
+def _is_item_path(path: str) -> bool:
+    return len(path) == 17 and path[0] == "i" and all(c in "0123456789abcdef" for c in path[1:])
+
+
 def parse_attachment_id(text: str) -> tuple[ItemRef, str]:
-    """``(the message, the part's path)`` an AttachmentId names; ``MalformedId``."""
+    """``(the message or collection item, the attachment's path)`` an AttachmentId
+    names; ``MalformedId``."""
     kind, fields = _unpack(text)
     if kind != ATTACHMENT or len(fields) != 4:
         raise MalformedId("not an attachment id")
     account, source, key, path = fields
+    if _is_item_path(path) and key:
+        return ItemRef(account, ITEM, source, key), path
     if not (key.isascii() and key.isdigit()) or not all(p.isdigit() for p in path.split(".")):
         raise MalformedId("not an attachment id")
     return ItemRef(account, MESSAGE, source, key), path

@@ -25,7 +25,7 @@ from smsync.errors import InvalidData, NotFound, PreconditionFailed
 from smsync.protocols.ews import calendar, calendar_edit, contacts
 from smsync.protocols.ews.errors import IRRESOLVABLE_CONFLICT, ITEM_NOT_FOUND, SCHEMA_VALIDATION, EWSError
 from smsync.scheduling import instances, itip
-from smsync.scheduling.scheduler import Plan, Scheduler
+from smsync.scheduling.scheduler import Plan, Scheduler, inbox_messages_of
 
 SEND_TO_NONE = "SendToNone"
 TO_CHANGED = frozenset({"SendOnlyToChanged", "SendToChangedAndSaveCopy"})
@@ -57,7 +57,8 @@ def _sender(edge):
 def scheduler_of(ctx) -> Scheduler:
     """A ``Scheduler`` over the request's store, sending through its edge (it keeps no
     state of its own: one per call is as good as one per server)."""
-    return Scheduler(ctx.store, _sender(ctx.edge))
+    return Scheduler(ctx.store, _sender(ctx.edge),
+                     inbox_messages=inbox_messages_of(getattr(ctx.edge, "config", None)))
 
 
 async def plan_put(ctx, mode: str, old: Optional[bytes], new: bytes) -> tuple[bytes, Plan]:

@@ -20,7 +20,7 @@ from lxml import etree
 from smsync.formats.bodytext import decode_body, html_to_text, text_part
 from smsync.formats.headers import decode_words
 from smsync.model import SYSTEM_FLAGS, MessageInfo
-from smsync.protocols.ews import attachments, extended_flags, ids
+from smsync.protocols.ews import attachments, extended_flags, ids, message_fields
 from smsync.protocols.ews.extended import render
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text
@@ -177,6 +177,7 @@ def message_element(account: str, folder_source: str, info: MessageInfo, structu
         etree.SubElement(node, t("InternetMessageId")).text = text(structure.message_id)
     if wants("message:IsRead"):
         etree.SubElement(node, t("IsRead")).text = _bool(SEEN in info.flags)
+    message_fields.render(node, raw, wants)  # ews-drafts: header-only fields
     if shape.extended:
         render(node, extended_flags.props_of(info.flags, structure.has_attachments), shape)
     if meeting is not None:

@@ -1,7 +1,8 @@
 """Where a replaced message went: old ItemIds that keep working.
 
-Adding or removing an attachment rewrites a message, and a rewritten message is a new
-one with a new UID (``operations/attachments.py``); Exchange keeps an item's id through
+Adding or removing an attachment rewrites a message, and so does an UpdateItem of its
+content (``drafts``); a rewritten message is a new one with a new UID
+(``operations/attachments.replace_message``); Exchange keeps an item's id through
 that, and clients hold on to it (exchangelib keeps ``item.id`` and only takes the new
 ChangeKey). So every rewrite records its *successor*: in folder ``source``, message
 ``old`` is now ``new``, and its attachments' section paths moved so (``paths``: old

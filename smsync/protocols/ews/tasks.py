@@ -35,6 +35,7 @@ from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews import item_attachments
 from smsync.protocols.ews.soap import t, text, xs_bool
 
 #: The EWS status kept beside a STATUS that cannot say it.
@@ -191,6 +192,7 @@ def task_element(account: str, source: str, name: str, revision: int, content: b
         etree.SubElement(node, t("StartDate")).text = fields["StartDate"]
     if wants("task:Status"):
         etree.SubElement(node, t("Status")).text = fields["Status"]
+    item_attachments.render(node, ref, calendar, wants)  # ews-drafts
     return node
 
 

@@ -303,3 +303,12 @@ def test_instance_index_counts_the_pattern():
         with pytest.raises(EWSError) as raised:
             calendar.occurrence_at(series, index)
         assert raised.value.code == code
+
+
+def test_a_series_starting_on_29_february_is_read():
+    from smsync.protocols.ews.calendar import first_instance
+
+    ics = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:leap\r\nDTSTAMP:20240101T000000Z\r\n"
+           b"DTSTART:20240229T100000Z\r\nDTEND:20240229T110000Z\r\nRRULE:FREQ=YEARLY;COUNT=3\r\n"
+           b"END:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert first_instance(ics).start.isoformat() == "2024-02-29T10:00:00+00:00"

@@ -1,5 +1,5 @@
-"""Changes to items: UpdateItem (messages: IsRead, Flag, Categories; contacts: their
-fields, merged into the stored vCard), DeleteItem, MoveItem, CopyItem and CreateItem
+"""Changes to items: UpdateItem (messages: IsRead, Flag, Categories, and their content
+by a rewrite, ``drafts``; contacts: their fields, merged into the stored vCard), DeleteItem, MoveItem, CopyItem and CreateItem
 (messages from MIME content or fields -- SaveOnly files a draft, SendOnly and
 SendAndSaveCopy send through the edge's submitter -- and contacts).
 
@@ -16,12 +16,14 @@ import re
 from datetime import datetime, timezone
 
 from lxml import etree
+from twisted.internet.defer import DeferredLock
 
 from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
 from smsync.protocols.ews import calendar, ids, items, meeting_replies, meetings, notes, tree
 from smsync.protocols.ews import extended, extended_flags, extended_store
+from smsync.protocols.ews import drafts
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
@@ -40,6 +42,10 @@ from smsync.protocols.ews.subscriptions import note_transfer
 from smsync.scheduling.scheduler import Plan
 
 _CONFLICT_RESOLUTIONS = ("NeverOverwrite", "AutoResolve", "AlwaysOverwrite")
+_content_locks: dict = {}
+#: Message fields of a full save (exchangelib's ``save()``) that a message does not keep.
+_KEPT_AS_THEY_ARE = frozenset({"item:ReminderMinutesBeforeStart", "item:ReminderDueBy",
+                               "message:IsResponseRequested", "item:Culture"})
 
 
 def _item_holder(node=None):
@@ -113,11 +119,107 @@ def flag_changes(updates, flags: frozenset) -> tuple[set, set]:
             add |= wanted - current
             if action != "AppendToItemField":
                 remove |= current - wanted
-        elif uri == "item:IsDraft" or uri == "message:IsDeliveryReceiptRequested":
+        elif uri == "item:IsDraft":
             continue  # read-only here, as in Exchange once saved
+        elif uri in _KEPT_AS_THEY_ARE or (uri == "item:ReminderIsSet" and not (
+                action != "DeleteItemField" and xs_bool(getattr(_item_value(update, "ReminderIsSet"), "text", "")))):
+            # A client saving every field it holds sends these with their defaults; a
+            # message keeps no reminder or culture, so they are what they were.
+            continue
         else:
             raise EWSError(INVALID_PROPERTY_SET, f"{uri[:60]} cannot be changed on a message here yet")
     return add, remove
+
+
+async def _update_message(ctx, ref, change, id_el, resolution: str, disposition: str = "SaveOnly",
+                          request=None):
+    """One ItemChange of a message: its flags (IsRead, Flag, Categories and the
+    extended properties that are flags) changed in place; its content (``drafts``)
+    by storing the message rewritten in its place, with its flags, the changed ones
+    included. The answer names the message by the id the client sent; with a
+    ``disposition`` that sends (exchangelib's ``send_and_save()`` of a saved draft) the
+    message is then sent as SendItem sends it (its copy in the request's
+    SavedItemFolderId, else Sent Items), and there is none."""
+    from smsync.protocols.ews.operations.attachments import ChangedMeanwhile
+
+    # Content changes of one folder's messages in this process go one at a time, each
+    # reading the message as the one before left it; another process's rewrite
+    # meanwhile makes the change again to the message as it is now, unless the client
+    # asked to be told (NeverOverwrite).
+    content = any(uri.get("FieldURI") in drafts.CONTENT_URIS for uri in change.iter(t("FieldURI")))
+    lock = _content_locks.setdefault((ctx.account, ref.source), DeferredLock()) if content else None
+    try:
+        for attempt in range(4):
+            try:
+                if lock is None:
+                    node = await _change_message(ctx, ref, change, id_el, resolution)
+                else:
+                    async with lock:
+                        node = await _change_message(ctx, ref, change, id_el, resolution)
+                break
+            except ChangedMeanwhile:
+                if resolution == "NeverOverwrite" or attempt == 3:
+                    raise
+    finally:
+        if lock is not None and not lock.locked and not lock.waiting:
+            _content_locks.pop((ctx.account, ref.source), None)
+    if disposition == "SaveOnly":
+        return node
+    from smsync.protocols.ews.operations.sending import send_stored
+
+    target = None
+    saved = request.find(m("SavedItemFolderId")) if request is not None and disposition == "SendAndSaveCopy" else None
+    if saved is not None:
+        found = [c for c in saved if isinstance(c.tag, str)]
+        target = await tree.resolve(ctx, found[0]) if len(found) == 1 else None
+        if target is None or not target.is_mail:
+            raise EWSError(INVALID_OPERATION, "a sent copy goes to one mail folder")
+    await send_stored(ctx, await items.message(ctx, ref), disposition == "SendAndSaveCopy", target,
+                      name="UpdateItem")
+    return None
+
+
+async def _change_message(ctx, ref, change, id_el, resolution: str):
+    msg = await items.message(ctx, ref)
+    presented = ids.parse_change_key(id_el.get("ChangeKey"))
+    stale = presented is not None and presented != msg.info.modseq
+    if stale and resolution == "NeverOverwrite":
+        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    # Extended properties are kept beside the message (extended_store); the
+    # rest are its flags, or its content.
+    props, updates = extended.split_updates(change.find(t("Updates")))
+    updates, edits = drafts.split(updates)
+    by_props, unflag, props = extended_flags.to_flags(props)
+    extended_store.require(ctx, props)
+    add, remove = flag_changes(updates, msg.info.flags)
+    add, remove = add | by_props, remove | unflag
+    remove -= add
+    guard = presented if resolution == "NeverOverwrite" else None
+    content = None
+    if edits:
+        raw = await items.body(msg)
+        content = drafts.rewrite(raw, edits, ctx.account, DRAFT in msg.info.flags)
+    if content is not None:
+        from smsync.protocols.ews.operations.attachments import replace_message
+
+        flags = (set(msg.info.flags) | add) - remove
+        new, modseq = await replace_message(ctx, msg, raw, content, flags=flags, expected_modseq=guard)
+        await extended_store.change_message(ctx, msg.mailbox, int(new.key), props)
+        await ctx.note("UpdateItem: a message's content changed (stored anew)")
+        return _id_only(ctx.account, msg.ref.source, msg.ref.uid, modseq)
+    modseq = msg.info.modseq
+    uids = UIDSet.of([msg.uid])
+    for mode, flags in ((FlagMode.ADD, add), (FlagMode.REMOVE, remove)):
+        if not flags:
+            continue
+        result = await msg.mailbox.store_flags(uids, mode, sorted(flags), unchanged_since=guard)
+        if result.modified:
+            raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+        for info in result.changed:
+            modseq = info.modseq
+            guard = info.modseq if guard is not None else None
+    await extended_store.change_message(ctx, msg.mailbox, msg.uid, props)
+    return _id_only(ctx.account, msg.ref.source, msg.ref.uid, modseq)
 
 
 @operation("UpdateItem")
@@ -126,6 +228,9 @@ async def update_item(ctx, request):
     if resolution not in _CONFLICT_RESOLUTIONS:
         raise EWSError(SCHEMA_VALIDATION, f"ConflictResolution {resolution[:30]!r}")
     invitations = meetings.mode_of(request, "SendMeetingInvitationsOrCancellations")
+    disposition = request.get("MessageDisposition", "SaveOnly")
+    if disposition not in ("SaveOnly", "SendOnly", "SendAndSaveCopy"):
+        raise EWSError(SCHEMA_VALIDATION, f"MessageDisposition {disposition[:30]!r}")
     holder = request.find(m("ItemChanges"))
     if holder is None:
         raise EWSError(SCHEMA_VALIDATION, "no ItemChanges")
@@ -147,33 +252,7 @@ async def update_item(ctx, request):
                 etree.SubElement(conflicts, t("Count")).text = "0"
                 answers.append(response_message("UpdateItem", children=[_item_holder(node), conflicts]))
                 continue
-            msg = await items.message(ctx, ref)
-            presented = ids.parse_change_key(id_el.get("ChangeKey"))
-            stale = presented is not None and presented != msg.info.modseq
-            if stale and resolution == "NeverOverwrite":
-                raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-            # Extended properties are kept beside the message (extended_store); the
-            # rest are its flags.
-            props, updates = extended.split_updates(change.find(t("Updates")))
-            by_props, unflag, props = extended_flags.to_flags(props)
-            extended_store.require(ctx, props)
-            add, remove = flag_changes(updates, msg.info.flags)
-            add, remove = add | by_props, remove | unflag
-            remove -= add
-            guard = presented if resolution == "NeverOverwrite" else None
-            modseq = msg.info.modseq
-            uids = UIDSet.of([msg.uid])
-            for mode, flags in ((FlagMode.ADD, add), (FlagMode.REMOVE, remove)):
-                if not flags:
-                    continue
-                result = await msg.mailbox.store_flags(uids, mode, sorted(flags), unchanged_since=guard)
-                if result.modified:
-                    raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
-                for info in result.changed:
-                    modseq = info.modseq
-                    guard = info.modseq if guard is not None else None
-            await extended_store.change_message(ctx, msg.mailbox, msg.ref.uid, props)
-            node = _id_only(ctx.account, msg.ref.source, msg.ref.uid, modseq)
+            node = await _update_message(ctx, ref, change, id_el, resolution, disposition, request)
         except (EWSError, SmsyncError) as e:
             answers.append(_failed(ctx, "UpdateItem", e, [_item_holder()]))
             continue
@@ -351,10 +430,11 @@ def compose(ctx, node, bcc: bool = True, stamped=None) -> bytes:
     lines.append(b"Content-Transfer-Encoding: base64")
     encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
     composed = b"\r\n".join(lines) + b"\r\n\r\n" + encoded
+    composed = drafts.with_item_fields(composed, node, ctx.account)  # ews-drafts
     # ews-directory hook: the item's own <t:Attachments> (exchangelib sends them inline).
     from smsync.protocols.ews.attachments import with_attachments
 
-    return with_attachments(composed, node)
+    return with_attachments(composed, node, lambda inner: _content(ctx, inner))  # ews-drafts: item attachments
 
 
 def _content(ctx, node, stamped=None) -> bytes:

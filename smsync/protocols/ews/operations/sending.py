@@ -33,10 +33,31 @@ def _failed(ctx, name: str, error):
     return response_message(name, error.code, error.message)
 
 
-@operation("SendItem")
-async def send_item(ctx, request):
+async def send_stored(ctx, msg, save: bool, target=None, name: str = "SendItem") -> None:
+    """Send the saved message ``msg`` (a draft) to the recipients of its header, its
+    copy kept in ``target`` (a mail folder), else in Sent Items when ``save``; the
+    message itself is removed (SendItem; UpdateItem with a MessageDisposition that
+    sends)."""
     from smsync.edge.outbound import SendFailed
 
+    raw = await items.body(msg)
+    recipients = header_recipients(raw)
+    if not recipients:
+        raise EWSError("ErrorInvalidRecipients", "the message has no recipients")
+    try:
+        await ctx.edge.outbound.submitter.send(ctx.account, ctx.account, recipients,
+                                               without_bcc(raw), sent_copy=raw,
+                                               save_in_sent=save and target is None)
+    except SendFailed as e:
+        raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
+    if target is not None:
+        await (await tree.mailbox_of(ctx, target)).append(raw, flags=["\\Seen"])
+    await msg.mailbox.remove(UIDSet.of([msg.uid]))
+    await ctx.note(f"{name}: sent a message to {len(recipients)} recipient(s)")
+
+
+@operation("SendItem")
+async def send_item(ctx, request):
     save = xs_bool(request.get("SaveItemToFolder", "true"))
     saved = request.find(m("SavedItemFolderId"))
     target = None
@@ -49,21 +70,7 @@ async def send_item(ctx, request):
                 if target is not None and not target.is_mail:
                     raise EWSError(INVALID_OPERATION, "a sent copy goes to a mail folder")
             ref = items.parse_item_ref(ctx, element)
-            msg = await items.message(ctx, ref)
-            raw = await items.body(msg)
-            recipients = header_recipients(raw)
-            if not recipients:
-                raise EWSError("ErrorInvalidRecipients", "the message has no recipients")
-            try:
-                await ctx.edge.outbound.submitter.send(ctx.account, ctx.account, recipients,
-                                                       without_bcc(raw), sent_copy=raw,
-                                                       save_in_sent=save and target is None)
-            except SendFailed as e:
-                raise EWSError("ErrorMessageSubmissionBlocked", str(e)) from None
-            if target is not None:
-                await (await tree.mailbox_of(ctx, target)).append(raw, flags=["\\Seen"])
-            await msg.mailbox.remove(UIDSet.of([msg.uid]))
-            await ctx.note(f"SendItem: sent a message to {len(recipients)} recipient(s)")
+            await send_stored(ctx, await items.message(ctx, ref), save, target)
         except (EWSError, SmsyncError) as e:
             answers.append(_failed(ctx, "SendItem", e))
             continue
