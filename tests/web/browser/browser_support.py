@@ -32,6 +32,8 @@ from twisted.python.failure import Failure
 from smsync.testing.servers import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
+#: An administrator's account, besides the harness's two (the ``server`` fixture makes it).
+ADMIN = "root@example.org"
 #: Where ``shot`` keeps its screenshots: docs/web.md shows them.
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 VIEWPORT = {"width": 1100, "height": 650}

@@ -9,10 +9,7 @@ import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
 from smsync.testing.servers import OTHER, SQLITE, USER, RunningServers
-from tests.web.browser.browser_support import Browser, require
-
-#: An administrator's account, besides the harness's two (made one by ``server``).
-ADMIN = "root@example.org"
+from tests.web.browser.browser_support import ADMIN, Browser, require
 
 
 @pytest.fixture(scope="module")

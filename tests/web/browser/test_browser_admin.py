@@ -13,8 +13,7 @@ import pytest_twisted
 
 from smsync.testing.servers import OTHER, PASSWORD, USER
 from tests.protocols.eas.eas_client import FH, RawEAS, el
-from tests.web.browser.browser_support import shot, sign_in
-from tests.web.browser.conftest import ADMIN
+from tests.web.browser.browser_support import ADMIN, shot, sign_in
 
 PROTOCOLS = ("web", "imap", "eas")
 #: How long a running server may take to see a policy change (its cache lasts 5 s).
