@@ -2,7 +2,8 @@
 # Installs the Debian packages that tests drive as real clients or peers. Runs apt-get
 # only when a package is missing and we are root; otherwise says what is missing and the
 # tests that need it skip (outside CI) or fail (under CI=true).
-PKGS="isync fetchmail dovecot-lmtpd postgresql libwbxml2-utils litmus syncevolution"
+# chromium: the browser tests (tests/web/browser) drive it headless through Playwright.
+PKGS="isync fetchmail dovecot-lmtpd postgresql libwbxml2-utils litmus syncevolution chromium"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -18,14 +18,16 @@ JSON = "application/json"
 PROBLEM = "application/problem+json"
 
 #: Every answer's security headers: scripts and styles only from this site (no inline
-#: script can run, whatever a page shows), no framing, no sniffing, no referrer.
+#: script can run, whatever a page shows), no framing, no sniffing, no referrer to another
+#: site. (Not "no-referrer": under it a browser sends ``Origin: null`` with this site's
+#: own forms, which the Origin check must refuse.)
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                                 "form-action 'self'; frame-ancestors 'none'"),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
