@@ -10,7 +10,7 @@ from typing import Optional
 
 import attrs
 
-from smsync.edge.policy import PROTOCOLS, describe, parse_protocols, store_policy, subject_of
+from smsync.edge.policy import ALL, PROTOCOLS, describe, parse_protocols, store_policy, subject_of
 from smsync.errors import InvalidData, NotFound
 from smsync.store.common import normalize_account
 
@@ -67,7 +67,14 @@ def subject(text) -> str:
         raise InvalidData("enter an address (user@domain) or a domain")
     if "@" in text:
         return normalize_account(text.strip())
-    return subject_of(text)
+    domain = subject_of(text)
+    labels = domain.split(".")
+    # A domain is dot-separated labels of letters, digits and hyphens (internationalised
+    # letters too), none empty or longer than 63.
+    if len(domain) > 253 or any(not label or len(label) > 63 or label.startswith("-")
+                                or not all(c.isalnum() or c == "-" for c in label) for label in labels):
+        raise InvalidData(f"{text[:80]!r} is neither user@domain nor a domain")
+    return domain
 
 
 def protocols_of(value) -> frozenset:
@@ -76,7 +83,12 @@ def protocols_of(value) -> frozenset:
     if isinstance(value, str):
         return parse_protocols(value)
     if isinstance(value, (list, tuple, set, frozenset)) and all(isinstance(p, str) for p in value):
-        return parse_protocols(" ".join(value)) if value else frozenset()
+        # A list names protocols one by one: "all", "none", an empty or a
+        # several-word item is not a protocol name.
+        unknown = [p for p in value if p.strip().lower() not in ALL]
+        if unknown:
+            raise InvalidData(f"unknown protocol {str(unknown[0])[:40]!r} (known: {', '.join(PROTOCOLS)})")
+        return frozenset(p.strip().lower() for p in value)
     raise InvalidData("protocols are a list of protocol names")
 
 

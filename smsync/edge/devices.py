@@ -47,8 +47,10 @@ class Client:
     @classmethod
     def eas(cls, device_id: str, device_type: Optional[str] = None,
             user_agent: Optional[str] = None, host: Optional[str] = None) -> "Client":
-        """An ActiveSync device: its DeviceId is its identity (MS-ASHTTP 2.2.1.1.1.2)."""
-        return cls(f"eas-{device_id}", user_agent or device_type, None, host)
+        """An ActiveSync device: its DeviceId is its identity (MS-ASHTTP 2.2.1.1.1.2),
+        its DeviceType ("iPhone", "SAMSUNGSMG991B") its first name -- a user agent is
+        often only the HTTP library's (until DeviceInformation gives a model)."""
+        return cls(f"eas-{device_id}", user_agent or device_type, device_type or None, host)
 
     @classmethod
     def syncml(cls, locuri: str, user_agent: Optional[str] = None,

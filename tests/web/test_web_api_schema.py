@@ -105,12 +105,7 @@ def _run(url: str, user: str, only_admin: bool) -> tuple[list[str], dict]:
 
 #: Failures found and reported, not yet fixed: "METHOD PATH mode" -> what is wrong. The
 #: test fails for any other failure, and says so when one of these is fixed.
-KNOWN = {
-    "PUT /api/v1/admin/policy/{subject} negative":
-        'protocol names outside the document\'s enum are taken: {"protocols": ["", ""]} saves a '
-        '"none" rule (smsync.admin.policy.protocols_of joins a list into text, so empty names, '
-        '"all", "none" and "imap pop3" as one item pass)',
-}
+KNOWN: dict = {}
 
 
 def _verdict(failed: dict) -> None:

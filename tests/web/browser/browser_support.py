@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,8 +35,12 @@ from smsync.testing.servers import PASSWORD
 CHROMIUM = "/usr/bin/chromium"
 #: An administrator's account, besides the harness's two (the ``server`` fixture makes it).
 ADMIN = "root@example.org"
-#: Where ``shot`` keeps its screenshots: docs/web.md shows them.
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+#: Where ``shot`` keeps its screenshots when ``SMSYNC_SCREENSHOTS=docs`` is set (docs/web.md
+#: shows them); otherwise in a temporary directory, so a test run leaves the checkout
+#: as it was (times, ports and uptime differ in every run).
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+SCREENSHOTS = (DOCS_SCREENSHOTS if os.environ.get("SMSYNC_SCREENSHOTS") == "docs"
+               else Path(tempfile.gettempdir()) / "smsync-screenshots")
 VIEWPORT = {"width": 1100, "height": 650}
 #: How long a page or an element may take (ms): the machine is small and shared.
 TIMEOUT = 20_000
