@@ -130,3 +130,17 @@ async def test_another_accounts_list_is_not_found_and_nothing_changes(server):
     assert [r[1] for r in results_of(answer)] == ["0x00000000"]
     answer = await in_thread(call, port, "GetListItems", {"listName": alices})
     assert [r["Title"] for r in rows_of(answer)] == ["mine"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_protocol_policy_names_the_service_lists(server, log_capture):
+    port = server.port("http")
+    await server.store.policy.set(OTHER, frozenset({"imap", "dav"}))
+    guid = await guid_of(server, "calendar", OTHER)
+    status, _, payload = await in_thread(post, port, get_list(guid), user=OTHER)
+    assert status == 403 and b"not enabled" in payload
+    assert any("protocol not allowed" in line and OTHER in line
+               for line in log_capture.lines("smsync.client"))
+    await server.store.policy.set(USER, frozenset({"lists"}))
+    status, _, _ = await in_thread(post, port, get_list(await guid_of(server)))
+    assert status == 200
