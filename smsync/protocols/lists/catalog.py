@@ -10,8 +10,8 @@ from typing import Optional
 import attrs
 
 from smsync.model import PROP_DESCRIPTION, PROP_DISPLAYNAME, CollectionInfo
-from smsync.protocols.lists import ids, rows, schema
-from smsync.protocols.lists.converters import Converter, converter
+from smsync.protocols.lists import ids, rows, schema, state
+from smsync.protocols.lists.converters import Converter, RowInfo, converter
 from smsync.protocols.lists.soap import LIST_NOT_FOUND, ListsFault
 
 
@@ -87,20 +87,39 @@ async def find_list(store, account: str, site_path: str, name: Optional[str]) ->
                      "exist.  It may have been deleted by another user.", LIST_NOT_FOUND)
 
 
-def item_row(ref: ListRef, item, item_id: int) -> dict:
-    """All fields of ``item`` (an ``Item``) as a row of ``ref``: the common fields, then
-    what the converter makes of it (an item it cannot read keeps its common fields and
-    its name as Title, so the list stays whole)."""
-    fields = rows.common_fields(item_id, item.info.revision, ref.guid, item.info.name, ref.path,
-                                ref.type.content_type_id, ref.type.content_type, ref.account)
+#: Row fields the server alone writes: a converter's value for them is not taken.
+_SERVERS = frozenset({"ID", "owshiddenversion", "UniqueId", "FileRef", "FileDirRef"})
+
+
+def item_rows(ref: ListRef, item, idmap) -> list:
+    """``(ID, key, fields)`` of each row ``item`` (an ``Item``) is in ``ref``: the common
+    fields, then what the converter makes of it -- one row, or a recurring event's
+    series and its changed and deleted occurrences. Rows get IDs from ``idmap`` (new
+    ones as they are first seen); an item the converter cannot read keeps one row of
+    its common fields with its name as Title, so the list stays whole."""
+    name = item.info.name
+    master_id = idmap.id_of(name)
+    info = RowInfo(name, item.info.uid, item.info.revision, master_id)
     try:
-        converted = ref.converter.to_row(item.content, item.info)
+        converted = ref.converter.to_rows(item.content, info) or [{}]
     except Exception:
-        converted = {"Title": item.info.name}
-    for name, value in converted.items():
-        if name not in ("ID", "owshiddenversion", "UniqueId", "FileRef", "FileDirRef"):
-            fields[name] = value
-    return fields
+        converted = [{"Title": name}]
+    out = []
+    seen = set()
+    for index, values in enumerate(converted):
+        if index == 0:
+            key = name
+        else:
+            key = state.sub_key(name, str(values.get("RecurrenceID", "")))
+            if key in seen:
+                key = f"{key}\n{index}"
+        seen.add(key)
+        item_id = master_id if index == 0 else idmap.id_of(key)
+        fields = rows.common_fields(item_id, item.info.revision, ref.guid, key, ref.path,
+                                    ref.type.content_type_id, ref.type.content_type, ref.account)
+        fields.update((k, v) for k, v in values.items() if k not in _SERVERS)
+        out.append((item_id, key, fields))
+    return out
 
 
 def shows(ref: ListRef, info) -> bool:

@@ -37,10 +37,11 @@ def sp_date(value: str) -> str:
     return f"{match.group(1)} {match.group(2)}" if match else value
 
 
-def common_fields(item_id: int, version: int, list_guid: uuid.UUID, name: str, list_path: str,
+def common_fields(item_id: int, version: int, list_guid: uuid.UUID, key: str, list_path: str,
                   content_type_id: str, content_type: str, account: str) -> dict:
-    """The fields of the common schema an item has whatever its type."""
-    unique = "{" + str(uuid.uuid5(list_guid, name)).upper() + "}"
+    """The fields of the common schema a row has whatever its type (``key``: the row's
+    key, whose UniqueId it is)."""
+    unique = "{" + str(uuid.uuid5(list_guid, key)).upper() + "}"
     return {
         "ID": str(item_id),
         "owshiddenversion": str(version),

@@ -2,8 +2,10 @@
 its change tokens are issued under, and the item IDs of each list.
 
 A list item's ID is an integer the server assigns (MS-OUTSPS 3.2.4.2.1), while the
-store names items by file name: each list keeps, per device, the map name -> ID, IDs
-given in increasing order as items are first seen. Deleting the device from the devices
+store names items by file name: each list keeps, per device, the map row key -> ID, IDs
+given in increasing order as rows are first seen. A stored item is one row (keyed by
+its name) or, a recurring event, several: the series (its name) and a row per changed
+or deleted occurrence (``sub_key``: the name and the occurrence's RecurrenceID). Deleting the device from the devices
 list drops all of it: its next request gets a new generation, every token it holds
 is then answered ``InvalidToken`` and it fetches the lists again, under new IDs.
 """
@@ -22,6 +24,18 @@ _IDS_PREFIX = "lists:ids:"
 
 def ids_key(collection_id: str) -> str:
     return _IDS_PREFIX + collection_id
+
+
+def sub_key(name: str, recurrence_id: str) -> str:
+    """The key of the row of one occurrence of series ``name`` (names hold no line
+    breaks)."""
+    return f"{name}\n{recurrence_id}"
+
+
+def split_key(key: str) -> tuple[str, Optional[str]]:
+    """``(item name, RecurrenceID or None)`` of a row key."""
+    name, sep, rest = key.partition("\n")
+    return name, (rest if sep else None)
 
 
 class IdMap:
@@ -46,9 +60,22 @@ class IdMap:
         return found
 
     def name_of(self, item_id: int) -> Optional[str]:
+        """The row key of ``item_id`` (None: no such ID)."""
         if self._names is None:
             self._names = {v: k for k, v in self.ids.items()}
         return self._names.get(item_id)
+
+    def sub_keys(self, name: str) -> list[str]:
+        """The keys of the occurrence rows of ``name`` known."""
+        prefix = name + "\n"
+        return [k for k in self.ids if k.startswith(prefix)]
+
+    def forget(self, key: str) -> None:
+        item_id = self.ids.pop(key, None)
+        if item_id is not None:
+            self.dirty = True
+            if self._names is not None:
+                self._names.pop(item_id, None)
 
     def encode(self) -> bytes:
         return json.dumps({"next": self.next_id, "ids": self.ids}, separators=(",", ":")).encode()

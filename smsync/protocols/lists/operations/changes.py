@@ -76,17 +76,31 @@ async def get_changes_since_token(ctx, request):
     changes = _changes(tokens.make_token(ref.guid, found.revision, generation))
     if found.truncated:
         changes.set("MoreChanges", "TRUE")
-    deleted = 0
+    gone: list[int] = []
+
+    def forget(keys) -> None:
+        for key in keys:
+            item_id = idmap.id_of(key, assign=False)
+            if item_id is not None:
+                gone.append(item_id)
+            if "\n" in key:
+                idmap.forget(key)  # an occurrence row: its key will not come back
+
     for name in found.deleted:
-        item_id = idmap.id_of(name, assign=False)
-        if item_id is not None:
-            etree.SubElement(changes, soap.sp("Id"), ChangeType="Delete").text = str(item_id)
-            deleted += 1
+        forget([name] + idmap.sub_keys(name))
+
+    def rows_now(name, keys) -> None:
+        # Occurrence rows the item no longer has (an exception undone, a series cut).
+        forget(sorted(set(idmap.sub_keys(name)) - set(keys)))
+
     shown = [info for info in found.changed if catalog.shows(ref, info)]
     for info in sorted(shown, key=lambda i: (i.revision, i.name)):
         idmap.id_of(info.name)
     pairs = [(idmap.id_of(info.name), info) for info in shown]
-    data_rows = await rendered(ctx, ref, pairs, options)
+    data_rows = await rendered(ctx, ref, pairs, options, rows_now)
+    for item_id in gone:
+        etree.SubElement(changes, soap.sp("Id"), ChangeType="Delete").text = str(item_id)
+    deleted = len(gone)
     result.append(_listitems(ctx, data_rows, changes))
     await ctx.state.save()
     await ctx.note(f"{ref.title}: {len(data_rows)} changed, {deleted} deleted sent"

@@ -65,25 +65,31 @@ async def numbered(ctx, ref) -> list:
     return sorted(((idmap.id_of(info.name), info) for info in infos), key=lambda pair: pair[0])
 
 
-async def rendered(ctx, ref, numbered_infos, options: Options) -> list:
-    """The ``<z:row>`` of each ``(ID, ItemInfo)``, read from the store in one go (an
-    item deleted meanwhile is left out)."""
+async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> list:
+    """The ``<z:row>`` elements of each ``(ID, ItemInfo)`` -- one, or a recurring
+    event's several -- read from the store in one go (an item deleted meanwhile is left
+    out). ``rows_of(name, keys)`` hears the row keys each item has now."""
     if not numbered_infos:
         return []
     collection = await ctx.collection(ref)
     by_name = {item.info.name: item for item in await collection.get([i.name for _, i in numbered_infos])}
     dates = schema.date_fields(ref.defs())
+    idmap = await ctx.state.ids(ref.info.id)
     out = []
-    for item_id, info in numbered_infos:
+    for _item_id, info in numbered_infos:
         item = by_name.get(info.name)
-        if item is not None:
-            out.append(rows.row(catalog.item_row(ref, item, item_id), options.fields, dates,
-                                options.date_in_utc))
+        if item is None:
+            continue
+        found = catalog.item_rows(ref, item, idmap)
+        if rows_of is not None:
+            rows_of(info.name, [key for _, key, _ in found])
+        out.extend(rows.row(fields, options.fields, dates, options.date_in_utc) for _, _, fields in found)
     return out
 
 
 def page(numbered_infos: list, options: Options, revision: int):
-    """``(this page, next position or None)`` of the numbered items."""
+    """``(this page, next position or None)`` of the numbered items. A page is counted
+    in items: a recurring event's occurrence rows come with their series."""
     after = options.position.after if options.position is not None else 0
     remaining = [pair for pair in numbered_infos if pair[0] > after]
     if options.limit is None or len(remaining) <= options.limit:

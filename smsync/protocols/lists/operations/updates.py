@@ -17,7 +17,8 @@ from twisted.logger import Logger
 
 from smsync.errors import InvalidData, NotFound, PreconditionFailed, StorageUnavailable, UidConflict
 from smsync.model import Item
-from smsync.protocols.lists import catalog, rows, schema, soap
+from smsync.protocols.lists import catalog, rows, schema, soap, state
+from smsync.protocols.lists.converters import RowInfo
 from smsync.protocols.lists.operations import operation
 
 log = Logger(namespace="smsync.lists")
@@ -36,12 +37,16 @@ SPECIAL = frozenset({"ID", "owshiddenversion"})
 
 
 class MethodError(Exception):
-    def __init__(self, code: str, text: str, item=None, item_id=None):
+    """A Method refused: its ErrorCode and ErrorText, and the item (row ``key``) as the
+    server has it, where there is one to show."""
+
+    def __init__(self, code: str, text: str, item=None, item_id=None, key=None):
         super().__init__(text)
         self.code = code
         self.text = text
         self.item = item
         self.item_id = item_id
+        self.key = key
 
 
 def _fields(method) -> dict:
@@ -65,6 +70,11 @@ def _item_id(fields: dict) -> int:
     return int(text)
 
 
+#: EventType of a deleted occurrence (MS-OUTSPS 2.2.5.5).
+DELETED_OCCURRENCE = "3"
+OCCURRENCES = ("3", "4")
+
+
 class _Batch:
     def __init__(self, ctx, ref, collection, idmap, date_in_utc: bool):
         self.ctx = ctx
@@ -75,59 +85,121 @@ class _Batch:
         self.dates = schema.date_fields(ref.defs())
         self.writable = frozenset(f.name for f in ref.defs() if not f.read_only)
 
-    def row(self, item, item_id):
-        return rows.row(catalog.item_row(self.ref, item, item_id), None, self.dates, self.date_in_utc)
-
     def values(self, fields: dict) -> dict:
         # Read-only and unknown fields are not the converter's to write (Outlook sends
         # some back as it got them).
         return {k: v for k, v in fields.items() if k not in SPECIAL and k in self.writable}
 
-    async def current(self, fields: dict):
-        item_id = _item_id(fields)
-        name = self.idmap.name_of(item_id)
-        found = await self.collection.get([name]) if name else []
+    def rows(self, item) -> list:
+        return catalog.item_rows(self.ref, item, self.idmap)
+
+    def row_of(self, item, key: str):
+        """The ``<z:row>`` of ``item``'s row ``key`` (its first row if it has none such)."""
+        found = self.rows(item)
+        chosen = next((fields for _, k, fields in found if k == key), found[0][2])
+        return rows.row(chosen, None, self.dates, self.date_in_utc)
+
+    def info(self, item) -> RowInfo:
+        return RowInfo(item.info.name, item.info.uid, item.info.revision,
+                       self.idmap.id_of(item.info.name))
+
+    async def load(self, key: str):
+        name, _ = state.split_key(key)
+        found = await self.collection.get([name])
         if not found or not catalog.shows(self.ref, found[0].info):
             raise MethodError(NO_ITEM, "Item does not exist. It may have been deleted by another user.")
-        item = found[0]
+        return found[0]
+
+    async def current(self, fields: dict):
+        """``(ID, row key, Item)`` of the row a Method names, its version checked."""
+        item_id = _item_id(fields)
+        key = self.idmap.name_of(item_id)
+        if key is None:
+            raise MethodError(NO_ITEM, "Item does not exist. It may have been deleted by another user.")
+        item = await self.load(key)
         version = (fields.get("owshiddenversion") or "").strip()
         if version and version != str(item.info.revision):
             raise MethodError(CONFLICT, "Save Conflict. Your changes conflict with those made "
-                              "concurrently by another user.", item, item_id)
-        return item_id, item
+                              "concurrently by another user.", item, item_id, key)
+        return item_id, key, item
 
-    async def new(self, fields: dict):
-        content = self.ref.converter.from_row(self.values(fields), None)
-        name = f"{uuid.uuid4()}{self.ref.type.suffix}"
-        info = await self.collection.put(name, content, if_none_match=True)
-        item_id = self.idmap.id_of(name)
-        return self.row(Item(info, content), item_id)
-
-    async def update(self, fields: dict):
-        item_id, item = await self.current(fields)
-        content = self.ref.converter.from_row(self.values(fields), item.content)
+    async def store(self, item, content: bytes, item_id: int, key: str):
+        """``item`` rewritten as ``content``, unless it changed meanwhile (a conflict)."""
+        if content == item.content:
+            return item
         try:
             info = await self.collection.put(item.info.name, content, if_match=item.info.etag)
         except PreconditionFailed:
-            raise await self.conflict(item.info.name, item_id) from None
-        return self.row(Item(info, content), item_id)
+            raise await self.conflict(key, item_id) from None
+        return Item(info, content)
+
+    async def new(self, fields: dict):
+        values = self.values(fields)
+        if (fields.get("EventType") or "").strip() in OCCURRENCES:
+            return await self.new_occurrence(fields, values)
+        content = self.ref.converter.from_row(values, None, None)
+        name = f"{uuid.uuid4()}{self.ref.type.suffix}"
+        info = await self.collection.put(name, content, if_none_match=True)
+        return self.row_of(Item(info, content), name)
+
+    async def new_occurrence(self, fields: dict, values: dict):
+        """A changed or deleted occurrence of a series: written into the series' item
+        (MasterSeriesItemID), answered with the occurrence's new row."""
+        text = (fields.get("MasterSeriesItemID") or "").strip()
+        key = self.idmap.name_of(int(text)) if text.isdigit() and len(text) <= 10 else None
+        if key is None or "\n" in key:
+            raise MethodError(NO_ITEM, "The series of this occurrence does not exist.")
+        item = await self.load(key)
+        before = set(self.idmap.sub_keys(key))
+        content = self.ref.converter.from_row(values, item.content, self.info(item))
+        item = await self.store(item, content, self.idmap.id_of(key), key)
+        found = self.rows(item)
+        fresh = [k for _, k, _ in found if k != key and k not in before]
+        wanted = state.sub_key(key, (fields.get("RecurrenceID") or "").strip())
+        chosen = fresh[0] if fresh else wanted
+        return self.row_of(item, chosen)
+
+    async def update(self, fields: dict):
+        item_id, key, item = await self.current(fields)
+        values = self.values(fields)
+        _, occurrence = state.split_key(key)
+        if occurrence is not None:
+            # The occurrence's own row: the converter is told which one it is.
+            shown = next((f for _, k, f in self.rows(item) if k == key), {})
+            for name in ("EventType", "RecurrenceID"):
+                if name in shown and not values.get(name):
+                    values[name] = shown[name]
+        content = self.ref.converter.from_row(values, item.content, self.info(item))
+        item = await self.store(item, content, item_id, key)
+        return self.row_of(item, key)
 
     async def delete(self, fields: dict):
-        item_id, item = await self.current(fields)
+        item_id, key, item = await self.current(fields)
+        _, occurrence = state.split_key(key)
+        if occurrence is not None:
+            # One occurrence's row: that occurrence goes (MS-OUTSPS 3.2.1.1.4), the
+            # series stays.
+            shown = next((f for _, k, f in self.rows(item) if k == key), {})
+            values = {"EventType": DELETED_OCCURRENCE,
+                      "RecurrenceID": shown.get("RecurrenceID", occurrence)}
+            content = self.ref.converter.from_row(values, item.content, self.info(item))
+            await self.store(item, content, item_id, key)
+            return None
         try:
             await self.collection.delete(item.info.name, if_match=item.info.etag)
         except PreconditionFailed:
-            raise await self.conflict(item.info.name, item_id) from None
+            raise await self.conflict(key, item_id) from None
         except NotFound:
             raise MethodError(NO_ITEM, "Item does not exist.") from None
         return None
 
-    async def conflict(self, name: str, item_id: int) -> MethodError:
+    async def conflict(self, key: str, item_id: int) -> MethodError:
+        name, _ = state.split_key(key)
         found = await self.collection.get([name])
         if not found:
             return MethodError(NO_ITEM, "Item does not exist. It may have been deleted by another user.")
         return MethodError(CONFLICT, "Save Conflict. Your changes conflict with those made "
-                           "concurrently by another user.", found[0], item_id)
+                           "concurrently by another user.", found[0], item_id, key)
 
 
 def _result(method_id: str, cmd: str, code: str, row=None, text=None, attrs_=None):
@@ -198,7 +270,7 @@ async def update_list_items(ctx, request):
         extra = {}
         row = None
         if error.item is not None:
-            row = work.row(error.item, error.item_id)
+            row = work.row_of(error.item, error.key or error.item.info.name)
             if error.code == CONFLICT:
                 # Our versions grow by more than one per change: the current one is what
                 # an overwrite must send (MS-LISTSWS has "the one sent plus 1").
