@@ -61,10 +61,11 @@ def common_fields(item_id: int, version: int, list_guid: uuid.UUID, key: str, li
 def row(fields: dict, wanted: Optional[frozenset], dates: frozenset, date_in_utc: bool):
     """A ``<z:row>`` of ``fields`` (name -> text): only ``wanted`` ones (and
     ``ALWAYS``) when given; DateTime fields (``dates``) in SharePoint's local form unless
-    ``date_in_utc``."""
+    ``date_in_utc``. An empty field is left out, as SharePoint leaves out a field without
+    a value."""
     node = etree.Element(f"{{{Z}}}row", nsmap={"z": Z})
     for name, value in fields.items():
-        if value is None or not _NAME.match(name):
+        if value is None or value == "" or not _NAME.match(name):
             continue
         if wanted is not None and name not in wanted and name not in ALWAYS:
             continue

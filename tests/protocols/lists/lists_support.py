@@ -91,6 +91,10 @@ def since_token(port: int, guid: str, token: Optional[str] = None, row_limit: Op
     return call(port, "GetListItemChangesSinceToken", params, **kwargs)
 
 
+#: When a new event of the tests is (an event needs its start: MS-OUTSPS 3.2.1.1).
+WHEN = {"EventDate": "2026-12-10T10:00:00Z", "EndDate": "2026-12-10T11:00:00Z"}
+
+
 def batch(*methods: str, on_error: str = "Continue") -> str:
     return f'<Batch OnError="{on_error}" DateInUtc="TRUE">{"".join(methods)}</Batch>'
 

@@ -8,7 +8,7 @@ import pytest_twisted
 
 from smsync.protocols.lists import ids, soap
 from smsync.testing.servers import OTHER, USER, in_thread
-from tests.protocols.lists.lists_support import batch, call, method, post, results_of, rows_of
+from tests.protocols.lists.lists_support import WHEN, batch, call, method, post, results_of, rows_of
 
 
 async def guid_of(server, name: str = "calendar", user: str = USER) -> str:
@@ -119,14 +119,14 @@ async def test_another_accounts_list_is_not_found_and_nothing_changes(server):
     for operation, params in (
             ("GetList", {}), ("GetListItems", {}),
             ("GetListItemChangesSinceToken", {}),
-            ("UpdateListItems", {"updates": batch(method(1, "New", Title="intruder"))})):
+            ("UpdateListItems", {"updates": batch(method(1, "New", Title="intruder", **WHEN))})):
         answer = await in_thread(call, port, operation, {"listName": bobs, **params})
         assert answer.error_code == "0x82000006", operation
     bob_calendar = await (await server.collections(OTHER)).collection("calendar")
     assert await bob_calendar.items() == []
     # Alice's own list takes the same batch.
     answer = await in_thread(call, port, "UpdateListItems",
-                             {"listName": alices, "updates": batch(method(1, "New", Title="mine"))})
+                             {"listName": alices, "updates": batch(method(1, "New", Title="mine", **WHEN))})
     assert [r[1] for r in results_of(answer)] == ["0x00000000"]
     answer = await in_thread(call, port, "GetListItems", {"listName": alices})
     assert [r["Title"] for r in rows_of(answer)] == ["mine"]

@@ -6,12 +6,15 @@ owshiddenversion, per-method errors, and the devices list."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest_twisted
 
 from smsync.protocols.lists import ids, soap
 from smsync.testing.servers import USER, in_thread
 from tests.protocols.lists.lists_support import (
     OUTLOOK,
+    WHEN,
     batch,
     call,
     changes_of,
@@ -49,25 +52,29 @@ async def collection_and_guid(server, name: str):
 async def test_shareplum_reads_and_writes_each_kind_of_list(server):
     port = server.port("http")
     site = await in_thread(shareplum_site, port)
-    for name, content, key in (("calendar", event, "SUMMARY"), ("contacts", card, "FN"),
-                               ("tasks", todo, "SUMMARY")):
+    for name, content in (("calendar", event), ("contacts", card), ("tasks", todo)):
         collection, guid = await collection_and_guid(server, name)
         await collection.put(f"existing-{name}", content(f"uid-{name}", f"Stored {name}"))
         sp_list = await in_thread(site.list, guid)
-        assert {"Title", "ID"} <= {f["Name"] for f in sp_list.fields}
+        shown = {f["Name"]: f["DisplayName"] for f in sp_list.fields}
+        assert {"Title", "ID", "owshiddenversion"} <= set(shown)
+        title = shown["Title"]  # shareplum writes and reads by display name
         items = await in_thread(sp_list.get_list_items)
-        assert [(i["ID"], i["Title"]) for i in items] == [("1", f"Stored {name}")]
+        assert [(i["ID"], i[title]) for i in items] == [("1", f"Stored {name}")]
+        new = {title: "Made in Outlook"}
+        for field, when in (("EventDate", datetime(2026, 12, 10, 10)), ("EndDate", datetime(2026, 12, 10, 11))):
+            if field in shown:
+                new[shown[field]] = when
         # New, Update and Delete as three batches, each method answered 0x00000000.
-        assert await in_thread(sp_list.update_list_items, [{"Title": "Made in Outlook"}], "New") \
-            == {"1,New": "0x00000000"}
-        assert await in_thread(sp_list.update_list_items, [{"ID": "1", "Title": "Renamed"}], "Update") \
+        assert await in_thread(sp_list.update_list_items, [new], "New") == {"1,New": "0x00000000"}
+        assert await in_thread(sp_list.update_list_items, [{"ID": "1", title: "Renamed"}], "Update") \
             == {"1,Update": "0x00000000"}
-        titles = {i["ID"]: i["Title"] for i in await in_thread(sp_list.get_list_items)}
+        titles = {i["ID"]: i[title] for i in await in_thread(sp_list.get_list_items)}
         assert titles == {"1": "Renamed", "2": "Made in Outlook"}
         stored = {item.info.name: item.content for item in
                   await collection.get([i.name for i in await collection.items()])}
-        assert f"{key}:Renamed".encode() in stored[f"existing-{name}"]
-        assert any(f"{key}:Made in Outlook".encode() in c for c in stored.values())
+        assert b"Renamed" in stored[f"existing-{name}"]
+        assert any(b"Made in Outlook" in c for c in stored.values())
         assert await in_thread(sp_list.update_list_items, ["1"], "Delete") == {"1,Delete": "0x00000000"}
         assert [i.name for i in await collection.items()] != [f"existing-{name}"]
         assert len(await collection.items()) == 1
@@ -180,12 +187,12 @@ async def test_each_method_fails_on_its_own(server):
         method(1, "Update", ID="99", Title="no such item"),
         method(2, "Moderate", ID="1"),
         method(3, "Delete", ID="abc"),
-        method(4, "New", Title="Made"))})
+        method(4, "New", Title="Made", **WHEN))})
     assert [(r[0], r[1]) for r in results_of(answer)] == [
         ("1,Update", "0x81020016"), ("2,Moderate", "0x81020014"), ("3,Delete", "0x81020016"),
         ("4,New", "0x00000000")]
     answer = await in_thread(call, port, "UpdateListItems", {"listName": guid, "updates": batch(
-        method(1, "Delete", ID="99"), method(2, "New", Title="not made"), on_error="Return")})
+        method(1, "Delete", ID="99"), method(2, "New", Title="not made", **WHEN), on_error="Return")})
     assert [r[1] for r in results_of(answer)] == ["0x81020016", "0x800704c7"]
     titles = sorted(r["Title"] for r in rows_of(await in_thread(call, port, "GetListItems",
                                                                   {"listName": guid})))
@@ -202,7 +209,7 @@ async def test_outlook_is_in_the_devices_list_and_deleting_it_resets_its_tokens(
     await collection.put("e.ics", event("uid-e", "First"))
     token = changes_of(await in_thread(since_token, port, guid)).get("LastChangeToken")
     await in_thread(call, port, "UpdateListItems", {"listName": guid, "updates": batch(
-        method(1, "New", Title="From Outlook"))})
+        method(1, "New", Title="From Outlook", **WHEN))})
     [device] = await server.store.devices.list(USER)
     assert device.protocol == "lists" and device.user_agent == OUTLOOK
     assert device.last_sync is not None
