@@ -79,10 +79,11 @@ QUERY_OPTIONS = ('<QueryOptions><ViewAttributes Scope="RecursiveAll"/><DateInUtc
 
 
 def since_token(port: int, guid: str, token: Optional[str] = None, row_limit: Optional[int] = None,
-                position: Optional[str] = None, **kwargs) -> soap.Answer:
-    """GetListItemChangesSinceToken as MS-OUTSPS 3.1.4.7 says Outlook sends it."""
+                position: Optional[str] = None, view_fields: str = VIEW_FIELDS, **kwargs) -> soap.Answer:
+    """GetListItemChangesSinceToken as MS-OUTSPS 3.1.4.7 says Outlook sends it
+    (``view_fields`` ``<ViewFields/>``: every field)."""
     paging = f'<Paging ListItemCollectionPositionNext="{position}"/>' if position else ""
-    params = {"listName": guid, "viewFields": VIEW_FIELDS,
+    params = {"listName": guid, "viewFields": view_fields,
               "queryOptions": QUERY_OPTIONS.format(paging=paging.replace("&", "&amp;"))}
     if row_limit is not None:
         params["rowLimit"] = str(row_limit)
