@@ -141,6 +141,41 @@ class IAccountStore(Interface):
         """Fire with the sorted list of account names."""
 
 
+class IAccountListing(Interface):
+    """Optional ability of an ``IAccountStore``: a page of accounts, for administration
+    of a store with very many of them (``IAccountStore.list`` reads every name).
+
+    A store that provides it answers from an index, costing about ``limit`` rows read
+    for a prefix search or none, whatever the number of accounts; one that does not is
+    served by ``list()`` and filtered by the caller (``smsync.admin.accounts``), which is
+    as correct and reads every name each time. Declare it with
+    ``@implementer(IAccountStore, IAccountListing)``.
+    """
+
+    def page(search=None, after=None, limit=100, prefix=False):
+        """Fire with at most ``limit`` (an int from 1 to 1000) account names, ascending
+        by code point, each above ``after`` (a name, or None to start at the first) and
+        containing ``search`` (matched lower-cased; None or "" for every account) -- or,
+        with ``prefix``, starting with it, which an index answers without reading the
+        other names: exactly the first ``limit`` names of ``sorted(list())`` under those
+        conditions. ``InvalidData`` for a ``limit`` out of range or a ``search`` or
+        ``after`` that is not text."""
+
+    def count():
+        """Fire with how many accounts the store holds (what ``len(list())`` is)."""
+
+
+class IAccountUsage(Interface):
+    """Optional ability of an ``IAccountStore``: how much storage an account's mail
+    takes, for quotas (``smsync.edge.quota``). A store that provides it keeps a running
+    total per folder, so the answer costs a read of the account's folders, not of its
+    messages; without it, quotas are not enforced (the web pages say so)."""
+
+    def usage(account):
+        """Fire with the total size in octets of the messages in ``account``'s own
+        folders (the sum of ``MailboxInfo.size``). ``NotFound`` if no such account."""
+
+
 class IMailStore(Interface):
     """One account's mail folders. Folder names use ``/`` as the hierarchy separator;
     ``INBOX`` is case-insensitive and always exists; other names are case-sensitive."""
@@ -506,6 +541,36 @@ class IDeviceRegistry(Interface):
 
     def save_states(account, device_id, values):
         """Save several keys at once, atomically: ``values`` is a dict key -> bytes|None."""
+
+
+class IDeviceListing(Interface):
+    """Optional ability of an ``IDeviceRegistry``: devices across every account, for
+    administration (the devices that have not synced for months, everywhere).
+
+    A store that provides it answers from an index on the last sync time, costing about
+    ``limit`` rows read; one that does not is served account by account through
+    ``IDeviceRegistry.list`` by the caller (``smsync.admin.devices_across``), which is
+    as correct and reads every account. Declare it with
+    ``@implementer(IDeviceRegistry, IDeviceListing)``.
+    """
+
+    def across(protocol=None, synced_before=None, after=None, limit=100):
+        """Fire with ``(devices, next)``: at most ``limit`` (an int from 1 to 1000)
+        ``Device`` entries of any account, the stalest first -- ordered by ``last_sync``
+        ascending, never-synced devices (``last_sync`` None) first, ties in an order of
+        the store's choosing that stays the same from call to call -- and ``next``, the
+        text to pass as ``after`` for the following page, or None after the last one.
+
+        ``protocol``: only devices of that protocol (None: every protocol).
+        ``synced_before``: a timezone-aware ``datetime``: only devices whose last sync
+        is before it, or that never synced (None: every device).
+        ``after``: a ``next`` a previous call answered (opaque text; None for the first
+        page): the page goes on strictly after that entry, so devices added or removed
+        meanwhile neither repeat nor skip others. ``InvalidData`` for a ``limit`` out of
+        range, a naive ``synced_before`` or an ``after`` this store did not make."""
+
+    def count():
+        """Fire with how many devices the store holds, across every account."""
 
 
 class IProtocolPolicy(Interface):

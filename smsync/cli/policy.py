@@ -2,14 +2,16 @@
 and per account (default: all).
 
 A rule for an account wins over its domain's; ``show USER@DOMAIN`` says which applies.
-Running servers see a change within a few seconds (``smsync.edge.policy``).
+Running servers see a change within a few seconds (``smsync.edge.policy``). The logic is
+``smsync.admin.policy``, which the web interface's policy page uses too.
 """
 
 from __future__ import annotations
 
-from smsync.cli.common import CliError, account_name, opened_store, say
-from smsync.edge.policy import PROTOCOLS, describe, parse_protocols, store_policy, subject_of
-from smsync.errors import InvalidData
+from smsync.admin import policy
+from smsync.cli.common import CliError, one_line, opened_store, say
+from smsync.edge.policy import PROTOCOLS
+from smsync.errors import InvalidData, NotFound
 
 
 def add_parser(subparsers, parents) -> None:
@@ -38,47 +40,37 @@ def add_parser(subparsers, parents) -> None:
 
 
 def _subject(text: str) -> str:
-    if "@" in text:
-        return account_name(text)
     try:
-        return subject_of(text)
+        return policy.subject(text)
     except InvalidData as e:
-        raise CliError(str(e), status=2) from None
-
-
-def _rules(store):
-    rules = store_policy(store)
-    if rules is None:
-        raise CliError(f"the store {store.uri} cannot hold a protocol policy: every account "
-                       "may use every protocol")
-    return rules
+        raise CliError(one_line(e), status=2) from None
 
 
 async def cmd_list(args, reactor) -> None:
     async with opened_store(args) as store:
-        rules = await _rules(store).list()
+        try:
+            rules = await policy.list_rules(store)
+        except policy.NoPolicy as e:
+            raise CliError(str(e)) from None
     if not rules:
         say("no rules: every account may use every protocol")
         return
-    width = max(len(subject) for subject, _ in rules)
-    for subject, protocols in rules:
-        say(f"{subject.ljust(width)}  {describe(protocols)}")
+    width = max(len(rule.subject) for rule in rules)
+    for rule in rules:
+        say(f"{rule.subject.ljust(width)}  {rule.text}")
 
 
 async def cmd_show(args, reactor) -> None:
     subject = _subject(args.subject)
     async with opened_store(args) as store:
-        rules = store_policy(store)
-        if rules is None:
+        if not policy.supported(store):
             say(f"{subject}: all (the store cannot hold a protocol policy)")
             return
-        own = await rules.get(subject)
-        domain = subject.rpartition("@")[2] if "@" in subject else None
-        inherited = await rules.get(domain) if domain and own is None else None
-    if own is not None:
-        say(f"{subject}: {describe(own)}")
-    elif inherited is not None:
-        say(f"{subject}: {describe(inherited)} (from {domain})")
+        applies = await policy.effective(store, subject)
+    if applies.source == subject:
+        say(f"{subject}: {applies.text}")
+    elif applies.source is not None:
+        say(f"{subject}: {applies.text} (from {applies.source})")
     else:
         say(f"{subject}: all (no rule)")
 
@@ -86,19 +78,24 @@ async def cmd_show(args, reactor) -> None:
 async def cmd_set(args, reactor) -> None:
     subject = _subject(args.subject)
     try:
-        protocols = parse_protocols(args.protocols)
+        protocols = policy.protocols_of(args.protocols)
     except InvalidData as e:
         raise CliError(str(e), status=2) from None
     async with opened_store(args) as store:
-        await _rules(store).set(subject, protocols)
-    say(f"{subject}: {describe(protocols)}")
+        try:
+            rule = await policy.set_rule(store, subject, protocols)
+        except policy.NoPolicy as e:
+            raise CliError(str(e)) from None
+    say(f"{rule.subject}: {rule.text}")
 
 
 async def cmd_clear(args, reactor) -> None:
     subject = _subject(args.subject)
     async with opened_store(args) as store:
-        rules = _rules(store)
-        if await rules.get(subject) is None:
-            raise CliError(f"{subject} has no rule")
-        await rules.set(subject, None)
+        try:
+            await policy.clear_rule(store, subject)
+        except policy.NoPolicy as e:
+            raise CliError(str(e)) from None
+        except NotFound:
+            raise CliError(f"{subject} has no rule") from None
     say(f"{subject}: rule removed")

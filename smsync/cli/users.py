@@ -1,15 +1,17 @@
-"""``smsync user add|passwd|del|list``."""
+"""``smsync user add|passwd|del|list|admin|quota``: accounts, through
+``smsync.admin.accounts`` (the web interface's administration pages use the same code).
+
+``user list`` prints one account a line, followed by ``(admin)`` for an administrator.
+"""
 
 from __future__ import annotations
 
 import getpass
 import sys
 
-from twisted.internet.threads import deferToThread
-
-from smsync.auth import hash_password
-from smsync.cli.common import CliError, account_name, existing_account, opened_store, say
-from smsync.errors import AlreadyExists, NotFound
+from smsync.admin import accounts
+from smsync.cli.common import CliError, account_name, existing_account, one_line, opened_store, say
+from smsync.errors import AlreadyExists, InvalidData, NotFound
 
 
 def add_parser(subparsers, parents) -> None:
@@ -19,6 +21,8 @@ def add_parser(subparsers, parents) -> None:
     add = actions.add_parser("add", help="create an account", parents=parents)
     add.add_argument("user", metavar="USER@DOMAIN")
     add.add_argument("--password", help="the password (default: read one line from stdin)")
+    add.add_argument("--admin", action="store_true",
+                     help="make the account an administrator (it sees the web administration pages)")
     add.set_defaults(func=cmd_add)
     passwd = actions.add_parser("passwd", help="set an account's password", parents=parents)
     passwd.add_argument("user", metavar="USER@DOMAIN")
@@ -27,8 +31,20 @@ def add_parser(subparsers, parents) -> None:
     delete = actions.add_parser("del", help="delete an account and all its data", parents=parents)
     delete.add_argument("user", metavar="USER@DOMAIN")
     delete.set_defaults(func=cmd_del)
-    listing = actions.add_parser("list", help="list accounts", parents=parents)
+    listing = actions.add_parser("list", help="list accounts (administrators marked (admin))",
+                                 parents=parents)
     listing.set_defaults(func=cmd_list)
+    admin = actions.add_parser("admin", help="make an account an administrator or not",
+                               parents=parents)
+    admin.add_argument("user", metavar="USER@DOMAIN")
+    admin.add_argument("state", choices=("on", "off"))
+    admin.set_defaults(func=cmd_admin)
+    quota = actions.add_parser("quota", help="show or set an account's storage quota",
+                               parents=parents)
+    quota.add_argument("user", metavar="USER@DOMAIN")
+    quota.add_argument("size", nargs="?", metavar="SIZE",
+                       help="the limit: octets or a size such as 500M or 2G; 'none' removes it")
+    quota.set_defaults(func=cmd_quota)
 
 
 def read_password(given) -> str:
@@ -53,23 +69,25 @@ async def cmd_add(args, reactor) -> None:
     account = account_name(args.user)
     password = read_password(args.password)
     async with opened_store(args) as store:
-        password_hash = await deferToThread(hash_password, password)
         try:
-            await store.accounts.add(account, password_hash)
+            await accounts.add(store, account, password, admin=args.admin)
         except AlreadyExists:
             raise CliError(f"account {account} already exists") from None
-    say(f"added {account}")
+        except InvalidData as e:
+            raise CliError(one_line(e)) from None
+    say(f"added {account}" + (" (admin)" if args.admin else ""))
 
 
 async def cmd_passwd(args, reactor) -> None:
     account = account_name(args.user)
     password = read_password(args.password)
     async with opened_store(args) as store:
-        password_hash = await deferToThread(hash_password, password)
         try:
-            await store.accounts.set_password_hash(account, password_hash)
+            await accounts.set_password(store, account, password)
         except NotFound:
             raise CliError(f"no such account: {account}") from None
+        except InvalidData as e:
+            raise CliError(one_line(e), status=2) from None
     say(f"password of {account} changed")
 
 
@@ -77,7 +95,7 @@ async def cmd_del(args, reactor) -> None:
     async with opened_store(args) as store:
         account = await existing_account(store, args.user)
         try:
-            await store.accounts.remove(account)
+            await accounts.delete(store, account)
         except NotFound:
             raise CliError(f"no such account: {account}") from None
     say(f"deleted {account}")
@@ -85,6 +103,33 @@ async def cmd_del(args, reactor) -> None:
 
 async def cmd_list(args, reactor) -> None:
     async with opened_store(args) as store:
-        accounts = await store.accounts.list()
-    for account in accounts:
-        say(account)
+        names = await store.accounts.list()
+        for account in names:
+            say(account + (" (admin)" if await accounts.is_admin(store, account) else ""))
+
+
+async def cmd_admin(args, reactor) -> None:
+    on = args.state == "on"
+    async with opened_store(args) as store:
+        account = await existing_account(store, args.user)
+        try:
+            await accounts.set_admin(store, account, on)
+        except InvalidData as e:
+            raise CliError(one_line(e)) from None
+    say(f"{account} is {'an administrator' if on else 'not an administrator'}")
+
+
+async def cmd_quota(args, reactor) -> None:
+    async with opened_store(args) as store:
+        account = await existing_account(store, args.user)
+        if args.size is not None:
+            try:
+                await accounts.set_quota(store, account, accounts.parse_size(args.size))
+            except InvalidData as e:
+                raise CliError(one_line(e), status=2) from None
+        limit = await accounts.quota_of(store, account)
+        used = await accounts.usage(store, account)
+    shown = f"{account}: quota {accounts.format_size(limit)}"
+    if used is not None:
+        shown += f", {accounts.format_size(used) if used else '0 octets'} used"
+    say(shown)

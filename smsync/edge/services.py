@@ -3,6 +3,7 @@ store, portal and config, built once per server."""
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import attrs
@@ -15,6 +16,7 @@ from smsync.edge.listening import Listening
 from smsync.edge.logins import Logins
 from smsync.edge.outbound import Outbound
 from smsync.edge.policy import Policy
+from smsync.edge.quota import Quotas
 from smsync.edge.tls import server_context
 
 
@@ -38,6 +40,9 @@ class Edge:
         listening: ``Listening`` -- the ports this server listens on and the HTTP
             protocols its site serves, filled in by ``smsync.tap`` once they are bound
             (empty for a protocol factory embedded on its own).
+        quotas: ``Quotas`` -- each account's storage limit, checked where mail enters
+            (None: no quotas, for an edge made by hand).
+        started: when the server started (``time.time()``), for the status page.
     """
 
     store: object
@@ -51,6 +56,8 @@ class Edge:
     gate: Gate = attrs.field(factory=Gate)
     autodiscover: AutodiscoverRouter = attrs.field(factory=AutodiscoverRouter)
     listening: Listening = attrs.field(factory=Listening)
+    quotas: Optional[Quotas] = None
+    started: float = attrs.field(factory=time.time)
 
     @property
     def service(self):
@@ -82,6 +89,7 @@ def make_edge(store, portal, config=None, tls: Optional[object] = None, relay: b
         devices=Devices(store),
         outbound=Outbound(store, config, relay=relay, shared=shared),
         gate=Gate(GateSettings.from_config(config)),
+        quotas=Quotas(store),
     )
 
 

@@ -404,3 +404,74 @@ def dav_properties(current: dict, changes) -> dict:
         else:
             out[name] = value
     return out
+
+
+#: The largest page ``IAccountListing.page`` and ``IDeviceListing.across`` give.
+MAX_PAGE = 1000
+
+
+def check_page_limit(limit) -> int:
+    """``limit`` of a page of accounts or devices; ``InvalidData`` out of 1..MAX_PAGE."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidData(f"a page holds 1 to {MAX_PAGE} entries, not {limit!r}")
+    return limit
+
+
+def account_page_args(search, after, limit) -> tuple[str, Optional[str], int]:
+    """``IAccountListing.page``'s arguments checked: ``(search lower-cased or "",
+    after or None, limit)``; ``InvalidData`` otherwise."""
+    if search is not None and not isinstance(search, str):
+        raise InvalidData("a search is text")
+    if after is not None and not isinstance(after, str):
+        raise InvalidData("after is an account name")
+    return (search or "").lower(), after or None, check_page_limit(limit)
+
+
+def device_sort_time(when: Optional[datetime]) -> int:
+    """A device's ``last_sync`` as the integer microseconds ``IDeviceListing`` orders
+    by: -1 for never, so never-synced devices come first."""
+    if when is None:
+        return -1
+    return int(when.timestamp()) * 1_000_000 + when.microsecond
+
+
+def device_listing_args(protocol, synced_before, limit) -> tuple[Optional[str], int, int]:
+    """``IDeviceListing.across``'s filters checked: ``(protocol, the sort time below
+    which a device is listed, limit)``; ``InvalidData`` otherwise."""
+    if protocol is not None and not isinstance(protocol, str):
+        raise InvalidData("a protocol is text")
+    if synced_before is None:
+        below = 2 ** 62
+    elif not isinstance(synced_before, datetime) or synced_before.tzinfo is None:
+        raise InvalidData("synced_before is a timezone-aware datetime")
+    else:
+        below = device_sort_time(synced_before)
+    return protocol or None, below, check_page_limit(limit)
+
+
+def encode_cursor(*parts) -> str:
+    """An opaque page cursor holding ``parts`` (ints and text)."""
+    import base64
+    import json
+
+    raw = json.dumps(list(parts), separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor, *kinds) -> tuple:
+    """The parts of a cursor ``encode_cursor`` made, each of the type in ``kinds``;
+    ``InvalidData`` for anything else."""
+    import base64
+    import binascii
+    import json
+
+    if not isinstance(cursor, str) or len(cursor) > 2000:
+        raise InvalidData("not a page cursor")
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise InvalidData("not a page cursor") from None
+    if not isinstance(parts, list) or len(parts) != len(kinds) or not all(
+            isinstance(p, k) and not isinstance(p, bool) for p, k in zip(parts, kinds)):
+        raise InvalidData("not a page cursor")
+    return tuple(parts)

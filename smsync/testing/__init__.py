@@ -30,7 +30,7 @@ Pick parts with the mixins (``AccountConformance``, ``FolderConformance``,
 ``TimeRangeConformance``, ``DeviceConformance``, ``NotifyConformance``,
 ``PersistenceConformance``, ``TransactionConformance``, ``StatefulConformance``,
 ``AccountSettingsConformance``, ``FolderSharingConformance``,
-``AnnotationsConformance``, ``DavTreeConformance``) instead of the whole
+``AnnotationsConformance``, ``DavTreeConformance``, ``AdminListingConformance``) instead of the whole
 ``StoreConformance``, or deselect with ``-k``. A slow backend may override
 ``stateful_settings`` (a ``hypothesis.settings``) to run fewer examples.
 
@@ -46,6 +46,7 @@ ephemeral ports of 127.0.0.1, with or without TLS, through smsync's own start-up
 
 from smsync.testing.base import StoreHarness, call
 from smsync.testing.conformance_accounts import AccountConformance
+from smsync.testing.conformance_admin import AdminListingConformance
 from smsync.testing.conformance_collections import CollectionConformance
 from smsync.testing.conformance_davtree import DavTreeConformance
 from smsync.testing.conformance_devices import DeviceConformance
@@ -77,13 +78,14 @@ class StoreConformance(
     FolderSharingConformance,
     AnnotationsConformance,
     DavTreeConformance,
+    AdminListingConformance,
 ):
     """The whole suite. Subclass it, define a ``store_uri`` fixture, and set
     ``reopen_supported = True`` for a persistent backend."""
 
 
 __all__ = [
-    "AccountConformance", "AccountSettingsConformance", "AnnotationsConformance",
+    "AccountConformance", "AccountSettingsConformance", "AdminListingConformance", "AnnotationsConformance",
     "CollectionConformance", "CollectionMachine", "DavTreeConformance", "DeviceConformance", "FolderSharingConformance",
     "FolderConformance", "MailChangesConformance", "MailConformance", "MailboxMachine",
     "NotifyConformance", "PersistenceConformance", "StatefulConformance", "StoreConformance",

@@ -59,8 +59,10 @@ class DeliveryCore:
     """Resolves recipients to accounts and stores messages in their Inbox."""
 
     def __init__(self, store, hostname: str, max_message_size: int,
-                 plus_separator: str = "+", clock=time.monotonic):
+                 plus_separator: str = "+", clock=time.monotonic, quotas=None):
         self.store = store
+        #: ``smsync.edge.quota.Quotas``: each account's storage limit (None: none).
+        self.quotas = quotas
         self.hostname = hostname
         self.max_message_size = max_message_size
         self.plus_separator = plus_separator
@@ -83,14 +85,29 @@ class DeliveryCore:
         """Fire with the account ``address`` delivers to (plus-addressing applied).
 
         Fails with ``Rejected``: 550 5.1.1 for an unknown user of a local domain, 550
-        5.7.1 for a domain that is not ours (no relaying), 501 for the null address.
+        5.7.1 for a domain that is not ours (no relaying), 501 for the null address,
+        452 4.2.2 for an account already at its quota (refused before the message is
+        sent: an SMTP transaction's other recipients are then not held back with it).
         """
         if address:
             account = account_of(address, self.plus_separator)
             # The usual case on a busy listener: answered without a coroutine.
             if self._known.get(account, 0.0) > self._clock():
-                return succeed(account)
-        return self._resolve(address)
+                return self._with_room(account)
+        return self._resolve(address).addCallback(self._with_room)
+
+    def _with_room(self, account: str):
+        if self.quotas is None or self.quotas.known_unlimited(account):
+            return succeed(account)
+        return self._room_for(account)
+
+    @deferred
+    async def _room_for(self, account: str) -> str:
+        try:
+            await self.quotas.check(account, 1)
+        except QuotaExceeded:
+            raise Rejected(Reply(452, "4.2.2", "mailbox full, try again later")) from None
+        return account
 
     @deferred
     async def _resolve(self, address: str) -> str:
@@ -124,8 +141,28 @@ class DeliveryCore:
 
     def deliver(self, account: str, spool, sender: str, received: bytes) -> Deferred:
         """Store the spooled message in ``account``'s Inbox with ``Return-Path`` and
-        ``received`` prepended. Fires with the reply for this recipient: 250 once the
-        store has made it durable, an error reply otherwise (never fails)."""
+        ``received`` prepended, if it fits the account's quota. Fires with the reply
+        for this recipient: 250 once the store has made it durable, an error reply
+        otherwise (never fails)."""
+        if self.quotas is not None and not self.quotas.known_unlimited(account):
+            return self._deliver_within_quota(account, spool, sender, received)
+        return self._deliver(account, spool, sender, received)
+
+    @deferred
+    async def _deliver_within_quota(self, account, spool, sender, received) -> Reply:
+        # RFC 3463: 4.2.2 "mailbox full" (the sender retries; the user may make room),
+        # 5.2.2 for a message that would not fit even in an empty mailbox.
+        try:
+            await self.quotas.check(account, spool.size)
+        except QuotaExceeded as e:
+            if getattr(e, "permanent", False):
+                return Reply(552, "5.2.2", "message larger than the mailbox quota")
+            return Reply(452, "4.2.2", "mailbox full, try again later")
+        except Exception:
+            return self._failed(Failure(), account)
+        return await self._deliver(account, spool, sender, received)
+
+    def _deliver(self, account: str, spool, sender: str, received: bytes) -> Deferred:
         inbox = self._inboxes.get(account)
         if inbox is None:
             return self._deliver_opening(account, spool, sender, received)

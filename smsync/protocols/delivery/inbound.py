@@ -34,7 +34,8 @@ class DeliveryFactory(MailFactory):
     def __init__(self, store, portal, config: ServerConfig, core: DeliveryCore = None,
                  reactor=None, edge=None):
         super().__init__(store, portal, config, reactor, edge=edge)
-        self.core = core or DeliveryCore(store, config.hostname, config.max_message_size)
+        self.core = core or DeliveryCore(store, config.hostname, config.max_message_size,
+                                         quotas=self.edge.quotas)
         # Applying iMIP mail sends nothing: no mail service needed.
         self.scheduler = Scheduler(store)
 

@@ -12,7 +12,7 @@ from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import AlreadyExists, InvalidData
-from smsync.interfaces import IAccountStore
+from smsync.interfaces import IAccountListing, IAccountStore, IAccountUsage
 from smsync.model import (
     DEFAULT_COLLECTIONS,
     DEFAULT_COMPONENTS,
@@ -21,7 +21,7 @@ from smsync.model import (
     ChangeEvent,
     ChangeKind,
 )
-from smsync.store.common import new_id, normalize_account
+from smsync.store.common import account_page_args, new_id, normalize_account
 from smsync.store.memory.folder import FolderState
 from smsync.store.memory.items import CollectionState
 from smsync.store.memory.sharing import forget_account
@@ -75,7 +75,7 @@ class AccountData:
         del self.collections_by_id[coll.id]
 
 
-@implementer(IAccountStore)
+@implementer(IAccountStore, IAccountListing, IAccountUsage)
 class MemoryAccountStore:
     """``IAccountStore`` over the store's dict of ``AccountData``."""
 
@@ -134,6 +134,28 @@ class MemoryAccountStore:
     @deferred
     async def list(self) -> list[str]:
         return sorted(self._store._live_accounts())
+
+    @deferred
+    async def page(self, search=None, after=None, limit=100, prefix=False) -> list[str]:
+        search, after, limit = account_page_args(search, after, limit)
+        out = []
+        for name in sorted(self._store._live_accounts()):
+            if after is not None and name <= after:
+                continue
+            if (name.startswith(search) if prefix else search in name):
+                out.append(name)
+                if len(out) == limit:
+                    break
+        return out
+
+    @deferred
+    async def count(self) -> int:
+        return len(self._store._live_accounts())
+
+    @deferred
+    async def usage(self, account: str) -> int:
+        data = self._store._account_data(account)
+        return sum(folder.info().size for folder in data.folders.values())
 
 
 def _check_hash(password_hash) -> None:

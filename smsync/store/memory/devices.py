@@ -16,8 +16,9 @@ from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IDeviceRegistry
+from smsync.interfaces import IDeviceListing, IDeviceRegistry
 from smsync.model import ConflictPolicy, Device, DeviceLogEntry
+from smsync.store.common import decode_cursor, device_listing_args, device_sort_time, encode_cursor
 
 if TYPE_CHECKING:
     from smsync.store.memory.backend import MemoryStore
@@ -60,7 +61,7 @@ def _default_name(device_id: str, protocol: str, user_agent: Optional[str]) -> s
     return f"{protocol} device {device_id}"
 
 
-@implementer(IDeviceRegistry)
+@implementer(IDeviceRegistry, IDeviceListing)
 class MemoryDeviceRegistry:
     """Devices per account, kept in the account's state."""
 
@@ -199,3 +200,24 @@ class MemoryDeviceRegistry:
                 entry.state.pop(key, None)
             else:
                 entry.state[key] = value
+
+    @deferred
+    async def across(self, protocol=None, synced_before=None, after=None, limit=100):
+        protocol, below, limit = device_listing_args(protocol, synced_before, limit)
+        start = decode_cursor(after, int, str, str) if after is not None else None
+        keyed = []
+        for name, data in self._store._live_accounts().items():
+            for entry in data.devices.values():
+                d = entry.device
+                key = (device_sort_time(d.last_sync), name, d.device_id)
+                if key[0] < below and (protocol is None or d.protocol == protocol) \
+                        and (start is None or key > start):
+                    keyed.append((key, d))
+        keyed.sort(key=lambda pair: pair[0])
+        page = keyed[:limit]
+        more = len(keyed) > limit
+        return [d for _, d in page], encode_cursor(*page[-1][0]) if more else None
+
+    @deferred
+    async def count(self) -> int:
+        return sum(len(data.devices) for data in self._store._live_accounts().values())

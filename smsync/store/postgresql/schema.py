@@ -25,7 +25,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and add a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value bigint NOT NULL)""",
@@ -206,8 +206,17 @@ _V6 = [
     """CREATE INDEX IF NOT EXISTS dav_nodes_parent ON dav_nodes (account_id, parent)""",
 ]
 
+#: Version 7: administration over many accounts -- accounts in code point order
+#: (``IAccountListing`` pages; the UNIQUE index follows the database's collation) and
+#: devices the stalest first across accounts (``IDeviceListing``).
+_V7 = [
+    """CREATE INDEX IF NOT EXISTS accounts_name_c ON accounts (name COLLATE "C")""",
+    """CREATE INDEX IF NOT EXISTS devices_stale ON devices
+        (COALESCE(last_sync, -1), account_id, device_id)""",
+]
+
 #: version -> statements that bring a store from version-1 to version.
-MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 
 
 #: Advisory lock namespace for migrations (any constant; with the schema name hashed in).

@@ -6,15 +6,15 @@ from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import AlreadyExists, InvalidData, NotFound
-from smsync.interfaces import IAccountStore
+from smsync.interfaces import IAccountListing, IAccountStore, IAccountUsage
 from smsync.model import DEFAULT_MAILBOXES, ChangeKind
-from smsync.store.common import normalize_account
+from smsync.store.common import account_page_args, normalize_account
 from smsync.store.sql.collections import delete_collection_rows
 from smsync.store.sql.dialect import Dialect
 from smsync.store.sql.sharing import forget_account
 
 
-@implementer(IAccountStore)
+@implementer(IAccountStore, IAccountListing, IAccountUsage)
 class SQLAccountStore:
     """The account store, for a backend that sets ``dialect`` and fills in the hooks
     that touch its own folder and collection rows."""
@@ -50,6 +50,22 @@ class SQLAccountStore:
                           "dav_nodes")
         ] + [q("DELETE FROM accounts WHERE id = ?")]
         self._sql_list = q("SELECT name FROM accounts ORDER BY name" + d.binary_order)
+        # Pages walk the index on the name (in code point order: PostgreSQL's
+        # accounts_name_c): a prefix is a range of it; a substring is matched while
+        # walking it, stopping at the page's last row.
+        name = "name" + d.binary_order
+        # One bound of each side, so the database walks exactly the range: the start is
+        # the cursor or the prefix, whichever is further.
+        self._sql_page = {
+            kind: q(f"SELECT name FROM accounts WHERE {where} ORDER BY {name} LIMIT ?")
+            for kind, where in (("contains", f"{name} > ? AND name LIKE ? ESCAPE '!'"),
+                                ("after", f"{name} > ? AND {name} < ?"),
+                                ("from", f"{name} >= ? AND {name} < ?"))
+        }
+        self._sql_count = q("SELECT COUNT(*) FROM accounts")
+        # Folders keep their size total: an account's usage reads its few folder rows.
+        self._sql_usage = q("SELECT a.id, (SELECT COALESCE(SUM(n_size), 0) FROM folders f"
+                            " WHERE f.account_id = a.id) FROM accounts a WHERE a.name = ?")
 
     # Hooks: the backend's own folder and collection rows.
 
@@ -126,6 +142,34 @@ class SQLAccountStore:
     @deferred
     async def list(self):
         return await self._db.read(lambda conn: [r[0] for r in conn.execute(self._sql_list)])
+
+    @deferred
+    async def page(self, search=None, after=None, limit=100, prefix=False):
+        search, after, limit = account_page_args(search, after, limit)
+        if search and not prefix:
+            pattern = "%" + search.replace("!", "!!").replace("%", "!%").replace("_", "!_") + "%"
+            sql, args = self._sql_page["contains"], (after or "", pattern, limit)
+        else:
+            # Every name starting with the prefix ("" for all) sorts below it followed
+            # by the highest code point.
+            upper = search + "\U0010ffff"
+            if after is not None and after >= search:
+                sql, args = self._sql_page["after"], (after, upper, limit)
+            else:
+                sql, args = self._sql_page["from"], (search, upper, limit)
+        return await self._db.read(lambda conn: [r[0] for r in conn.execute(sql, args)])
+
+    @deferred
+    async def count(self):
+        return await self._db.read(lambda conn: conn.execute(self._sql_count).fetchone()[0])
+
+    @deferred
+    async def usage(self, account):
+        account = lookup_account(account)
+        row = await self._db.read(lambda conn: conn.execute(self._sql_usage, (account,)).fetchone())
+        if row is None:
+            raise NotFound(f"no account {account}")
+        return int(row[1])
 
 
 def lookup_account(account: str) -> str:

@@ -13,9 +13,14 @@ from zope.interface import implementer
 
 from smsync._async import deferred
 from smsync.errors import InvalidData, NotFound
-from smsync.interfaces import IDeviceRegistry
+from smsync.interfaces import IDeviceListing, IDeviceRegistry
 from smsync.model import ConflictPolicy, Device, DeviceLogEntry
-from smsync.store.common import normalize_account
+from smsync.store.common import (
+    decode_cursor,
+    device_listing_args,
+    encode_cursor,
+    normalize_account,
+)
 from smsync.store.sql.accounts import lookup_account as _lookup
 from smsync.store.sql.dialect import Dialect
 
@@ -55,7 +60,7 @@ def _state_value(key, value):
     raise InvalidData(f"device state {key!r} must be bytes or None")
 
 
-@implementer(IDeviceRegistry)
+@implementer(IDeviceRegistry, IDeviceListing)
 class SQLDeviceRegistry:
     """The registry, for a backend that sets ``dialect``."""
 
@@ -107,6 +112,21 @@ class SQLDeviceRegistry:
             f"SELECT time, message FROM device_log WHERE {dev} ORDER BY id DESC LIMIT ?"
         )
         self._sql_state = q(f"SELECT value FROM device_state WHERE {dev} AND key = ?")
+        # Devices across accounts, the stalest first: a walk of the devices_stale index
+        # on exactly this expression, from the cursor on.
+        stale = "COALESCE(d.last_sync, -1)"
+        self._sql_across = {
+            by_protocol: q(
+                f"SELECT {stale}, d.account_id, a.name, "
+                + ", ".join("d." + c.strip() for c in _COLS.split(","))
+                + f" FROM devices d JOIN accounts a ON a.id = d.account_id WHERE {stale} < ?"
+                # The first bound alone lets every database start the index walk there.
+                f" AND {stale} >= ? AND ({stale}, d.account_id, d.device_id) > (?, ?, ?)"
+                + (" AND d.protocol = ?" if by_protocol else "")
+                + f" ORDER BY {stale}, d.account_id, d.device_id LIMIT ?")
+            for by_protocol in (False, True)
+        }
+        self._sql_count = q("SELECT COUNT(*) FROM devices")
         self._sql_state_delete = q(f"DELETE FROM device_state WHERE {dev} AND key = ?")
         self._sql_state_save = q(
             "INSERT INTO device_state (account_id, device_id, key, value)"
@@ -272,3 +292,19 @@ class SQLDeviceRegistry:
                 conn.execute(self._sql_state_delete, (aid, device_id, key))
             else:
                 conn.execute(self._sql_state_save, (aid, device_id, key, value))
+
+    @deferred
+    async def across(self, protocol=None, synced_before=None, after=None, limit=100):
+        protocol, below, limit = device_listing_args(protocol, synced_before, limit)
+        # The cursor: the last entry's (sort time, account row id, device id).
+        start = decode_cursor(after, int, int, str) if after is not None else (-2, 0, "")
+        args = (below, start[0], *start) + ((protocol,) if protocol else ()) + (limit + 1,)
+        sql = self._sql_across[protocol is not None]
+        rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
+        devices = [self._device(row[2], row[3:]) for row in rows[:limit]]
+        more = len(rows) > limit
+        return devices, encode_cursor(*rows[limit - 1][:2], rows[limit - 1][3]) if more else None
+
+    @deferred
+    async def count(self):
+        return await self._db.read(lambda conn: conn.execute(self._sql_count).fetchone()[0])

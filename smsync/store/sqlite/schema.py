@@ -16,7 +16,7 @@ from smsync.errors import BadStoreURI
 from smsync.store.sql.timerange import SHORT_SPAN  # noqa: F401 (re-exported)
 
 #: Version this code writes. Bump it and append a step to ``MIGRATIONS`` to change the schema.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _V1 = [
     """CREATE TABLE IF NOT EXISTS schema_version (
@@ -249,9 +249,16 @@ _V6 = [
     """CREATE INDEX IF NOT EXISTS dav_nodes_parent ON dav_nodes(account_id, parent)""",
 ]
 
+#: Version 7: devices the stalest first across accounts (``IDeviceListing``). Accounts
+#: need nothing: the UNIQUE index on the name is already in code point order.
+_V7 = [
+    """CREATE INDEX IF NOT EXISTS devices_stale ON devices
+        (COALESCE(last_sync, -1), account_id, device_id)""",
+]
+
 #: version -> statements (SQL, or a function of the connection) that bring a store from
 #: version-1 to version.
-MIGRATIONS: dict[int, list] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+MIGRATIONS: dict[int, list] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 
 
 

@@ -252,7 +252,16 @@ async def _status_response(conn, mailbox, name: str, items) -> None:
     conn.untagged(b"STATUS " + conn.session.encode_mailbox(name) + b" (" + b" ".join(values) + b")")
 
 
-async def _quota(conn) -> bytes:
+async def _limit_kb(conn):
+    """The account's storage limit in KiB (its own quota, else the server's), or None."""
+    quotas = getattr(conn.factory.edge, "quotas", None)
+    limit = await quotas.limit(conn.session.account) if quotas is not None else None
+    if limit is not None:
+        return (limit + 1023) // 1024
+    return conn.config.quota_storage_kb
+
+
+async def _quota(conn, limit_kb: int) -> bytes:
     used = 0
     # The account's own folders: those others share with it count in their quota.
     mail = shared.personal(conn.session.mail)
@@ -261,7 +270,7 @@ async def _quota(conn) -> bytes:
             used += (await (await mail.mailbox(e.name)).info()).size
         except NotFound:
             continue
-    return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, conn.config.quota_storage_kb)
+    return b'QUOTA "" (STORAGE %d %d)' % ((used + 1023) // 1024, limit_kb)
 
 
 @command("GETQUOTAROOT", AUTH)
@@ -269,16 +278,17 @@ async def getquotaroot(conn, cmd):
     name = conn.session.decode_mailbox(cmd.args.mailbox)
     await conn.session.mail.mailbox(name)
     encoded = conn.session.encode_mailbox(name)
-    if conn.config.quota_storage_kb is None:
+    limit_kb = await _limit_kb(conn)
+    if limit_kb is None:
         conn.untagged(b"QUOTAROOT " + encoded)
         return None
     conn.untagged(b'QUOTAROOT ' + encoded + b' ""')
-    conn.untagged(await _quota(conn))
+    conn.untagged(await _quota(conn, limit_kb))
 
 
 @command("GETQUOTA", AUTH)
 async def getquota(conn, cmd):
-    if cmd.args.mailbox != b"" or conn.config.quota_storage_kb is None:
+    limit_kb = await _limit_kb(conn) if cmd.args.mailbox == b"" else None
+    if limit_kb is None:
         return Reply("NO", "no such quota root", "NONEXISTENT")
-    conn.untagged(await _quota(conn))
-
+    conn.untagged(await _quota(conn, limit_kb))

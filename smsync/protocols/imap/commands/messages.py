@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from smsync.errors import NotFound, SmsyncError
+from smsync.errors import NotFound, QuotaExceeded, SmsyncError
 from smsync.formats.transfer import encode_nul_parts
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import catenate, encode
@@ -67,6 +67,9 @@ async def append(conn, cmd):
         if isinstance(data, Reply):
             return data
         storable.append(data)
+    refused = await _over_quota(conn, mailbox, sum(len(d) for d in storable))
+    if refused is not None:
+        return refused
     done = []
     uidvalidity = None
     session.own_change(name)
@@ -83,6 +86,20 @@ async def append(conn, cmd):
         raise
     _added_to_selected(session, mailbox, done)
     return Reply("OK", "APPEND completed", "APPENDUID %d %s" % (uidvalidity, encode.seq_set_ordered(done).decode()))
+
+
+async def _over_quota(conn, mailbox, size: int):
+    """The tagged NO [OVERQUOTA] (RFC 9208 5.3) when ``size`` more octets would take
+    the folder's owner past their quota, else None."""
+    quotas = getattr(conn.factory.edge, "quotas", None)
+    if quotas is None:
+        return None
+    owner = getattr(mailbox, "account", None) or conn.session.account
+    try:
+        await quotas.check(owner, size)
+    except QuotaExceeded as e:
+        return Reply("NO", str(e), "OVERQUOTA")
+    return None
 
 
 def _fetch_line(conn, sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:

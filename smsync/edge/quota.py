@@ -1,0 +1,122 @@
+"""Storage quotas: each account's limit on the size of its mail, checked where mail
+enters (LMTP/SMTP delivery, IMAP APPEND) and reported by IMAP GETQUOTA.
+
+The limit is kept in the account's settings (``IAccountSettings``, key ``quota``, the
+octets as ASCII digits) so every process on the store sees it and it goes with the
+account; administrators set it with ``smsync.admin.accounts.set_quota``. What an
+account uses is the store's running total of its folders' sizes (``IAccountUsage``),
+one small read. A store without either part enforces no quota.
+
+Limits are remembered for ``ttl`` seconds per account, so a change reaches a running
+server within that time and an account without a quota (the usual case) costs no read
+per message. The check is soft, as every quota of a mail server is: two messages
+arriving at once may both fit alone and together pass the limit a little.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from smsync.errors import NotFound, QuotaExceeded
+from smsync.interfaces import IAccountSettings, IAccountUsage
+
+QUOTA_KEY = "quota"
+_UNKNOWN = object()
+
+
+class OverQuota(QuotaExceeded):
+    """Storing ``size`` more octets would pass ``account``'s ``limit`` (it uses
+    ``used``); ``permanent`` when the message alone is larger than the limit, so it will
+    never fit (SMTP 552 5.2.2 rather than 452 4.2.2)."""
+
+    def __init__(self, account: str, limit: int, used: int, size: int):
+        self.account, self.limit, self.used, self.size = account, limit, used, size
+        self.permanent = size > limit
+        if self.permanent:
+            text = f"the message ({size} octets) is larger than the quota of {account} ({limit} octets)"
+        else:
+            text = f"{account} is over its quota ({used} of {limit} octets used)"
+        super().__init__(text)
+
+
+def parse_quota(raw: Optional[bytes]) -> Optional[int]:
+    """A stored limit in octets, or None (no limit, or a value that is not one)."""
+    if not raw or not raw.isdigit() or len(raw) > 19:
+        return None
+    return int(raw)
+
+
+def settings_of(store):
+    settings = getattr(store, "settings", None)
+    return settings if IAccountSettings.providedBy(settings) else None
+
+
+def usage_of(store):
+    """``store``'s ``IAccountUsage`` (its account store), or None."""
+    accounts = getattr(store, "accounts", None)
+    return accounts if IAccountUsage.providedBy(accounts) else None
+
+
+class Quotas:
+    """The quotas of one store, as the protocols check them."""
+
+    def __init__(self, store, ttl: float = 5.0, clock=time.monotonic, max_entries: int = 10000):
+        self.settings = settings_of(store)
+        self.usage = usage_of(store)
+        self.ttl = ttl
+        self._clock = clock
+        self._max = max_entries
+        self._cache: dict[str, tuple[Optional[int], float]] = {}
+
+    @property
+    def supported(self) -> bool:
+        """False when the store can keep no limit or count no usage."""
+        return self.settings is not None and self.usage is not None
+
+    def known_unlimited(self, account: str) -> bool:
+        """True when ``account`` is remembered to have no quota (nothing to check, no
+        read): the fast path of a delivery."""
+        if not self.supported:
+            return True
+        cached = self._cache.get(account.lower())
+        return cached is not None and cached[0] is None and cached[1] > self._clock()
+
+    async def limit(self, account: str) -> Optional[int]:
+        """``account``'s limit in octets, or None for none."""
+        if not self.supported:
+            return None
+        account = account.lower()
+        now = self._clock()
+        cached = self._cache.get(account)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        limit = parse_quota(await self.settings.get(account, QUOTA_KEY))
+        if len(self._cache) >= self._max:
+            self._cache.clear()
+        self._cache[account] = (limit, now + self.ttl)
+        return limit
+
+    async def check(self, account: str, size: int) -> None:
+        """Raise ``OverQuota`` when storing ``size`` more octets would take ``account``
+        past its limit. An account that is gone is not this check's business (the
+        store refuses the write itself)."""
+        limit = await self.limit(account)
+        if limit is None:
+            return
+        if size > limit:
+            raise OverQuota(account, limit, 0, size)
+        try:
+            used = await self.usage.usage(account)
+        except NotFound:
+            return
+        if used + size > limit:
+            raise OverQuota(account, limit, used, size)
+
+    def forget(self, account: Optional[str] = None) -> None:
+        """Drop remembered limits (of ``account``, or all): after this process changed
+        one."""
+        if account is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(account.lower(), None)
