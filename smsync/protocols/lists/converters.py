@@ -60,18 +60,7 @@ _CACHE: dict = {}
 def converter(key: str) -> Converter:
     """The converter of list type ``key`` (``events``, ``contacts``, ``tasks``)."""
     found = _CACHE.get(key)
-    if found is not None:
-        return found
-    name = f"smsync.protocols.lists.fields_{key}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name != name:
-            raise
-        from smsync.protocols.lists.fields_stub import FIELDS, STUBS
-
-        found = _make(FIELDS, STUBS[key])
-    else:
-        found = _make(getattr(module, "FIELDS", ()), module)
-    _CACHE[key] = found
+    if found is None:
+        module = importlib.import_module(f"smsync.protocols.lists.fields_{key}")
+        found = _CACHE[key] = _make(getattr(module, "FIELDS", ()), module)
     return found

@@ -155,6 +155,7 @@ class FieldDef:
     hidden: bool = False
     choices: tuple = ()
     format: Optional[str] = None
+    required: bool = False
 
 
 #: The common schema, and the fields SharePoint adds to every list that Outlook asks
@@ -191,7 +192,8 @@ def field_defs(converter_fields) -> tuple:
         out.append(FieldDef(field.name, field.type, getattr(field, "display_name", None) or field.name,
                             read_only=bool(getattr(field, "read_only", False)),
                             choices=tuple(getattr(field, "choices", ()) or ()),
-                            format=getattr(field, "format", None)))
+                            format=getattr(field, "format", None),
+                            required=bool(getattr(field, "required", False))))
     return tuple(out)
 
 
@@ -217,7 +219,7 @@ def _field_element(field: FieldDef):
         node.set("Hidden", "TRUE")
     if field.format:
         node.set("Format", field.format)
-    if field.name == "Title":
+    if field.required:
         node.set("Required", "TRUE")
     if field.choices:
         choices = etree.SubElement(node, sp("CHOICES"))

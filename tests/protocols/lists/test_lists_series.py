@@ -1,18 +1,15 @@
 """A recurring event as Outlook sees it in an Events list: the series and a row of its
 own for each changed and deleted occurrence, each with its ID; occurrences changed and
 deleted from Outlook written into the series; an exception undone on the store's side
-reported deleted. Needs the Events converter (``fields_events``)."""
+reported deleted."""
 
 from __future__ import annotations
 
-import pytest
 import pytest_twisted
 
-pytest.importorskip("smsync.protocols.lists.fields_events")
-
-from smsync.protocols.lists import ids, soap  # noqa: E402
-from smsync.testing.servers import USER, in_thread  # noqa: E402
-from tests.protocols.lists.lists_support import (  # noqa: E402
+from smsync.protocols.lists import ids, soap
+from smsync.testing.servers import USER, in_thread
+from tests.protocols.lists.lists_support import (
     batch,
     call,
     changes_of,
