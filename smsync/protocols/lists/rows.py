@@ -16,6 +16,10 @@ ROWSET_NSMAP = {"s": S, "dt": DT, "rs": RS, "z": Z}
 #: Fields every row carries whatever the ViewFields: Outlook keys its copy by them.
 ALWAYS = ("ID", "owshiddenversion", "UniqueId", "FileRef", "ContentTypeId")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+#: Field names already found to be attribute-safe (the converters' few dozen).
+_GOOD_NAMES: set = set()
+_ROW = f"{{{Z}}}row"
+_Z_NSMAP = {"z": Z}
 _ISO_UTC = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})Z$")
 #: The rights a row says the caller has (PermMask): full control of its own lists.
 FULL_MASK = "0x7fffffffffffffff"
@@ -63,17 +67,19 @@ def row(fields: dict, wanted: Optional[frozenset], dates: frozenset, date_in_utc
     ``ALWAYS``) when given; DateTime fields (``dates``) in SharePoint's local form unless
     ``date_in_utc``. An empty field is left out, as SharePoint leaves out a field without
     a value."""
-    node = etree.Element(f"{{{Z}}}row", nsmap={"z": Z})
+    attributes = {}
     for name, value in fields.items():
-        if value is None or value == "" or not _NAME.match(name):
+        if not value or (wanted is not None and name not in wanted and name not in ALWAYS):
             continue
-        if wanted is not None and name not in wanted and name not in ALWAYS:
-            continue
+        if name not in _GOOD_NAMES:
+            if not _NAME.match(name):
+                continue
+            _GOOD_NAMES.add(name)
         text = clean(value)
         if name in dates and not date_in_utc:
             text = sp_date(text)
-        node.set(f"ows_{name}", text)
-    return node
+        attributes[f"ows_{name}"] = text
+    return etree.Element(_ROW, attributes, nsmap=_Z_NSMAP)
 
 
 def listitems(rows: Iterable, position: Optional[str] = None, before: Iterable = ()):
