@@ -51,6 +51,10 @@ An endpoint ``tls:PORT[:options]`` in ``[services]`` is implicit TLS (RFC 8314) 
     inbox_messages = true   # a local attendee/organizer also gets each invitation,
                             # update, cancellation and answer as iMIP mail in its INBOX
 
+    [lists]                 # Add to Outlook (the SharePoint Lists web service)
+    site_url = ""           # the site its links name, as clients reach it
+                            # (default: https://<[delivery] hostname>/lists)
+
 Every key is optional; a missing one takes the default above. Unknown sections or keys
 are errors (a typo must not silently do nothing).
 """
@@ -190,6 +194,15 @@ class SchedulingConfig:
 
 
 @attrs.frozen
+class ListsConfig:
+    """Add to Outlook (``smsync.protocols.lists``): ``site_url`` is the site its
+    ``stssync://`` links name -- the URL clients reach the server's ``/lists`` at
+    (empty: ``https://`` + ``[delivery] hostname`` + ``/lists``)."""
+
+    site_url: str = ""
+
+
+@attrs.frozen
 class Config:
     """A whole configuration. ``path`` is the file it was read from, if any."""
 
@@ -201,6 +214,7 @@ class Config:
     delivery: DeliveryConfig = DeliveryConfig()
     logins: LoginsConfig = LoginsConfig()
     scheduling: SchedulingConfig = SchedulingConfig()
+    lists: ListsConfig = ListsConfig()
 
     def listen_on(self, service: str) -> tuple[str, ...]:
         """The Twisted endpoint strings ``service`` listens on, ``tls:`` shorthands made
@@ -212,7 +226,7 @@ _TYPE_NAMES = {int: "an integer", str: "a string", bool: "true or false"}
 
 _SECTIONS = {"store": StoreConfig, "services": ServicesConfig, "limits": LimitsConfig,
              "tls": TLSConfig, "delivery": DeliveryConfig, "logins": LoginsConfig,
-             "scheduling": SchedulingConfig}
+             "scheduling": SchedulingConfig, "lists": ListsConfig}
 
 
 def _check_endpoint(where: str, value: str) -> None:
@@ -377,6 +391,13 @@ def render_config(config: Config) -> str:
             "# A local account also gets each invitation, update, cancellation and answer",
             "# as iMIP mail in its INBOX (besides its calendar).",
             f"inbox_messages = {'true' if config.scheduling.inbox_messages else 'false'}",
+            "",
+        ]
+    if config.lists != ListsConfig():
+        lines += [
+            "[lists]",
+            "# The site Add to Outlook links name, as clients reach the server's /lists.",
+            f"site_url = {_toml_string(config.lists.site_url)}",
             "",
         ]
     return "\n".join(lines)

@@ -27,7 +27,8 @@ from smsync.config import Config
 
 TWISTD = str(Path(sys.executable).with_name("twistd"))
 PLUGINS = ["smsync", "smsync-imap", "smsync-pop3", "smsync-lmtp", "smsync-smtp", "smsync-submission", "smsync-caldav",
-           "smsync-carddav", "smsync-eas", "smsync-ews", "smsync-syncml", "smsync-web"]
+           "smsync-carddav", "smsync-eas", "smsync-ews", "smsync-syncml", "smsync-lists",
+           "smsync-web"]
 
 
 def twistd(*args, cwd, timeout=60):

@@ -13,7 +13,7 @@ import sys
 import traceback
 
 from smsync import __version__
-from smsync.cli import devices, exporting, importing, init, policy, serve, users
+from smsync.cli import collections, devices, exporting, importing, init, policy, serve, users
 from smsync.cli.common import CliError, one_line
 from smsync.errors import SmsyncError
 
@@ -35,7 +35,7 @@ def _store_options(parser, default) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="smsync administration: accounts, "
-                     "import/export, devices, protocol policy, and running the server.")
+                     "import/export, collections, devices, protocol policy, and running the server.")
     parser.add_argument("--version", action="version", version=f"smsync {__version__}")
     _store_options(parser, None)
     # Sub-commands take the same options after their name; SUPPRESS keeps a value given
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(common, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    for module in (init, users, importing, exporting, devices, policy, serve):
+    for module in (init, users, importing, exporting, collections, devices, policy, serve):
         module.add_parser(commands, [common])
     return parser
 

@@ -20,8 +20,9 @@ from smsync.errors import InvalidData
 from smsync.interfaces import IProtocolPolicy
 
 #: Every protocol name a rule may hold: ``submission`` is SMTP AUTH, ``dav`` is CalDAV
-#: and CardDAV together (one login serves both).
-PROTOCOLS = ("imap", "pop3", "submission", "dav", "eas", "ews", "syncml")
+#: and CardDAV together (one login serves both), ``lists`` is Add to Outlook (the
+#: SharePoint Lists web service).
+PROTOCOLS = ("imap", "pop3", "submission", "dav", "eas", "ews", "syncml", "lists")
 
 ALL = frozenset(PROTOCOLS)
 #: Logins no rule refuses.

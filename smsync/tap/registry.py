@@ -18,7 +18,7 @@ Stream protocols (``_STREAM``: imap, pop3, lmtp, smtp, submission)::
         # endpoints: list of Twisted endpoint strings
         return IService  # or an IProtocolFactory: smsync listens on the endpoints for you
 
-HTTP protocols (``_HTTP``: caldav, carddav, eas, ews, syncml) share one twisted.web
+HTTP protocols (``_HTTP``: caldav, carddav, eas, ews, syncml, lists) share one twisted.web
 Site (the ``http`` endpoints)::
 
     def build_resources(edge):
@@ -34,10 +34,10 @@ from typing import Callable, Optional, Union
 
 #: Every protocol smsync knows, in start order.
 PROTOCOLS = ("imap", "pop3", "lmtp", "smtp", "submission", "caldav", "carddav", "eas", "ews",
-             "syncml", "web")
+             "syncml", "lists", "web")
 
 #: Protocols served over the shared HTTP site.
-HTTP_PROTOCOLS = frozenset({"caldav", "carddav", "eas", "ews", "syncml", "web"})
+HTTP_PROTOCOLS = frozenset({"caldav", "carddav", "eas", "ews", "syncml", "lists", "web"})
 
 #: Where each protocol is mounted on the shared site (documentation, and the paths the
 #: root resource reserves for it).
@@ -48,6 +48,7 @@ HTTP_PATHS = {
     "ews": ("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.svc",
             "/EWS/Services.wsdl", "/EWS/messages.xsd", "/EWS/types.xsd"),
     "syncml": ("/syncml", "/sync"),
+    "lists": ("/lists",),
     "web": ("/web", "/api/v1"),
 }
 
@@ -69,6 +70,7 @@ _HTTP: dict[str, Builder] = {
     "eas": "smsync.protocols.eas:build_resources",
     "ews": "smsync.protocols.ews:build_resources",
     "syncml": "smsync.protocols.syncml:build_resources",
+    "lists": "smsync.protocols.lists:build_resources",
     "web": "smsync.web:build_resources",
 }
 

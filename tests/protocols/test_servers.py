@@ -167,6 +167,27 @@ def _ews(running, tls: bool) -> list[str]:
     return codes
 
 
+def _lists(running, tls: bool) -> list[str]:
+    """GetListCollection from the Lists service (Add to Outlook): the templates of the
+    lists, over each port."""
+    from smsync.protocols.lists import SERVICE_PATH, soap
+
+    body = soap.request_envelope("GetListCollection", {})
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    conns = [http.client.HTTPConnection(running.host, running.port("lists"), timeout=30)]
+    if tls:
+        conns.append(http.client.HTTPSConnection(running.host, running.port("lists", tls=True), timeout=30,
+                                                 context=client_tls_context()))
+    found = []
+    for conn in conns:
+        conn.request("POST", SERVICE_PATH, body=body,
+                     headers={"Authorization": f"Basic {token}", "Content-Type": "text/xml"})
+        answer = soap.read_response(conn.getresponse().read())
+        conn.close()
+        found.append(",".join(sorted(n.get("ServerTemplate") for n in answer.result.iter(soap.sp("List")))))
+    return found
+
+
 def _web(running, tls: bool) -> list[int]:
     """The API's own description, then the signed-in user's devices over Basic: the two
     statuses, over each port."""
@@ -209,6 +230,8 @@ async def _session(running, protocol: str, tls: bool) -> None:
         assert await in_thread(_ews, running, tls) == ["NoError"] * (2 if tls else 1)
     elif protocol == "web":
         assert await in_thread(_web, running, tls) == [200, 200] * (2 if tls else 1)
+    elif protocol == "lists":
+        assert await in_thread(_lists, running, tls) == ["105,106,107"] * (2 if tls else 1)
     else:
         raise AssertionError(f"no client for {protocol}")
 
