@@ -89,3 +89,17 @@ async def test_a_full_account_saves_no_draft_and_sends_nothing_it_would_keep(ser
     assert await deferToThread(fits) == ("1", "ok")
     assert len(await servers.bodies(folder="Drafts")) == 1
     assert len(await servers.bodies(folder="Sent")) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_local_recipient_at_its_quota_does_not_get_it(servers):
+    # Mail sent to an account of this server goes to its Inbox at once: that Inbox's
+    # quota holds as delivery's does. The only recipient refused: nothing was sent
+    # (Status 120, SubmissionFailed), and the sender's copy is not kept either.
+    await servers.deliver(b"Subject: filler\r\n\r\n" + b"x" * 500 + b"\r\n", user=OTHER)
+    await accounts.set_quota(servers.store, OTHER, await accounts.usage(servers.store, OTHER))
+    servers.service.edge.quotas.forget()
+    phone = await deferToThread(ready_device, servers, "sender-phone")
+    assert await deferToThread(send_mail, phone, "to-full", True) == "120"
+    assert len(await servers.bodies(OTHER)) == 1
+    assert await servers.bodies(folder="Sent") == []
