@@ -12,6 +12,7 @@ import pytest
 import pytest_twisted
 from ews_support import call, codes, operation, post, start, stop
 from smsync.admin import accounts
+from smsync.model import FlagMode, UIDSet
 from smsync.protocols.ews import ids, soap
 from smsync.testing.servers import OTHER, USER, in_thread
 
@@ -88,3 +89,37 @@ async def test_a_full_account_is_refused_item_by_item(server):
     assert len(await server.bodies(folder="Drafts")) == 2
     assert len(await server.bodies(folder="Sent")) == 1
     assert len(await server.bodies(OTHER)) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_rewrites_count_only_what_they_add_and_folder_copies_all_they_copy(server):
+    port = server.port("http")
+    [uid] = await server.deliver(b"Subject: a draft\r\n\r\n" + b"x" * 400 + b"\r\n", folder="Drafts")
+    drafts = await server.mailbox("Drafts")
+    await drafts.store_flags(UIDSet.of([uid]), FlagMode.ADD, ["\\Draft"])
+    item = ids.item_id(ids.ItemRef(USER, ids.MESSAGE, drafts.id, str(uid)))
+    await set_quota(server, await accounts.usage(server.store, USER))
+
+    def update(text: str):
+        return call(port, "UpdateItem",
+                    f'<m:ItemChanges><t:ItemChange><t:ItemId Id="{item}"/><t:Updates><t:SetItemField>'
+                    '<t:FieldURI FieldURI="item:Body"/><t:Message>'
+                    f'<t:Body BodyType="Text">{text}</t:Body></t:Message></t:SetItemField>'
+                    "</t:Updates></t:ItemChange></m:ItemChanges>")
+
+    # Bigger: refused, the draft as it was. Smaller: stored (the old one goes).
+    assert codes(await in_thread(update, "y" * 2000)) == ["ErrorQuotaExceeded"]
+    assert [len(b) for b in await server.bodies(folder="Drafts")] == [len(b"Subject: a draft\r\n\r\n") + 402]
+    assert codes(await in_thread(update, "short")) == ["NoError"]
+    [body] = await server.bodies(folder="Drafts")
+    assert b"x" * 400 not in body
+
+    # A folder copied: all its messages count, refused as a whole (full again first:
+    # the smaller draft gave some room back).
+    await set_quota(server, await accounts.usage(server.store, USER))
+    copied = await in_thread(call, port, "CopyFolder",
+                             '<m:ToFolderId><t:DistinguishedFolderId Id="msgfolderroot"/></m:ToFolderId>'
+                             '<m:FolderIds><t:DistinguishedFolderId Id="drafts"/></m:FolderIds>')
+    assert codes(copied) == ["ErrorQuotaExceeded"]
+    names = [e.name for e in await (await server.store.mail(USER)).list_mailboxes()]
+    assert not any(n.startswith("Drafts (") for n in names), names

@@ -160,8 +160,10 @@ async def _copy_mail_folder(ctx, folder: tree.Folder, dest: tree.Folder, folders
     below = tree.children(folders, folder, deep=True)  # parents before children
 
     async def size():
-        boxes = [await tree.mailbox_of(ctx, f) for f in [folder, *below]]
-        return sum(i.size for box in boxes for i in await box.messages())
+        total = 0
+        for source in [folder, *below]:
+            total += sum(i.size for i in await (await tree.mailbox_of(ctx, source)).messages())
+        return total
 
     await room_for(ctx, size, "CopyFolder")
     made = []
