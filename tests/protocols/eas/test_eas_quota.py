@@ -103,3 +103,33 @@ async def test_a_local_recipient_at_its_quota_does_not_get_it(servers):
     assert await deferToThread(send_mail, phone, "to-full", True) == "120"
     assert len(await servers.bodies(OTHER)) == 1
     assert await servers.bodies(folder="Sent") == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_draft_made_bigger_than_the_room_left_is_not_changed(servers):
+    phone = await deferToThread(ready_device, servers, "change-phone")
+    drafts = phone.folder_of_type(DRAFTS_TYPE)
+
+    def save():
+        key = phone.sync(drafts, "0").find(AS, "SyncKey").text
+        answer = phone.sync(drafts, key, commands=[draft("c1")])
+        [r] = answer.find(AS, "Responses").children
+        return answer.find(AS, "SyncKey").text, r.find(AS, "ServerId").text
+
+    key, sid = await deferToThread(save)
+    await set_quota(servers, await accounts.usage(servers.store, USER))
+    before = await servers.bodies(folder="Drafts")
+
+    def change(text: str) -> str:
+        nonlocal key
+        answer = phone.sync(drafts, key, commands=[el(AS, "Change", el(AS, "ServerId", text=sid), el(
+            AS, "ApplicationData", el(BASE, "Body", el(BASE, "Type", text="1"), el(BASE, "Data", text=text))))])
+        key = answer.find(AS, "SyncKey").text
+        found = answer.find(AS, "Responses")
+        changes = [r for r in (found.children if found is not None else ()) if r.tag == "Change"]
+        return changes[0].find(AS, "Status").text if changes else "1"
+
+    assert await deferToThread(change, "much longer " * 100) == "113"
+    assert await servers.bodies(folder="Drafts") == before
+    assert await deferToThread(change, "short") == "1"  # smaller: fits
+    assert await servers.bodies(folder="Drafts") != before
