@@ -13,7 +13,7 @@ import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
 from smsync.admin import accounts
-from smsync.testing.servers import PASSWORD, SQLITE, USER, RunningServers, in_thread
+from smsync.testing.servers import OTHER, PASSWORD, SQLITE, USER, RunningServers, in_thread
 
 
 @pytest.fixture
@@ -104,3 +104,34 @@ async def test_replace_counts_only_what_it_adds(servers):
     assert replaced[0] == "OK"
     bodies = await servers.bodies()
     assert len(bodies) == 1 and len(bodies[0]) < len(message(1))
+
+
+@pytest_twisted.ensureDeferred
+async def test_shared_folders_count_in_their_owners_quota(servers):
+    # alice (USER) shares "Project" with bob (OTHER). A MOVE out of it into bob's own
+    # folders adds to bob's mail: checked against bob's quota; a COPY into it adds to
+    # alice's: checked against hers.
+    mail = await servers.store.mail(USER)
+    entry = await mail.create_mailbox("Project")
+    await servers.deliver(message(1), folder="Project")
+    await servers.store.sharing.set(USER, entry.id, OTHER, "lrswitedk")
+    await servers.deliver(message(2), user=OTHER)
+    for account in (USER, OTHER):
+        await accounts.set_quota(servers.store, account, await accounts.usage(servers.store, account))
+    servers.service.edge.quotas.forget()
+
+    def imap():
+        c = imaplib.IMAP4(servers.host, servers.port("imap"))
+        c.login(OTHER, PASSWORD)
+        c.select(f'"Shared/{USER}/Project"')
+        moved = c._simple_command("MOVE", "1", "INBOX")
+        c.select("INBOX")
+        copied = c.copy("1", f'"Shared/{USER}/Project"')
+        c.logout()
+        return moved, copied
+
+    moved, copied = await in_thread(imap)
+    assert moved[0] == "NO" and b"[OVERQUOTA]" in moved[1][0]
+    assert copied[0] == "NO" and b"[OVERQUOTA]" in copied[1][0]
+    assert len(await servers.bodies(folder="Project")) == 1
+    assert len(await servers.bodies(user=OTHER)) == 1
