@@ -1,5 +1,8 @@
-"""Storage quotas: each account's limit on the size of its mail, checked where mail
-enters (LMTP/SMTP delivery, IMAP APPEND) and reported by IMAP GETQUOTA.
+"""Storage quotas: each account's limit on the size of its mail, checked wherever mail
+enters or a client makes it bigger (LMTP/SMTP delivery; IMAP APPEND, REPLACE and COPY;
+EAS drafts and sent copies; EWS CreateItem, CopyItem and message rewrites; submission's
+Sent copy) and reported by IMAP GETQUOTA. The protocols ask through ``exceeded``, the
+one decision they share, and answer its ``OverQuota`` each in their own way.
 
 The limit is kept in the account's settings (``IAccountSettings``, key ``quota``, the
 octets as ASCII digits) so every process on the store sees it and it goes with the
@@ -15,14 +18,19 @@ arriving at once may both fit alone and together pass the limit a little.
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Optional
+
+from twisted.logger import Logger
 
 from smsync.errors import NotFound, QuotaExceeded
 from smsync.interfaces import IAccountSettings, IAccountUsage
 
 QUOTA_KEY = "quota"
 _UNKNOWN = object()
+
+log = Logger(namespace="smsync.quota")
 
 
 class OverQuota(QuotaExceeded):
@@ -120,3 +128,37 @@ class Quotas:
             self._cache.clear()
         else:
             self._cache.pop(account.lower(), None)
+
+
+async def exceeded(quotas: Optional[Quotas], account: str, size, what: str) -> Optional[OverQuota]:
+    """The ``OverQuota`` refusing ``what`` (the protocol's command, for the log line)
+    when storing ``size`` more octets would take ``account`` past its quota, else None
+    (also with no ``quotas``, or nothing added: ``size`` of 0 or less).
+
+    ``size`` is the octets, or an async function of none fetching them: it is called
+    only for an account that has a limit, so a server without quotas reads no sizes
+    (an IMAP COPY's messages, say). Every refusal is logged here, once."""
+    if quotas is None or quotas.known_unlimited(account):
+        return None
+    if callable(size):
+        if await quotas.limit(account) is None:
+            return None
+        size = size()
+        if inspect.isawaitable(size):
+            size = await size
+    if size <= 0:
+        return None
+    try:
+        await quotas.check(account, size)
+    except OverQuota as e:
+        log.info("{what} refused: {why}", what=what, why=e)
+        return e
+    return None
+
+
+async def require(quotas: Optional[Quotas], account: str, size, what: str) -> None:
+    """``exceeded``, raising its ``OverQuota`` (a ``QuotaExceeded``): for protocols
+    whose store errors become their answers."""
+    refused = await exceeded(quotas, account, size, what)
+    if refused is not None:
+        raise refused

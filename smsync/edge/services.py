@@ -40,8 +40,9 @@ class Edge:
         listening: ``Listening`` -- the ports this server listens on and the HTTP
             protocols its site serves, filled in by ``smsync.tap`` once they are bound
             (empty for a protocol factory embedded on its own).
-        quotas: ``Quotas`` -- each account's storage limit, checked where mail enters
-            (None: no quotas, for an edge made by hand).
+        quotas: ``Quotas`` -- each account's storage limit, checked wherever mail is
+            stored (None: no quotas, for an edge made by hand); ``outbound`` has the
+            same one.
         started: when the server started (``time.time()``), for the status page.
     """
 
@@ -78,6 +79,7 @@ def make_edge(store, portal, config=None, tls: Optional[object] = None, relay: b
 
         config = Config()
     policy = Policy(store)
+    quotas = Quotas(store)
     return Edge(
         store=store,
         portal=portal,
@@ -87,9 +89,9 @@ def make_edge(store, portal, config=None, tls: Optional[object] = None, relay: b
                       allow_cleartext=config.tls.allow_cleartext_passwords),
         policy=policy,
         devices=Devices(store),
-        outbound=Outbound(store, config, relay=relay, shared=shared),
+        outbound=Outbound(store, config, relay=relay, shared=shared, quotas=quotas),
         gate=Gate(GateSettings.from_config(config)),
-        quotas=Quotas(store),
+        quotas=quotas,
     )
 
 

@@ -121,3 +121,42 @@ async def test_quotas_remember_limits_briefly():
         assert not caught.value.permanent
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_exceeded_reads_sizes_only_for_limited_accounts_and_logs_refusals():
+    from twisted.logger import globalLogPublisher
+
+    from smsync.edge.quota import exceeded, require
+    from smsync.store.registry import open_store
+    from smsync.testing.base import HASH_1
+
+    store = await open_store("memory:")
+    seen = []
+    observer = seen.append
+    globalLogPublisher.addObserver(observer)
+    try:
+        await store.accounts.add(USER, HASH_1)
+        quotas = Quotas(store)
+
+        async def never():
+            raise AssertionError("sizes read for an account without a quota")
+
+        assert await exceeded(quotas, USER, never, "COPY") is None
+        assert await exceeded(None, USER, 10 ** 9, "COPY") is None
+        await accounts.set_quota(store, USER, 100)
+        quotas.forget()
+
+        async def big():
+            return 101
+
+        refused = await exceeded(quotas, USER, big, "IMAP COPY")
+        assert isinstance(refused, OverQuota) and refused.permanent
+        assert await exceeded(quotas, USER, 0, "a rewrite making nothing bigger") is None
+        with pytest.raises(OverQuota):
+            await require(quotas, USER, 101, "EWS CopyItem")
+        lines = [e for e in seen if e.get("log_namespace") == "smsync.quota"]
+        assert [e["what"] for e in lines] == ["IMAP COPY", "EWS CopyItem"]
+    finally:
+        globalLogPublisher.removeObserver(observer)
+        await store.close()

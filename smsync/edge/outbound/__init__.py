@@ -31,11 +31,13 @@ class Outbound(MultiService):
     ``[delivery]``) and, as this service's child, the relayer that empties the queue."""
 
     def __init__(self, store, config, hostname: Optional[str] = None, relay: bool = True,
-                 shared: bool = False):
+                 shared: bool = False, quotas=None):
         """``relay``: this process runs the relayer (False: another one does);
-        ``shared``: other processes queue into the same queue."""
+        ``shared``: other processes queue into the same queue; ``quotas``: the edge's
+        ``Quotas``, for local recipients (``Submitter``)."""
         super().__init__()
         self.store = store
+        self.quotas = quotas
         self.config = config
         self.relay = relay
         self.shared = shared
@@ -51,7 +53,7 @@ class Outbound(MultiService):
         if self._submitter is None:
             queue = RelayQueue(queue_dir_of(self.config))
             relayer = self._relayer(queue) if self.relay else None
-            self._submitter = Submitter(self.store, queue, relayer)
+            self._submitter = Submitter(self.store, queue, relayer, quotas=self.quotas)
         return self._submitter
 
     def _relayer(self, queue: RelayQueue) -> Relayer:

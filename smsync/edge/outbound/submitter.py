@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from smsync._async import deferred
 from smsync.edge.outbound.queue import Relayer, RelayQueue
+from smsync.edge.quota import exceeded
 from smsync.errors import NotFound
 from smsync.model import Role
 
@@ -64,12 +65,14 @@ class SendFailed(Exception):
 class Submitter:
     """Queues a user's outgoing message for relay and files a copy in Sent."""
 
-    def __init__(self, store, queue: RelayQueue, relayer: Relayer = None):
+    def __init__(self, store, queue: RelayQueue, relayer: Relayer = None, quotas=None):
         """``relayer`` None: another process relays what this one queues (a worker of
-        ``smsync serve`` other than the first)."""
+        ``smsync serve`` other than the first). ``quotas``: the edge's ``Quotas``, which
+        a local recipient's Inbox must have room in (None: no quotas)."""
         self.store = store
         self.queue = queue
         self.relayer = relayer
+        self.quotas = quotas
         self._prepared = False
 
     async def _queue_ready(self) -> None:
@@ -129,7 +132,8 @@ class Submitter:
         seen. Fires with a ``Sent`` once every local copy is stored and the queued copy
         is durable; ``SendFailed`` if no recipient got it. Filing the Sent copy and a
         local delivery failing among others are logged, not raised (the mail went out:
-        failing would make the client send it twice)."""
+        failing would make the client send it twice); a local recipient whose Inbox is
+        at its quota is one that fails ("mailbox full")."""
         local: dict[str, str] = {}
         remote: list[str] = []
         for recipient in recipients:
@@ -144,6 +148,13 @@ class Submitter:
         head = f"Return-Path: <{_CONTROL.sub('?', sender)}>\r\n".encode("utf-8") + trace
         for recipient, target in local.items():
             try:
+                # A local recipient's Inbox has a quota as delivery's has (the sender's
+                # own quota is the sending protocol's to check, for the Sent copy).
+                full = await exceeded(self.quotas, target, len(head) + len(body),
+                                      f"local delivery from {account}")
+                if full is not None:
+                    failed.append((recipient, "mailbox full"))
+                    continue
                 inbox = await (await self.store.mail(target)).mailbox("INBOX")
                 await inbox.append(head + body)
                 delivered.append(target)

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smsync._async import deferred
+from smsync.edge.quota import exceeded
 from smsync.errors import InvalidData, NotFound, QuotaExceeded, SmsyncError, StorageUnavailable
 from smsync.protocols.delivery.envelope import account_of, return_path_header, split_address
 
@@ -103,10 +104,8 @@ class DeliveryCore:
 
     @deferred
     async def _room_for(self, account: str) -> str:
-        try:
-            await self.quotas.check(account, 1)
-        except QuotaExceeded:
-            raise Rejected(Reply(452, "4.2.2", "mailbox full, try again later")) from None
+        if await exceeded(self.quotas, account, 1, "delivery (at RCPT)") is not None:
+            raise Rejected(Reply(452, "4.2.2", "mailbox full, try again later"))
         return account
 
     @deferred
@@ -153,13 +152,13 @@ class DeliveryCore:
         # RFC 3463: 4.2.2 "mailbox full" (the sender retries; the user may make room),
         # 5.2.2 for a message that would not fit even in an empty mailbox.
         try:
-            await self.quotas.check(account, spool.size)
-        except QuotaExceeded as e:
-            if getattr(e, "permanent", False):
-                return Reply(552, "5.2.2", "message larger than the mailbox quota")
-            return Reply(452, "4.2.2", "mailbox full, try again later")
+            refused = await exceeded(self.quotas, account, spool.size, "delivery")
         except Exception:
             return self._failed(Failure(), account)
+        if refused is not None:
+            if refused.permanent:
+                return Reply(552, "5.2.2", "message larger than the mailbox quota")
+            return Reply(452, "4.2.2", "mailbox full, try again later")
         return await self._deliver(account, spool, sender, received)
 
     def _deliver(self, account: str, spool, sender: str, received: bytes) -> Deferred:

@@ -6,6 +6,14 @@ plus-address of it). A received message is first queued for the smarthost on dis
 (durably: that is what the 250 promises), then a copy is stored in the user's Sent
 folder so every client sees it. The queue, relayer and ``Submitter`` are the front
 door's (``smsync.edge.outbound``): EAS and EWS send through the same ones.
+
+The Sent copy counts against the user's storage quota (``smsync.edge.quota``), and a
+message is refused rather than sent without it -- once queued it cannot be taken back,
+and a copy silently skipped would leave the user no record of mail that went out: an
+account with no room is answered 552 5.2.2 at MAIL FROM (by its SIZE, else already
+full) and at the end of DATA (by the message's size), before anything is queued, as
+Exchange refuses a mailbox over its "prohibit send" quota. The client keeps the
+message and says why; the user makes room and sends again.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ from typing import Optional
 from smsync._async import deferred
 from smsync.edge import Edge
 from smsync.edge.outbound import Submitter
+from smsync.edge.quota import exceeded
 from smsync.protocols.delivery.core import Rejected, Reply
-from smsync.protocols.delivery.envelope import account_of, received_header
+from smsync.protocols.delivery.envelope import account_of, received_header, size_param
 from smsync.protocols.delivery.server import MailFactory, ServerConfig, queue_id
 
 
@@ -38,6 +47,15 @@ class SubmissionFactory(MailFactory):
         if not path.address or account_of(path.address) != session.authenticated:
             raise Rejected(Reply(553, "5.7.1", f"sender address not owned by "
                                                f"{session.authenticated}"))
+        # Told early when it cannot fit (RFC 5321 552 at MAIL): nothing sent in vain.
+        await self._room_for_copy(session, size_param(path) or 1, "MAIL FROM")
+
+    async def _room_for_copy(self, session, size: int, where: str) -> None:
+        refused = await exceeded(getattr(self.edge, "quotas", None), session.authenticated, size,
+                                 f"submission {where} (the Sent copy; not sent)")
+        if refused is not None:
+            raise Rejected(Reply(552, "5.2.2", "mailbox full: no room for the copy in Sent, "
+                                               "message not sent"))
 
     @deferred
     async def check_recipient(self, session, address: str) -> str:
@@ -50,6 +68,10 @@ class SubmissionFactory(MailFactory):
                                 queue_id=queue_id(), recipient=None,
                                 authenticated=session.authenticated)
         recipients = [address for address, _ in envelope.recipients]
+        try:
+            await self._room_for_copy(session, spool.size, "DATA")
+        except Rejected as e:
+            return [e.reply] * len(recipients)
         qid = await self.submitter.submit(session.authenticated, envelope.sender.address,
                                           recipients, spool.body(), trace)
         return [Reply(250, "2.0.0", f"queued as {qid}")] * len(recipients)

@@ -250,6 +250,9 @@ class EASEndpoint:
         code = status.text if status is not None else compose.SERVER_ERROR
         if code == compose.PREVIOUSLY_SENT:
             return Response(200)
+        if code == compose.SEND_QUOTA_EXCEEDED:
+            # MS-ASHTTP 3.2.5.2: 507, the server is out of space for this mailbox.
+            return refuse(507, f"{eas.command}: status {code}", host)
         client_fault = code in compose.CLIENT_FAULTS
         return refuse(400 if client_fault else 500, f"{eas.command}: status {code}", host)
 

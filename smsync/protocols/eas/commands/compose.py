@@ -9,6 +9,13 @@ whole itself (ReplaceMime); the original is then flagged ``\\Answered`` or
 ``$Forwarded``. A ClientId the device already sent a message under is answered Status
 118 and not sent again: a phone retrying after a lost answer must not send twice.
 
+A message whose copy in Sent would take the account past its storage quota
+(``smsync.edge.quota``) is not sent: Status 115, SendQuotaExceeded (MS-ASCMD 2.2.2), as
+Exchange answers a mailbox over its "prohibit send" quota. Sending it and dropping the
+copy would leave the user no record of mail that went out, and nothing telling them
+why; refused, the message stays in the phone's Outbox until they make room. A message
+sent without a copy (no SaveInSentItems) stores nothing here and is not checked.
+
 EAS 14.0 and later wrap the message in WBXML (``parse_compose``); 12.x posts the bare
 MIME with ``SaveInSent``/``ItemId``/``CollectionId`` in the query (``from_query``, for
 the endpoint to call with the request line's parameters).
@@ -24,6 +31,7 @@ from typing import Mapping, Optional
 import attrs
 
 from smsync.edge.outbound import SendFailed
+from smsync.edge.quota import exceeded
 from smsync.errors import NotFound
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.eas import outgoing, state
@@ -36,6 +44,7 @@ CM = "ComposeMail:"
 #: The MS-ASCMD 2.2.2 common Status values these commands answer.
 INVALID_CONTENT, INVALID_WBXML, INVALID_XML, INVALID_MIME = "101", "102", "103", "107"
 SERVER_ERROR, PREVIOUSLY_SENT, NO_RECIPIENT, SUBMISSION_FAILED = "110", "118", "119", "120"
+SEND_QUOTA_EXCEEDED = "115"
 ITEM_NOT_FOUND = "150"
 #: Statuses that are the device's fault (a 12.x device gets HTTP 400 for them, else 500).
 CLIENT_FAULTS = frozenset({INVALID_CONTENT, INVALID_WBXML, INVALID_XML, INVALID_MIME,
@@ -186,6 +195,11 @@ async def _send(ctx, compose: Compose) -> Optional[Element]:
     recipients = outgoing.recipients(message)
     if not recipients:
         raise ComposeError(NO_RECIPIENT, "the message has no recipient")
+    if compose.save_in_sent:
+        refused = await exceeded(getattr(ctx.edge, "quotas", None), ctx.account, len(message),
+                                 f"EAS {name} (its copy in Sent)")
+        if refused is not None:
+            raise ComposeError(SEND_QUOTA_EXCEEDED, f"not sent: {refused}")
     try:
         submitter = ctx.edge.outbound.submitter
     except ValueError as e:

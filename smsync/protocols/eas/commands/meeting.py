@@ -30,6 +30,7 @@ from typing import Optional
 import attrs
 
 from smsync.edge.outbound import SendFailed
+from smsync.edge.quota import exceeded
 from smsync.errors import InvalidData, NotFound, SmsyncError
 from smsync.model import Role, UIDSet
 from smsync.protocols.eas.commands import CommandError, command
@@ -186,8 +187,12 @@ async def _tell_organizer(ctx, invitation: Invitation, info: itip.ITip, answer: 
                                      attendee_name=own.name if own else None,
                                      comment=answer.comment)
         submitter = ctx.edge.outbound.submitter
+        # The answer matters more than its copy: an account at its quota sends it and
+        # keeps no copy in Sent (logged by the check).
+        full = await exceeded(getattr(ctx.edge, "quotas", None), ctx.account, len(message),
+                              "EAS MeetingResponse (its copy in Sent; sent without)")
         await submitter.send(ctx.account, ctx.account, [info.organizer], message,
-                             trace=_trace(ctx), save_in_sent=True)
+                             trace=_trace(ctx), save_in_sent=full is None)
         ctx.log(f"MeetingResponse: {answer.partstat} sent to {info.organizer}")
     except (InvalidData, ValueError, SendFailed, OSError) as e:
         ctx.log(f"MeetingResponse: the reply to {info.organizer} was not sent: {e}")

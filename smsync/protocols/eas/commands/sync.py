@@ -21,7 +21,9 @@ Mail items are written by the device only as drafts, from EAS 16.0 on (``drafts`
 Add is stored with ``\\Draft`` and held as the device's own; a Change of a draft's
 fields replaces the message, which gets a new UID, so the device is sent the old one's
 Delete and the new one's Add. Before 16.0 an Add of mail is Status 6 and a Change only
-changes flags, as for any message that is not a draft.
+changes flags, as for any message that is not a draft. A draft that would take the
+account past its storage quota (``smsync.edge.quota``: an Add, or a Change making it
+bigger) is answered Status 113, MailboxQuotaExceeded (MS-ASCMD 2.2.2), and not stored.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Optional
 
 import attrs
 
+from smsync.edge.quota import OverQuota, exceeded
 from smsync.errors import NotFound, SmsyncError, SyncTokenInvalid
 from smsync.formats.icalendar import overlaps
 from smsync.model import UIDSet
@@ -50,6 +53,8 @@ AS = "AirSync:"
 OK, INVALID_KEY, PROTOCOL_ERROR, SERVER_ERROR, CONVERSION, CONFLICT, NOT_FOUND = (
     "1", "3", "4", "5", "6", "7", "8")
 HIERARCHY_CHANGED, INCOMPLETE, BAD_WAIT, TOO_MANY = "12", "13", "14", "15"
+#: The common status (MS-ASCMD 2.2.2) of an item the account's quota leaves no room for.
+MAILBOX_QUOTA_EXCEEDED = "113"
 
 DEFAULT_WINDOW, MAX_WINDOW = 100, 512
 #: Body bytes a Fetch sends when the device names no truncation.
@@ -219,6 +224,10 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element], supp
                 slot.change = _draft_add(ctx, child, data, cid_text)
                 if slot.change is None:
                     slot.answer = _respond("Add", _a("ClientId", cid_text), _a("Status", CONVERSION))
+                elif await _over_quota(ctx, len(slot.change.content), "EAS Sync Add of a draft"):
+                    slot.change = None
+                    slot.answer = _respond("Add", _a("ClientId", cid_text),
+                                           _a("Status", MAILBOX_QUOTA_EXCEEDED))
             else:
                 try:
                     content = target.converter.from_application_data(data, ctx.version)
@@ -239,6 +248,9 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element], supp
             elif target.is_mail:
                 try:
                     slot.change = await _mail_change(ctx, target, child, data, sid_text)
+                except OverQuota:
+                    slot.answer = _respond("Change", _a("ServerId", sid_text),
+                                           _a("Status", MAILBOX_QUOTA_EXCEEDED))
                 except ConversionError as e:
                     ctx.log(f"Sync: change {sid_text[:40]}: {e}")
                     slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", CONVERSION))
@@ -258,6 +270,14 @@ async def _client_changes(ctx, target: Target, commands: Optional[Element], supp
                     slot.answer = _respond("Change", _a("ServerId", sid_text), _a("Status", CONVERSION))
             slots.append(slot)
     return slots
+
+
+async def _over_quota(ctx, size: int, what: str) -> bool:
+    """True (logged) when ``size`` more octets would take the account past its quota."""
+    refused = await exceeded(getattr(ctx.edge, "quotas", None), ctx.account, size, what)
+    if refused is not None:
+        ctx.log(f"Sync: {what}: Status {MAILBOX_QUOTA_EXCEEDED}: {refused}")
+    return refused is not None
 
 
 def _draft_add(ctx, command: Element, data: Element, client_id: str) -> Optional[ClientChange]:
@@ -285,7 +305,8 @@ async def _mail_change(ctx, target: Target, command: Element, data: Optional[Ele
     """The device's Change of a message: its Read, Flag and Categories as flag deltas;
     for a draft (EAS 16.0 and later) a new Subject, recipients, importance or body too,
     the message then being replaced (``ClientChange.content``). ``ConversionError``
-    when the new draft cannot be stored."""
+    when the new draft cannot be stored, ``OverQuota`` when it is bigger than the old
+    one by more than the account's quota leaves room for."""
     if drafts.sends(command) and at_least(ctx.version, 16.0):
         raise ConversionError("sending through Sync (Email2:Send) is not served")
     if data is None:
@@ -307,6 +328,11 @@ async def _mail_change(ctx, target: Target, command: Element, data: Optional[Ele
             existing = None  # gone meanwhile: the adapter answers the change as such
         if existing is not None:
             content = drafts.draft_message(data, ctx.account, existing)
+            refused = await exceeded(getattr(ctx.edge, "quotas", None), ctx.account,
+                                     len(content) - len(existing), "EAS Sync Change of a draft")
+            if refused is not None:
+                ctx.log(f"Sync: change {server_id[:40]}: Status {MAILBOX_QUOTA_EXCEEDED}: {refused}")
+                raise refused
     # The fields of a message that is not a draft are its sender's: only its flags change.
     return ClientChange(CHANGE, server_id=server_id, content=content, flags=add, flags_removed=remove,
                         origin=_digest(data) if content is not None else None)

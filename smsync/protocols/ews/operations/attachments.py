@@ -122,7 +122,13 @@ async def replace_message(ctx, msg, old_raw: bytes, content: bytes, removed=(), 
     ``ChangedMeanwhile`` (ErrorIrresolvableConflict), nothing stored; so is one changed since, with
     ``expected_modseq`` (ConflictResolution NeverOverwrite) -- else its flags as they
     are now, with the changes ``flags`` makes to those read, go with it. Its extended
-    properties go with it (``extended_store.carry``)."""
+    properties go with it (``extended_store.carry``). A rewrite making the message
+    bigger than the account's quota leaves room for is ``OverQuota``
+    (ErrorQuotaExceeded), nothing stored."""
+    from smsync.protocols.ews.operations.changes import room_for
+
+    # Only what the rewrite adds counts: the old message goes.
+    await room_for(ctx, len(content) - len(old_raw), "rewrite of a message (UpdateItem, CreateAttachment)")
     key = (ctx.account, msg.ref.source, msg.uid)
     lock = _rewriting.setdefault(key, DeferredLock())
     async with lock:

@@ -4,7 +4,10 @@ by a rewrite, ``drafts``; contacts: their fields, merged into the stored vCard),
 SendAndSaveCopy send through the edge's submitter -- and contacts).
 
 Every item of a batch is answered on its own; each change is one store call, so it is
-seen at once over IMAP, EAS and the rest.
+seen at once over IMAP, EAS and the rest. What would take the account past its storage
+quota (``smsync.edge.quota``) -- a message saved, copied, or kept as a sent copy, a
+rewrite making one bigger -- is that item's ErrorQuotaExceeded, nothing stored; a
+message whose sent copy does not fit is not sent either (Exchange's "prohibit send").
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import datetime, timezone
 from lxml import etree
 from twisted.internet.defer import DeferredLock
 
+from smsync.edge.quota import require
 from smsync.errors import SmsyncError
 from smsync.formats.headers import address_field, unstructured_field
 from smsync.model import FlagMode, Role, UIDSet
@@ -60,6 +64,13 @@ def _id_only(account: str, source: str, uid: int, modseq: int):
     ref = ids.ItemRef(account, ids.MESSAGE, source, str(uid))
     etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(modseq))
     return node
+
+
+async def room_for(ctx, size, what: str) -> None:
+    """``OverQuota`` (answered ErrorQuotaExceeded, ``errors.from_store``) when ``size``
+    more octets (or an async function of none giving them) would take the account past
+    its quota; logged as ``what``."""
+    await require(getattr(ctx.edge, "quotas", None), ctx.account, size, f"EWS {what} by {ctx.account}")
 
 
 def _failed(ctx, name: str, error, extra=()) -> object:
@@ -358,6 +369,8 @@ async def _move_or_copy(ctx, request, name: str, move: bool):
                 node = _id_only(ctx.account, ref.source, ref.uid,
                                 (await mailbox.messages(uids))[0].modseq)
             else:
+                if not move:  # a move within the account adds nothing to it
+                    await room_for(ctx, msg.info.size, name)
                 result = await (mailbox.move if move else mailbox.copy)(uids, dest.name)
                 note_transfer(ctx.store, ctx.account, mailbox.id, result, dest_box.id, move)
                 if not result.dest_uids:
@@ -531,6 +544,7 @@ async def _save(ctx, node, content: bytes, saved):
     by_props, unflag, props = extended_flags.to_flags(props)
     flags = (flags | by_props) - unflag
     extended_store.require(ctx, props)
+    await room_for(ctx, len(content), "CreateItem (SaveOnly)")
     result = await mailbox.append(content, flags=sorted(flags))
     try:
         await extended_store.change_message(ctx, mailbox, result.uid, props)
@@ -562,6 +576,8 @@ async def _send(ctx, node, content: bytes, save_copy: bool, stamped) -> None:
     props = {key: stored for key, (_uri, stored) in extended.read_props(node).items()} if save_copy else {}
     props = extended_flags.to_flags(props)[2]  # the copy's flags are the sent ones
     extended_store.require(ctx, props)
+    if save_copy:
+        await room_for(ctx, len(content), "CreateItem (SendAndSaveCopy: not sent)")
     sent_box = await role_box(ctx, Role.SENT) if props else None
     before = (await sent_box.info()).uidnext if sent_box is not None else None
     try:

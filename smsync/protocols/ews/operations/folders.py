@@ -26,6 +26,7 @@ from smsync.protocols.ews.errors import (
     from_store,
 )
 from smsync.protocols.ews.operations import operation
+from smsync.protocols.ews.operations.changes import room_for
 from smsync.protocols.ews.soap import m, response, response_message, t
 
 
@@ -157,6 +158,14 @@ async def _copy_mail_folder(ctx, folder: tree.Folder, dest: tree.Folder, folders
     leaf = folder.name.rpartition(MAILBOX_SEPARATOR)[2]
     top = prefix + _free_name(leaf, {name[len(prefix):] for name in taken if name.startswith(prefix)})
     below = tree.children(folders, folder, deep=True)  # parents before children
+
+    async def size():
+        total = 0
+        for source in [folder, *below]:
+            total += sum(i.size for i in await (await tree.mailbox_of(ctx, source)).messages())
+        return total
+
+    await room_for(ctx, size, "CopyFolder")
     made = []
     try:
         for source in [folder, *below]:

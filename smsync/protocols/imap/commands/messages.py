@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from smsync.errors import NotFound, QuotaExceeded, SmsyncError
+from smsync.edge.quota import exceeded
+from smsync.errors import NotFound, SmsyncError
 from smsync.formats.transfer import encode_nul_parts
 from smsync.model import FlagMode, UIDSet
 from smsync.protocols.imap import catenate, encode
@@ -67,7 +68,7 @@ async def append(conn, cmd):
         if isinstance(data, Reply):
             return data
         storable.append(data)
-    refused = await _over_quota(conn, mailbox, sum(len(d) for d in storable))
+    refused = await over_quota(conn, mailbox, sum(len(d) for d in storable), "IMAP APPEND")
     if refused is not None:
         return refused
     done = []
@@ -88,18 +89,19 @@ async def append(conn, cmd):
     return Reply("OK", "APPEND completed", "APPENDUID %d %s" % (uidvalidity, encode.seq_set_ordered(done).decode()))
 
 
-async def _over_quota(conn, mailbox, size: int):
-    """The tagged NO [OVERQUOTA] (RFC 9208 5.3) when ``size`` more octets would take
-    the folder's owner past their quota, else None."""
-    quotas = getattr(conn.factory.edge, "quotas", None)
-    if quotas is None:
-        return None
-    owner = getattr(mailbox, "account", None) or conn.session.account
-    try:
-        await quotas.check(owner, size)
-    except QuotaExceeded as e:
-        return Reply("NO", str(e), "OVERQUOTA")
-    return None
+def owner_of(conn, mailbox) -> str:
+    """Whose quota ``mailbox``'s messages count in: its owner's (a shared folder's is
+    another account's)."""
+    return getattr(mailbox, "account", None) or conn.session.account
+
+
+async def over_quota(conn, mailbox, size, what: str):
+    """The tagged NO [OVERQUOTA] (RFC 9208 5.3) when ``size`` more octets (or an async
+    function of none giving them, ``smsync.edge.quota.exceeded``) would take the
+    folder's owner past their quota, else None. Logged as ``what``."""
+    refused = await exceeded(getattr(conn.factory.edge, "quotas", None), owner_of(conn, mailbox),
+                             size, f"{what} by {conn.session.account}")
+    return Reply("NO", str(refused), "OVERQUOTA") if refused is not None else None
 
 
 def _fetch_line(conn, sel, seq: int, info, with_uid: bool, flags: bool = True) -> bytes:
@@ -163,6 +165,17 @@ async def _copy(conn, cmd, move: bool):
         return Reply("NO", "no such mailbox", "TRYCREATE")
     if not uids:
         return Reply("OK", "no messages matched")
+    # A copy adds its messages' size to the target's owner; a move does too, but only
+    # when it takes them from another account's folder (one within the account only
+    # moves what is already counted).
+    if not move or owner_of(conn, sel.mailbox) != owner_of(conn, target):
+        async def size():
+            return sum(i.size for i in await sel.mailbox.messages(UIDSet.of(uids)))
+
+        refused = await over_quota(conn, target, size, f"IMAP {'UID ' if cmd.uid else ''}"
+                                                       f"{'MOVE' if move else 'COPY'}")
+        if refused is not None:
+            return refused
     op = sel.mailbox.move if move else sel.mailbox.copy
     session.own_change(dest)
     result = await op(UIDSet.of(uids), dest)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from smsync.errors import NotFound, SmsyncError
 from smsync.model import UIDSet
 from smsync.protocols.imap.commands import SELECTED, Reply, command
-from smsync.protocols.imap.commands.messages import client_flags, message_bytes
+from smsync.protocols.imap.commands.messages import client_flags, message_bytes, over_quota, owner_of
 
 
 def _old_uid(sel, number, uid_mode: bool):
@@ -50,8 +50,16 @@ async def replace(conn, cmd):
     if isinstance(data, Reply):
         return data
     msg = args.message
-    if not await sel.mailbox.messages(UIDSet.of([old])):
+    found = await sel.mailbox.messages(UIDSet.of([old]))
+    if not found:
         return Reply("NO", "the message to replace has been expunged")
+    # The old message's size is given back to its owner: only a bigger new one (or
+    # one going to another account's folder) counts against the target's quota.
+    same_owner = owner_of(conn, sel.mailbox) == owner_of(conn, target)
+    grows = len(data) - (found[0].size if same_owner else 0)
+    refused = await over_quota(conn, target, grows, f"IMAP {'UID ' if cmd.uid else ''}REPLACE")
+    if refused is not None:
+        return refused
     result = await target.append(data, client_flags(msg.flags), msg.date or datetime.now(timezone.utc))
     try:
         removed = await sel.mailbox.remove(UIDSet.of([old]))
