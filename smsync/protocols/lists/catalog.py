@@ -97,16 +97,66 @@ def item_rows(ref: ListRef, item, idmap) -> list:
     series and its changed and deleted occurrences. Rows get IDs from ``idmap`` (new
     ones as they are first seen); an item the converter cannot read keeps one row of
     its common fields with its name as Title, so the list stays whole."""
+    master_id = idmap.id_of(item.info.name)
+    return numbered_rows(ref, item.info, converted(ref, item, master_id), idmap)
+
+
+def converted(ref: ListRef, item, master_id: int) -> list:
+    """What the converter makes of ``item``: its rows' own fields (``[{"Title": name}]``
+    for content it cannot read). Depends on the content and ``master_id`` alone (what
+    ``rowcache`` keeps it by); the dicts are not to be changed."""
     name = item.info.name
-    master_id = idmap.id_of(name)
     info = RowInfo(name, item.info.uid, item.info.revision, master_id)
     try:
-        converted = ref.converter.to_rows(item.content, info) or [{}]
+        return ref.converter.to_rows(item.content, info) or [{}]
     except Exception:
-        converted = [{"Title": name}]
+        return [{"Title": name}]
+
+
+#: The series' list item ID a conversion shared by every device is made with: its
+#: text, where a row has it as a field's whole value, becomes each device's own ID.
+_STAND_IN = 7_777_777_777_777
+_STAND_IN_TEXT = str(_STAND_IN)
+
+
+def shared_conversion(ref: ListRef, item) -> Optional[tuple]:
+    """``(rows, spots)``: ``converted`` made with a stand-in for the series' ID (a
+    device's own IDs depend on the order it first saw items in), and the ``(row index,
+    field)`` pairs whose value is that ID, for ``with_master``. None when the rows use
+    the ID some other way (then they are the device's own)."""
+    made = converted(ref, item, _STAND_IN)
+    spots = []
+    for index, values in enumerate(made):
+        for name, value in values.items():
+            if _STAND_IN_TEXT in value:
+                if value != _STAND_IN_TEXT:
+                    return None
+                spots.append((index, name))
+    return made, tuple(spots)
+
+
+def with_master(made: list, spots: tuple, master_id: int) -> list:
+    """The rows of a ``shared_conversion`` for a device whose ID of the series is
+    ``master_id`` (``made`` is left as it is)."""
+    if not spots:
+        return made
+    out = list(made)
+    text = str(master_id)
+    for index, name in spots:
+        if out[index] is made[index]:
+            out[index] = dict(made[index])
+        out[index][name] = text
+    return out
+
+
+def numbered_rows(ref: ListRef, info, values_list: list, idmap) -> list:
+    """``item_rows`` of the item ``info`` (an ``ItemInfo``) whose converted rows are
+    ``values_list``."""
+    name = info.name
+    master_id = idmap.id_of(name)
     out = []
     seen = set()
-    for index, values in enumerate(converted):
+    for index, values in enumerate(values_list):
         if index == 0:
             key = name
         else:
@@ -115,7 +165,7 @@ def item_rows(ref: ListRef, item, idmap) -> list:
                 key = f"{key}\n{index}"
         seen.add(key)
         item_id = master_id if index == 0 else idmap.id_of(key)
-        fields = rows.common_fields(item_id, item.info.revision, ref.guid, key, ref.path,
+        fields = rows.common_fields(item_id, info.revision, ref.guid, key, ref.path,
                                     ref.type.content_type_id, ref.type.content_type, ref.account)
         fields.update((k, v) for k, v in values.items() if k not in _SERVERS)
         out.append((item_id, key, fields))

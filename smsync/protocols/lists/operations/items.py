@@ -8,9 +8,12 @@ paging the items.
 
 from __future__ import annotations
 
+import time
+from operator import itemgetter
 from typing import Optional
 
 import attrs
+from twisted.internet.task import deferLater
 
 from smsync.protocols.lists import catalog, rows, schema, soap, tokens
 from smsync.protocols.lists.operations import operation
@@ -60,30 +63,83 @@ async def numbered(ctx, ref) -> list:
     collection = await ctx.collection(ref)
     infos = [info for info in await collection.items() if catalog.shows(ref, info)]
     idmap = await ctx.state.ids(ref.info.id)
-    for info in sorted(infos, key=lambda i: (i.revision, i.name)):
+    ids = idmap.ids
+    new = [info for info in infos if info.name not in ids]
+    for info in sorted(new, key=lambda i: (i.revision, i.name)):
         idmap.id_of(info.name)
-    return sorted(((idmap.id_of(info.name), info) for info in infos), key=lambda pair: pair[0])
+    pairs = [(ids[info.name], info) for info in infos]
+    # IDs are unique: the sort never compares two infos.
+    pairs.sort(key=itemgetter(0))
+    return pairs
+
+
+#: Seconds of converting and row making between two turns of the reactor: a full sync
+#: of a large list must not hold up every other request of the server meanwhile.
+SLICE = 0.02
+#: Items read from the store at a time when converting.
+READ_CHUNK = 500
+
+
+async def _turn() -> None:
+    """Let the reactor serve what waits (other requests) before going on."""
+    from twisted.internet import reactor
+
+    await deferLater(reactor, 0, lambda: None)
 
 
 async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> list:
     """The ``<z:row>`` elements of each ``(ID, ItemInfo)`` -- one, or a recurring
     event's several -- read from the store in one go (an item deleted meanwhile is left
-    out). ``rows_of(name, keys)`` hears the row keys each item has now."""
+    out). ``rows_of(name, keys)`` hears the row keys each item has now.
+
+    What the converter makes of an item comes from the endpoint's ``rowcache`` when it
+    has the item at this revision; the rest is read and converted a chunk at a time,
+    the reactor served every ``SLICE`` seconds."""
     if not numbered_infos:
         return []
-    collection = await ctx.collection(ref)
-    by_name = {item.info.name: item for item in await collection.get([i.name for _, i in numbered_infos])}
-    dates = schema.date_fields(ref.defs())
+    cache = getattr(ctx, "row_cache", None)
     idmap = await ctx.state.ids(ref.info.id)
-    out = []
+    prefix = (ref.account, ref.info.id, ref.type.key)
+    values: dict[str, tuple] = {}
+    missing = []
     for _item_id, info in numbered_infos:
-        item = by_name.get(info.name)
-        if item is None:
+        found = cache.get(prefix + (info.name, info.revision)) if cache is not None else None
+        if found is None:
+            missing.append(info.name)
+        else:
+            values[info.name] = (info, catalog.with_master(*found, idmap.id_of(info.name)))
+    clock = time.monotonic
+    started = clock()
+    if missing:
+        collection = await ctx.collection(ref)
+        for first in range(0, len(missing), READ_CHUNK):
+            for item in await collection.get(missing[first:first + READ_CHUNK]):
+                master_id = idmap.id_of(item.info.name)
+                shared = catalog.shared_conversion(ref, item) if cache is not None else None
+                if shared is None:
+                    made = catalog.converted(ref, item, master_id)
+                else:
+                    cache.put(prefix + (item.info.name, item.info.revision), shared)
+                    made = catalog.with_master(*shared, master_id)
+                values[item.info.name] = (item.info, made)
+                if clock() - started > SLICE:
+                    await _turn()
+                    started = clock()
+    dates = schema.date_fields(ref.defs())
+    out = []
+    for _item_id, listed in numbered_infos:
+        found = values.get(listed.name)
+        if found is None:
             continue
-        found = catalog.item_rows(ref, item, idmap)
+        info, made = found
+        numbered_rows = catalog.numbered_rows(ref, info, made, idmap)
         if rows_of is not None:
-            rows_of(info.name, [key for _, key, _ in found])
-        out.extend(rows.row(fields, options.fields, dates, options.date_in_utc) for _, _, fields in found)
+            rows_of(info.name, [key for _, key, _ in numbered_rows])
+        out.extend(rows.row(fields, options.fields, dates, options.date_in_utc)
+                   for _, _, fields in numbered_rows)
+        if clock() - started > SLICE:
+            await _turn()
+            started = clock()
     return out
 
 
