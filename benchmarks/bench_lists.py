@@ -4,7 +4,7 @@ over a 10,000-event calendar.
     .venv/bin/python benchmarks/bench_lists.py [--quick] [--events 10000] [--page 100]
         [--runs 5] [--cold 3] [--profile DIR]
 
-``--quick`` is a smoke run (500 events, 2 runs, 1 cold start).
+``--quick`` is a smoke run (500 events, 2 runs, 1 cold start of each kind).
 
 Figures and targets (issue 18: "GetListItemChangesSinceToken for a 10,000-event
 calendar, first call and after 10 changes: under 1 s and under 20 ms of server time"):
@@ -26,13 +26,16 @@ calendar, first call and after 10 changes: under 1 s and under 20 ms of server t
 
 Server time is what the endpoint itself reports in its ``Server-Timing: op;dur=`` header:
 the operation's handler and the SOAP envelope, from after the device's lock to the
-answer's bytes (login, HTTP parsing and sending are not in it); the client's round trip
-(request sent -> last byte read, over a kept-alive connection) is printed beside it.
+answer's bytes (login, HTTP parsing and sending are not in it); ``cpu;dur=`` beside it
+is the CPU the server process spent meanwhile (all its threads: on a loaded machine
+wall time is longer than CPU time); the client's round trip (request sent -> last byte
+read, over a kept-alive connection) is printed too.
 
 Each first-sync run is a new device (its own User-Agent, so its own item IDs), as a new
-Outlook would be. "cold" runs are the first request after the server process started
-(nothing converted yet: each is a new server process over the same store); "warm" runs
-are later devices on the same process. p50 / p95 / worst are over the runs.
+Outlook would be. "cold" runs are the first sync after the server process started
+(nothing converted yet: each is a new server process over the same store; ``--cold``
+processes for the one-call sync and as many for the paged one); "warm" runs are later
+devices on the same process (``--runs`` of each). p50 / p95 / worst are over the runs.
 
 The server runs in its own process (this script with ``--serve``), the Lists service
 and CalDAV on one HTTP site as ``smsync serve`` runs them
@@ -276,6 +279,7 @@ class Client:
         self.port = port
         self.agent = agent
         self.reader = self.writer = None
+        self.cpu_ms = 0.0
         self.auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
     async def request(self, method: str, path: str, body: bytes, headers: dict) -> tuple:
@@ -306,9 +310,10 @@ class Client:
             "Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{SP}{operation}"'})
         if status != 200:
             raise RuntimeError(f"{operation}: HTTP {status}: {payload[:300]!r}")
-        match = re.search(r"op;dur=([0-9.]+)", headers.get("server-timing", ""))
+        match = re.search(r"op;dur=([0-9.]+), cpu;dur=([0-9.]+)", headers.get("server-timing", ""))
         if match is None:
             raise RuntimeError("no Server-Timing in the answer")
+        self.cpu_ms = float(match.group(2))
         return payload, float(match.group(1)), seconds * 1000
 
     def close(self) -> None:
@@ -350,7 +355,7 @@ async def list_guid(client: Client) -> str:
 
 async def first_sync(client: Client, guid: str, page=None) -> dict:
     """One device's first sync, in one call or paged; its figures and token."""
-    server = trip = worst = 0.0
+    server = trip = worst = cpu = 0.0
     ids = set()
     position = None
     calls = 0
@@ -358,6 +363,7 @@ async def first_sync(client: Client, guid: str, page=None) -> dict:
         body, s_ms, rt_ms = await client.soap("GetListItemChangesSinceToken",
                                               since_token(guid, row_limit=page, position=position))
         calls += 1
+        cpu += client.cpu_ms
         server += s_ms
         trip += rt_ms
         worst = max(worst, s_ms)
@@ -367,7 +373,7 @@ async def first_sync(client: Client, guid: str, page=None) -> dict:
         if found is None:
             break
         position = found.group(1).decode().replace("&amp;", "&")
-    return {"server_ms": server, "trip_ms": trip, "worst_call_ms": worst, "calls": calls,
+    return {"server_ms": server, "cpu_ms": cpu, "trip_ms": trip, "worst_call_ms": worst, "calls": calls,
             "rows": len(ids), "token": token}
 
 
@@ -405,17 +411,18 @@ async def probe(port: int, guid: str, stop: asyncio.Event) -> list:
 # Runs
 
 
-async def one_server(server: Server, args, figures: dict, first: bool, device_base: int) -> None:
-    """The figures one server process gives: its cold one-call sync, then (``first``:
-    on the process that also measures the rest) warm syncs, paged syncs, changes, the
-    probe."""
+async def one_server(server: Server, args, figures: dict, first: bool, device_base: int,
+                     paged_first: bool = False) -> None:
+    """The figures one server process gives: its cold sync (one call, or paged when
+    ``paged_first``), then (``first``: on the process that also measures the rest) warm
+    syncs, paged syncs, changes, the probe."""
     guid = await list_guid(Client(server.port, "bench-setup"))
     client = Client(server.port, f"Microsoft Office/16.0 (bench device {device_base})")
-    result = await first_sync(client, guid)
+    result = await first_sync(client, guid, page=args.page if paged_first else None)
     client.close()
     if result["rows"] < args.events:
         raise RuntimeError(f"first sync: {result['rows']} rows for {args.events} events")
-    figures["cold_one"].append(result)
+    figures["cold_paged" if paged_first else "cold_one"].append(result)
     if not first:
         return
     for run in range(args.runs):
@@ -434,7 +441,8 @@ async def one_server(server: Server, args, figures: dict, first: bool, device_ba
         changed = len(_ROW_ID.findall(body))
         if changed < 10:
             raise RuntimeError(f"after 10 changes: {changed} rows")
-        figures["changes"].append({"server_ms": s_ms, "trip_ms": rt_ms, "rows": changed})
+        figures["changes"].append({"server_ms": s_ms, "cpu_ms": client.cpu_ms, "trip_ms": rt_ms,
+                                   "rows": changed})
         # Nothing changed: the sync Outlook makes most often.
         token = _TOKEN.search(body).group(1).decode()
         _, s_ms, rt_ms = await client.soap("GetListItemChangesSinceToken", since_token(guid, token=token))
@@ -468,36 +476,47 @@ def _stats(values) -> str:
 def report(figures: dict, args) -> None:
     print()
     print(f"Lists benchmark: {args.events} events, page {args.page}, {args.runs} warm runs, "
-          f"{args.cold} cold starts; load average {figures['load_before']} before, {_load()} after")
-    print(f"{'figure':44s} {'p50':>8s} {'p95':>8s} {'worst':>8s}   target")
+          f"{args.cold} cold starts of each kind; load average {figures['load_before']} before, {_load()} after")
+    print(f"{'figure':52s} {'p50':>8s} {'p95':>8s} {'worst':>8s}   target")
     rows = [
         ("first sync, one call, cold: server ms", [r["server_ms"] for r in figures["cold_one"]], "< 1000"),
+        ("first sync, one call, cold: server CPU ms", [r["cpu_ms"] for r in figures["cold_one"]], ""),
         ("first sync, one call, cold: round trip ms", [r["trip_ms"] for r in figures["cold_one"]], ""),
         ("first sync, one call, warm: server ms", [r["server_ms"] for r in figures["warm_one"]], "< 1000"),
+        ("first sync, one call, warm: server CPU ms", [r["cpu_ms"] for r in figures["warm_one"]], ""),
         ("first sync, one call, warm: round trip ms", [r["trip_ms"] for r in figures["warm_one"]], ""),
+        (f"first sync, pages of {args.page}, cold: server ms (sum)",
+         [r["server_ms"] for r in figures["cold_paged"]], "< 1000"),
+        (f"first sync, pages of {args.page}, cold: server CPU ms",
+         [r["cpu_ms"] for r in figures["cold_paged"]], ""),
+        (f"first sync, pages of {args.page}, cold: round trip ms",
+         [r["trip_ms"] for r in figures["cold_paged"]], ""),
         (f"first sync, pages of {args.page}: server ms (sum)", [r["server_ms"] for r in figures["paged"]], "< 1000"),
+        (f"first sync, pages of {args.page}: server CPU ms", [r["cpu_ms"] for r in figures["paged"]], ""),
         (f"first sync, pages of {args.page}: round trip ms", [r["trip_ms"] for r in figures["paged"]], ""),
         (f"first sync, pages of {args.page}: worst call ms", [r["worst_call_ms"] for r in figures["paged"]], ""),
         ("after 10 changes: server ms", [r["server_ms"] for r in figures["changes"]], "< 20"),
+        ("after 10 changes: server CPU ms", [r["cpu_ms"] for r in figures["changes"]], ""),
         ("after 10 changes: round trip ms", [r["trip_ms"] for r in figures["changes"]], ""),
         ("nothing changed: server ms", [r["server_ms"] for r in figures["nothing"]], ""),
         ("probe GetList during a first sync: ms", figures.get("probe", []), ""),
     ]
     for label, values, target in rows:
-        print(f"{label:44s} {_stats(values)}   {target}")
+        print(f"{label:52s} {_stats(values)}   {target}")
     paged = figures["paged"][0] if figures["paged"] else {}
+    print("cold runs, server ms: " + ", ".join(f"{r['server_ms']:.0f}" for r in figures["cold_one"]))
     print(f"rows in a first sync: {figures['cold_one'][0]['rows']}; paged: {paged.get('calls')} calls")
     print(f"server RSS: {figures['rss_start']:.0f} MB at start, {figures['rss_after_first']:.0f} MB after "
           f"the first syncs, {figures['rss_end']:.0f} MB at the end")
-    ok = (max(r["server_ms"] for r in figures["cold_one"]) < TARGETS["first_ms"]
-          and max(r["server_ms"] for r in figures["paged"]) < TARGETS["paged_ms"]
+    ok = (max(r["server_ms"] for r in figures["cold_one"] + figures["warm_one"]) < TARGETS["first_ms"]
+          and max(r["server_ms"] for r in figures["paged"] + figures["cold_paged"]) < TARGETS["paged_ms"]
           and _pct([r["server_ms"] for r in figures["changes"]], 95) < TARGETS["changes_ms"])
     print("targets met" if ok else "targets NOT met")
     print(f"tracebacks in the server logs: {figures['problems']}")
 
 
 async def run(args) -> dict:
-    figures = {"cold_one": [], "warm_one": [], "paged": [], "changes": [], "nothing": [],
+    figures = {"cold_one": [], "cold_paged": [], "warm_one": [], "paged": [], "changes": [], "nothing": [],
                "load_before": _load(), "problems": 0}
     directory = tempfile.mkdtemp(prefix="smsync-bench-lists-")
     try:
@@ -510,10 +529,10 @@ async def run(args) -> dict:
             await one_server(server, args, figures, True, 0)
         finally:
             server.stop()
-        for cold in range(1, args.cold):
+        for cold in range(1, 2 * args.cold):
             server = Server(directory)
             try:
-                await one_server(server, args, figures, False, cold)
+                await one_server(server, args, figures, False, cold, paged_first=cold % 2 == 1)
             finally:
                 server.stop()
         # Every process logged to the one file.

@@ -167,7 +167,10 @@ def numbered_rows(ref: ListRef, info, values_list: list, idmap) -> list:
         item_id = master_id if index == 0 else idmap.id_of(key)
         fields = rows.common_fields(item_id, info.revision, ref.guid, key, ref.path,
                                     ref.type.content_type_id, ref.type.content_type, ref.account)
-        fields.update((k, v) for k, v in values.items() if k not in _SERVERS)
+        if _SERVERS.isdisjoint(values):
+            fields.update(values)
+        else:
+            fields.update((k, v) for k, v in values.items() if k not in _SERVERS)
         out.append((item_id, key, fields))
     return out
 

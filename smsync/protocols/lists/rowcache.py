@@ -25,6 +25,8 @@ _ROW_OVERHEAD = 250
 _ENTRY_OVERHEAD = 60
 #: Default bound: converted rows of some 20,000 events (2 KB of estimate each).
 DEFAULT_LIMIT = 48 * 1024 * 1024
+#: Item orders kept (``RowCache.order``): a few devices paging at once.
+ORDERS = 8
 
 
 def estimate(rows: list) -> int:
@@ -46,6 +48,7 @@ class RowCache:
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[tuple, tuple[tuple, int]] = OrderedDict()
+        self._orders: OrderedDict[tuple, list] = OrderedDict()
 
     def get(self, key: tuple) -> Optional[tuple]:
         """What was kept for ``key`` (``put``'s ``value``), not to be changed (None: not
@@ -75,3 +78,20 @@ class RowCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    # A paged sync asks for the same list at the same revision once a page: its items
+    # in ID order are kept for the last few (device, list, revision), so that a page
+    # costs its own items, not a listing and sort of the whole list.
+
+    def order(self, key: tuple) -> Optional[list]:
+        """The ``(ID, ItemInfo)`` pairs kept for ``key`` (None: none)."""
+        found = self._orders.get(key)
+        if found is not None:
+            self._orders.move_to_end(key)
+        return found
+
+    def keep_order(self, key: tuple, pairs: list) -> None:
+        self._orders[key] = pairs
+        self._orders.move_to_end(key)
+        while len(self._orders) > ORDERS:
+            self._orders.popitem(last=False)

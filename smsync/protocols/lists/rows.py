@@ -4,6 +4,7 @@ stored item, filtered by the request's ViewFields, dates written as it asks."""
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from typing import Iterable, Optional
@@ -68,8 +69,12 @@ def row(fields: dict, wanted: Optional[frozenset], dates: frozenset, date_in_utc
     ``date_in_utc``. An empty field is left out, as SharePoint leaves out a field without
     a value."""
     attributes = {}
-    for name, value in fields.items():
-        if not value or (wanted is not None and name not in wanted and name not in ALWAYS):
+    # The names kept, in the row's order, picked in one pass (a full sync makes tens
+    # of thousands of rows of some 35 fields, of which Outlook asks for a few).
+    names = fields if wanted is None else [name for name in fields if name in _kept(wanted)]
+    for name in names:
+        value = fields[name]
+        if not value:
             continue
         if name not in _GOOD_NAMES:
             if not _NAME.match(name):
@@ -80,6 +85,11 @@ def row(fields: dict, wanted: Optional[frozenset], dates: frozenset, date_in_utc
             text = sp_date(text)
         attributes[f"ows_{name}"] = text
     return etree.Element(_ROW, attributes, nsmap=_Z_NSMAP)
+
+
+@functools.lru_cache(maxsize=64)
+def _kept(wanted: frozenset) -> frozenset:
+    return wanted | frozenset(ALWAYS)
 
 
 def listitems(rows: Iterable, position: Optional[str] = None, before: Iterable = ()):

@@ -60,16 +60,25 @@ def read_options(request, default_utc: bool = False) -> Options:
 async def numbered(ctx, ref) -> list:
     """``(ID, ItemInfo)`` of every item of ``ref``, in ID order; items seen for the
     first time get IDs in the order they were stored (oldest first)."""
-    collection = await ctx.collection(ref)
-    infos = [info for info in await collection.items() if catalog.shows(ref, info)]
     idmap = await ctx.state.ids(ref.info.id)
     ids = idmap.ids
+    cache = getattr(ctx, "row_cache", None)
+    # The listing is the same while the collection's revision is (every write bumps
+    # it); the IDs are checked against the device's map as it is now.
+    key = (ref.account, ctx.device_id, ref.info.id, ref.info.revision)
+    kept = cache.order(key) if cache is not None else None
+    if kept is not None and all(ids.get(info.name) == item_id for item_id, info in kept):
+        return kept
+    collection = await ctx.collection(ref)
+    infos = [info for info in await collection.items() if catalog.shows(ref, info)]
     new = [info for info in infos if info.name not in ids]
     for info in sorted(new, key=lambda i: (i.revision, i.name)):
         idmap.id_of(info.name)
     pairs = [(ids[info.name], info) for info in infos]
     # IDs are unique: the sort never compares two infos.
     pairs.sort(key=itemgetter(0))
+    if cache is not None:
+        cache.keep_order(key, pairs)
     return pairs
 
 
@@ -102,14 +111,17 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
     prefix = (ref.account, ref.info.id, ref.type.key)
     values: dict[str, tuple] = {}
     missing = []
+    clock = time.monotonic
+    started = clock()
     for _item_id, info in numbered_infos:
         found = cache.get(prefix + (info.name, info.revision)) if cache is not None else None
         if found is None:
             missing.append(info.name)
         else:
             values[info.name] = (info, catalog.with_master(*found, idmap.id_of(info.name)))
-    clock = time.monotonic
-    started = clock()
+        if clock() - started > SLICE:
+            await _turn()
+            started = clock()
     if missing:
         collection = await ctx.collection(ref)
         for first in range(0, len(missing), READ_CHUNK):
