@@ -13,6 +13,7 @@ from operator import itemgetter
 from typing import Optional
 
 import attrs
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 
 from smsync.protocols.lists import catalog, rows, schema, soap, tokens
@@ -124,8 +125,15 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
             started = clock()
     if missing:
         collection = await ctx.collection(ref)
-        for first in range(0, len(missing), READ_CHUNK):
-            for item in await collection.get(missing[first:first + READ_CHUNK]):
+        chunks = [missing[first:first + READ_CHUNK] for first in range(0, len(missing), READ_CHUNK)]
+        pending = ensureDeferred(collection.get(chunks[0]))
+        for index in range(len(chunks)):
+            items = await pending
+            if index + 1 < len(chunks):
+                # The store reads the next chunk (its own thread) while this one is
+                # converted.
+                pending = ensureDeferred(collection.get(chunks[index + 1]))
+            for item in items:
                 master_id = idmap.id_of(item.info.name)
                 shared = catalog.shared_conversion(ref, item) if cache is not None else None
                 if shared is None:
