@@ -92,6 +92,9 @@ SAVE_DELAY = 2.0
 #: A push subscription's record lapses this long (seconds; at least 3 StatusFrequency
 #: periods) after the process delivering it last renewed it.
 PUSH_LAPSE = 3600
+#: Taking up a subscription from a watermark waits this long (seconds) at most for the
+#: catch-up read, so the events since are in the answer.
+ADOPT_WAIT = 5.0
 #: Records of live copies checked per minute (a subscription ended or taken up by
 #: another process is let go).
 AUDIT_BATCH = 200
@@ -473,15 +476,24 @@ class Feed:
         the events since are queued."""
         self.joining.append((sub, positions))
         self._kick()
-        await self.settle()
+        await self.settle(ADOPT_WAIT)
 
-    async def settle(self) -> None:
-        """Fires once nothing is left to read."""
+    async def settle(self, timeout: Optional[float] = None) -> None:
+        """Fires once nothing is left to read (or after ``timeout`` seconds: an account
+        whose changes never stop keeps its feed reading)."""
         if self.running or self.pending or self.hierarchy_pending or self.joining:
             d = Deferred()
             self.waiters.append(d)
             self._kick()
+            if timeout is None:
+                await d
+                return
+            from twisted.internet import reactor
+
+            call = reactor.callLater(timeout, lambda: d.called or d.callback(None))
             await d
+            if call.active():
+                call.cancel()
 
     def _take_up(self) -> None:
         """Start the private cursors of the subscriptions in ``joining`` (no read is
@@ -564,7 +576,8 @@ class Feed:
             self.running = False
             waiters, self.waiters = self.waiters, []
             for d in waiters:
-                d.callback(None)
+                if not d.called:
+                    d.callback(None)
 
     async def _read_private(self, sub: Subscription, source: str) -> None:
         own = sub.own.get(source) if sub.own else None
