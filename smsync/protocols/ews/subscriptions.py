@@ -1,4 +1,4 @@
-"""EWS notifications (MS-OXWSNTIF): pull, push and streaming subscriptions, held in memory.
+"""EWS notifications (MS-OXWSNTIF): pull, push and streaming subscriptions.
 
 One ``Hub`` per store. A subscription watches folders (or all of them) for event types;
 what happens to them comes from the store's ``IChangeNotifier`` -- whichever protocol
@@ -13,9 +13,13 @@ and a calendar's change is also FreeBusyChanged. Folders made, removed or rename
 it reaches.
 
 A subscription queues the events it takes (at most ``MAX_QUEUED``), each with its
-watermark: the subscription's sequence number, checksummed so another subscription's
-watermark is refused. Pull subscriptions hand them out in GetEvents and drop them once
-a later watermark acknowledges them; streaming ones write them to the open
+watermark: a position in the change log of every folder it watches (``marks``), with
+the copy's epoch and the event's number in it. The copy that gave a watermark out
+answers from its queue; any other process -- or a later copy here -- reads the events
+again from its positions, the subscription's definition coming from the account's
+settings (``Hub``), so a subscription works whichever worker a request reaches.
+Pull subscriptions hand them out in GetEvents and drop them once a later watermark
+acknowledges them; streaming ones write them to the open
 GetStreamingEvents connection (``Stream``) at once; push ones POST them to the
 client's URL (``Pusher``). Subscriptions expire: pull ones after Timeout minutes
 without GetEvents, streaming ones after ``STREAM_IDLE`` seconds without a connection.
@@ -97,7 +101,7 @@ PUSH_LAPSE = 3600
 ADOPT_WAIT = 5.0
 #: Records of live copies checked per minute (a subscription ended or taken up by
 #: another process is let go).
-AUDIT_BATCH = 200
+AUDIT_BATCH = 1000
 
 
 class NotifyError(Exception):
@@ -767,6 +771,7 @@ class Hub:
         self._saves: dict = {}
         self._audit_order: deque = deque()
         self._auditing = False
+        self._stopped = False
 
     # - the stored records
 
@@ -1122,12 +1127,15 @@ class Hub:
                              account=sub.account)
                     self.drop(sub)
         except Exception:
-            log.failure("ews: checking the stored subscriptions failed")
+            if not self._stopped:  # else the store closed under it
+                log.failure("ews: checking the stored subscriptions failed")
         finally:
             self._auditing = False
 
     def stop(self) -> None:
-        """Close every stream and drop every subscription (the server stops)."""
+        """Close every stream and drop every subscription (the server stops; the
+        records stay, for the other processes and the next start)."""
+        self._stopped = True
         for stream in list(self.streams):
             stream.close()
         for sub in list(self.subs.values()):

@@ -10,6 +10,12 @@ run as users run it, each request sent to the worker we choose by freezing the o
 * Subscribe with the Watermark of a subscription that is gone gets the events since;
 * the watermark is a position: a made-up or damaged one, or another account's, is
   refused.
+
+And two servers in this process over one SQLite store (two hubs, as two workers have):
+an all-folders subscription taken up by the other hub tells the calendar's changes and
+the mail since its watermark, and nothing again back on the first; a stream that ended
+on one hub goes on from where it stood on the other (the message streamed before is not
+told again, the one delivered between the two connections is).
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import time
 from pathlib import Path
 
 import pytest
+import pytest_twisted
 
 from smsync.protocols.ews import marks, soap, subscriptions
+from smsync.testing import servers
 from tests.cli.test_serve_workers import Serve, _site, stopped
 
 USER = "alice@example.org"
@@ -291,3 +299,148 @@ def test_watermarks_are_checked(serve):
     decoded = marks.decode(USER, mark)
     assert decoded.seq == 0 and len(decoded.positions) == 1  # the Inbox
     on(serve, 0, "Unsubscribe", f"<m:SubscriptionId>{sub_id}</m:SubscriptionId>")
+
+
+# -- two servers in this process over one SQLite store: each its own store object, so
+# its own hub (as two workers have), with the store's doorbell between them.
+
+
+@pytest.fixture
+def pair():
+    from twisted.internet.defer import ensureDeferred
+
+    from smsync.testing.servers import RunningServers
+    from tests.protocols.ews.ews_support import start, stop
+
+    first = start(("ews", "lmtp"))
+    second = pytest_twisted.blockon(ensureDeferred(RunningServers.start(
+        ("ews",), first.store_uri, accounts=())))
+    assert subscriptions.hub_of(first.store) is not subscriptions.hub_of(second.store)
+    yield first, second
+    stop(second)
+    stop(first)
+
+
+def _pull_all(port) -> tuple:
+    from tests.protocols.ews.ews_support import call
+
+    answer = call(port, "Subscribe", '<m:PullSubscriptionRequest SubscribeToAllFolders="true">'
+                  "<t:EventTypes><t:EventType>CreatedEvent</t:EventType>"
+                  "<t:EventType>ModifiedEvent</t:EventType><t:EventType>DeletedEvent</t:EventType>"
+                  "</t:EventTypes><t:Timeout>10</t:Timeout></m:PullSubscriptionRequest>")
+    root = answer.payload
+    return root.findtext(f".//{soap.m('SubscriptionId')}"), root.findtext(f".//{soap.m('Watermark')}")
+
+
+def _get(port, sub_id, mark) -> list:
+    from tests.protocols.ews.ews_support import call, codes
+
+    answer = call(port, "GetEvents", f"<m:SubscriptionId>{sub_id}</m:SubscriptionId>"
+                  f"<m:Watermark>{mark}</m:Watermark>")
+    assert codes(answer) == ["NoError"], codes(answer)
+    found = []
+    for node in answer.payload.iter():
+        if isinstance(node.tag, str) and node.tag.endswith("Event"):
+            item = node.find(soap.t("ItemId"))
+            found.append((soap.etree.QName(node).localname,
+                          item.get("Id") if item is not None else None,
+                          node.findtext(soap.t("Watermark"))))
+    return found
+
+
+VEVENT = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:%s\r\n"
+          b"DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\n"
+          b"SUMMARY:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@pytest_twisted.ensureDeferred
+async def test_all_folders_with_a_calendar_taken_up_by_the_other_hub(pair):
+    from smsync.model import CollectionKind
+    from smsync.testing.servers import in_thread
+
+    first, second = pair
+    colls = await first.store.collections(servers.USER)
+    calendars = await colls.list_collections(CollectionKind.CALENDAR)
+    calendar = calendars[0] if calendars else await colls.create_collection(
+        "calendar", CollectionKind.CALENDAR)
+    cal = await colls.collection(calendar.name)
+    await cal.put("old.ics", VEVENT % (b"old", b"there before"))
+    sub_id, mark = await in_thread(_pull_all, first.port("http"))
+    await cal.put("new.ics", VEVENT % (b"new", b"made after"))
+    await cal.put("old.ics", VEVENT % (b"old", b"changed after"))
+    await cal.delete("old.ics")
+    await first.deliver(b"Subject: after\r\n\r\nhi\r\n")
+    # The second hub never saw the subscription: it reads from the watermark.
+    found = await in_thread(_get, second.port("http"), sub_id, mark)
+    kinds = sorted(kind for kind, _, _ in found)
+    assert kinds == ["CreatedEvent", "CreatedEvent", "DeletedEvent"], found
+    # Back to the first hub with the second's watermark: nothing again.
+    again = await in_thread(_get, first.port("http"), sub_id, found[-1][2])
+    assert [kind for kind, _, _ in again] == ["StatusEvent"], again
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stream_goes_on_from_where_the_other_hub_streamed(pair):
+    from smsync.testing.servers import in_thread
+
+    first, second = pair
+    from tests.protocols.ews.ews_support import call
+
+    answer = await in_thread(call, first.port("http"), "Subscribe", STREAM_INBOX)
+    sub_id = answer.payload.findtext(f".//{soap.m('SubscriptionId')}")
+
+    def read(server, until: bytes, chunks: list):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port("http"), timeout=30)
+        body = soap.request_envelope(soap.etree.fromstring(
+            f'<m:GetStreamingEvents xmlns:m="{soap.M}" xmlns:t="{soap.T}"><m:SubscriptionIds>'
+            f"<t:SubscriptionId>{sub_id}</t:SubscriptionId></m:SubscriptionIds>"
+            "<m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>"))
+        token = base64.b64encode(f"{servers.USER}:{servers.PASSWORD}".encode()).decode()
+        conn.request("POST", "/EWS/Exchange.asmx", body=body, headers={
+            "Content-Type": "text/xml; charset=utf-8", "Authorization": f"Basic {token}"})
+        answer = conn.getresponse()
+        assert answer.status == 200
+        while until not in b"".join(chunks):
+            piece = answer.read1(65536)
+            if not piece:
+                break
+            chunks.append(piece)
+        conn.close()  # the client hangs up
+
+    chunks: list = []
+    reading = in_thread(read, first, b"NewMailEvent", chunks)
+    await _until(lambda: subscriptions.hub_of(first.store).streams or chunks)
+    assert subscriptions.hub_of(first.store).streams, (sub_id, chunks)
+    await first.deliver(b"Subject: one\r\n\r\nhi\r\n")
+    await reading
+    await _until(lambda: not subscriptions.hub_of(first.store).streams)
+    await _sleep(0.3)  # the first hub writes where the stream stood
+    await first.deliver(b"Subject: two\r\n\r\nhi\r\n")
+    later: list = []
+    await in_thread(read, second, b"NewMailEvent", later)
+    data = b"".join(later)
+    assert data.count(b"<t:NewMailEvent>") == 1, data
+    first_id = _item_ids(b"".join(chunks))
+    second_id = _item_ids(data)
+    assert len(first_id) == 1 and len(second_id) == 1 and first_id != second_id
+
+
+def _item_ids(data: bytes) -> set:
+    import re
+
+    return set(re.findall(rb'<t:ItemId Id="([^"]+)"', data))
+
+
+async def _until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await _sleep(0.02)
+
+
+async def _sleep(seconds: float) -> None:
+    from twisted.internet import defer, reactor
+
+    d = defer.Deferred()
+    reactor.callLater(seconds, d.callback, None)
+    await d
