@@ -798,8 +798,10 @@ class Hub:
     async def _load(self, account: str, sub_id: str) -> Optional[marks.Record]:
         return marks.Record.load(await self.settings.get(account, self._key(sub_id)))
 
-    async def save(self, sub: Subscription) -> None:
-        """Write ``sub``'s record (where it stands, that this process holds it)."""
+    async def save(self, sub: Subscription, strict: bool = False) -> None:
+        """Write ``sub``'s record (where it stands, that this process holds it); a
+        failure is logged (raised with ``strict``: a subscription not kept would be
+        taken for one ended elsewhere)."""
         call = self._saves.pop(sub.id, None)
         if call is not None and call.active():
             call.cancel()
@@ -808,6 +810,8 @@ class Hub:
         try:
             await self.settings.set(sub.account, self._key(sub.id), self._record(sub).dump())
         except Exception as e:
+            if strict:
+                raise
             log.info("ews: keeping the subscription of {account} failed: {e}", account=sub.account, e=e)
 
     def save_soon(self, sub: Subscription) -> None:
@@ -901,7 +905,7 @@ class Hub:
                 positions = {k: v for k, v in positions.items() if v is not None}
                 if positions:
                     await feed.adopt(sub, positions)
-            await self.save(sub)
+            await self.save(sub, strict=True)
         except BaseException:
             self.drop(sub)
             if self.settings is not None:

@@ -11,7 +11,7 @@ run as users run it, each request sent to the worker we choose by freezing the o
 * the watermark is a position: a made-up or damaged one, or another account's, is
   refused.
 
-And two servers in this process over one SQLite store (two hubs, as two workers have):
+And two servers in this process over one SQLite or PostgreSQL store (two hubs, as two workers have):
 an all-folders subscription taken up by the other hub tells the calendar's changes and
 the mail since its watermark, and nothing again back on the first; a stream that ended
 on one hub goes on from where it stood on the other (the message streamed before is not
@@ -33,6 +33,7 @@ import pytest_twisted
 
 from smsync.protocols.ews import marks, soap, subscriptions
 from smsync.testing import servers
+from tests.store import pg_support
 from tests.cli.test_serve_workers import Serve, _site, stopped
 
 USER = "alice@example.org"
@@ -305,14 +306,20 @@ def test_watermarks_are_checked(serve):
 # its own hub (as two workers have), with the store's doorbell between them.
 
 
-@pytest.fixture
-def pair():
+pg_database = pg_support.pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(request):
     from twisted.internet.defer import ensureDeferred
 
-    from smsync.testing.servers import RunningServers
-    from tests.protocols.ews.ews_support import start, stop
+    from smsync.testing.servers import SQLITE, RunningServers
+    from tests.protocols.ews.ews_support import stop
 
-    first = start(("ews", "lmtp"))
+    uri = SQLITE
+    if request.param == "postgresql":
+        uri = pg_support.fresh_schema_uri(request.getfixturevalue("pg_database"))
+    first = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("ews", "lmtp"), uri)))
     second = pytest_twisted.blockon(ensureDeferred(RunningServers.start(
         ("ews",), first.store_uri, accounts=())))
     assert subscriptions.hub_of(first.store) is not subscriptions.hub_of(second.store)
