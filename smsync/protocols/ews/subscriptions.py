@@ -350,6 +350,11 @@ class Subscription:
         return node, len(chosen)
 
 
+#: In ``Subscription.own``: the feed's reads are not its reads yet (it is being taken up
+#: from a watermark; its positions are not placed).
+_HOLD = ""
+
+
 class _Scope:
     """What ``tree.all_folders`` needs of a request: an account and the store."""
 
@@ -478,6 +483,12 @@ class Feed:
         behind the feed, read at once and then with the feed's until both stand at the
         same place, when it joins the feed's. Fires once that first read is done, so
         the events since are queued."""
+        # From now on the feed's reads of those folders are not its (a read under way
+        # may end past the watermark, or before it): its own cursors will tell.
+        if sub.own is None:
+            sub.own = {}
+        for source in positions:
+            sub.own.setdefault(source, None)
         self.joining.append((sub, positions))
         self._kick()
         await self.settle(ADOPT_WAIT)
@@ -508,11 +519,13 @@ class Feed:
                 continue
             for source, position in positions.items():
                 cursor = self.cursors.get(source)
-                if cursor is None or not sub.watches(source):
+                if cursor is None or not sub.watches(source) or position == cursor.position:
+                    if sub.own and sub.own.get(source, False) is None:
+                        del sub.own[source]
+                    if cursor is not None and sub.watches(source):
+                        sub.base[source] = position
                     continue
                 sub.base[source] = position
-                if position == cursor.position:
-                    continue
                 mark, uidnext = position
                 own = _Cursor(cursor.ref, mark, uidnext or 1, calendar=cursor.calendar)
                 # A collection's items at that position are not known: the first read
@@ -522,6 +535,10 @@ class Feed:
                 sub.own[source] = own
                 self.private.setdefault(source, set()).add(sub)
                 self.pending.add(source)
+            if sub.own:
+                sub.own.pop(_HOLD, None)
+            if not sub.own:
+                sub.own = None
 
     def close(self) -> None:
         self.handle.cancel()
@@ -560,11 +577,12 @@ class Feed:
                     source = self.pending.pop()
                     cursor = self.cursors.get(source)
                     if cursor is not None:
-                        # Those reading the folder privately when the read started take
-                        # nothing of it (their own read tells them).
-                        skip = set(self.private.get(source, ()))
                         events = await self._read(cursor)
-                        skip.update(self.private.get(source, ()))
+                        # Those reading the folder privately, or about to, take nothing
+                        # of it (their own read tells them). Nobody joins the feed's
+                        # cursor during its read: joining happens in this loop.
+                        skip = {sub for sub in self.subs.values()
+                                if sub.own and (source in sub.own or _HOLD in sub.own)}
                         if self.cursors.get(source) is cursor:
                             self._hand_out(events, source, cursor.position, skip)
                         elif events:
@@ -892,6 +910,8 @@ class Hub:
         feed = self._feed(account)
         sources = None if folders is None else frozenset(f.ref.source for f in folders)
         sub = Subscription(account, kind, mask, sources, minutes, url=url)
+        if since is not None:
+            sub.own = {_HOLD: None}  # the feed's reads wait for its positions
         # Counted before the baseline is read, so the feed is not dropped meanwhile.
         feed.add(sub)
         self.subs[sub.id] = sub
@@ -905,6 +925,8 @@ class Hub:
                 positions = {k: v for k, v in positions.items() if v is not None}
                 if positions:
                     await feed.adopt(sub, positions)
+                else:
+                    sub.own = None
             await self.save(sub, strict=True)
         except BaseException:
             self.drop(sub)
@@ -986,6 +1008,8 @@ class Hub:
         sources = None if record.folders is None else frozenset(record.folders)
         sub = Subscription(account, record.kind, record.mask, sources, record.minutes,
                            sub_id=subscription_id, created=record.created, url=record.url)
+        if since is not None:
+            sub.own = {_HOLD: None}  # the feed's reads wait for its positions
         feed.add(sub)
         self.subs[sub.id] = sub
         try:
@@ -1006,7 +1030,10 @@ class Hub:
                         # A folder made since the watermark: all of it is news.
                         position = (0, 1 if now[1] else 0) if sources is None else now
                     positions[source] = position
-                await feed.adopt(sub, positions)
+                if positions:
+                    await feed.adopt(sub, positions)
+                else:
+                    sub.own = None
         except BaseException:
             self.drop(sub)
             raise

@@ -451,3 +451,42 @@ async def _sleep(seconds: float) -> None:
     d = defer.Deferred()
     reactor.callLater(seconds, d.callback, None)
     await d
+
+
+@pytest_twisted.ensureDeferred
+async def test_taken_up_during_a_read_of_the_other_hub_tells_each_event_once(pair, monkeypatch):
+    """The hub taking a subscription up is reading the folder for its other
+    subscriptions at that moment, a read that ends past the watermark: the new copy
+    takes nothing of it, its own read from the watermark tells the message once."""
+    from twisted.internet import defer, reactor
+
+    from smsync.testing.servers import in_thread
+    from tests.protocols.ews.ews_support import call
+
+    first, second = pair
+    hub_b = subscriptions.hub_of(second.store)
+    # The second hub already follows the Inbox for another subscription.
+    await in_thread(call, second.port("http"), "Subscribe", STREAM_INBOX)
+    inbox_pull = PULL_INBOX.format(mark="")
+    answer = await in_thread(call, first.port("http"), "Subscribe", inbox_pull)
+    sub_id = answer.payload.findtext(f".//{soap.m('SubscriptionId')}")
+    mark = answer.payload.findtext(f".//{soap.m('Watermark')}")
+    feed = hub_b.feeds[servers.USER]
+    await feed.settle()
+
+    gate = defer.Deferred()
+    read = subscriptions.Feed._read
+
+    async def held(self, cursor, shared=True):
+        if shared and self is feed and not gate.called:
+            await gate
+        return await read(self, cursor, shared)
+
+    monkeypatch.setattr(subscriptions.Feed, "_read", held)
+    await first.deliver(b"Subject: during a read\r\n\r\nhi\r\n")
+    await _until(lambda: feed.running)
+    reactor.callLater(0.5, gate.callback, None)
+    found = await in_thread(_get, second.port("http"), sub_id, mark)
+    created = [item for kind, item, _ in found if kind == "CreatedEvent"]
+    assert len(created) == 1, found
+    assert [kind for kind, _, _ in found].count("NewMailEvent") == 1, found
