@@ -790,6 +790,9 @@ class Hub:
         self._audit_order: deque = deque()
         self._auditing = False
         self._stopped = False
+        #: Copies made in the last minute (id -> when): their record may not name this
+        #: process yet (its write is under way), so the audit leaves them alone.
+        self._taken: dict = {}
 
     # - the stored records
 
@@ -915,6 +918,7 @@ class Hub:
         # Counted before the baseline is read, so the feed is not dropped meanwhile.
         feed.add(sub)
         self.subs[sub.id] = sub
+        self._taken[sub.id] = _now()
         try:
             if self.settings is not None:
                 await self._register(sub)
@@ -1012,6 +1016,7 @@ class Hub:
             sub.own = {_HOLD: None}  # the feed's reads wait for its positions
         feed.add(sub)
         self.subs[sub.id] = sub
+        self._taken[sub.id] = _now()
         try:
             if not feed.folders:
                 feed.folders = await feed._hierarchy()
@@ -1052,6 +1057,7 @@ class Hub:
         if self.subs.get(sub.id) is not sub:
             return
         del self.subs[sub.id]
+        self._taken.pop(sub.id, None)
         call = self._saves.pop(sub.id, None)
         if call is not None and call.active():
             call.cancel()
@@ -1143,12 +1149,15 @@ class Hub:
                 self.drop(sub, expired=True)
                 if record is not None:
                     await self._forget(sub.account, sub.id)
+            young = now - 60
+            for sub_id in [k for k, v in self._taken.items() if v < young]:
+                del self._taken[sub_id]
             order = self._audit_order
             if batch and not order:
                 order.extend(self.subs)
             for _ in range(min(batch, len(order))):
                 sub = self.subs.get(order.popleft())
-                if sub is None:
+                if sub is None or sub.id in self._taken:
                     continue
                 record = await self._load(sub.account, sub.id)
                 if self.subs.get(sub.id) is not sub:

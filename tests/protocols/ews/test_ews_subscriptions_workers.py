@@ -490,3 +490,49 @@ async def test_taken_up_during_a_read_of_the_other_hub_tells_each_event_once(pai
     created = [item for kind, item, _ in found if kind == "CreatedEvent"]
     assert len(created) == 1, found
     assert [kind for kind, _, _ in found].count("NewMailEvent") == 1, found
+
+
+@pytest_twisted.ensureDeferred
+async def test_unsubscribed_through_the_other_hub_the_open_stream_closes(pair, monkeypatch):
+    """Unsubscribe reaching the other hub removes the record; the hub streaming it
+    finds that out when it checks its copies (once a minute; made to happen here) and
+    closes the stream with ConnectionStatus Closed."""
+    from smsync.testing.servers import in_thread
+    from tests.protocols.ews.ews_support import call, codes
+
+    monkeypatch.setattr(subscriptions, "TICK", 0.05)
+    first, second = pair
+    hub_a = subscriptions.hub_of(first.store)
+    answer = await in_thread(call, first.port("http"), "Subscribe", STREAM_INBOX)
+    sub_id = answer.payload.findtext(f".//{soap.m('SubscriptionId')}")
+    chunks, started = [], threading.Event()
+
+    def read():
+        conn = http.client.HTTPConnection("127.0.0.1", first.port("http"), timeout=30)
+        body = soap.request_envelope(soap.etree.fromstring(
+            f'<m:GetStreamingEvents xmlns:m="{soap.M}" xmlns:t="{soap.T}"><m:SubscriptionIds>'
+            f"<t:SubscriptionId>{sub_id}</t:SubscriptionId></m:SubscriptionIds>"
+            "<m:ConnectionTimeout>30</m:ConnectionTimeout></m:GetStreamingEvents>"))
+        token = base64.b64encode(f"{servers.USER}:{servers.PASSWORD}".encode()).decode()
+        conn.request("POST", "/EWS/Exchange.asmx", body=body, headers={
+            "Content-Type": "text/xml; charset=utf-8", "Authorization": f"Basic {token}"})
+        answer = conn.getresponse()
+        started.set()
+        while True:
+            piece = answer.read1(65536)
+            if not piece:
+                break
+            chunks.append(piece)
+        conn.close()
+
+    reading = in_thread(read)
+    await _until(lambda: hub_a.streams and chunks)
+    gone = await in_thread(call, second.port("http"), "Unsubscribe",
+                           f"<m:SubscriptionId>{sub_id}</m:SubscriptionId>")
+    assert codes(gone) == ["NoError"]
+    assert hub_a.streams  # not known there yet
+    hub_a._taken.clear()
+    hub_a._last_sweep = 0.0  # the minute's check, now
+    await reading
+    assert b"<m:ConnectionStatus>Closed" in b"".join(chunks)
+    assert sub_id not in hub_a.subs and not hub_a.streams
