@@ -93,6 +93,8 @@ TOMBSTONES = 10_000
 #: Streamed and pushed events: the subscription's record says where it stands within
 #: this many seconds (one write for a burst).
 SAVE_DELAY = 2.0
+#: ... and written one at a time, this far apart (seconds).
+SAVE_GAP = 0.05
 #: A push subscription's record lapses this long (seconds; at least 3 StatusFrequency
 #: periods) after the process delivering it last renewed it.
 PUSH_LAPSE = 3600
@@ -786,7 +788,10 @@ class Hub:
         self._ticker = None
         self._last_sweep = 0.0
         self._locks: dict = {}
-        self._saves: dict = {}
+        #: Copies whose record is to be written (streamed or pushed events), in order;
+        #: written one at a time, ``SAVE_GAP`` apart, by ``_drain``.
+        self._dirty: dict = {}
+        self._draining = None
         self._audit_order: deque = deque()
         self._auditing = False
         self._stopped = False
@@ -823,9 +828,7 @@ class Hub:
         """Write ``sub``'s record (where it stands, that this process holds it); a
         failure is logged (raised with ``strict``: a subscription not kept would be
         taken for one ended elsewhere)."""
-        call = self._saves.pop(sub.id, None)
-        if call is not None and call.active():
-            call.cancel()
+        self._dirty.pop(sub.id, None)
         if self.settings is None or self.subs.get(sub.id) is not sub:
             return
         try:
@@ -836,13 +839,31 @@ class Hub:
             log.info("ews: keeping the subscription of {account} failed: {e}", account=sub.account, e=e)
 
     def save_soon(self, sub: Subscription) -> None:
-        """``save`` within ``SAVE_DELAY`` seconds (streamed and pushed events: one write
-        for a burst)."""
-        if self.settings is None or sub.id in self._saves:
+        """``save`` later (streamed and pushed events): ``SAVE_DELAY`` seconds on, one
+        write for a burst, and never many at once -- the writes of the streams a
+        delivery woke would otherwise queue ahead of the next delivery's."""
+        if self.settings is None or self._stopped:
             return
+        self._dirty.setdefault(sub.id, sub)
+        if self._draining is None:
+            from twisted.internet import reactor
+
+            self._draining = reactor.callLater(SAVE_DELAY, lambda: ensureDeferred(self._drain()))
+
+    async def _drain(self) -> None:
         from twisted.internet import reactor
 
-        self._saves[sub.id] = reactor.callLater(SAVE_DELAY, lambda: ensureDeferred(self.save(sub)))
+        try:
+            while self._dirty and not self._stopped:
+                sub_id = next(iter(self._dirty))
+                sub = self._dirty.pop(sub_id)
+                if self.subs.get(sub_id) is sub:
+                    await self.save(sub)
+                    d = Deferred()
+                    reactor.callLater(SAVE_GAP, d.callback, None)
+                    await d
+        finally:
+            self._draining = None
 
     def _lock(self, account: str):
         from twisted.internet.defer import DeferredLock
@@ -1058,9 +1079,7 @@ class Hub:
             return
         del self.subs[sub.id]
         self._taken.pop(sub.id, None)
-        call = self._saves.pop(sub.id, None)
-        if call is not None and call.active():
-            call.cancel()
+        self._dirty.pop(sub.id, None)
         if expired:
             self._bury(sub.account, sub.id)
         feed = self.feeds.get(sub.account)
@@ -1180,10 +1199,10 @@ class Hub:
             stream.close()
         for sub in list(self.subs.values()):
             self.drop(sub)
-        for call in self._saves.values():
-            if call.active():
-                call.cancel()
-        self._saves.clear()
+        self._dirty.clear()
+        if self._draining is not None and self._draining.active():
+            self._draining.cancel()
+        self._draining = None
         if self._ticker is not None and self._ticker.active():
             self._ticker.cancel()
         self._ticker = None

@@ -5,6 +5,7 @@ client presents (GetEvents) or the one last streamed (GetStreamingEvents)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -224,10 +225,13 @@ async def get_streaming_events(ctx, request):
     if getattr(ctx, "request", None) is None:
         raise EWSError("ErrorInvalidOperation", "streaming needs the HTTP connection")
     del request, holder, wanted
-    stream = subscriptions.Stream(hub, ctx.request, subs, ctx.version, minutes)
+    # This process holds them now, until the connection's end and STREAM_IDLE after:
+    # written before the answer starts, so no write is left behind it.
+    lapse = time.time() + minutes * 60 + subscriptions.STREAM_IDLE
     for sub in subs:
-        # This process holds it now, until the connection's end and STREAM_IDLE after.
+        sub.expires = max(sub.expires, lapse)
         await hub.save(sub)
+    stream = subscriptions.Stream(hub, ctx.request, subs, ctx.version, minutes)
     del subs
     await stream.done
     # The stream wrote and finished the answer; this is never sent.
