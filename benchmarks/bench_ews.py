@@ -103,8 +103,9 @@ def serve(directory: str, spec_file: str) -> None:
         await store.close()
         config = config_with(default_config(), limits={
             "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
+        # freeze_gc: as a server process of its own runs (SmsyncService under twistd).
         running = await RunningServers.start(("ews", "lmtp"), uri, config=config, accounts=(),
-                                             directory=directory)
+                                             directory=directory, freeze_gc=True)
         ports = {"http": running.port("http"), "lmtp": running.port("lmtp")}
         nonlocal profile
         if spec.get("tracemalloc"):
