@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_ews.py [--quick] [--only find,get,rss,push]
         [--items 10000] [--page 100] [--streams 5000] [--stream-accounts 50]
-        [--push-streams 1000] [--push-accounts 100] [--profile DIR]
+        [--push-streams 1000] [--push-accounts 100] [--profile DIR] [--no-freeze-gc]
 
 ``--quick`` is a smoke run with small sizes (500 messages, 500 streams, 100 pushed).
 ``--profile DIR`` runs each server under cProfile once it is ready and writes
@@ -65,6 +65,8 @@ EWS_PATH = "/EWS/Exchange.asmx"
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
 S = "http://schemas.xmlsoap.org/soap/envelope/"
+#: Whether the servers freeze their start-up objects as a server process does (``--no-freeze-gc``: not).
+FREEZE_GC = True
 TARGETS = {"find_items_s": 3000, "get_items_s": 1000, "streams_rss_mb": 200, "push_p99_ms": 100}
 
 
@@ -105,7 +107,7 @@ def serve(directory: str, spec_file: str) -> None:
             "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
         # freeze_gc: as a server process of its own runs (SmsyncService under twistd).
         running = await RunningServers.start(("ews", "lmtp"), uri, config=config, accounts=(),
-                                             directory=directory, freeze_gc=True)
+                                             directory=directory, freeze_gc=spec.get("freeze_gc", True))
         ports = {"http": running.port("http"), "lmtp": running.port("lmtp")}
         nonlocal profile
         if spec.get("tracemalloc"):
@@ -151,6 +153,7 @@ class Server:
     def __init__(self, label: str, spec: dict, profile_dir=None):
         self.label = label
         self.dir = tempfile.mkdtemp(prefix="smsync-bench-ews-")
+        spec = dict(spec, freeze_gc=FREEZE_GC)
         if profile_dir:
             spec = dict(spec, profile=os.path.join(os.path.abspath(profile_dir), f"{label}.pstats"))
         spec_file = os.path.join(self.dir, "spec.json")
@@ -568,8 +571,12 @@ def main() -> None:
     ap.add_argument("--profile", help="write each server's cProfile statistics in this directory")
     ap.add_argument("--tracemalloc", help="trace the rss server's allocations (slow; its RSS is then "
                     "not the figure) and write the largest, with the streams open, to DIR/rss.txt")
+    ap.add_argument("--no-freeze-gc", action="store_true",
+                    help="the servers do not freeze their start-up objects (as before e469c5d)")
     ap.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global FREEZE_GC
+    FREEZE_GC = not args.no_freeze_gc
     if args.serve:
         serve(*args.serve)
         return
