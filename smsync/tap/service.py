@@ -222,10 +222,11 @@ class SmsyncService(MultiService):
     ``smsync serve``, which pass it) everything alive once the server is ready --
     modules, templates, the store's and protocols' objects, about 100,000 -- is moved out
     of the cyclic garbage collector's sight (``gc.freeze``): otherwise each full
-    collection walks all of it, 30-50 ms with the reactor stopped, about every hundred
+    collection walks all of it, 30-50 ms with the reactor stopped, about every seventy
     web requests (benchmarks/bench_web.py: the web interface's worst answers;
-    docs/performance.md, issue 17). Objects made later are collected as before. Off by default, for embedders and tests: several servers started
-    and stopped in one process would each freeze what the others left."""
+    docs/performance.md, issue 17). Objects made later are collected as before. Off by
+    default, for embedders and tests: several servers started and stopped in one process
+    would each freeze what the others left."""
 
     def __init__(self, plan: Plan, reactor=None, stop_reactor_on_failure: bool = True,
                  freeze_gc: bool = False):
