@@ -12,7 +12,7 @@ from typing import Optional
 
 import attrs
 
-from smsync.protocols.lists import catalog, rows, schema, soap, tokens
+from smsync.protocols.lists import caml, catalog, rows, schema, soap, tokens
 from smsync.protocols.lists.operations import operation
 
 #: Most rows one page holds, whatever RowLimit asks (a bound on one answer's size).
@@ -87,6 +87,16 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
     return out
 
 
+async def rendered_where(ctx, ref, numbered_infos, options: Options, keep, rows_of=None) -> list:
+    """``rendered``, then only the rows ``keep`` (a ``caml`` predicate, None: all)
+    accepts: rendered with every field, so the query may test a field the ViewFields
+    leave out, then cut to those."""
+    if keep is None:
+        return await rendered(ctx, ref, numbered_infos, options, rows_of)
+    every = await rendered(ctx, ref, numbered_infos, attrs.evolve(options, fields=None), rows_of)
+    return caml.filter_rows(every, keep, options.fields, rows.ALWAYS)
+
+
 def page(numbered_infos: list, options: Options, revision: int):
     """``(this page, next position or None)`` of the numbered items. A page is counted
     in items: a recurring event's occurrence rows come with their series."""
@@ -114,9 +124,10 @@ async def get_list_items(ctx, request):
         return root
     ref = await ctx.list(name)
     options = read_options(request)
+    keep = caml.of_request(request)
     revision = options.position.revision if options.position is not None else ref.info.revision
     everything = await numbered(ctx, ref)
     chosen, position = page(everything, options, revision)
-    result.append(rows.listitems(await rendered(ctx, ref, chosen, options), position))
+    result.append(rows.listitems(await rendered_where(ctx, ref, chosen, options, keep), position))
     await ctx.state.save()
     return root
