@@ -10,7 +10,8 @@ from typing import Optional
 import attrs
 
 from smsync.model import PROP_DESCRIPTION, PROP_DISPLAYNAME, CollectionInfo
-from smsync.protocols.lists import ids, rows, schema, state
+from smsync.formats import pim_attachments as files
+from smsync.protocols.lists import attachments, ids, rows, schema, state
 from smsync.protocols.lists.converters import Converter, RowInfo, converter
 from smsync.protocols.lists.soap import LIST_NOT_FOUND, ListsFault
 
@@ -118,8 +119,20 @@ def item_rows(ref: ListRef, item, idmap) -> list:
         fields = rows.common_fields(item_id, item.info.revision, ref.guid, key, ref.path,
                                     ref.type.content_type_id, ref.type.content_type, ref.account)
         fields.update((k, v) for k, v in values.items() if k not in _SERVERS)
+        if index == 0 and files.has_files(item.content):
+            fields["Attachments"] = attachment_urls(ref, item_id, attachments.names(item.content))
         out.append((item_id, key, fields))
     return out
+
+
+def attachment_urls(ref: ListRef, item_id: int, names: list) -> str:
+    """The Attachments field of an item with files: ``;#url;#url;#`` (what SharePoint
+    writes with IncludeAttachmentUrls, which Outlook always asks; the URLs
+    server-relative, as the row's other references are), ``0`` with none."""
+    if not names:
+        return "0"
+    return ";#" + "".join(attachments.url_of("/" + ref.site_path.strip("/"), ref.url_name, item_id, n) + ";#"
+                          for n in names)
 
 
 def shows(ref: ListRef, info) -> bool:
