@@ -45,15 +45,16 @@ def site_of(site_url: str, base: str) -> str:
     return stssync.base_url(site_url, "", "") if site_url.strip() else base.rstrip("/") + LISTS_PATH
 
 
-def collection_links(account: str, infos, site: str) -> list[CollectionLinks]:
+def collection_links(account: str, infos, site: Optional[str]) -> list[CollectionLinks]:
     """Each of ``infos`` (``CollectionInfo``, in the order given) with its links on
-    ``site``. ``ValueError`` for a site that is not an http(s) URL."""
+    ``site`` (None: without links). ``ValueError`` for a site that is not an http(s)
+    URL."""
     out = []
     for info in infos:
         title = info.properties.get(PROP_DISPLAYNAME) or info.name
         link_type = LINK_TYPES.get(info.kind)
         link = link_2003 = None
-        if link_type is not None:
+        if link_type is not None and site is not None:
             guid = stssync.list_guid(account, info.id)
             list_url = f"Lists/{info.name}"
             link = stssync.stssync_link(link_type, site, list_url, guid, account, title)

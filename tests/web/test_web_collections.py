@@ -119,3 +119,15 @@ async def test_openapi_describes_the_call(web):
     operation = doc["paths"]["/api/v1/collections"]["get"]
     schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert "add_to_outlook" in json.dumps(schema) and operation["summary"]
+
+
+def test_links_without_a_site_and_with_a_bad_one():
+    from smsync.model import CollectionInfo
+
+    infos = [CollectionInfo("c1", "calendar", CollectionKind.CALENDAR, frozenset({"VEVENT"}))]
+    views = admin_collections.collection_links(USER, infos, None)
+    assert [(v.name, v.link, v.link_2003) for v in views] == [("calendar", None, None)]
+    with pytest.raises(ValueError):
+        admin_collections.collection_links(USER, infos, "ftp://example.org/lists")
+    assert admin_collections.site_of("", "https://mail.example.org:8443") == "https://mail.example.org:8443/lists"
+    assert admin_collections.site_of("https://proxy.example.org/sp/", "x") == "https://proxy.example.org/sp"

@@ -30,6 +30,9 @@ _COMPARE = ("Eq", "Neq", "Gt", "Lt", "Geq", "Leq", "Contains", "BeginsWith")
 _NULLS = ("IsNull", "IsNotNull")
 _NUMBERS = ("integer", "counter", "number", "currency", "modstat")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+#: What a field SharePoint gives every item has when a row does not carry it: a query on
+#: it (clients filter out folders with ``FSObjType`` 0) must not drop every row.
+IMPLICIT = {"FSObjType": "0", "ItemChildCount": "0", "FolderChildCount": "0", "_ModerationStatus": "0"}
 #: Deepest And/Or nesting read (the envelope's depth bounds it too).
 MAX_TERMS = 200
 
@@ -126,7 +129,7 @@ class _Term:
         return self._typed(text)
 
     def __call__(self, fields: dict) -> bool:
-        raw = fields.get(self.field) or ""
+        raw = fields.get(self.field) or IMPLICIT.get(self.field, "")
         if self.op == "IsNull":
             return raw == ""
         if self.op == "IsNotNull":

@@ -29,8 +29,9 @@ async def _links(req):
     try:
         return collection_links(req.account, infos, site)
     except ValueError:
-        # A [lists] site_url that is not an http(s) URL: the collections without links.
-        return collection_links(req.account, infos, "https://invalid.invalid/lists")
+        # A [lists] site_url that is not an http(s) URL: the collections without links
+        # (the configuration check names the mistake).
+        return collection_links(req.account, infos, None)
 
 
 @page("GET", "/web/collections")

@@ -48,6 +48,9 @@ def ref(name, value, kind="Text", extra=""):
     ("<IsNull><FieldRef Name='Body'/></IsNull>", True),
     ("<IsNotNull><FieldRef Name='Body'/></IsNotNull>", False),
     ("<IsNull><FieldRef Name='Missing'/></IsNull>", True),
+    # Fields every SharePoint item has, which rows leave out: no folders here.
+    ("<Eq><FieldRef Name='FSObjType'/><Value Type='Lookup'>0</Value></Eq>", True),
+    ("<Neq><FieldRef Name='FSObjType'/><Value Type='Integer'>0</Value></Neq>", False),
     (f"<Eq>{ref('Body', 'x')}</Eq>", False),  # an empty field matches only Neq
     (f"<Eq>{ref('AssignedTo', 'alice@example.org', 'User')}</Eq>", True),
     ("<Eq><FieldRef Name='AssignedTo' LookupId='TRUE'/><Value Type='Integer'>1</Value></Eq>", True),
