@@ -61,6 +61,20 @@ def parse_path(url_or_path: str, site_path: str) -> Optional[AttachmentPath]:
     return AttachmentPath(unquote(match.group(1)), int(match.group(2)), unquote(match.group(3)))
 
 
+def absolute_urls(data_rows: list, site_url: str) -> list:
+    """The rows with the server-relative URLs of their ``Attachments`` field made
+    absolute on ``site_url``'s origin, as SharePoint writes them with
+    IncludeAttachmentUrls (Outlook downloads from them as they are)."""
+    parts = urlsplit(site_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    for row in data_rows:
+        value = row.get("ows_Attachments")
+        if value and value.startswith(";#/"):
+            row.set("ows_Attachments", ";#".join(origin + piece if piece.startswith("/") else piece
+                                                 for piece in value.split(";#")))
+    return data_rows
+
+
 def good_name(name: str) -> bool:
     return bool(name) and len(name) <= 128 and not _BAD_NAME.search(name) and name.strip(". ") == name
 

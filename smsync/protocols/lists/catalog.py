@@ -127,8 +127,9 @@ def item_rows(ref: ListRef, item, idmap) -> list:
 
 def attachment_urls(ref: ListRef, item_id: int, names: list) -> str:
     """The Attachments field of an item with files: ``;#url;#url;#`` (what SharePoint
-    writes with IncludeAttachmentUrls, which Outlook always asks; the URLs
-    server-relative, as the row's other references are), ``0`` with none."""
+    writes with IncludeAttachmentUrls, which Outlook always asks; server-relative here,
+    made absolute on the request's site by ``attachments.absolute_urls``), ``0`` with
+    none."""
     if not names:
         return "0"
     return ";#" + "".join(attachments.url_of("/" + ref.site_path.strip("/"), ref.url_name, item_id, n) + ";#"

@@ -83,7 +83,7 @@ async def owssvr(ctx, query: bytes) -> Response:
     options = Options(limit, None, wanted, True)
     everything = await numbered(ctx, ref)
     chosen, _ = page(everything, options, ref.info.revision)
-    data_rows = await rendered(ctx, ref, chosen, options)
+    data_rows = attachments.absolute_urls(await rendered(ctx, ref, chosen, options), ctx.site_url)
     await ctx.state.save()
     await ctx.note(f"{ref.title}: list export (owssvr.dll), {len(data_rows)} rows sent")
     body = etree.tostring(rowset(ref.defs(), data_rows, wanted), encoding="utf-8", xml_declaration=False)

@@ -12,7 +12,7 @@ from typing import Optional
 
 import attrs
 
-from smsync.protocols.lists import caml, catalog, rows, schema, soap, tokens
+from smsync.protocols.lists import attachments, caml, catalog, rows, schema, soap, tokens
 from smsync.protocols.lists.operations import operation
 
 #: Most rows one page holds, whatever RowLimit asks (a bound on one answer's size).
@@ -90,11 +90,13 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
 async def rendered_where(ctx, ref, numbered_infos, options: Options, keep, rows_of=None) -> list:
     """``rendered``, then only the rows ``keep`` (a ``caml`` predicate, None: all)
     accepts: rendered with every field, so the query may test a field the ViewFields
-    leave out, then cut to those."""
+    leave out, then cut to those; attachment URLs made absolute."""
     if keep is None:
-        return await rendered(ctx, ref, numbered_infos, options, rows_of)
-    every = await rendered(ctx, ref, numbered_infos, attrs.evolve(options, fields=None), rows_of)
-    return caml.filter_rows(every, keep, options.fields, rows.ALWAYS)
+        found = await rendered(ctx, ref, numbered_infos, options, rows_of)
+    else:
+        every = await rendered(ctx, ref, numbered_infos, attrs.evolve(options, fields=None), rows_of)
+        found = caml.filter_rows(every, keep, options.fields, rows.ALWAYS)
+    return attachments.absolute_urls(found, ctx.site_url)
 
 
 def page(numbered_infos: list, options: Options, revision: int):
