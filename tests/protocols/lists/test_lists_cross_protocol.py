@@ -194,3 +194,29 @@ async def test_attachment_added_in_outlook_is_an_attach_over_caldav(pim):
     body = (await in_thread(dav, pim, "GET", HOMES["tasks"] + "t.ics"))[2].replace(b"\r\n ", b"")
     assert b"ATTACH;FMTTYPE=text/plain;ENCODING=BASE64;VALUE=BINARY;X-FILENAME=report.txt:" \
         + base64.b64encode(b"numbers") in body
+
+
+@pytest.mark.parametrize("kind", ["contacts", "tasks"])
+@pytest_twisted.ensureDeferred
+async def test_shareplum_writes_seen_over_dav_and_dav_writes_seen_by_shareplum(pim, kind):
+    from tests.protocols.lists.lists_support import shareplum_site
+
+    port = pim.port("http")
+    collection, guid = await collection_and_guid(pim, kind)
+    site = await in_thread(shareplum_site, port)
+    sp_list = await in_thread(site.list, guid)
+    title = {f["Name"]: f["DisplayName"] for f in sp_list.fields}["Title"]
+    assert await in_thread(sp_list.update_list_items, [{title: "From shareplum"}], "New") == {"1,New": OK}
+    name = await _only(collection)
+    assert b"From shareplum" in (await in_thread(dav, pim, "GET", HOMES[kind] + name))[2]
+    [item] = await in_thread(sp_list.get_list_items)
+    assert await in_thread(sp_list.update_list_items, [{"ID": item["ID"], title: "Changed by shareplum"}],
+                           "Update") == {"1,Update": OK}
+    status, _, body = await in_thread(dav, pim, "GET", HOMES[kind] + name)
+    assert b"Changed by shareplum" in body
+    # A DAV edit is what shareplum reads next; a DAV delete empties its list.
+    await in_thread(dav, pim, "PUT", HOMES[kind] + name, body.replace(b"Changed by shareplum", b"Changed over DAV"),
+                    {"Content-Type": "text/vcard" if kind == "contacts" else "text/calendar"})
+    assert [i[title] for i in await in_thread(sp_list.get_list_items)] == ["Changed over DAV"]
+    assert (await in_thread(dav, pim, "DELETE", HOMES[kind] + name))[0] in (200, 204)
+    assert await in_thread(sp_list.get_list_items) == []
