@@ -158,10 +158,13 @@ class ListsEndpoint:
             if method not in ("GET", "HEAD"):
                 return refuse(405, f"{method} is not served here", host, {"Allow": "GET"})
             ctx = await self._context(request, account, host, route, soap.VERSION_11)
-            async with self._locked(ctx):
-                if route == "owssvr":
-                    return await downloads.owssvr(ctx, query)
-                return await downloads.attachment(ctx, path.decode("utf-8", "replace"))
+            try:
+                async with self._locked(ctx):
+                    if route == "owssvr":
+                        return await downloads.owssvr(ctx, query)
+                    return await downloads.attachment(ctx, path.decode("utf-8", "replace"))
+            except StorageUnavailable as e:
+                return refuse(503, f"the server is busy: {e}", host, {"Retry-After": "30"})
         if method != "POST":
             return refuse(405, f"{method} is not served here", host, {"Allow": "POST"})
         raw = request.content.read(soap.MAX_REQUEST + 1) if request.content is not None else b""
