@@ -8,8 +8,8 @@ import socket
 
 from smsync.cli.common import CliError, data_dir, existing_account, opened_store, say
 from smsync.config import CONFIG_NAME, Config, ConfigError, load_config
-from smsync.model import PROP_DISPLAYNAME
-from smsync.protocols.lists import LISTS_PATH, ids, links
+from smsync.admin.collections import LISTS_PATH, collection_links
+from smsync.formats import stssync
 
 
 def add_parser(subparsers, parents) -> None:
@@ -42,21 +42,16 @@ def _config(args) -> Config:
 def site_of(config: Config) -> str:
     """The site the links name (``[lists] site_url``, else from the host name)."""
     hostname = config.delivery.hostname.strip() or socket.getfqdn()
-    return links.base_url(config.lists.site_url, hostname, LISTS_PATH)
+    return stssync.base_url(config.lists.site_url, hostname, LISTS_PATH)
 
 
-def format_collections(account: str, infos, site: str, version: str = links.VERSION) -> list[str]:
+def format_collections(account: str, infos, site: str, version: str = stssync.VERSION) -> list[str]:
     """The table ``collections list`` prints: a header, then one line per collection,
     its link last (``-`` where Outlook cannot take it as a list)."""
     rows = [("NAME", "KIND", "DISPLAY NAME", "ADD TO OUTLOOK")]
-    for info in infos:
-        title = info.properties.get(PROP_DISPLAYNAME) or info.name
-        kind = ids.list_type(info.kind)
-        link = "-"
-        if kind is not None and not (version == links.VERSION_2003 and kind.link_type == "tasks"):
-            link = links.stssync_link(kind.link_type, site, f"Lists/{info.name}",
-                                      ids.list_guid(account, info.id), account, title, version)
-        rows.append((info.name, info.kind.value, title, link))
+    for view in collection_links(account, infos, site):
+        link = view.link_2003 if version == stssync.VERSION_2003 else view.link
+        rows.append((view.name, view.kind, view.display_name, link or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
 
@@ -68,7 +63,7 @@ async def cmd_list(args, reactor) -> None:
         async with opened_store(args) as store:
             account = await existing_account(store, args.user)
             infos = await (await store.collections(account)).list_collections()
-        version = links.VERSION_2003 if args.outlook_2003 else links.VERSION
+        version = stssync.VERSION_2003 if args.outlook_2003 else stssync.VERSION
         lines = format_collections(account, infos, site, version)
     except ValueError as e:
         raise CliError(f"[lists] site_url: {e}") from None

@@ -262,4 +262,4 @@ def make_service(protocol: str, options):
             # A warning if asked for by name; one per core is only the default.
             say = log.warn if options["workers"] is not None else log.info
             say("smsync: one worker, in this process, not {n}: {why}", n=workers, why=why)
-    return SmsyncService(plan)
+    return SmsyncService(plan, freeze_gc=True)

@@ -8,6 +8,7 @@ portal, and closes the store after its children have stopped.
 
 from __future__ import annotations
 
+import gc
 from typing import Optional, Sequence
 
 import attrs
@@ -215,11 +216,23 @@ class SmsyncService(MultiService):
     ``ready`` fires once the store is open and every protocol has been started (or
     failed: see ``startup_failures``). A failure to start stops the reactor when
     ``stop_reactor_on_failure`` (a server missing its store or a port should not run on
-    half-started); embedders and tests turn that off and read ``failures``."""
+    half-started); embedders and tests turn that off and read ``failures``.
 
-    def __init__(self, plan: Plan, reactor=None, stop_reactor_on_failure: bool = True):
+    With ``freeze_gc`` (a server process of its own: ``twistd -n smsync``, a worker of
+    ``smsync serve``, which pass it) everything alive once the server is ready --
+    modules, templates, the store's and protocols' objects, about 100,000 -- is moved out
+    of the cyclic garbage collector's sight (``gc.freeze``): otherwise each full
+    collection walks all of it, 30-50 ms with the reactor stopped, about every seventy
+    web requests (benchmarks/bench_web.py: the web interface's worst answers;
+    docs/performance.md, issue 17). Objects made later are collected as before. Off by
+    default, for embedders and tests: several servers started and stopped in one process
+    would each freeze what the others left."""
+
+    def __init__(self, plan: Plan, reactor=None, stop_reactor_on_failure: bool = True,
+                 freeze_gc: bool = False):
         super().__init__()
         self.stop_reactor_on_failure = stop_reactor_on_failure
+        self.freeze_gc = freeze_gc
         self.failures: list[str] = []
         self.plan = plan
         self.store = None
@@ -270,6 +283,10 @@ class SmsyncService(MultiService):
         listening = [s.listening for s in self if getattr(s, "listening", None) is not None]
         await DeferredList(listening, consumeErrors=True)
         self._record_listening()
+        if self.freeze_gc:
+            # What start-up left as garbage goes first: frozen, it would stay forever.
+            gc.collect()
+            gc.freeze()
 
     def _record_listening(self) -> None:
         # What runs, with the real port numbers (``tcp:0`` too), for whoever tells

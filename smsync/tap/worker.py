@@ -83,7 +83,7 @@ def main() -> int:
 
     from smsync.tap.service import SmsyncService, startup_failures
 
-    service = SmsyncService(plan, reactor)
+    service = SmsyncService(plan, reactor, freeze_gc=True)
     stopping = []
 
     def stop(why: str) -> None:

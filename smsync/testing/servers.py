@@ -225,7 +225,7 @@ class RunningServers:
                     tls: bool = False, config: Optional[Config] = None,
                     knobs: Optional[Mapping[str, Mapping]] = None,
                     accounts: Iterable[str] = (USER, OTHER), directory=None,
-                    interface: str = HOST):
+                    interface: str = HOST, freeze_gc: bool = False):
         """Start ``protocols`` over the store at ``store_uri`` and fire with the running
         servers once every one listens (on ``interface``: 127.0.0.1 by default,
         ``"0.0.0.0"`` for clients connecting to another address of the machine).
@@ -255,6 +255,9 @@ class RunningServers:
                 ``()`` for a persistent store that already has them.
             directory: where the harness keeps its files; default a new temporary
                 directory, removed by ``stop``.
+            freeze_gc: freeze what is alive once the servers are ready, as a server
+                process of its own does (``SmsyncService``): for a benchmark's server
+                process, not for tests (each start would freeze what earlier ones left).
 
         Raises:
             ValueError: a protocol is not available.
@@ -267,7 +270,7 @@ class RunningServers:
         try:
             service = SmsyncService(
                 _plan(names, store_uri, directory, tls, config, interface),
-                stop_reactor_on_failure=False)
+                stop_reactor_on_failure=False, freeze_gc=freeze_gc)
             service.startService()
             await service.ready
             if service.failures:

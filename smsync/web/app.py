@@ -16,6 +16,7 @@ to it too.
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 from urllib.parse import urlsplit
 
@@ -34,6 +35,11 @@ log = Logger(namespace="smsync.web")
 PAGES = "/web"
 API = "/api/v1"
 SAFE = ("GET", "HEAD")
+#: The ``Server-Timing`` metric every answer carries: the milliseconds from the start of
+#: ``WebApp.handle`` to its answer being ready (the route, the sign-in check, the store
+#: calls, the rendering), so a browser's developer tools and ``benchmarks/bench_web.py``
+#: see the server's own time apart from the network and the client.
+TIMING_METRIC = "app"
 
 
 class WebApp:
@@ -48,6 +54,17 @@ class WebApp:
         self.sessions = Sessions(edge.store)
 
     async def handle(self, raw) -> Response:
+        # Always on: a clock read and one short header; the client learns no more than
+        # its own round trip tells it. A streamed answer's figure ends when its first
+        # part is ready.
+        began = time.perf_counter()
+        answer = await self._handle(raw)
+        # A new dict: a handler may have answered with headers it shares.
+        answer.headers = {**answer.headers,
+                          "Server-Timing": f"{TIMING_METRIC};dur={(time.perf_counter() - began) * 1000:.2f}"}
+        return answer
+
+    async def _handle(self, raw) -> Response:
         method = raw.method.decode("ascii", "replace").upper()
         try:
             path = raw.path.decode("utf-8").split("?", 1)[0]

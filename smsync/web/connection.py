@@ -159,3 +159,15 @@ def connection_settings(edge, account: str, host_header: Optional[str]) -> Conne
             caldav=base + "/.well-known/caldav" if "caldav" in running else None,
             carddav=base + "/.well-known/carddav" if "carddav" in running else None)
     return Connection(account, host, tuple(services), autodiscover)
+
+
+def web_base(edge, host_header: Optional[str]) -> str:
+    """The server's HTTP site as clients reach it (``https://host[:port]``): the
+    listener clients are told of, or ``https://host`` when none runs here (a proxy)."""
+    host = server_host(edge.config, host_header)
+    web = _preferred(edge.listening.of("http"))
+    if web is None:
+        return f"https://{_url_host(host)}"
+    scheme = "https" if web.tls else "http"
+    default = 443 if web.tls else 80
+    return f"{scheme}://{_url_host(host)}" + ("" if web.port == default else f":{web.port}")

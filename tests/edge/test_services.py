@@ -46,3 +46,27 @@ async def test_an_embedded_factory_makes_its_own_edge():
         assert edge_for(store, portal, shared) is shared
     finally:
         await store.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_server_of_its_own_freezes_what_start_up_made_and_an_embedded_one_does_not():
+    # A full collection then leaves the start-up objects alone (bench_web.py: 30-50 ms
+    # pauses without it); embedders and tests, starting many servers, freeze nothing.
+    import gc
+
+    plan = Plan(store_uri="memory:", config=Config(), streams={"imap": [LOCAL]})
+    gc.unfreeze()
+    try:
+        embedded = SmsyncService(plan, stop_reactor_on_failure=False)
+        embedded.startService()
+        await embedded.ready
+        await embedded.stopService()
+        assert gc.get_freeze_count() == 0
+        own = SmsyncService(plan, stop_reactor_on_failure=False, freeze_gc=True)
+        own.startService()
+        await own.ready
+        assert not own.failures
+        assert gc.get_freeze_count() > 0
+        await own.stopService()
+    finally:
+        gc.unfreeze()

@@ -98,3 +98,26 @@ async def test_openapi_document_lists_the_calls(web):
     assert status == 200
     doc = json.loads(body)
     assert doc["openapi"].startswith("3.") and "/api/v1/devices" in doc["paths"]
+
+
+_TIMING = re.compile(r"^app;dur=(\d+\.\d\d)$")
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_answer_says_its_server_time(web):
+    # Server-Timing (what benchmarks/bench_web.py reads): pages, API calls, refusals and
+    # redirects alike, the server's own milliseconds -- never more than the round trip.
+    import time
+
+    cookie = await in_thread(sign_in, web)
+    for method, path, headers in [("GET", "/web/signin", {}), ("GET", "/web/devices", {}),
+                                  ("GET", "/web/devices", {"Cookie": cookie}),
+                                  ("GET", "/api/v1/devices", {"Cookie": cookie}),
+                                  ("GET", "/api/v1/devices", {}), ("GET", "/web/no-such-page", {}),
+                                  ("DELETE", "/web/devices", {"Cookie": cookie})]:
+        began = time.perf_counter()
+        status, answer, _ = await in_thread(request, web, method, path, headers=headers)
+        round_trip = (time.perf_counter() - began) * 1000
+        found = _TIMING.match(answer.get("server-timing", ""))
+        assert found, (method, path, status, answer.get("server-timing"))
+        assert 0 <= float(found.group(1)) <= round_trip, (path, found.group(1), round_trip)

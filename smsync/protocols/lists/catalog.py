@@ -10,7 +10,8 @@ from typing import Optional
 import attrs
 
 from smsync.model import PROP_DESCRIPTION, PROP_DISPLAYNAME, CollectionInfo
-from smsync.protocols.lists import ids, rows, schema, state
+from smsync.formats import pim_attachments as files
+from smsync.protocols.lists import attachments, ids, rows, schema, state
 from smsync.protocols.lists.converters import Converter, RowInfo, converter
 from smsync.protocols.lists.soap import LIST_NOT_FOUND, ListsFault
 
@@ -98,7 +99,13 @@ def item_rows(ref: ListRef, item, idmap) -> list:
     ones as they are first seen); an item the converter cannot read keeps one row of
     its common fields with its name as Title, so the list stays whole."""
     master_id = idmap.id_of(item.info.name)
-    return numbered_rows(ref, item.info, converted(ref, item, master_id), idmap)
+    return numbered_rows(ref, item.info, converted(ref, item, master_id), idmap, files_of(item))
+
+
+def files_of(item) -> Optional[list]:
+    """The names of the files ``item`` carries (its Attachments field), None for an
+    item without any."""
+    return attachments.names(item.content) if files.has_files(item.content) else None
 
 
 def converted(ref: ListRef, item, master_id: int) -> list:
@@ -120,10 +127,11 @@ _STAND_IN_TEXT = str(_STAND_IN)
 
 
 def shared_conversion(ref: ListRef, item) -> Optional[tuple]:
-    """``(rows, spots)``: ``converted`` made with a stand-in for the series' ID (a
-    device's own IDs depend on the order it first saw items in), and the ``(row index,
-    field)`` pairs whose value is that ID, for ``with_master``. None when the rows use
-    the ID some other way (then they are the device's own)."""
+    """``(rows, spots, file names)``: ``converted`` made with a stand-in for the series'
+    ID (a device's own IDs depend on the order it first saw items in), the ``(row
+    index, field)`` pairs whose value is that ID, for ``with_master``, and
+    ``files_of``. None when the rows use the ID some other way (then they are the
+    device's own)."""
     made = converted(ref, item, _STAND_IN)
     spots = []
     for index, values in enumerate(made):
@@ -132,7 +140,7 @@ def shared_conversion(ref: ListRef, item) -> Optional[tuple]:
                 if value != _STAND_IN_TEXT:
                     return None
                 spots.append((index, name))
-    return made, tuple(spots)
+    return made, tuple(spots), files_of(item)
 
 
 def with_master(made: list, spots: tuple, master_id: int) -> list:
@@ -149,9 +157,9 @@ def with_master(made: list, spots: tuple, master_id: int) -> list:
     return out
 
 
-def numbered_rows(ref: ListRef, info, values_list: list, idmap) -> list:
+def numbered_rows(ref: ListRef, info, values_list: list, idmap, file_names=None) -> list:
     """``item_rows`` of the item ``info`` (an ``ItemInfo``) whose converted rows are
-    ``values_list``."""
+    ``values_list`` and whose files are ``file_names`` (``files_of``)."""
     name = info.name
     master_id = idmap.id_of(name)
     out = []
@@ -171,8 +179,21 @@ def numbered_rows(ref: ListRef, info, values_list: list, idmap) -> list:
             fields.update(values)
         else:
             fields.update((k, v) for k, v in values.items() if k not in _SERVERS)
+        if index == 0 and file_names is not None:
+            fields["Attachments"] = attachment_urls(ref, item_id, file_names)
         out.append((item_id, key, fields))
     return out
+
+
+def attachment_urls(ref: ListRef, item_id: int, names: list) -> str:
+    """The Attachments field of an item with files: ``;#url;#url;#`` (what SharePoint
+    writes with IncludeAttachmentUrls, which Outlook always asks; server-relative here,
+    made absolute on the request's site by ``attachments.absolute_urls``), ``0`` with
+    none."""
+    if not names:
+        return "0"
+    return ";#" + "".join(attachments.url_of("/" + ref.site_path.strip("/"), ref.url_name, item_id, n) + ";#"
+                          for n in names)
 
 
 def shows(ref: ListRef, info) -> bool:

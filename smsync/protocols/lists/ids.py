@@ -10,10 +10,9 @@ from typing import Optional
 
 import attrs
 
+from smsync.formats import stssync
 from smsync.model import CollectionKind
 
-#: Namespace of the list GUIDs (uuid5): fixed, so a list keeps its GUID forever.
-_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:smsync:lists")
 
 
 @attrs.frozen
@@ -54,8 +53,9 @@ def list_type(kind) -> Optional[ListType]:
 
 
 def list_guid(account: str, collection_id: str) -> uuid.UUID:
-    """The stable GUID of ``account``'s collection ``collection_id`` as a list."""
-    return uuid.uuid5(_NAMESPACE, f"{account.lower()}\0{collection_id}")
+    """The stable GUID of ``account``'s collection ``collection_id`` as a list (made
+    in ``smsync.formats.stssync``, which the web interface uses too)."""
+    return stssync.list_guid(account, collection_id)
 
 
 def braced(guid: uuid.UUID) -> str:

@@ -1,4 +1,6 @@
-"""The Lists web service endpoint: POST of a SOAP request to ``<site>/_vti_bin/Lists.asmx``.
+"""The Lists web service endpoint: POST of a SOAP request to ``<site>/_vti_bin/Lists.asmx``;
+and GET of the site's read-only paths (``downloads``: the owssvr.dll list export and
+item attachments), after the same login.
 
 The site is ``/lists`` on the shared HTTP site; Outlook also posts to the service below
 a list's own URL (``<site>/Lists/<list>/_vti_bin/Lists.asmx``) and spells the path in
@@ -17,6 +19,7 @@ it is given never race.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Optional
 
@@ -28,7 +31,7 @@ from smsync.edge import httpauth
 from smsync.edge.devices import Client
 from smsync.edge.web import HandlerResource, Response, peer_host, site_url
 from smsync.errors import StorageUnavailable
-from smsync.protocols.lists import catalog, operations, soap
+from smsync.protocols.lists import attachments, catalog, downloads, operations, soap
 from smsync.protocols.lists.rowcache import RowCache
 from smsync.protocols.lists.state import DeviceState
 
@@ -130,10 +133,24 @@ class ListsEndpoint:
             lock = self._locks[key] = DeferredLock()
         return lock
 
+    def _route(self, path: bytes) -> Optional[str]:
+        """What a request path is: the service, the owssvr.dll export, an attachment,
+        or nothing (None)."""
+        lowered = path.lower().rstrip(b"/")
+        if lowered.endswith(SERVICE_SUFFIX):
+            return "service"
+        if downloads.is_owssvr(lowered):
+            return "owssvr"
+        if attachments.parse_path(path.decode("utf-8", "replace"), self.site_path) is not None:
+            return "file"
+        return None
+
     async def handle(self, request) -> Response:
         host = peer_host(request)
-        path = (request.path or b"").split(b"?", 1)[0].lower().rstrip(b"/")
-        if not path.endswith(SERVICE_SUFFIX):
+        path = (request.path or b"").split(b"?", 1)[0]
+        query = (request.uri or b"").partition(b"?")[2]
+        route = self._route(path)
+        if route is None:
             return refuse(404, "no such resource", host)
         version = soap.version_of(_header(request, "Content-Type"))
         account = await httpauth.basic_login(self.edge, request, host, PROTOCOL, refuse, lambda: refuse(
@@ -141,6 +158,18 @@ class ListsEndpoint:
         if isinstance(account, Response):
             return account
         method = request.method.decode("ascii", "replace").upper()
+        if route != "service":
+            # The export and attachments are read, never written, here.
+            if method not in ("GET", "HEAD"):
+                return refuse(405, f"{method} is not served here", host, {"Allow": "GET"})
+            ctx = await self._context(request, account, host, route, soap.VERSION_11)
+            try:
+                async with self._locked(ctx):
+                    if route == "owssvr":
+                        return await downloads.owssvr(ctx, query)
+                    return await downloads.attachment(ctx, path.decode("utf-8", "replace"))
+            except StorageUnavailable as e:
+                return refuse(503, f"the server is busy: {e}", host, {"Retry-After": "30"})
         if method != "POST":
             return refuse(405, f"{method} is not served here", host, {"Allow": "POST"})
         raw = request.content.read(soap.MAX_REQUEST + 1) if request.content is not None else b""
@@ -153,6 +182,25 @@ class ListsEndpoint:
         if spec is None:
             return fault(soap.ListsFault(f"{parsed.operation[:60]} is not served by this site.",
                                          client=True), host, parsed.version, account)
+        ctx = await self._context(request, account, host, parsed.operation, parsed.version)
+        try:
+            async with self._locked(ctx):
+                started, cpu = time.perf_counter(), time.process_time()
+                payload = await spec.handler(ctx, parsed)
+        except soap.ListsFault as e:
+            return fault(e, host, parsed.version, account)
+        except StorageUnavailable as e:
+            return fault(soap.ListsFault(f"The server is busy: {e}"), host, parsed.version, account)
+        body = soap.envelope(payload, parsed.version)
+        # The server's own time for the operation (handler and envelope, the device's
+        # lock wait excluded) and the CPU the process spent meanwhile (every thread, so
+        # other requests' too when there are any), for benchmarks and an operator's tools.
+        timing = (f"op;dur={(time.perf_counter() - started) * 1000:.1f}, "
+                  f"cpu;dur={(time.process_time() - cpu) * 1000:.1f}")
+        return Response(200, body, soap.CONTENT_TYPES[parsed.version], {"Server-Timing": timing})
+
+    async def _context(self, request, account: str, host: str, operation: str, version: str) -> Context:
+        """The request's ``Context``, its client recorded in the devices list."""
         agent = _header(request, "User-Agent")
         client = Client.http(PROTOCOL, agent, host)
         await self.edge.devices.record(account, PROTOCOL, client, min_interval=RECORD_INTERVAL)
@@ -161,26 +209,18 @@ class ListsEndpoint:
             await self.edge.devices.record(account, PROTOCOL, client)
 
         state = DeviceState(self.edge.store.devices, account, client.device_id, record)
-        ctx = Context(self.edge, account, host, agent, parsed.operation, client, self.site_path,
-                      site_url(request, self.site_path), state, parsed.version, self.row_cache)
-        lock = self._lock((account, client.device_id))
+        return Context(self.edge, account, host, agent, operation, client, self.site_path,
+                       site_url(request, self.site_path), state, version, self.row_cache)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, ctx):
+        """A device's requests one at a time, so the item IDs it is given never race."""
+        lock = self._lock((ctx.account, ctx.device_id))
         await lock.acquire()
-        started, cpu = time.perf_counter(), time.process_time()
         try:
-            payload = await spec.handler(ctx, parsed)
-        except soap.ListsFault as e:
-            return fault(e, host, parsed.version, account)
-        except StorageUnavailable as e:
-            return fault(soap.ListsFault(f"The server is busy: {e}"), host, parsed.version, account)
+            yield
         finally:
             lock.release()
-        body = soap.envelope(payload, parsed.version)
-        # The server's own time for the operation (handler and envelope, the device's
-        # lock wait excluded) and the CPU the process spent meanwhile (every thread, so
-        # other requests' too when there are any), for benchmarks and an operator's tools.
-        timing = (f"op;dur={(time.perf_counter() - started) * 1000:.1f}, "
-                  f"cpu;dur={(time.process_time() - cpu) * 1000:.1f}")
-        return Response(200, body, soap.CONTENT_TYPES[parsed.version], {"Server-Timing": timing})
 
 
 class ListsResource(HandlerResource):

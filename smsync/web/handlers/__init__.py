@@ -6,6 +6,7 @@ from smsync.web.handlers import (
     admin_devices,
     admin_policy,
     admin_status,
+    collections,
     device_detail,
     devices,
     openapi_doc,
@@ -14,5 +15,5 @@ from smsync.web.handlers import (
     static,
 )
 
-MODULES = (signin, static, devices, device_detail, settings, admin_accounts, admin_policy,
+MODULES = (signin, static, devices, device_detail, collections, settings, admin_accounts, admin_policy,
            admin_devices, admin_status, openapi_doc)

@@ -79,7 +79,8 @@ QUERY_OPTIONS = ('<QueryOptions><ViewAttributes Scope="RecursiveAll"/><DateInUtc
 
 
 def since_token(port: int, guid: str, token: Optional[str] = None, row_limit: Optional[int] = None,
-                position: Optional[str] = None, view_fields: str = VIEW_FIELDS, **kwargs) -> soap.Answer:
+                position: Optional[str] = None, view_fields: str = VIEW_FIELDS, query: Optional[str] = None,
+                **kwargs) -> soap.Answer:
     """GetListItemChangesSinceToken as MS-OUTSPS 3.1.4.7 says Outlook sends it
     (``view_fields`` ``<ViewFields/>``: every field)."""
     paging = f'<Paging ListItemCollectionPositionNext="{position}"/>' if position else ""
@@ -89,6 +90,8 @@ def since_token(port: int, guid: str, token: Optional[str] = None, row_limit: Op
         params["rowLimit"] = str(row_limit)
     if token is not None:
         params["changeToken"] = token
+    if query is not None:
+        params["query"] = query
     return call(port, "GetListItemChangesSinceToken", params, **kwargs)
 
 

@@ -1,8 +1,11 @@
 """Subscribe, GetEvents, GetStreamingEvents and Unsubscribe (MS-OXWSNTIF) over the
-in-memory subscriptions of ``smsync.protocols.ews.subscriptions``."""
+subscriptions of ``smsync.protocols.ews.subscriptions``: kept in the account's settings,
+so whichever process a request reaches takes the subscription up from the watermark the
+client presents (GetEvents) or the one last streamed (GetStreamingEvents)."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -95,15 +98,17 @@ async def _subscribe(ctx, node):
         minutes = _minutes(node, "StatusFrequency", 1, MAX_MINUTES)
         url = _url(node)
     mark = _child(node, "Watermark")
-    if kind != STREAMING and mark is not None and (mark.text or "").strip() and \
-            not subscriptions.is_watermark(mark.text):
-        raise NotifyError("ErrorInvalidWatermark", "not a watermark of this server")
+    since = None
+    if kind != STREAMING and mark is not None and (mark.text or "").strip():
+        # A client that lost its subscription resumes from the last watermark it saw
+        # (of any subscription of the account): the events since come first.
+        since = subscriptions.read_watermark(ctx.account, None, mark.text)
     folders = await _folders(ctx, node)
     hub = hub_of(ctx.store)
-    sub = await hub.subscribe(ctx.account, kind, mask, folders, minutes, url)
+    sub = await hub.subscribe(ctx.account, kind, mask, folders, minutes, url, since=since)
     children = [_text(m("SubscriptionId"), sub.id)]
     if kind != STREAMING:
-        children.append(_text(m("Watermark"), subscriptions.watermark(sub.id, 0)))
+        children.append(_text(m("Watermark"), sub.mark(sub.acked)))
     where = "all folders" if folders is None else ", ".join(f.display_name for f in folders)
     await ctx.note(f"Subscribe: {kind} to {where}")
     return children
@@ -138,11 +143,12 @@ async def subscribe(ctx, request):
 async def unsubscribe(ctx, request):
     hub = hub_of(ctx.store)
     try:
-        sub = hub.get(ctx.account, request.findtext(m("SubscriptionId")))
-    except NotifyError as e:
+        sub_id = subscriptions.check_subscription_id(request.findtext(m("SubscriptionId")))
+        local, record = await hub.find(ctx.account, sub_id)
+    except (NotifyError, SmsyncError) as e:
         return response("Unsubscribe", [_error("Unsubscribe", e, ctx)])
-    hub.drop(sub)
-    ctx.log(f"Unsubscribe: {sub.kind}")
+    await hub.end(ctx.account, sub_id, local)
+    ctx.log(f"Unsubscribe: {(record or local).kind}")
     return response("Unsubscribe", [response_message("Unsubscribe")])
 
 
@@ -150,16 +156,27 @@ async def unsubscribe(ctx, request):
 async def get_events(ctx, request):
     hub = hub_of(ctx.store)
     try:
-        sub = hub.get(ctx.account, request.findtext(m("SubscriptionId")), PULL)
-        seq = subscriptions.parse_watermark(sub.id, request.findtext(m("Watermark")))
-        if seq > sub.seq:
-            raise NotifyError("ErrorInvalidWatermark", "a watermark not yet given out")
-        if seq < sub.acked:
-            if sub.lost:
-                raise NotifyError("ErrorMissedNotificationEvents",
-                                  "events were lost: too many were left unread")
-            raise NotifyError("ErrorInvalidWatermark", "a watermark already acknowledged")
-    except NotifyError as e:
+        sub_id = subscriptions.check_subscription_id(request.findtext(m("SubscriptionId")))
+        sub, record = await hub.find(ctx.account, sub_id, PULL)
+        mark = subscriptions.read_watermark(ctx.account, sub_id, request.findtext(m("Watermark")))
+        if sub is not None and mark.epoch == sub.epoch:
+            # This process's copy gave it out: its queue answers.
+            seq = mark.seq
+            if seq > sub.seq:
+                raise NotifyError("ErrorInvalidWatermark", "a watermark not yet given out")
+            if seq < sub.acked:
+                if sub.lost:
+                    raise NotifyError("ErrorMissedNotificationEvents",
+                                      "events were lost: too many were left unread")
+                raise NotifyError("ErrorInvalidWatermark", "a watermark already acknowledged")
+        elif record is None:
+            raise NotifyError("ErrorInvalidWatermark", "not a watermark of this subscription")
+        else:
+            # Another process (or an older copy here) gave it out: read again from the
+            # positions it holds.
+            sub = await hub.adopt(ctx.account, sub_id, record, mark)
+            seq = 0
+    except (NotifyError, SmsyncError) as e:
         return response("GetEvents", [_error("GetEvents", e, ctx)])
     sub.touch()
     sub.ack(seq)
@@ -167,6 +184,9 @@ async def get_events(ctx, request):
     node, count = sub.notification(MAX_PER_GET)
     if count:
         ctx.log(f"GetEvents: {count} event(s)")
+    if record is not None and (record.holder != hub.token or record.watermark != sub.mark(sub.acked)
+                               or record.expires < sub.expires - 60):
+        await hub.save(sub)
     return response("GetEvents", [response_message("GetEvents", children=[node])])
 
 
@@ -184,8 +204,17 @@ async def get_streaming_events(ctx, request):
     subs, bad, failure = [], [], None
     for text in wanted:
         try:
-            subs.append(hub.get(ctx.account, text, STREAMING))
-        except NotifyError as e:
+            sub_id = subscriptions.check_subscription_id(text)
+            sub, record = await hub.find(ctx.account, sub_id, STREAMING)
+            if record is not None and (sub is None or record.holder != hub.token):
+                # Used last by another process: go on from where it last streamed.
+                try:
+                    since = subscriptions.read_watermark(ctx.account, sub_id, record.watermark)
+                except NotifyError:
+                    since = None
+                sub = await hub.adopt(ctx.account, sub_id, record, since)
+            subs.append(sub)
+        except (NotifyError, SmsyncError) as e:
             failure = failure or e
             bad.append(text)
     if failure is not None:
@@ -196,6 +225,12 @@ async def get_streaming_events(ctx, request):
     if getattr(ctx, "request", None) is None:
         raise EWSError("ErrorInvalidOperation", "streaming needs the HTTP connection")
     del request, holder, wanted
+    # This process holds them now, until the connection's end and STREAM_IDLE after:
+    # written before the answer starts, so no write is left behind it.
+    lapse = time.time() + minutes * 60 + subscriptions.STREAM_IDLE
+    for sub in subs:
+        sub.expires = max(sub.expires, lapse)
+        await hub.save(sub)
     stream = subscriptions.Stream(hub, ctx.request, subs, ctx.version, minutes)
     del subs
     await stream.done

@@ -44,6 +44,6 @@ def implemented() -> list[str]:
 
 
 # Importing the modules registers their operations.
-from smsync.protocols.lists.operations import changes, items, lists, updates  # noqa: E402
+from smsync.protocols.lists.operations import attachments, changes, items, legacy, lists, updates  # noqa: E402,E501
 
-MODULES = (lists, items, changes, updates)
+MODULES = (lists, items, changes, legacy, updates, attachments)

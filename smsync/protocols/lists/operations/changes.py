@@ -19,7 +19,8 @@ from lxml import etree
 from smsync.errors import SyncTokenInvalid
 from smsync.protocols.lists import catalog, rows, schema, soap, tokens
 from smsync.protocols.lists.operations import operation
-from smsync.protocols.lists.operations.items import numbered, page, read_options, rendered
+from smsync.protocols.lists import caml
+from smsync.protocols.lists.operations.items import numbered, page, read_options, rendered_where
 
 #: Entries (changed + deleted) one answer to a token holds when RowLimit says nothing.
 DEFAULT_CHANGES = 100
@@ -97,7 +98,7 @@ async def get_changes_since_token(ctx, request):
     for info in sorted(shown, key=lambda i: (i.revision, i.name)):
         idmap.id_of(info.name)
     pairs = [(idmap.id_of(info.name), info) for info in shown]
-    data_rows = await rendered(ctx, ref, pairs, options, rows_now)
+    data_rows = await rendered_where(ctx, ref, pairs, options, caml.of_request(request), rows_now)
     for item_id in gone:
         etree.SubElement(changes, soap.sp("Id"), ChangeType="Delete").text = str(item_id)
     deleted = len(gone)
@@ -119,7 +120,7 @@ async def _everything(ctx, ref, request, generation: str):
     changes = _changes(tokens.make_token(ref.guid, revision, generation))
     if options.position is None:
         changes.append(schema.list_element(ref.list_info(len(everything))))
-    data_rows = await rendered(ctx, ref, chosen, options)
+    data_rows = await rendered_where(ctx, ref, chosen, options, caml.of_request(request))
     await ctx.note(f"{ref.title}: full sync, {len(data_rows)} of {len(everything)} items sent"
                    + (" (more to come)" if position else ""))
     return _listitems(ctx, data_rows, changes, position)

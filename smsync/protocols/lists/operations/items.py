@@ -16,7 +16,7 @@ import attrs
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 
-from smsync.protocols.lists import catalog, rows, schema, soap, tokens
+from smsync.protocols.lists import attachments, caml, catalog, rows, schema, soap, tokens
 from smsync.protocols.lists.operations import operation
 
 #: Most rows one page holds, whatever RowLimit asks (a bound on one answer's size).
@@ -60,7 +60,8 @@ def read_options(request, default_utc: bool = False) -> Options:
 
 async def numbered(ctx, ref) -> list:
     """``(ID, ItemInfo)`` of every item of ``ref``, in ID order; items seen for the
-    first time get IDs in the order they were stored (oldest first)."""
+    first time get IDs in the order they were stored (oldest first). The list may be
+    one kept for the next page: not to be changed."""
     idmap = await ctx.state.ids(ref.info.id)
     ids = idmap.ids
     cache = getattr(ctx, "row_cache", None)
@@ -119,7 +120,8 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
         if found is None:
             missing.append(info.name)
         else:
-            values[info.name] = (info, catalog.with_master(*found, idmap.id_of(info.name)))
+            made, spots, names = found
+            values[info.name] = (info, catalog.with_master(made, spots, idmap.id_of(info.name)), names)
         if clock() - started > SLICE:
             await _turn()
             started = clock()
@@ -137,11 +139,12 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
                 master_id = idmap.id_of(item.info.name)
                 shared = catalog.shared_conversion(ref, item) if cache is not None else None
                 if shared is None:
-                    made = catalog.converted(ref, item, master_id)
+                    made, names = catalog.converted(ref, item, master_id), catalog.files_of(item)
                 else:
                     cache.put(prefix + (item.info.name, item.info.revision), shared)
-                    made = catalog.with_master(*shared, master_id)
-                values[item.info.name] = (item.info, made)
+                    made, spots, names = shared
+                    made = catalog.with_master(made, spots, master_id)
+                values[item.info.name] = (item.info, made, names)
                 if clock() - started > SLICE:
                     await _turn()
                     started = clock()
@@ -151,8 +154,8 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
         found = values.get(listed.name)
         if found is None:
             continue
-        info, made = found
-        numbered_rows = catalog.numbered_rows(ref, info, made, idmap)
+        info, made, names = found
+        numbered_rows = catalog.numbered_rows(ref, info, made, idmap, names)
         if rows_of is not None:
             rows_of(info.name, [key for _, key, _ in numbered_rows])
         out.extend(rows.row(fields, options.fields, dates, options.date_in_utc)
@@ -161,6 +164,18 @@ async def rendered(ctx, ref, numbered_infos, options: Options, rows_of=None) -> 
             await _turn()
             started = clock()
     return out
+
+
+async def rendered_where(ctx, ref, numbered_infos, options: Options, keep, rows_of=None) -> list:
+    """``rendered``, then only the rows ``keep`` (a ``caml`` predicate, None: all)
+    accepts: rendered with every field, so the query may test a field the ViewFields
+    leave out, then cut to those; attachment URLs made absolute."""
+    if keep is None:
+        found = await rendered(ctx, ref, numbered_infos, options, rows_of)
+    else:
+        every = await rendered(ctx, ref, numbered_infos, attrs.evolve(options, fields=None), rows_of)
+        found = caml.filter_rows(every, keep, options.fields, rows.ALWAYS)
+    return attachments.absolute_urls(found, ctx.site_url)
 
 
 def page(numbered_infos: list, options: Options, revision: int):
@@ -190,9 +205,10 @@ async def get_list_items(ctx, request):
         return root
     ref = await ctx.list(name)
     options = read_options(request)
+    keep = caml.of_request(request)
     revision = options.position.revision if options.position is not None else ref.info.revision
     everything = await numbered(ctx, ref)
     chosen, position = page(everything, options, revision)
-    result.append(rows.listitems(await rendered(ctx, ref, chosen, options), position))
+    result.append(rows.listitems(await rendered_where(ctx, ref, chosen, options, keep), position))
     await ctx.state.save()
     return root
