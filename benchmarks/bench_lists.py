@@ -39,7 +39,8 @@ devices on the same process (``--runs`` of each). p50 / p95 / worst are over the
 
 The server runs in its own process (this script with ``--serve``), the Lists service
 and CalDAV on one HTTP site as ``smsync serve`` runs them
-(``smsync.testing.servers.RunningServers``), over the ``sqlite:`` store in a temporary
+(``smsync.testing.servers.RunningServers``, what is alive at start-up frozen out of the
+garbage collector's sight as a server process does), over the ``sqlite:`` store in a temporary
 directory filled before the first start (through the store), logging to a file there.
 The events are realistic: Europe/Berlin, America/New_York and UTC times, all-day ones,
 a third recurring (weekly, bounded or not) with deleted and changed occurrences,
@@ -199,8 +200,9 @@ def serve(directory: str, spec_file: str) -> None:
             await store.close()
         config = config_with(default_config(), limits={
             "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
+        # freeze_gc: as a server process of its own does (twistd, smsync serve).
         running = await RunningServers.start(("lists", "caldav"), uri, config=config, accounts=(),
-                                             directory=directory)
+                                             directory=directory, freeze_gc=True)
         nonlocal profile
         if spec.get("profile"):
             import cProfile

@@ -135,6 +135,9 @@ def shared_conversion(ref: ListRef, item) -> Optional[tuple]:
     made = converted(ref, item, _STAND_IN)
     spots = []
     for index, values in enumerate(made):
+        # One search of the row's text first: the stand-in is in few rows.
+        if _STAND_IN_TEXT not in "\0".join(values.values()):
+            continue
         for name, value in values.items():
             if _STAND_IN_TEXT in value:
                 if value != _STAND_IN_TEXT:

@@ -31,12 +31,8 @@ ORDERS = 8
 
 def estimate(rows: list) -> int:
     """Bytes ``rows`` (a converter's list of field dicts) hold, roughly."""
-    total = 0
-    for fields in rows:
-        total += _ROW_OVERHEAD
-        for name, value in fields.items():
-            total += _ENTRY_OVERHEAD + len(name) + len(value)
-    return total
+    return sum(_ROW_OVERHEAD + _ENTRY_OVERHEAD * len(fields) + sum(map(len, fields))
+               + sum(map(len, fields.values())) for fields in rows)
 
 
 class RowCache:
