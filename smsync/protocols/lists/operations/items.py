@@ -86,7 +86,7 @@ async def numbered(ctx, ref) -> list:
 
 #: Seconds of converting and row making between two turns of the reactor: a full sync
 #: of a large list must not hold up every other request of the server meanwhile.
-SLICE = 0.02
+SLICE = 0.005
 #: Items read from the store at a time when converting.
 READ_CHUNK = 500
 
