@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from typing import Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from twisted.logger import Logger
 
@@ -98,7 +98,7 @@ class WebApp:
             if req.account is None:
                 if route.api:
                     raise WebError(401, "Unauthorized", "sign in, or send HTTP Basic credentials")
-                return render.redirect(f"{PAGES}/signin?next={req.path}")
+                return render.redirect(f"{PAGES}/signin?next={quote(req.path, safe='/')}")
             if route.access == routes.ADMIN and not req.admin:
                 raise WebError(403, "Forbidden", "this is for administrators")
         if req.method not in SAFE:

@@ -49,6 +49,9 @@ async def test_sign_in_devices_api_and_sign_out(web):
     # Not signed in: pages send to the form, the API asks for Basic.
     status, headers, _ = await in_thread(request, web, "GET", "/web/devices")
     assert status == 303 and headers["location"].startswith("/web/signin")
+    # The page asked for comes back after signing in, its path quoted in the link.
+    status, headers, _ = await in_thread(request, web, "GET", "/web/devices/a&next=b")
+    assert status == 303 and headers["location"] == "/web/signin?next=/web/devices/a%26next%3Db"
     status, headers, body = await in_thread(request, web, "GET", "/api/v1/devices")
     assert status == 401 and headers["www-authenticate"].startswith("Basic")
     assert headers["content-type"] == "application/problem+json"
