@@ -165,17 +165,35 @@ def _instant_text(when: datetime, all_day: bool) -> str:
     return fc.format_date(when.date()) if all_day else fc.format_datetime(when)
 
 
-def _zone_fields(cal: Component, master: Component, start: Time) -> dict[str, str]:
-    tzid, zone = fi.item_zone(cal, master)
+_NO_ZONE = {"TimeZone": "", "XMLTZone": ""}
+#: ``(zone, year)`` -> its TimeZone and XMLTZone fields: the events of a calendar share
+#: a few zones (each an object of icaltime's caches), and a zone's rule in a year is
+#: found by scanning it when it is no IANA zone.
+_ZONE_FIELDS: dict = {}
+_ZONE_FIELDS_MAX = 1024
+
+
+def _zone_fields(cal: Component, master: Component, start: Time, zones: Optional[dict] = None) -> dict[str, str]:
+    """The TimeZone and XMLTZone fields (a dict shared: not to be changed)."""
+    tzid, zone = fi.item_zone(cal, master, zones)
     if zone is None or start.is_date:
-        return {"TimeZone": "", "XMLTZone": ""}
-    info = info_from_zone(zone, start.local.year)
-    name = getattr(getattr(zone, "info", None), "key", None) or iana_name(info, start.local.year) or ""
-    return {"TimeZone": _SP_IDS.get(name, ""), "XMLTZone": fr.timezone_xml(info)}
+        return _NO_ZONE
+    year = start.local.year
+    key = (zone, year)
+    found = _ZONE_FIELDS.get(key)
+    if found is None:
+        info = info_from_zone(zone, year)
+        name = getattr(getattr(zone, "info", None), "key", None) or iana_name(info, year) or ""
+        found = {"TimeZone": _SP_IDS.get(name, ""), "XMLTZone": fr.timezone_xml(info)}
+        if len(_ZONE_FIELDS) >= _ZONE_FIELDS_MAX:
+            _ZONE_FIELDS.clear()
+        _ZONE_FIELDS[key] = found
+    return found
 
 
-def _base_row(comp: Component, zones: dict, uid: str, tz: dict) -> dict[str, str]:
-    _, span = _span(comp, zones)
+def _base_row(comp: Component, zones: dict, uid: str, tz: dict, span: Optional[_Span] = None) -> dict[str, str]:
+    if span is None:
+        _, span = _span(comp, zones)
     return {
         "Title": fc.text_of(comp.value("SUMMARY")),
         "Location": fc.text_of(comp.value("LOCATION")),
@@ -252,13 +270,14 @@ def to_rows(content: bytes, info=None) -> list[dict[str, str]]:
     """The stored event as Events list rows: the event (or the series' master) first,
     then a row per override (EventType 4) and per deleted occurrence (EventType 3).
     ``InvalidData`` for content that is not a VEVENT."""
-    cal = fi.load_calendar(content)
+    # Read for showing only: VTIMEZONEs shared with the calendar's other items.
+    cal = fi.load_shown(content)
     master, overrides = fi.items_of(cal, "VEVENT")
-    zones = zones_of(cal)
+    zones = fi.zones_shown(cal)
     uid = fc.text_of(master.value("UID")).strip()
     start, span = _span(master, zones)
-    tz = _zone_fields(cal, master, start)
-    row = _base_row(master, zones, uid, tz)
+    tz = _zone_fields(cal, master, start, zones)
+    row = _base_row(master, zones, uid, tz, span)
     if master.get("RECURRENCE-ID") is not None or master.get("RRULE") is None:
         return [row]
     xml, end = _series(master, start, span)
