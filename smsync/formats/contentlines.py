@@ -116,17 +116,25 @@ _HEAD_MAX_TEXT = 200
 
 def parse_line(line: str) -> Property:
     """Parse one unfolded content line; ``InvalidData`` if it has no ``name:``."""
+    colon = line.find(":")
+    if colon > 0:
+        known = _HEADS.get(line[:colon])
+        if known is not None:
+            name, params, group = known
+            return Property(name, line[colon + 1 :], [(k, list(v)) for k, v in params] if params else [],
+                            group)
     bare = _BARE_NAME.match(line)
     if bare is not None:
-        return Property(bare.group(1).upper(), line[bare.end():], [], None)
-    colon = line.find(":")
+        # Its head is the name alone (no ':' in a name): kept like the others.
+        head = bare.group(1)
+        if len(head) <= _HEAD_MAX_TEXT:
+            if len(_HEADS) >= _HEADS_MAX:
+                _HEADS.clear()
+            _HEADS[head] = (head.upper(), (), None)
+        return Property(head.upper(), line[bare.end():], [], None)
     if colon < 0:
         return _parse_line_quoted(line)  # which words the error
     head = line[:colon]
-    known = _HEADS.get(head)
-    if known is not None:
-        name, params, group = known
-        return Property(name, line[colon + 1 :], [(k, list(v)) for k, v in params], group)
     if '"' in head:
         # Quoted parameter values may hold ':' ';' ','.
         return _parse_line_quoted(line)
@@ -234,6 +242,7 @@ def parse_lines(lines) -> list:
     """
     roots: list = []
     stack: list[Component] = []
+    heads = _HEADS
     for line in lines:
         if line.__class__ is not str:
             (stack[-1].components if stack else roots).append(line)
@@ -244,8 +253,16 @@ def parse_lines(lines) -> list:
             name, _, value = line.partition(":")
             prop = None
         else:
-            prop = parse_line(line)
-            name, value = prop.name, prop.value
+            # parse_line's first step, in line: a head (name and parameters) read before.
+            colon = line.find(":")
+            known = heads.get(line[:colon]) if colon > 0 else None
+            if known is not None:
+                name, params, group = known
+                value = line[colon + 1:]
+                prop = Property(name, value, [(k, list(v)) for k, v in params] if params else [], group)
+            else:
+                prop = parse_line(line)
+                name, value = prop.name, prop.value
         if name == "BEGIN":
             comp = Component(value.strip().upper())
             if not comp.name:
