@@ -85,13 +85,6 @@ def decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-#: A line break and the space or tab that makes the next line a continuation.
-_FOLD = re.compile(r"\n[ \t]")
-#: A blank line (or none) right before a continuation: the loop of ``unfold`` drops it
-#: and joins the continuation to the line kept before it.
-_BLANK_BEFORE_FOLD = re.compile(r"(?:\A|\n)[^\S\n]*\n[ \t]")
-
-
 def unfold(text: str) -> list[str]:
     """Logical lines of ``text``: folding (a line break then a space or tab) undone,
     empty lines dropped. Bare LF and CR line ends are accepted."""
@@ -99,10 +92,6 @@ def unfold(text: str) -> list[str]:
     if "\n " not in text and "\n\t" not in text:
         # Nothing folded: only the blank lines to drop.
         return [line for line in text.split("\n") if line.strip()]
-    if _BLANK_BEFORE_FOLD.search(text) is None:
-        # Every folded line follows a line kept (or folded itself): undoing each fold
-        # where it stands is the loop below, in C.
-        return [line for line in _FOLD.sub("", text).split("\n") if line.strip()]
     lines: list[str] = []
     for line in text.split("\n"):
         if line[:1] in (" ", "\t") and lines:
