@@ -232,13 +232,23 @@ def parse_components(data: bytes) -> list[Component]:
     return parse_lines(content_lines(data))
 
 
-def parse_lines(lines) -> list:
+#: Most lines a ``parse_lines`` ``shared`` dict keeps, and the longest kept.
+SHARED_LINES_MAX = 4096
+SHARED_LINE_MAX_TEXT = 1000
+
+
+def parse_lines(lines, shared: dict | None = None) -> list:
     """``parse_components`` over lines already unfolded (``content_lines``).
 
     An item that is not a str is taken as a component built beforehand (a caller's
     cached reading of a block of lines, say) and added, as it is, where it stands: to
     the components of the enclosing component, or to the roots. Such an item must have
     a ``name``; it is never looked into here.
+
+    ``shared``, for readings that are never changed: a dict the caller keeps from one
+    call to the next, of property lines to their Property. A line read before is not
+    read again: its Property is put in the result as it is, one object in several
+    results (attendees, alarms, a description repeat across a calendar's items).
     """
     roots: list = []
     stack: list[Component] = []
@@ -252,6 +262,15 @@ def parse_lines(lines) -> list:
         if line.startswith(("BEGIN:", "END:")):
             name, _, value = line.partition(":")
             prop = None
+        elif shared is not None:
+            prop = shared.get(line)
+            if prop is None:
+                prop = parse_line(line)
+                if len(line) <= SHARED_LINE_MAX_TEXT:
+                    if len(shared) >= SHARED_LINES_MAX:
+                        shared.clear()
+                    shared[line] = prop
+            name, value = prop.name, prop.value
         else:
             # parse_line's first step, in line: a head (name and parameters) read before.
             colon = line.find(":")

@@ -67,8 +67,8 @@ def load_shown(data: bytes) -> Component:
     expanded once per distinct text and shared. A block of lines from
     ``BEGIN:VTIMEZONE`` to the next ``END:VTIMEZONE`` that parses on its own parses
     the same inside any object, so the object is parsed with the block's shared reading
-    standing where the block stood (``parse_lines``); the result, and any error, is
-    what ``load_calendar`` gives."""
+    standing where the block stood (``parse_lines``), and a property line read before
+    shares its Property; the result, and any error, is what ``load_calendar`` gives."""
     lines = content_lines(data)
     start = 0
     while True:
@@ -81,10 +81,14 @@ def load_shown(data: bytes) -> Component:
         if shared is not None:
             lines[i:j + 1] = [shared]
         start = i + 1
-    roots = parse_lines(lines)
+    roots = parse_lines(lines, _SHARED_LINES)
     if len(roots) != 1 or roots[0].name != "VCALENDAR":
         raise InvalidData("a calendar object is exactly one VCALENDAR")
     return roots[0]
+
+
+#: Property lines read for showing (``parse_lines``' ``shared``).
+_SHARED_LINES: dict = {}
 
 
 def zones_shown(cal: Component) -> dict:
