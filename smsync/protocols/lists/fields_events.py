@@ -57,6 +57,7 @@ from smsync.formats.icaltime import (
     parse_duration,
     parse_rrule,
     prop_times,
+    simple_step,
     zones_of,
 )
 from smsync.formats.zonerules import iana_info, iana_name, info_from_zone, synthetic_tzid, vtimezone
@@ -228,11 +229,21 @@ def _series(master: Component, start: Time, span: _Span) -> tuple[str, str]:
         rec, _ = fr.recurrence_of(master.get("RRULE").value, start.local, _until(rule, start.is_date))
         if rule.infinite:
             return fr.recurrence_xml(rec), FOREVER
-        last = start.local
-        for i, when in enumerate(build_rrule(rule, start.local, start.zone)):
-            last = max(last, when)
-            if i >= MAX_WALK:
-                break
+        last = None
+        step = simple_step(rule)
+        if step is not None and rule.count is not None and rule.until is None:
+            # The walk below, by arithmetic: the last of the first COUNT (at most
+            # MAX_WALK + 1) instances, each a step after the one before.
+            try:
+                last = start.local + step * (min(rule.count, MAX_WALK + 1) - 1)
+            except OverflowError:
+                last = None  # where the walk stops early
+        if last is None:
+            last = start.local
+            for i, when in enumerate(build_rrule(rule, start.local, start.zone)):
+                last = max(last, when)
+                if i >= MAX_WALK:
+                    break
     except (ValueError, OverflowError, TypeError):
         raise InvalidData("unreadable RRULE") from None
     if span.all_day:
@@ -266,6 +277,31 @@ def _rid(comp: Component, zones: dict, all_day: bool) -> datetime:
     return _midnight(when.local.date()) if all_day or when.is_date else _utc(when.epoch)
 
 
+class _Indexed:
+    """A component's properties by name, for reading: what ``to_rows`` asks of a
+    VEVENT (``get``, ``value``, ``get_all``) a dozen times, found in one pass."""
+
+    __slots__ = ("_first", "_comp")
+
+    def __init__(self, comp: Component):
+        first: dict = {}
+        for prop in comp.properties:
+            if prop.name not in first:
+                first[prop.name] = prop
+        self._first = first
+        self._comp = comp
+
+    def get(self, name: str) -> Optional[Property]:
+        return self._first.get(name.upper())
+
+    def value(self, name: str) -> Optional[str]:
+        prop = self._first.get(name.upper())
+        return None if prop is None else prop.value
+
+    def get_all(self, name: str) -> list:
+        return self._comp.get_all(name) if name.upper() in self._first else []
+
+
 def to_rows(content: bytes, info=None) -> list[dict[str, str]]:
     """The stored event as Events list rows: the event (or the series' master) first,
     then a row per override (EventType 4) and per deleted occurrence (EventType 3).
@@ -274,6 +310,7 @@ def to_rows(content: bytes, info=None) -> list[dict[str, str]]:
     cal = fi.load_shown(content)
     master, overrides = fi.items_of(cal, "VEVENT")
     zones = fi.zones_shown(cal)
+    master = _Indexed(master)
     uid = fc.text_of(master.value("UID")).strip()
     start, span = _span(master, zones)
     tz = _zone_fields(cal, master, start, zones)
