@@ -116,17 +116,25 @@ _HEAD_MAX_TEXT = 200
 
 def parse_line(line: str) -> Property:
     """Parse one unfolded content line; ``InvalidData`` if it has no ``name:``."""
+    colon = line.find(":")
+    if colon > 0:
+        known = _HEADS.get(line[:colon])
+        if known is not None:
+            name, params, group = known
+            return Property(name, line[colon + 1 :], [(k, list(v)) for k, v in params] if params else [],
+                            group)
     bare = _BARE_NAME.match(line)
     if bare is not None:
-        return Property(bare.group(1).upper(), line[bare.end():], [], None)
-    colon = line.find(":")
+        # Its head is the name alone (no ':' in a name): kept like the others.
+        head = bare.group(1)
+        if len(head) <= _HEAD_MAX_TEXT:
+            if len(_HEADS) >= _HEADS_MAX:
+                _HEADS.clear()
+            _HEADS[head] = (head.upper(), (), None)
+        return Property(head.upper(), line[bare.end():], [], None)
     if colon < 0:
         return _parse_line_quoted(line)  # which words the error
     head = line[:colon]
-    known = _HEADS.get(head)
-    if known is not None:
-        name, params, group = known
-        return Property(name, line[colon + 1 :], [(k, list(v)) for k, v in params], group)
     if '"' in head:
         # Quoted parameter values may hold ':' ';' ','.
         return _parse_line_quoted(line)
@@ -224,16 +232,27 @@ def parse_components(data: bytes) -> list[Component]:
     return parse_lines(content_lines(data))
 
 
-def parse_lines(lines) -> list:
+#: Most lines a ``parse_lines`` ``shared`` dict keeps, and the longest kept.
+SHARED_LINES_MAX = 4096
+SHARED_LINE_MAX_TEXT = 1000
+
+
+def parse_lines(lines, shared: dict | None = None) -> list:
     """``parse_components`` over lines already unfolded (``content_lines``).
 
     An item that is not a str is taken as a component built beforehand (a caller's
     cached reading of a block of lines, say) and added, as it is, where it stands: to
     the components of the enclosing component, or to the roots. Such an item must have
     a ``name``; it is never looked into here.
+
+    ``shared``, for readings that are never changed: a dict the caller keeps from one
+    call to the next, of property lines to their Property. A line read before is not
+    read again: its Property is put in the result as it is, one object in several
+    results (attendees, alarms, a description repeat across a calendar's items).
     """
     roots: list = []
     stack: list[Component] = []
+    heads = _HEADS
     for line in lines:
         if line.__class__ is not str:
             (stack[-1].components if stack else roots).append(line)
@@ -243,9 +262,26 @@ def parse_lines(lines) -> list:
         if line.startswith(("BEGIN:", "END:")):
             name, _, value = line.partition(":")
             prop = None
-        else:
-            prop = parse_line(line)
+        elif shared is not None:
+            prop = shared.get(line)
+            if prop is None:
+                prop = parse_line(line)
+                if len(line) <= SHARED_LINE_MAX_TEXT:
+                    if len(shared) >= SHARED_LINES_MAX:
+                        shared.clear()
+                    shared[line] = prop
             name, value = prop.name, prop.value
+        else:
+            # parse_line's first step, in line: a head (name and parameters) read before.
+            colon = line.find(":")
+            known = heads.get(line[:colon]) if colon > 0 else None
+            if known is not None:
+                name, params, group = known
+                value = line[colon + 1:]
+                prop = Property(name, value, [(k, list(v)) for k, v in params] if params else [], group)
+            else:
+                prop = parse_line(line)
+                name, value = prop.name, prop.value
         if name == "BEGIN":
             comp = Component(value.strip().upper())
             if not comp.name:

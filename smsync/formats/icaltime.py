@@ -407,13 +407,22 @@ def build_rrule(text_or_rule, dtstart: datetime, zone: Zone, limit_local: dateti
         yield when
 
 
-def _simple_rule(rule: Rule, dtstart: datetime):
-    """Plain DAILY/WEEKLY rules (no BYxxx parts) by arithmetic: the common case, and
-    far cheaper than dateutil's general machinery. None for anything else."""
+def simple_step(rule: Rule) -> timedelta | None:
+    """The wall-clock step between the instances of a plain DAILY or WEEKLY rule (no
+    BYxxx parts): ``build_rrule`` yields DTSTART, then DTSTART plus each multiple of it
+    (up to COUNT, UNTIL or the limit). None for any other rule."""
     kwargs = rule.kwargs
     if kwargs["freq"] not in (du.DAILY, du.WEEKLY) or any(k not in ("freq", "interval", "wkst") for k in kwargs):
         return None
-    step = timedelta(days=kwargs.get("interval", 1) * (7 if kwargs["freq"] == du.WEEKLY else 1))
+    return timedelta(days=kwargs.get("interval", 1) * (7 if kwargs["freq"] == du.WEEKLY else 1))
+
+
+def _simple_rule(rule: Rule, dtstart: datetime):
+    """Plain DAILY/WEEKLY rules (no BYxxx parts) by arithmetic: the common case, and
+    far cheaper than dateutil's general machinery. None for anything else."""
+    step = simple_step(rule)
+    if step is None:
+        return None
 
     def gen():
         when = dtstart

@@ -92,9 +92,13 @@ def parse_datetime(text: str, field: str = "date") -> datetime:
 
 def format_datetime(value: datetime) -> str:
     """An aware (or naive UTC) datetime as the ISO UTC text the service writes."""
-    if value.tzinfo is not None:
+    if value.tzinfo is not None and value.tzinfo is not timezone.utc:
         value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.year < 1000:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")  # as strftime writes such years
+    # strftime's text, formatted without it (a full sync writes tens of thousands).
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (value.year, value.month, value.day, value.hour,
+                                               value.minute, value.second)
 
 
 def local_form(text: str) -> str:

@@ -57,6 +57,7 @@ from smsync.formats.icaltime import (
     parse_duration,
     parse_rrule,
     prop_times,
+    simple_step,
     zones_of,
 )
 from smsync.formats.zonerules import iana_info, iana_name, info_from_zone, synthetic_tzid, vtimezone
@@ -165,17 +166,35 @@ def _instant_text(when: datetime, all_day: bool) -> str:
     return fc.format_date(when.date()) if all_day else fc.format_datetime(when)
 
 
-def _zone_fields(cal: Component, master: Component, start: Time) -> dict[str, str]:
-    tzid, zone = fi.item_zone(cal, master)
+_NO_ZONE = {"TimeZone": "", "XMLTZone": ""}
+#: ``(zone, year)`` -> its TimeZone and XMLTZone fields: the events of a calendar share
+#: a few zones (each an object of icaltime's caches), and a zone's rule in a year is
+#: found by scanning it when it is no IANA zone.
+_ZONE_FIELDS: dict = {}
+_ZONE_FIELDS_MAX = 1024
+
+
+def _zone_fields(cal: Component, master: Component, start: Time, zones: Optional[dict] = None) -> dict[str, str]:
+    """The TimeZone and XMLTZone fields (a dict shared: not to be changed)."""
+    tzid, zone = fi.item_zone(cal, master, zones)
     if zone is None or start.is_date:
-        return {"TimeZone": "", "XMLTZone": ""}
-    info = info_from_zone(zone, start.local.year)
-    name = getattr(getattr(zone, "info", None), "key", None) or iana_name(info, start.local.year) or ""
-    return {"TimeZone": _SP_IDS.get(name, ""), "XMLTZone": fr.timezone_xml(info)}
+        return _NO_ZONE
+    year = start.local.year
+    key = (zone, year)
+    found = _ZONE_FIELDS.get(key)
+    if found is None:
+        info = info_from_zone(zone, year)
+        name = getattr(getattr(zone, "info", None), "key", None) or iana_name(info, year) or ""
+        found = {"TimeZone": _SP_IDS.get(name, ""), "XMLTZone": fr.timezone_xml(info)}
+        if len(_ZONE_FIELDS) >= _ZONE_FIELDS_MAX:
+            _ZONE_FIELDS.clear()
+        _ZONE_FIELDS[key] = found
+    return found
 
 
-def _base_row(comp: Component, zones: dict, uid: str, tz: dict) -> dict[str, str]:
-    _, span = _span(comp, zones)
+def _base_row(comp: Component, zones: dict, uid: str, tz: dict, span: Optional[_Span] = None) -> dict[str, str]:
+    if span is None:
+        _, span = _span(comp, zones)
     return {
         "Title": fc.text_of(comp.value("SUMMARY")),
         "Location": fc.text_of(comp.value("LOCATION")),
@@ -210,11 +229,21 @@ def _series(master: Component, start: Time, span: _Span) -> tuple[str, str]:
         rec, _ = fr.recurrence_of(master.get("RRULE").value, start.local, _until(rule, start.is_date))
         if rule.infinite:
             return fr.recurrence_xml(rec), FOREVER
-        last = start.local
-        for i, when in enumerate(build_rrule(rule, start.local, start.zone)):
-            last = max(last, when)
-            if i >= MAX_WALK:
-                break
+        last = None
+        step = simple_step(rule)
+        if step is not None and rule.count is not None and rule.until is None:
+            # The walk below, by arithmetic: the last of the first COUNT (at most
+            # MAX_WALK + 1) instances, each a step after the one before.
+            try:
+                last = start.local + step * (min(rule.count, MAX_WALK + 1) - 1)
+            except OverflowError:
+                last = None  # where the walk stops early
+        if last is None:
+            last = start.local
+            for i, when in enumerate(build_rrule(rule, start.local, start.zone)):
+                last = max(last, when)
+                if i >= MAX_WALK:
+                    break
     except (ValueError, OverflowError, TypeError):
         raise InvalidData("unreadable RRULE") from None
     if span.all_day:
@@ -248,17 +277,44 @@ def _rid(comp: Component, zones: dict, all_day: bool) -> datetime:
     return _midnight(when.local.date()) if all_day or when.is_date else _utc(when.epoch)
 
 
+class _Indexed:
+    """A component's properties by name, for reading: what ``to_rows`` asks of a
+    VEVENT (``get``, ``value``, ``get_all``) a dozen times, found in one pass."""
+
+    __slots__ = ("_first", "_comp")
+
+    def __init__(self, comp: Component):
+        first: dict = {}
+        for prop in comp.properties:
+            if prop.name not in first:
+                first[prop.name] = prop
+        self._first = first
+        self._comp = comp
+
+    def get(self, name: str) -> Optional[Property]:
+        return self._first.get(name.upper())
+
+    def value(self, name: str) -> Optional[str]:
+        prop = self._first.get(name.upper())
+        return None if prop is None else prop.value
+
+    def get_all(self, name: str) -> list:
+        return self._comp.get_all(name) if name.upper() in self._first else []
+
+
 def to_rows(content: bytes, info=None) -> list[dict[str, str]]:
     """The stored event as Events list rows: the event (or the series' master) first,
     then a row per override (EventType 4) and per deleted occurrence (EventType 3).
     ``InvalidData`` for content that is not a VEVENT."""
-    cal = fi.load_calendar(content)
+    # Read for showing only: VTIMEZONEs shared with the calendar's other items.
+    cal = fi.load_shown(content)
     master, overrides = fi.items_of(cal, "VEVENT")
-    zones = zones_of(cal)
+    zones = fi.zones_shown(cal)
+    master = _Indexed(master)
     uid = fc.text_of(master.value("UID")).strip()
     start, span = _span(master, zones)
-    tz = _zone_fields(cal, master, start)
-    row = _base_row(master, zones, uid, tz)
+    tz = _zone_fields(cal, master, start, zones)
+    row = _base_row(master, zones, uid, tz, span)
     if master.get("RECURRENCE-ID") is not None or master.get("RRULE") is None:
         return [row]
     xml, end = _series(master, start, span)

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from smsync.errors import InvalidData
-from smsync.formats.contentlines import Component, Property, parse_components, serialize
+from smsync.formats.contentlines import Component, Property, content_lines, parse_components, parse_lines, serialize
 from smsync.formats.icaltime import UTC, Time, Zone, parse_time, prop_time, zone_for, zones_of
 
 PRODID = "-//smsync//Lists//EN"
@@ -22,6 +22,84 @@ def load_calendar(data: bytes) -> Component:
     if len(roots) != 1 or roots[0].name != "VCALENDAR":
         raise InvalidData("a calendar object is exactly one VCALENDAR")
     return roots[0]
+
+
+class _SharedZone(Component):
+    """A VTIMEZONE read once for every item that writes it so (``load_shown``), with the
+    entry ``zones_of`` makes of it: ``tzid`` and ``zone``. Not to be changed."""
+
+    __slots__ = ("tzid", "zone")
+
+
+#: VTIMEZONE blocks (their lines joined) -> their shared reading, or None for one that
+#: does not read on its own (it is then parsed in place, errors and all).
+_ZONE_BLOCKS: dict = {}
+_ZONE_BLOCKS_MAX = 256
+#: Longer blocks are not kept (a cache of a few huge crafted ones would hold memory).
+_ZONE_BLOCK_MAX_TEXT = 16384
+
+
+def _zone_block(lines: list) -> Optional[_SharedZone]:
+    key = "\n".join(lines)
+    try:
+        return _ZONE_BLOCKS[key]
+    except KeyError:
+        pass
+    try:
+        (comp,) = parse_lines(lines)
+        # zones_of on the VTIMEZONE alone: exactly the entry it makes in its calendar's
+        # zones (a VTIMEZONE's entry depends on nothing else), errors included.
+        ((tzid, zone),) = zones_of(Component("VCALENDAR", [], [comp])).items()
+        shared = _SharedZone(comp.name, comp.properties, comp.components)
+        shared.tzid, shared.zone = tzid, zone
+    except Exception:  # noqa: BLE001 - read in place instead, where it fails as it always did
+        shared = None
+    if len(key) <= _ZONE_BLOCK_MAX_TEXT:
+        if len(_ZONE_BLOCKS) >= _ZONE_BLOCKS_MAX:
+            _ZONE_BLOCKS.clear()
+        _ZONE_BLOCKS[key] = shared
+    return shared
+
+
+def load_shown(data: bytes) -> Component:
+    """``load_calendar(data)`` for showing an item, not to be changed (``zones_shown``):
+    its VTIMEZONEs -- every item of a calendar repeats the same few -- parsed and
+    expanded once per distinct text and shared. A block of lines from
+    ``BEGIN:VTIMEZONE`` to the next ``END:VTIMEZONE`` that parses on its own parses
+    the same inside any object, so the object is parsed with the block's shared reading
+    standing where the block stood (``parse_lines``), and a property line read before
+    shares its Property; the result, and any error, is what ``load_calendar`` gives."""
+    lines = content_lines(data)
+    start = 0
+    while True:
+        try:
+            i = lines.index("BEGIN:VTIMEZONE", start)
+            j = lines.index("END:VTIMEZONE", i + 1)
+        except ValueError:
+            break
+        shared = _zone_block(lines[i:j + 1])
+        if shared is not None:
+            lines[i:j + 1] = [shared]
+        start = i + 1
+    roots = parse_lines(lines, _SHARED_LINES)
+    if len(roots) != 1 or roots[0].name != "VCALENDAR":
+        raise InvalidData("a calendar object is exactly one VCALENDAR")
+    return roots[0]
+
+
+#: Property lines read for showing (``parse_lines``' ``shared``).
+_SHARED_LINES: dict = {}
+
+
+def zones_shown(cal: Component) -> dict:
+    """``zones_of`` a ``load_shown`` calendar (its shared VTIMEZONEs' entries as read)."""
+    zones: dict = {}
+    for comp in cal.components:
+        if comp.__class__ is _SharedZone:
+            zones[comp.tzid] = comp.zone
+        elif comp.name == "VTIMEZONE":
+            zones.update(zones_of(Component("VCALENDAR", [], [comp])))
+    return zones
 
 
 def items_of(cal: Component, kind: str) -> tuple[Component, list[Component]]:
@@ -130,10 +208,11 @@ def set_text(item: Component, name: str, value: Optional[str]) -> None:
                                  old.group if old is not None else None))
 
 
-def item_zone(cal: Component, item: Component) -> tuple[Optional[str], Optional[Zone]]:
+def item_zone(cal: Component, item: Component, zones: Optional[dict] = None) -> tuple[Optional[str], Optional[Zone]]:
     """The TZID and zone of ``item``'s DTSTART (or DUE), ``(None, None)`` for UTC,
-    floating and DATE values."""
-    zones = zones_of(cal)
+    floating and DATE values; ``zones`` is ``zones_of(cal)`` when the caller has it."""
+    if zones is None:
+        zones = zones_of(cal)
     for name in ("DTSTART", "DUE", "DTEND"):
         prop = item.get(name)
         if prop is not None and prop.param("TZID"):

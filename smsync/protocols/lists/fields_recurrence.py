@@ -18,6 +18,7 @@ Events converter keeps the stored RRULE as long as Outlook sends that pattern ba
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timezone
 from typing import Optional
 
@@ -251,6 +252,17 @@ def recurrence_of(rrule: str, start: datetime, until=None) -> tuple[Recurrence, 
 
 def recurrence_xml(rec: Recurrence) -> str:
     """A Recurrence as RecurrenceData XML."""
+    try:
+        return _recurrence_xml_kept(rec)
+    except TypeError:  # unhashable (a list for a tuple): made each time
+        return _recurrence_xml(rec)
+
+
+#: A calendar's series share a few patterns: each one's XML is made once.
+_recurrence_xml_kept = functools.lru_cache(maxsize=1024)(lambda rec: _recurrence_xml(rec))
+
+
+def _recurrence_xml(rec: Recurrence) -> str:
     def days(byday) -> str:
         return "".join(f' {d.lower()}="TRUE"' for d in byday)
 
