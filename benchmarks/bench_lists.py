@@ -510,10 +510,13 @@ def report(figures: dict, args) -> None:
     print(f"rows in a first sync: {figures['cold_one'][0]['rows']}; paged: {paged.get('calls')} calls")
     print(f"server RSS: {figures['rss_start']:.0f} MB at start, {figures['rss_after_first']:.0f} MB after "
           f"the first syncs, {figures['rss_end']:.0f} MB at the end")
+    # The issue's targets are the first call and the call after 10 changes; the sum of a
+    # paged first sync is held to the same second here, and said apart.
     ok = (max(r["server_ms"] for r in figures["cold_one"] + figures["warm_one"]) < TARGETS["first_ms"]
-          and max(r["server_ms"] for r in figures["paged"] + figures["cold_paged"]) < TARGETS["paged_ms"]
           and _pct([r["server_ms"] for r in figures["changes"]], 95) < TARGETS["changes_ms"])
-    print("targets met" if ok else "targets NOT met")
+    paged_ok = max(r["server_ms"] for r in figures["paged"] + figures["cold_paged"]) < TARGETS["paged_ms"]
+    print("issue targets (first call, after 10 changes) " + ("met" if ok else "NOT met"))
+    print("paged first sync within 1 s in all: " + ("yes" if paged_ok else "NO"))
     print(f"tracebacks in the server logs: {figures['problems']}")
 
 
