@@ -20,7 +20,6 @@ from typing import Optional
 from lxml import etree
 
 from smsync.formats.contentlines import Component, Property, parse_components, serialize, text_list, unescape_text
-from smsync.formats.icaltime import prop_time, zones_of
 from smsync.model import CollectionKind
 from smsync.protocols.ews import ids, item_writes, items, tree
 from smsync.protocols.ews.contacts import escape_text
@@ -31,6 +30,7 @@ from smsync.protocols.ews.errors import (
 )
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews.soap import t, text
+from smsync.protocols.ews.tasks import ews_time
 
 STICKY_NOTE = "IPM.StickyNote"
 #: FieldURIs in the Default shape of a note (FindItem and GetItem; GetItem adds Body).
@@ -57,13 +57,7 @@ def journal_of(calendar: Component) -> Component:
 
 
 def _utc(prop: Optional[Property], calendar: Component) -> Optional[str]:
-    if prop is None:
-        return None
-    try:
-        epoch = prop_time(prop, zones_of(calendar)).epoch
-    except Exception:  # a value no client should have stored: the field is left out
-        return None
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if prop is None else ews_time(prop, calendar)
 
 
 def fields_of(calendar: Component) -> dict:

@@ -72,7 +72,8 @@ def todo_of(calendar: Component) -> Component:
     return next((c for c in todos if c.get("RECURRENCE-ID") is None), todos[0])
 
 
-def _ews_time(prop: Property, calendar: Component) -> Optional[str]:
+def ews_time(prop: Property, calendar: Component) -> Optional[str]:
+    """``prop``'s time as EWS dateTime text in UTC (None for a value it cannot read)."""
     try:
         epoch = prop_time(prop, zones_of(calendar)).epoch
     except Exception:  # a value no client should have stored: the field is left out
@@ -92,7 +93,7 @@ def fields_of(calendar: Component) -> dict:
     for field, name in DATES.items():
         prop = todo.get(name)
         if prop is not None:
-            when = _ews_time(prop, calendar)
+            when = ews_time(prop, calendar)
             if when is not None:
                 out[field] = when
     status = (todo.value("STATUS") or "").strip().upper()
@@ -138,7 +139,7 @@ def fields_of(calendar: Component) -> dict:
 
 
 def _instant(prop: Optional[Property], calendar: Component) -> Optional[datetime]:
-    when = _ews_time(prop, calendar) if prop is not None else None
+    when = ews_time(prop, calendar) if prop is not None else None
     return datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if when else None
 
 
