@@ -19,18 +19,18 @@ functions over the parsed component.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import re
 from typing import Optional
 
 from lxml import etree
 
 from smsync.formats.contentlines import Component, Property
 # The stored form is the core's: one reading of it for every protocol.
-from smsync.formats.pim_attachments import PHOTO_NAME, content, content_type, holder_of, is_file  # noqa: F401
+from smsync.formats.pim_attachments import (  # noqa: F401
+    PHOTO_NAME, clean_type, content, content_type, holder_of, is_file,
+)
 from smsync.protocols.ews import ids
-from smsync.protocols.ews.attachments import MAX_ATTACHMENT
+from smsync.protocols.ews.attachments import content_of
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.soap import t, text, xs_bool
 
@@ -126,17 +126,9 @@ def add(root: Component, node) -> str:
     component = holder_of(root)
     if component is None:
         raise EWSError("ErrorInvalidOperation", "the item holds nothing to attach to")
-    encoded = "".join((node.findtext(t("Content")) or "").split())
-    if len(encoded) > MAX_ATTACHMENT * 4 // 3 + 4:
-        raise EWSError("ErrorAttachmentSizeLimitExceeded", "the attachment is too large")
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise EWSError("ErrorSchemaValidation", "the attachment's Content is not base64") from None
+    data = content_of(node)
     name = (node.findtext(t("Name")) or "").replace("\r", " ").replace("\n", " ").strip()[:255] or "attachment"
-    kind = (node.findtext(t("ContentType")) or "").split(";", 1)[0].strip().lower()
-    if not re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", kind):
-        kind = "application/octet-stream"
+    kind = clean_type(node.findtext(t("ContentType")) or "")
     value = base64.b64encode(data).decode("ascii")
     if component.name == "VCARD":
         if not (xs_bool(node.findtext(t("IsContactPhoto"))) or name == PHOTO_NAME):

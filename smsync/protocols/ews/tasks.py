@@ -29,7 +29,7 @@ from smsync.formats.contentlines import Component, Property, serialize, text_lis
 from smsync.formats.icaltime import prop_time, zones_of
 from smsync.protocols.ews import ids, reminders
 from smsync.protocols.ews.calendar import load as load_calendar
-from smsync.protocols.ews.calendar_edit import parse_when, rrule_of
+from smsync.protocols.ews.calendar_edit import IMPORTANCES, SENSITIVITIES, parse_when, read_importance, rrule_of
 from smsync.protocols.ews.recurrence import recurrence_element
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
@@ -45,9 +45,6 @@ STATUSES = {"NotStarted": "NEEDS-ACTION", "InProgress": "IN-PROCESS", "Completed
             "WaitingOnOthers": "IN-PROCESS", "Deferred": "NEEDS-ACTION"}
 _FROM_STATUS = {"NEEDS-ACTION": "NotStarted", "IN-PROCESS": "InProgress", "COMPLETED": "Completed",
                 "CANCELLED": "Deferred"}
-IMPORTANCES = {"High": "1", "Normal": "5", "Low": "9"}
-SENSITIVITIES = {"Normal": "PUBLIC", "Private": "PRIVATE", "Confidential": "CONFIDENTIAL",
-                 "Personal": "X-PERSONAL"}
 _FROM_CLASS = {v: k for k, v in SENSITIVITIES.items()}
 #: Task fields whose values are EWS dateTimes, and the VTODO property of each.
 DATES = {"StartDate": "DTSTART", "DueDate": "DUE", "CompleteDate": "COMPLETED"}
@@ -234,12 +231,7 @@ def read_fields(node) -> dict:
     complete = node.findtext(t("IsComplete"))
     if complete is not None:
         out["IsComplete"] = xs_bool(complete)
-    for field, known in (("Importance", IMPORTANCES), ("Sensitivity", SENSITIVITIES)):
-        value = node.findtext(t(field))
-        if value is not None:
-            if value.strip() not in known:
-                raise EWSError(SCHEMA_VALIDATION, f"{field} {value.strip()[:20]!r}")
-            out[field] = value.strip()
+    out.update(read_importance(node))
     categories = node.find(t("Categories"))
     if categories is not None:
         out["Categories"] = [(s.text or "").strip() for s in categories if isinstance(s.tag, str)]
