@@ -29,6 +29,7 @@ from smsync.protocols.ews.errors import (
     EWSError,
 )
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews.item_elements import item_element
 from smsync.protocols.ews.soap import t, text
 from smsync.protocols.ews.tasks import ews_time
 
@@ -91,14 +92,8 @@ def note_element(account: str, source: str, name: str, revision: int, content: b
     def wants(uri: str) -> bool:
         return shape.wants(uri, uri in DEFAULT_FIELDS or (get_item and uri == "item:Body"))
 
-    node = etree.Element(t("Message"))
     ref = ids.ItemRef(account, ids.ITEM, source, name)
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(revision))
-    if wants("item:ParentFolderId"):
-        etree.SubElement(node, t("ParentFolderId"),
-                         Id=ids.folder_id(ids.FolderRef(account, ids.COLLECTION, source)))
-    if wants("item:ItemClass"):
-        etree.SubElement(node, t("ItemClass")).text = STICKY_NOTE
+    node = item_element("Message", STICKY_NOTE, ref, revision, wants)
     if wants("item:Subject"):
         etree.SubElement(node, t("Subject")).text = text(fields.get("Subject", ""))
     if wants("item:Sensitivity"):

@@ -36,6 +36,7 @@ from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION,
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews import item_attachments
+from smsync.protocols.ews.item_elements import item_element
 from smsync.protocols.ews.soap import t, text, xs_bool
 
 #: The EWS status kept beside a STATUS that cannot say it.
@@ -148,14 +149,8 @@ def task_element(account: str, source: str, name: str, revision: int, content: b
     def wants(uri: str) -> bool:
         return shape.wants(uri, uri in DEFAULT_FIELDS)
 
-    node = etree.Element(t("Task"))
     ref = ids.ItemRef(account, ids.ITEM, source, name)
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(revision))
-    if wants("item:ParentFolderId"):
-        etree.SubElement(node, t("ParentFolderId"),
-                         Id=ids.folder_id(ids.FolderRef(account, ids.COLLECTION, source)))
-    if wants("item:ItemClass"):
-        etree.SubElement(node, t("ItemClass")).text = "IPM.Task"
+    node = item_element("Task", "IPM.Task", ref, revision, wants)
     if wants("item:Subject"):
         etree.SubElement(node, t("Subject")).text = text(fields.get("Subject", ""))
     if wants("item:Sensitivity"):
