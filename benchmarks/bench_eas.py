@@ -58,13 +58,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -73,12 +69,14 @@ if str(ROOT) not in sys.path:
     # The smsync beside this script, not whichever one the interpreter has installed.
     sys.path.insert(0, str(ROOT))
 
-from bench_imap import _cpu_seconds, _raise_fd_limit  # noqa: E402  (this script's folder is on sys.path)
+from benchsupport import (  # noqa: E402  (this script's folder is on sys.path)
+    DOMAIN, LMTP, PASSWORD, VTIMEZONE, HTTPError, ServerProcess, account, add_accounts, bounded, expect,
+    fill_calendar, fill_inbox, fold, make_message, pct, raise_fd_limit,
+)
+import benchsupport  # noqa: E402
 from smsync.protocols.eas.request import EASRequest, plain_query  # noqa: E402
 from smsync.protocols.eas.wbxml import Element, decode, encode  # noqa: E402
 
-PASSWORD = "bench password"
-DOMAIN = "example.org"
 VERSION = "14.1"
 EAS_PATH = "/Microsoft-Server-ActiveSync"
 HEARTBEAT = 3000
@@ -92,46 +90,6 @@ TARGETS = {"ping_rss_mb": 300, "push_p99_ms": 100, "mail_items_s": 2000, "calend
 
 # ---------------------------------------------------------------------------------------
 # Test data
-
-
-def make_message(i: int, to: str, size: int = 2500) -> bytes:
-    """A plain-text message of about ``size`` bytes (so a 512-byte truncation cuts it)."""
-    head = (f"From: Sender {i % 37} <sender{i % 37}@example.net>\r\nTo: {to}\r\n"
-            f"Subject: bench message {i}\r\n"
-            f"Date: Mon, {1 + i % 28:02d} Jan 2024 10:{i % 60:02d}:00 +0000\r\n"
-            f"Message-ID: <eas-bench-{i}@example.net>\r\nMIME-Version: 1.0\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n\r\n").encode()
-    line = b"The quick brown fox jumps over the lazy dog, again and again.\r\n"
-    return head + line * max(1, (size - len(head)) // len(line))
-
-
-VTIMEZONE = """BEGIN:VTIMEZONE
-TZID:Europe/Berlin
-BEGIN:DAYLIGHT
-TZOFFSETFROM:+0100
-TZOFFSETTO:+0200
-TZNAME:CEST
-DTSTART:19700329T020000
-RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
-END:DAYLIGHT
-BEGIN:STANDARD
-TZOFFSETFROM:+0200
-TZOFFSETTO:+0100
-TZNAME:CET
-DTSTART:19701025T030000
-RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
-END:STANDARD
-END:VTIMEZONE"""
-
-
-def _fold(line: str) -> str:
-    # RFC 5545 3.1: lines longer than 75 octets are folded (all ASCII here).
-    parts = [line[:75]]
-    rest = line[75:]
-    while rest:
-        parts.append(" " + rest[:74])
-        rest = rest[74:]
-    return "\r\n".join(parts)
 
 
 def make_event(i: int) -> bytes:
@@ -161,11 +119,7 @@ def make_event(i: int) -> bytes:
             lines.append(f"EXDATE;TZID=Europe/Berlin:{start}")
     lines += ["BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:Reminder", "TRIGGER:-PT15M",
               "END:VALARM", "END:VEVENT", "END:VCALENDAR"]
-    return ("\r\n".join(_fold(x) for x in lines) + "\r\n").encode()
-
-
-def account(n: int, prefix: str = "user") -> str:
-    return f"{prefix}{n}@{DOMAIN}"
+    return ("\r\n".join(fold(x) for x in lines) + "\r\n").encode()
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,186 +129,38 @@ def account(n: int, prefix: str = "user") -> str:
 def serve(directory: str, spec_file: str) -> None:
     """Fill a fresh SQLite store as the spec says, then serve EAS and LMTP over it on
     127.0.0.1 until SIGTERM; the ports go to ``directory/ports``."""
-    _raise_fd_limit()
-    with open(spec_file) as f:
-        spec = json.load(f)
-    from twisted.internet import defer, reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
-
-    # A server runs with its log going somewhere (twistd writes a file); with no
-    # observer Twisted keeps the last 65,536 events in memory, which would count in RSS.
-    logfile = open(os.path.join(directory, "server.log"), "a")
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(logfile)], redirectStandardIO=False)
-    profile = None
-
-    async def main():
-        from smsync.auth import hash_password
-        from smsync.model import CollectionKind
-        from smsync.store.registry import open_store
-        from smsync.testing.servers import RunningServers, config_with, default_config
-
-        uri = f"sqlite:///{directory}/store"
-        store = await open_store(uri)
-        # One argon2 hash for every account: hashing is ~0.1 s each and not measured.
-        hashed = hash_password(PASSWORD)
-        for name in spec["accounts"]:
-            await store.accounts.add(name, hashed)
-        for name, count in spec.get("messages", {}).items():
-            inbox = await (await store.mail(name)).mailbox("INBOX")
-            # Concurrent batches: the store makes one durable commit per batch.
-            for first in range(0, count, 200):
-                await defer.gatherResults([defer.ensureDeferred(inbox.append(make_message(i, name)))
-                                           for i in range(first, min(first + 200, count))])
-        for name, count in spec.get("events", {}).items():
-            collections = await store.collections(name)
-            infos = await collections.list_collections(CollectionKind.CALENDAR)
-            if not infos:
-                await collections.create_collection("calendar", CollectionKind.CALENDAR)
-                infos = await collections.list_collections(CollectionKind.CALENDAR)
-            calendar = await collections.collection(infos[0].name)
-            for first in range(0, count, 200):
-                await defer.gatherResults([
-                    defer.ensureDeferred(calendar.put(f"event-{i}.ics", make_event(i)))
-                    for i in range(first, min(first + 200, count))])
-        await store.close()
-        # The pre-login gate counts connections that have not logged in on the stream
-        # protocols (IMAP, POP3, submission); an EAS request carries its credentials and
-        # does not enter it today. It is opened wide all the same, so that the figures
-        # stay about EAS if that changes -- thousands of devices behind one loopback
-        # address would otherwise be refused. The login limiter leaves 127.0.0.1 alone
-        # (default_config): it only slows down failed logins, which there are none of.
-        config = config_with(default_config(), limits={
-            "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
-        running = await RunningServers.start(("eas", "lmtp"), uri, config=config, accounts=(),
-                                             directory=directory)
-        ports = {"eas": running.port("eas"), "lmtp": running.port("lmtp")}
-        nonlocal profile
-        if spec.get("tracemalloc"):
-            import tracemalloc
-
-            tracemalloc.start(8)
-
-            def snapshot(_signum, _frame):
-                snap = tracemalloc.take_snapshot()
-                top = snap.statistics("traceback")[:25]
-                with open(spec["tracemalloc"], "w") as f:
-                    total = sum(stat.size for stat in snap.statistics("filename"))
-                    f.write(f"{total / 1024:10.0f} KiB traced in all\n")
-                    for stat in snap.statistics("filename")[:10]:
-                        f.write(f"{stat.size / 1024:10.0f} KiB {stat.traceback[0].filename}\n")
-                    for stat in top:
-                        f.write(f"{stat.size / 1024:10.0f} KiB {stat.count:8d} blocks\n")
-                        f.write("".join(f"    {line}\n" for line in stat.traceback.format()[-8:]))
-
-            signal.signal(signal.SIGUSR1, snapshot)
-        if spec.get("profile"):
-            import cProfile
-
-            profile = cProfile.Profile()
-            profile.enable()
-        with open(os.path.join(directory, "ports.tmp"), "w") as f:
-            json.dump(ports, f)
-        os.rename(os.path.join(directory, "ports.tmp"), os.path.join(directory, "ports"))
-
-    def failed(failure):
-        failure.printTraceback()
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: defer.Deferred.fromCoroutine(main()).addErrback(failed))
-    reactor.run()  # SIGTERM stops it
-    if profile is not None:
-        profile.disable()
-        profile.dump_stats(spec["profile"])
+    benchsupport.serve(directory, spec_file, ("eas", "lmtp"), _fill, ports=("eas", "lmtp"), tracemalloc_frames=8)
 
 
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+async def _fill(uri: str, spec: dict) -> None:
+    from smsync.store.registry import open_store
+
+    store = await open_store(uri)
+    await add_accounts(store, spec["accounts"])
+    for name, count in spec.get("messages", {}).items():
+        await fill_inbox(store, name, count)
+    for name, count in spec.get("events", {}).items():
+        await fill_calendar(store, name, count, make_event)
+    await store.close()
 
 
-class Server:
+class Server(ServerProcess):
     """This script's ``--serve`` in a child process, with ``spec`` loaded first."""
 
     tracemalloc = None
 
     def __init__(self, label: str, spec: dict, profile_dir=None, tracemalloc_dir=None):
-        self.label = label
-        self.dir = tempfile.mkdtemp(prefix="smsync-bench-eas-")
         if profile_dir:
             spec = dict(spec, profile=os.path.join(os.path.abspath(profile_dir), f"{label}.pstats"))
         if tracemalloc_dir:
             self.tracemalloc = os.path.join(os.path.abspath(tracemalloc_dir), f"{label}.txt")
             spec = dict(spec, tracemalloc=self.tracemalloc)
-        spec_file = os.path.join(self.dir, "spec.json")
-        with open(spec_file, "w") as f:
-            json.dump(spec, f)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", self.dir, spec_file],
-                                     env=env, cwd=ROOT)
-        port_file = os.path.join(self.dir, "ports")
-        deadline = time.time() + 1800
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError(f"the {label} server did not start")
-            time.sleep(0.2)
-        with open(port_file) as f:
-            ports = json.load(f)
-        self.eas, self.lmtp = ports["eas"], ports["lmtp"]
-        self.pid = self.proc.pid
-
-    def rss_mb(self) -> float:
-        return _rss_mb(self.pid)
-
-    def cpu(self) -> float:
-        return _cpu_seconds(self.pid)
-
-    def reactor_cpu(self) -> float:
-        """CPU of the server's main thread, where the reactor and the protocol code run
-        (the rest is the store's reader and writer threads)."""
-        return _cpu_seconds(self.pid, self.pid)
-
-    async def settle(self, quiet: float = 0.03, step: float = 0.5, limit: float = 120) -> None:
-        """Wait until the server has (nearly) stopped using CPU: the requests sent have
-        all been handled, the Pings have reached their wait."""
-        deadline = time.monotonic() + limit
-        before = self.cpu()
-        while time.monotonic() < deadline:
-            await asyncio.sleep(step)
-            now = self.cpu()
-            if now - before < quiet:
-                return
-            before = now
-
-    def problems(self) -> int:
-        """Tracebacks in the server's log."""
-        try:
-            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-                return sum(1 for line in f if "Traceback" in line)
-        except OSError:
-            return 0
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__(__file__, spec, label=label)
+        self.eas, self.lmtp = self.ports["eas"], self.ports["lmtp"]
 
 
 # ---------------------------------------------------------------------------------------
 # The client: raw HTTP/1.1 over asyncio
-
-
-class HTTPError(Exception):
-    pass
 
 
 class Device:
@@ -427,20 +233,20 @@ class Device:
         policy = Element(PROV, "Policies", (Element(PROV, "Policy", (
             Element(PROV, "PolicyType", (), "MS-EAS-Provisioning-WBXML"),)),))
         status, tree, _ = await self.post("Provision", Element(PROV, "Provision", (policy,)))
-        _expect(status == 200 and tree is not None, f"Provision: HTTP {status}")
+        expect(status == 200 and tree is not None, f"Provision: HTTP {status}")
         temporary = tree.find(PROV, "Policies").find(PROV, "Policy").find(PROV, "PolicyKey").text
         ack = Element(PROV, "Policies", (Element(PROV, "Policy", (
             Element(PROV, "PolicyType", (), "MS-EAS-Provisioning-WBXML"),
             Element(PROV, "PolicyKey", (), temporary), Element(PROV, "Status", (), "1"))),))
         self.policy_key = int(temporary)
         status, tree, _ = await self.post("Provision", Element(PROV, "Provision", (ack,)))
-        _expect(status == 200 and tree is not None, f"Provision ack: HTTP {status}")
+        expect(status == 200 and tree is not None, f"Provision ack: HTTP {status}")
         self.policy_key = int(tree.find(PROV, "Policies").find(PROV, "Policy").find(PROV, "PolicyKey").text)
 
     async def folder_sync(self) -> None:
         status, tree, _ = await self.post("FolderSync", Element(FH, "FolderSync", (
             Element(FH, "SyncKey", (), "0"),)))
-        _expect(status == 200 and tree.find(FH, "Status").text == "1", f"FolderSync: HTTP {status}")
+        expect(status == 200 and tree.find(FH, "Status").text == "1", f"FolderSync: HTTP {status}")
         for change in tree.find(FH, "Changes").children:
             if change.tag == "Add":
                 self.folders.setdefault(change.find(FH, "Type").text, change.find(FH, "ServerId").text)
@@ -459,29 +265,6 @@ class Device:
                 Element(PING, "Class", (), "Email"))),)))))
 
 
-def _expect(condition: bool, message: str) -> None:
-    if not condition:
-        raise HTTPError(message)
-
-
-async def _bounded(coros, limit: int):
-    """Run ``coros`` with at most ``limit`` at a time; their results in order."""
-    gate = asyncio.Semaphore(limit)
-
-    async def one(c):
-        async with gate:
-            return await c
-
-    return await asyncio.gather(*(one(c) for c in coros))
-
-
-def _pct(values, p) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))]
-
-
 # ---------------------------------------------------------------------------------------
 # 1. Many Pings waiting
 
@@ -498,9 +281,9 @@ async def _ping_swarm(server: Server, accounts: list[str], per_account: int, pre
 
     # A device's first request per account checks the password (argon2, a few at a
     # time server-side): warm each account once, then the rest in parallel.
-    waiting = await _bounded([start(d) for d in devices[::per_account]], 8)
+    waiting = await bounded([start(d) for d in devices[::per_account]], 8)
     rest = [d for i, d in enumerate(devices) if i % per_account]
-    waiting_rest = await _bounded([start(d) for d in rest], 64)
+    waiting_rest = await bounded([start(d) for d in rest], 64)
     tasks = {}
     for d, t in zip(devices[::per_account], waiting):
         tasks[d] = t
@@ -557,40 +340,6 @@ async def ping_figure(args, rows: dict) -> None:
 # 2. Push latency
 
 
-class LMTP:
-    """A minimal LMTP client: one message to one recipient at a time."""
-
-    async def connect(self, port: int) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
-        await self._reply()
-        self.writer.write(b"LHLO bench.example.net\r\n")
-        await self._reply()
-
-    async def _reply(self) -> str:
-        while True:
-            line = (await self.reader.readline()).decode("latin-1")
-            if not line:
-                raise HTTPError("LMTP server closed the connection")
-            if line[3:4] != "-":
-                if line[:1] not in "23":
-                    raise HTTPError(f"LMTP: {line.strip()}")
-                return line
-
-    async def deliver(self, recipient: str, message: bytes) -> float:
-        """Deliver; the perf_counter time the reply to the DATA was read."""
-        self.writer.write(f"MAIL FROM:<load@example.net>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-        for _ in range(3):
-            await self._reply()
-        stuffed = message.replace(b"\r\n.", b"\r\n..")
-        self.writer.write(stuffed + (b"" if stuffed.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-        await self._reply()
-        return time.perf_counter()
-
-    def close(self) -> None:
-        self.writer.write(b"QUIT\r\n")
-        self.writer.close()
-
-
 async def push_figure(args, rows: dict) -> None:
     accounts = [account(a) for a in range(args.push_accounts)]
     per = args.push_devices
@@ -625,8 +374,8 @@ async def push_figure(args, rows: dict) -> None:
         rows["push_answers"] = len(latencies)
         rows["push_expected"] = len(accounts) * per
         rows["push_wrong"], rows["push_missing"] = wrong, missing
-        rows["push_p50_ms"] = _pct(latencies, 50) * 1000
-        rows["push_p99_ms"] = _pct(latencies, 99) * 1000 if not (wrong or missing) else float("inf")
+        rows["push_p50_ms"] = pct(latencies, 50) * 1000
+        rows["push_p99_ms"] = pct(latencies, 99) * 1000 if not (wrong or missing) else float("inf")
         rows["push_max_ms"] = max(latencies) * 1000 if latencies else float("nan")
         for t in tasks.values():
             t.cancel()
@@ -658,24 +407,24 @@ def _sync_body(key: str, folder: str, window: int) -> Element:
 
 def _check_window(tree, folder: str, seen: set) -> tuple[str, bool, int]:
     """Check one Sync answer; add its ServerIds to ``seen``. (new key, more, adds)."""
-    _expect(tree is not None, "Sync: empty answer")
+    expect(tree is not None, "Sync: empty answer")
     collection = tree.find(AS, "Collections").find(AS, "Collection")
-    _expect(collection.find(AS, "CollectionId").text == folder, "Sync: another collection")
+    expect(collection.find(AS, "CollectionId").text == folder, "Sync: another collection")
     status = collection.find(AS, "Status").text
-    _expect(status == "1", f"Sync: Status {status}")
+    expect(status == "1", f"Sync: Status {status}")
     commands = collection.find(AS, "Commands")
     adds = 0
     for command in commands.children if commands is not None else ():
-        _expect(command.tag == "Add", f"Sync: a {command.tag} in an initial sync")
+        expect(command.tag == "Add", f"Sync: a {command.tag} in an initial sync")
         sid = command.find(AS, "ServerId").text
-        _expect(sid not in seen, f"Sync: ServerId {sid} sent twice")
+        expect(sid not in seen, f"Sync: ServerId {sid} sent twice")
         seen.add(sid)
         data = command.find(AS, "ApplicationData")
-        _expect(data is not None, f"Sync: {sid} without ApplicationData")
+        expect(data is not None, f"Sync: {sid} without ApplicationData")
         body = data.find(BASE, "Body")
         if body is not None and body.find(BASE, "Data") is not None:
             text = body.find(BASE, "Data").text or ""
-            _expect(len(text.encode("utf-8")) <= TRUNCATION, f"Sync: {sid}'s body is not truncated")
+            expect(len(text.encode("utf-8")) <= TRUNCATION, f"Sync: {sid}'s body is not truncated")
         adds += 1
     return (collection.find(AS, "SyncKey").text, collection.find(AS, "MoreAvailable") is not None,
             adds)
@@ -688,7 +437,7 @@ async def initial_sync(server: Server, user: str, device_id: str, folder_type: s
     await device.ready()
     folder = device.folders[folder_type]
     status, tree, _ = await device.post("Sync", _sync_body("0", folder, window), reconnect=reconnect)
-    _expect(status == 200, f"Sync 0: HTTP {status}")
+    expect(status == 200, f"Sync 0: HTTP {status}")
     key, _, _ = _check_window(tree, folder, set())
     seen: set = set()
     rounds, received = 0, 0
@@ -697,16 +446,16 @@ async def initial_sync(server: Server, user: str, device_id: str, folder_type: s
     more = True
     while more:
         status, tree, raw = await device.post("Sync", _sync_body(key, folder, window), reconnect=reconnect)
-        _expect(status == 200, f"Sync: HTTP {status}")
+        expect(status == 200, f"Sync: HTTP {status}")
         key, more, adds = _check_window(tree, folder, seen)
         rounds += 1
         received += len(raw)
-        _expect(adds > 0 or not more, "Sync: MoreAvailable with nothing sent")
+        expect(adds > 0 or not more, "Sync: MoreAvailable with nothing sent")
     elapsed = time.perf_counter() - t0
     cpu, main = server.cpu() - cpu0, server.reactor_cpu() - main0
     client = time.process_time() - client0
     device.close()
-    _expect(len(seen) == expected, f"Sync: {len(seen)} items received, {expected} stored")
+    expect(len(seen) == expected, f"Sync: {len(seen)} items received, {expected} stored")
     return {"items_s": expected / elapsed, "seconds": elapsed, "rounds": rounds,
             "cpu_ms_per_round": cpu * 1000 / max(expected / window, 1),
             "reactor_ms_per_round": main * 1000 / max(expected / window, 1),
@@ -812,7 +561,7 @@ def report(rows: dict, args) -> None:
 async def run(args) -> dict:
     rows: dict = {}
     only = args.figures
-    limit = _raise_fd_limit()
+    limit = raise_fd_limit()
     needed = max(args.ping_accounts * args.ping_devices, args.push_accounts * args.push_devices) + 200
     if needed > limit:
         raise SystemExit(f"open-file limit {limit} is too low for {needed} connections")

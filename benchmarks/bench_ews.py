@@ -42,14 +42,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import re
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -57,10 +53,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench_eas import LMTP, HTTPError, _bounded, _expect, _pct, _rss_mb, account, make_message  # noqa: E402
-from bench_imap import _cpu_seconds, _raise_fd_limit  # noqa: E402
+from benchsupport import (  # noqa: E402  (this script's folder is on sys.path)
+    LMTP, PASSWORD, HTTPError, ServerProcess, account, add_accounts, bounded, expect, fill_inbox, make_message,
+    pct, raise_fd_limit,
+)
+import benchsupport  # noqa: E402
 
-PASSWORD = "bench password"
 EWS_PATH = "/EWS/Exchange.asmx"
 M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 T = "http://schemas.microsoft.com/exchange/services/2006/types"
@@ -77,136 +75,28 @@ TARGETS = {"find_items_s": 3000, "get_items_s": 1000, "streams_rss_mb": 200, "pu
 def serve(directory: str, spec_file: str) -> None:
     """Fill a fresh SQLite store as the spec says, then serve EWS and LMTP over it on
     127.0.0.1 until SIGTERM; the ports go to ``directory/ports``."""
-    _raise_fd_limit()
-    with open(spec_file) as f:
-        spec = json.load(f)
-    from twisted.internet import defer, reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
-
-    logfile = open(os.path.join(directory, "server.log"), "a")
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(logfile)], redirectStandardIO=False)
-    profile = None
-
-    async def main():
-        from smsync.auth import hash_password
-        from smsync.store.registry import open_store
-        from smsync.testing.servers import RunningServers, config_with, default_config
-
-        uri = f"sqlite:///{directory}/store"
-        store = await open_store(uri)
-        hashed = hash_password(PASSWORD)
-        for name in spec["accounts"]:
-            await store.accounts.add(name, hashed)
-        for name, count in spec.get("messages", {}).items():
-            inbox = await (await store.mail(name)).mailbox("INBOX")
-            for first in range(0, count, 200):
-                await defer.gatherResults([defer.ensureDeferred(inbox.append(make_message(i, name)))
-                                           for i in range(first, min(first + 200, count))])
-        await store.close()
-        config = config_with(default_config(), limits={
-            "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
-        # freeze_gc: as a server process of its own runs (SmsyncService under twistd).
-        running = await RunningServers.start(("ews", "lmtp"), uri, config=config, accounts=(),
-                                             directory=directory, freeze_gc=spec.get("freeze_gc", True))
-        ports = {"http": running.port("http"), "lmtp": running.port("lmtp")}
-        nonlocal profile
-        if spec.get("tracemalloc"):
-            import tracemalloc
-
-            tracemalloc.start(12)
-
-            def snapshot(_signum, _frame):
-                snap = tracemalloc.take_snapshot()
-                with open(os.path.join(directory, spec["tracemalloc"]), "w") as f:
-                    total = sum(stat.size for stat in snap.statistics("filename"))
-                    f.write(f"{total / 1024:10.0f} KiB traced in all\n")
-                    for stat in snap.statistics("filename")[:15]:
-                        f.write(f"{stat.size / 1024:10.0f} KiB {stat.traceback[0].filename}\n")
-                    for stat in snap.statistics("traceback")[:30]:
-                        f.write(f"{stat.size / 1024:10.0f} KiB {stat.count:8d} blocks\n")
-                        f.write("".join(f"    {line}\n" for line in stat.traceback.format()[-12:]))
-
-            signal.signal(signal.SIGUSR1, snapshot)
-        if spec.get("profile"):
-            import cProfile
-
-            profile = cProfile.Profile()
-            profile.enable()
-        with open(os.path.join(directory, "ports.tmp"), "w") as f:
-            json.dump(ports, f)
-        os.rename(os.path.join(directory, "ports.tmp"), os.path.join(directory, "ports"))
-
-    def failed(failure):
-        failure.printTraceback()
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: defer.Deferred.fromCoroutine(main()).addErrback(failed))
-    reactor.run()
-    if profile is not None:
-        profile.disable()
-        profile.dump_stats(spec["profile"])
+    benchsupport.serve(directory, spec_file, ("ews", "lmtp"), _fill, ports=("http", "lmtp"))
 
 
-class Server:
+async def _fill(uri: str, spec: dict) -> None:
+    from smsync.store.registry import open_store
+
+    store = await open_store(uri)
+    await add_accounts(store, spec["accounts"])
+    for name, count in spec.get("messages", {}).items():
+        await fill_inbox(store, name, count)
+    await store.close()
+
+
+class Server(ServerProcess):
     """This script's ``--serve`` in a child process, with ``spec`` loaded first."""
 
     def __init__(self, label: str, spec: dict, profile_dir=None):
-        self.label = label
-        self.dir = tempfile.mkdtemp(prefix="smsync-bench-ews-")
         spec = dict(spec, freeze_gc=FREEZE_GC)
         if profile_dir:
             spec = dict(spec, profile=os.path.join(os.path.abspath(profile_dir), f"{label}.pstats"))
-        spec_file = os.path.join(self.dir, "spec.json")
-        with open(spec_file, "w") as f:
-            json.dump(spec, f)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", self.dir, spec_file],
-                                     env=env, cwd=ROOT)
-        port_file = os.path.join(self.dir, "ports")
-        deadline = time.time() + 1800
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError(f"the {label} server did not start")
-            time.sleep(0.2)
-        with open(port_file) as f:
-            ports = json.load(f)
-        self.http, self.lmtp = ports["http"], ports["lmtp"]
-        self.pid = self.proc.pid
-
-    def rss_mb(self) -> float:
-        return _rss_mb(self.pid)
-
-    def cpu(self) -> float:
-        return _cpu_seconds(self.pid)
-
-    async def settle(self, quiet: float = 0.03, step: float = 0.5, limit: float = 120) -> None:
-        deadline = time.monotonic() + limit
-        before = self.cpu()
-        while time.monotonic() < deadline:
-            await asyncio.sleep(step)
-            now = self.cpu()
-            if now - before < quiet:
-                return
-            before = now
-
-    def problems(self) -> int:
-        try:
-            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-                return sum(1 for line in f if "Traceback" in line)
-        except OSError:
-            return 0
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__(__file__, spec, label=label)
+        self.http, self.lmtp = self.ports["http"], self.ports["lmtp"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -298,17 +188,17 @@ async def find_all(client: Client, total: int, page: int, reconnect: bool) -> tu
     offset = 0
     while True:
         status, body = await client.post(find_page(offset, page), reconnect)
-        _expect(status == 200 and b"<m:ResponseCode>NoError</m:ResponseCode>" in body,
+        expect(status == 200 and b"<m:ResponseCode>NoError</m:ResponseCode>" in body,
                 f"FindItem at {offset}: HTTP {status} {body[:300]!r}")
         ids = _ITEM_ID.findall(body)
-        _expect(body.count(b"<t:Subject>") == len(ids), "FindItem: an item without its Subject")
+        expect(body.count(b"<t:Subject>") == len(ids), "FindItem: an item without its Subject")
         found += ids
         offset += len(ids)
         if b'IncludesLastItemInRange="true"' in body or not ids:
             break
-        _expect(len(ids) == page, f"FindItem: a page of {len(ids)}")
+        expect(len(ids) == page, f"FindItem: a page of {len(ids)}")
     elapsed = time.perf_counter() - start
-    _expect(len(found) == total and len(set(found)) == total,
+    expect(len(found) == total and len(set(found)) == total,
             f"FindItem: {len(found)} ids, {len(set(found))} distinct, of {total}")
     return elapsed, found
 
@@ -318,8 +208,8 @@ async def get_all(client: Client, item_ids: list, page: int, reconnect: bool) ->
     for first in range(0, len(item_ids), page):
         chunk = [i.decode() for i in item_ids[first:first + page]]
         status, body = await client.post(get_items(chunk), reconnect)
-        _expect(status == 200, f"GetItem: HTTP {status} {body[:300]!r}")
-        _expect(body.count(b"<m:ResponseCode>NoError</m:ResponseCode>") == len(chunk)
+        expect(status == 200, f"GetItem: HTTP {status} {body[:300]!r}")
+        expect(body.count(b"<m:ResponseCode>NoError</m:ResponseCode>") == len(chunk)
                 and body.count(b"<t:Body ") == len(chunk), f"GetItem: not {len(chunk)} bodies")
     return time.perf_counter() - start
 
@@ -374,7 +264,7 @@ class Listener:
     async def subscribe(self) -> None:
         status, body = await self.client.post(envelope("Subscribe", STREAMING))
         found = re.search(rb"<m:SubscriptionId>([^<]+)</m:SubscriptionId>", body)
-        _expect(status == 200 and found is not None, f"Subscribe: HTTP {status} {body[:300]!r}")
+        expect(status == 200 and found is not None, f"Subscribe: HTTP {status} {body[:300]!r}")
         self.sub_id = found.group(1).decode()
 
     async def open(self) -> None:
@@ -383,7 +273,7 @@ class Listener:
             f"<m:SubscriptionIds><t:SubscriptionId>{self.sub_id}</t:SubscriptionId></m:SubscriptionIds>"
             "<m:ConnectionTimeout>30</m:ConnectionTimeout>")))
         status, headers = await self.client.head()
-        _expect(status == 200 and headers.get("transfer-encoding") == "chunked",
+        expect(status == 200 and headers.get("transfer-encoding") == "chunked",
                 f"GetStreamingEvents: HTTP {status} {headers}")
         await self.until(b"<m:ConnectionStatus>OK</m:ConnectionStatus>")
 
@@ -409,7 +299,7 @@ async def _open_streams(port: int, accounts: list, per: int) -> list:
         await listener.subscribe()
         await listener.open()
 
-    await _bounded([start(lst) for lst in listeners], 100)
+    await bounded([start(lst) for lst in listeners], 100)
     return listeners
 
 
@@ -482,12 +372,12 @@ async def push_figure(args, rows: dict) -> None:
         rows["push_answers"] = len(latencies)
         rows["push_expected"] = len(accounts) * per
         rows["push_missing"] = missing
-        rows["push_p50_ms"] = _pct(latencies, 50) * 1000
-        rows["push_p99_ms"] = _pct(latencies, 99) * 1000 if not missing else float("inf")
+        rows["push_p50_ms"] = pct(latencies, 50) * 1000
+        rows["push_p99_ms"] = pct(latencies, 99) * 1000 if not missing else float("inf")
         rows["push_max_ms"] = max(latencies) * 1000 if latencies else float("nan")
-        rows["push_reply_p50_ms"] = _pct(replies, 50) * 1000
+        rows["push_reply_p50_ms"] = pct(replies, 50) * 1000
         rows["push_reply_max_ms"] = max(replies) * 1000 if replies else float("nan")
-        rows["push_after_reply_p99_ms"] = _pct(after_reply, 99) * 1000 if after_reply else float("nan")
+        rows["push_after_reply_p99_ms"] = pct(after_reply, 99) * 1000 if after_reply else float("nan")
         for lst in listeners:
             lst.close()
     finally:
@@ -557,7 +447,7 @@ def report(rows: dict, args) -> None:
 
 async def run(args) -> dict:
     rows: dict = {}
-    limit = _raise_fd_limit()
+    limit = raise_fd_limit()
     needed = max(args.streams, args.push_streams) + 200
     if needed > limit:
         raise SystemExit(f"open-file limit {limit} is too low for {needed} connections")

@@ -33,7 +33,6 @@ import multiprocessing
 import os
 import random
 import re
-import resource
 import selectors
 import shutil
 import socket
@@ -43,6 +42,8 @@ import tempfile
 import threading
 import time
 from functools import partial
+
+from benchsupport import cpu_seconds as _cpu_seconds, raise_fd_limit as _raise_fd_limit  # this script's folder
 
 USER = "bench@example.org"
 PASSWORD = "bench-password"
@@ -174,25 +175,6 @@ def fill_sessions(uri: str) -> None:
         await store.close()
 
     task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
-
-
-def _raise_fd_limit() -> int:
-    """Raise the open-file limit as far as allowed; return it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return hard
-    except ValueError:
-        return soft
-
-
-def _cpu_seconds(pid: int, thread=None) -> float:
-    """User plus system CPU time the process (all its threads) -- or one thread of it --
-    has used so far."""
-    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
-    with open(path) as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _tree_cpu(pid: int) -> float:

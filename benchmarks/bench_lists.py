@@ -53,12 +53,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -68,10 +65,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench_eas import VTIMEZONE, _fold, _pct, _rss_mb  # noqa: E402
+from benchsupport import PASSWORD, VTIMEZONE, ServerProcess, add_accounts, fill_calendar, fold, load, pct  # noqa: E402
+import benchsupport  # noqa: E402
 
 USER = "outlook@example.org"
-PASSWORD = "bench password"
 SERVICE = "/lists/_vti_bin/Lists.asmx"
 CALENDAR = f"/dav/calendars/{USER}/calendar/"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -151,7 +148,7 @@ def make_event(i: int, summary: str = "") -> bytes:
                          f"DTEND{f';VALUE=DATE:{_plus_weeks(year, month, day, 2, 1)}' if all_day else at(hour + 1, 45, rid)}",
                          f"SUMMARY:Meeting {i} (moved)", *people, *alarm, "END:VEVENT"]
     lines = head + master + alarm + ["END:VEVENT"] + overrides + ["END:VCALENDAR"]
-    return ("\r\n".join(_fold(x) for x in lines) + "\r\n").encode()
+    return ("\r\n".join(fold(x) for x in lines) + "\r\n").encode()
 
 
 def _plus_weeks(year: int, month: int, day: int, weeks: int, days: int = 0) -> str:
@@ -168,108 +165,30 @@ def _plus_weeks(year: int, month: int, day: int, weeks: int, days: int = 0) -> s
 def serve(directory: str, spec_file: str) -> None:
     """Fill the SQLite store in ``directory`` when the spec says so, then serve the Lists
     service and CalDAV over it on 127.0.0.1 until SIGTERM; the port goes to
-    ``directory/port``."""
-    with open(spec_file) as f:
-        spec = json.load(f)
-    from twisted.internet import defer, reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
-
-    logfile = open(os.path.join(directory, "server.log"), "a")
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(logfile)], redirectStandardIO=False)
-    profile = None
-
-    async def main():
-        from smsync.auth import hash_password
-        from smsync.model import CollectionKind
-        from smsync.store.registry import open_store
-        from smsync.testing.servers import RunningServers, config_with, default_config
-
-        uri = f"sqlite:///{directory}/store"
-        if spec.get("fill"):
-            store = await open_store(uri)
-            await store.accounts.add(USER, hash_password(PASSWORD))
-            collections = await store.collections(USER)
-            if not await collections.list_collections(CollectionKind.CALENDAR):
-                await collections.create_collection("calendar", CollectionKind.CALENDAR)
-            calendar = await collections.collection("calendar")
-            count = spec["fill"]
-            for first in range(0, count, 200):
-                await defer.gatherResults([
-                    defer.ensureDeferred(calendar.put(f"event-{i}.ics", make_event(i)))
-                    for i in range(first, min(first + 200, count))])
-            await store.close()
-        config = config_with(default_config(), limits={
-            "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
-        # freeze_gc: as a server process of its own does (twistd, smsync serve).
-        running = await RunningServers.start(("lists", "caldav"), uri, config=config, accounts=(),
-                                             directory=directory, freeze_gc=True)
-        nonlocal profile
-        if spec.get("profile"):
-            import cProfile
-
-            profile = cProfile.Profile()
-            profile.enable()
-        with open(os.path.join(directory, "port.tmp"), "w") as f:
-            json.dump({"http": running.port("http")}, f)
-        os.rename(os.path.join(directory, "port.tmp"), os.path.join(directory, "port"))
-
-    def failed(failure):
-        failure.printTraceback()
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: defer.Deferred.fromCoroutine(main()).addErrback(failed))
-    reactor.run()
-    if profile is not None:
-        profile.disable()
-        profile.dump_stats(spec["profile"])
+    ``directory/ports``."""
+    benchsupport.serve(directory, spec_file, ("lists", "caldav"), _fill)
 
 
-class Server:
+async def _fill(uri: str, spec: dict) -> None:
+    from smsync.store.registry import open_store
+
+    if not spec.get("fill"):
+        return
+    store = await open_store(uri)
+    await add_accounts(store, [USER])
+    await fill_calendar(store, USER, spec["fill"], make_event)
+    await store.close()
+
+
+class Server(ServerProcess):
     """This script's ``--serve`` in a child process over the store in ``directory``."""
 
     def __init__(self, directory: str, fill: int = 0, profile=None):
-        self.dir = directory
         spec = {"fill": fill}
         if profile:
             spec["profile"] = profile
-        spec_file = os.path.join(self.dir, "spec.json")
-        with open(spec_file, "w") as f:
-            json.dump(spec, f)
-        port_file = os.path.join(self.dir, "port")
-        if os.path.exists(port_file):
-            os.unlink(port_file)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", self.dir, spec_file],
-                                     env=env, cwd=ROOT)
-        deadline = time.time() + 1800
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
-        with open(port_file) as f:
-            self.port = json.load(f)["http"]
-        self.pid = self.proc.pid
-
-    def rss_mb(self) -> float:
-        return _rss_mb(self.pid)
-
-    def problems(self) -> int:
-        try:
-            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-                return sum(1 for line in f if "Traceback" in line)
-        except OSError:
-            return 0
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(__file__, spec, directory)
+        self.port = self.ports["http"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -462,23 +381,16 @@ async def one_server(server: Server, args, figures: dict, first: bool, device_ba
     figures["probe"] = await task
 
 
-def _load() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
 def _stats(values) -> str:
     if not values:
         return "-"
-    return f"{_pct(values, 50):8.1f} {_pct(values, 95):8.1f} {max(values):8.1f}"
+    return f"{pct(values, 50):8.1f} {pct(values, 95):8.1f} {max(values):8.1f}"
 
 
 def report(figures: dict, args) -> None:
     print()
     print(f"Lists benchmark: {args.events} events, page {args.page}, {args.runs} warm runs, "
-          f"{args.cold} cold starts of each kind; load average {figures['load_before']} before, {_load()} after")
+          f"{args.cold} cold starts of each kind; load average {figures['load_before']} before, {load()} after")
     print(f"{'figure':52s} {'p50':>8s} {'p95':>8s} {'worst':>8s}   target")
     rows = [
         ("first sync, one call, cold: server ms", [r["server_ms"] for r in figures["cold_one"]], "< 1000"),
@@ -513,7 +425,7 @@ def report(figures: dict, args) -> None:
     # The issue's targets are the first call and the call after 10 changes; the sum of a
     # paged first sync is held to the same second here, and said apart.
     ok = (max(r["server_ms"] for r in figures["cold_one"] + figures["warm_one"]) < TARGETS["first_ms"]
-          and _pct([r["server_ms"] for r in figures["changes"]], 95) < TARGETS["changes_ms"])
+          and pct([r["server_ms"] for r in figures["changes"]], 95) < TARGETS["changes_ms"])
     paged_ok = max(r["server_ms"] for r in figures["paged"] + figures["cold_paged"]) < TARGETS["paged_ms"]
     print("issue targets (first call, after 10 changes) " + ("met" if ok else "NOT met"))
     print("paged first sync within 1 s in all: " + ("yes" if paged_ok else "NO"))
@@ -522,7 +434,7 @@ def report(figures: dict, args) -> None:
 
 async def run(args) -> dict:
     figures = {"cold_one": [], "cold_paged": [], "warm_one": [], "paged": [], "changes": [], "nothing": [],
-               "load_before": _load(), "problems": 0}
+               "load_before": load(), "problems": 0}
     directory = tempfile.mkdtemp(prefix="smsync-bench-lists-")
     try:
         started = time.time()

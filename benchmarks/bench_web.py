@@ -62,7 +62,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -76,9 +75,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchsupport import PASSWORD, ServerProcess, pct  # noqa: E402  (this script's folder is on sys.path)
+import benchsupport  # noqa: E402
+
 OWNER = "owner@example.org"
 ADMIN = "admin@example.org"
-PASSWORD = "bench password"
 TARGET_MS = 50.0
 #: The share of each protocol among the owner's devices.
 MIX = (("eas", 0.30), ("ews", 0.15), ("syncml", 0.10), ("caldav", 0.15), ("carddav", 0.15),
@@ -241,73 +242,14 @@ def fill_bulk(directory: str, accounts: int) -> None:
 # The server (``--serve DIR``, its own process)
 
 
-def serve(directory: str, freeze_gc: bool = True) -> None:
-    from twisted.internet import defer, reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
-
-    logfile = open(os.path.join(directory, "server.log"), "a")
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(logfile)], redirectStandardIO=False)
-
-    async def main():
-        from smsync.testing.servers import RunningServers, config_with, default_config
-
-        config = config_with(default_config(), limits={
-            "max_unauthenticated_per_address": 10**6, "max_unauthenticated": 10**6})
-        # freeze_gc: as a server process of its own runs (SmsyncService under twistd).
-        running = await RunningServers.start(("web", "eas", "ews", "imap"), f"sqlite:///{directory}/store",
-                                             config=config, accounts=(), directory=directory,
-                                             freeze_gc=freeze_gc)
-        with open(os.path.join(directory, "port.tmp"), "w") as f:
-            f.write(str(running.port("http")))
-        os.rename(os.path.join(directory, "port.tmp"), os.path.join(directory, "port"))
-
-    def failed(failure):
-        failure.printTraceback()
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: defer.Deferred.fromCoroutine(main()).addErrback(failed))
-    reactor.run()
+def serve(directory: str, spec_file: str) -> None:
+    benchsupport.serve(directory, spec_file, ("web", "eas", "ews", "imap"))
 
 
-class Server:
+class Server(ServerProcess):
     def __init__(self, directory: str, freeze_gc: bool = True):
-        self.dir = directory
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        port_file = os.path.join(directory, "port")
-        if os.path.exists(port_file):  # an earlier run's, over a kept store
-            os.remove(port_file)
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", directory]
-                                     + ([] if freeze_gc else ["--no-freeze-gc"]), env=env, cwd=ROOT)
-        deadline = time.time() + 300
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError("the server did not start")
-            time.sleep(0.1)
-        with open(port_file) as f:
-            self.port = int(f.read())
-
-    def cpu(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def tracebacks(self) -> int:
-        try:
-            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-                return sum(1 for line in f if "Traceback" in line)
-        except OSError:
-            return 0
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(__file__, {"freeze_gc": freeze_gc}, directory, start_timeout=300)
+        self.port = self.ports["http"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -358,11 +300,6 @@ class Browser:
         return answer.status, body, round_trip, float(found.group(1))
 
 
-def _pct(values, p) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))]
-
-
 def measure(server: Server, browser: Browser, path: str, runs: int, persistent: bool, check) -> dict:
     browser.conn = None
     status, body, first_rt, first_srv = browser.get(path, persistent)
@@ -381,8 +318,8 @@ def measure(server: Server, browser: Browser, path: str, runs: int, persistent: 
     if browser.conn is not None:
         browser.conn.close()
         browser.conn = None
-    return {"server": (statistics.median(srvs), _pct(srvs, 95), max(srvs)),
-            "round_trip": (statistics.median(rts), _pct(rts, 95), max(rts)),
+    return {"server": (statistics.median(srvs), pct(srvs, 95), max(srvs)),
+            "round_trip": (statistics.median(rts), pct(rts, 95), max(rts)),
             "first": (first_srv, first_rt), "cpu_ms": cpu_ms, "bytes": len(body)}
 
 
@@ -481,7 +418,7 @@ def main(args) -> int:
                 print(f"  {label:52s} {'kept' if persistent else 'new ':4s} server {s[0]:6.2f} / {s[1]:6.2f} / "
                       f"{s[2]:6.2f}  round trip {r[0]:6.2f} / {r[1]:6.2f} / {r[2]:6.2f} ms", flush=True)
         load_after = os.getloadavg()
-        tracebacks = server.tracebacks()
+        tracebacks = server.problems()
         print()
         print(f"Web interface benchmark: {args.devices} devices of one account, {args.accounts:,} accounts; "
               f"{args.runs} requests each after one not counted; target: server time < {TARGET_MS:.0f} ms"
@@ -518,8 +455,8 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--serve":
-        serve(sys.argv[2], "--no-freeze-gc" not in sys.argv)
+    if len(sys.argv) > 3 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], sys.argv[3])
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
+from smsync.edge.remembered import Remembered, missing
 from smsync.errors import InvalidData
 from smsync.interfaces import IProtocolPolicy
 
@@ -79,10 +80,7 @@ class Policy:
 
     def __init__(self, store, ttl: float = 5.0, clock=time.monotonic, max_entries: int = 10000):
         self.rules = store_policy(store)
-        self.ttl = ttl
-        self._clock = clock
-        self._max = max_entries
-        self._cache: dict[str, tuple[Optional[frozenset], float]] = {}
+        self._remembered = Remembered(ttl, clock, max_entries)
 
     @property
     def supported(self) -> bool:
@@ -94,16 +92,13 @@ class Policy:
         if self.rules is None:
             return None
         account = account.lower()
-        now = self._clock()
-        cached = self._cache.get(account)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self._remembered.get(account)
+        if not missing(cached):
+            return cached
         rule = await self.rules.get(account)
         if rule is None and "@" in account:
             rule = await self.rules.get(account.rpartition("@")[2])
-        if len(self._cache) >= self._max:
-            self._cache.clear()
-        self._cache[account] = (rule, now + self.ttl)
+        self._remembered.put(account, rule)
         return rule
 
     async def allows(self, account: str, protocol: str) -> bool:
@@ -117,4 +112,4 @@ class Policy:
 
     def forget(self) -> None:
         """Drop every remembered answer: after this process changed a rule."""
-        self._cache.clear()
+        self._remembered.forget()

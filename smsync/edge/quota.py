@@ -24,6 +24,7 @@ from typing import Optional
 
 from twisted.logger import Logger
 
+from smsync.edge.remembered import Remembered, missing
 from smsync.errors import NotFound, QuotaExceeded
 from smsync.interfaces import IAccountSettings, IAccountUsage
 
@@ -72,10 +73,7 @@ class Quotas:
     def __init__(self, store, ttl: float = 5.0, clock=time.monotonic, max_entries: int = 10000):
         self.settings = settings_of(store)
         self.usage = usage_of(store)
-        self.ttl = ttl
-        self._clock = clock
-        self._max = max_entries
-        self._cache: dict[str, tuple[Optional[int], float]] = {}
+        self._remembered = Remembered(ttl, clock, max_entries)
 
     @property
     def supported(self) -> bool:
@@ -87,22 +85,18 @@ class Quotas:
         read): the fast path of a delivery."""
         if not self.supported:
             return True
-        cached = self._cache.get(account.lower())
-        return cached is not None and cached[0] is None and cached[1] > self._clock()
+        return self._remembered.get(account.lower(), 0) is None
 
     async def limit(self, account: str) -> Optional[int]:
         """``account``'s limit in octets, or None for none."""
         if not self.supported:
             return None
         account = account.lower()
-        now = self._clock()
-        cached = self._cache.get(account)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self._remembered.get(account)
+        if not missing(cached):
+            return cached
         limit = parse_quota(await self.settings.get(account, QUOTA_KEY))
-        if len(self._cache) >= self._max:
-            self._cache.clear()
-        self._cache[account] = (limit, now + self.ttl)
+        self._remembered.put(account, limit)
         return limit
 
     async def check(self, account: str, size: int) -> None:
@@ -124,10 +118,7 @@ class Quotas:
     def forget(self, account: Optional[str] = None) -> None:
         """Drop remembered limits (of ``account``, or all): after this process changed
         one."""
-        if account is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(account.lower(), None)
+        self._remembered.forget(None if account is None else account.lower())
 
 
 async def exceeded(quotas: Optional[Quotas], account: str, size, what: str) -> Optional[OverQuota]:

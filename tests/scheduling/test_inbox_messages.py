@@ -19,9 +19,7 @@ from smsync.scheduling.calendar import find_event
 from smsync.scheduling.imip import calendar_of_message
 from smsync.scheduling.messages import partstat_of
 from smsync.scheduling.scheduler import Outgoing, Scheduler, inbox_messages_of
-from smsync.store.registry import open_store
-
-ALICE, BOB, DAVE, CAROL = "alice@example.org", "bob@example.org", "dave@example.org", "carol@remote.example"
+from tests.scheduling.scheduling_support import ALICE, BOB, CAROL, DAVE, Outbox, calendar_of, items, memory_store
 
 
 def event(uid="m1", sequence=0, summary="Plan", bob="NEEDS-ACTION", attendees=(BOB, DAVE, CAROL)):
@@ -34,21 +32,6 @@ def event(uid="m1", sequence=0, summary="Plan", bob="NEEDS-ACTION", attendees=(B
     return ("\r\n".join(lines + ["END:VEVENT", "END:VCALENDAR", ""])).encode()
 
 
-class Outbox:
-    def __init__(self):
-        self.sent = []
-
-    async def __call__(self, account, recipients, body):
-        self.sent.append((account, tuple(recipients), body))
-
-
-async def _setup():
-    store = await open_store("memory:")
-    for account in (ALICE, BOB, DAVE):
-        await store.accounts.add(account, "!")
-    return store
-
-
 async def _inbox(store, account) -> list:
     """``account``'s INBOX messages, parsed."""
     box = await (await store.mail(account)).mailbox("INBOX")
@@ -59,20 +42,9 @@ async def _inbox(store, account) -> list:
     return out
 
 
-async def _items(store, account, kind):
-    collections = await store.collections(account)
-    out = []
-    for info in await collections.list_collections(kind):
-        handle = await collections.collection_by_id(info.id)
-        out += await handle.get([i.name for i in await handle.items()])
-    return out
-
-
 async def _organize(store, scheduler, content):
     """Alice stores ``content`` and sends what it means."""
-    collections = await store.collections(ALICE)
-    [info] = await collections.list_collections(CollectionKind.CALENDAR)
-    calendar = await collections.collection_by_id(info.id)
+    calendar = await calendar_of(store, ALICE)
     existing = await find_event(calendar, "m1")
     old = existing.content if existing is not None else None
     plan = await scheduler.plan_put(ALICE, old, content)
@@ -82,7 +54,7 @@ async def _organize(store, scheduler, content):
 
 @pytest_twisted.ensureDeferred
 async def test_request_reply_cancel_are_mail_in_the_recipients_inbox():
-    store = await _setup()
+    store = await memory_store()
     try:
         outbox = Outbox()
         scheduler = Scheduler(store, outbox)
@@ -103,7 +75,7 @@ async def test_request_reply_cancel_are_mail_in_the_recipients_inbox():
             ics, senders = calendar_of_message(raw)
             assert b"METHOD:REQUEST" in ics and b"UID:m1" in ics and senders == (ALICE,)
             # ... and the calendar has the event, as without the mail.
-            [copy] = await _items(store, who, CollectionKind.CALENDAR)
+            [copy] = await items(store, who, CollectionKind.CALENDAR)
             assert b"UID:m1" in copy.content
         # The remote attendee's mail goes through the relay alone.
         [(sender, to, _mail)] = outbox.sent
@@ -111,7 +83,7 @@ async def test_request_reply_cancel_are_mail_in_the_recipients_inbox():
         assert await _inbox(store, ALICE) == []
 
         # Bob accepts (his calendar write): one REPLY mail in Alice's Inbox.
-        [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [copy] = await items(store, BOB, CollectionKind.CALENDAR)
         accepted = copy.content.replace(
             b"PARTSTAT=NEEDS-ACTION:mailto:bob", b"PARTSTAT=ACCEPTED:mailto:bob")
         await scheduler.carry_out(BOB, await scheduler.plan_put(BOB, copy.content, accepted))
@@ -121,7 +93,7 @@ async def test_request_reply_cancel_are_mail_in_the_recipients_inbox():
         assert msg["To"].addresses[0].addr_spec == ALICE
         ics, _senders = calendar_of_message(raw)
         assert b"METHOD:REPLY" in ics and partstat_of(ics, BOB) == "ACCEPTED"
-        [mine] = await _items(store, ALICE, CollectionKind.CALENDAR)
+        [mine] = await items(store, ALICE, CollectionKind.CALENDAR)
         assert partstat_of(mine.content, BOB) == "ACCEPTED"
 
         # A COUNTER from Dave reaches Alice as mail too.
@@ -140,7 +112,7 @@ async def test_request_reply_cancel_are_mail_in_the_recipients_inbox():
         await scheduler.carry_out(ALICE, plan)
         subjects = [m["Subject"] for _raw, m in await _inbox(store, BOB)]
         assert subjects == ["Invitation: Plan", "Invitation: Plan", "Cancelled: Plan"]
-        [cancelled] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [cancelled] = await items(store, BOB, CollectionKind.CALENDAR)
         assert b"STATUS:CANCELLED" in cancelled.content
     finally:
         await store.close()
@@ -148,18 +120,18 @@ async def test_request_reply_cancel_are_mail_in_the_recipients_inbox():
 
 @pytest_twisted.ensureDeferred
 async def test_switched_off_nothing_is_mailed():
-    store = await _setup()
+    store = await memory_store()
     try:
         scheduler = Scheduler(store, Outbox(), inbox_messages=False)
         await _organize(store, scheduler, event())
         assert await _inbox(store, BOB) == []
-        [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
-        [_invite] = await _items(store, BOB, CollectionKind.SCHEDULE_INBOX)
+        [copy] = await items(store, BOB, CollectionKind.CALENDAR)
+        [_invite] = await items(store, BOB, CollectionKind.SCHEDULE_INBOX)
         accepted = copy.content.replace(
             b"PARTSTAT=NEEDS-ACTION:mailto:bob", b"PARTSTAT=ACCEPTED:mailto:bob")
         await scheduler.carry_out(BOB, await scheduler.plan_put(BOB, copy.content, accepted))
         assert await _inbox(store, ALICE) == []
-        [mine] = await _items(store, ALICE, CollectionKind.CALENDAR)
+        [mine] = await items(store, ALICE, CollectionKind.CALENDAR)
         assert partstat_of(mine.content, BOB) == "ACCEPTED"
     finally:
         await store.close()
@@ -169,14 +141,14 @@ async def test_switched_off_nothing_is_mailed():
 async def test_receiving_files_no_mail():
     """iMIP mail that came in is already in the Inbox; EAS's MeetingResponse mails its
     own REPLY: ``receive`` and ``incoming_mail`` add none."""
-    store = await _setup()
+    store = await memory_store()
     try:
         scheduler = Scheduler(store, Outbox())
         request = event().replace(b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:REQUEST")
         assert await scheduler.incoming_mail(BOB, request, [ALICE])
         await scheduler.receive(DAVE, request, sender=ALICE)
         assert await _inbox(store, BOB) == [] and await _inbox(store, DAVE) == []
-        [_copy] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [_copy] = await items(store, BOB, CollectionKind.CALENDAR)
     finally:
         await store.close()
 

@@ -9,9 +9,7 @@ import pytest_twisted
 from smsync.model import CollectionKind
 from smsync.scheduling.messages import partstat_of
 from smsync.scheduling.scheduler import Scheduler
-from smsync.store.registry import open_store
-
-ALICE, BOB, CAROL = "alice@example.org", "bob@example.org", "carol@remote.example"
+from tests.scheduling.scheduling_support import ALICE, BOB, CAROL, Outbox, items, memory_store
 
 
 def event(uid="m1", sequence=0, summary="Plan", bob="NEEDS-ACTION", organizer=ALICE, attendees=(BOB, CAROL)):
@@ -23,35 +21,9 @@ def event(uid="m1", sequence=0, summary="Plan", bob="NEEDS-ACTION", organizer=AL
     return ("\r\n".join(lines + ["END:VEVENT", "END:VCALENDAR", ""])).encode()
 
 
-class Outbox:
-    """What the scheduler hands the submission service."""
-
-    def __init__(self):
-        self.sent = []
-
-    async def __call__(self, account, recipients, body):
-        self.sent.append((account, tuple(recipients), body))
-
-
-async def _setup():
-    store = await open_store("memory:")
-    for account in (ALICE, BOB):
-        await store.accounts.add(account, "!")
-    return store
-
-
-async def _items(store, account, kind):
-    collections = await store.collections(account)
-    out = []
-    for info in await collections.list_collections(kind):
-        handle = await collections.collection_by_id(info.id)
-        out += await handle.get([i.name for i in await handle.items()])
-    return out
-
-
 @pytest_twisted.ensureDeferred
 async def test_organizer_request_reaches_bob_at_once_and_carol_by_mail():
-    store = await _setup()
+    store = await memory_store(ALICE, BOB)
     try:
         outbox = Outbox()
         scheduler = Scheduler(store, outbox)
@@ -60,9 +32,9 @@ async def test_organizer_request_reaches_bob_at_once_and_carol_by_mail():
         assert b"SCHEDULE-STATUS=1.1:mailto:carol" in plan.content
         statuses = await scheduler.carry_out(ALICE, plan)
         assert statuses == {BOB: "1.2", CAROL: "1.1"}
-        [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [copy] = await items(store, BOB, CollectionKind.CALENDAR)
         assert b"SCHEDULE-STATUS" not in copy.content and b"METHOD" not in copy.content
-        [message] = await _items(store, BOB, CollectionKind.SCHEDULE_INBOX)
+        [message] = await items(store, BOB, CollectionKind.SCHEDULE_INBOX)
         assert b"X-SMSYNC-ITIP-METHOD:REQUEST" in message.content
         [(sender, to, mail)] = outbox.sent
         assert (sender, to) == (ALICE, (CAROL,)) and b"METHOD:REQUEST" in mail
@@ -76,7 +48,7 @@ async def test_organizer_request_reaches_bob_at_once_and_carol_by_mail():
 
 @pytest_twisted.ensureDeferred
 async def test_answers_only_change_what_they_may():
-    store = await _setup()
+    store = await memory_store(ALICE, BOB)
     try:
         scheduler = Scheduler(store, Outbox())
         organizer_copy = event(attendees=(BOB,))
@@ -96,13 +68,13 @@ async def test_answers_only_change_what_they_may():
         assert out.recipients == (BOB,) and b"FORCE" not in plan.content + out.message
 
         # bob accepts: a REPLY to alice, applied to her copy.
-        [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [copy] = await items(store, BOB, CollectionKind.CALENDAR)
         accepted = copy.content.replace(b"PARTSTAT=NEEDS-ACTION", b"PARTSTAT=ACCEPTED")
         plan = await scheduler.plan_put(BOB, copy.content, accepted)
         [out] = plan.outgoing
         assert out.method == "REPLY" and out.recipients == (ALICE,)
         await scheduler.carry_out(BOB, plan)
-        [mine] = await _items(store, ALICE, CollectionKind.CALENDAR)
+        [mine] = await items(store, ALICE, CollectionKind.CALENDAR)
         assert partstat_of(mine.content, BOB) == "ACCEPTED"
 
         # An older REQUEST does not replace the copy bob has.
@@ -110,23 +82,23 @@ async def test_answers_only_change_what_they_may():
             b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:REQUEST"), sender=ALICE)
         await scheduler.receive(BOB, event(attendees=(BOB,), summary="Older", sequence=1).replace(
             b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:REQUEST"), sender=ALICE)
-        [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [copy] = await items(store, BOB, CollectionKind.CALENDAR)
         assert b"SUMMARY:Newer" in copy.content
 
         # Mail claiming a CANCEL from someone who does not organize it changes nothing.
         cancel = event(attendees=(BOB,)).replace(b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:CANCEL")
         assert not await scheduler.incoming_mail(BOB, cancel, ["mallory@evil.example"])
-        [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [copy] = await items(store, BOB, CollectionKind.CALENDAR)
         assert b"CANCELLED" not in copy.content
         assert await scheduler.incoming_mail(BOB, cancel, [ALICE])
-        [copy] = await _items(store, BOB, CollectionKind.CALENDAR)
+        [copy] = await items(store, BOB, CollectionKind.CALENDAR)
         assert b"STATUS:CANCELLED" in copy.content
 
         # A REPLY by mail counts only for the attendee who sent it.
         declined = event(attendees=(BOB,), bob="DECLINED").replace(
             b"VERSION:2.0", b"VERSION:2.0\r\nMETHOD:REPLY")
         assert not await scheduler.incoming_mail(ALICE, declined, ["mallory@evil.example"])
-        [mine] = await _items(store, ALICE, CollectionKind.CALENDAR)
+        [mine] = await items(store, ALICE, CollectionKind.CALENDAR)
         assert partstat_of(mine.content, BOB) == "ACCEPTED"
     finally:
         await store.close()
@@ -134,7 +106,7 @@ async def test_answers_only_change_what_they_may():
 
 @pytest_twisted.ensureDeferred
 async def test_deleting_cancels_or_declines():
-    store = await _setup()
+    store = await memory_store(ALICE, BOB)
     try:
         scheduler = Scheduler(store, Outbox())
         plan = await scheduler.plan_delete(ALICE, event())

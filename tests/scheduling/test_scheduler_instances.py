@@ -11,14 +11,12 @@ from datetime import datetime, timezone
 import pytest_twisted
 
 from smsync.formats.contentlines import parse_components, serialize
-from smsync.model import CollectionKind
 from smsync.scheduling import instances
 from smsync.scheduling.itip import reply
 from smsync.scheduling.messages import schedule_tag
 from smsync.scheduling.scheduler import Scheduler
-from smsync.store.registry import open_store
+from tests.scheduling.scheduling_support import ALICE, BOB, CAROL, DAVE, Outbox, calendar_of, memory_store
 
-ALICE, BOB, DAVE, CAROL = "alice@example.org", "bob@example.org", "dave@example.org", "carol@remote.example"
 SECOND, THIRD, FOURTH = "20270108T100000Z", "20270115T100000Z", "20270122T100000Z"
 
 
@@ -32,29 +30,8 @@ def series(attendees=(BOB, CAROL), location="Room 1", sequence=0, extra=()):
     return ("\r\n".join(lines + ["END:VEVENT", "END:VCALENDAR", ""])).encode()
 
 
-class Outbox:
-    def __init__(self):
-        self.sent = []
-
-    async def __call__(self, account, recipients, body):
-        self.sent.append((account, tuple(recipients), body))
-
-
-async def _setup():
-    store = await open_store("memory:")
-    for account in (ALICE, BOB, DAVE):
-        await store.accounts.add(account, "!")
-    return store
-
-
-async def _calendar(store, account):
-    collections = await store.collections(account)
-    [info] = await collections.list_collections(CollectionKind.CALENDAR)
-    return await collections.collection_by_id(info.id)
-
-
 async def _one(store, account) -> bytes:
-    calendar = await _calendar(store, account)
+    calendar = await calendar_of(store, account)
     [item] = await calendar.get([i.name for i in await calendar.items()])
     return item.content
 
@@ -62,7 +39,7 @@ async def _one(store, account) -> bytes:
 async def _store_as(store, account, old: bytes, new: bytes, scheduler, **kw):
     """``account``'s client writes ``new`` over ``old``: stored, then what it sends sent."""
     plan = await scheduler.plan_put(account, old, new, **kw)
-    calendar = await _calendar(store, account)
+    calendar = await calendar_of(store, account)
     item = await calendar.get_by_uid("weekly")
     await calendar.put(item.info.name, plan.content or new)
     await scheduler.carry_out(account, plan)
@@ -92,14 +69,14 @@ def _with_override(copy: bytes, rid: str, partstat: str, who: str = BOB) -> byte
 async def _invited(store, scheduler, attendees=(BOB, CAROL)):
     organizer = series(attendees)
     plan = await scheduler.plan_put(ALICE, None, organizer)
-    await (await _calendar(store, ALICE)).put("weekly.ics", plan.content)
+    await (await calendar_of(store, ALICE)).put("weekly.ics", plan.content)
     await scheduler.carry_out(ALICE, plan)
     return plan.content
 
 
 @pytest_twisted.ensureDeferred
 async def test_an_answer_to_one_occurrence_changes_that_instance_alone():
-    store = await _setup()
+    store = await memory_store()
     try:
         outbox = Outbox()
         scheduler = Scheduler(store, outbox)
@@ -153,7 +130,7 @@ async def test_an_answer_to_one_occurrence_changes_that_instance_alone():
 
 @pytest_twisted.ensureDeferred
 async def test_organizer_taking_out_an_occurrence_cancels_that_instance():
-    store = await _setup()
+    store = await memory_store()
     try:
         outbox = Outbox()
         scheduler = Scheduler(store, outbox)
@@ -187,7 +164,7 @@ async def test_organizer_taking_out_an_occurrence_cancels_that_instance():
 
 @pytest_twisted.ensureDeferred
 async def test_attendee_taking_out_an_occurrence_declines_it():
-    store = await _setup()
+    store = await memory_store()
     try:
         scheduler = Scheduler(store, Outbox())
         await _invited(store, scheduler)
@@ -205,7 +182,7 @@ async def test_attendee_taking_out_an_occurrence_declines_it():
 
 @pytest_twisted.ensureDeferred
 async def test_changed_only_goes_to_the_attendees_whose_entry_changed():
-    store = await _setup()
+    store = await memory_store()
     try:
         outbox = Outbox()
         scheduler = Scheduler(store, outbox)
@@ -234,7 +211,7 @@ async def test_changed_only_goes_to_the_attendees_whose_entry_changed():
 
 @pytest_twisted.ensureDeferred
 async def test_a_request_for_one_occurrence_changes_that_instance_of_the_copy():
-    store = await _setup()
+    store = await memory_store()
     try:
         scheduler = Scheduler(store, Outbox())
         mine = await _invited(store, scheduler)

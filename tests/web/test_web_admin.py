@@ -8,11 +8,9 @@ text."""
 from __future__ import annotations
 
 import base64
-import http.client
 import imaplib
 import json
 import re
-from typing import Optional
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -21,8 +19,8 @@ from twisted.internet.defer import ensureDeferred
 
 from smsync.admin import accounts
 from smsync.testing.servers import OTHER, PASSWORD, SQLITE, USER, RunningServers, in_thread
+from tests.web.web_support import FORM, request, sign_in
 
-FORM = "application/x-www-form-urlencoded"
 NEW = "a long new password"
 
 
@@ -32,22 +30,6 @@ def web():
     pytest_twisted.blockon(ensureDeferred(accounts.set_admin(running.store, USER, True)))
     yield running
     pytest_twisted.blockon(ensureDeferred(running.stop()))
-
-
-def request(running, method: str, path: str, body: bytes = b"", headers: Optional[dict] = None):
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
-
-
-def sign_in(running, user=USER, password=PASSWORD) -> str:
-    form = urlencode({"user": user, "password": password}).encode()
-    status, headers, _ = request(running, "POST", "/web/signin", form, {"Content-Type": FORM})
-    assert status == 303, status
-    return headers["set-cookie"].split(";")[0]
 
 
 def basic(user=USER, password=PASSWORD) -> dict:

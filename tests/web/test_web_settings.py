@@ -6,12 +6,10 @@ the real ports of what runs, and the Apple configuration profile."""
 from __future__ import annotations
 
 import base64
-import http.client
 import imaplib
 import json
 import plistlib
 import re
-from typing import Optional
 from urllib.parse import urlencode
 
 import pytest
@@ -19,9 +17,9 @@ import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
 from smsync.testing.servers import OTHER, PASSWORD, SQLITE, USER, RunningServers, in_thread
+from tests.web.web_support import FORM, request, sign_in
 
 NEW = "a new and longer password"
-FORM = "application/x-www-form-urlencoded"
 PROTOCOLS = ("web", "imap", "submission", "caldav", "carddav", "eas")
 
 
@@ -30,22 +28,6 @@ def web():
     running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(PROTOCOLS, SQLITE)))
     yield running
     pytest_twisted.blockon(ensureDeferred(running.stop()))
-
-
-def request(running, method: str, path: str, body: bytes = b"", headers: Optional[dict] = None):
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
-
-
-def sign_in(running, user=USER, password=PASSWORD) -> str:
-    form = urlencode({"user": user, "password": password}).encode()
-    status, headers, _ = request(running, "POST", "/web/signin", form, {"Content-Type": FORM})
-    assert status == 303, status
-    return headers["set-cookie"].split(";")[0]
 
 
 def imap_login(running, password, user=USER) -> bool:

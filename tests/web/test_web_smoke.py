@@ -5,10 +5,8 @@ security headers, sign out."""
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import re
-from typing import Optional
 from urllib.parse import urlencode
 
 import pytest
@@ -16,6 +14,7 @@ import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
 from smsync.testing.servers import OTHER, PASSWORD, SQLITE, USER, RunningServers, in_thread
+from tests.web.web_support import request
 
 
 @pytest.fixture
@@ -23,15 +22,6 @@ def web():
     running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("web", "imap"), SQLITE)))
     yield running
     pytest_twisted.blockon(ensureDeferred(running.stop()))
-
-
-def request(running, method: str, path: str, body: bytes = b"", headers: Optional[dict] = None):
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    conn.request(method, path, body=body, headers=headers or {})
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
 
 
 def sign_in(running, user=USER, password=PASSWORD):

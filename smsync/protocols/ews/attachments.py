@@ -68,10 +68,22 @@ def listing(ref: ids.ItemRef, root: BodyPart):
     return holder
 
 
-def item_attachment(ref: ids.ItemRef, path: str, part: BodyPart, item=None):
-    """An ``<t:ItemAttachment>`` (an attached message); with ``item`` (its
-    ``<t:Message>``, ``inner_message``) the item itself."""
-    node = etree.Element(t("ItemAttachment"))
+def content_of(node) -> bytes:
+    """The bytes of a ``<t:FileAttachment>``'s Content: ``EWSError`` when they are over
+    MAX_ATTACHMENT (told before decoding) or not base64."""
+    encoded = "".join((node.findtext(t("Content")) or "").split())
+    if len(encoded) > MAX_ATTACHMENT * 4 // 3 + 4:
+        raise EWSError("ErrorAttachmentSizeLimitExceeded", "the attachment is too large")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise EWSError("ErrorSchemaValidation", "the attachment's Content is not base64") from None
+
+
+def _described(tag: str, ref: ids.ItemRef, path: str, part: BodyPart):
+    """``<t:{tag}>`` with what a message's attachment shows of itself: its id, name,
+    type, Content-ID, size and that it is not inline."""
+    node = etree.Element(t(tag))
     etree.SubElement(node, t("AttachmentId"), Id=ids.attachment_id(ref, path))
     etree.SubElement(node, t("Name")).text = text(_name(part, path))
     etree.SubElement(node, t("ContentType")).text = part.mime_type
@@ -79,6 +91,13 @@ def item_attachment(ref: ids.ItemRef, path: str, part: BodyPart, item=None):
         etree.SubElement(node, t("ContentId")).text = text(part.id.strip("<>"))
     etree.SubElement(node, t("Size")).text = str(part.size)
     etree.SubElement(node, t("IsInline")).text = "false"
+    return node
+
+
+def item_attachment(ref: ids.ItemRef, path: str, part: BodyPart, item=None):
+    """An ``<t:ItemAttachment>`` (an attached message); with ``item`` (its
+    ``<t:Message>``, ``inner_message``) the item itself."""
+    node = _described("ItemAttachment", ref, path, part)
     if item is not None:
         node.append(item)
     return node
@@ -106,14 +125,7 @@ def inner_message(account: str, raw: bytes, part: BodyPart, shape):
 
 def file_attachment(ref: ids.ItemRef, path: str, part: BodyPart, raw: Optional[bytes] = None):
     """A ``<t:FileAttachment>``; with ``raw`` (the part's body as stored) its Content."""
-    node = etree.Element(t("FileAttachment"))
-    etree.SubElement(node, t("AttachmentId"), Id=ids.attachment_id(ref, path))
-    etree.SubElement(node, t("Name")).text = text(_name(part, path))
-    etree.SubElement(node, t("ContentType")).text = part.mime_type
-    if part.id:
-        etree.SubElement(node, t("ContentId")).text = text(part.id.strip("<>"))
-    etree.SubElement(node, t("Size")).text = str(part.size)
-    etree.SubElement(node, t("IsInline")).text = "false"
+    node = _described("FileAttachment", ref, path, part)
     if raw is not None:
         etree.SubElement(node, t("IsContactPhoto")).text = "false"
         etree.SubElement(node, t("Content")).text = base64.b64encode(
@@ -210,13 +222,7 @@ def new_part(node, eol: bytes, compose=None) -> bytes:
     if node.tag != t("FileAttachment"):
         raise EWSError("ErrorInvalidOperation", "only file and item attachments are added to messages here")
     name = (node.findtext(t("Name")) or "").strip() or "attachment"
-    encoded = "".join((node.findtext(t("Content")) or "").split())
-    if len(encoded) > MAX_ATTACHMENT * 4 // 3 + 4:
-        raise EWSError("ErrorAttachmentSizeLimitExceeded", "the attachment is too large")
-    try:
-        content = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise EWSError("ErrorSchemaValidation", "the attachment's Content is not base64") from None
+    content = content_of(node)
     inline = (node.findtext(t("IsInline")) or "").strip().lower() in ("true", "1")
     return part_bytes(name[:255], node.findtext(t("ContentType")) or "", content, inline, eol,
                       (node.findtext(t("ContentId")) or "").strip() or None)

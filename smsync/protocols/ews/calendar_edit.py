@@ -169,6 +169,18 @@ SENSITIVITIES = {"Normal": "PUBLIC", "Private": "PRIVATE", "Confidential": "CONF
                  "Personal": "X-PERSONAL"}
 
 
+def read_importance(node) -> dict:
+    """The Importance and Sensitivity an item element sets (of the values EWS has)."""
+    out = {}
+    for field, known in (("Importance", IMPORTANCES), ("Sensitivity", SENSITIVITIES)):
+        value = node.findtext(t(field))
+        if value is not None:
+            if value.strip() not in known:
+                raise EWSError(SCHEMA_VALIDATION, f"{field} {value.strip()[:20]!r}")
+            out[field] = value.strip()
+    return out
+
+
 def _minutes(value: str) -> int:
     try:
         minutes = int(value.strip())
@@ -197,12 +209,7 @@ def read_fields(node, zone: Optional[str] = None) -> dict:
     minutes = node.findtext(t("ReminderMinutesBeforeStart"))
     if minutes is not None:
         out["ReminderMinutesBeforeStart"] = _minutes(minutes)
-    for field, known in (("Importance", IMPORTANCES), ("Sensitivity", SENSITIVITIES)):
-        value = node.findtext(t(field))
-        if value is not None:
-            if value.strip() not in known:
-                raise EWSError(SCHEMA_VALIDATION, f"{field} {value.strip()[:20]!r}")
-            out[field] = value.strip()
+    out.update(read_importance(node))
     for field in ("Subject", "Location", "UID", "LegacyFreeBusyStatus"):
         value = node.findtext(t(field))
         if value is not None:

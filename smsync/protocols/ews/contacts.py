@@ -23,6 +23,7 @@ from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews import item_attachments
+from smsync.protocols.ews.item_elements import item_element
 from smsync.protocols.ews.soap import t, text
 
 #: EWS phone keys -> the vCard TEL types that hold them (first match wins).
@@ -133,14 +134,8 @@ def contact_element(account: str, source: str, name: str, revision: int, content
     def wants(uri: str) -> bool:
         return shape.wants(uri, uri in DEFAULT_FIELDS)
 
-    node = etree.Element(t("Contact"))
     ref = ids.ItemRef(account, ids.ITEM, source, name)
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(revision))
-    if wants("item:ParentFolderId"):
-        etree.SubElement(node, t("ParentFolderId"),
-                         Id=ids.folder_id(ids.FolderRef(account, ids.COLLECTION, source)))
-    if wants("item:ItemClass"):
-        etree.SubElement(node, t("ItemClass")).text = "IPM.Contact"
+    node = item_element("Contact", "IPM.Contact", ref, revision, wants)
     if wants("item:Subject"):
         etree.SubElement(node, t("Subject")).text = text(fields.get("DisplayName", ""))
     if "Body" in fields and wants("item:Body"):

@@ -19,36 +19,20 @@ functions over the parsed component.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import re
 from typing import Optional
 
 from lxml import etree
 
 from smsync.formats.contentlines import Component, Property
+# The stored form is the core's: one reading of it for every protocol.
+from smsync.formats.pim_attachments import (  # noqa: F401
+    PHOTO_NAME, clean_type, content, content_type, holder_of, is_file,
+)
 from smsync.protocols.ews import ids
-from smsync.protocols.ews.attachments import MAX_ATTACHMENT
+from smsync.protocols.ews.attachments import content_of
 from smsync.protocols.ews.errors import EWSError
 from smsync.protocols.ews.soap import t, text, xs_bool
-
-PHOTO_NAME = "ContactPicture.jpg"
-_KINDS = ("VEVENT", "VTODO", "VJOURNAL")
-
-
-def holder_of(root: Component) -> Optional[Component]:
-    """The component attachments belong to: a vCard itself, or the master (first
-    without RECURRENCE-ID) event, task or note of a calendar object."""
-    if root.name == "VCARD":
-        return root
-    masters = [c for c in root.components if c.name in _KINDS and c.get("RECURRENCE-ID") is None]
-    return masters[0] if masters else next((c for c in root.components if c.name in _KINDS), None)
-
-
-def _is_binary(prop: Property) -> bool:
-    if prop.name == "PHOTO":
-        return (prop.param("ENCODING") or "").lower() in ("b", "base64") or prop.value.startswith("data:")
-    return (prop.param("VALUE") or "").upper() == "BINARY" or (prop.param("ENCODING") or "").upper() == "BASE64"
 
 
 def _path(prop: Property) -> str:
@@ -61,7 +45,7 @@ def _path(prop: Property) -> str:
 def attached(component: Component) -> list[tuple[str, Property]]:
     """``(path, property)`` of every attachment of ``component`` (``holder_of``)."""
     name = "PHOTO" if component.name == "VCARD" else "ATTACH"
-    return [(_path(p), p) for p in component.properties if p.name == name and _is_binary(p)]
+    return [(_path(p), p) for p in component.properties if p.name == name and is_file(p)]
 
 
 def find(component: Component, path: str) -> Optional[Property]:
@@ -72,24 +56,6 @@ def name_of(prop: Property) -> str:
     if prop.name == "PHOTO":
         return PHOTO_NAME
     return prop.param("X-FILENAME") or prop.param("FILENAME") or "attachment"
-
-
-def content_type(prop: Property) -> str:
-    if prop.name == "PHOTO":
-        if prop.value.startswith("data:"):
-            return prop.value[5:].split(";", 1)[0].split(",", 1)[0] or "image/jpeg"
-        kind = (prop.param("TYPE") or "jpeg").lower()
-        return kind if "/" in kind else f"image/{kind}"
-    return prop.param("FMTTYPE") or "application/octet-stream"
-
-
-def content(prop: Property) -> bytes:
-    """The attachment's bytes (empty when its base64 is damaged)."""
-    value = prop.value.split(",", 1)[1] if prop.value.startswith("data:") else prop.value
-    try:
-        return base64.b64decode("".join(value.split()), validate=False)
-    except (binascii.Error, ValueError):
-        return b""
 
 
 def file_attachment(ref: ids.ItemRef, path: str, prop: Property, with_content: bool = False):
@@ -160,17 +126,9 @@ def add(root: Component, node) -> str:
     component = holder_of(root)
     if component is None:
         raise EWSError("ErrorInvalidOperation", "the item holds nothing to attach to")
-    encoded = "".join((node.findtext(t("Content")) or "").split())
-    if len(encoded) > MAX_ATTACHMENT * 4 // 3 + 4:
-        raise EWSError("ErrorAttachmentSizeLimitExceeded", "the attachment is too large")
-    try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise EWSError("ErrorSchemaValidation", "the attachment's Content is not base64") from None
+    data = content_of(node)
     name = (node.findtext(t("Name")) or "").replace("\r", " ").replace("\n", " ").strip()[:255] or "attachment"
-    kind = (node.findtext(t("ContentType")) or "").split(";", 1)[0].strip().lower()
-    if not re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", kind):
-        kind = "application/octet-stream"
+    kind = clean_type(node.findtext(t("ContentType")) or "")
     value = base64.b64encode(data).decode("ascii")
     if component.name == "VCARD":
         if not (xs_bool(node.findtext(t("IsContactPhoto"))) or name == PHOTO_NAME):

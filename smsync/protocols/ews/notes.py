@@ -19,21 +19,19 @@ from typing import Optional
 
 from lxml import etree
 
-from smsync.errors import PreconditionFailed
 from smsync.formats.contentlines import Component, Property, parse_components, serialize, text_list, unescape_text
-from smsync.formats.icaltime import prop_time, zones_of
 from smsync.model import CollectionKind
-from smsync.protocols.ews import ids, items, tree
+from smsync.protocols.ews import ids, item_writes, items, tree
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.errors import (
-    INVALID_OPERATION,
     INVALID_PROPERTY_SET,
-    IRRESOLVABLE_CONFLICT,
     SCHEMA_VALIDATION,
     EWSError,
 )
 from smsync.protocols.ews.shapes import Shape
+from smsync.protocols.ews.item_elements import item_element
 from smsync.protocols.ews.soap import t, text
+from smsync.protocols.ews.tasks import ews_time
 
 STICKY_NOTE = "IPM.StickyNote"
 #: FieldURIs in the Default shape of a note (FindItem and GetItem; GetItem adds Body).
@@ -60,13 +58,7 @@ def journal_of(calendar: Component) -> Component:
 
 
 def _utc(prop: Optional[Property], calendar: Component) -> Optional[str]:
-    if prop is None:
-        return None
-    try:
-        epoch = prop_time(prop, zones_of(calendar)).epoch
-    except Exception:  # a value no client should have stored: the field is left out
-        return None
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if prop is None else ews_time(prop, calendar)
 
 
 def fields_of(calendar: Component) -> dict:
@@ -100,14 +92,8 @@ def note_element(account: str, source: str, name: str, revision: int, content: b
     def wants(uri: str) -> bool:
         return shape.wants(uri, uri in DEFAULT_FIELDS or (get_item and uri == "item:Body"))
 
-    node = etree.Element(t("Message"))
     ref = ids.ItemRef(account, ids.ITEM, source, name)
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(revision))
-    if wants("item:ParentFolderId"):
-        etree.SubElement(node, t("ParentFolderId"),
-                         Id=ids.folder_id(ids.FolderRef(account, ids.COLLECTION, source)))
-    if wants("item:ItemClass"):
-        etree.SubElement(node, t("ItemClass")).text = STICKY_NOTE
+    node = item_element("Message", STICKY_NOTE, ref, revision, wants)
     if wants("item:Subject"):
         etree.SubElement(node, t("Subject")).text = text(fields.get("Subject", ""))
     if wants("item:Sensitivity"):
@@ -205,21 +191,12 @@ def new_note(fields: dict) -> tuple[str, bytes]:
 # -- the operations' parts ---------------------------------------------------------------
 
 
-def _folder_element(saved):
-    if saved is None:
-        return None
-    targets = [c for c in saved if isinstance(c.tag, str)]
-    if len(targets) != 1:
-        raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
-    return targets[0]
-
-
 async def is_note(ctx, node, saved) -> bool:
     """Whether CreateItem's ``<t:Message>`` is a note: of class IPM.StickyNote, or saved
     in a note list (a folder that cannot be resolved is for the message path to refuse)."""
     if (node.findtext(t("ItemClass")) or "").strip().startswith(STICKY_NOTE):
         return True
-    target = _folder_element(saved)
+    target = item_writes.saved_folder(saved)
     if target is None:
         return False
     try:
@@ -232,38 +209,18 @@ async def is_note(ctx, node, saved) -> bool:
 async def create_note(ctx, node, saved):
     """Store a new note in the folder SavedItemFolderId names (the Notes folder without
     one); the answer's ``<t:Message>`` with its ItemId."""
-    target = _folder_element(saved)
-    if target is not None:
-        folder = await tree.resolve(ctx, target)
-    else:
-        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", "notes"))
-    if folder.kind != CollectionKind.NOTES:
-        raise EWSError(INVALID_OPERATION, "notes are saved only in note folders")
-    collection = await tree.collection_of(ctx, folder)
+    folder, collection = await item_writes.target(ctx, saved, "notes", CollectionKind.NOTES,
+                                                  "notes are saved only in note folders")
     uid, content = new_note(read_fields(node))
     info = await collection.put(f"{uid}.ics", content, if_none_match=True)
-    created = etree.Element(t("Message"))
-    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
-    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
-    return created
+    return item_writes.created("Message", ctx, folder, info)
 
 
 def note_changes(updates) -> tuple[dict, frozenset]:
     """``(fields, removed)`` of an UpdateItem's Updates on a note."""
     fields: dict = {}
     removed = set()
-    for update in updates:
-        if not isinstance(update.tag, str):
-            continue
-        action = update.tag.rpartition("}")[2]
-        uri_el = update.find(t("FieldURI"))
-        uri = uri_el.get("FieldURI") if uri_el is not None else None
-        if uri in _IGNORED:
-            continue
-        if uri not in _FIELDS:
-            shown = uri or "?"
-            raise EWSError(INVALID_PROPERTY_SET, f"{str(shown)[:60]} cannot be changed on a note")
-        field = _FIELDS[uri]
+    for action, field, update, uri_el in item_writes.field_updates(updates, _FIELDS, _IGNORED, "a note"):
         if action == "DeleteItemField":
             removed.add(field)
             continue
@@ -289,19 +246,12 @@ async def update_note(ctx, ref, change, resolution: str, change_key) -> Optional
     info = found.item.info
     if info.component != "VJOURNAL":
         return None
-    presented = ids.parse_change_key(change_key)
-    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    item_writes.check_change_key(info, resolution, change_key)
     updates = change.find(t("Updates"))
     fields, removed = note_changes(updates if updates is not None else ())
     calendar = load(found.item.content)
     if "AppendBody" in fields:
         fields["Body"] = fields_of(calendar).get("Body", "") + fields.pop("AppendBody")
     apply(calendar, fields, removed)
-    try:
-        new = await found.collection.put(ref.key, serialize(calendar), if_match=info.etag)
-    except PreconditionFailed:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
-    node = etree.Element(t("Message"))
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
-    return node
+    new = await item_writes.replace(found, ref.key, serialize(calendar))
+    return item_writes.answer("Message", ref, new)

@@ -280,6 +280,15 @@ class Subscription:
                 or (event.folder is not None and event.folder.source in folders)
                 or (event.old_parent is not None and event.old_parent.source in folders))
 
+    def take_wanted(self, events) -> bool:
+        """Queue those of ``events`` this subscription wants; whether there were any."""
+        took = False
+        for event in events:
+            if self.wants(event):
+                self.take(event)
+                took = True
+        return took
+
     def take(self, event: Event) -> None:
         self.events.append(event)
         if len(self.events) > MAX_QUEUED:
@@ -620,11 +629,7 @@ class Feed:
                 own.mark, own.uidnext = cursor.mark, cursor.uidnext
         if self.subs.get(sub.id) is not sub or not sub.own or sub.own.get(source) is not own:
             return
-        took = False
-        for event in events:
-            if sub.wants(event):
-                sub.take(event)
-                took = True
+        took = sub.take_wanted(events)
         sub.advance({source: own.position})
         cursor = self.cursors.get(source)
         if cursor is None or cursor.position == own.position:
@@ -751,11 +756,7 @@ class Feed:
         for sub in list(self.subs.values()):
             if sub in skip:
                 continue
-            took = False
-            for event in events:
-                if sub.wants(event):
-                    sub.take(event)
-                    took = True
+            took = sub.take_wanted(events)
             if source is not None and sub.watches(source):
                 sub.advance({source: position})
             if took:

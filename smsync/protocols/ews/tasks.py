@@ -29,13 +29,14 @@ from smsync.formats.contentlines import Component, Property, serialize, text_lis
 from smsync.formats.icaltime import prop_time, zones_of
 from smsync.protocols.ews import ids, reminders
 from smsync.protocols.ews.calendar import load as load_calendar
-from smsync.protocols.ews.calendar_edit import parse_when, rrule_of
+from smsync.protocols.ews.calendar_edit import IMPORTANCES, SENSITIVITIES, parse_when, read_importance, rrule_of
 from smsync.protocols.ews.recurrence import recurrence_element
 from smsync.protocols.ews.contacts import escape_text
 from smsync.protocols.ews.errors import INVALID_PROPERTY_SET, SCHEMA_VALIDATION, EWSError
 from smsync.protocols.ews.extended import render_component
 from smsync.protocols.ews.shapes import Shape
 from smsync.protocols.ews import item_attachments
+from smsync.protocols.ews.item_elements import item_element
 from smsync.protocols.ews.soap import t, text, xs_bool
 
 #: The EWS status kept beside a STATUS that cannot say it.
@@ -45,9 +46,6 @@ STATUSES = {"NotStarted": "NEEDS-ACTION", "InProgress": "IN-PROCESS", "Completed
             "WaitingOnOthers": "IN-PROCESS", "Deferred": "NEEDS-ACTION"}
 _FROM_STATUS = {"NEEDS-ACTION": "NotStarted", "IN-PROCESS": "InProgress", "COMPLETED": "Completed",
                 "CANCELLED": "Deferred"}
-IMPORTANCES = {"High": "1", "Normal": "5", "Low": "9"}
-SENSITIVITIES = {"Normal": "PUBLIC", "Private": "PRIVATE", "Confidential": "CONFIDENTIAL",
-                 "Personal": "X-PERSONAL"}
 _FROM_CLASS = {v: k for k, v in SENSITIVITIES.items()}
 #: Task fields whose values are EWS dateTimes, and the VTODO property of each.
 DATES = {"StartDate": "DTSTART", "DueDate": "DUE", "CompleteDate": "COMPLETED"}
@@ -72,7 +70,8 @@ def todo_of(calendar: Component) -> Component:
     return next((c for c in todos if c.get("RECURRENCE-ID") is None), todos[0])
 
 
-def _ews_time(prop: Property, calendar: Component) -> Optional[str]:
+def ews_time(prop: Property, calendar: Component) -> Optional[str]:
+    """``prop``'s time as EWS dateTime text in UTC (None for a value it cannot read)."""
     try:
         epoch = prop_time(prop, zones_of(calendar)).epoch
     except Exception:  # a value no client should have stored: the field is left out
@@ -92,7 +91,7 @@ def fields_of(calendar: Component) -> dict:
     for field, name in DATES.items():
         prop = todo.get(name)
         if prop is not None:
-            when = _ews_time(prop, calendar)
+            when = ews_time(prop, calendar)
             if when is not None:
                 out[field] = when
     status = (todo.value("STATUS") or "").strip().upper()
@@ -138,7 +137,7 @@ def fields_of(calendar: Component) -> dict:
 
 
 def _instant(prop: Optional[Property], calendar: Component) -> Optional[datetime]:
-    when = _ews_time(prop, calendar) if prop is not None else None
+    when = ews_time(prop, calendar) if prop is not None else None
     return datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if when else None
 
 
@@ -150,14 +149,8 @@ def task_element(account: str, source: str, name: str, revision: int, content: b
     def wants(uri: str) -> bool:
         return shape.wants(uri, uri in DEFAULT_FIELDS)
 
-    node = etree.Element(t("Task"))
     ref = ids.ItemRef(account, ids.ITEM, source, name)
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(revision))
-    if wants("item:ParentFolderId"):
-        etree.SubElement(node, t("ParentFolderId"),
-                         Id=ids.folder_id(ids.FolderRef(account, ids.COLLECTION, source)))
-    if wants("item:ItemClass"):
-        etree.SubElement(node, t("ItemClass")).text = "IPM.Task"
+    node = item_element("Task", "IPM.Task", ref, revision, wants)
     if wants("item:Subject"):
         etree.SubElement(node, t("Subject")).text = text(fields.get("Subject", ""))
     if wants("item:Sensitivity"):
@@ -233,12 +226,7 @@ def read_fields(node) -> dict:
     complete = node.findtext(t("IsComplete"))
     if complete is not None:
         out["IsComplete"] = xs_bool(complete)
-    for field, known in (("Importance", IMPORTANCES), ("Sensitivity", SENSITIVITIES)):
-        value = node.findtext(t(field))
-        if value is not None:
-            if value.strip() not in known:
-                raise EWSError(SCHEMA_VALIDATION, f"{field} {value.strip()[:20]!r}")
-            out[field] = value.strip()
+    out.update(read_importance(node))
     categories = node.find(t("Categories"))
     if categories is not None:
         out["Categories"] = [(s.text or "").strip() for s in categories if isinstance(s.tag, str)]

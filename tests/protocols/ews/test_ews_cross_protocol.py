@@ -11,7 +11,7 @@ from twisted.internet.defer import ensureDeferred
 
 from smsync.testing.servers import PASSWORD, USER, RunningServers, in_thread, numbered_message
 from smsync.testing.servers import SQLITE
-from tests.protocols.ews.ews_support import account, stop
+from tests.protocols.ews.ews_support import account, dav, stop
 from tests.store.pg_support import fresh_schema_uri, pg_database
 
 #: The PostgreSQL database fixture, imported to be found by pytest.
@@ -84,20 +84,6 @@ def pim(request):
         ("caldav", "carddav", "eas", "ews"), store_uri(request), tls=True)))
     yield running
     stop(running)
-
-
-def dav(running, method: str, path: str, body: bytes = b"", headers=None):
-    import base64
-    import http.client
-
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    sent = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
-    sent.update(headers or {})
-    conn.request(method, path, body=body, headers=sent)
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, payload
 
 
 @pytest_twisted.ensureDeferred

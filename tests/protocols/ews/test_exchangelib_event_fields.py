@@ -9,29 +9,13 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from smsync.testing.servers import PASSWORD, USER, in_thread
-from tests.protocols.ews.ews_support import account, start, stop
+from smsync.testing.servers import USER, in_thread
+from tests.protocols.ews.ews_support import account, dav, serving
 
 
 @pytest.fixture
 def dav_server():
-    running = start(protocols=("caldav", "ews"))
-    yield running
-    stop(running)
-
-
-def dav(running, method: str, path: str, body: bytes = b"", headers=None):
-    import base64
-    import http.client
-
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    sent = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
-    sent.update(headers or {})
-    conn.request(method, path, body=body, headers=sent)
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, payload
+    yield from serving(("caldav", "ews"))
 
 
 def _berlin_weekly(acc):

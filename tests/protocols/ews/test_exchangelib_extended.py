@@ -8,15 +8,13 @@ CardDAV of the same item."""
 
 from __future__ import annotations
 
-import base64
-import http.client
 
 import pytest
 import pytest_twisted
 from twisted.internet.defer import ensureDeferred
 
-from smsync.testing.servers import OTHER, PASSWORD, SQLITE, USER, RunningServers, in_thread
-from tests.protocols.ews.ews_support import account, call, codes, stop
+from smsync.testing.servers import OTHER, SQLITE, USER, RunningServers, in_thread
+from tests.protocols.ews.ews_support import account, call, codes, dav, stop
 from tests.store.pg_support import fresh_schema_uri, pg_database
 
 #: The PostgreSQL database fixture, imported to be found by pytest.
@@ -86,17 +84,6 @@ def pim():
         ("caldav", "carddav", "ews"), SQLITE, tls=True)))
     yield running
     stop(running)
-
-
-def dav(running, method: str, path: str, body: bytes = b"", headers=None):
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    sent = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
-    sent.update(headers or {})
-    conn.request(method, path, body=body, headers=sent)
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, payload
 
 
 @pytest_twisted.ensureDeferred

@@ -21,7 +21,7 @@ import pytest_twisted
 
 from smsync.scheduling import itip
 from smsync.testing.servers import OTHER, PASSWORD, USER, config_with, in_thread
-from tests.protocols.ews.ews_support import account, post, start, stop
+from tests.protocols.ews.ews_support import account, post, start, stop, stored_items
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "eas"))
 
@@ -68,16 +68,6 @@ def calendar_part(message) -> tuple[str, str]:
     return part.get_param("method"), part.get_content()
 
 
-async def _items(server, user: str, kind: str) -> list:
-    cstore = await server.collections(user)
-    out = []
-    for info in await cstore.list_collections():
-        if info.kind.value == kind:
-            handle = await cstore.collection_by_id(info.id)
-            out += await handle.get([i.name for i in await handle.items()])
-    return out
-
-
 def _invite(server, subject: str):
     """Alice invites Bob over EWS, sending to all."""
     from exchangelib import CalendarItem, EWSDateTime, EWSTimeZone
@@ -107,9 +97,9 @@ async def test_ews_invitation_is_a_meeting_request_answered_once(local_server):
     assert mail.get_body(("plain",)).get_content().strip()
     method, ics = calendar_part(mail)
     assert method == "REQUEST" and "METHOD:REQUEST" in ics and "SUMMARY:Planning" in ics
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert b"SUMMARY:Planning" in placed.content
-    assert len(await _items(server, OTHER, "schedule-inbox")) == 1
+    assert len(await stored_items(server, OTHER, "schedule-inbox")) == 1
 
     def bob_accepts():
         from exchangelib.items import MeetingRequest
@@ -127,9 +117,9 @@ async def test_ews_invitation_is_a_meeting_request_answered_once(local_server):
         assert event.my_response_type == "Accept"
 
     await in_thread(bob_accepts)
-    [mine] = await _items(server, USER, "calendar")
+    [mine] = await stored_items(server, USER, "calendar")
     assert itip.parse_itip(mine.content, method_required=False).attendee(OTHER).partstat == "ACCEPTED"
-    [reply] = await _items(server, USER, "schedule-inbox")
+    [reply] = await stored_items(server, USER, "schedule-inbox")
     assert b"REPLY" in reply.content
 
     def alice_reads():
@@ -158,7 +148,7 @@ async def test_ews_invitation_is_a_meeting_request_answered_once(local_server):
         assert cancellation.subject == "Cancelled: Planning"
 
     await in_thread(cancel_and_read)
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert b"STATUS:CANCELLED" in placed.content
     assert len(await in_thread(imap_inbox, server, USER)) == 1  # still the one REPLY
 
@@ -192,7 +182,7 @@ async def test_caldav_invitation_answered_from_the_inbox_by_an_eas_phone(local_s
     assert mail["From"].addresses[0].addr_spec == OTHER
     method, ics = calendar_part(mail)
     assert method == "REQUEST" and f"UID:{uid}" in ics
-    [placed] = await _items(server, USER, "calendar")
+    [placed] = await stored_items(server, USER, "calendar")
     assert placed.info.uid == uid
 
     def phone_accepts():
@@ -207,15 +197,15 @@ async def test_caldav_invitation_answered_from_the_inbox_by_an_eas_phone(local_s
         return tree.find(MR, "Result").find(MR, "Status").text
 
     assert await in_thread(phone_accepts) == "1"
-    [answered] = await _items(server, USER, "calendar")  # answered in place, not filed again
+    [answered] = await stored_items(server, USER, "calendar")  # answered in place, not filed again
     assert answered.info.name == placed.info.name
     assert itip.parse_itip(answered.content, method_required=False).attendee(USER).partstat == "ACCEPTED"
-    [organizers] = await _items(server, OTHER, "calendar")
+    [organizers] = await stored_items(server, OTHER, "calendar")
     assert itip.parse_itip(organizers.content, method_required=False).attendee(USER).partstat == "ACCEPTED"
     [reply] = await in_thread(imap_inbox, server, OTHER)  # one REPLY mail, not two
     assert reply["Subject"] == "Accepted: Budget"
     assert calendar_part(reply)[0] == "REPLY"
-    assert len(await _items(server, OTHER, "schedule-inbox")) == 1
+    assert len(await stored_items(server, OTHER, "schedule-inbox")) == 1
     assert await in_thread(imap_inbox, server, USER) == []  # the request went to Deleted Items
 
 
@@ -224,9 +214,9 @@ async def test_switched_off_nothing_is_mailed(quiet_server):
     server = quiet_server
     await in_thread(_invite, server, "Quiet")
     assert await in_thread(imap_inbox, server, OTHER) == []
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert b"SUMMARY:Quiet" in placed.content
-    assert len(await _items(server, OTHER, "schedule-inbox")) == 1
+    assert len(await stored_items(server, OTHER, "schedule-inbox")) == 1
 
     def bob_accepts_in_the_calendar():
         bob = account(server, OTHER)
@@ -234,12 +224,12 @@ async def test_switched_off_nothing_is_mailed(quiet_server):
         event.accept()
 
     await in_thread(bob_accepts_in_the_calendar)
-    [mine] = await _items(server, USER, "calendar")
+    [mine] = await stored_items(server, USER, "calendar")
     assert itip.parse_itip(mine.content, method_required=False).attendee(OTHER).partstat == "ACCEPTED"
     assert await in_thread(imap_inbox, server, USER) == []
 
     # Nor for an organizer inviting over CalDAV.
     uid = "quiet-caldav@example.org"
     assert await in_thread(_caldav_put, server, OTHER, uid, _event(uid)) == 201
-    assert any(item.info.uid == uid for item in await _items(server, USER, "calendar"))
+    assert any(item.info.uid == uid for item in await stored_items(server, USER, "calendar"))
     assert await in_thread(imap_inbox, server, USER) == []

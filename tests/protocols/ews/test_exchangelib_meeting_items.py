@@ -8,19 +8,16 @@ SOAP: exchangelib cannot send it) takes a cancelled meeting out of the calendar.
 
 from __future__ import annotations
 
-import email
 import smtplib
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
-from twisted.internet.defer import ensureDeferred
-from twisted.internet.task import deferLater
 
 from smsync.scheduling import imip
-from smsync.testing.servers import OTHER, USER, config_with, in_thread, numbered_message
-from tests.protocols.delivery.delivery_harness import Sink
-from tests.protocols.ews.ews_support import account, call, codes, start, stop
+from smsync.testing.servers import OTHER, USER, in_thread, numbered_message
+from tests.protocols.ews.ews_support import (
+    account, calendar_part, call, codes, relaying, stored_items, wait_until,
+)
 
 REMOTE = "carol@remote.example"
 UID = "budget-2027@remote.example"
@@ -28,16 +25,7 @@ UID = "budget-2027@remote.example"
 
 @pytest.fixture
 def meeting_server(tmp_path):
-    sink = Sink()
-    sink.listen()
-    config = config_with(delivery={
-        "hostname": "mx.example.org", "smarthost": f"127.0.0.1:{sink.portno}",
-        "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
-    running = start(("ews", "lmtp"), config=config, directory=tmp_path)
-    running.sink = sink
-    yield running
-    stop(running)
-    pytest_twisted.blockon(ensureDeferred(sink.stop()))
+    yield from relaying(tmp_path, ("ews", "lmtp"))
 
 
 def ics(method: str, *, uid: str = UID, partstat: str = "NEEDS-ACTION", attendee: str = USER,
@@ -63,31 +51,6 @@ def lmtp(server, body: bytes, sender: str = REMOTE) -> None:
         client.sendmail(sender, [USER], body)
 
 
-async def _items(server, user: str, kind: str = "calendar") -> list:
-    cstore = await server.collections(user)
-    out = []
-    for info in await cstore.list_collections():
-        if info.kind.value == kind:
-            handle = await cstore.collection_by_id(info.id)
-            out += await handle.get([i.name for i in await handle.items()])
-    return out
-
-
-async def _wait(predicate, timeout: float = 10.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await deferLater(reactor, 0.05, lambda: None)
-    raise AssertionError("condition not met in time")
-
-
-def _calendar_part(raw: bytes) -> str:
-    for part in email.message_from_bytes(raw).walk():
-        if part.get_content_type() == "text/calendar":
-            return part.get_payload(decode=True).decode()
-    raise AssertionError("no text/calendar part")
-
-
 def _unfolded(content: bytes) -> str:
     return content.decode().replace("\r\n ", "")
 
@@ -96,7 +59,7 @@ def _unfolded(content: bytes) -> str:
 async def test_request_is_a_meeting_request_and_accepting_it_answers_the_organizer(meeting_server):
     server = meeting_server
     await in_thread(lmtp, server, imip_mail("REQUEST"))
-    [placed] = await _items(server, USER)  # delivery placed the invitation
+    [placed] = await stored_items(server, USER)  # delivery placed the invitation
     assert b"SUMMARY:Budget" in placed.content
 
     def read_and_accept():
@@ -127,13 +90,13 @@ async def test_request_is_a_meeting_request_and_accepting_it_answers_the_organiz
         return event.my_response_type
 
     assert await in_thread(read_and_accept) in ("Accept", None)
-    [answered] = await _items(server, USER)
+    [answered] = await stored_items(server, USER)
     assert answered.info.name == placed.info.name
     assert "PARTSTAT=ACCEPTED" in _unfolded(answered.content)
-    await _wait(lambda: bool(server.sink.received))
+    await wait_until(lambda: bool(server.sink.received))
     [(sender, rcpt, raw)] = server.sink.received
     assert (sender, rcpt) == (USER, REMOTE)
-    reply = _calendar_part(raw)
+    reply = calendar_part(raw)
     assert "METHOD:REPLY" in reply and "PARTSTAT=ACCEPTED" in reply.replace("\r\n ", "")
     assert f"UID:{UID}" in reply
 
@@ -144,7 +107,7 @@ async def test_answer_to_a_request_the_calendar_lacks_files_it_first(meeting_ser
     # Stored straight into the Inbox: nothing placed it in the calendar.
     await server.deliver(imip_mail("REQUEST"))
     await server.deliver(imip_mail("REQUEST", uid="other@remote.example", subject="Invitation: Other"))
-    assert await _items(server, USER) == []
+    assert await stored_items(server, USER) == []
 
     def answer():
         acc = account(server)
@@ -161,10 +124,10 @@ async def test_answer_to_a_request_the_calendar_lacks_files_it_first(meeting_ser
         return [(e.subject, e.start.isoformat()[:19]) for e in acc.calendar.all()]
 
     assert await in_thread(answer) == [("Budget", "2027-03-01T10:00:00")]
-    [filed] = await _items(server, USER)
+    [filed] = await stored_items(server, USER)
     assert "PARTSTAT=TENTATIVE" in _unfolded(filed.content) and b"METHOD" not in filed.content
-    await _wait(lambda: len(server.sink.received) == 2)
-    replies = sorted(_calendar_part(raw).replace("\r\n ", "") for _s, _r, raw in server.sink.received)
+    await wait_until(lambda: len(server.sink.received) == 2)
+    replies = sorted(calendar_part(raw).replace("\r\n ", "") for _s, _r, raw in server.sink.received)
     assert any("PARTSTAT=DECLINED" in r and "UID:other@remote.example" in r for r in replies)
     assert any("PARTSTAT=TENTATIVE" in r and f"UID:{UID}" in r for r in replies)
 
@@ -208,7 +171,7 @@ async def test_cancellation_response_plain_and_broken_mail(meeting_server):
         return cancel.id
 
     cancel_id = await in_thread(read)
-    [cancelled] = await _items(server, USER)
+    [cancelled] = await stored_items(server, USER)
     assert b"STATUS:CANCELLED" in cancelled.content
 
     def remove():
@@ -216,7 +179,7 @@ async def test_cancellation_response_plain_and_broken_mail(meeting_server):
         return codes(call(server.portno, "CreateItem", body))
 
     assert await in_thread(remove) == ["NoError"]
-    assert await _items(server, USER) == []
+    assert await stored_items(server, USER) == []
 
     def after():
         acc = account(server)

@@ -11,54 +11,17 @@ import email
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 
-from smsync.testing.servers import OTHER, USER, config_with, in_thread
-from tests.protocols.delivery.delivery_harness import Sink
-from tests.protocols.ews.ews_support import account, start, stop
+from smsync.testing.servers import OTHER, USER, in_thread
+from tests.protocols.ews.ews_support import account, calendar_part, relaying, stored_items, wait_until
 
 REMOTE = "carol@remote.example"
 
 
 @pytest.fixture
 def meeting_server(tmp_path):
-    sink = Sink()
-    sink.listen()
-    config = config_with(delivery={
-        "hostname": "mx.example.org", "smarthost": f"127.0.0.1:{sink.portno}",
-        "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
-    running = start(config=config, directory=tmp_path)
-    running.sink = sink
-    yield running
-    stop(running)
-    pytest_twisted.blockon(ensureDeferred(sink.stop()))
-
-
-async def _items(server, user: str, kind: str) -> list:
-    """``user``'s stored items of every collection of ``kind`` ("calendar", "schedule-inbox")."""
-    cstore = await server.collections(user)
-    out = []
-    for info in await cstore.list_collections():
-        if info.kind.value == kind:
-            handle = await cstore.collection_by_id(info.id)
-            out += await handle.get([i.name for i in await handle.items()])
-    return out
-
-
-async def _wait(predicate, timeout: float = 10.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await deferLater(reactor, 0.05, lambda: None)
-    raise AssertionError("condition not met in time")
-
-
-def _calendar_part(raw: bytes) -> str:
-    for part in email.message_from_bytes(raw).walk():
-        if part.get_content_type() == "text/calendar":
-            return part.get_payload(decode=True).decode()
-    raise AssertionError("no text/calendar part")
+    yield from relaying(tmp_path)
 
 
 def _create(server, subject: str, attendees, mode: str, optional=()):
@@ -87,16 +50,16 @@ async def test_invite_local_attendee_then_cancel(meeting_server):
         return item
 
     item = await in_thread(organizer)
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     text = own.content.decode().replace("\r\n ", "")
     assert f"ORGANIZER:mailto:{USER}" in text
     assert f"mailto:{OTHER}" in text and "ROLE=REQ-PARTICIPANT" in text
     assert "PARTSTAT=NEEDS-ACTION" in text and "RSVP=TRUE" in text
     assert f"SCHEDULE-STATUS=1.2:mailto:{OTHER}" in text
 
-    [invite] = await _items(server, OTHER, "schedule-inbox")
+    [invite] = await stored_items(server, OTHER, "schedule-inbox")
     assert b"METHOD:REQUEST" in invite.content and b"Planning" in invite.content
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert placed.info.uid == own.info.uid and b"SUMMARY:Planning" in placed.content
 
     def update_and_delete():
@@ -107,10 +70,10 @@ async def test_invite_local_attendee_then_cancel(meeting_server):
         item.delete(send_meeting_cancellations=SEND_ONLY_TO_ALL)
 
     await in_thread(update_and_delete)
-    assert await _items(server, USER, "calendar") == []
-    [placed] = await _items(server, OTHER, "calendar")
+    assert await stored_items(server, USER, "calendar") == []
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert b"STATUS:CANCELLED" in placed.content and b"Planning (moved)" in placed.content
-    [inbox] = await _items(server, OTHER, "schedule-inbox")
+    [inbox] = await stored_items(server, OTHER, "schedule-inbox")
     assert b"METHOD:CANCEL" in inbox.content
     assert server.sink.received == []
 
@@ -126,15 +89,15 @@ async def test_remote_attendee_gets_imip_mail_and_cancel(meeting_server):
         return item
 
     item = await in_thread(organizer)
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     assert b"ROLE=OPT-PARTICIPANT" in own.content
-    await _wait(lambda: bool(server.sink.received))
+    await wait_until(lambda: bool(server.sink.received))
     [(sender, rcpt, raw)] = server.sink.received
     assert (sender, rcpt) == (USER, REMOTE)
     assert email.message_from_bytes(raw)["Subject"] == "Invitation: Review"
-    ics = _calendar_part(raw)
+    ics = calendar_part(raw)
     assert "METHOD:REQUEST" in ics and f"UID:{own.info.uid}" in ics
-    assert len(await _items(server, OTHER, "schedule-inbox")) == 1
+    assert len(await stored_items(server, OTHER, "schedule-inbox")) == 1
 
     def delete():
         from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
@@ -142,10 +105,10 @@ async def test_remote_attendee_gets_imip_mail_and_cancel(meeting_server):
         item.delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
 
     await in_thread(delete)
-    await _wait(lambda: len(server.sink.received) == 2)
+    await wait_until(lambda: len(server.sink.received) == 2)
     sender, rcpt, raw = server.sink.received[1]
     assert (sender, rcpt) == (USER, REMOTE)
-    assert "METHOD:CANCEL" in _calendar_part(raw)
+    assert "METHOD:CANCEL" in calendar_part(raw)
 
 
 @pytest_twisted.ensureDeferred
@@ -159,14 +122,14 @@ async def test_send_to_none_stores_without_sending(meeting_server):
         return item
 
     item = await in_thread(organizer)
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     text = own.content.decode().replace("\r\n ", "")
     assert f"mailto:{REMOTE}" in text and "SCHEDULE-STATUS" not in text
     await in_thread(lambda: item.delete(send_meeting_cancellations="SendToNone"))
     await deferLater(reactor, 0.5, lambda: None)
     assert server.sink.received == []
-    assert await _items(server, OTHER, "schedule-inbox") == []
-    assert await _items(server, OTHER, "calendar") == []
+    assert await stored_items(server, OTHER, "schedule-inbox") == []
+    assert await stored_items(server, OTHER, "calendar") == []
 
 
 @pytest_twisted.ensureDeferred
@@ -188,11 +151,11 @@ async def test_update_invites_the_added_and_cancels_the_removed(meeting_server):
     required, optional = await in_thread(organizer)
     assert required == [REMOTE]
     assert optional == [USER.replace("alice", "nobody")]
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert b"STATUS:CANCELLED" in placed.content
-    await _wait(lambda: any(rcpt == REMOTE for _s, rcpt, _r in server.sink.received))
+    await wait_until(lambda: any(rcpt == REMOTE for _s, rcpt, _r in server.sink.received))
     invited = [raw for _s, rcpt, raw in server.sink.received if rcpt == REMOTE]
-    assert "METHOD:REQUEST" in _calendar_part(invited[-1])
+    assert "METHOD:REQUEST" in calendar_part(invited[-1])
 
 
 def _answer(server, subject: str, how: str, **kwargs):
@@ -214,13 +177,13 @@ async def test_attendee_accepts(meeting_server):
 
     await in_thread(organizer)
     await in_thread(lambda: _answer(server, "Standup", "accept", body="See you there, <b>bring</b> cake"))
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     assert "PARTSTAT=ACCEPTED" in own.content.decode().replace("\r\n ", "")
     # What the attendee wrote goes with the answer, as its COMMENT.
-    [reply] = await _items(server, USER, "schedule-inbox")
+    [reply] = await stored_items(server, USER, "schedule-inbox")
     assert "METHOD:REPLY" in reply.content.decode()
     assert "COMMENT:See you there\\, <b>bring</b> cake" in reply.content.decode().replace("\r\n ", "")
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert "PARTSTAT=ACCEPTED" in placed.content.decode().replace("\r\n ", "")
     assert server.sink.received == []
 
@@ -236,16 +199,16 @@ async def test_attendee_tentatively_accepts_then_declines(meeting_server):
 
     await in_thread(organizer)
     await in_thread(lambda: _answer(server, "Retro", "tentatively_accept"))
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     assert "PARTSTAT=TENTATIVE" in own.content.decode().replace("\r\n ", "")
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert "PARTSTAT=TENTATIVE" in placed.content.decode().replace("\r\n ", "")
 
     await in_thread(lambda: _answer(server, "Retro", "decline"))
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     assert "PARTSTAT=DECLINED" in own.content.decode().replace("\r\n ", "")
     # A declined meeting leaves the attendee's calendar, as Exchange removes it.
-    assert await _items(server, OTHER, "calendar") == []
+    assert await stored_items(server, OTHER, "calendar") == []
 
 
 @pytest_twisted.ensureDeferred
@@ -289,7 +252,7 @@ async def test_save_only_answer_is_kept_not_sent_and_foreign_ids_are_not_found(m
             foreign.send()
 
     await in_thread(attendee)
-    [placed] = await _items(server, OTHER, "calendar")
+    [placed] = await stored_items(server, OTHER, "calendar")
     assert "PARTSTAT=ACCEPTED" in placed.content.decode().replace("\r\n ", "")
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     assert "PARTSTAT=NEEDS-ACTION" in own.content.decode().replace("\r\n ", "")

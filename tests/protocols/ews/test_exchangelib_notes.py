@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import ensureDeferred
 
-from smsync.testing.servers import PASSWORD, SQLITE, USER, RunningServers, in_thread
-from tests.protocols.ews.ews_support import account, stop
+from smsync.testing.servers import USER, in_thread
+from tests.protocols.ews.ews_support import account, dav, serving
 
 JOURNAL = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VJOURNAL\r\nUID:note-1\r\n"
            b"DTSTAMP:20260102T030405Z\r\nCREATED:20260101T120000Z\r\nDTSTART;VALUE=DATE:20260101\r\n"
@@ -22,22 +21,7 @@ OTHER_NOTE = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VJ
 
 @pytest.fixture
 def with_caldav():
-    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("caldav", "ews"), SQLITE)))
-    yield running
-    stop(running)
-
-
-def dav_get(running, path: str):
-    import base64
-    import http.client
-
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    conn.request("GET", path, headers={"Authorization": auth})
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, payload
+    yield from serving(("caldav", "ews"))
 
 
 @pytest_twisted.ensureDeferred
@@ -89,7 +73,7 @@ async def test_notes_found_read_created_updated_and_deleted(with_caldav):
     # The note made over EWS is the VJOURNAL CalDAV serves.
     [made] = [i for uid, i in infos.items() if uid != "note-1"]
     assert made.component == "VJOURNAL"
-    status, body = await in_thread(dav_get, server, f"/dav/calendars/{USER}/notes/{made.name}")
+    status, body = await in_thread(dav, server, "GET", f"/dav/calendars/{USER}/notes/{made.name}")
     assert status == 200
     for line in (b"BEGIN:VJOURNAL", b"SUMMARY:Groceries", b"DESCRIPTION:eggs\\nmilk", b"CATEGORIES:home"):
         assert line in body, line

@@ -14,20 +14,10 @@ import pytest_twisted
 
 from smsync.protocols.ews import ids
 from smsync.testing.servers import USER, in_thread
-from tests.protocols.ews.ews_support import account, call, codes
+from tests.protocols.ews.ews_support import account, call, codes, stored_items
 
 PDF = b"%PDF-1.4\n%\xc7\xec\x8f\xa2 agenda"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 photo"
-
-
-async def _stored(server, kind: str) -> list:
-    cstore = await server.collections(USER)
-    out = []
-    for info in await cstore.list_collections():
-        if info.kind.value == kind:
-            handle = await cstore.collection_by_id(info.id)
-            out += await handle.get([i.name for i in await handle.items()])
-    return out
 
 
 def _unfolded(content: bytes) -> bytes:
@@ -53,7 +43,7 @@ async def test_attach_read_and_remove_files_of_an_event(server):
     acc, event, got, listed, has = await in_thread(client)
     assert listed == [("agenda.pdf", "application/pdf", PDF, False),
                       ("notes.txt", "text/plain", b"n", False)] and has
-    [stored] = await _stored(server, "calendar")
+    [stored] = await stored_items(server, USER, "calendar")
     text = _unfolded(stored.content)
     assert (b"ATTACH;FMTTYPE=application/pdf;ENCODING=BASE64;VALUE=BINARY;X-FILENAME=agenda.pdf:"
             + base64.b64encode(PDF)) in text
@@ -76,7 +66,7 @@ async def test_attach_read_and_remove_files_of_an_event(server):
     names, gone, denied = await in_thread(remove)
     assert names == ["notes.txt"] and gone == ["ErrorItemNotFound"]
     assert denied == [["ErrorAccessDenied"], ["ErrorAccessDenied"]]
-    [stored] = await _stored(server, "calendar")
+    [stored] = await stored_items(server, USER, "calendar")
     assert b"agenda.pdf" not in _unfolded(stored.content) and b"notes.txt" in _unfolded(stored.content)
 
 
@@ -121,7 +111,7 @@ async def test_a_contact_photo(server):
     refused, photo = await in_thread(client)
     assert refused == ["ErrorInvalidOperation"]
     assert photo == ("ContactPicture.jpg", JPEG, True)
-    [card] = await _stored(server, "addressbook")
+    [card] = await stored_items(server, USER, "addressbook")
     assert b"PHOTO;ENCODING=b;TYPE=JPEG:" + base64.b64encode(JPEG) in _unfolded(card.content)
 
 

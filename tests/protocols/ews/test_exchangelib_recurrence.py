@@ -9,32 +9,15 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 
-from smsync.testing.servers import OTHER, PASSWORD, USER, config_with, in_thread
-from tests.protocols.ews.ews_support import account, start, stop
+from smsync.testing.servers import OTHER, USER, in_thread
+from tests.protocols.ews.ews_support import account, dav, relaying, serving
 
 
 @pytest.fixture
 def dav_server():
-    running = start(protocols=("caldav", "ews"))
-    yield running
-    stop(running)
-
-
-def dav(running, method: str, path: str, body: bytes = b"", headers=None):
-    import base64
-    import http.client
-
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    sent = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
-    sent.update(headers or {})
-    conn.request(method, path, body=body, headers=sent)
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, payload
+    yield from serving(("caldav", "ews"))
 
 
 def _weekly(acc, subject: str = "Sync", count: int = 4):
@@ -172,18 +155,7 @@ REMOTE = "carol@remote.example"
 @pytest.fixture
 def reply_server(tmp_path):
     """EWS whose iMIP mail to other domains goes to an SMTP sink."""
-    from tests.protocols.delivery.delivery_harness import Sink
-
-    sink = Sink()
-    sink.listen()
-    config = config_with(delivery={
-        "hostname": "mx.example.org", "smarthost": f"127.0.0.1:{sink.portno}",
-        "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
-    running = start(config=config, directory=tmp_path)
-    running.sink = sink
-    yield running
-    stop(running)
-    pytest_twisted.blockon(ensureDeferred(sink.stop()))
+    yield from relaying(tmp_path)
 
 
 def _invited(attendee: str) -> bytes:

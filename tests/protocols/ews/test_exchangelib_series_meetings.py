@@ -11,13 +11,11 @@ import email
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.task import deferLater
 
 from smsync.formats.contentlines import parse_components
-from smsync.testing.servers import OTHER, USER, config_with, in_thread
-from tests.protocols.delivery.delivery_harness import Sink
-from tests.protocols.ews.ews_support import account, start, stop
+from smsync.testing.servers import OTHER, USER, in_thread
+from tests.protocols.ews.ews_support import account, relaying, stored_items, wait_until
 
 REMOTE = "carol@remote.example"
 DAVE = "dave@remote.example"
@@ -26,34 +24,7 @@ SECOND, THIRD, FOURTH = "20270308T100000Z", "20270315T100000Z", "20270322T100000
 
 @pytest.fixture
 def series_server(tmp_path):
-    sink = Sink()
-    sink.listen()
-    config = config_with(delivery={
-        "hostname": "mx.example.org", "smarthost": f"127.0.0.1:{sink.portno}",
-        "queue_dir": str(tmp_path / "queue"), "retry_initial": 0.2, "retry_max": 0.4})
-    running = start(config=config, directory=tmp_path)
-    running.sink = sink
-    yield running
-    stop(running)
-    pytest_twisted.blockon(ensureDeferred(sink.stop()))
-
-
-async def _items(server, user: str, kind: str) -> list:
-    cstore = await server.collections(user)
-    out = []
-    for info in await cstore.list_collections():
-        if info.kind.value == kind:
-            handle = await cstore.collection_by_id(info.id)
-            out += await handle.get([i.name for i in await handle.items()])
-    return out
-
-
-async def _wait(predicate, timeout: float = 10.0):
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await deferLater(reactor, 0.05, lambda: None)
-    raise AssertionError("condition not met in time")
+    yield from relaying(tmp_path)
 
 
 def _mailed(sink, to: str) -> list:
@@ -112,11 +83,11 @@ def _occurrence(acc, index: int):
 async def test_answer_one_occurrence_then_organizer_deletes_another(series_server):
     server = series_server
     await in_thread(lambda: _weekly(server, [OTHER, REMOTE]))
-    await _wait(lambda: bool(_mailed(server.sink, REMOTE)))
+    await wait_until(lambda: bool(_mailed(server.sink, REMOTE)))
 
     # The attendee accepts the second occurrence: the organizer's copy changes there alone.
     await in_thread(lambda: _occurrence(account(server, user=OTHER), 2).accept())
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     parts = _parts(own.content)
     assert set(parts) == {None, SECOND}
     assert _partstat(parts[None], OTHER) == "NEEDS-ACTION"
@@ -131,15 +102,15 @@ async def test_answer_one_occurrence_then_organizer_deletes_another(series_serve
                                                        end=occurrence.start.replace(day=31))]
 
     assert await in_thread(delete_third) == [1, 8, 22]
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     assert f"EXDATE:{THIRD}".encode() in own.content
     # The local attendee's copy excludes it; their inbox has the CANCEL of that instance.
-    [copy] = await _items(server, OTHER, "calendar")
+    [copy] = await stored_items(server, OTHER, "calendar")
     assert f"EXDATE:{THIRD}".encode() in copy.content and b"STATUS:CANCELLED" not in copy.content
-    [inbox] = await _items(server, OTHER, "schedule-inbox")
+    [inbox] = await stored_items(server, OTHER, "schedule-inbox")
     assert b"CANCEL" in inbox.content and f"RECURRENCE-ID:{THIRD}".encode() in inbox.content
     # The remote one gets it as iMIP mail through the relay.
-    await _wait(lambda: any("METHOD:CANCEL" in ics for ics in _mailed(server.sink, REMOTE)))
+    await wait_until(lambda: any("METHOD:CANCEL" in ics for ics in _mailed(server.sink, REMOTE)))
     [cancel] = [ics for ics in _mailed(server.sink, REMOTE) if "METHOD:CANCEL" in ics]
     assert f"RECURRENCE-ID:{THIRD}" in cancel and "RRULE" not in cancel and cancel.count("BEGIN:VEVENT") == 1
     assert "STATUS:CANCELLED" in cancel
@@ -149,17 +120,17 @@ async def test_answer_one_occurrence_then_organizer_deletes_another(series_serve
 async def test_attendee_deleting_one_occurrence_declines_it(series_server):
     server = series_server
     await in_thread(lambda: _weekly(server, [OTHER]))
-    [before] = await _items(server, OTHER, "calendar")
+    [before] = await stored_items(server, OTHER, "calendar")
 
     def attendee():
         _occurrence(account(server, user=OTHER), 4).delete(send_meeting_cancellations="SendToAllAndSaveCopy")
 
     await in_thread(attendee)
-    [copy] = await _items(server, OTHER, "calendar")
+    [copy] = await stored_items(server, OTHER, "calendar")
     assert f"EXDATE:{FOURTH}".encode() in copy.content
     # The attendee's copy keeps the organizer's SEQUENCE.
     assert _parts(copy.content)[None].value("SEQUENCE") == _parts(before.content)[None].value("SEQUENCE")
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     parts = _parts(own.content)
     assert _partstat(parts[FOURTH], OTHER) == "DECLINED"
     assert _partstat(parts[None], OTHER) == "NEEDS-ACTION"
@@ -170,7 +141,7 @@ async def test_attendee_deleting_one_occurrence_declines_it(series_server):
         _occurrence(account(server, user=OTHER), 3).delete(send_meeting_cancellations="SendToNone")
 
     await in_thread(quietly)
-    [own] = await _items(server, USER, "calendar")
+    [own] = await stored_items(server, USER, "calendar")
     assert THIRD.encode() not in own.content
 
 
@@ -191,7 +162,7 @@ async def test_send_only_to_changed(series_server):
         return item
 
     item = await in_thread(organizer)
-    await _wait(lambda: len(_mailed(server.sink, REMOTE)) == 1)
+    await wait_until(lambda: len(_mailed(server.sink, REMOTE)) == 1)
 
     def add_dave():
         from exchangelib.properties import Attendee, Mailbox
@@ -200,12 +171,12 @@ async def test_send_only_to_changed(series_server):
         item.save(update_fields=["required_attendees"], send_meeting_invitations="SendOnlyToChanged")
 
     await in_thread(add_dave)
-    await _wait(lambda: bool(_mailed(server.sink, DAVE)))
+    await wait_until(lambda: bool(_mailed(server.sink, DAVE)))
     [invite] = _mailed(server.sink, DAVE)
     assert "METHOD:REQUEST" in invite and f"mailto:{DAVE}" in invite
     await deferLater(reactor, 0.5, lambda: None)
     assert len(_mailed(server.sink, REMOTE)) == 1  # nothing changed for the others
-    [copy] = await _items(server, OTHER, "calendar")
+    [copy] = await stored_items(server, OTHER, "calendar")
     assert DAVE.encode() not in _unfolded(copy)
 
     def move():
@@ -213,9 +184,9 @@ async def test_send_only_to_changed(series_server):
         item.save(update_fields=["location"], send_meeting_invitations="SendOnlyToChanged")
 
     await in_thread(move)  # a new place is for everyone
-    await _wait(lambda: len(_mailed(server.sink, REMOTE)) == 2 and len(_mailed(server.sink, DAVE)) == 2)
+    await wait_until(lambda: len(_mailed(server.sink, REMOTE)) == 2 and len(_mailed(server.sink, DAVE)) == 2)
     assert "Room 2" in _mailed(server.sink, REMOTE)[-1]
-    [copy] = await _items(server, OTHER, "calendar")
+    [copy] = await stored_items(server, OTHER, "calendar")
     assert b"Room 2" in _unfolded(copy) and DAVE.encode() in _unfolded(copy)
 
     def drop_remote():
@@ -225,9 +196,9 @@ async def test_send_only_to_changed(series_server):
         item.save(update_fields=["required_attendees"], send_meeting_invitations="SendToChangedAndSaveCopy")
 
     await in_thread(drop_remote)
-    await _wait(lambda: len(_mailed(server.sink, REMOTE)) == 3)
+    await wait_until(lambda: len(_mailed(server.sink, REMOTE)) == 3)
     assert "METHOD:CANCEL" in _mailed(server.sink, REMOTE)[-1]
     await deferLater(reactor, 0.5, lambda: None)
     assert len(_mailed(server.sink, DAVE)) == 2
-    [copy] = await _items(server, OTHER, "calendar")
+    [copy] = await stored_items(server, OTHER, "calendar")
     assert REMOTE.encode() in _unfolded(copy)  # OTHER was not told of the list change

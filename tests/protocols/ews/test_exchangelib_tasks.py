@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import ensureDeferred
 
-from smsync.testing.servers import PASSWORD, SQLITE, USER, RunningServers, in_thread
-from tests.protocols.ews.ews_support import account, stop
+from smsync.testing.servers import USER, in_thread
+from tests.protocols.ews.ews_support import account, dav, serving
 
 TODO = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTODO\r\nUID:todo-1\r\n"
         b"DTSTAMP:20260101T000000Z\r\nSUMMARY:File the report\r\nDESCRIPTION:Q3\\, all regions\r\n"
@@ -88,22 +87,7 @@ async def test_tasks_found_read_updated_created_and_deleted(server):
 
 @pytest.fixture
 def with_caldav():
-    running = pytest_twisted.blockon(ensureDeferred(RunningServers.start(("caldav", "ews"), SQLITE)))
-    yield running
-    stop(running)
-
-
-def dav_get(running, path: str):
-    import base64
-    import http.client
-
-    conn = http.client.HTTPConnection(running.host, running.port("http"), timeout=30)
-    auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-    conn.request("GET", path, headers={"Authorization": auth})
-    response = conn.getresponse()
-    payload = response.read()
-    conn.close()
-    return response.status, payload
+    yield from serving(("caldav", "ews"))
 
 
 @pytest_twisted.ensureDeferred
@@ -120,7 +104,7 @@ async def test_a_task_made_over_ews_is_the_vtodo_caldav_serves(with_caldav):
     await in_thread(ews_creates)
     [info] = await (await task_list(with_caldav)).items()
     assert info.component == "VTODO"
-    status, body = await in_thread(dav_get, with_caldav, f"/dav/calendars/{USER}/tasks/{info.name}")
+    status, body = await in_thread(dav, with_caldav, "GET", f"/dav/calendars/{USER}/tasks/{info.name}")
     assert status == 200
     for line in (b"BEGIN:VTODO", b"SUMMARY:Call the bank", b"STATUS:IN-PROCESS", b"PERCENT-COMPLETE:25",
                  b"PRIORITY:9"):

@@ -6,18 +6,13 @@ from __future__ import annotations
 
 import re
 
-from lxml import etree
-
-from smsync.errors import PreconditionFailed
 from smsync.model import CollectionKind
-from smsync.protocols.ews import calendar, calendar_edit, contacts, ids, items, meetings, tasks, tree
-from smsync.protocols.ews import extended, timezones
+from smsync.protocols.ews import calendar, calendar_edit, contacts, items, meetings, tasks
+from smsync.protocols.ews import extended, item_writes, timezones
 from smsync.protocols.ews.errors import (
     INVALID_OPERATION,
     INVALID_PROPERTY_SET,
-    IRRESOLVABLE_CONFLICT,
     ITEM_NOT_FOUND,
-    SCHEMA_VALIDATION,
     EWSError,
 )
 from smsync.protocols.ews.soap import t
@@ -80,21 +75,14 @@ async def update_collection_item(ctx, ref, change, resolution: str, change_key,
         return await _update_task(ctx, ref, found, change, resolution, change_key)
     if info.component != "VCARD":
         raise EWSError(INVALID_OPERATION, "note items are not changed yet")
-    presented = ids.parse_change_key(change_key)
-    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    item_writes.check_change_key(info, resolution, change_key)
     props, updates = extended.split_updates(change.find(t("Updates")))
     fields, removed = contact_changes(updates)
     card = contacts.load(found.item.content)
     contacts.apply(card, fields, removed)
     extended.set_in(card, props)
-    try:
-        new = await found.collection.put(ref.key, contacts.serialize(card), if_match=info.etag)
-    except PreconditionFailed:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
-    node = etree.Element(t("Contact"))
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
-    return node
+    new = await item_writes.replace(found, ref.key, contacts.serialize(card))
+    return item_writes.answer("Contact", ref, new)
 
 
 #: CalendarItem FieldURIs an update may set (MeetingTimeZone, Exchange 2007's, sets the
@@ -125,17 +113,8 @@ def event_changes(updates, zone=None) -> tuple[dict, frozenset]:
     without an offset are local in ``zone`` (the request's TimeZoneContext)."""
     fields: dict = {}
     removed = set()
-    for update in updates:
-        if not isinstance(update.tag, str):
-            continue
-        action = update.tag.rpartition("}")[2]
-        plain = update.find(t("FieldURI"))
-        uri = plain.get("FieldURI") if plain is not None else None
-        if uri in _EVENT_IGNORED:
-            continue
-        if uri not in _EVENT_FIELDS:
-            raise EWSError(INVALID_PROPERTY_SET, f"{str(uri)[:60]} cannot be changed on a calendar item here yet")
-        field = _EVENT_FIELDS[uri]
+    for action, field, update, plain in item_writes.field_updates(updates, _EVENT_FIELDS, _EVENT_IGNORED,
+                                                                  "a calendar item here yet"):
         if action == "DeleteItemField":
             if field in ("Start", "End"):
                 raise EWSError(INVALID_PROPERTY_SET, "a calendar item keeps its start and end")
@@ -145,16 +124,14 @@ def event_changes(updates, zone=None) -> tuple[dict, frozenset]:
         holder = update.find(t("CalendarItem"))
         if holder is None:
             raise EWSError(INVALID_PROPERTY_SET, "a calendar item update carries a CalendarItem")
-        wanted = {field, "EndTimeZone"} if uri == "calendar:MeetingTimeZone" else {field}
+        wanted = {field, "EndTimeZone"} if plain.get("FieldURI") == "calendar:MeetingTimeZone" else {field}
         fields.update({k: v for k, v in calendar_edit.read_fields(holder, zone).items() if k in wanted})
     return fields, frozenset(removed)
 
 
 async def _update_event(ctx, ref, found, change, resolution: str, change_key, send_mode: str):
     info = found.item.info
-    presented = ids.parse_change_key(change_key)
-    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    item_writes.check_change_key(info, resolution, change_key)
     props, updates = extended.split_updates(change.find(t("Updates")))
     fields, removed = event_changes(updates, timezones.iana_of(ctx.timezone))
     parsed = calendar.load(found.item.content)
@@ -174,41 +151,13 @@ async def _update_event(ctx, ref, found, change, resolution: str, change_key, se
     extended.set_in(calendar.master_of(parsed), props)
     calendar_edit.set_organizer(parsed, ctx.account)
     content, plan = await meetings.plan_put(ctx, send_mode, found.item.content, contacts.serialize(parsed))
-    try:
-        new = await found.collection.put(name, content, if_match=info.etag)
-    except PreconditionFailed:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
+    new = await item_writes.replace(found, name, content)
     await meetings.carry_out(ctx, plan)
-    node = etree.Element(t("CalendarItem"))
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
-    return node
-
-
-async def _target(ctx, saved, distinguished: str, kind: CollectionKind, refusal: str):
-    """``(folder, collection)`` a new item goes to: the one SavedItemFolderId names, else
-    the account's distinguished folder; ``refusal`` if that folder holds other items."""
-    if saved is not None:
-        targets = [c for c in saved if isinstance(c.tag, str)]
-        if len(targets) != 1:
-            raise EWSError(SCHEMA_VALIDATION, "SavedItemFolderId names one folder")
-        folder = await tree.resolve(ctx, targets[0])
-    else:
-        folder = tree.find(await tree.all_folders(ctx), ids.FolderRef(ctx.account, "D", distinguished))
-    if folder.kind != kind:
-        raise EWSError(INVALID_OPERATION, refusal)
-    return folder, await tree.collection_of(ctx, folder)
-
-
-def _created(tag: str, ctx, folder, info):
-    """The answer's element for an item just stored: its ItemId and ChangeKey."""
-    created = etree.Element(t(tag))
-    ref = ids.ItemRef(ctx.account, ids.ITEM, folder.ref.source, info.name)
-    etree.SubElement(created, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(info.revision))
-    return created
+    return item_writes.answer("CalendarItem", ref, new)
 
 
 async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE):
-    folder, collection = await _target(ctx, saved, "calendar", CollectionKind.CALENDAR,
+    folder, collection = await item_writes.target(ctx, saved, "calendar", CollectionKind.CALENDAR,
                                        "calendar items are saved only in calendars")
     zone = timezones.iana_of(ctx.timezone)
     fields = calendar_edit.read_fields(node, zone)
@@ -220,16 +169,16 @@ async def create_event(ctx, node, saved, send_mode: str = meetings.SEND_TO_NONE)
     name = re.sub(r"[^A-Za-z0-9@._-]", "-", uid)[:100] + ".ics"
     info = await collection.put(name, content, if_none_match=True)
     await meetings.carry_out(ctx, plan)
-    return _created("CalendarItem", ctx, folder, info)
+    return item_writes.created("CalendarItem", ctx, folder, info)
 
 
 async def create_contact(ctx, node, saved):
-    folder, collection = await _target(ctx, saved, "contacts", CollectionKind.ADDRESSBOOK,
+    folder, collection = await item_writes.target(ctx, saved, "contacts", CollectionKind.ADDRESSBOOK,
                                        "contacts are saved only in contact folders")
     uid, content = contacts.new_card(contacts.read_fields(node))
     content = extended.stamp(content, node, "VCARD")
     info = await collection.put(f"{uid}.vcf", content, if_none_match=True)
-    return _created("Contact", ctx, folder, info)
+    return item_writes.created("Contact", ctx, folder, info)
 
 
 #: Task FieldURIs an update may set, and the field each is.
@@ -250,17 +199,8 @@ def task_changes(updates) -> tuple[dict, frozenset]:
     """``(fields set, fields cleared)`` of a task's ``<t:Updates>``."""
     fields: dict = {}
     removed = set()
-    for update in updates:
-        if not isinstance(update.tag, str):
-            continue
-        action = update.tag.rpartition("}")[2]
-        plain = update.find(t("FieldURI"))
-        uri = plain.get("FieldURI") if plain is not None else None
-        if uri in _TASK_IGNORED:
-            continue
-        if uri not in _TASK_FIELDS:
-            raise EWSError(INVALID_PROPERTY_SET, f"{str(uri)[:60]} cannot be changed on a task here yet")
-        field = _TASK_FIELDS[uri]
+    for action, field, update, _ in item_writes.field_updates(updates, _TASK_FIELDS, _TASK_IGNORED,
+                                                             "a task here yet"):
         if action == "DeleteItemField":
             removed.add(field)
             continue
@@ -274,27 +214,20 @@ def task_changes(updates) -> tuple[dict, frozenset]:
 
 async def _update_task(ctx, ref, found, change, resolution: str, change_key):
     info = found.item.info
-    presented = ids.parse_change_key(change_key)
-    if resolution == "NeverOverwrite" and presented is not None and presented != info.revision:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed since its ChangeKey")
+    item_writes.check_change_key(info, resolution, change_key)
     props, updates = extended.split_updates(change.find(t("Updates")))
     fields, removed = task_changes(updates)
     parsed = tasks.load(found.item.content)
     tasks.apply(parsed, fields, removed)
     extended.set_in(tasks.todo_of(parsed), props)
-    try:
-        new = await found.collection.put(ref.key, tasks.serialize(parsed), if_match=info.etag)
-    except PreconditionFailed:
-        raise EWSError(IRRESOLVABLE_CONFLICT, "the item changed meanwhile") from None
-    node = etree.Element(t("Task"))
-    etree.SubElement(node, t("ItemId"), Id=ids.item_id(ref), ChangeKey=ids.change_key(new.revision))
-    return node
+    new = await item_writes.replace(found, ref.key, tasks.serialize(parsed))
+    return item_writes.answer("Task", ref, new)
 
 
 async def create_task(ctx, node, saved):
-    folder, collection = await _target(ctx, saved, "tasks", CollectionKind.TASKS,
+    folder, collection = await item_writes.target(ctx, saved, "tasks", CollectionKind.TASKS,
                                        "tasks are saved only in task folders")
     uid, content = tasks.new_task(tasks.read_fields(node))
     content = extended.stamp(content, node, "VTODO")
     info = await collection.put(f"{uid}.ics", content, if_none_match=True)
-    return _created("Task", ctx, folder, info)
+    return item_writes.created("Task", ctx, folder, info)
