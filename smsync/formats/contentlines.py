@@ -232,6 +232,30 @@ def parse_components(data: bytes) -> list[Component]:
     return parse_lines(content_lines(data))
 
 
+def share_blocks(lines: list, name: str, shared_of) -> int:
+    """Put, in ``lines`` (``content_lines``), for each block from ``BEGIN:name`` to the
+    next ``END:name``, the reading ``shared_of(block lines)`` gives in its place (one
+    item, which ``parse_lines`` takes as a component built beforehand); a block
+    ``shared_of`` answers None for stays as lines. Fires with how many were put.
+
+    Callers pass a ``shared_of`` remembering one reading per distinct block text (every
+    item of a calendar repeats the same few VTIMEZONEs), so the block is parsed once."""
+    begin, end = f"BEGIN:{name}", f"END:{name}"
+    put = 0
+    start = 0
+    while True:
+        try:
+            i = lines.index(begin, start)
+            j = lines.index(end, i + 1)
+        except ValueError:
+            return put
+        shared = shared_of(lines[i:j + 1])
+        if shared is not None:
+            lines[i:j + 1] = [shared]
+            put += 1
+        start = i + 1
+
+
 #: Most lines a ``parse_lines`` ``shared`` dict keeps, and the longest kept.
 SHARED_LINES_MAX = 4096
 SHARED_LINE_MAX_TEXT = 1000

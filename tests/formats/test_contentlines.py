@@ -75,3 +75,23 @@ def test_a_known_name_and_parameters_part_reads_as_before(head, value):
         if again.params[:-1]:
             again.params[0][1].append("changed")
         assert read() == first
+
+
+def test_share_blocks_puts_one_reading_per_block():
+    from smsync.formats.contentlines import Component, content_lines, parse_lines, share_blocks
+
+    zone = b"BEGIN:VTIMEZONE\r\nTZID:X\r\nEND:VTIMEZONE\r\n"
+    data = (b"BEGIN:VCALENDAR\r\n" + zone + zone.replace(b"TZID:X", b"TZID:Y")
+            + b"BEGIN:VEVENT\r\nUID:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    lines = content_lines(data)
+    seen = []
+
+    def shared_of(block):
+        seen.append(block[1])
+        return Component("VTIMEZONE", []) if block[1] == "TZID:X" else None
+
+    assert share_blocks(lines, "VTIMEZONE", shared_of) == 1
+    assert seen == ["TZID:X", "TZID:Y"]
+    [cal] = parse_lines(lines)
+    assert [c.name for c in cal.components] == ["VTIMEZONE", "VTIMEZONE", "VEVENT"]
+    assert cal.components[0].get("TZID") is None and cal.components[1].value("TZID") == "Y"

@@ -35,6 +35,7 @@ from smsync.formats.contentlines import (
     parse_components,
     parse_lines,
     serialize,
+    share_blocks,
     split_raw,
     unescape_text,
 )
@@ -191,19 +192,7 @@ def _load_shown(data: bytes) -> tuple[list[Component], list[_ShownZone]]:
         lines = content_lines(data)
     except InvalidData as e:
         raise ConversionError(f"unreadable iCalendar: {e}") from None
-    shared = 0
-    start = 0
-    while True:
-        try:
-            i = lines.index("BEGIN:VTIMEZONE", start)
-            j = lines.index("END:VTIMEZONE", i + 1)
-        except ValueError:
-            break
-        shown = _shown_zone(lines[i:j + 1])
-        if shown is not None:
-            lines[i:j + 1] = [shown]
-            shared += 1
-        start = i + 1
+    shared = share_blocks(lines, "VTIMEZONE", _shown_zone)
     if shared:
         try:
             roots = parse_lines(lines)

@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Optional
 
 from smsync.errors import InvalidData
-from smsync.formats.contentlines import Component, Property, content_lines, parse_components, parse_lines, serialize
+from smsync.formats.contentlines import (Component, Property, content_lines, parse_components, parse_lines,
+                                         serialize, share_blocks)
 from smsync.formats.icaltime import UTC, Time, Zone, parse_time, prop_time, zone_for, zones_of
 
 PRODID = "-//smsync//Lists//EN"
@@ -70,17 +71,7 @@ def load_shown(data: bytes) -> Component:
     standing where the block stood (``parse_lines``), and a property line read before
     shares its Property; the result, and any error, is what ``load_calendar`` gives."""
     lines = content_lines(data)
-    start = 0
-    while True:
-        try:
-            i = lines.index("BEGIN:VTIMEZONE", start)
-            j = lines.index("END:VTIMEZONE", i + 1)
-        except ValueError:
-            break
-        shared = _zone_block(lines[i:j + 1])
-        if shared is not None:
-            lines[i:j + 1] = [shared]
-        start = i + 1
+    share_blocks(lines, "VTIMEZONE", _zone_block)
     roots = parse_lines(lines, _SHARED_LINES)
     if len(roots) != 1 or roots[0].name != "VCALENDAR":
         raise InvalidData("a calendar object is exactly one VCALENDAR")
