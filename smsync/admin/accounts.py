@@ -22,8 +22,8 @@ from smsync.interfaces import IAccountListing, IAccountSettings
 from smsync.store.common import normalize_account
 
 ADMIN_KEY = "admin"
-#: The settings key web sessions are kept under (``smsync.web.sessions.KEY``): a new
-#: password ends them all.
+#: The settings key web sessions are kept under (``smsync.web.sessions`` reads it): a
+#: new password ends them all.
 SESSIONS_KEY = "web:sessions"
 MAX_PASSWORD = 1024
 #: The largest quota taken (1 PiB): anything above is a typing mistake.

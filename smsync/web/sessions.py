@@ -28,10 +28,12 @@ from typing import Optional
 
 import attrs
 
+from smsync.admin.accounts import SESSIONS_KEY
 from smsync.errors import NotFound
 from smsync.interfaces import IAccountSettings
 
-KEY = "web:sessions"
+#: Where the sessions are kept: the key ``smsync.admin.accounts`` clears on a new password.
+KEY = SESSIONS_KEY
 COOKIE = "smsync_session"
 #: Seconds without a request before a session ends, and at most after sign-in.
 IDLE = 12 * 3600
